@@ -1,0 +1,158 @@
+/**
+ * Engine setup: TensorFlow.js on the WebAssembly backend, multi-threaded under Node.
+ *
+ * tfjs-backend-wasm refuses threads under Node (tfjs issue #3830) because its pthread
+ * workers are created from Blob URLs, which `worker_threads` cannot load. We register our
+ * own factory for the 'wasm' backend that loads the same threaded SIMD binary with real
+ * file paths for the worker script and the main script. XNNPACK sizes its pool at half the
+ * logical cores reported by `os.cpus()` (meant for hyper-threads), so during instantiation
+ * we report twice the wanted thread count.
+ *
+ * The stock kernels stay registered under 'wasm'; we add the missing gradient kernels.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs-core';
+import * as wasm from '@tensorflow/tfjs-backend-wasm';
+import { registerGapsegKernels } from './kernels/index.js';
+// The Node bundle of tfjs-core registers no gradient functions; tfjs-layers' bundle carries
+// and registers all of them (into tfjs-core's global registry) when it is loaded.
+import '@tensorflow/tfjs-layers';
+
+const require = createRequire(import.meta.url);
+
+export interface EngineOptions {
+  /** Worker threads for XNNPACK; default: the machine's logical cores (at most 8). */
+  threads?: number;
+  /** 'wasm' (default) or 'cpu' (pure JS, for reference computations in tests). */
+  backend?: 'wasm' | 'cpu';
+}
+
+export interface EngineInfo {
+  backend: string;
+  threads: number;
+  simd: boolean;
+}
+
+let current: EngineInfo | null = null;
+
+function wasmPackageDir(): string {
+  return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+}
+
+/** Write the pthread worker script to a file once per package version, atomically. */
+function workerScriptFile(dir: string): string {
+  const { wasmWorkerContents } = require(path.join(dir, 'wasm-out/tfjs-backend-wasm-threaded-simd.worker.js')) as {
+    wasmWorkerContents: string;
+  };
+  // The package escapes its real newlines this way before making its Blob; do the same.
+  const contents = wasmWorkerContents.replace(/\n/g, '\\n');
+  const version = wasm.version_wasm;
+  const cacheDir = path.join(os.tmpdir(), `gapseg-${process.getuid?.() ?? 'u'}`);
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const file = path.join(cacheDir, `tfjs-wasm-${version}-worker.cjs`);
+  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== contents) {
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, contents);
+    fs.renameSync(tmp, file);
+  }
+  return file;
+}
+
+type EmscriptenModule = {
+  cwrap: (name: string, ret: string | null, args: string[]) => (...a: number[]) => number;
+  [k: string]: unknown;
+};
+
+function registerThreadedWasm(threads: number): void {
+  const dir = wasmPackageDir();
+  const factoryPath = path.join(dir, 'wasm-out/tfjs-backend-wasm-threaded-simd.js');
+  const workerFile = workerScriptFile(dir);
+  tf.removeBackend('wasm');
+  tf.registerBackend(
+    'wasm',
+    async () => {
+      const factory = require(factoryPath) as (cfg: object) => Promise<EmscriptenModule>;
+      const realCpus = os.cpus;
+      const fakeCpus = (): os.CpuInfo[] => new Array(2 * threads).fill(realCpus()[0]);
+      (os as { cpus: () => os.CpuInfo[] }).cpus = fakeCpus;
+      // The emscripten module adds process-wide 'uncaughtException'/'unhandledRejection'
+      // handlers that rethrow, and Node then prints the whole minified module source as
+      // context. Keep the process's own handlers only.
+      const before = {
+        uncaughtException: process.listeners('uncaughtException'),
+        unhandledRejection: process.listeners('unhandledRejection'),
+      };
+      let module: EmscriptenModule;
+      try {
+        module = await factory({
+          locateFile: (p: string) => (p.endsWith('.worker.js') ? workerFile : path.join(dir, 'dist', p)),
+          mainScriptUrlOrBlob: factoryPath,
+        });
+      } finally {
+        (os as { cpus: () => os.CpuInfo[] }).cpus = realCpus;
+        for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+          const emitter = process as NodeJS.EventEmitter;
+          for (const l of emitter.listeners(event)) {
+            if (!(before[event] as unknown[]).includes(l)) emitter.removeListener(event, l as (...a: unknown[]) => void);
+          }
+        }
+      }
+      module.tfjs = {
+        init: module.cwrap('init', null, []),
+        initWithThreadsCount: module.cwrap('init_with_threads_count', null, ['number']),
+        getThreadsCount: module.cwrap('get_threads_count', 'number', []),
+        registerTensor: module.cwrap('register_tensor', null, ['number', 'number', 'number']),
+        disposeData: module.cwrap('dispose_data', null, ['number']),
+        dispose: module.cwrap('dispose', null, []),
+      };
+      wasm.setThreadsCount(threads);
+      // BackendWasm's constructor type is the package's internal module type.
+      return new wasm.BackendWasm(module as never);
+    },
+    2,
+  );
+}
+
+/** Default thread count: the machine's logical cores, capped at XNNPACK's pool of 8 workers. */
+export function defaultThreads(): number {
+  const env = Number(process.env.GAPSEG_THREADS);
+  if (Number.isInteger(env) && env > 0) return Math.min(env, 8);
+  return Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 8));
+}
+
+/**
+ * Initialise the tensor engine once per process. Later calls return the same engine;
+ * asking for a different backend after initialisation is an error.
+ */
+export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> {
+  const backend = opts.backend ?? 'wasm';
+  if (current) {
+    if (current.backend !== backend) {
+      throw new Error(`engine already initialised with backend ${current.backend}, not ${backend}`);
+    }
+    return current;
+  }
+  tf.env().set('PROD', true);
+  if (backend === 'cpu') {
+    await import('@tensorflow/tfjs-backend-cpu');
+    await tf.setBackend('cpu');
+    current = { backend: 'cpu', threads: 1, simd: false };
+  } else {
+    const threads = opts.threads ?? defaultThreads();
+    const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
+    if (threads > 1 && simd) registerThreadedWasm(threads);
+    registerGapsegKernels();
+    const ok = await tf.setBackend('wasm');
+    if (!ok) throw new Error('could not initialise the TensorFlow.js wasm backend');
+    current = { backend: 'wasm', threads: wasm.getThreadsCount(), simd };
+  }
+  return current;
+}
+
+/** The engine initialised by initEngine, or null. */
+export function engineInfo(): EngineInfo | null {
+  return current;
+}

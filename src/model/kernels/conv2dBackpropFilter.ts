@@ -1,0 +1,78 @@
+/**
+ * Conv2DBackpropFilter for the wasm backend, which has none.
+ *
+ * The filter gradient is itself a convolution: dW[kh,kw,ci,co] = sum over n,y,x of
+ * X[n, y*s+kh-pad, x*s+kw-pad, ci] * dY[n,y,x,co]. Swapping the batch and channel axes of
+ * X (ci becomes the batch, n the channels) and using dY as a filter of size Ho x Wo with
+ * dilation s turns it into one call of the fast XNNPACK Conv2D kernel.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { callKernel, release } from './compose.js';
+
+/** Kernel function computing the gradient of conv2d with respect to its filter. */
+export function conv2dBackpropFilterViaConv(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs: tf.NamedAttrMap;
+}): tf.TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const x = inputs.x as tf.TensorInfo;
+  const dy = inputs.dy as tf.TensorInfo;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
+    strides: [number, number] | number;
+    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterShape: [number, number, number, number];
+  };
+  if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter: NCHW is not supported on wasm');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+  const [kh, kw] = [info.filterHeight, info.filterWidth];
+  const [sh, sw] = [info.strideHeight, info.strideWidth];
+  const [, h, w] = x.shape;
+  const [, ho, wo] = dy.shape;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  // Output extent must be exactly kh x kw: pad (or crop, if negative) at the far side.
+  let bottom = kh + (ho - 1) * sh - h - top;
+  let right = kw + (wo - 1) * sw - w - left;
+  const b = 'wasm';
+  let xs = x;
+  const temps: tf.TensorInfo[] = [];
+  if (bottom < 0 || right < 0) {
+    // Rows/columns of X that no output position reads: drop them.
+    xs = callKernel(tf.Slice, b, backend, { x }, {
+      begin: [0, 0, 0, 0],
+      size: [x.shape[0], h + Math.min(bottom, 0), w + Math.min(right, 0), x.shape[3]],
+    });
+    temps.push(xs);
+    bottom = Math.max(bottom, 0);
+    right = Math.max(right, 0);
+  }
+  const xt = callKernel(tf.Transpose, b, backend, { x: xs }, { perm: [3, 1, 2, 0] });
+  const dyt = callKernel(tf.Transpose, b, backend, { x: dy }, { perm: [1, 2, 0, 3] });
+  temps.push(xt, dyt);
+  const conv = callKernel(tf.Conv2D, b, backend, { x: xt, filter: dyt }, {
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ],
+    dataFormat: 'NHWC',
+    dilations: [sh, sw],
+    dimRoundingMode: undefined,
+  });
+  temps.push(conv);
+  const out = callKernel(tf.Transpose, b, backend, { x: conv }, { perm: [1, 2, 0, 3] });
+  release(backend, ...temps);
+  return out;
+}

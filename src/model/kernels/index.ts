@@ -1,0 +1,26 @@
+/**
+ * Registers gapseg's kernels for the wasm backend: the missing filter gradient of conv2d
+ * and faster variants of stock kernels. Each one has a test against the cpu backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { conv2dBackpropFilterViaConv } from './conv2dBackpropFilter.js';
+import { batchMatMulWithoutTransposeA } from './batchMatMul.js';
+import { conv2dBackpropInputViaConv } from './conv2dBackpropInput.js';
+import { overrideKernel } from './compose.js';
+
+let registered = false;
+
+/** Register (once) the custom kernels for 'wasm'. Call before the backend is first used. */
+export function registerGapsegKernels(): void {
+  if (registered) return;
+  registered = true;
+  if (!tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')) {
+    tf.registerKernel({
+      kernelName: tf.Conv2DBackpropFilter,
+      backendName: 'wasm',
+      kernelFunc: conv2dBackpropFilterViaConv as unknown as tf.KernelFunc,
+    });
+  }
+  overrideKernel(tf.BatchMatMul, 'wasm', batchMatMulWithoutTransposeA);
+  overrideKernel(tf.Conv2DBackpropInput, 'wasm', conv2dBackpropInputViaConv);
+}
