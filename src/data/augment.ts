@@ -1,0 +1,127 @@
+/**
+ * Training augmentation, applied identically to image and labels: a random scaled crop,
+ * flips and 90-degree rotations (the eight symmetries of the square), and brightness /
+ * contrast jitter on the image alone. Labels are sampled by nearest neighbour, so class
+ * values are never blended; pixels outside the image become void.
+ */
+import { VOID_INDEX } from './classes.js';
+import type { Rng } from '../util/random.js';
+import type { Sample } from './load.js';
+
+export interface AugmentOptions {
+  /** Side of the square crop fed to the network, in pixels. */
+  size: number;
+  /** Range of the crop's scale factor (crop side in source pixels = size * s). */
+  scaleRange: [number, number];
+  /** Random flips and 90-degree rotations. */
+  flipRotate: boolean;
+  /** Brightness shift as a fraction of full range (0.1 = +-10%). */
+  brightness: number;
+  /** Contrast factor spread (0.2 = factor in [0.8, 1.2]). */
+  contrast: number;
+}
+
+export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
+  scaleRange: [0.75, 1.33],
+  flipRotate: true,
+  brightness: 0.1,
+  contrast: 0.2,
+};
+
+/** A crop ready to batch: RGB bytes and class indices, both size x size. */
+export interface Crop {
+  image: Uint8Array;
+  labels: Uint8Array;
+}
+
+/**
+ * Draw one augmented square crop from a sample. The random numbers are drawn in a fixed
+ * order, so a given rng state always gives the same crop.
+ */
+export function augmentedCrop(sample: Sample, rng: Rng, opts: AugmentOptions): Crop {
+  const { size } = opts;
+  const [lo, hi] = opts.scaleRange;
+  const s = Math.exp(Math.log(lo) + rng.next() * (Math.log(hi) - Math.log(lo)));
+  const side = size * s;
+  const ox = sample.width > side ? rng.next() * (sample.width - side) : (sample.width - side) * rng.next();
+  const oy = sample.height > side ? rng.next() * (sample.height - side) : (sample.height - side) * rng.next();
+  const sym = opts.flipRotate ? Math.floor(rng.next() * 8) : 0;
+  const bright = (rng.next() * 2 - 1) * opts.brightness * 255;
+  const contrast = 1 + (rng.next() * 2 - 1) * opts.contrast;
+  return sampleCrop(sample, ox, oy, side, sym, bright, contrast, size);
+}
+
+/** Apply symmetry `sym` (0..7) of the square to output coordinates (u, v) in [0, n). */
+function symmetry(sym: number, u: number, v: number, n: number): [number, number] {
+  let x = u;
+  let y = v;
+  if (sym & 1) x = n - 1 - x;
+  if (sym & 2) y = n - 1 - y;
+  if (sym & 4) [x, y] = [y, x];
+  return [x, y];
+}
+
+/** Resample the square [ox, ox+side) x [oy, oy+side) of a sample to size x size. */
+export function sampleCrop(
+  sample: Sample,
+  ox: number,
+  oy: number,
+  side: number,
+  sym: number,
+  bright: number,
+  contrast: number,
+  size: number,
+): Crop {
+  const { width: w, height: h, image: src, labels: lab } = sample;
+  const image = new Uint8Array(size * size * 3);
+  const labels = new Uint8Array(size * size);
+  const step = side / size;
+  for (let v = 0; v < size; v++) {
+    for (let u = 0; u < size; u++) {
+      const [cx, cy] = symmetry(sym, u, v, size);
+      const fx = ox + (cx + 0.5) * step - 0.5;
+      const fy = oy + (cy + 0.5) * step - 0.5;
+      const o = v * size + u;
+      const nx = Math.round(fx);
+      const ny = Math.round(fy);
+      if (nx < 0 || ny < 0 || nx >= w || ny >= h) {
+        labels[o] = VOID_INDEX;
+      } else {
+        labels[o] = lab[ny * w + nx];
+      }
+      const x0 = Math.floor(fx);
+      const y0 = Math.floor(fy);
+      const wx = fx - x0;
+      const wy = fy - y0;
+      const xa = Math.min(Math.max(x0, 0), w - 1);
+      const xb = Math.min(Math.max(x0 + 1, 0), w - 1);
+      const ya = Math.min(Math.max(y0, 0), h - 1);
+      const yb = Math.min(Math.max(y0 + 1, 0), h - 1);
+      const inside = fx > -1 && fy > -1 && fx < w && fy < h;
+      for (let c = 0; c < 3; c++) {
+        let val = 0;
+        if (inside) {
+          const a = src[(ya * w + xa) * 3 + c];
+          const b = src[(ya * w + xb) * 3 + c];
+          const d = src[(yb * w + xa) * 3 + c];
+          const e = src[(yb * w + xb) * 3 + c];
+          val = (a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy;
+          val = (val - 128) * contrast + 128 + bright;
+        }
+        image[o * 3 + c] = val < 0 ? 0 : val > 255 ? 255 : Math.round(val);
+      }
+    }
+  }
+  return { image, labels };
+}
+
+/** Normalise RGB bytes into a float buffer: (v/255 - mean) / std, interleaved (NHWC). */
+export function normalizeInto(dst: Float32Array, offset: number, rgb: Uint8Array, mean: number[], std: number[]): void {
+  const scale = [1 / (255 * std[0]), 1 / (255 * std[1]), 1 / (255 * std[2])];
+  const shift = [mean[0] / std[0], mean[1] / std[1], mean[2] / std[2]];
+  for (let i = 0; i < rgb.length; i += 3) {
+    dst[offset + i] = rgb[i] * scale[0] - shift[0];
+    dst[offset + i + 1] = rgb[i + 1] * scale[1] - shift[1];
+    dst[offset + i + 2] = rgb[i + 2] * scale[2] - shift[2];
+  }
+}

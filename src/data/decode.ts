@@ -1,0 +1,174 @@
+/**
+ * Decoding images and label masks with sharp. Formats are recognised by content, never by
+ * file extension, so files named without one (SegNet data sets) work. Every failure is a
+ * user error that names the file.
+ */
+import fs from 'node:fs';
+import sharp from 'sharp';
+import type { Sharp, CreateRaw } from 'sharp';
+import { GapsegError, describeError } from '../util/errors.js';
+
+/** An 8-bit RGB image, row-major, 3 bytes per pixel. */
+export interface RgbImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** Raw label values of a mask, one per pixel (8- or 16-bit masks). */
+export interface LabelValues {
+  width: number;
+  height: number;
+  values: Uint8Array | Uint16Array;
+}
+
+export interface DecodeLimits {
+  /** Refuse images with more pixels than this (decompression bombs). */
+  maxPixels: number;
+}
+
+/** Default pixel limit: 2^28 pixels (16384 x 16384), sharp's own default. */
+export const DEFAULT_MAX_PIXELS = 268402689;
+
+function openSharp(file: string, limits?: DecodeLimits): Sharp {
+  return sharp(file, { limitInputPixels: limits?.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'error', sequentialRead: true });
+}
+
+function decodeError(file: string, e: unknown, limits?: DecodeLimits): GapsegError {
+  const msg = describeError(e);
+  if (/pixel limit/i.test(msg)) {
+    const max = limits?.maxPixels ?? DEFAULT_MAX_PIXELS;
+    return new GapsegError(`${file}: image is larger than the pixel limit (${max} pixels); raise it with --max-pixels if the file is trusted`);
+  }
+  if (!fs.existsSync(file)) return new GapsegError(`${file}: file not found`);
+  return new GapsegError(`${file}: cannot decode image (${msg})`);
+}
+
+/** Width and height of an image without decoding its pixels. */
+export async function imageSize(file: string, limits?: DecodeLimits): Promise<{ width: number; height: number }> {
+  try {
+    const m = await openSharp(file, limits).metadata();
+    if (!m.width || !m.height) throw new Error('no dimensions');
+    const max = limits?.maxPixels ?? DEFAULT_MAX_PIXELS;
+    if (m.width * m.height > max) throw new Error('exceeds pixel limit');
+    return { width: m.width, height: m.height };
+  } catch (e) {
+    throw decodeError(file, e, limits);
+  }
+}
+
+/** Decode any image to 8-bit RGB (grey is replicated, alpha dropped, CMYK converted). */
+export async function readImage(file: string, limits?: DecodeLimits): Promise<RgbImage> {
+  try {
+    const { data, info } = await openSharp(file, limits)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (e) {
+    throw decodeError(file, e, limits);
+  }
+}
+
+/** Decode an in-memory encoded image (upload, test fixture) to 8-bit RGB. */
+export async function decodeImageBuffer(buf: Uint8Array, name: string, limits?: DecodeLimits): Promise<RgbImage> {
+  try {
+    const { data, info } = await sharp(buf, { limitInputPixels: limits?.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'error' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (e) {
+    throw new GapsegError(`${name}: cannot decode image (${describeError(e)})`);
+  }
+}
+
+/** The PLTE chunk of a PNG file as RGB triples, or null when the file has none. */
+function pngPalette(bytes: Uint8Array): Uint8Array | null {
+  const sig = [137, 80, 78, 71, 13, 10, 26, 10];
+  if (bytes.length < 8 || sig.some((b, i) => bytes[i] !== b)) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let p = 8;
+  while (p + 8 <= bytes.length) {
+    const len = view.getUint32(p);
+    const type = String.fromCharCode(bytes[p + 4], bytes[p + 5], bytes[p + 6], bytes[p + 7]);
+    if (type === 'PLTE') return bytes.subarray(p + 8, p + 8 + len);
+    if (type === 'IDAT' || type === 'IEND') return null;
+    p += 12 + len;
+  }
+  return null;
+}
+
+/**
+ * Decode a label mask to its raw values. Grey masks give their values (8 or 16 bit);
+ * palette PNGs give palette indices (the VOC convention); a colour mask whose channels
+ * differ is refused, since a label value must be one number per pixel.
+ */
+export async function readLabel(file: string, limits?: DecodeLimits): Promise<LabelValues> {
+  try {
+    const img = openSharp(file, limits);
+    const meta = await img.metadata();
+    if (meta.isPalette) {
+      const palette = pngPalette(await fs.promises.readFile(file));
+      if (palette) return await paletteIndices(file, palette, limits);
+    }
+    const sixteen = meta.depth === 'ushort';
+    const channels = meta.channels ?? 1;
+    if (channels >= 3) {
+      const { data, info } = await openSharp(file, limits)
+        .removeAlpha()
+        .raw({ depth: sixteen ? 'ushort' : 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      const v = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
+      const out = sixteen ? new Uint16Array(info.width * info.height) : new Uint8Array(info.width * info.height);
+      for (let i = 0, j = 0; i < out.length; i++, j += info.channels) {
+        if (v[j] !== v[j + 1] || v[j] !== v[j + 2]) {
+          throw new GapsegError(
+            `${file}: label mask is a colour image (pixel x=${i % info.width}, y=${Math.floor(i / info.width)} is (${v[j]},${v[j + 1]},${v[j + 2]})); label values must be grey levels or palette indices`,
+          );
+        }
+        out[i] = v[j];
+      }
+      return { width: info.width, height: info.height, values: out };
+    }
+    const { data, info } = await img
+      .extractChannel(0)
+      .raw({ depth: sixteen ? 'ushort' : 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    const values = sixteen
+      ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length))
+      : new Uint8Array(data.buffer, data.byteOffset, data.length);
+    return { width: info.width, height: info.height, values };
+  } catch (e) {
+    if (e instanceof GapsegError) throw e;
+    throw decodeError(file, e, limits);
+  }
+}
+
+async function paletteIndices(file: string, palette: Uint8Array, limits?: DecodeLimits): Promise<LabelValues> {
+  const { data, info } = await openSharp(file, limits).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const lookup = new Map<number, number>();
+  for (let i = palette.length / 3 - 1; i >= 0; i--) {
+    lookup.set((palette[3 * i] << 16) | (palette[3 * i + 1] << 8) | palette[3 * i + 2], i);
+  }
+  const out = new Uint8Array(info.width * info.height);
+  for (let i = 0, j = 0; i < out.length; i++, j += info.channels) {
+    const idx = lookup.get((data[j] << 16) | (data[j + 1] << 8) | data[j + 2]);
+    if (idx === undefined) throw new GapsegError(`${file}: pixel colour not in the PNG palette`);
+    out[i] = idx;
+  }
+  return { width: info.width, height: info.height, values: out };
+}
+
+/** Encode raw pixels as PNG bytes (1 = grey, 3 = RGB, 4 = RGBA; 16-bit when given a Uint16Array). */
+export async function encodePng(pixels: Uint8Array | Uint16Array, width: number, height: number, channels: 1 | 3 | 4): Promise<Buffer> {
+  const sixteen = pixels instanceof Uint16Array;
+  const buf = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  let img = sharp(buf, { raw: { width, height, channels, ...(sixteen ? { depth: 'ushort' } : {}) } as CreateRaw });
+  if (sixteen) img = img.toColourspace(channels === 1 ? 'grey16' : 'rgb16');
+  else if (channels === 1) img = img.toColourspace('b-w');
+  return img.png({ compressionLevel: 6 }).toBuffer();
+}
