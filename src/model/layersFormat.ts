@@ -1,0 +1,106 @@
+/**
+ * The TensorFlow.js layers format (model.json + weights.bin), so a gapseg model also loads
+ * in a browser with `tf.loadLayersModel`. The topology is produced by tfjs-layers itself
+ * from the same U-Net config, so it is what the browser expects; weights are copied by name.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { levelWidths, unetSpecs, type UNetConfig } from './unet.js';
+
+/** Build the tfjs-layers functional model equivalent to `unetForward` in inference mode. */
+export function layersUNet(cfg: UNetConfig): tfl.LayersModel {
+  const w = levelWidths(cfg);
+  const input = tfl.input({ shape: [null, null, cfg.inChannels], name: 'image' });
+  const convBnRelu = (x: tfl.SymbolicTensor, name: string, n: number, width: number) => {
+    const c = tfl.layers.conv2d({ filters: width, kernelSize: 3, padding: 'same', useBias: false, name: `${name}_conv${n}` }).apply(x);
+    const b = tfl.layers
+      .batchNormalization({ axis: -1, epsilon: cfg.bnEpsilon, momentum: cfg.bnMomentum, name: `${name}_bn${n}` })
+      .apply(c);
+    return tfl.layers.activation({ activation: 'relu', name: `${name}_relu${n}` }).apply(b) as tfl.SymbolicTensor;
+  };
+  let h: tfl.SymbolicTensor = input;
+  const skips: tfl.SymbolicTensor[] = [];
+  for (let i = 0; i < cfg.depth; i++) {
+    h = convBnRelu(h, `enc${i}`, 1, w[i]);
+    h = convBnRelu(h, `enc${i}`, 2, w[i]);
+    skips.push(h);
+    h = tfl.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'valid', name: `enc${i}_pool` }).apply(h) as tfl.SymbolicTensor;
+  }
+  h = convBnRelu(h, 'mid', 1, w[cfg.depth]);
+  h = convBnRelu(h, 'mid', 2, w[cfg.depth]);
+  for (let i = cfg.depth - 1; i >= 0; i--) {
+    const up = tfl.layers.conv2dTranspose({ filters: w[i], kernelSize: 2, strides: 2, padding: 'same', name: `dec${i}_up` }).apply(h) as tfl.SymbolicTensor;
+    h = tfl.layers.concatenate({ axis: -1, name: `dec${i}_concat` }).apply([up, skips[i]]) as tfl.SymbolicTensor;
+    h = convBnRelu(h, `dec${i}`, 1, w[i]);
+    h = convBnRelu(h, `dec${i}`, 2, w[i]);
+  }
+  const logits = tfl.layers.conv2d({ filters: cfg.numClasses, kernelSize: 1, name: 'head' }).apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: logits, name: 'gapseg_unet' });
+}
+
+/** The two files of the layers format, ready to write. */
+export interface LayersFiles {
+  modelJson: string;
+  weightsBin: Uint8Array;
+}
+
+/** Serialise named U-Net values to model.json + weights.bin (weights file name fixed). */
+export async function toLayersFiles(cfg: UNetConfig, values: Map<string, Float32Array>, metadata: object): Promise<LayersFiles> {
+  const model = layersUNet(cfg);
+  try {
+    const weights = model.weights.map((wt) => {
+      const v = values.get(wt.originalName);
+      if (!v) throw new Error(`no value for layers weight ${wt.originalName}`);
+      return tf.tensor(v, wt.shape as number[]);
+    });
+    model.setWeights(weights);
+    tf.dispose(weights);
+    let files: LayersFiles | null = null;
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        const data = artifacts.weightData as ArrayBuffer;
+        const json = {
+          format: 'layers-model',
+          generatedBy: 'gapseg',
+          convertedBy: null,
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+          userDefinedMetadata: { gapseg: metadata },
+        };
+        files = { modelJson: JSON.stringify(json), weightsBin: new Uint8Array(data) };
+        return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+      }),
+    );
+    if (!files) throw new Error('layers model save produced nothing');
+    return files;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Read named float32 values back from layers-format files written by toLayersFiles. */
+export function fromLayersFiles(modelJson: string, weightsBin: Uint8Array, file: string): Map<string, Float32Array> {
+  const json = JSON.parse(modelJson) as { weightsManifest?: { weights: { name: string; shape: number[]; dtype: string }[] }[] };
+  const specs = (json.weightsManifest ?? []).flatMap((g) => g.weights);
+  const out = new Map<string, Float32Array>();
+  let offset = 0;
+  const bytes = weightsBin.slice().buffer;
+  for (const s of specs) {
+    if (s.dtype !== 'float32') throw new Error(`${file}: weight ${s.name} has dtype ${s.dtype}; only float32 is supported`);
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    if (offset + 4 * n > bytes.byteLength) throw new Error(`${file}: weights file is shorter than the manifest says`);
+    out.set(s.name, new Float32Array(bytes, offset, n));
+    offset += 4 * n;
+  }
+  return out;
+}
+
+/** Check that loaded values cover a config's tensors with the right sizes. */
+export function checkValues(cfg: UNetConfig, values: Map<string, Float32Array>, file: string): void {
+  for (const s of unetSpecs(cfg)) {
+    const v = values.get(s.name);
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    if (!v) throw new Error(`${file}: weight ${s.name} is missing`);
+    if (v.length !== n) throw new Error(`${file}: weight ${s.name} has ${v.length} values, expected ${n}`);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * A gapseg model on disk: a folder with model.json + weights.bin (TensorFlow.js layers
+ * format) and gapseg.json beside them, which is both a class description (same "classes" and
+ * "void" fields as a data set's gapseg.json) and the input recipe (scale, normalisation).
+ * The folder is replaced atomically: readers see the old model or the new one.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { GapsegError } from '../util/errors.js';
+import { replaceDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { classesToJson, parseClassesJson, type ClassDescription } from '../data/classes.js';
+import { buildUNet, unetValues, type UNet, type UNetConfig } from './unet.js';
+import { checkValues, fromLayersFiles, toLayersFiles } from './layersFormat.js';
+
+/** How to turn an image into network input. */
+export interface InputRecipe {
+  /** Resize factor from the original image to the training scale. */
+  scale: number;
+  /** Per-channel mean and std on the 0..1 scale. */
+  mean: number[];
+  std: number[];
+  /** Largest side (at the training scale) predicted in one piece; larger images are tiled. */
+  tile: number;
+}
+
+export interface ModelMeta {
+  unet: UNetConfig;
+  classes: ClassDescription;
+  input: InputRecipe;
+  /** Free-form provenance: epoch, validation metrics, data set... */
+  info: Record<string, unknown>;
+}
+
+/** Write a model folder atomically. */
+export async function saveModel(dir: string, net: UNet, meta: Omit<ModelMeta, 'unet'>): Promise<void> {
+  const values = await unetValues(net);
+  const metaJson = {
+    ...classesToJson(meta.classes),
+    model: { format: 'gapseg-unet', version: 1, unet: net.config, input: meta.input, info: meta.info },
+  };
+  const files = await toLayersFiles(net.config, values, metaJson);
+  await replaceDirAtomic(dir, async (staging) => {
+    await writeFileAtomic(path.join(staging, 'model.json'), files.modelJson);
+    await writeFileAtomic(path.join(staging, 'weights.bin'), files.weightsBin);
+    await writeFileAtomic(path.join(staging, 'gapseg.json'), JSON.stringify(metaJson, null, 2) + '\n');
+  });
+}
+
+/** Read a model folder's description without loading weights. */
+export function readModelMeta(dir: string): ModelMeta {
+  const file = path.join(dir, 'gapseg.json');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new GapsegError(`${dir}: not a gapseg model folder (no gapseg.json)`);
+  }
+  const classes = parseClassesJson(text, file);
+  const json = JSON.parse(text) as { model?: { format?: string; unet?: UNetConfig; input?: InputRecipe; info?: Record<string, unknown> } };
+  const m = json.model;
+  if (!m || m.format !== 'gapseg-unet' || !m.unet || !m.input) {
+    throw new GapsegError(`${file}: has no "model" section; it describes classes but not a gapseg model`);
+  }
+  if (m.unet.numClasses !== classes.classes.length) {
+    throw new GapsegError(`${file}: model has ${m.unet.numClasses} outputs but ${classes.classes.length} classes are described`);
+  }
+  return { unet: m.unet, classes, input: m.input, info: m.info ?? {} };
+}
+
+/** Load a model folder into a U-Net (on the current tfjs backend). */
+export function loadModel(dir: string): { net: UNet; meta: ModelMeta } {
+  const meta = readModelMeta(dir);
+  const jsonFile = path.join(dir, 'model.json');
+  const binFile = path.join(dir, 'weights.bin');
+  let values: Map<string, Float32Array>;
+  try {
+    values = fromLayersFiles(fs.readFileSync(jsonFile, 'utf8'), fs.readFileSync(binFile), jsonFile);
+    checkValues(meta.unet, values, jsonFile);
+  } catch (e) {
+    throw new GapsegError((e as Error).message.startsWith(dir) ? (e as Error).message : `${dir}: cannot load model (${(e as Error).message})`);
+  }
+  return { net: buildUNet(meta.unet, values), meta };
+}
