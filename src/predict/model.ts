@@ -1,0 +1,52 @@
+/**
+ * Opening a model for prediction: a run folder (its best model) or a model folder.
+ * Gives a uniform predictor: the logits function, what each output channel means, and how
+ * to prepare input.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { GapsegError } from '../util/errors.js';
+import { loadModel, type InputRecipe } from '../model/modelFiles.js';
+import { disposeUNet } from '../model/unet.js';
+import { tfjsLogits } from './tfjsEngine.js';
+import type { LogitsFn } from './tiling.js';
+import type { OutputClass } from './outputs.js';
+
+export interface Predictor {
+  /** What was opened, for messages. */
+  source: string;
+  engine: 'tfjs' | 'onnx';
+  run: LogitsFn;
+  /** One entry per output channel. */
+  classes: OutputClass[];
+  recipe: InputRecipe;
+  /** Input sides must be multiples of this. */
+  multiple: number;
+  dispose(): void;
+}
+
+/** The model folder of a run folder, or the folder itself if it is a model. */
+export function modelDirOf(p: string): string {
+  if (!fs.existsSync(p)) throw new GapsegError(`${p}: not found`);
+  if (fs.existsSync(path.join(p, 'model', 'gapseg.json'))) return path.join(p, 'model');
+  if (fs.existsSync(path.join(p, 'gapseg.json')) && fs.existsSync(path.join(p, 'model.json'))) return p;
+  if (fs.existsSync(path.join(p, 'config.json'))) {
+    throw new GapsegError(`${p}: this run has no model yet (no epoch has finished)`);
+  }
+  throw new GapsegError(`${p}: not a gapseg run or model folder (expected model/gapseg.json or model.json + gapseg.json)`);
+}
+
+/** Open a gapseg run or model folder with the TensorFlow.js engine. */
+export function openTfjsPredictor(p: string): Predictor {
+  const dir = modelDirOf(p);
+  const { net, meta } = loadModel(dir);
+  return {
+    source: dir,
+    engine: 'tfjs',
+    run: tfjsLogits(net),
+    classes: meta.classes.classes.map((c) => ({ name: c.name, value: c.value, color: c.color })),
+    recipe: meta.input,
+    multiple: 2 ** meta.unet.depth,
+    dispose: () => disposeUNet(net),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Writing predictions: a label mask in the data set's own label values, a colour overlay
+ * on the image, and class-probability maps. Every file is written atomically.
+ */
+import path from 'node:path';
+import fs from 'node:fs';
+import { encodePng, type RgbImage } from '../data/decode.js';
+import type { RGB } from '../data/classes.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { Prediction } from './pipeline.js';
+
+/** What one output channel (class) of a model means on disk. */
+export interface OutputClass {
+  name: string;
+  value: number;
+  color: RGB;
+}
+
+/** Label values per pixel for predicted class indices (8-bit if every value fits). */
+export function labelValues(classes: Uint8Array, outClasses: readonly OutputClass[]): Uint8Array | Uint16Array {
+  const wide = outClasses.some((c) => c.value > 255);
+  const out = wide ? new Uint16Array(classes.length) : new Uint8Array(classes.length);
+  const lut = outClasses.map((c) => c.value);
+  for (let i = 0; i < classes.length; i++) out[i] = lut[classes[i]];
+  return out;
+}
+
+/** The image tinted by class colours (black classes left untinted), RGB bytes. */
+export function overlayImage(img: RgbImage, classes: Uint8Array, outClasses: readonly OutputClass[], alpha = 0.45): Uint8Array {
+  const out = new Uint8Array(img.data.length);
+  const cols = outClasses.map((c) => c.color);
+  const tint = cols.map((c) => (c[0] + c[1] + c[2] > 0 ? alpha : 0));
+  for (let i = 0; i < classes.length; i++) {
+    const k = classes[i];
+    const a = tint[k];
+    const col = cols[k];
+    for (let c = 0; c < 3; c++) out[i * 3 + c] = Math.round(img.data[i * 3 + c] * (1 - a) + col[c] * a);
+  }
+  return out;
+}
+
+/** Probability of class `k` as grey levels (8-bit 0..255 or 16-bit 0..65535). */
+export function probabilityMap(pred: Prediction, k: number, bits: 8 | 16): Uint8Array | Uint16Array {
+  const n = pred.width * pred.height;
+  const out = bits === 16 ? new Uint16Array(n) : new Uint8Array(n);
+  const max = bits === 16 ? 65535 : 255;
+  for (let i = 0; i < n; i++) out[i] = Math.round(pred.probs[i * pred.numClasses + k] * max);
+  return out;
+}
+
+export interface WriteOptions {
+  outDir: string;
+  name: string;
+  image: RgbImage;
+  pred: Prediction;
+  classes: readonly OutputClass[];
+  /** Class indices whose probability maps to write (default: class 1 of a two-class model). */
+  probClasses?: number[];
+  probBits?: 8 | 16;
+}
+
+/** Write label, overlay and probability PNGs; returns the paths written. */
+export async function writePrediction(o: WriteOptions): Promise<string[]> {
+  const { pred } = o;
+  const written: string[] = [];
+  const put = async (sub: string, file: string, bytes: Uint8Array) => {
+    const dir = path.join(o.outDir, sub);
+    await fs.promises.mkdir(dir, { recursive: true });
+    const p = path.join(dir, file);
+    await writeFileAtomic(p, bytes);
+    written.push(p);
+  };
+  await put('labels', `${o.name}.png`, await encodePng(labelValues(pred.classes, o.classes), pred.width, pred.height, 1));
+  await put('overlays', `${o.name}.png`, await encodePng(overlayImage(o.image, pred.classes, o.classes), pred.width, pred.height, 3));
+  const probClasses = o.probClasses ?? (pred.numClasses === 2 ? [1] : []);
+  for (const k of probClasses) {
+    const sub = probClasses.length === 1 && pred.numClasses === 2 ? 'probs' : `probs-${o.classes[k].name}`;
+    await put(sub, `${o.name}.png`, await encodePng(probabilityMap(pred, k, o.probBits ?? 8), pred.width, pred.height, 1));
+  }
+  return written;
+}

@@ -1,0 +1,149 @@
+/**
+ * The training loop: epochs of augmented crops, one-cycle Adam, validation after each
+ * epoch. Every random choice derives from (seed, epoch, step), so resuming from the end of
+ * an epoch replays exactly what an uninterrupted run would have done.
+ * No file I/O here: the caller persists state in `onEpochEnd`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { augmentedCrop, normalizeInto, type AugmentOptions } from '../data/augment.js';
+import type { Sample } from '../data/load.js';
+import { deriveSeed, makeRng, shuffled } from '../util/random.js';
+import { type UNet } from '../model/unet.js';
+import { logitsForImage } from '../predict/tiling.js';
+import { tfjsLogits } from '../predict/tfjsEngine.js';
+import { maskedArgmax } from '../predict/forbid.js';
+import { addImage, emptyTotals, report, type EvalReport } from '../metrics/evaluate.js';
+import { lossTargets } from './loss.js';
+import { trainStep, type HostBatch } from './step.js';
+import { oneCycle, scheduleAt } from './schedule.js';
+import type { AdamState } from './adam.js';
+import { GapsegError } from '../util/errors.js';
+
+export interface LoopSettings {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  classWeights: number[] | null;
+  seed: number;
+  augment: AugmentOptions;
+  mean: number[];
+  std: number[];
+  tile: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  lr: number;
+  seconds: number;
+  imagesPerSecond: number;
+  valid: EvalReport | null;
+}
+
+export interface LoopCallbacks {
+  /** Called after each step with progress within the epoch. */
+  onStep?: (epoch: number, step: number, steps: number, loss: number) => void;
+  /** Called at the start of each epoch. */
+  onEpochStart?: (epoch: number, steps: number) => void;
+  /** Persist state; awaited before the next epoch starts. */
+  onEpochEnd: (record: EpochRecord) => Promise<void>;
+}
+
+/** Steps in one epoch: every training sample once, in full batches. */
+export function stepsPerEpoch(nTrain: number, batchSize: number): number {
+  return Math.max(1, Math.ceil(nTrain / batchSize));
+}
+
+/** The host batch of step `step` of an epoch whose sample order is `order` (deterministic). */
+export function makeBatch(samples: Sample[], order: number[], step: number, globalStep: number, s: LoopSettings): HostBatch {
+  const size = s.augment.size;
+  const n = s.batchSize;
+  const images = new Float32Array(n * size * size * 3);
+  const labels = new Uint8Array(n * size * size);
+  for (let b = 0; b < n; b++) {
+    const idx = order[(step * n + b) % order.length];
+    const rng = makeRng(deriveSeed(s.seed, 2, globalStep, b, idx));
+    const crop = augmentedCrop(samples[idx], rng, s.augment);
+    normalizeInto(images, b * size * size * 3, crop.image, s.mean, s.std);
+    labels.set(crop.labels, b * size * size);
+  }
+  const k = s.classWeights?.length;
+  return { n, height: size, width: size, images, targets: lossTargets(labels, k ?? 0, s.classWeights ?? undefined) };
+}
+
+/** Validate on whole samples at the training scale. */
+export async function validate(net: UNet, samples: Sample[], s: Pick<LoopSettings, 'mean' | 'std' | 'tile'>): Promise<EvalReport> {
+  const k = net.config.numClasses;
+  const totals = emptyTotals(k);
+  const run = tfjsLogits(net);
+  const allowed = [...Array(k).keys()];
+  for (const smp of samples) {
+    const x = new Float32Array(smp.width * smp.height * 3);
+    normalizeInto(x, 0, smp.image, s.mean, s.std);
+    const logits = await logitsForImage(x, smp.width, smp.height, 3, k, run, {
+      tile: s.tile,
+      overlap: Math.round(s.tile / 8),
+      multiple: 2 ** net.config.depth,
+      batch: 2,
+    });
+    const pred = maskedArgmax(logits, smp.width * smp.height, k, allowed, 'nhwc');
+    addImage(totals, smp.labels, pred, smp.truth);
+  }
+  return report(totals);
+}
+
+/**
+ * Train from epoch `startEpoch` (0-based; > 0 when resuming) to s.epochs.
+ * Stops with a clear error if the loss becomes NaN or infinite; the last checkpoint stays.
+ */
+export async function trainLoop(
+  net: UNet,
+  adam: AdamState,
+  train: Sample[],
+  valid: Sample[],
+  s: LoopSettings,
+  startEpoch: number,
+  cb: LoopCallbacks,
+): Promise<void> {
+  const k = net.config.numClasses;
+  const settings: LoopSettings = { ...s, classWeights: s.classWeights ?? new Array(k).fill(1) };
+  const steps = stepsPerEpoch(train.length, s.batchSize);
+  const schedule = oneCycle(s.lr, steps * s.epochs);
+  for (let epoch = startEpoch; epoch < s.epochs; epoch++) {
+    const t0 = Date.now();
+    const order = shuffled(makeRng(deriveSeed(s.seed, 1, epoch)), [...train.keys()]);
+    cb.onEpochStart?.(epoch, steps);
+    let lossSum = 0;
+    let lossCount = 0;
+    let lr = 0;
+    for (let step = 0; step < steps; step++) {
+      const global = epoch * steps + step;
+      const batch = makeBatch(train, order, step, global, settings);
+      const h = scheduleAt(schedule, global);
+      lr = h.lr;
+      const loss = trainStep(net, adam, batch, { lr: h.lr, beta1: h.beta1, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay });
+      if (!Number.isFinite(loss)) {
+        throw new GapsegError(
+          `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}. Try a lower --lr (now ${s.lr}); the last checkpoint is kept`,
+        );
+      }
+      if (batch.targets.labelled > 0) {
+        lossSum += loss;
+        lossCount++;
+      }
+      cb.onStep?.(epoch, step, steps, lossCount ? lossSum / lossCount : 0);
+    }
+    const validReport = valid.length > 0 ? await validate(net, valid, s) : null;
+    const seconds = (Date.now() - t0) / 1000;
+    await cb.onEpochEnd({
+      epoch: epoch + 1,
+      trainLoss: lossCount ? lossSum / lossCount : 0,
+      lr,
+      seconds,
+      imagesPerSecond: (steps * s.batchSize) / seconds,
+      valid: validReport,
+    });
+    if (tf.memory().numTensors > 10000) throw new Error(`tensor leak: ${tf.memory().numTensors} tensors alive`);
+  }
+}

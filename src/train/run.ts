@@ -1,0 +1,264 @@
+/**
+ * A training run on disk. The run folder holds:
+ *   config.json     every setting, so the run can be resumed and reproduced
+ *   gapseg.json     the class description used
+ *   history.json    per-epoch loss and validation metrics
+ *   checkpoint.bin  state after the last completed epoch (for --resume)
+ *   model/          the best model so far by validation mean IoU (layers format + gapseg.json)
+ * Every file is replaced atomically.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { GapsegError } from '../util/errors.js';
+import { removeStaleTemps, writeFileAtomic } from '../util/atomic.js';
+import { deriveSeed, makeRng, shuffled } from '../util/random.js';
+import { classesToJson, findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
+import { discoverDataset, type PairFiles } from '../data/dataset.js';
+import { assertSomeLabelled, channelStats, classCounts, loadSamples, type Sample } from '../data/load.js';
+import { DEFAULT_AUGMENT, type AugmentOptions } from '../data/augment.js';
+import { buildUNet, createUNet, disposeUNet, parameterCount, DEFAULT_UNET, type UNetConfig } from '../model/unet.js';
+import { saveModel, type InputRecipe } from '../model/modelFiles.js';
+import { createAdamState, disposeAdamState } from './adam.js';
+import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues } from './checkpoint.js';
+import { trainLoop, type EpochRecord, type LoopSettings } from './loop.js';
+import { startProgress, type Progress } from '../util/progress.js';
+
+/** Every setting of a run (what config.json holds). */
+export interface TrainConfig {
+  dataset: string;
+  /** Where the class description came from (file path or "--classes"). */
+  classSource: string;
+  classes: ClassDescription;
+  scale: number;
+  makeGap: number;
+  crop: number;
+  batchSize: number;
+  epochs: number;
+  lr: number;
+  weightDecay: number;
+  classWeights: number[] | null;
+  depth: number;
+  baseWidth: number;
+  validFraction: number;
+  seed: number;
+  tile: number;
+  augment: Omit<AugmentOptions, 'size'>;
+  maxPixels?: number;
+}
+
+export const DEFAULT_TRAIN: Omit<TrainConfig, 'dataset' | 'classSource' | 'classes'> = {
+  scale: 1,
+  makeGap: 0,
+  crop: 256,
+  batchSize: 4,
+  epochs: 20,
+  lr: 3e-3,
+  weightDecay: 1e-4,
+  classWeights: null,
+  depth: DEFAULT_UNET.depth,
+  baseWidth: DEFAULT_UNET.baseWidth,
+  validFraction: 0.2,
+  seed: 1,
+  tile: 512,
+  augment: DEFAULT_AUGMENT,
+};
+
+export interface RunOptions {
+  resume: boolean;
+  /** Start over in a folder that already holds a run. */
+  force: boolean;
+  quiet: boolean;
+  log: (line: string) => void;
+}
+
+export interface RunResult {
+  runDir: string;
+  history: EpochRecord[];
+  bestEpoch: number | null;
+  seconds: number;
+}
+
+/** Resolve the class description: explicit > file given > beside the data set. */
+export function resolveClasses(dataset: string, fromFlags: ClassDescription | null, classFile: string | null): { classes: ClassDescription; source: string } {
+  if (fromFlags) return { classes: fromFlags, source: '--classes' };
+  if (classFile) return { classes: readClassFile(classFile), source: classFile };
+  const found = findClassFile(dataset);
+  if (!found) {
+    throw new GapsegError(
+      `${dataset}: no class description; add a gapseg.json or codes.txt beside the data, or pass e.g. --classes "0=background,255=smoke" --void 128`,
+    );
+  }
+  return { classes: readClassFile(found), source: found };
+}
+
+/** Split training pairs into train/valid by a seeded random fraction (when the files give no split). */
+export function randomSplit(pairs: PairFiles[], fraction: number, seed: number): { train: PairFiles[]; valid: PairFiles[] } {
+  if (pairs.length < 2 || fraction <= 0) return { train: pairs, valid: [] };
+  const order = shuffled(makeRng(deriveSeed(seed, 3)), pairs);
+  const nValid = Math.min(pairs.length - 1, Math.max(1, Math.round(pairs.length * fraction)));
+  const valid = order.slice(0, nValid).sort((a, b) => a.name.localeCompare(b.name));
+  const validNames = new Set(valid.map((p) => p.name));
+  return { train: pairs.filter((p) => !validNames.has(p.name)), valid };
+}
+
+function unetConfig(cfg: TrainConfig): UNetConfig {
+  return { ...DEFAULT_UNET, numClasses: cfg.classes.classes.length, depth: cfg.depth, baseWidth: cfg.baseWidth };
+}
+
+/** Rough peak memory of a training step in bytes, from the activation sizes (calibrated on the wasm backend). */
+export function estimateTrainingBytes(cfg: Pick<TrainConfig, 'crop' | 'batchSize' | 'depth' | 'baseWidth'>): number {
+  let perImage = 0;
+  for (let i = 0; i <= cfg.depth; i++) perImage += (cfg.crop / 2 ** i) ** 2 * cfg.baseWidth * 2 ** i;
+  // Forward activations kept for the backward pass, their gradients and temporaries:
+  // about 16 float32 copies of the per-level activations (measured).
+  return 16 * 4 * perImage * cfg.batchSize + 64e6;
+}
+
+/** The wasm heap cannot grow beyond 4 GiB. */
+export const WASM_HEAP_LIMIT = 4 * 1024 ** 3;
+
+function describeEpoch(r: EpochRecord, epochs: number): string {
+  const v = r.valid;
+  const parts = [`epoch ${r.epoch}/${epochs}`, `loss ${r.trainLoss.toFixed(4)}`];
+  if (v) {
+    parts.push(`valid acc ${(100 * v.pixelAccuracy).toFixed(2)}%`, `mIoU ${v.meanIoU.toFixed(4)}`);
+    if (v.gapAccuracy !== null) parts.push(`gap acc ${(100 * v.gapAccuracy).toFixed(2)}%`);
+  }
+  parts.push(`${r.seconds.toFixed(1)}s`, `${r.imagesPerSecond.toFixed(1)} img/s`);
+  return parts.join('  ');
+}
+
+/** Run (or resume) a training run in `runDir`. */
+export async function runTraining(runDir: string, given: TrainConfig | null, opts: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const configFile = path.join(runDir, 'config.json');
+  const checkpointFile = path.join(runDir, 'checkpoint.bin');
+  let cfg: TrainConfig;
+  if (opts.resume) {
+    if (!fs.existsSync(configFile)) throw new GapsegError(`${runDir}: nothing to resume (no config.json); start the run without --resume`);
+    cfg = JSON.parse(fs.readFileSync(configFile, 'utf8')) as TrainConfig;
+    if (given && path.resolve(given.dataset) !== path.resolve(cfg.dataset)) {
+      throw new GapsegError(`${runDir}: this run was trained on ${cfg.dataset}, not ${given.dataset}`);
+    }
+    if (given && given.epochs !== cfg.epochs) {
+      opts.log(`note: --resume keeps the run's own settings (epochs ${cfg.epochs}); other options are ignored`);
+    }
+  } else {
+    if (!given) throw new Error('runTraining: no config');
+    cfg = given;
+    if (fs.existsSync(configFile) && !opts.force) {
+      throw new GapsegError(`${runDir}: already holds a run; continue it with --resume, or start over with --force`);
+    }
+  }
+  const estimate = estimateTrainingBytes(cfg);
+  if (estimate > WASM_HEAP_LIMIT * 0.9) {
+    const fit = Math.max(1, Math.floor((cfg.batchSize * WASM_HEAP_LIMIT * 0.8) / estimate));
+    throw new GapsegError(
+      `a training step would need about ${(estimate / 1024 ** 3).toFixed(1)} GiB, more than the 4 GiB wasm heap allows; use --batch ${fit} or a smaller --crop`,
+    );
+  }
+
+  const layout = discoverDataset(cfg.dataset);
+  for (const note of layout.notes) opts.log(`note: ${note}`);
+  let trainPairs = layout.splits.train;
+  let validPairs = layout.splits.valid;
+  if (!layout.validFromFiles) ({ train: trainPairs, valid: validPairs } = randomSplit(trainPairs, cfg.validFraction, cfg.seed));
+  const total = trainPairs.length + validPairs.length;
+  const loadBar: Progress = startProgress({ label: 'loading', total, unit: 'img', quiet: opts.quiet });
+  const loadOpts = {
+    classes: cfg.classes,
+    scale: cfg.scale,
+    makeGap: cfg.makeGap,
+    limits: cfg.maxPixels ? { maxPixels: cfg.maxPixels } : undefined,
+    onLoaded: () => loadBar.tick(),
+  };
+  const train: Sample[] = await loadSamples(trainPairs, loadOpts);
+  const valid: Sample[] = await loadSamples(validPairs, loadOpts);
+  loadBar.done();
+  assertSomeLabelled(train, cfg.dataset);
+  const k = cfg.classes.classes.length;
+  const counts = classCounts(train, k);
+  const labelled = counts.slice(0, k).reduce((a, b) => a + b, 0);
+  opts.log(
+    `data: ${train.length} training, ${valid.length} validation images${layout.validFromFiles ? '' : ` (random ${Math.round(cfg.validFraction * 100)}%)`}; ` +
+      `${((100 * counts[k]) / (labelled + counts[k])).toFixed(1)}% of training pixels are void; classes ${cfg.classes.classes.map((c, i) => `${c.name} ${((100 * counts[i]) / Math.max(labelled, 1)).toFixed(1)}%`).join(', ')}`,
+  );
+  for (let i = 0; i < k; i++) if (counts[i] === 0) opts.log(`warning: class "${cfg.classes.classes[i].name}" has no labelled pixel in the training images`);
+
+  const stats = channelStats(train);
+  const recipe: InputRecipe = { scale: cfg.scale, mean: stats.mean, std: stats.std, tile: cfg.tile };
+  const ucfg = unetConfig(cfg);
+  let net;
+  let adam;
+  let startEpoch = 0;
+  let history: EpochRecord[] = [];
+  let bestScore = -Infinity;
+  let bestEpoch: number | null = null;
+  if (opts.resume && fs.existsSync(checkpointFile)) {
+    const ck = readCheckpoint(checkpointFile);
+    const parts = splitCheckpointValues(ck.values);
+    net = buildUNet(ucfg, parts.net);
+    adam = restoreAdam(net, parts.m, parts.v, ck.state.adamStep);
+    startEpoch = ck.state.epoch;
+    history = (ck.state.extra.history as EpochRecord[]) ?? [];
+    bestScore = (ck.state.extra.bestScore as number) ?? -Infinity;
+    bestEpoch = (ck.state.extra.bestEpoch as number | null) ?? null;
+    opts.log(`resuming after epoch ${startEpoch} of ${cfg.epochs}`);
+  } else {
+    net = createUNet(ucfg, deriveSeed(cfg.seed, 0));
+    adam = createAdamState(net.params);
+    await fs.promises.mkdir(runDir, { recursive: true });
+    await removeStaleTemps(runDir);
+    await writeFileAtomic(configFile, JSON.stringify(cfg, null, 2) + '\n');
+    await writeFileAtomic(path.join(runDir, 'gapseg.json'), JSON.stringify(classesToJson(cfg.classes), null, 2) + '\n');
+    for (const f of ['checkpoint.bin', 'history.json']) await fs.promises.rm(path.join(runDir, f), { force: true });
+    await fs.promises.rm(path.join(runDir, 'model'), { recursive: true, force: true });
+  }
+  await removeStaleTemps(runDir);
+  opts.log(
+    `model: U-Net depth ${cfg.depth}, width ${cfg.baseWidth}, ${parameterCount(ucfg).toLocaleString('en')} parameters, ${k} outputs (${cfg.classes.classes.map((c) => c.name).join(', ')}); void has none`,
+  );
+  const settings: LoopSettings = {
+    epochs: cfg.epochs,
+    batchSize: cfg.batchSize,
+    lr: cfg.lr,
+    weightDecay: cfg.weightDecay,
+    classWeights: cfg.classWeights,
+    seed: cfg.seed,
+    augment: { ...cfg.augment, size: cfg.crop },
+    mean: recipe.mean,
+    std: recipe.std,
+    tile: cfg.tile,
+  };
+  let bar: Progress | null = null;
+  try {
+    await trainLoop(net, adam, train, valid, settings, startEpoch, {
+      onEpochStart: (epoch, steps) => {
+        bar = startProgress({ label: `epoch ${epoch + 1}/${cfg.epochs}`, total: steps * cfg.batchSize, unit: 'img', quiet: opts.quiet });
+      },
+      onStep: (_e, _s, _n, loss) => bar?.tick(cfg.batchSize, `loss ${loss.toFixed(4)}`),
+      onEpochEnd: async (r) => {
+        bar?.done();
+        history.push(r);
+        opts.log(describeEpoch(r, cfg.epochs));
+        const score = r.valid ? r.valid.meanIoU : -r.trainLoss;
+        const info = { epoch: r.epoch, valid: r.valid, dataset: cfg.dataset, trainedAt: new Date().toISOString() };
+        if (!(score <= bestScore)) {
+          bestScore = Number.isNaN(score) ? -Infinity : score;
+          bestEpoch = r.epoch;
+          await saveModel(path.join(runDir, 'model'), net, { classes: cfg.classes, input: recipe, info });
+        }
+        await writeFileAtomic(path.join(runDir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+        await saveCheckpoint(checkpointFile, net, adam, {
+          epoch: r.epoch,
+          adamStep: adam.step,
+          extra: { history, bestScore, bestEpoch },
+        });
+      },
+    });
+  } finally {
+    disposeUNet(net);
+    disposeAdamState(adam);
+  }
+  return { runDir, history, bestEpoch, seconds: (Date.now() - started) / 1000 };
+}
