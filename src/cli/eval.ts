@@ -1,0 +1,64 @@
+/** `gapseg eval`: metrics of a model on a data set, over labelled pixels only. */
+import path from 'node:path';
+import type { CommandSpec, Parsed } from './args.js';
+import { flag, list, num, str } from './args.js';
+import { CLASS_OPTIONS, THREADS_OPTION, classesFromFlags, forbiddenIndices, log, startEngine } from './common.js';
+import { openTfjsPredictor } from '../predict/model.js';
+import { evaluateDataset, formatReport } from '../metrics/evalRun.js';
+import { readModelMeta } from '../model/modelFiles.js';
+import { readClassFile } from '../data/classes.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { GapsegError } from '../util/errors.js';
+import { modelDirOf } from '../predict/model.js';
+
+export const evalSpec: CommandSpec = {
+  name: 'eval',
+  summary: 'evaluate a model on a data set (labelled pixels only)',
+  usage: 'gapseg eval <run-or-model-dir> <dataset> [options]',
+  description:
+    'Reports pixel accuracy over labelled (non-void) pixels, per-class IoU and Dice, mean IoU and the\n' +
+    'confusion matrix. Where a full truth exists (a truth/ folder beside labels/, --truth, or --make-gap),\n' +
+    'also the accuracy inside the unlabelled gap. Void pixels never count.',
+  positional: { min: 2, max: 2, names: 'a run or model folder and a data set folder' },
+  options: [
+    { name: 'split', type: 'string', placeholder: 'name', help: 'test, valid, train, all, or auto (test if present, else all)', default: 'auto' },
+    { name: 'json', type: 'string', placeholder: 'file', help: 'also write the metrics (and per-image rows) as JSON' },
+    { name: 'truth', type: 'string', placeholder: 'dir', help: 'folder of full masks (gap-free), paired by name' },
+    { name: 'make-gap', type: 'int', placeholder: 'px', help: 'erode labels by px pixels and use the full masks as truth', default: 0 },
+    { name: 'forbid', type: 'list', placeholder: 'name', help: 'classes never to predict' },
+    ...CLASS_OPTIONS,
+    THREADS_OPTION,
+    { name: 'quiet', type: 'boolean', help: 'no progress bar' },
+  ],
+  examples: ['gapseg eval runs/smoke data/smoke', 'gapseg eval runs/sky data/sky --split test --json sky-metrics.json'],
+};
+
+/** Run the eval command. */
+export async function evalCommand(p: Parsed): Promise<number> {
+  const split = str(p, 'split') as string;
+  if (!['auto', 'all', 'train', 'valid', 'test'].includes(split)) throw new GapsegError(`--split must be auto, all, train, valid or test, not "${split}"`, 2);
+  const [modelPath, dataset] = p.positional;
+  const flags = classesFromFlags(p);
+  const classes = flags.classes ?? (flags.file ? readClassFile(flags.file) : readModelMeta(modelDirOf(modelPath)).classes);
+  await startEngine(p);
+  const predictor = openTfjsPredictor(modelPath);
+  try {
+    const result = await evaluateDataset(predictor, path.resolve(dataset), {
+      split: split as 'auto',
+      truthDir: str(p, 'truth'),
+      makeGap: num(p, 'make-gap'),
+      forbidden: forbiddenIndices(list(p, 'forbid'), predictor.classes),
+      classes,
+      quiet: flag(p, 'quiet'),
+    });
+    process.stdout.write(formatReport(result, classes) + '\n');
+    const json = str(p, 'json');
+    if (json) {
+      await writeFileAtomic(path.resolve(json), JSON.stringify({ model: predictor.source, dataset: path.resolve(dataset), ...result }, null, 2) + '\n');
+      log(`metrics written to ${json}`);
+    }
+    return 0;
+  } finally {
+    predictor.dispose();
+  }
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * The gapseg command. User mistakes (GapsegError) print one line and exit non-zero;
+ * anything else is a bug and keeps its stack trace.
+ */
+import fs from 'node:fs';
+import { formatHelp, parseArgs, type CommandSpec, type Parsed } from './args.js';
+import { GapsegError } from '../util/errors.js';
+import { trainCommand, trainSpec } from './train.js';
+import { predictCommand, predictSpec } from './predict.js';
+import { evalCommand, evalSpec } from './eval.js';
+import { demoCommand, demoSpec } from './demo.js';
+
+interface Command {
+  spec: CommandSpec;
+  run: (p: Parsed) => Promise<number>;
+}
+
+const COMMANDS: Command[] = [
+  { spec: trainSpec, run: trainCommand },
+  { spec: predictSpec, run: predictCommand },
+  { spec: evalSpec, run: evalCommand },
+  { spec: demoSpec, run: demoCommand },
+];
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 4;
+  return [
+    'gapseg - train and run segmentation models from labels with gaps',
+    '',
+    'Annotators mark what surely is the object and what surely is not, and leave a gap between.',
+    'gapseg never makes that gap a class: the model has one output per real class, void pixels add',
+    'nothing to the loss or the metrics, and forbidden classes are never predicted.',
+    '',
+    'usage: gapseg <command> [options]     (gapseg <command> --help for details)',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    '',
+    'quick start:',
+    '  gapseg demo                                   # train and predict on the built-in sample',
+    '  gapseg train data/smoke --out runs/smoke      # data/smoke has images/, labels/, gapseg.json',
+    '  gapseg predict runs/smoke photos/ --out pred',
+    '  gapseg eval runs/smoke data/smoke',
+    '',
+  ].join('\n');
+}
+
+/** Run the CLI with these arguments; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp());
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`gapseg ${version()}\n`);
+    return 0;
+  }
+  const cmd = COMMANDS.find((c) => c.spec.name === name);
+  if (!cmd) {
+    process.stderr.write(`gapseg: unknown command "${name}" (commands: ${COMMANDS.map((c) => c.spec.name).join(', ')}; see gapseg --help)\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(formatHelp(cmd.spec));
+    return 0;
+  }
+  return cmd.run(parseArgs(cmd.spec, rest));
+}
+
+const isEntry = process.argv[1] && fs.realpathSync(process.argv[1]) === fs.realpathSync(new URL(import.meta.url).pathname);
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      if (e instanceof GapsegError) {
+        process.stderr.write(`gapseg: ${e.message}\n`);
+        process.exit(e.exitCode);
+      }
+      process.stderr.write(`gapseg: internal error (please report it):\n${(e as Error)?.stack ?? String(e)}\n`);
+      process.exit(70);
+    },
+  );
+}
