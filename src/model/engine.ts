@@ -110,7 +110,12 @@ function registerThreadedWasm(threads: number): void {
       };
       wasm.setThreadsCount(threads);
       // BackendWasm's constructor type is the package's internal module type.
-      return new wasm.BackendWasm(module as never);
+      const backend = new wasm.BackendWasm(module as never);
+      // The thread pool's workers were started by the constructor and live as long as the
+      // process; they must not keep it from exiting once the work is done.
+      const pthread = module.PThread as { runningWorkers: { unref(): void }[]; unusedWorkers: { unref(): void }[] };
+      for (const w of [...pthread.runningWorkers, ...pthread.unusedWorkers]) w.unref();
+      return backend;
     },
     2,
   );

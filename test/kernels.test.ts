@@ -1,0 +1,77 @@
+/**
+ * gapseg's wasm kernels against the pure-JS cpu backend (the reference): conv2d filter and
+ * input gradients over strides, paddings and odd sizes, and matMul with transposed operands.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { engine } from './helpers.js';
+import { makeRng } from '../src/util/random.js';
+
+before(engine);
+
+function rand(n: number, seed: number): Float32Array {
+  const rng = makeRng(seed);
+  return Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
+}
+
+/** Run f on a backend with fresh tensors from the given values; return plain arrays. */
+async function onBackend(backend: string, f: (...t: tf.Tensor[]) => tf.Tensor[], inputs: [Float32Array, number[]][]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  try {
+    return tf.tidy(() => f(...inputs.map(([v, s]) => tf.tensor(v, s))).map((t) => t.dataSync() as Float32Array));
+  } finally {
+    await tf.setBackend('wasm');
+  }
+}
+
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let scale = 1e-6;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d / scale;
+}
+
+const convCases: [string, number[], number[], number, 'same' | 'valid'][] = [
+  ['3x3 same stride 1', [2, 8, 8, 3], [3, 3, 3, 4], 1, 'same'],
+  ['3x3 same stride 2, odd sizes', [2, 9, 7, 3], [3, 3, 3, 4], 2, 'same'],
+  ['3x3 valid stride 1', [2, 8, 8, 3], [3, 3, 3, 4], 1, 'valid'],
+  ['3x3 valid stride 2, rows left over', [1, 10, 9, 2], [3, 3, 2, 5], 2, 'valid'],
+  ['1x1', [1, 10, 10, 2], [1, 1, 2, 3], 1, 'same'],
+  ['5x5 same, wide channels', [1, 12, 12, 16], [5, 5, 16, 8], 1, 'same'],
+];
+
+for (const [name, xs, ws, stride, pad] of convCases) {
+  test(`conv2d gradients on wasm match the cpu backend: ${name}`, async () => {
+    const x = rand(xs.reduce((a, b) => a * b), 1);
+    const w = rand(ws.reduce((a, b) => a * b), 2);
+    const f = (xt: tf.Tensor, wt: tf.Tensor) => {
+      const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad)));
+      const [gx, gw] = tf.grads(loss)([xt, wt]);
+      return [tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, stride, pad), gx, gw];
+    };
+    const wasm = await onBackend('wasm', f, [[x, xs], [w, ws]]);
+    const cpu = await onBackend('cpu', f, [[x, xs], [w, ws]]);
+    for (let i = 0; i < 3; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
+  });
+}
+
+test('the wasm backend has gapseg\'s Conv2DBackpropFilter registered', () => {
+  assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
+});
+
+test('matMul with transposed operands on wasm matches the cpu backend', async () => {
+  const a = rand(6 * 5, 3);
+  const b = rand(6 * 4, 4);
+  const f = (at: tf.Tensor, bt: tf.Tensor) => [
+    tf.matMul(at as tf.Tensor2D, bt as tf.Tensor2D, true, false),
+    tf.matMul(bt as tf.Tensor2D, at as tf.Tensor2D, true, false),
+    tf.matMul(tf.reshape(at, [1, 6, 5]) as tf.Tensor3D, tf.reshape(bt, [1, 6, 4]) as tf.Tensor3D, true, false),
+  ];
+  const wasm = await onBackend('wasm', f, [[a, [6, 5]], [b, [6, 4]]]);
+  const cpu = await onBackend('cpu', f, [[a, [6, 5]], [b, [6, 4]]]);
+  for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-6);
+});
