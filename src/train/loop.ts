@@ -94,7 +94,8 @@ export async function validate(net: UNet, samples: Sample[], s: Pick<LoopSetting
 }
 
 /**
- * Train from epoch `startEpoch` (0-based; > 0 when resuming) to s.epochs.
+ * Train epochs [startEpoch, endEpoch) of an s.epochs-long schedule (startEpoch > 0 when
+ * resuming; endEpoch < s.epochs to pause early).
  * Stops with a clear error if the loss becomes NaN or infinite; the last checkpoint stays.
  */
 export async function trainLoop(
@@ -104,13 +105,14 @@ export async function trainLoop(
   valid: Sample[],
   s: LoopSettings,
   startEpoch: number,
+  endEpoch: number,
   cb: LoopCallbacks,
 ): Promise<void> {
   const k = net.config.numClasses;
   const settings: LoopSettings = { ...s, classWeights: s.classWeights ?? new Array(k).fill(1) };
   const steps = stepsPerEpoch(train.length, s.batchSize);
   const schedule = oneCycle(s.lr, steps * s.epochs);
-  for (let epoch = startEpoch; epoch < s.epochs; epoch++) {
+  for (let epoch = startEpoch; epoch < endEpoch; epoch++) {
     const t0 = Date.now();
     const order = shuffled(makeRng(deriveSeed(s.seed, 1, epoch)), [...train.keys()]);
     cb.onEpochStart?.(epoch, steps);

@@ -69,6 +69,8 @@ export interface RunOptions {
   force: boolean;
   quiet: boolean;
   log: (line: string) => void;
+  /** Pause after this many epochs in total (the run stays resumable with --resume). */
+  stopAfterEpochs?: number;
 }
 
 export interface RunResult {
@@ -232,7 +234,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   };
   let bar: Progress | null = null;
   try {
-    await trainLoop(net, adam, train, valid, settings, startEpoch, {
+    await trainLoop(net, adam, train, valid, settings, startEpoch, Math.min(cfg.epochs, opts.stopAfterEpochs ?? cfg.epochs), {
       onEpochStart: (epoch, steps) => {
         bar = startProgress({ label: `epoch ${epoch + 1}/${cfg.epochs}`, total: steps * cfg.batchSize, unit: 'img', quiet: opts.quiet });
       },
