@@ -1,15 +1,10 @@
 /**
- * Fused building blocks of the U-Net with hand-written gradients. The generic tfjs
- * gradients of batch norm and of `stack` go through Tile, Unpack and axis-0 reductions,
- * which are slow on wasm (measured: Unpack and Tile were half of a training step). Here every
- * reduction over pixels is a matrix product with a row of ones, which XNNPACK runs fast.
+ * Building blocks of the U-Net with hand-written gradients. The generic tfjs gradients of
+ * batch norm, stack and concat go through Tile, Unpack, SplitV and axis-0 reductions, which
+ * are slow on wasm (measured: they were most of a training step).
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-/** Column sums of a [M, C] matrix as a [1, C] matrix, via a product with ones. */
-function columnSums(x2: tf.Tensor2D, ones: tf.Tensor2D): tf.Tensor2D {
-  return tf.matMul(ones, x2);
-}
+import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from './kernels/batchNormRelu.js';
 
 /** Statistics a training forward pass leaves for the moving averages. */
 export interface BnBatchStats {
@@ -20,8 +15,9 @@ export interface BnBatchStats {
 
 /**
  * Training-mode batch norm followed by ReLU: normalise with the batch's own mean and
- * (biased) variance per channel, scale by gamma, shift by beta, clamp at 0. `record`
- * receives kept copies of the batch mean and variance.
+ * (biased) variance per channel, scale by gamma, shift by beta, clamp at 0. Runs the fused
+ * kernels of kernels/batchNormRelu.ts; only x and y are kept for the backward pass (xhat is
+ * recomputed there). `record` receives kept tensors of the batch mean and variance.
  */
 export function batchNormReluTrain(
   x: tf.Tensor4D,
@@ -30,51 +26,23 @@ export function batchNormReluTrain(
   eps: number,
   record?: (s: BnBatchStats) => void,
 ): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
-  const m = n * h * w;
+  const [n, h, w] = x.shape;
   const op = tf.customGrad(((xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-    const x2 = tf.reshape(xIn, [m, c]) as tf.Tensor2D;
-    const ones = tf.ones([1, m]) as tf.Tensor2D;
-    const mean = tf.div(columnSums(x2, ones), m);
-    const xc = tf.sub(x2, mean) as tf.Tensor2D;
-    const variance = tf.div(columnSums(tf.square(xc) as tf.Tensor2D, ones), m);
-    const rstd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.mul(xc, rstd);
-    const y = tf.relu(tf.add(tf.mul(xhat, tf.reshape(g, [1, c])), tf.reshape(b, [1, c])));
+    const [y, mean, rstd] = tf.engine().runKernel(BN_RELU_FORWARD, { x: xIn, gamma: g, beta: b }, { epsilon: eps }) as tf.Tensor[];
     if (record) {
-      record({ mean: tf.keep(tf.reshape(mean, [c])), variance: tf.keep(tf.reshape(variance, [c])), count: m });
+      const variance = tf.tidy(() => tf.sub(tf.reciprocal(tf.square(rstd)), eps));
+      record({ mean: tf.keep(mean.clone()) as tf.Tensor1D, variance: tf.keep(variance) as tf.Tensor1D, count: n * h * w });
     }
-    save([xhat, rstd, g, y]);
+    save([xIn, y, mean, rstd, g]);
     return {
-      value: tf.reshape(y, [n, h, w, c]),
+      value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sXhat, sRstd, sG, sY] = saved;
-        const onesB = tf.ones([1, m]) as tf.Tensor2D;
-        // ReLU: gradient flows only where the output was positive.
-        const dyb = tf.mul(tf.reshape(dy, [m, c]), tf.step(sY)) as tf.Tensor2D;
-        const dbeta = columnSums(dyb, onesB);
-        const dgamma = columnSums(tf.mul(dyb, sXhat) as tf.Tensor2D, onesB);
-        // dx = gamma * rstd / m * (m * dy - dbeta - xhat * dgamma)
-        const coef = tf.div(tf.mul(tf.reshape(sG, [1, c]), sRstd), m);
-        const inner = tf.sub(tf.sub(tf.mul(dyb, m), dbeta), tf.mul(sXhat, dgamma));
-        const dx = tf.reshape(tf.mul(inner, coef), [n, h, w, c]);
-        return [dx, tf.reshape(dgamma, [c]), tf.reshape(dbeta, [c])];
+        const [sx, sy, smean, srstd, sg] = saved;
+        return tf.engine().runKernel(BN_RELU_BACKWARD, { dy, x: sx, y: sy, mean: smean, rstd: srstd, gamma: sg }, {}) as tf.Tensor[];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(x, gamma, beta) as tf.Tensor4D;
-}
-
-/** Inference-mode batch norm followed by ReLU, with the moving statistics. */
-export function batchNormReluInfer(
-  x: tf.Tensor4D,
-  gamma: tf.Tensor1D,
-  beta: tf.Tensor1D,
-  movingMean: tf.Tensor1D,
-  movingVariance: tf.Tensor1D,
-  eps: number,
-): tf.Tensor4D {
-  return tf.relu(tf.batchNorm(x, movingMean, movingVariance, beta, gamma, eps)) as tf.Tensor4D;
 }
 
 /**

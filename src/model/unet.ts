@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { makeRng, normal } from '../util/random.js';
-import { batchNormReluInfer, batchNormReluTrain, convOfConcat, upsample2x2, type BnBatchStats } from './ops.js';
+import { batchNormReluTrain, convOfConcat, upsample2x2, type BnBatchStats } from './ops.js';
 
 export interface UNetConfig {
   inChannels: number;
@@ -169,14 +169,36 @@ function convBnRelu(
 ): tf.Tensor4D {
   const { params, stats, config } = net;
   const kernel = params[`${level}_conv${n}/kernel`] as tf.Tensor4D;
-  const y = Array.isArray(x) ? convOfConcat(x[0], x[1], kernel) : tf.conv2d(x, kernel, 1, 'same');
   const bn = `${level}_bn${n}`;
   const gamma = params[`${bn}/gamma`] as tf.Tensor1D;
   const beta = params[`${bn}/beta`] as tf.Tensor1D;
   if (training) {
+    const y = Array.isArray(x) ? convOfConcat(x[0], x[1], kernel) : tf.conv2d(x, kernel, 1, 'same');
     return batchNormReluTrain(y, gamma, beta, config.bnEpsilon, batchStats ? (s) => batchStats.set(bn, s) : undefined);
   }
-  return batchNormReluInfer(y, gamma, beta, stats[`${bn}/moving_mean`] as tf.Tensor1D, stats[`${bn}/moving_variance`] as tf.Tensor1D, config.bnEpsilon);
+  // Inference: batch norm folded into the convolution, bias and ReLU fused into one kernel.
+  const input = Array.isArray(x) ? (tf.concat(x, 3) as tf.Tensor4D) : x;
+  const folded = foldBatchNorm(kernel, gamma, beta, stats[`${bn}/moving_mean`] as tf.Tensor1D, stats[`${bn}/moving_variance`] as tf.Tensor1D, config.bnEpsilon);
+  return tf.fused.conv2d({ x: input, filter: folded.kernel, strides: 1, pad: 'same', bias: folded.bias, activation: 'relu' });
+}
+
+/**
+ * Fold inference-mode batch norm into the preceding bias-free convolution:
+ * kernel' = kernel * s, bias' = beta - mean * s, with s = gamma / sqrt(variance + eps)
+ * per output channel. Used for inference here and for the ONNX export.
+ */
+export function foldBatchNorm(
+  kernel: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  eps: number,
+): { kernel: tf.Tensor4D; bias: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const s = tf.div(gamma, tf.sqrt(tf.add(variance, eps)));
+    return { kernel: tf.mul(kernel, s) as tf.Tensor4D, bias: tf.sub(beta, tf.mul(mean, s)) as tf.Tensor1D };
+  });
 }
 
 /**

@@ -7,6 +7,7 @@ import { conv2dBackpropFilterViaConv } from './conv2dBackpropFilter.js';
 import { batchMatMulWithoutTransposeA } from './batchMatMul.js';
 import { conv2dBackpropInputViaConv } from './conv2dBackpropInput.js';
 import { overrideKernel } from './compose.js';
+import { registerBatchNormReluKernels } from './batchNormRelu.js';
 
 let registered = false;
 
@@ -23,4 +24,5 @@ export function registerGapsegKernels(): void {
   }
   overrideKernel(tf.BatchMatMul, 'wasm', batchMatMulWithoutTransposeA);
   overrideKernel(tf.Conv2DBackpropInput, 'wasm', conv2dBackpropInputViaConv);
+  registerBatchNormReluKernels();
 }

@@ -1,0 +1,174 @@
+/**
+ * Training-speed benchmark: gapseg (TensorFlow.js wasm, 2 threads) against PyTorch (CPU,
+ * 2 threads) on the reference U-Net (16-32-64-128 encoder, 256 bottleneck, 2 outputs),
+ * input 3x256x256, batch 4, masked cross-entropy (10% void), Adam.
+ *
+ * Reports per engine: median step time over >= 10 steps after warm-up, images/s,
+ * forward-only images/s (inference mode), peak RSS; the ratios gapseg/PyTorch; and the
+ * loss over 30 steps on the same synthetic task for both. JSON in bench/results/train.json.
+ *
+ *   npm run bench:train [-- --steps 10 --warmup 2 --threads 2]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../src/model/engine.js';
+import { createUNet, unetForward, DEFAULT_UNET } from '../src/model/unet.js';
+import { createAdamState } from '../src/train/adam.js';
+import { trainStep } from '../src/train/step.js';
+import { lossTargets } from '../src/train/loss.js';
+import { generateImage } from '../src/data/sample.js';
+import { VOID_INDEX } from '../src/data/classes.js';
+import { makeRng } from '../src/util/random.js';
+import { BENCH_DIR, TORCH_HINT, findTorchPython, machine, median, table, writeResult } from './common.js';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+const STEPS = arg('steps', 10);
+const WARMUP = arg('warmup', 2);
+const THREADS = arg('threads', 2);
+const TASK_STEPS = arg('task-steps', 30);
+const N = 4;
+const S = 256;
+const LR = 1e-3;
+
+interface EngineResult {
+  engine: string;
+  stepSeconds: number;
+  stepTimes: number[];
+  trainImagesPerSecond: number;
+  forwardImagesPerSecond: number;
+  peakRssMB: number;
+  lossCurve: number[];
+}
+
+/** The shared synthetic task: smoke-like 256x256 images with void bands, written for both engines. */
+function makeTask(count: number): { images: Float32Array; labels: Uint8Array; file: string } {
+  const rng = makeRng(2024);
+  const images = new Float32Array(count * S * S * 3);
+  const labels = new Uint8Array(count * S * S);
+  for (let i = 0; i < count; i++) {
+    const g = generateImage(rng, S, 4);
+    for (let p = 0; p < S * S * 3; p++) images[i * S * S * 3 + p] = (g.rgb[p] / 255 - 0.5) / 0.25;
+    labels.set(g.labels, i * S * S);
+  }
+  const file = path.join(os.tmpdir(), `gapseg-bench-task-${process.pid}.f32`);
+  const raw = new Float32Array(1 + images.length + labels.length);
+  raw[0] = count;
+  raw.set(images, 1);
+  for (let p = 0; p < labels.length; p++) raw[1 + images.length + p] = labels[p] === VOID_INDEX ? -1 : labels[p];
+  fs.writeFileSync(file, new Uint8Array(raw.buffer));
+  return { images, labels, file };
+}
+
+async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, count: number): Promise<EngineResult> {
+  const info = await initEngine({ threads: THREADS });
+  console.error(`gapseg: tfjs ${tf.version_core} wasm, ${info.threads} threads, SIMD ${info.simd}`);
+  const cfg = { ...DEFAULT_UNET, numClasses: 2 };
+  const rng = makeRng(1);
+  const images = Float32Array.from({ length: N * S * S * 3 }, () => rng.next() * 2 - 1);
+  const labels = Uint8Array.from({ length: N * S * S }, () => (rng.next() < 0.1 ? VOID_INDEX : rng.next() < 0.5 ? 1 : 0));
+  const batch = { n: N, height: S, width: S, images, targets: lossTargets(labels, 2) };
+  const hyper = { lr: LR, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+  let net = createUNet(cfg, 1);
+  let adam = createAdamState(net.params);
+  for (let i = 0; i < WARMUP; i++) trainStep(net, adam, batch, hyper);
+  const times: number[] = [];
+  for (let i = 0; i < STEPS; i++) {
+    const t0 = performance.now();
+    trainStep(net, adam, batch, hyper);
+    times.push((performance.now() - t0) / 1000);
+  }
+  const x = tf.tensor4d(images, [N, S, S, 3]);
+  const fwd: number[] = [];
+  for (let i = 0; i < WARMUP + STEPS; i++) {
+    const t0 = performance.now();
+    const y = unetForward(net, x, false);
+    await y.data();
+    y.dispose();
+    if (i >= WARMUP) fwd.push((performance.now() - t0) / 1000);
+  }
+  x.dispose();
+
+  net = createUNet(cfg, 7);
+  adam = createAdamState(net.params);
+  const curve: number[] = [];
+  for (let i = 0; i < TASK_STEPS; i++) {
+    const xb = new Float32Array(N * S * S * 3);
+    const yb = new Uint8Array(N * S * S);
+    for (let b = 0; b < N; b++) {
+      const idx = (i * N + b) % count;
+      xb.set(task.images.subarray(idx * S * S * 3, (idx + 1) * S * S * 3), b * S * S * 3);
+      yb.set(task.labels.subarray(idx * S * S, (idx + 1) * S * S), b * S * S);
+    }
+    curve.push(trainStep(net, adam, { n: N, height: S, width: S, images: xb, targets: lossTargets(yb, 2) }, hyper));
+  }
+  const step = median(times);
+  return {
+    engine: 'gapseg (tfjs wasm)',
+    stepSeconds: step,
+    stepTimes: times,
+    trainImagesPerSecond: N / step,
+    forwardImagesPerSecond: N / median(fwd),
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    lossCurve: curve,
+  };
+}
+
+function benchTorch(taskFile: string): EngineResult | null {
+  const torch = findTorchPython();
+  if (!torch) return null;
+  console.error(`pytorch: ${torch.version} via ${torch.python}, ${THREADS} threads`);
+  const r = spawnSync(
+    torch.python,
+    [path.join(BENCH_DIR, 'torch_unet.py'), '--threads', String(THREADS), '--steps', String(STEPS), '--warmup', String(WARMUP), '--task', taskFile, '--task-steps', String(TASK_STEPS), '--lr', String(LR)],
+    { encoding: 'utf8', maxBuffer: 1 << 26 },
+  );
+  if (r.status !== 0) throw new Error(`PyTorch benchmark failed:\n${r.stderr}`);
+  const j = JSON.parse(r.stdout) as EngineResult & { version: string };
+  return { ...j, engine: `PyTorch ${j.version} (CPU)` };
+}
+
+async function main(): Promise<void> {
+  const count = 16;
+  const task = makeTask(count);
+  // PyTorch first, in its own process, so the two never compete for the cores.
+  const torch = benchTorch(task.file);
+  if (!torch) console.error(TORCH_HINT);
+  const ours = await benchGapseg(task, count);
+  fs.rmSync(task.file, { force: true });
+  const rows: (string | number)[][] = [ours, ...(torch ? [torch] : [])].map((r) => [
+    r.engine,
+    r.stepSeconds,
+    r.trainImagesPerSecond,
+    r.forwardImagesPerSecond,
+    r.peakRssMB,
+  ]);
+  console.log(`\nTraining step, reference U-Net, batch ${N} x 3x${S}x${S}, ${THREADS} threads, median of ${STEPS} steps after ${WARMUP} warm-up\n`);
+  console.log(table(['engine', 'step s', 'train img/s', 'forward img/s', 'peak RSS MB'], rows));
+  let ratios: Record<string, number> | null = null;
+  if (torch) {
+    ratios = {
+      stepTime: ours.stepSeconds / torch.stepSeconds,
+      forwardTime: torch.forwardImagesPerSecond / ours.forwardImagesPerSecond,
+      peakRss: ours.peakRssMB / torch.peakRssMB,
+    };
+    console.log(`\nratios gapseg / PyTorch (lower is better): step time ${ratios.stepTime.toFixed(2)}, forward time ${ratios.forwardTime.toFixed(2)}, peak RSS ${ratios.peakRss.toFixed(2)}`);
+  }
+  console.log(`\nLoss on the shared synthetic task (${count} smoke-like images with void bands, Adam lr ${LR}):`);
+  const every = [0, 4, 9, 14, 19, 24, TASK_STEPS - 1].filter((s, i, a) => s < TASK_STEPS && a.indexOf(s) === i);
+  console.log(table(['step', ...every.map((s) => String(s + 1))], [ours, ...(torch ? [torch] : [])].map((r) => [r.engine, ...every.map((s) => r.lossCurve[s])])));
+  const file = writeResult('train.json', { machine: machine(), settings: { N, S, STEPS, WARMUP, THREADS, TASK_STEPS, LR }, gapseg: ours, pytorch: torch, ratios });
+  console.log(`\nresults: ${file}`);
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

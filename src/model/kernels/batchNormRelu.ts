@@ -1,0 +1,114 @@
+/**
+ * Fused training-mode batch norm + ReLU kernels, written in JavaScript over the tensors'
+ * memory. The generic composition (moments, batchNorm, relu and their autodiff) made about
+ * fifteen passes over each activation on wasm; these make two forward and two backward.
+ * x is NHWC viewed as [M, C]; statistics are per channel, accumulated in float64.
+ *
+ *   forward:  mean, rstd = 1/sqrt(var + eps) (biased variance), y = max(0, (x-mean)*rstd*gamma + beta)
+ *   backward: g = dy where y > 0; xhat = (x-mean)*rstd
+ *             dbeta = sum g, dgamma = sum g*xhat
+ *             dx = gamma*rstd/M * (M*g - dbeta - xhat*dgamma)
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { f32, outputs, registerBoth } from './heap.js';
+
+export const BN_RELU_FORWARD = 'GapsegBnReluForward';
+export const BN_RELU_BACKWARD = 'GapsegBnReluBackward';
+
+type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: tf.NamedAttrMap };
+
+/** Forward kernel: inputs x, gamma, beta; attr epsilon; outputs y, mean, rstd. */
+function forward(args: Args): tf.TensorInfo[] {
+  const backend = args.backend as tf.KernelBackend;
+  const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+  const eps = args.attrs.epsilon as number;
+  const c = x.shape[x.shape.length - 1];
+  const { infos, views } = outputs(backend, [x.shape, [c], [c]]);
+  const [y, meanOut, rstdOut] = views;
+  const xv = f32(backend, x);
+  const g = f32(backend, gamma);
+  const b = f32(backend, beta);
+  const n = xv.length;
+  const m = n / c;
+  const sum = new Float64Array(c);
+  const sq = new Float64Array(c);
+  for (let i = 0; i < n; i += c) {
+    for (let k = 0; k < c; k++) {
+      const v = xv[i + k];
+      sum[k] += v;
+      sq[k] += v * v;
+    }
+  }
+  const scale = new Float32Array(c);
+  const shift = new Float32Array(c);
+  for (let k = 0; k < c; k++) {
+    const mean = sum[k] / m;
+    const variance = Math.max(sq[k] / m - mean * mean, 0);
+    const rstd = 1 / Math.sqrt(variance + eps);
+    meanOut[k] = mean;
+    rstdOut[k] = rstd;
+    scale[k] = g[k] * rstd;
+    shift[k] = b[k] - mean * g[k] * rstd;
+  }
+  for (let i = 0; i < n; i += c) {
+    for (let k = 0; k < c; k++) {
+      const v = xv[i + k] * scale[k] + shift[k];
+      y[i + k] = v > 0 ? v : 0;
+    }
+  }
+  return infos;
+}
+
+/** Backward kernel: inputs dy, x, y, mean, rstd, gamma; outputs dx, dgamma, dbeta. */
+function backward(args: Args): tf.TensorInfo[] {
+  const backend = args.backend as tf.KernelBackend;
+  const { dy, x, y, mean, rstd, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+  const c = x.shape[x.shape.length - 1];
+  const { infos, views } = outputs(backend, [x.shape, [c], [c]]);
+  const [dx, dgamma, dbeta] = views;
+  const dyv = f32(backend, dy);
+  const xv = f32(backend, x);
+  const yv = f32(backend, y);
+  const mu = f32(backend, mean);
+  const rs = f32(backend, rstd);
+  const g = f32(backend, gamma);
+  const n = xv.length;
+  const m = n / c;
+  const db = new Float64Array(c);
+  const dg = new Float64Array(c);
+  for (let i = 0; i < n; i += c) {
+    for (let k = 0; k < c; k++) {
+      if (yv[i + k] > 0) {
+        const d = dyv[i + k];
+        db[k] += d;
+        dg[k] += d * (xv[i + k] - mu[k]) * rs[k];
+      }
+    }
+  }
+  // dx = k1*gated - k1/M*dbeta - k1/M*dgamma*(x-mean)*rstd  =  k1*gated + a + b*x
+  const k1 = new Float32Array(c);
+  const a = new Float32Array(c);
+  const bx = new Float32Array(c);
+  for (let k = 0; k < c; k++) {
+    const s = g[k] * rs[k];
+    const t = (s * dg[k] * rs[k]) / m;
+    k1[k] = s;
+    bx[k] = -t;
+    a[k] = (-s * db[k]) / m + t * mu[k];
+    dgamma[k] = dg[k];
+    dbeta[k] = db[k];
+  }
+  for (let i = 0; i < n; i += c) {
+    for (let k = 0; k < c; k++) {
+      const gated = yv[i + k] > 0 ? dyv[i + k] : 0;
+      dx[i + k] = k1[k] * gated + a[k] + bx[k] * xv[i + k];
+    }
+  }
+  return infos;
+}
+
+/** Register the fused kernels for wasm and cpu. */
+export function registerBatchNormReluKernels(): void {
+  registerBoth(BN_RELU_FORWARD, forward as unknown as tf.KernelFunc);
+  registerBoth(BN_RELU_BACKWARD, backward as unknown as tf.KernelFunc);
+}
