@@ -118,8 +118,11 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
     const sixteen = meta.depth === 'ushort';
     const channels = meta.channels ?? 1;
     if (channels >= 3) {
-      const { data, info } = await openSharp(file, limits)
-        .removeAlpha()
+      let rgb = openSharp(file, limits).removeAlpha();
+      // sharp's output defaults to 8-bit sRGB; without asking for rgb16 a 16-bit mask's
+      // values come out divided by 256.
+      if (sixteen) rgb = rgb.toColourspace('rgb16');
+      const { data, info } = await rgb
         .raw({ depth: sixteen ? 'ushort' : 'uchar' })
         .toBuffer({ resolveWithObject: true });
       const v = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
@@ -134,8 +137,9 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
       }
       return { width: info.width, height: info.height, values: out };
     }
-    const { data, info } = await img
-      .extractChannel(0)
+    // As above: grey16 keeps 16-bit values whole (the default output is 8-bit).
+    const grey = sixteen ? img.extractChannel(0).toColourspace('grey16') : img.extractChannel(0);
+    const { data, info } = await grey
       .raw({ depth: sixteen ? 'ushort' : 'uchar' })
       .toBuffer({ resolveWithObject: true });
     const values = sixteen
@@ -166,8 +170,10 @@ async function paletteIndices(file: string, palette: Uint8Array, limits?: Decode
 /** Encode raw pixels as PNG bytes (1 = grey, 3 = RGB, 4 = RGBA; 16-bit when given a Uint16Array). */
 export async function encodePng(pixels: Uint8Array | Uint16Array, width: number, height: number, channels: 1 | 3 | 4): Promise<Buffer> {
   const sixteen = pixels instanceof Uint16Array;
-  const buf = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-  let img = sharp(buf, { raw: { width, height, channels, ...(sixteen ? { depth: 'ushort' } : {}) } as CreateRaw });
+  // sharp takes the sample depth of raw input from the array's type (a Buffer reads as 8-bit,
+  // whatever raw.depth says), so 16-bit pixels must be passed as the Uint16Array itself.
+  const input = sixteen ? pixels : Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  let img = sharp(input, { raw: { width, height, channels } as CreateRaw });
   if (sixteen) img = img.toColourspace(channels === 1 ? 'grey16' : 'rgb16');
   else if (channels === 1) img = img.toColourspace('b-w');
   return img.png({ compressionLevel: 6 }).toBuffer();
