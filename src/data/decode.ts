@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import sharp from 'sharp';
 import type { Sharp, CreateRaw } from 'sharp';
 import { GapsegError, describeError } from '../util/errors.js';
+import { pngPaletteIndices } from './pngIndices.js';
 
 /** An 8-bit RGB image, row-major, 3 bytes per pixel. */
 export interface RgbImage {
@@ -112,7 +113,10 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
     const img = openSharp(file, limits);
     const meta = await img.metadata();
     if (meta.isPalette) {
-      const palette = pngPalette(await fs.promises.readFile(file));
+      const bytes = await fs.promises.readFile(file);
+      const direct = pngPaletteIndices(bytes, limits?.maxPixels ?? DEFAULT_MAX_PIXELS);
+      if (direct) return { width: direct.width, height: direct.height, values: direct.indices };
+      const palette = pngPalette(bytes);
       if (palette) return await paletteIndices(file, palette, limits);
     }
     const sixteen = meta.depth === 'ushort';
@@ -154,14 +158,21 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
 
 async function paletteIndices(file: string, palette: Uint8Array, limits?: DecodeLimits): Promise<LabelValues> {
   const { data, info } = await openSharp(file, limits).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  // Only reached for files pngPaletteIndices cannot read (interlaced): map colours back to
+  // indices, refusing colours that several palette entries share.
   const lookup = new Map<number, number>();
-  for (let i = palette.length / 3 - 1; i >= 0; i--) {
-    lookup.set((palette[3 * i] << 16) | (palette[3 * i + 1] << 8) | palette[3 * i + 2], i);
+  const AMBIGUOUS = -1;
+  for (let i = 0; i < palette.length / 3; i++) {
+    const rgb = (palette[3 * i] << 16) | (palette[3 * i + 1] << 8) | palette[3 * i + 2];
+    lookup.set(rgb, lookup.has(rgb) ? AMBIGUOUS : i);
   }
   const out = new Uint8Array(info.width * info.height);
   for (let i = 0, j = 0; i < out.length; i++, j += info.channels) {
     const idx = lookup.get((data[j] << 16) | (data[j + 1] << 8) | data[j + 2]);
     if (idx === undefined) throw new GapsegError(`${file}: pixel colour not in the PNG palette`);
+    if (idx === AMBIGUOUS) {
+      throw new GapsegError(`${file}: interlaced palette PNG whose palette repeats the colour of pixel (x=${i % info.width}, y=${Math.floor(i / info.width)}); its index cannot be recovered, save the mask without interlacing`);
+    }
     out[i] = idx;
   }
   return { width: info.width, height: info.height, values: out };
