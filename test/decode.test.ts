@@ -170,6 +170,15 @@ test('readImage: RGBA drops alpha and keeps the colour values', async () => {
   assert.deepEqual([...img.data], [...rgb]);
 });
 
+test('readImage: 16-bit RGB and grey PNGs are scaled to 8 bits', async () => {
+  const rgb = path.join(dir, 'rgb16.png');
+  await writePng(rgb, new Uint16Array([0, 25600, 65535, 1000, 30000, 65535]), 2, 1, 3);
+  assert.deepEqual([...(await readImage(rgb)).data], [0, 100, 255, 3, 117, 255]);
+  const grey = path.join(dir, 'grey16.png');
+  await writePng(grey, new Uint16Array([0, 25600]), 2, 1, 1);
+  assert.deepEqual([...(await readImage(grey)).data], [0, 0, 0, 100, 100, 100]);
+});
+
 test('readLabel: 8-bit grey values as they are', async () => {
   const v = new Uint8Array([0, 255, 128, 7, 0, 3]);
   const f = path.join(dir, 'l8.png');
