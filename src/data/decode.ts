@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import sharp from 'sharp';
 import type { Sharp, CreateRaw } from 'sharp';
 import { GapsegError, describeError } from '../util/errors.js';
+import { pngPaletteIndices } from './pngIndices.js';
 
 /** An 8-bit RGB image, row-major, 3 bytes per pixel. */
 export interface RgbImage {
@@ -112,14 +113,20 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
     const img = openSharp(file, limits);
     const meta = await img.metadata();
     if (meta.isPalette) {
-      const palette = pngPalette(await fs.promises.readFile(file));
+      const bytes = await fs.promises.readFile(file);
+      const direct = pngPaletteIndices(bytes, limits?.maxPixels ?? DEFAULT_MAX_PIXELS);
+      if (direct) return { width: direct.width, height: direct.height, values: direct.indices };
+      const palette = pngPalette(bytes);
       if (palette) return await paletteIndices(file, palette, limits);
     }
     const sixteen = meta.depth === 'ushort';
     const channels = meta.channels ?? 1;
     if (channels >= 3) {
-      const { data, info } = await openSharp(file, limits)
-        .removeAlpha()
+      let rgb = openSharp(file, limits).removeAlpha();
+      // sharp's output defaults to 8-bit sRGB; without asking for rgb16 a 16-bit mask's
+      // values come out divided by 256.
+      if (sixteen) rgb = rgb.toColourspace('rgb16');
+      const { data, info } = await rgb
         .raw({ depth: sixteen ? 'ushort' : 'uchar' })
         .toBuffer({ resolveWithObject: true });
       const v = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
@@ -134,8 +141,9 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
       }
       return { width: info.width, height: info.height, values: out };
     }
-    const { data, info } = await img
-      .extractChannel(0)
+    // As above: grey16 keeps 16-bit values whole (the default output is 8-bit).
+    const grey = sixteen ? img.extractChannel(0).toColourspace('grey16') : img.extractChannel(0);
+    const { data, info } = await grey
       .raw({ depth: sixteen ? 'ushort' : 'uchar' })
       .toBuffer({ resolveWithObject: true });
     const values = sixteen
@@ -150,14 +158,21 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
 
 async function paletteIndices(file: string, palette: Uint8Array, limits?: DecodeLimits): Promise<LabelValues> {
   const { data, info } = await openSharp(file, limits).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  // Only reached for files pngPaletteIndices cannot read (interlaced): map colours back to
+  // indices, refusing colours that several palette entries share.
   const lookup = new Map<number, number>();
-  for (let i = palette.length / 3 - 1; i >= 0; i--) {
-    lookup.set((palette[3 * i] << 16) | (palette[3 * i + 1] << 8) | palette[3 * i + 2], i);
+  const AMBIGUOUS = -1;
+  for (let i = 0; i < palette.length / 3; i++) {
+    const rgb = (palette[3 * i] << 16) | (palette[3 * i + 1] << 8) | palette[3 * i + 2];
+    lookup.set(rgb, lookup.has(rgb) ? AMBIGUOUS : i);
   }
   const out = new Uint8Array(info.width * info.height);
   for (let i = 0, j = 0; i < out.length; i++, j += info.channels) {
     const idx = lookup.get((data[j] << 16) | (data[j + 1] << 8) | data[j + 2]);
     if (idx === undefined) throw new GapsegError(`${file}: pixel colour not in the PNG palette`);
+    if (idx === AMBIGUOUS) {
+      throw new GapsegError(`${file}: interlaced palette PNG whose palette repeats the colour of pixel (x=${i % info.width}, y=${Math.floor(i / info.width)}); its index cannot be recovered, save the mask without interlacing`);
+    }
     out[i] = idx;
   }
   return { width: info.width, height: info.height, values: out };
@@ -166,8 +181,10 @@ async function paletteIndices(file: string, palette: Uint8Array, limits?: Decode
 /** Encode raw pixels as PNG bytes (1 = grey, 3 = RGB, 4 = RGBA; 16-bit when given a Uint16Array). */
 export async function encodePng(pixels: Uint8Array | Uint16Array, width: number, height: number, channels: 1 | 3 | 4): Promise<Buffer> {
   const sixteen = pixels instanceof Uint16Array;
-  const buf = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-  let img = sharp(buf, { raw: { width, height, channels, ...(sixteen ? { depth: 'ushort' } : {}) } as CreateRaw });
+  // sharp takes the sample depth of raw input from the array's type (a Buffer reads as 8-bit,
+  // whatever raw.depth says), so 16-bit pixels must be passed as the Uint16Array itself.
+  const input = sixteen ? pixels : Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  let img = sharp(input, { raw: { width, height, channels } as CreateRaw });
   if (sixteen) img = img.toColourspace(channels === 1 ? 'grey16' : 'rgb16');
   else if (channels === 1) img = img.toColourspace('b-w');
   return img.png({ compressionLevel: 6 }).toBuffer();

@@ -59,14 +59,17 @@ export function maskedArgmax(scores: Float32Array, pixels: number, numClasses: n
   return out;
 }
 
-/** Tensor version for NHWC logits: add -Infinity to forbidden channels, then argMax. */
+/**
+ * Tensor version for NHWC logits: argMax over the allowed channels only, mapped back to
+ * class indices. (Adding -Infinity to forbidden channels is not enough: where every allowed
+ * score is -Infinity too, the tie goes to the lowest index, which may be forbidden.)
+ */
 export function maskedArgmaxTensor(logits: tf.Tensor, forbidden: readonly number[]): tf.Tensor {
   return tf.tidy(() => {
-    const k = logits.shape[logits.shape.length - 1];
-    allowedClasses(k, forbidden);
-    if (forbidden.length === 0) return tf.argMax(logits, -1);
-    const bias = new Float32Array(k);
-    for (const f of forbidden) bias[f] = -Infinity;
-    return tf.argMax(tf.add(logits, tf.tensor1d(bias)), -1);
+    const axis = logits.shape.length - 1;
+    const allowed = allowedClasses(logits.shape[axis], forbidden);
+    if (forbidden.length === 0) return tf.argMax(logits, axis);
+    const best = tf.argMax(tf.gather(logits, allowed, axis), axis);
+    return tf.gather(tf.tensor1d(allowed, 'int32'), best);
   });
 }

@@ -1,0 +1,188 @@
+/**
+ * The built CLI on small broken data sets: every user mistake gives a non-zero exit, one
+ * line on stderr starting with "gapseg:" that names the file or option, no stack trace, and
+ * no run folder left behind. And the help texts list every option.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { runCli, tmpDir, writePng, type CliResult } from './helpers.js';
+import { encodePng } from '../src/data/decode.js';
+import { trainSpec } from '../src/cli/train.js';
+import { predictSpec } from '../src/cli/predict.js';
+import { evalSpec } from '../src/cli/eval.js';
+import { demoSpec } from '../src/cli/demo.js';
+
+const SIZE = 32;
+const CLASSES = ['--classes', '0=background,255=smoke', '--void', '128'];
+
+interface DataOptions {
+  pairs?: number;
+  /** Label values for pair i (default: left half 0, right half 255, a void stripe). */
+  label?: (i: number) => Uint8Array;
+  labelSize?: (i: number) => [number, number];
+}
+
+function defaultLabel(): Uint8Array {
+  const v = new Uint8Array(SIZE * SIZE);
+  for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) v[y * SIZE + x] = x < 14 ? 0 : x < 18 ? 128 : 255;
+  return v;
+}
+
+/** A small images/ + labels/ data set of 32x32 pairs. */
+async function dataset(opts: DataOptions = {}): Promise<string> {
+  const root = tmpDir('gapseg-cli-');
+  const n = opts.pairs ?? 3;
+  for (let i = 0; i < n; i++) {
+    const rgb = Uint8Array.from({ length: SIZE * SIZE * 3 }, (_, j) => (j * (i + 3)) % 256);
+    await writePng(path.join(root, 'images', `img${i}.png`), rgb, SIZE, SIZE, 3);
+    const [w, h] = opts.labelSize?.(i) ?? [SIZE, SIZE];
+    const lab = opts.label?.(i) ?? (w === SIZE && h === SIZE ? defaultLabel() : new Uint8Array(w * h));
+    await writePng(path.join(root, 'labels', `img${i}.png`), lab, w, h, 1);
+  }
+  return root;
+}
+
+/** A run folder path that does not exist yet. */
+function freshOut(): string {
+  return path.join(tmpDir('gapseg-cli-out-'), 'run');
+}
+
+/**
+ * The contract for a user mistake: non-zero exit, exactly one stderr line starting with
+ * "gapseg:" and containing every `mention`, no stack trace, nothing on stdout.
+ */
+function assertUserError(r: CliResult, ...mentions: string[]): void {
+  const detail = `exit ${r.code}\nstderr:\n${r.stderr}\nstdout:\n${r.stdout}`;
+  assert.notEqual(r.code, 0, detail);
+  assert.ok(r.code !== 70, `exit 70 means an internal error\n${detail}`);
+  const lines = r.stderr.split('\n').filter((l) => l.length > 0);
+  assert.equal(lines.length, 1, `one stderr line expected\n${detail}`);
+  assert.ok(lines[0].startsWith('gapseg: '), detail);
+  assert.ok(!r.stderr.includes('    at '), `stack trace on stderr\n${detail}`);
+  for (const m of mentions) assert.ok(lines[0].includes(m), `stderr should mention ${m}\n${detail}`);
+  assert.equal(r.stdout, '', detail);
+}
+
+const train = (data: string, out: string, ...extra: string[]) => runCli(['train', data, '--out', out, '--epochs', '1', '--crop', '32', '--depth', '2', '--width', '4', '--threads', '1', ...extra]);
+
+test('train with a corrupt image names the image; no run folder is made', async () => {
+  const data = await dataset();
+  const bad = path.join(data, 'images', 'img1.png');
+  const png = await encodePng(new Uint8Array(SIZE * SIZE * 3).fill(60), SIZE, SIZE, 3);
+  fs.writeFileSync(bad, png.subarray(0, Math.floor(png.length / 2)));
+  const out = freshOut();
+  assertUserError(await train(data, out, ...CLASSES), bad);
+  assert.ok(!fs.existsSync(out), 'no run folder');
+});
+
+test('train with a label whose size differs from its image names both files and sizes', async () => {
+  const data = await dataset({ labelSize: (i) => (i === 2 ? [SIZE, 24] : [SIZE, SIZE]) });
+  const out = freshOut();
+  const r = await train(data, out, ...CLASSES);
+  assertUserError(r, path.join(data, 'labels', 'img2.png'), path.join(data, 'images', 'img2.png'), '32x24', '32x32');
+  assert.ok(!fs.existsSync(out));
+});
+
+test('train with a label value missing from the class description names the file and value', async () => {
+  const data = await dataset({
+    label: (i) => {
+      const v = defaultLabel();
+      if (i === 0) v[5 * SIZE + 7] = 42;
+      return v;
+    },
+  });
+  const out = freshOut();
+  assertUserError(await train(data, out, ...CLASSES), path.join(data, 'labels', 'img0.png'), 'label value 42', 'x=7, y=5');
+  assert.ok(!fs.existsSync(out));
+});
+
+test('train on a folder without image/label pairs names the folder', async () => {
+  const empty = tmpDir('gapseg-cli-');
+  fs.mkdirSync(path.join(empty, 'photos'));
+  fs.writeFileSync(path.join(empty, 'photos', 'a.png'), await encodePng(new Uint8Array(12), 2, 2, 3));
+  const out = freshOut();
+  assertUserError(await train(empty, out, ...CLASSES), empty, 'no image/label pairs');
+  assert.ok(!fs.existsSync(out));
+  // Images without their labels: the label folder and the image are named.
+  const half = await dataset({ pairs: 2 });
+  fs.rmSync(path.join(half, 'labels', 'img1.png'));
+  assertUserError(await train(half, out, ...CLASSES), path.join(half, 'labels'), 'img1.png');
+  assert.ok(!fs.existsSync(out));
+});
+
+test('train on a data set whose every pixel is void says so', async () => {
+  const data = await dataset({ label: () => new Uint8Array(SIZE * SIZE).fill(128) });
+  const out = freshOut();
+  // --quiet: the loading summary line would precede the error (loading itself succeeds).
+  assertUserError(await train(data, out, ...CLASSES, '--quiet'), data, 'void');
+  assert.ok(!fs.existsSync(out));
+});
+
+test('train with a malformed gapseg.json names it', async () => {
+  const data = await dataset();
+  const json = path.join(data, 'gapseg.json');
+  fs.writeFileSync(json, '{"classes": {"0": "background", "255": "smoke"}, "void": [128]');
+  const out = freshOut();
+  assertUserError(await train(data, out), json, 'not valid JSON');
+  assert.ok(!fs.existsSync(out));
+  // Valid JSON that describes a value twice is named too.
+  fs.writeFileSync(json, '{"classes": {"0": "background", "255": "background"}}');
+  assertUserError(await train(data, out), json, '"background"');
+  // And a data set with no class description at all points to the ways to give one.
+  fs.rmSync(json);
+  assertUserError(await train(data, out), data, '--classes');
+  assert.ok(!fs.existsSync(out));
+});
+
+test('an unknown option, a bad option value and a missing --out are named', async () => {
+  const data = await dataset({ pairs: 1 });
+  const out = freshOut();
+  // Independent runs, started together.
+  const [unknown, badValue, badCrop, noOut, badCommand, noModel] = await Promise.all([
+    train(data, out, ...CLASSES, '--bogus', '3'),
+    train(data, out, ...CLASSES, '--epochs', 'many'),
+    train(data, out, ...CLASSES, '--crop', '30'),
+    runCli(['train', data, ...CLASSES]),
+    runCli(['frobnicate']),
+    runCli(['predict', path.join(data, 'no-such-run'), path.join(data, 'images', 'img0.png'), '--out', out]),
+  ]);
+  assertUserError(unknown, '--bogus');
+  assert.equal(unknown.code, 2);
+  assertUserError(badValue, '--epochs', '"many"');
+  assertUserError(badCrop, '--crop');
+  assertUserError(noOut, '--out');
+  assert.equal(noOut.code, 2);
+  assertUserError(badCommand, '"frobnicate"');
+  assertUserError(noModel, path.join(data, 'no-such-run'));
+  assert.ok(!fs.existsSync(out));
+});
+
+// Every option of the train command as specified; removing or renaming one must fail here.
+const TRAIN_OPTIONS = [
+  'out', 'classes', 'void', 'class-file', 'make-gap', 'scale', 'crop', 'batch', 'epochs', 'lr', 'weight-decay',
+  'class-weights', 'depth', 'width', 'valid-fraction', 'seed', 'tile', 'max-pixels', 'no-augment', 'threads',
+  'resume', 'force', 'quiet',
+];
+
+test('gapseg --help and gapseg <command> --help exit 0 and list every command and option', async () => {
+  const main = await runCli(['--help']);
+  assert.equal(main.code, 0, main.stderr);
+  assert.equal(main.stderr, '');
+  for (const c of ['train', 'predict', 'eval', 'demo']) assert.match(main.stdout, new RegExp(`^  ${c} `, 'm'), `command ${c}`);
+
+  const trainHelp = await runCli(['train', '--help']);
+  assert.equal(trainHelp.code, 0, trainHelp.stderr);
+  assert.equal(trainHelp.stderr, '');
+  for (const o of TRAIN_OPTIONS) assert.match(trainHelp.stdout, new RegExp(`^  --${o}\\b`, 'm'), `train --help lists --${o}`);
+  assert.match(trainHelp.stdout, /^usage: gapseg train/m);
+
+  const specs = [trainSpec, predictSpec, evalSpec, demoSpec];
+  const helps = await Promise.all(specs.map((spec) => runCli([spec.name, '--help'])));
+  for (const [i, spec] of specs.entries()) {
+    const r = helps[i];
+    assert.equal(r.code, 0, r.stderr);
+    for (const o of spec.options) assert.match(r.stdout, new RegExp(`^  --${o.name}\\b`, 'm'), `${spec.name} --help lists --${o.name}`);
+  }
+});
