@@ -190,3 +190,20 @@ test('error: a split list naming a pair that does not exist', () => {
   write(seg, 'train.txt', '/SegNet/CamVid/train/b.png,/SegNet/CamVid/trainannot/b.png\n');
   throwsUser(() => discoverDataset(seg), path.join(seg, 'train.txt'), '"b"');
 });
+
+test('split lists: a pair listed in two splits, or twice, is refused', () => {
+  const root = tmpDir();
+  touch(root, 'images/a.png', 'images/b.png', 'labels/a.png', 'labels/b.png');
+  write(root, 'train.txt', 'a\nb\n');
+  write(root, 'valid.txt', 'b\n');
+  throwsUser(() => discoverDataset(root), 'valid.txt', '"b"', 'train.txt');
+  write(root, 'valid.txt', '');
+  write(root, 'train.txt', 'a\na\n');
+  throwsUser(() => discoverDataset(root), 'train.txt', '"a"');
+});
+
+test('split lists: names may contain spaces; commas or tabs separate image and label', () => {
+  const root = tmpDir();
+  fs.writeFileSync(path.join(root, 'l.txt'), 'my image 1.png\n/x/y/img 2.png,/x/z/lab 2.png\nimg3\tlab3\n');
+  assert.deepEqual(readSplitList(path.join(root, 'l.txt')), ['my image 1', 'img 2', 'img3']);
+});

@@ -102,14 +102,17 @@ export function pairFolder(imageDir: string, labelDir: string, truthDir?: string
   return pairs;
 }
 
-/** Names listed in a split file: one entry per line, "image" or "image,label" or "image label". */
+/**
+ * Names listed in a split file: one entry per line, "image", "image,label" or
+ * "image<TAB>label" (a line without comma or tab is one name, spaces included).
+ */
 export function readSplitList(file: string): string[] {
   const text = fs.readFileSync(file, 'utf8');
   const names: string[] = [];
   for (const raw of text.replace(/\r/g, '').split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
-    const first = line.split(/[,\t ]+/)[0];
+    const first = /[,\t]/.test(line) ? line.split(/[,\t]/)[0].trim() : line;
     names.push(baseName(first));
   }
   return names;
@@ -152,16 +155,21 @@ export function discoverDataset(root: string, truthDir?: string): DatasetLayout 
       splits.train = all;
       return { root, kind: 'images-labels', splits, validFromFiles: false, notes };
     }
-    const used = new Set<string>();
+    const used = new Map<string, string>();
     for (const split of ['train', 'valid', 'test'] as const) {
       const f = lists[split];
       if (!f) continue;
       splits[split] = selectListed(all, readSplitList(f), f);
-      for (const p of splits[split]) used.add(p.name);
+      for (const p of splits[split]) {
+        const other = used.get(p.name);
+        // A pair in two splits (or twice in one) would leak validation data into training.
+        if (other) throw new GapsegError(`${f}: "${p.name}" is also listed in ${path.basename(other)}; each pair may be in one split, once`);
+        used.set(p.name, f);
+      }
     }
     if (!lists.train) {
       splits.train = all.filter((p) => !used.has(p.name));
-      for (const p of splits.train) used.add(p.name);
+      for (const p of splits.train) used.set(p.name, 'train');
     }
     const unused = all.length - used.size;
     if (unused > 0) notes.push(`${unused} pair(s) are in no split list and are not used`);
