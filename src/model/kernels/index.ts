@@ -8,6 +8,7 @@ import { batchMatMulWithoutTransposeA } from './batchMatMul.js';
 import { conv2dBackpropInputViaConv } from './conv2dBackpropInput.js';
 import { overrideKernel } from './compose.js';
 import { registerBatchNormReluKernels } from './batchNormRelu.js';
+import { registerPoolLossKernels } from './poolLoss.js';
 
 let registered = false;
 
@@ -25,4 +26,5 @@ export function registerGapsegKernels(): void {
   overrideKernel(tf.BatchMatMul, 'wasm', batchMatMulWithoutTransposeA);
   overrideKernel(tf.Conv2DBackpropInput, 'wasm', conv2dBackpropInputViaConv);
   registerBatchNormReluKernels();
+  registerPoolLossKernels();
 }

@@ -1,0 +1,110 @@
+/**
+ * Small fused kernels for the hand-written backward pass of the U-Net, in JavaScript over
+ * tensor memory (one pass each): the gradient of 2x2 max-pooling, per-channel sums, and the
+ * masked softmax cross-entropy with its gradient.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { f32, outputs, registerBoth } from './heap.js';
+
+export const MAXPOOL2_GRAD = 'GapsegMaxPool2x2Grad';
+export const CHANNEL_SUMS = 'GapsegChannelSums';
+export const MASKED_SOFTMAX_CE = 'GapsegMaskedSoftmaxCE';
+
+type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: tf.NamedAttrMap };
+
+/**
+ * Gradient of 2x2/stride-2 max pooling: inputs dy [N,H/2,W/2,C], x [N,H,W,C] (the pooled
+ * input) and y (the pooled output); each dy goes to the first position of its window that
+ * holds the maximum, as the forward pass (XNNPACK) picks it.
+ */
+function maxPoolGrad(args: Args): tf.TensorInfo {
+  const backend = args.backend as tf.KernelBackend;
+  const { dy, x, y } = args.inputs as Record<string, tf.TensorInfo>;
+  const [n, h, w, c] = x.shape;
+  const { infos, views } = outputs(backend, [x.shape]);
+  const dx = views[0];
+  dx.fill(0);
+  const dyv = f32(backend, dy);
+  const xv = f32(backend, x);
+  const yv = f32(backend, y);
+  const ho = h >> 1;
+  const wo = w >> 1;
+  const rowStride = w * c;
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < ho; i++) {
+      for (let j = 0; j < wo; j++) {
+        const o = ((b * ho + i) * wo + j) * c;
+        const p00 = ((b * h + 2 * i) * w + 2 * j) * c;
+        for (let k = 0; k < c; k++) {
+          const m = yv[o + k];
+          const p = p00 + k;
+          const target = xv[p] === m ? p : xv[p + c] === m ? p + c : xv[p + rowStride] === m ? p + rowStride : p + rowStride + c;
+          dx[target] = dyv[o + k];
+        }
+      }
+    }
+  }
+  return infos[0];
+}
+
+/** Sums over all axes but the last: x [..., C] -> [C] (bias gradients). */
+function channelSums(args: Args): tf.TensorInfo {
+  const backend = args.backend as tf.KernelBackend;
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const c = x.shape[x.shape.length - 1];
+  const { infos, views } = outputs(backend, [[c]]);
+  const xv = f32(backend, x);
+  const acc = new Float64Array(c);
+  for (let i = 0; i < xv.length; i += c) for (let k = 0; k < c; k++) acc[k] += xv[i + k];
+  views[0].set(acc);
+  return infos[0];
+}
+
+/**
+ * Masked softmax cross-entropy over the last axis. Inputs: logits [..., K] and weighted
+ * one-hot targets t (all zero at void pixels); attr scale = 1 / (sum of target weights), 0
+ * when nothing is labelled. Outputs: the loss (scalar) and its gradient w.r.t. the logits,
+ * scale * (softmax * sum(t) - t), which is exactly 0 at void pixels.
+ */
+function maskedSoftmaxCE(args: Args): tf.TensorInfo[] {
+  const backend = args.backend as tf.KernelBackend;
+  const { logits, targets } = args.inputs as Record<string, tf.TensorInfo>;
+  const scale = args.attrs.scale as number;
+  const k = logits.shape[logits.shape.length - 1];
+  const { infos, views } = outputs(backend, [[], logits.shape]);
+  const [lossOut, grad] = views;
+  const z = f32(backend, logits);
+  const t = f32(backend, targets);
+  const e = new Float64Array(k);
+  let loss = 0;
+  for (let i = 0; i < z.length; i += k) {
+    let m = -Infinity;
+    for (let c = 0; c < k; c++) m = z[i + c] > m ? z[i + c] : m;
+    let s = 0;
+    let tsum = 0;
+    for (let c = 0; c < k; c++) {
+      e[c] = Math.exp(z[i + c] - m);
+      s += e[c];
+      tsum += t[i + c];
+    }
+    if (tsum === 0) {
+      for (let c = 0; c < k; c++) grad[i + c] = 0;
+      continue;
+    }
+    const logS = Math.log(s);
+    for (let c = 0; c < k; c++) {
+      const tc = t[i + c];
+      if (tc !== 0) loss -= tc * (z[i + c] - m - logS);
+      grad[i + c] = scale * ((e[c] / s) * tsum - tc);
+    }
+  }
+  lossOut[0] = loss * scale;
+  return infos;
+}
+
+/** Register these kernels for wasm and cpu. */
+export function registerPoolLossKernels(): void {
+  registerBoth(MAXPOOL2_GRAD, maxPoolGrad as unknown as tf.KernelFunc);
+  registerBoth(CHANNEL_SUMS, channelSums as unknown as tf.KernelFunc);
+  registerBoth(MASKED_SOFTMAX_CE, maskedSoftmaxCE as unknown as tf.KernelFunc);
+}

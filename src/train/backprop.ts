@@ -1,0 +1,227 @@
+/**
+ * The U-Net's training pass with a hand-written backward pass.
+ *
+ * tfjs's autodiff keeps every forward intermediate and every gradient alive until the whole
+ * backward pass ends, and adds generic ops (Identity copies, broadcasts). Here the forward
+ * pass keeps exactly what the backward pass needs, and the backward pass walks the levels in
+ * reverse, releasing each activation as soon as its gradients are done, as PyTorch does.
+ * Per conv block the step runs: conv, fused BN+ReLU forward; fused BN+ReLU backward, filter
+ * gradient, input gradient. Tests check the gradients against tfjs autodiff of unetForward.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BatchStats, UNet } from '../model/unet.js';
+import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../model/kernels/batchNormRelu.js';
+import { CHANNEL_SUMS, MASKED_SOFTMAX_CE, MAXPOOL2_GRAD } from '../model/kernels/poolLoss.js';
+
+const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor | tf.Tensor[] =>
+  tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
+
+/** What the backward pass of one conv + BN + ReLU block needs. */
+interface BlockTape {
+  /** The conv input(s): one tensor, or [up, skip] for a decoder's first conv. */
+  input: tf.Tensor4D | [tf.Tensor4D, tf.Tensor4D];
+  conv: tf.Tensor4D;
+  out: tf.Tensor4D;
+  mean: tf.Tensor1D;
+  rstd: tf.Tensor1D;
+  kernel: string;
+  bn: string;
+}
+
+function convForward(input: tf.Tensor4D | [tf.Tensor4D, tf.Tensor4D], kernel: tf.Tensor4D): tf.Tensor4D {
+  if (!Array.isArray(input)) return tf.conv2d(input, kernel, 1, 'same');
+  return tf.tidy(() => {
+    const [a, b] = input;
+    const [kh, kw, , cout] = kernel.shape;
+    const ka = tf.slice(kernel, [0, 0, 0, 0], [kh, kw, a.shape[3], cout]) as tf.Tensor4D;
+    const kb = tf.slice(kernel, [0, 0, a.shape[3], 0], [kh, kw, b.shape[3], cout]) as tf.Tensor4D;
+    return tf.add(tf.conv2d(a, ka, 1, 'same'), tf.conv2d(b, kb, 1, 'same')) as tf.Tensor4D;
+  });
+}
+
+function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, shape: number[]): tf.Tensor4D {
+  return run(tf.Conv2DBackpropFilter, { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string, filterShape: shape }) as tf.Tensor4D;
+}
+
+function inputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: number[]): tf.Tensor4D {
+  return run(tf.Conv2DBackpropInput, { dy, filter }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string, inputShape }) as tf.Tensor4D;
+}
+
+export interface StepGradients {
+  loss: number;
+  /** Gradient per trainable parameter name. */
+  grads: Record<string, tf.Tensor>;
+  /** Batch mean and variance of every BN layer, for the moving averages. */
+  batchStats: BatchStats;
+}
+
+/**
+ * Loss, gradients and batch statistics of one training batch. `targets` are weighted one-hot
+ * [N,H,W,K] values (zero at void pixels) and `weightSum` their total (0: all void).
+ * `extraLossGrad`, if given, adds a loss term of the logits (value and gradient).
+ */
+export function lossAndGradients(
+  net: UNet,
+  x: tf.Tensor4D,
+  targets: tf.Tensor4D,
+  weightSum: number,
+  extraLossGrad?: (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor4D },
+): StepGradients {
+  const { config: cfg, params: P } = net;
+  const eps = cfg.bnEpsilon;
+  const batchStats: BatchStats = new Map();
+  const grads: Record<string, tf.Tensor> = {};
+  const count = x.shape[0] * x.shape[1] * x.shape[2];
+
+  const block = (input: tf.Tensor4D | [tf.Tensor4D, tf.Tensor4D], level: string, n: number): BlockTape => {
+    const kernel = `${level}_conv${n}/kernel`;
+    const bn = `${level}_bn${n}`;
+    const conv = convForward(input, P[kernel] as tf.Tensor4D);
+    const [out, mean, rstd] = run(BN_RELU_FORWARD, { x: conv, gamma: P[`${bn}/gamma`], beta: P[`${bn}/beta`] }, { epsilon: eps }) as tf.Tensor[];
+    const variance = tf.tidy(() => tf.sub(tf.reciprocal(tf.square(rstd)), eps)) as tf.Tensor1D;
+    batchStats.set(bn, { mean: tf.clone(mean) as tf.Tensor1D, variance, count: conv.shape[0] * conv.shape[1] * conv.shape[2] });
+    return { input, conv, out: out as tf.Tensor4D, mean: mean as tf.Tensor1D, rstd: rstd as tf.Tensor1D, kernel, bn };
+  };
+
+  /** Backward through one block; returns the gradient(s) w.r.t. its input(s). Frees dOut. */
+  const blockBackward = (t: BlockTape, dOut: tf.Tensor4D, needInputGrad: boolean): tf.Tensor4D[] => {
+    const [dConv, dGamma, dBeta] = run(BN_RELU_BACKWARD, { dy: dOut, x: t.conv, y: t.out, mean: t.mean, rstd: t.rstd, gamma: P[`${t.bn}/gamma`] }) as tf.Tensor4D[];
+    dOut.dispose();
+    t.conv.dispose();
+    t.mean.dispose();
+    t.rstd.dispose();
+    grads[`${t.bn}/gamma`] = dGamma;
+    grads[`${t.bn}/beta`] = dBeta;
+    const kernel = P[t.kernel] as tf.Tensor4D;
+    const dInputs: tf.Tensor4D[] = [];
+    if (Array.isArray(t.input)) {
+      const [a, b] = t.input;
+      const [kh, kw, , cout] = kernel.shape;
+      const ca = a.shape[3];
+      const cb = b.shape[3];
+      const dwa = filterGrad(a, dConv, [kh, kw, ca, cout]);
+      const dwb = filterGrad(b, dConv, [kh, kw, cb, cout]);
+      grads[t.kernel] = tf.concat([dwa, dwb], 2);
+      tf.dispose([dwa, dwb]);
+      const [ka, kb] = tf.tidy(() => [tf.slice(kernel, [0, 0, 0, 0], [kh, kw, ca, cout]), tf.slice(kernel, [0, 0, ca, 0], [kh, kw, cb, cout])]) as tf.Tensor4D[];
+      dInputs.push(inputGrad(dConv, ka, a.shape), inputGrad(dConv, kb, b.shape));
+      tf.dispose([ka, kb]);
+    } else {
+      grads[t.kernel] = filterGrad(t.input, dConv, kernel.shape);
+      if (needInputGrad) dInputs.push(inputGrad(dConv, kernel, t.input.shape));
+    }
+    dConv.dispose();
+    return dInputs;
+  };
+
+  // ---- forward ----
+  const enc: BlockTape[][] = [];
+  const pooled: tf.Tensor4D[] = [];
+  let h: tf.Tensor4D = x;
+  for (let i = 0; i < cfg.depth; i++) {
+    const b1 = block(h, `enc${i}`, 1);
+    const b2 = block(b1.out, `enc${i}`, 2);
+    enc.push([b1, b2]);
+    h = tf.maxPool(b2.out, 2, 2, 'valid');
+    pooled.push(h);
+  }
+  const m1 = block(h, 'mid', 1);
+  const m2 = block(m1.out, 'mid', 2);
+  h = m2.out;
+  const dec: { up: tf.Tensor4D; below: tf.Tensor4D; b1: BlockTape; b2: BlockTape }[] = [];
+  for (let i = cfg.depth - 1; i >= 0; i--) {
+    const kernel = P[`dec${i}_up/kernel`] as tf.Tensor4D;
+    const bias = P[`dec${i}_up/bias`] as tf.Tensor1D;
+    const up = upForward(h, kernel, bias);
+    const b1 = block([up, enc[i][1].out], `dec${i}`, 1);
+    const b2 = block(b1.out, `dec${i}`, 2);
+    dec[i] = { up, below: h, b1, b2 };
+    h = b2.out;
+  }
+  const headK = P['head/kernel'] as tf.Tensor4D;
+  const k = headK.shape[3];
+  const logits = tf.tidy(() => tf.add(tf.conv2d(h, headK, 1, 'same'), P['head/bias'])) as tf.Tensor4D;
+
+  // ---- loss ----
+  const [lossT, dLogitsCE] = run(MASKED_SOFTMAX_CE, { logits, targets }, { scale: weightSum > 0 ? 1 / weightSum : 0 }) as tf.Tensor[];
+  let loss = lossT.dataSync()[0];
+  lossT.dispose();
+  let dLogits = dLogitsCE as tf.Tensor4D;
+  if (extraLossGrad) {
+    const extra = extraLossGrad(logits);
+    loss += extra.value;
+    dLogits = tf.add(dLogitsCE, extra.grad) as tf.Tensor4D;
+    tf.dispose([dLogitsCE, extra.grad]);
+  }
+  logits.dispose();
+
+  // ---- backward ----
+  const c0 = h.shape[3];
+  grads['head/kernel'] = tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(h, [count, c0]), tf.reshape(dLogits, [count, k]), true, false), [1, 1, c0, k]));
+  grads['head/bias'] = run(CHANNEL_SUMS, { x: dLogits }) as tf.Tensor;
+  let dh = tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(dLogits, [count, k]), tf.reshape(headK, [c0, k]), false, true), h.shape)) as tf.Tensor4D;
+  dLogits.dispose();
+  const dSkips: tf.Tensor4D[] = [];
+  for (let i = 0; i < cfg.depth; i++) {
+    const d = dec[i];
+    const [dOut1] = blockBackward(d.b2, dh, true);
+    d.b2.out.dispose();
+    const [dUp, dSkip] = blockBackward(d.b1, dOut1, true);
+    d.b1.out.dispose();
+    dSkips[i] = dSkip;
+    const ug = upBackward(dUp, d.below, P[`dec${i}_up/kernel`] as tf.Tensor4D);
+    grads[`dec${i}_up/kernel`] = ug.dKernel;
+    grads[`dec${i}_up/bias`] = ug.dBias;
+    dUp.dispose();
+    d.up.dispose();
+    dh = ug.dInput;
+  }
+  {
+    const [dOut1] = blockBackward(m2, dh, true);
+    m2.out.dispose();
+    [dh] = blockBackward(m1, dOut1, true);
+    m1.out.dispose();
+  }
+  for (let i = cfg.depth - 1; i >= 0; i--) {
+    const [b1, b2] = enc[i];
+    const dPoolIn = run(MAXPOOL2_GRAD, { dy: dh, x: b2.out, y: pooled[i] }) as tf.Tensor4D;
+    dh.dispose();
+    pooled[i].dispose();
+    const dOut2 = tf.add(dPoolIn, dSkips[i]) as tf.Tensor4D;
+    tf.dispose([dPoolIn, dSkips[i]]);
+    const [dOut1] = blockBackward(b2, dOut2, true);
+    b2.out.dispose();
+    const dIn = blockBackward(b1, dOut1, i > 0);
+    b1.out.dispose();
+    if (i > 0) dh = dIn[0];
+  }
+  return { loss, grads, batchStats };
+}
+
+/** Upsampling forward (same as ops.upsample2x2, kept here to pair with its backward). */
+function upForward(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, cin] = x.shape;
+    const cout = kernel.shape[2];
+    const k2 = tf.reshape(tf.transpose(kernel, [3, 0, 1, 2]), [cin, 4 * cout]);
+    const y = tf.reshape(tf.matMul(tf.reshape(x, [n * h * w, cin]), k2), [n, h, w, 2, 2 * cout]);
+    return tf.add(tf.reshape(tf.transpose(y, [0, 1, 3, 2, 4]), [n, 2 * h, 2 * w, cout]), bias) as tf.Tensor4D;
+  });
+}
+
+/** Gradients of the 2x2 stride-2 transposed convolution. */
+function upBackward(dy: tf.Tensor4D, x: tf.Tensor4D, kernel: tf.Tensor4D): { dInput: tf.Tensor4D; dKernel: tf.Tensor4D; dBias: tf.Tensor1D } {
+  const dBias = run(CHANNEL_SUMS, { x: dy }) as tf.Tensor1D;
+  const [dInput, dKernel] = tf.tidy(() => {
+    const [n, h, w, cin] = x.shape;
+    const cout = kernel.shape[2];
+    // [n, 2h, 2w, o] = [n, i, a, j, (b, o)] -> [n, i, j, a, (b, o)] = [n*h*w, 4*out]
+    const dy2 = tf.reshape(tf.transpose(tf.reshape(dy, [n, h, 2, w, 2 * cout]), [0, 1, 3, 2, 4]), [n * h * w, 4 * cout]);
+    const k2 = tf.reshape(tf.transpose(kernel, [3, 0, 1, 2]), [cin, 4 * cout]);
+    const dx = tf.reshape(tf.matMul(dy2, k2, false, true), x.shape);
+    const dk2 = tf.matMul(tf.reshape(x, [n * h * w, cin]), dy2, true, false); // [in, (a, b, out)]
+    const dk = tf.transpose(tf.reshape(dk2, [cin, 2, 2, cout]), [1, 2, 3, 0]);
+    return [dx, dk];
+  }) as tf.Tensor4D[];
+  return { dInput, dKernel, dBias };
+}
