@@ -7,7 +7,8 @@ import sharp from 'sharp';
 import { writeSampleDataset } from '../src/data/sample.js';
 import { startViewer, type Viewer } from '../src/view/server.js';
 import { resolveInside } from '../src/view/safePath.js';
-import { tmpDir, writePng } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { CLI, runCli, tmpDir, writePng } from './helpers.js';
 
 const SECRET = 'top secret outside the root';
 let base: string;
@@ -160,4 +161,32 @@ test('a label with a value outside the class description is a clear error', asyn
   const r = await request('/api/classes/0/label');
   assert.equal(r.status, 422);
   assert.match(JSON.parse(r.body.toString()).error, /label value 7 .* not in the class description/);
+});
+
+test('gapseg view: prints its URL, serves, and stops cleanly; a wrong folder is a one-line error', async () => {
+  const bad = await runCli(['view', path.join(base, 'missing')]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^gapseg: .*missing: not a folder\n$/);
+  const empty = tmpDir();
+  const none = await runCli(['view', empty]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /nothing to show/);
+  const child = spawn(process.execPath, [CLI, 'view', root, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/at (http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+  });
+  const r = await fetch(`${url}api/catalog`);
+  assert.equal(r.status, 200);
+  const code = await new Promise<number | null>((resolve) => {
+    child.removeAllListeners('exit');
+    child.on('exit', (c) => resolve(c));
+    child.kill('SIGTERM');
+  });
+  assert.equal(code, 0);
 });
