@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { writeSampleDataset } from '../src/data/sample.js';
 import { startViewer, type Viewer } from '../src/view/server.js';
 import { resolveInside } from '../src/view/safePath.js';
+import { buildCatalog } from '../src/view/catalog.js';
 import { spawn } from 'node:child_process';
 import { CLI, runCli, tmpDir, writePng } from './helpers.js';
 
@@ -189,4 +190,24 @@ test('gapseg view: prints its URL, serves, and stops cleanly; a wrong folder is 
     child.kill('SIGTERM');
   });
   assert.equal(code, 0);
+});
+
+test('catalog: a folder of data and predictions joins them by name; a predictions folder is not split into parts', async () => {
+  const dir = tmpDir();
+  await writeSampleDataset(path.join(dir, 'data'), { count: 3, size: 16, gap: 1, seed: 2, valid: 1, test: 1 });
+  for (const sub of ['labels', 'overlays']) {
+    await writePng(path.join(dir, 'pred', sub, 'blob_0002.png'), new Uint8Array(16 * 16 * 3), 16, 16, 3);
+    await writePng(path.join(dir, 'pred', sub, 'extra.png'), new Uint8Array(16 * 16 * 3), 16, 16, 3);
+  }
+  const c = buildCatalog(dir);
+  assert.deepEqual(c.items.map((i) => [i.name, i.pred ?? null]), [
+    ['blob_0000', null],
+    ['blob_0001', null],
+    ['blob_0002', 'pred/labels/blob_0002.png'],
+    ['extra', 'pred/labels/extra.png'],
+  ]);
+  assert.equal(c.items[3].image, 'pred/overlays/extra.png');
+  const p = buildCatalog(path.join(dir, 'pred'));
+  assert.deepEqual(p.items.map((i) => i.name), ['blob_0002', 'extra']);
+  assert.match(p.notes.join('\n'), /no class description/);
 });

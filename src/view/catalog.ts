@@ -88,7 +88,12 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
   };
   if (modelArg) openModel(modelDirOf(modelArg), modelArg);
 
-  for (const dir of [root, ...subdirs]) {
+  const isDataset = (dir: string) =>
+    (isDir(path.join(dir, 'images')) && isDir(path.join(dir, 'labels'))) || (isDir(path.join(dir, 'train')) && isDir(path.join(dir, 'trainannot')));
+  const isPredictions = (dir: string) => isDir(path.join(dir, 'labels')) && isDir(path.join(dir, 'overlays'));
+  // A data set's or predictions folder's sub-folders are its own parts, not more folders to show.
+  const candidates = isDataset(root) || isPredictions(root) ? [root] : [root, ...subdirs];
+  for (const dir of candidates) {
     const label = dir === root ? path.basename(root) : rel(dir);
     if (fs.existsSync(path.join(dir, 'report.html'))) reports.push(rel(path.join(dir, 'report.html')));
     if (!model) {
@@ -98,8 +103,7 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
         if (!(e instanceof GapsegError)) throw e;
       }
     }
-    const isDataset = (isDir(path.join(dir, 'images')) && isDir(path.join(dir, 'labels'))) || (isDir(path.join(dir, 'train')) && isDir(path.join(dir, 'trainannot')));
-    if (isDataset) {
+    if (isDataset(dir)) {
       const layout = discoverDataset(dir);
       for (const n of layout.notes) notes.push(`${label}: ${n}`);
       if (!classes) {
@@ -114,7 +118,7 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
       continue;
     }
     // `gapseg predict` output: labels/ and overlays/ without images/.
-    if (isDir(path.join(dir, 'labels')) && isDir(path.join(dir, 'overlays'))) {
+    if (isPredictions(dir)) {
       for (const f of listImages(path.join(dir, 'labels'))) predictions.set(baseName(f), rel(f));
       for (const f of listImages(path.join(dir, 'overlays'))) predictionOverlays.set(baseName(f), rel(f));
       continue;

@@ -110,7 +110,7 @@ export function lineChart(title: string, series: Series[], xMax: number, y: { mi
     const ly = H - 12;
     out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" class="line${s.dash ? ' dash' : ''}"/>`);
     out.push(`<text x="${lx + 22}" y="${ly}" class="lg">${escapeHtml(s.name)}</text>`);
-    lx += 30 + s.name.length * 6.6;
+    lx += 34 + s.name.length * 7.2;
   }
   out.push('</svg>');
   return out.join('');
@@ -194,7 +194,7 @@ function sampleGrid(d: ReportData): string {
   const focus = d.classes[d.focusClass]?.name ?? `class ${d.focusClass}`;
   const fig = (s: ReportSample, src: string, caption: string, frontier: boolean) =>
     `<figure><div class="px" style="aspect-ratio:${s.width}/${s.height}"><img src="${src}" alt="${escapeHtml(caption)}" width="${s.width}" height="${s.height}">` +
-    (frontier ? `<svg viewBox="0 0 ${s.width} ${s.height}" preserveAspectRatio="none"><path d="${s.frontier}" class="fr"/></svg>` : '') +
+    (frontier ? `<svg viewBox="0 0 ${s.width} ${s.height}" preserveAspectRatio="none"><path d="${s.frontier}" class="fr-bg"/><path d="${s.frontier}" class="fr"/></svg>` : '') +
     `</div><figcaption>${escapeHtml(caption)}</figcaption></figure>`;
   const rows = d.samples
     .map(
@@ -232,10 +232,10 @@ th{background:#eef0f4;font-weight:600}table.kv th{text-align:left}td:first-child
 .sw{display:inline-block;width:14px;height:14px;border:1px solid #888;vertical-align:-2px;margin-right:6px}
 .sw.void{background:repeating-linear-gradient(45deg,#ffe600 0 3px,#141414 3px 6px)}.sw.fr-sw{border:none;height:3px;vertical-align:3px;background:#00e5ff}
 .legend span{margin-right:16px}.note{color:#666;font-style:italic}
-.grid{display:flex;flex-direction:column;gap:10px}.sample{display:grid;grid-template-columns:repeat(4,minmax(0,220px));gap:8px;background:#fff;border:1px solid #d8dce3;border-radius:6px;padding:8px 10px}
+.grid{display:flex;flex-direction:column;gap:10px}.sample{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:8px;background:#fff;border:1px solid #d8dce3;border-radius:6px;padding:8px 10px}
 .sample h3{grid-column:1/-1;margin:0;font-size:13px}.sample h3 small{font-weight:400;color:#555;margin-left:8px}
 figure{margin:0}.px{position:relative;width:100%}.px img{width:100%;height:100%;display:block;image-rendering:pixelated}
-.px svg{position:absolute;inset:0;width:100%;height:100%}.fr{fill:none;stroke:#00e5ff;stroke-width:1.6;vector-effect:non-scaling-stroke;stroke-linejoin:round}
+.px svg{position:absolute;inset:0;width:100%;height:100%}.fr,.fr-bg{fill:none;vector-effect:non-scaling-stroke;stroke-linejoin:round}.fr{stroke:#00e5ff;stroke-width:1.6}.fr-bg{stroke:rgba(0,0,0,.7);stroke-width:3.6}
 figcaption{font-size:12px;color:#555;text-align:center}dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;margin:0}dt{color:#555}dd{margin:0}
 `;
 

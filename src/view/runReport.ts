@@ -33,7 +33,7 @@ function settingsOf(c: TrainConfig): [string, string][] {
     ['scale, tile', `${c.scale}, ${c.tile}`],
     ['made gaps', c.makeGap > 0 ? `${c.makeGap}px` : 'no'],
     ['class weights', c.classWeights ? c.classWeights.join(', ') : 'none'],
-    ['validation', `${Math.round(c.validFraction * 100)}% at random (unless the data set lists a split)`],
+    ['validation fraction', `${Math.round(c.validFraction * 100)}% at random, when the data set lists no split`],
     ['seed', String(c.seed)],
   ];
 }

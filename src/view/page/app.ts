@@ -243,7 +243,9 @@ function drawPrediction(): void {
   if (v.probs && v.pred) lines = frontierLines({ probs: v.probs, width: v.width, height: v.height, numClasses: state.k, classes: v.pred }, decision());
   else if (v.pred) lines = classOutline(v.pred, v.width, v.height);
   state.lastLines = lines;
-  $('frontier-path').setAttribute('d', pathData(lines));
+  const d = pathData(lines);
+  $('frontier-path').setAttribute('d', d);
+  $('frontier-shadow').setAttribute('d', d);
   refreshVisibility();
   showCurrentMetrics();
   setStatus('shown');
@@ -259,6 +261,7 @@ function draw(v: View): void {
   svg.setAttribute('width', String(v.width));
   svg.setAttribute('height', String(v.height));
   $('empty').style.display = 'none';
+  $('pixel').textContent = '';
   drawPrediction();
 }
 
@@ -288,6 +291,7 @@ function applyZoom(): void {
   stage.classList.toggle('pixelated', z.s > 1);
   // The stage is scaled by CSS, which non-scaling-stroke ignores: keep the line 2 screen pixels wide.
   $('frontier-path').style.strokeWidth = String(2 / z.s);
+  $('frontier-shadow').style.strokeWidth = String(4.5 / z.s);
   $('zoom-value').textContent = `${Math.round(z.s * 100)}%`;
 }
 
