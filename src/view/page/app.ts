@@ -566,7 +566,7 @@ function setupControls(c: CatalogJson): void {
   for (const h of Array.from($('items').querySelectorAll('th'))) {
     h.addEventListener('click', () => {
       const key = h.dataset.key as typeof state.sortKey;
-      state.sortDir = state.sortKey === key ? -state.sortDir : key === 'name' || key === 'group' ? 1 : 1;
+      state.sortDir = state.sortKey === key ? -state.sortDir : 1;
       state.sortKey = key;
       renderTable();
     });
