@@ -93,7 +93,8 @@ export async function demoCommand(p: Parsed): Promise<number> {
         `  data:        ${dataDir}`,
         `  model:       ${path.join(runDir, 'model')}`,
         `  predictions: ${predDir}/{labels,overlays,probs}`,
-        `  report:      ${reportFile}`,
+        `  report:      ${path.join(runDir, 'report.html')}  (open it in a browser; numbers in ${reportFile})`,
+        `  browse:      gapseg view ${out}`,
         '',
       ].join('\n'),
     );

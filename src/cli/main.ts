@@ -10,6 +10,7 @@ import { trainCommand, trainSpec } from './train.js';
 import { predictCommand, predictSpec } from './predict.js';
 import { evalCommand, evalSpec } from './eval.js';
 import { demoCommand, demoSpec } from './demo.js';
+import { viewCommand, viewSpec } from './view.js';
 
 interface Command {
   spec: CommandSpec;
@@ -21,6 +22,7 @@ const COMMANDS: Command[] = [
   { spec: predictSpec, run: predictCommand },
   { spec: evalSpec, run: evalCommand },
   { spec: demoSpec, run: demoCommand },
+  { spec: viewSpec, run: viewCommand },
 ];
 
 function version(): string {
@@ -47,6 +49,7 @@ function mainHelp(): string {
     '  gapseg train data/smoke --out runs/smoke      # data/smoke has images/, labels/, gapseg.json',
     '  gapseg predict runs/smoke photos/ --out pred',
     '  gapseg eval runs/smoke data/smoke',
+    '  gapseg view demo-out                          # browse data, predictions and model in a browser',
     '',
   ].join('\n');
 }

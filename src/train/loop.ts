@@ -18,6 +18,7 @@ import { trainStep, type HostBatch } from './step.js';
 import { oneCycle, scheduleAt } from './schedule.js';
 import type { AdamState } from './adam.js';
 import { GapsegError } from '../util/errors.js';
+import { VOID_INDEX } from '../data/classes.js';
 
 export interface LoopSettings {
   epochs: number;
@@ -38,14 +39,24 @@ export interface EpochRecord {
   lr: number;
   seconds: number;
   imagesPerSecond: number;
-  valid: EvalReport | null;
+  valid: ValidReport | null;
 }
+
+/** Validation metrics plus the (unweighted) cross-entropy on labelled validation pixels. */
+export interface ValidReport extends EvalReport {
+  loss: number;
+}
+
+/** Sees each validation image's NHWC logits and predicted classes (e.g. for the report's previews). */
+export type ValidImageObserver = (index: number, sample: Sample, logits: Float32Array, pred: Uint8Array) => void;
 
 export interface LoopCallbacks {
   /** Called after each step with progress within the epoch. */
   onStep?: (epoch: number, step: number, steps: number, loss: number) => void;
   /** Called at the start of each epoch. */
   onEpochStart?: (epoch: number, steps: number) => void;
+  /** Called for each validation image. */
+  onValidImage?: ValidImageObserver;
   /** Persist state; awaited before the next epoch starts. */
   onEpochEnd: (record: EpochRecord) => Promise<void>;
 }
@@ -72,13 +83,37 @@ export function makeBatch(samples: Sample[], order: number[], step: number, glob
   return { n, height: size, width: size, images, targets: lossTargets(labels, k ?? 0, s.classWeights ?? undefined) };
 }
 
+/** Mean softmax cross-entropy of NHWC logits over labelled pixels: [sum, count] to be summed over images. */
+export function labelledCrossEntropy(logits: Float32Array, labels: Uint8Array, k: number): [number, number] {
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const t = labels[i];
+    if (t === VOID_INDEX) continue;
+    let m = -Infinity;
+    for (let c = 0; c < k; c++) m = Math.max(m, logits[i * k + c]);
+    let s = 0;
+    for (let c = 0; c < k; c++) s += Math.exp(logits[i * k + c] - m);
+    sum += m + Math.log(s) - logits[i * k + t];
+    count++;
+  }
+  return [sum, count];
+}
+
 /** Validate on whole samples at the training scale. */
-export async function validate(net: UNet, samples: Sample[], s: Pick<LoopSettings, 'mean' | 'std' | 'tile'>): Promise<EvalReport> {
+export async function validate(
+  net: UNet,
+  samples: Sample[],
+  s: Pick<LoopSettings, 'mean' | 'std' | 'tile'>,
+  onImage?: ValidImageObserver,
+): Promise<ValidReport> {
   const k = net.config.numClasses;
   const totals = emptyTotals(k);
   const run = tfjsLogits(net);
   const allowed = [...Array(k).keys()];
-  for (const smp of samples) {
+  let lossSum = 0;
+  let lossCount = 0;
+  for (const [index, smp] of samples.entries()) {
     const x = new Float32Array(smp.width * smp.height * 3);
     normalizeInto(x, 0, smp.image, s.mean, s.std);
     const logits = await logitsForImage(x, smp.width, smp.height, 3, k, run, {
@@ -89,8 +124,12 @@ export async function validate(net: UNet, samples: Sample[], s: Pick<LoopSetting
     });
     const pred = maskedArgmax(logits, smp.width * smp.height, k, allowed, 'nhwc');
     addImage(totals, smp.labels, pred, smp.truth);
+    const [ls, lc] = labelledCrossEntropy(logits, smp.labels, k);
+    lossSum += ls;
+    lossCount += lc;
+    onImage?.(index, smp, logits, pred);
   }
-  return report(totals);
+  return { ...report(totals), loss: lossCount ? lossSum / lossCount : NaN };
 }
 
 /**
@@ -136,7 +175,7 @@ export async function trainLoop(
       }
       cb.onStep?.(epoch, step, steps, lossCount ? lossSum / lossCount : 0);
     }
-    const validReport = valid.length > 0 ? await validate(net, valid, s) : null;
+    const validReport = valid.length > 0 ? await validate(net, valid, s, cb.onValidImage) : null;
     const seconds = (Date.now() - t0) / 1000;
     await cb.onEpochEnd({
       epoch: epoch + 1,

@@ -5,6 +5,7 @@
  *   history.json    per-epoch loss and validation metrics
  *   checkpoint.bin  state after the last completed epoch (for --resume)
  *   model/          the best model so far by validation mean IoU (layers format + gapseg.json)
+ *   report.html     curves, metrics and validation previews, rewritten after every epoch
  * Every file is replaced atomically.
  */
 import fs from 'node:fs';
@@ -22,6 +23,8 @@ import { createAdamState, disposeAdamState } from './adam.js';
 import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues } from './checkpoint.js';
 import { trainLoop, type EpochRecord, type LoopSettings } from './loop.js';
 import { startProgress, type Progress } from '../util/progress.js';
+import { previewSource, type PreviewSource } from '../view/previews.js';
+import { REPORT_SAMPLES, writeRunReport } from '../view/runReport.js';
 
 /** Every setting of a run (what config.json holds). */
 export interface TrainConfig {
@@ -213,7 +216,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     await removeStaleTemps(runDir);
     await writeFileAtomic(configFile, JSON.stringify(cfg, null, 2) + '\n');
     await writeFileAtomic(path.join(runDir, 'gapseg.json'), JSON.stringify(classesToJson(cfg.classes), null, 2) + '\n');
-    for (const f of ['checkpoint.bin', 'history.json']) await fs.promises.rm(path.join(runDir, f), { force: true });
+    for (const f of ['checkpoint.bin', 'history.json', 'report.html']) await fs.promises.rm(path.join(runDir, f), { force: true });
     await fs.promises.rm(path.join(runDir, 'model'), { recursive: true, force: true });
   }
   await removeStaleTemps(runDir);
@@ -233,12 +236,16 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     tile: cfg.tile,
   };
   let bar: Progress | null = null;
+  const previews: PreviewSource[] = [];
   try {
     await trainLoop(net, adam, train, valid, settings, startEpoch, Math.min(cfg.epochs, opts.stopAfterEpochs ?? cfg.epochs), {
       onEpochStart: (epoch, steps) => {
         bar = startProgress({ label: `epoch ${epoch + 1}/${cfg.epochs}`, total: steps * cfg.batchSize, unit: 'img', quiet: opts.quiet });
       },
       onStep: (_e, _s, _n, loss) => bar?.tick(cfg.batchSize, `loss ${loss.toFixed(4)}`),
+      onValidImage: (i, smp, logits, pred) => {
+        if (i < REPORT_SAMPLES) previews[i] = previewSource(smp, logits, pred, k);
+      },
       onEpochEnd: async (r) => {
         bar?.done();
         history.push(r);
@@ -256,6 +263,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
           adamStep: adam.step,
           extra: { history, bestScore, bestEpoch },
         });
+        await writeRunReport(runDir, { config: cfg, history, bestEpoch, previews, previewEpoch: r.epoch });
       },
     });
   } finally {

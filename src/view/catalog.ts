@@ -1,0 +1,153 @@
+/**
+ * What the viewer shows for a folder: the data set(s), predictions (from `gapseg predict`),
+ * model and report found in the folder itself or its direct sub-folders (so the demo's
+ * output folder, with data/, run/ and predictions/, shows everything at once). Paths are
+ * kept relative to the root; the server checks each again when it is requested.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { GapsegError } from '../util/errors.js';
+import { findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
+import { baseName, discoverDataset } from '../data/dataset.js';
+import { modelDirOf } from '../predict/model.js';
+import { readModelMeta, type InputRecipe } from '../model/modelFiles.js';
+
+export interface CatalogItem {
+  id: number;
+  name: string;
+  /** Where it comes from: "data set-folder/split" or a predictions folder. */
+  group: string;
+  /** Paths relative to the root (with "/"), or absent. */
+  image: string;
+  label?: string;
+  truth?: string;
+  /** Predicted label mask written by `gapseg predict`. */
+  pred?: string;
+}
+
+export interface CatalogModel {
+  /** Absolute model folder (model.json, weights.bin, gapseg.json). */
+  dir: string;
+  /** Shown to the user. */
+  source: string;
+  recipe: InputRecipe;
+  depth: number;
+  info: Record<string, unknown>;
+}
+
+export interface Catalog {
+  root: string;
+  title: string;
+  classes: ClassDescription | null;
+  model: CatalogModel | null;
+  /** report.html files, relative to the root. */
+  reports: string[];
+  items: CatalogItem[];
+  notes: string[];
+}
+
+const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp|tiff?|avif)$/i;
+
+function isDir(p: string): boolean {
+  return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+}
+
+function listImages(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((n) => !n.startsWith('.') && IMAGE_EXT.test(n))
+    .map((n) => path.join(dir, n))
+    .filter((f) => fs.statSync(f, { throwIfNoEntry: false })?.isFile())
+    .sort();
+}
+
+/** Find what a folder holds; `modelArg` is an explicit --model run or model folder. */
+export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
+  if (!isDir(rootArg)) throw new GapsegError(`${rootArg}: not a folder`);
+  const root = fs.realpathSync(rootArg);
+  const rel = (p: string) => path.relative(root, p).split(path.sep).join('/');
+  const notes: string[] = [];
+  const items: CatalogItem[] = [];
+  const reports: string[] = [];
+  let classes: ClassDescription | null = null;
+  let model: CatalogModel | null = null;
+  const predictions = new Map<string, string>();
+  const predictionOverlays = new Map<string, string>();
+  const subdirs = fs
+    .readdirSync(root)
+    .filter((n) => !n.startsWith('.') && n !== 'node_modules')
+    .map((n) => path.join(root, n))
+    .filter(isDir)
+    .sort();
+  const add = (it: Omit<CatalogItem, 'id'>) => items.push({ id: items.length, ...it });
+
+  const openModel = (dir: string, source: string) => {
+    const meta = readModelMeta(dir);
+    model = { dir, source, recipe: meta.input, depth: meta.unet.depth, info: meta.info };
+    classes = meta.classes;
+  };
+  if (modelArg) openModel(modelDirOf(modelArg), modelArg);
+
+  const isDataset = (dir: string) =>
+    (isDir(path.join(dir, 'images')) && isDir(path.join(dir, 'labels'))) || (isDir(path.join(dir, 'train')) && isDir(path.join(dir, 'trainannot')));
+  const isPredictions = (dir: string) => isDir(path.join(dir, 'labels')) && isDir(path.join(dir, 'overlays'));
+  // A data set's or predictions folder's sub-folders are its own parts, not more folders to show.
+  const candidates = isDataset(root) || isPredictions(root) ? [root] : [root, ...subdirs];
+  for (const dir of candidates) {
+    const label = dir === root ? path.basename(root) : rel(dir);
+    if (fs.existsSync(path.join(dir, 'report.html'))) reports.push(rel(path.join(dir, 'report.html')));
+    if (!model) {
+      try {
+        openModel(modelDirOf(dir), rel(dir) || '.');
+      } catch (e) {
+        if (!(e instanceof GapsegError)) throw e;
+      }
+    }
+    if (isDataset(dir)) {
+      const layout = discoverDataset(dir);
+      for (const n of layout.notes) notes.push(`${label}: ${n}`);
+      if (!classes) {
+        const f = findClassFile(dir);
+        if (f) classes = readClassFile(f);
+      }
+      for (const split of ['train', 'valid', 'test'] as const) {
+        for (const p of layout.splits[split]) {
+          add({ name: p.name, group: `${label}/${split}`, image: rel(p.image), label: rel(p.label), truth: p.truth ? rel(p.truth) : undefined });
+        }
+      }
+      continue;
+    }
+    // `gapseg predict` output: labels/ and overlays/ without images/.
+    if (isPredictions(dir)) {
+      for (const f of listImages(path.join(dir, 'labels'))) predictions.set(baseName(f), rel(f));
+      for (const f of listImages(path.join(dir, 'overlays'))) predictionOverlays.set(baseName(f), rel(f));
+      continue;
+    }
+    if (dir === root || subdirs.length < 20) {
+      for (const f of listImages(dir)) add({ name: baseName(f), group: label, image: rel(f) });
+    }
+  }
+  // Predictions join the data set's images of the same name; the others are shown on their overlay.
+  const byName = new Map(items.map((it) => [it.name, it]));
+  for (const [name, pred] of predictions) {
+    const it = byName.get(name);
+    if (it) it.pred = pred;
+    else if (predictionOverlays.has(name)) add({ name, group: 'predictions', image: predictionOverlays.get(name) as string, pred });
+  }
+  if (!classes && items.some((it) => it.label || it.pred)) {
+    notes.push('no class description (gapseg.json or codes.txt) and no model: labels cannot be shown');
+  }
+  const runConfig = path.join(root, 'config.json');
+  if (fs.existsSync(runConfig) && !items.some((it) => it.label)) {
+    try {
+      const ds = (JSON.parse(fs.readFileSync(runConfig, 'utf8')) as { dataset?: string }).dataset;
+      if (ds) notes.push(`this run was trained on ${ds}; to browse it with this model: gapseg view ${ds} --model ${rootArg}`);
+    } catch {
+      notes.push(`${runConfig}: not valid JSON`);
+    }
+  }
+  if (items.length === 0 && !model) {
+    throw new GapsegError(`${rootArg}: nothing to show: no data set (images/ + labels/), images, predictions or model here or in its sub-folders`);
+  }
+  return { root, title: path.basename(root), classes, model, reports, items, notes };
+}

@@ -1,0 +1,663 @@
+/**
+ * The viewer page (runs in the browser; compiled by the project's tsc, served from dist/).
+ * It lists the folder's images with per-image metrics, draws one image with toggleable
+ * layers (label, void, prediction, frontier, probability) under zoom and pan, and predicts
+ * with the model in the page (TensorFlow.js layers model), with forbidden classes and a
+ * threshold that re-decide classes and move the frontier without running the model again.
+ */
+import { VOID, classLayer, decideClasses, focusProbability, heatLayer, imageMetrics, voidLayer, type Decision, type ImageMetrics, type Rgb } from '../shared/layers.js';
+import { classOutline, pathData, type Polyline } from '../shared/contour.js';
+import { frontierLines } from '../shared/frontierLayer.js';
+import { logitsForImage, softmaxInPlace } from '../../predict/tiling.js';
+import { resizeFloat, resizeImage } from '../../data/resize.js';
+
+// --- TensorFlow.js, loaded as classic scripts before this module (global `tf`) ---
+interface TfTensor {
+  data(): Promise<Float32Array>;
+  dispose(): void;
+}
+interface TfLayersModel {
+  predict(x: TfTensor): TfTensor;
+}
+interface TfGlobal {
+  tensor4d(values: Float32Array, shape: [number, number, number, number]): TfTensor;
+  loadLayersModel(url: string): Promise<TfLayersModel>;
+  setBackend(name: string): Promise<boolean>;
+  getBackend(): string;
+  ready(): Promise<void>;
+  wasm?: { setWasmPaths(prefix: string): void };
+}
+declare const tf: TfGlobal;
+
+// --- What the server says (/api/catalog) ---
+interface ClassInfo {
+  name: string;
+  value: number;
+  color: Rgb;
+}
+interface Item {
+  id: number;
+  name: string;
+  group: string;
+  image: string;
+  label: string | null;
+  truth: string | null;
+  pred: string | null;
+}
+interface CatalogJson {
+  title: string;
+  classes: ClassInfo[] | null;
+  voidValues: number[];
+  model: { url: string; source: string; recipe: { scale: number; mean: number[]; std: number[]; tile: number }; depth: number; info: Record<string, unknown> } | null;
+  reports: string[];
+  items: Item[];
+  notes: string[];
+  maxUploadBytes: number;
+}
+
+/** One image on screen: its pixels, masks and (when predicted in the page) probabilities. */
+interface View {
+  key: string;
+  name: string;
+  width: number;
+  height: number;
+  rgba: Uint8ClampedArray;
+  labels: Uint8Array | null;
+  truth: Uint8Array | null;
+  /** Predicted classes read from a predictions folder (no probabilities). */
+  filePred: Uint8Array | null;
+  probs: Float32Array | null;
+  pred: Uint8Array | null;
+}
+
+interface Row {
+  item: Item;
+  metrics: ImageMetrics | null;
+  error: string | null;
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const state = {
+  catalog: null as CatalogJson | null,
+  k: 0,
+  colors: [] as Rgb[],
+  model: null as TfLayersModel | null,
+  backend: '',
+  rows: [] as Row[],
+  sortKey: 'name' as keyof ImageMetrics | 'name' | 'group',
+  sortDir: 1,
+  current: null as View | null,
+  currentItem: null as Item | null,
+  forbidden: new Set<number>(),
+  threshold: 0.5,
+  focus: 0,
+  thresholdTouched: false,
+  zoom: { s: 1, x: 0, y: 0 },
+  metricsRun: 0,
+  lastLines: [] as Polyline[],
+};
+
+function setStatus(s: string): void {
+  document.body.dataset.status = s;
+}
+
+async function fetchJson<T>(url: string): Promise<T> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await errorText(r)}`);
+  return (await r.json()) as T;
+}
+
+async function errorText(r: Response): Promise<string> {
+  try {
+    return ((await r.json()) as { error?: string }).error ?? r.statusText;
+  } catch {
+    return r.statusText;
+  }
+}
+
+// --- Decoding ---
+async function bitmapPixels(source: Blob): Promise<{ width: number; height: number; rgba: Uint8ClampedArray }> {
+  // No colour management: masks must keep their exact values, images their file values.
+  const bmp = await createImageBitmap(source, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const c = new OffscreenCanvas(bmp.width, bmp.height);
+  const g = c.getContext('2d', { willReadFrequently: true }) as OffscreenCanvasRenderingContext2D;
+  g.drawImage(bmp, 0, 0);
+  bmp.close();
+  return { width: c.width, height: c.height, rgba: g.getImageData(0, 0, c.width, c.height).data };
+}
+
+async function fetchPixels(url: string) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await errorText(r)}`);
+  return bitmapPixels(await r.blob());
+}
+
+/** Class indices (255 = void) from a server class-index PNG. */
+async function fetchClasses(url: string, w: number, h: number): Promise<Uint8Array> {
+  const px = await fetchPixels(url);
+  if (px.width !== w || px.height !== h) throw new Error(`${url}: mask is ${px.width}x${px.height}, image is ${w}x${h}`);
+  const out = new Uint8Array(w * h);
+  for (let i = 0; i < out.length; i++) out[i] = px.rgba[i * 4];
+  return out;
+}
+
+// --- Prediction in the page ---
+async function initModel(c: CatalogJson): Promise<void> {
+  if (!c.model) return;
+  if (typeof tf === 'undefined') throw new Error('TensorFlow.js did not load');
+  let backend = 'cpu';
+  try {
+    tf.wasm?.setWasmPaths('/app/vendor/');
+    if (await tf.setBackend('wasm')) backend = 'wasm';
+  } catch {
+    backend = 'cpu';
+  }
+  if (backend === 'cpu') await tf.setBackend('cpu');
+  await tf.ready();
+  state.backend = tf.getBackend();
+  state.model = await tf.loadLayersModel(`${c.model.url}model.json`);
+}
+
+/** HWC class probabilities at the image's own size (the same recipe as gapseg predict). */
+async function predictProbs(rgba: Uint8ClampedArray, width: number, height: number): Promise<Float32Array> {
+  const c = state.catalog as CatalogJson;
+  const m = c.model as NonNullable<CatalogJson['model']>;
+  const model = state.model as TfLayersModel;
+  const k = state.k;
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    rgb[i * 3] = rgba[i * 4];
+    rgb[i * 3 + 1] = rgba[i * 4 + 1];
+    rgb[i * 3 + 2] = rgba[i * 4 + 2];
+  }
+  const w = Math.max(1, Math.round(width * m.recipe.scale));
+  const h = Math.max(1, Math.round(height * m.recipe.scale));
+  const small = w === width && h === height ? rgb : resizeImage(rgb, width, height, 3, w, h);
+  const x = new Float32Array(w * h * 3);
+  const { mean, std } = m.recipe;
+  for (let i = 0; i < w * h * 3; i += 3) for (let ch = 0; ch < 3; ch++) x[i + ch] = (small[i + ch] / 255 - mean[ch]) / std[ch];
+  const run = async (input: Float32Array, n: number, th: number, tw: number): Promise<Float32Array> => {
+    const t = tf.tensor4d(input, [n, th, tw, 3]);
+    const y = model.predict(t);
+    try {
+      return await y.data();
+    } finally {
+      t.dispose();
+      y.dispose();
+    }
+  };
+  const logits = await logitsForImage(x, w, h, 3, k, run, { tile: m.recipe.tile, overlap: Math.round(m.recipe.tile / 8), multiple: 2 ** m.depth, batch: 1 });
+  const full = resizeFloat(logits, w, h, k, width, height);
+  return softmaxInPlace(full === logits ? Float32Array.from(logits) : full, k);
+}
+
+function decision(): Decision {
+  const allowed = [...Array(state.k).keys()].map((c) => !state.forbidden.has(c));
+  const binary = state.k === 2;
+  return { allowed, threshold: binary || state.thresholdTouched ? state.threshold : null, focus: state.focus };
+}
+
+function decide(v: View): void {
+  if (v.probs) v.pred = decideClasses(v.probs, v.width * v.height, state.k, decision());
+  else v.pred = v.filePred;
+}
+
+// --- Drawing ---
+function canvas(id: string): HTMLCanvasElement {
+  return $<HTMLCanvasElement>(id);
+}
+
+function put(id: string, w: number, h: number, data: Uint8ClampedArray | null): void {
+  const c = canvas(id);
+  c.width = w;
+  c.height = h;
+  if (!data) return;
+  (c.getContext('2d') as CanvasRenderingContext2D).putImageData(new ImageData(new Uint8ClampedArray(data), w, h), 0, 0);
+}
+
+function layerVisible(id: string, on: boolean, has: boolean): void {
+  const el = $(id);
+  el.style.display = on && has ? 'block' : 'none';
+}
+
+function refreshVisibility(): void {
+  const v = state.current;
+  const op = $<HTMLInputElement>('opacity').valueAsNumber;
+  layerVisible('layer-label', $<HTMLInputElement>('show-label').checked, !!v?.labels);
+  layerVisible('layer-void', $<HTMLInputElement>('show-void').checked, !!v?.labels);
+  layerVisible('layer-pred', $<HTMLInputElement>('show-pred').checked, !!v?.pred);
+  layerVisible('layer-heat', $<HTMLInputElement>('show-heat').checked, !!v?.probs);
+  layerVisible('layer-frontier', $<HTMLInputElement>('show-frontier').checked, !!v?.pred);
+  for (const id of ['layer-label', 'layer-pred', 'layer-heat']) $(id).style.opacity = String(op);
+  $('layer-void').style.opacity = String(Math.min(1, op + 0.35));
+}
+
+/** Redraw what depends on the decision (prediction layer and frontier). */
+function drawPrediction(): void {
+  const v = state.current;
+  if (!v) return;
+  decide(v);
+  put('layer-pred', v.width, v.height, v.pred ? classLayer(v.pred, state.colors) : null);
+  put('layer-heat', v.width, v.height, v.probs ? heatLayer(focusProbability(v.probs, v.width * v.height, state.k, decision())) : null);
+  let lines: Polyline[] = [];
+  if (v.probs && v.pred) lines = frontierLines({ probs: v.probs, width: v.width, height: v.height, numClasses: state.k, classes: v.pred }, decision());
+  else if (v.pred) lines = classOutline(v.pred, v.width, v.height);
+  state.lastLines = lines;
+  const d = pathData(lines);
+  $('frontier-path').setAttribute('d', d);
+  $('frontier-shadow').setAttribute('d', d);
+  refreshVisibility();
+  showCurrentMetrics();
+  setStatus('shown');
+  document.body.dataset.shown = v.key;
+}
+
+function draw(v: View): void {
+  put('layer-image', v.width, v.height, v.rgba);
+  put('layer-label', v.width, v.height, v.labels ? classLayer(v.labels, state.colors) : null);
+  put('layer-void', v.width, v.height, v.labels ? voidLayer(v.labels, v.width) : null);
+  const svg = $('layer-frontier');
+  svg.setAttribute('viewBox', `0 0 ${v.width} ${v.height}`);
+  svg.setAttribute('width', String(v.width));
+  svg.setAttribute('height', String(v.height));
+  $('empty').style.display = 'none';
+  $('pixel').textContent = '';
+  drawPrediction();
+}
+
+function showCurrentMetrics(): void {
+  const v = state.current;
+  const el = $('current');
+  if (!v) return;
+  const parts = [`<strong>${esc(v.name)}</strong> ${v.width}×${v.height}`];
+  if (v.labels && v.pred) {
+    const m = imageMetrics(v.labels, v.pred, state.k, v.truth ?? undefined);
+    parts.push(`accuracy ${pct(m.accuracy)} on ${m.labelled.toLocaleString('en')} labelled px`, `mIoU ${fix(m.meanIoU)}`);
+    if (m.gapAccuracy !== null) parts.push(`in the gap ${pct(m.gapAccuracy)}`);
+  }
+  if (v.pred) {
+    const counts = new Array(state.k).fill(0);
+    for (const c of v.pred) counts[c]++;
+    parts.push(`predicted: ${counts.map((n, c) => `${esc(state.catalog?.classes?.[c]?.name ?? String(c))} ${pct(n / v.pred!.length, 1)}`).join(', ')}`);
+  } else if (!state.model) parts.push('<span class="muted">no model and no prediction file</span>');
+  el.innerHTML = parts.join(' · ');
+}
+
+// --- Zoom and pan ---
+function applyZoom(): void {
+  const z = state.zoom;
+  const stage = $('stage');
+  stage.style.transform = `translate(${z.x}px, ${z.y}px) scale(${z.s})`;
+  stage.classList.toggle('pixelated', z.s > 1);
+  // The stage is scaled by CSS, which non-scaling-stroke ignores: keep the line 2 screen pixels wide.
+  $('frontier-path').style.strokeWidth = String(2 / z.s);
+  $('frontier-shadow').style.strokeWidth = String(4.5 / z.s);
+  $('zoom-value').textContent = `${Math.round(z.s * 100)}%`;
+}
+
+function zoomFit(): void {
+  const v = state.current;
+  if (!v) return;
+  const vp = $('viewport').getBoundingClientRect();
+  const s = Math.min(vp.width / v.width, vp.height / v.height) * 0.98;
+  state.zoom = { s, x: (vp.width - v.width * s) / 2, y: (vp.height - v.height * s) / 2 };
+  applyZoom();
+}
+
+function zoomAt(factor: number, cx: number, cy: number): void {
+  const z = state.zoom;
+  const s = Math.min(64, Math.max(0.02, z.s * factor));
+  z.x = cx - ((cx - z.x) * s) / z.s;
+  z.y = cy - ((cy - z.y) * s) / z.s;
+  z.s = s;
+  applyZoom();
+}
+
+function setupZoom(): void {
+  const vp = $('viewport');
+  vp.addEventListener(
+    'wheel',
+    (e) => {
+      e.preventDefault();
+      const r = vp.getBoundingClientRect();
+      zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX - r.left, e.clientY - r.top);
+    },
+    { passive: false },
+  );
+  let drag: { x: number; y: number } | null = null;
+  vp.addEventListener('pointerdown', (e) => {
+    drag = { x: e.clientX - state.zoom.x, y: e.clientY - state.zoom.y };
+    vp.setPointerCapture(e.pointerId);
+    vp.classList.add('dragging');
+  });
+  vp.addEventListener('pointerup', () => {
+    drag = null;
+    vp.classList.remove('dragging');
+  });
+  vp.addEventListener('pointermove', (e) => {
+    if (drag) {
+      state.zoom.x = e.clientX - drag.x;
+      state.zoom.y = e.clientY - drag.y;
+      applyZoom();
+    }
+    showPixel(e);
+  });
+  vp.addEventListener('dblclick', zoomFit);
+  $('zoom-fit').onclick = zoomFit;
+  $('zoom-1').onclick = () => {
+    const r = vp.getBoundingClientRect();
+    zoomAt(1 / state.zoom.s, r.width / 2, r.height / 2);
+  };
+  $('zoom-in').onclick = () => zoomAt(1.5, vp.clientWidth / 2, vp.clientHeight / 2);
+  $('zoom-out').onclick = () => zoomAt(1 / 1.5, vp.clientWidth / 2, vp.clientHeight / 2);
+  new ResizeObserver(() => state.current && zoomFit()).observe(vp);
+}
+
+function showPixel(e: PointerEvent): void {
+  const v = state.current;
+  if (!v) return;
+  const r = $('viewport').getBoundingClientRect();
+  const x = Math.floor((e.clientX - r.left - state.zoom.x) / state.zoom.s);
+  const y = Math.floor((e.clientY - r.top - state.zoom.y) / state.zoom.s);
+  const el = $('pixel');
+  if (x < 0 || y < 0 || x >= v.width || y >= v.height) {
+    el.textContent = '';
+    return;
+  }
+  const i = y * v.width + x;
+  const name = (c: number) => (c === VOID ? 'void' : (state.catalog?.classes?.[c]?.name ?? String(c)));
+  const parts = [`x ${x}, y ${y}`];
+  if (v.labels) parts.push(`label ${name(v.labels[i])}`);
+  if (v.pred) parts.push(`predicted ${name(v.pred[i])}`);
+  if (v.probs) parts.push(`p(${name(state.focus)}) ${v.probs[i * state.k + state.focus].toFixed(3)}`);
+  el.textContent = parts.join(' · ');
+}
+
+// --- Opening images ---
+async function loadItem(it: Item): Promise<View> {
+  const px = await fetchPixels(it.image);
+  const v: View = { key: `item-${it.id}`, name: it.name, width: px.width, height: px.height, rgba: px.rgba, labels: null, truth: null, filePred: null, probs: null, pred: null };
+  if (it.label) v.labels = await fetchClasses(it.label, px.width, px.height);
+  if (it.truth) v.truth = await fetchClasses(it.truth, px.width, px.height);
+  if (state.model) v.probs = await predictProbs(px.rgba, px.width, px.height);
+  else if (it.pred) v.filePred = await fetchClasses(it.pred, px.width, px.height);
+  return v;
+}
+
+async function open(it: Item): Promise<void> {
+  state.currentItem = it;
+  setStatus('loading-image');
+  renderTable();
+  try {
+    const v = await loadItem(it);
+    if (state.currentItem !== it) return;
+    const first = !state.current || state.current.width !== v.width || state.current.height !== v.height;
+    state.current = v;
+    draw(v);
+    if (first) zoomFit();
+    const row = state.rows.find((r) => r.item === it);
+    if (row && v.labels && v.pred) {
+      row.metrics = imageMetrics(v.labels, v.pred, state.k, v.truth ?? undefined);
+      renderTable();
+    }
+  } catch (e) {
+    $('current').innerHTML = `<span class="error">${esc((e as Error).message)}</span>`;
+    setStatus('error');
+  }
+}
+
+async function openFile(file: File): Promise<void> {
+  const msg = $('drop-msg');
+  const c = state.catalog as CatalogJson;
+  if (!state.model) {
+    msg.textContent = 'no model in this folder: start the viewer with --model <run-dir> to predict';
+    return;
+  }
+  if (file.size > c.maxUploadBytes) {
+    msg.textContent = `${file.name} is larger than the ${(c.maxUploadBytes / 1048576).toFixed(0)} MB limit`;
+    return;
+  }
+  setStatus('predicting');
+  msg.textContent = `predicting ${file.name}…`;
+  try {
+    let px;
+    try {
+      px = await bitmapPixels(file);
+    } catch {
+      // A format the browser cannot decode (TIFF...): the server decodes it, nothing is stored.
+      const r = await fetch('/api/decode', { method: 'POST', body: file });
+      if (!r.ok) throw new Error(`${file.name}: ${await errorText(r)}`);
+      px = await bitmapPixels(await r.blob());
+    }
+    const t0 = performance.now();
+    const probs = await predictProbs(px.rgba, px.width, px.height);
+    const ms = performance.now() - t0;
+    const v: View = { key: `file-${file.name}`, name: file.name, width: px.width, height: px.height, rgba: px.rgba, labels: null, truth: null, filePred: null, probs, pred: null };
+    state.current = v;
+    state.currentItem = null;
+    renderTable();
+    $<HTMLInputElement>('show-pred').checked = true;
+    draw(v);
+    zoomFit();
+    msg.textContent = `${file.name}: predicted in ${ms.toFixed(0)} ms (${state.backend})`;
+    document.body.dataset.predicted = file.name;
+  } catch (e) {
+    msg.innerHTML = `<span class="error">${esc((e as Error).message)}</span>`;
+    setStatus('error');
+  }
+}
+
+// --- Table of images and metrics ---
+const pct = (x: number | null | undefined, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(d)}%`);
+const fix = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3));
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function sortValue(r: Row): string | number {
+  const k = state.sortKey;
+  if (k === 'name') return r.item.name;
+  if (k === 'group') return r.item.group;
+  const v = r.metrics?.[k];
+  return typeof v === 'number' && !Number.isNaN(v) ? v : NaN;
+}
+
+function renderTable(): void {
+  const filter = $<HTMLInputElement>('filter').value.trim().toLowerCase();
+  const rows = state.rows.filter((r) => !filter || r.item.name.toLowerCase().includes(filter));
+  rows.sort((a, b) => {
+    const x = sortValue(a);
+    const y = sortValue(b);
+    // Rows without a value go last whatever the direction.
+    const xn = typeof x === 'number' && Number.isNaN(x);
+    const yn = typeof y === 'number' && Number.isNaN(y);
+    if (xn || yn) return xn === yn ? a.item.id - b.item.id : xn ? 1 : -1;
+    return (x < y ? -1 : x > y ? 1 : a.item.id - b.item.id) * state.sortDir;
+  });
+  const body = $('items').querySelector('tbody') as HTMLTableSectionElement;
+  body.innerHTML = rows
+    .map((r) => {
+      const m = r.metrics;
+      const cur = state.currentItem === r.item ? ' class="current"' : '';
+      const bad = m && m.accuracy < 0.9 ? ' bad' : '';
+      const cells = r.error
+        ? `<td colspan="3" class="error" title="${esc(r.error)}">error</td>`
+        : `<td class="num${bad}">${pct(m?.accuracy)}</td><td class="num">${fix(m?.meanIoU)}</td><td class="num">${pct(m?.gapAccuracy)}</td>`;
+      return `<tr data-id="${r.item.id}"${cur}><td>${esc(r.item.name)}</td><td class="muted">${esc(r.item.group)}</td>${cells}</tr>`;
+    })
+    .join('');
+  for (const th of Array.from($('items').querySelectorAll('th'))) {
+    th.classList.toggle('sorted-asc', th.dataset.key === state.sortKey && state.sortDir === 1);
+    th.classList.toggle('sorted-desc', th.dataset.key === state.sortKey && state.sortDir === -1);
+  }
+}
+
+/** Predict (or read predictions of) every labelled image, in the background, to fill the metrics. */
+async function computeMetrics(): Promise<void> {
+  const run = ++state.metricsRun;
+  const todo = state.rows.filter((r) => r.item.label && (state.model || r.item.pred));
+  const el = $('metrics-status');
+  if (todo.length === 0) {
+    el.textContent = state.rows.some((r) => r.item.label) ? 'no model or predictions: no metrics' : 'no labels: no metrics';
+    return;
+  }
+  const how = state.model ? `in-browser predictions (${state.backend})` : 'prediction files';
+  let done = 0;
+  for (const r of todo) {
+    if (run !== state.metricsRun) return;
+    el.textContent = `metrics: ${done}/${todo.length} images, ${how}…`;
+    try {
+      const v = await loadItem(r.item);
+      decide(v);
+      r.metrics = imageMetrics(v.labels as Uint8Array, v.pred as Uint8Array, state.k, v.truth ?? undefined);
+      r.error = null;
+    } catch (e) {
+      r.error = (e as Error).message;
+    }
+    done++;
+    if (done % 4 === 0 || done === todo.length) renderTable();
+  }
+  const d = decision();
+  const forb = [...state.forbidden].map((c) => state.catalog?.classes?.[c]?.name).join(', ');
+  el.textContent = `metrics of ${todo.length} images from ${how}${state.model ? `, threshold ${d.threshold === null ? 'argmax' : d.threshold.toFixed(2)}${forb ? `, forbidden: ${forb}` : ''}` : ''}`;
+  if (state.model) {
+    const b = document.createElement('button');
+    b.textContent = 'recompute';
+    b.title = 'recompute with the current threshold and forbidden classes';
+    b.onclick = () => void computeMetrics();
+    el.append(' ', b);
+  }
+  document.body.dataset.metrics = 'done';
+}
+
+// --- Controls ---
+function setupControls(c: CatalogJson): void {
+  for (const id of ['show-label', 'show-void', 'show-pred', 'show-frontier', 'show-heat', 'opacity']) $(id).addEventListener('input', refreshVisibility);
+  const th = $<HTMLInputElement>('threshold');
+  th.addEventListener('input', () => {
+    state.threshold = th.valueAsNumber;
+    state.thresholdTouched = true;
+    $('threshold-value').textContent = state.threshold.toFixed(2);
+    drawPrediction();
+  });
+  const classes = c.classes ?? [];
+  const focus = $<HTMLSelectElement>('focus');
+  focus.innerHTML = classes.map((cl, i) => `<option value="${i}">${esc(cl.name)}</option>`).join('');
+  focus.value = String(state.focus);
+  focus.onchange = () => {
+    state.focus = Number(focus.value);
+    drawPrediction();
+  };
+  $('forbid').innerHTML = classes.map((cl, i) => `<label title="never predict ${esc(cl.name)}"><input type="checkbox" data-class="${i}"> forbid ${esc(cl.name)}</label>`).join('');
+  for (const box of Array.from($('forbid').querySelectorAll('input'))) {
+    box.addEventListener('change', () => {
+      const i = Number(box.dataset.class);
+      if (box.checked) state.forbidden.add(i);
+      else state.forbidden.delete(i);
+      if (state.forbidden.size === state.k) {
+        state.forbidden.delete(i);
+        box.checked = false;
+        return;
+      }
+      drawPrediction();
+    });
+  }
+  if (!c.model) $('decision').style.display = 'none';
+  for (const h of Array.from($('items').querySelectorAll('th'))) {
+    h.addEventListener('click', () => {
+      const key = h.dataset.key as typeof state.sortKey;
+      state.sortDir = state.sortKey === key ? -state.sortDir : 1;
+      state.sortKey = key;
+      renderTable();
+    });
+  }
+  $('worst').onclick = () => {
+    state.sortKey = 'accuracy';
+    state.sortDir = 1;
+    renderTable();
+  };
+  $('filter').addEventListener('input', renderTable);
+  ($('items').querySelector('tbody') as HTMLElement).addEventListener('click', (e) => {
+    const tr = (e.target as HTMLElement).closest('tr');
+    const it = tr && state.rows.find((r) => r.item.id === Number(tr.dataset.id));
+    if (it) void open(it.item);
+  });
+  const input = $<HTMLInputElement>('file-input');
+  input.addEventListener('change', () => input.files?.[0] && void openFile(input.files[0]));
+  const drop = $('drop');
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const f = e.dataTransfer?.files[0];
+    if (f) void openFile(f);
+  });
+  // Dropping anywhere must not navigate away from the page.
+  window.addEventListener('dragover', (e) => e.preventDefault());
+  window.addEventListener('drop', (e) => {
+    e.preventDefault();
+    const f = e.dataTransfer?.files[0];
+    if (f) void openFile(f);
+  });
+}
+
+function renderLegend(c: CatalogJson): void {
+  const classes = (c.classes ?? []).map((cl) => `<span class="item"><span class="sw" style="background:rgb(${cl.color.join(',')})"></span>${esc(cl.name)}${cl.color.every((x) => x === 0) ? ' (untinted)' : ''}</span>`);
+  classes.push('<span class="item"><span class="sw void"></span>void (unlabelled)</span>', '<span class="item"><span class="sw frontier"></span>frontier</span>');
+  if (c.model) classes.push(`<span class="item"><span class="sw heat"></span>probability of the focus class, 0 → 1</span>`);
+  $('legend').innerHTML = classes.join('');
+}
+
+async function main(): Promise<void> {
+  const c = await fetchJson<CatalogJson>('/api/catalog');
+  state.catalog = c;
+  state.k = c.classes?.length ?? 0;
+  state.colors = (c.classes ?? []).map((cl) => cl.color);
+  state.focus = Math.max(0, state.k - 1);
+  document.title = `gapseg view: ${c.title}`;
+  $('title').textContent = c.title;
+  $('notes').innerHTML = c.notes.map((n) => `<div>${esc(n)}</div>`).join('');
+  $('links').innerHTML = c.reports.map((r) => `<a href="${r}" target="_blank">training report</a>`).join(' ');
+  state.rows = c.items.map((item) => ({ item, metrics: null, error: null }));
+  setupControls(c);
+  setupZoom();
+  renderLegend(c);
+  renderTable();
+  if (c.model) {
+    $('model-info').textContent = `model ${c.model.source} · loading…`;
+    try {
+      await initModel(c);
+      const epoch = c.model.info.epoch;
+      $('model-info').textContent = `model ${c.model.source}${epoch ? ` (epoch ${epoch})` : ''} · predicting in the page on ${state.backend}`;
+    } catch (e) {
+      $('model-info').innerHTML = `<span class="error">model failed to load: ${esc((e as Error).message)}</span>`;
+      state.model = null;
+    }
+  } else $('model-info').textContent = 'no model: showing labels and prediction files only';
+  if (!state.model) $('decision').style.display = 'none';
+  setStatus('ready');
+  const first = state.rows[0]?.item;
+  if (first) await open(first);
+  void computeMetrics();
+}
+
+// For tests and the console: the current prediction, summarised.
+(window as unknown as Record<string, unknown>).gapseg = {
+  state,
+  lastPrediction() {
+    const v = state.current;
+    if (!v || !v.pred) return null;
+    const counts = new Array(256).fill(0);
+    for (const c of v.pred) counts[c]++;
+    return { name: v.name, width: v.width, height: v.height, numClasses: state.k, counts: counts.slice(0, state.k), voidCount: counts[VOID], other: v.pred.length - counts.slice(0, state.k).reduce((a: number, b: number) => a + b, 0), frontierLines: state.lastLines.length, classes: Array.from(v.pred) };
+  },
+};
+
+main().catch((e: unknown) => {
+  $('notes').innerHTML = `<div class="error">${esc((e as Error).message)}</div>`;
+  setStatus('error');
+});

@@ -1,0 +1,65 @@
+/**
+ * Writing a run's report.html (atomically) from what the training run knows: its settings,
+ * history and the latest validation previews. Called after every epoch, so the report of a
+ * run in progress is never more than one epoch old.
+ */
+import path from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { TrainConfig } from '../train/run.js';
+import type { EpochRecord } from '../train/loop.js';
+import { renderPreview, type PreviewSource } from './previews.js';
+import { renderReport } from './report.js';
+
+export const REPORT_FILE = 'report.html';
+
+/** How many validation images the report shows. */
+export const REPORT_SAMPLES = 6;
+
+export interface RunReportInput {
+  config: TrainConfig;
+  history: EpochRecord[];
+  bestEpoch: number | null;
+  previews: PreviewSource[];
+  /** Epoch whose model made the previews. */
+  previewEpoch: number | null;
+}
+
+function settingsOf(c: TrainConfig): [string, string][] {
+  return [
+    ['class source', c.classSource],
+    ['model', `U-Net depth ${c.depth}, width ${c.baseWidth}`],
+    ['epochs, batch, crop', `${c.epochs}, ${c.batchSize}, ${c.crop}px`],
+    ['learning rate, weight decay', `${c.lr}, ${c.weightDecay}`],
+    ['scale, tile', `${c.scale}, ${c.tile}`],
+    ['made gaps', c.makeGap > 0 ? `${c.makeGap}px` : 'no'],
+    ['class weights', c.classWeights ? c.classWeights.join(', ') : 'none'],
+    ['validation fraction', `${Math.round(c.validFraction * 100)}% at random, when the data set lists no split`],
+    ['seed', String(c.seed)],
+  ];
+}
+
+/** Write <runDir>/report.html; returns its path. */
+export async function writeRunReport(runDir: string, r: RunReportInput): Promise<string> {
+  const colors = r.config.classes.classes.map((c) => c.color);
+  const samples = [];
+  for (const p of r.previews) samples.push(await renderPreview(p, colors));
+  const last = r.history[r.history.length - 1];
+  const html = renderReport({
+    run: path.resolve(runDir),
+    dataset: r.config.dataset,
+    generatedAt: new Date().toISOString().replace('T', ' ').slice(0, 19) + ' UTC',
+    epochsPlanned: r.config.epochs,
+    finished: !!last && last.epoch >= r.config.epochs,
+    settings: settingsOf(r.config),
+    classes: r.config.classes.classes,
+    voidValues: r.config.classes.voidValues,
+    history: r.history,
+    bestEpoch: r.bestEpoch,
+    samples,
+    samplesEpoch: r.previewEpoch,
+    focusClass: colors.length - 1,
+  });
+  const file = path.join(runDir, REPORT_FILE);
+  await writeFileAtomic(file, html);
+  return file;
+}

@@ -1,0 +1,280 @@
+/**
+ * The viewer's HTTP server (node:http). It serves:
+ *   /                      the page (src/view/page/index.html)
+ *   /app/<file>            the page's static files; /app/js/<module>.js gapseg's own compiled
+ *                          browser-safe modules; /app/vendor/<file> the TensorFlow.js bundles
+ *   /api/catalog           what the folder holds (catalog.ts), as JSON
+ *   /api/image/<id>        an item's image (converted to PNG when browsers cannot decode it)
+ *   /api/classes/<id>/<label|truth|pred>   a mask as class indices (grey PNG, 255 = void)
+ *   /model/<file>          model.json, weights.bin, gapseg.json of the model
+ *   /files/<path>          any file under the folder
+ *   POST /api/decode       an uploaded image (size-limited) decoded and returned as PNG
+ * Every file path is checked by safePath.ts; only GET/HEAD (and that one POST) are allowed;
+ * requests naming another host are refused (no DNS rebinding).
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { labelMap, encodeLabels } from '../data/classes.js';
+import { decodeImageBuffer, encodePng, readImage, readLabel } from '../data/decode.js';
+import { GapsegError, describeError } from '../util/errors.js';
+import { buildCatalog, type Catalog } from './catalog.js';
+import { resolveInside } from './safePath.js';
+
+export interface ViewerOptions {
+  root: string;
+  model?: string;
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+  maxUploadBytes: number;
+  log: (line: string) => void;
+}
+
+export interface Viewer {
+  url: string;
+  catalog: Catalog;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_UPLOAD = 32 * 1024 * 1024;
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** dist/src: compiled modules the page imports (only browser-safe ones are imported). */
+const DIST_SRC = path.resolve(HERE, '..');
+/** The page's static files stay in the source tree (no build step copies them). */
+const PAGE_DIR = path.resolve(HERE, '..', '..', '..', 'src', 'view', 'page');
+
+const require = createRequire(import.meta.url);
+function packageFile(pkg: string, file: string): string {
+  return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file);
+}
+const VENDOR: Record<string, () => string> = {
+  'tf-core.min.js': () => packageFile('@tensorflow/tfjs-core', 'dist/tf-core.min.js'),
+  'tf-layers.min.js': () => packageFile('@tensorflow/tfjs-layers', 'dist/tf-layers.min.js'),
+  'tf-backend-cpu.min.js': () => packageFile('@tensorflow/tfjs-backend-cpu', 'dist/tf-backend-cpu.min.js'),
+  'tf-backend-wasm.min.js': () => packageFile('@tensorflow/tfjs-backend-wasm', 'dist/tf-backend-wasm.min.js'),
+  'tfjs-backend-wasm.wasm': () => packageFile('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm.wasm'),
+  'tfjs-backend-wasm-simd.wasm': () => packageFile('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm-simd.wasm'),
+  'tfjs-backend-wasm-threaded-simd.wasm': () => packageFile('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm-threaded-simd.wasm'),
+};
+const MODEL_FILES = new Set(['model.json', 'weights.bin', 'gapseg.json']);
+const BROWSER_IMAGES = /\.(png|jpe?g|webp|gif|bmp|avif)$/i;
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.bmp': 'image/bmp',
+  '.avif': 'image/avif',
+  '.wasm': 'application/wasm',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+const SECURITY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  // Cross-origin isolation lets the page use threaded WebAssembly (SharedArrayBuffer).
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' data: blob:; script-src 'self' blob: 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; connect-src 'self' blob: data:; frame-ancestors 'none'",
+  'Referrer-Policy': 'no-referrer',
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: string | Uint8Array, type: string, head: boolean, extra: Record<string, string> = {}): void {
+  const buf = typeof body === 'string' ? Buffer.from(body) : body;
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(buf.length), 'Cache-Control': 'no-store', ...extra });
+  res.end(head ? undefined : buf);
+}
+
+function sendFile(res: http.ServerResponse, file: string, head: boolean): void {
+  const type = TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+  const size = fs.statSync(file).size;
+  res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(size), 'Cache-Control': 'no-cache' });
+  if (head) res.end();
+  else fs.createReadStream(file).on('error', () => res.destroy()).pipe(res);
+}
+
+/** A file under `rootReal` named by an encoded request path, or an HTTP error. */
+function fileUnder(rootReal: string, encoded: string): string {
+  const r = resolveInside(rootReal, encoded);
+  if ('status' in r) throw new HttpError(r.status, r.reason);
+  return r.file;
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > limit) {
+      reject(new HttpError(413, `upload larger than ${limit} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new HttpError(413, `upload larger than ${limit} bytes`));
+        req.pause();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Hosts the server answers to: the address it is bound to, and localhost names when loopback. */
+function allowedHosts(host: string, port: number): Set<string> {
+  const names = new Set([host, host.includes(':') ? `[${host}]` : host]);
+  if (host === '127.0.0.1' || host === '::1' || host === 'localhost') ['127.0.0.1', 'localhost', '[::1]'].forEach((h) => names.add(h));
+  return new Set([...names].map((h) => `${h}:${port}`.toLowerCase()));
+}
+
+/** Start the viewer on a folder. */
+export async function startViewer(o: ViewerOptions): Promise<Viewer> {
+  const catalog = buildCatalog(o.root, o.model);
+  const rootReal = catalog.root;
+  const distReal = fs.realpathSync(DIST_SRC);
+  if (!fs.existsSync(path.join(PAGE_DIR, 'index.html'))) throw new Error(`viewer page not found in ${PAGE_DIR}`);
+  const pageReal = fs.realpathSync(PAGE_DIR);
+  const modelReal = catalog.model ? fs.realpathSync(catalog.model.dir) : null;
+  const table = catalog.classes ? labelMap(catalog.classes) : null;
+  let hosts = new Set<string>();
+  const anyHost = o.host === '0.0.0.0' || o.host === '::';
+
+  const publicCatalog = () => ({
+    title: catalog.title,
+    classes: catalog.classes?.classes ?? null,
+    voidValues: catalog.classes?.voidValues ?? [],
+    model: catalog.model && { url: '/model/', source: catalog.model.source, recipe: catalog.model.recipe, depth: catalog.model.depth, info: catalog.model.info },
+    reports: catalog.reports.map((r) => `/files/${r.split('/').map(encodeURIComponent).join('/')}`),
+    items: catalog.items.map((it) => ({
+      id: it.id,
+      name: it.name,
+      group: it.group,
+      image: `/api/image/${it.id}`,
+      label: it.label && table ? `/api/classes/${it.id}/label` : null,
+      truth: it.truth && table ? `/api/classes/${it.id}/truth` : null,
+      pred: it.pred && table ? `/api/classes/${it.id}/pred` : null,
+    })),
+    notes: catalog.notes,
+    maxUploadBytes: o.maxUploadBytes,
+  });
+
+  const item = (idText: string) => {
+    const id = Number(idText);
+    const it = Number.isInteger(id) ? catalog.items[id] : undefined;
+    if (!it) throw new HttpError(404, 'no such item');
+    return it;
+  };
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!anyHost && !hosts.has(host)) throw new HttpError(421, 'unexpected Host header');
+    const raw = req.url ?? '/';
+    // The raw path, never normalised by a URL parser: "/a/%2e%2e/b" must reach the checks as is.
+    const p = raw.split('?')[0];
+    const method = req.method ?? 'GET';
+    if (p === '/api/decode') {
+      if (method !== 'POST') throw new HttpError(405, 'POST an image here');
+      const body = await readBody(req, o.maxUploadBytes);
+      if (body.length === 0) throw new HttpError(400, 'empty upload');
+      const img = await decodeImageBuffer(body, 'upload').catch((e: unknown) => {
+        throw new HttpError(415, e instanceof GapsegError ? e.message : 'not a readable image');
+      });
+      send(res, 200, await encodePng(img.data, img.width, img.height, 3), 'image/png', false);
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      throw new HttpError(405, 'only GET and HEAD');
+    }
+    const head = method === 'HEAD';
+    let m: RegExpMatchArray | null;
+    if (p === '/' || p === '/index.html') return sendFile(res, path.join(pageReal, 'index.html'), head);
+    if ((m = p.match(/^\/app\/js\/(.+\.js(?:\.map)?)$/))) return sendFile(res, fileUnder(distReal, m[1]), head);
+    if ((m = p.match(/^\/app\/vendor\/([^/]+)$/))) {
+      const f = Object.hasOwn(VENDOR, m[1]) ? VENDOR[m[1]]() : null;
+      if (!f) throw new HttpError(404, 'not found');
+      return sendFile(res, f, head);
+    }
+    if ((m = p.match(/^\/app\/(.+)$/))) return sendFile(res, fileUnder(pageReal, m[1]), head);
+    if (p === '/api/catalog') return send(res, 200, JSON.stringify(publicCatalog()), TYPES['.json'], head);
+    if ((m = p.match(/^\/api\/image\/(\d+)$/))) {
+      const file = fileUnder(rootReal, encodeURIComponent(item(m[1]).image).replace(/%2F/g, '/'));
+      if (BROWSER_IMAGES.test(file)) return sendFile(res, file, head);
+      const img = await readImage(file);
+      return send(res, 200, await encodePng(img.data, img.width, img.height, 3), 'image/png', head);
+    }
+    if ((m = p.match(/^\/api\/classes\/(\d+)\/(label|truth|pred)$/))) {
+      const it = item(m[1]);
+      const relFile = it[m[2] as 'label' | 'truth' | 'pred'];
+      if (!relFile || !table) throw new HttpError(404, `no ${m[2]} mask`);
+      const file = fileUnder(rootReal, encodeURIComponent(relFile).replace(/%2F/g, '/'));
+      const lab = await readLabel(file);
+      const idx = encodeLabels(lab.values, lab.width, table, path.relative(rootReal, file));
+      return send(res, 200, await encodePng(idx, lab.width, lab.height, 1), 'image/png', head);
+    }
+    if ((m = p.match(/^\/model\/([^/]+)$/))) {
+      if (!modelReal || !MODEL_FILES.has(m[1])) throw new HttpError(404, 'not found');
+      return sendFile(res, fileUnder(modelReal, m[1]), head);
+    }
+    if ((m = p.match(/^\/files\/(.+)$/))) return sendFile(res, fileUnder(rootReal, m[1]), head);
+    throw new HttpError(404, 'not found');
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const status = e instanceof HttpError ? e.status : e instanceof GapsegError ? 422 : 500;
+      const msg = e instanceof HttpError || e instanceof GapsegError ? e.message : describeError(e);
+      if (status === 500) o.log(`viewer: ${req.method} ${req.url}: ${describeError(e)}`);
+      if (res.headersSent) res.destroy();
+      else {
+        // An oversized upload is not read to its end: answer, then drop the connection.
+        if (status === 413) res.on('finish', () => req.destroy());
+        send(res, status, JSON.stringify({ error: msg }), TYPES['.json'], false, status === 413 ? { Connection: 'close' } : {});
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new GapsegError(`port ${o.port} on ${o.host} is in use; pick another with --port`) : e.code === 'EADDRNOTAVAIL' ? new GapsegError(`--host ${o.host}: no such address on this machine`) : e),
+    );
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  hosts = allowedHosts(o.host, port);
+  const shown = o.host.includes(':') ? `[${o.host}]` : o.host;
+  return {
+    url: `http://${anyHost ? '127.0.0.1' : shown}:${port}/`,
+    catalog,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+

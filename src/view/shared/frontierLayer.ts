@@ -1,0 +1,32 @@
+/**
+ * The frontier layer of the report and the viewer: where the predicted boundary runs.
+ *
+ * This is the one place that decides how the frontier is drawn, so it can be switched to
+ * the frontier module (src/predict/frontier.ts, marching-squares rings from class
+ * probabilities) without touching the report or the page. Until then it is computed here:
+ * with two allowed classes, the iso-line of the focus class's probability at the decision
+ * threshold (0.5 = the argmax boundary, sub-pixel); with more, the outline of the predicted
+ * class map. Browser-safe: imports only browser-safe modules.
+ */
+import { classOutline, isoLines, type Polyline } from './contour.js';
+import { focusProbability, type Decision } from './layers.js';
+
+/** What the frontier is computed from: HWC class probabilities and the decided classes. */
+export interface FrontierInput {
+  probs: Float32Array;
+  width: number;
+  height: number;
+  numClasses: number;
+  classes: Uint8Array;
+}
+
+/** Frontier polylines in image pixel coordinates. */
+export function frontierLines(p: FrontierInput, d: Decision): Polyline[] {
+  const allowed = d.allowed.filter(Boolean).length;
+  if (allowed < 2 || !d.allowed[d.focus]) return [];
+  if (allowed === 2) {
+    const q = focusProbability(p.probs, p.width * p.height, p.numClasses, d);
+    return isoLines(q, p.width, p.height, d.threshold ?? 0.5);
+  }
+  return classOutline(p.classes, p.width, p.height);
+}

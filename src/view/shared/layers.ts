@@ -1,0 +1,205 @@
+/**
+ * Pixel layers for showing segmentations: class colours, hatched void, probability heat,
+ * and class decisions from probabilities with forbidden classes and a threshold.
+ * Browser-safe: no imports, so the viewer page loads this very module (served from dist/).
+ * Layers are RGBA bytes, drawn over the image with the viewer's opacity.
+ */
+
+/** Class index of a void (unlabelled) pixel in class-index arrays (same as data/classes VOID_INDEX). */
+export const VOID = 255;
+
+export type Rgb = readonly [number, number, number];
+
+/** How predicted classes are decided from probabilities. */
+export interface Decision {
+  /** allowed[c] is false for a forbidden class: it is never predicted. */
+  allowed: readonly boolean[];
+  /**
+   * Threshold on the focus class's probability (renormalised over allowed classes), or null
+   * for a plain argmax. With two classes, 0.5 is the argmax.
+   */
+  threshold: number | null;
+  /** The class the threshold applies to (and the heat map shows). */
+  focus: number;
+}
+
+/** Plain argmax over every class, focused on the last one. */
+export function argmaxDecision(numClasses: number): Decision {
+  return { allowed: new Array(numClasses).fill(true), threshold: null, focus: numClasses - 1 };
+}
+
+/** Focus-class probability renormalised over the allowed classes, per pixel. */
+export function focusProbability(probs: Float32Array, n: number, k: number, d: Decision): Float32Array {
+  const out = new Float32Array(n);
+  if (!d.allowed[d.focus]) return out;
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let c = 0; c < k; c++) if (d.allowed[c]) s += probs[i * k + c];
+    out[i] = s > 0 ? probs[i * k + d.focus] / s : 0;
+  }
+  return out;
+}
+
+/**
+ * Class per pixel: the focus class where its renormalised probability reaches the threshold,
+ * else the most probable other allowed class. Never a forbidden class, never VOID.
+ */
+export function decideClasses(probs: Float32Array, n: number, k: number, d: Decision): Uint8Array {
+  const allowed = [...Array(k).keys()].filter((c) => d.allowed[c]);
+  if (allowed.length === 0) throw new Error('every class is forbidden; allow at least one');
+  const out = new Uint8Array(n);
+  const useThreshold = d.threshold !== null && d.allowed[d.focus] && allowed.length > 1;
+  const q = useThreshold ? focusProbability(probs, n, k, d) : null;
+  for (let i = 0; i < n; i++) {
+    if (q && q[i] >= (d.threshold as number)) {
+      out[i] = d.focus;
+      continue;
+    }
+    let best = -1;
+    let bestP = -Infinity;
+    for (const c of allowed) {
+      if (q && c === d.focus) continue;
+      const p = probs[i * k + c];
+      if (p > bestP) {
+        bestP = p;
+        best = c;
+      }
+    }
+    out[i] = best;
+  }
+  return out;
+}
+
+function isBlack(c: Rgb): boolean {
+  return c[0] + c[1] + c[2] === 0;
+}
+
+/** Class colours as RGBA; classes coloured black stay transparent (as in gapseg's overlays). */
+export function classLayer(classes: Uint8Array, colors: readonly Rgb[]): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(classes.length * 4);
+  for (let i = 0; i < classes.length; i++) {
+    const c = classes[i];
+    if (c === VOID || c >= colors.length) continue;
+    const col = colors[c];
+    if (isBlack(col)) continue;
+    out[i * 4] = col[0];
+    out[i * 4 + 1] = col[1];
+    out[i * 4 + 2] = col[2];
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+/** Void pixels hatched: diagonal stripes of `stripe` over a dimmed band, so a gap never looks like a class. */
+export function voidLayer(labels: Uint8Array, width: number, stripe: Rgb = [255, 230, 0], period = 6): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(labels.length * 4);
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] !== VOID) continue;
+    const x = i % width;
+    const y = (i - x) / width;
+    const on = (x + y) % period < period / 2;
+    out[i * 4] = on ? stripe[0] : 20;
+    out[i * 4 + 1] = on ? stripe[1] : 20;
+    out[i * 4 + 2] = on ? stripe[2] : 20;
+    out[i * 4 + 3] = on ? 255 : 170;
+  }
+  return out;
+}
+
+// A perceptual dark-blue -> teal -> yellow ramp (viridis control points).
+const HEAT: Rgb[] = [
+  [68, 1, 84],
+  [59, 82, 139],
+  [33, 145, 140],
+  [94, 201, 98],
+  [253, 231, 37],
+];
+
+/** Colour of a probability on the heat ramp. */
+export function heatColor(p: number): Rgb {
+  const t = Math.min(Math.max(p, 0), 1) * (HEAT.length - 1);
+  const i = Math.min(Math.floor(t), HEAT.length - 2);
+  const f = t - i;
+  const a = HEAT[i];
+  const b = HEAT[i + 1];
+  return [Math.round(a[0] + (b[0] - a[0]) * f), Math.round(a[1] + (b[1] - a[1]) * f), Math.round(a[2] + (b[2] - a[2]) * f)];
+}
+
+/** Probability (0..1 per pixel) as an opaque heat map. */
+export function heatLayer(p: Float32Array): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(p.length * 4);
+  for (let i = 0; i < p.length; i++) {
+    const c = heatColor(p[i]);
+    out[i * 4] = c[0];
+    out[i * 4 + 1] = c[1];
+    out[i * 4 + 2] = c[2];
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+/** Blend RGBA layers over an RGB image (3 bytes per pixel); alpha scaled by `opacity`. */
+export function composite(rgb: Uint8Array, layers: { data: Uint8ClampedArray; opacity: number }[]): Uint8Array {
+  const out = new Uint8Array(rgb);
+  const n = rgb.length / 3;
+  for (const { data, opacity } of layers) {
+    for (let i = 0; i < n; i++) {
+      const a = (data[i * 4 + 3] / 255) * opacity;
+      if (a === 0) continue;
+      for (let c = 0; c < 3; c++) out[i * 3 + c] = Math.round(out[i * 3 + c] * (1 - a) + data[i * 4 + c] * a);
+    }
+  }
+  return out;
+}
+
+/** Per-image metrics over labelled pixels (void never counts), and inside the gap when a full truth exists. */
+export interface ImageMetrics {
+  /** Labelled pixels. */
+  labelled: number;
+  accuracy: number;
+  /** Mean IoU over classes present in the labels or the prediction. */
+  meanIoU: number;
+  iou: number[];
+  gapAccuracy: number | null;
+}
+
+/** Metrics of one image: labels may hold VOID; pred must not. Same definitions as metrics/confusion.ts. */
+export function imageMetrics(labels: Uint8Array, pred: Uint8Array, k: number, truth?: Uint8Array): ImageMetrics {
+  const conf = new Float64Array(k * k);
+  let gapTotal = 0;
+  let gapCorrect = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const t = labels[i];
+    if (t === VOID) {
+      if (truth && truth[i] !== VOID) {
+        gapTotal++;
+        if (pred[i] === truth[i]) gapCorrect++;
+      }
+      continue;
+    }
+    if (t < k && pred[i] < k) conf[t * k + pred[i]]++;
+  }
+  let total = 0;
+  let correct = 0;
+  const iou: number[] = [];
+  for (let i = 0; i < k; i++) {
+    let row = 0;
+    let col = 0;
+    for (let j = 0; j < k; j++) {
+      row += conf[i * k + j];
+      col += conf[j * k + i];
+    }
+    const tp = conf[i * k + i];
+    total += row;
+    correct += tp;
+    iou.push(row + col - tp > 0 ? tp / (row + col - tp) : NaN);
+  }
+  const defined = iou.filter((x) => !Number.isNaN(x));
+  return {
+    labelled: total,
+    accuracy: total > 0 ? correct / total : NaN,
+    meanIoU: defined.length ? defined.reduce((a, b) => a + b, 0) / defined.length : NaN,
+    iou,
+    gapAccuracy: gapTotal > 0 ? gapCorrect / gapTotal : null,
+  };
+}
