@@ -106,34 +106,87 @@ function dropCollinear(ring: Ring): Ring {
   return out;
 }
 
+/** A ring and the connected inside region it bounds. */
+export interface TracedRing {
+  ring: Ring;
+  /** Id of the region on the ring's left: its exterior and its holes share it. */
+  region: number;
+}
+
+/** Union-find root with path halving. */
+function root(parent: Int32Array, i: number): number {
+  while (parent[i] !== i) {
+    parent[i] = parent[parent[i]];
+    i = parent[i];
+  }
+  return i;
+}
+
+function union(parent: Int32Array, a: number, b: number): void {
+  const ra = root(parent, a);
+  const rb = root(parent, b);
+  if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
+}
+
 /**
  * Marching squares over the padded grid of pixel centres: the closed rings bounding the
- * inside region, oriented with the region on the left (positive area for exteriors).
+ * inside region, oriented with the region on the left (positive area for exteriors), each
+ * tagged with its connected region (4-neighbours, plus diagonals where a saddle is joined).
  */
-export function traceRings(spec: ContourSpec): Ring[] {
+export function traceRings(spec: ContourSpec): TracedRing[] {
   const { width: w, height: h, inside } = spec;
   if (inside.length !== w * h) throw new Error(`traceRings: mask has ${inside.length} values for ${w}x${h}`);
-  const pw = w + 2;
-  const isIn = (x: number, y: number) => x >= 0 && y >= 0 && x < w && y < h && inside[y * w + x] === 1;
-  // Edge ids: horizontal edge from node (x, y) to (x+1, y) = 2 * node, vertical to (x, y+1) = 2 * node + 1.
-  const node = (x: number, y: number) => (y + 1) * pw + (x + 1);
-  const points = new Map<number, XY>();
-  const succ = new Map<number, number>();
+  const parent = new Int32Array(w * h);
+  for (let i = 0; i < parent.length; i++) parent[i] = i;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (!inside[i]) continue;
+      if (x + 1 < w && inside[i + 1]) union(parent, i, i + 1);
+      if (y + 1 < h && inside[i + w]) union(parent, i, i + w);
+    }
+  }
+  // Crossing points ("slots"), one per crossed grid edge, in growable typed arrays.
+  let cap = 1024;
+  let xs = new Float64Array(cap);
+  let ys = new Float64Array(cap);
+  // The inside pixel at each crossing's edge: the region on the left of the ring through it.
+  let pix = new Int32Array(cap);
+  let next = new Int32Array(cap);
+  let count = 0;
   const via = new Map<number, XY>();
+  const newSlot = (x: number, y: number, p: number): number => {
+    if (count === cap) {
+      cap *= 2;
+      const grow = <T extends Float64Array | Int32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(cap);
+        b.set(a);
+        return b;
+      };
+      xs = grow(xs);
+      ys = grow(ys);
+      pix = grow(pix);
+      next = grow(next);
+    }
+    xs[count] = x;
+    ys[count] = y;
+    pix[count] = p;
+    next[count] = -1;
+    return count++;
+  };
+
+  const isIn = (x: number, y: number) => x >= 0 && y >= 0 && x < w && y < h && inside[y * w + x] === 1;
   // Corner offsets of a cell: TL, TR, BR, BL; edge e joins corner e and corner (e+1)%4.
   const CX = [0, 1, 1, 0];
   const CY = [0, 0, 1, 1];
   const cornerIn = [false, false, false, false];
-  const edgeId = (cx: number, cy: number, e: number) =>
-    e === 0 ? 2 * node(cx, cy) : e === 1 ? 2 * node(cx + 1, cy) + 1 : e === 2 ? 2 * node(cx, cy + 1) : 2 * node(cx, cy) + 1;
+  // Slots of the current cell's edges; a cell's right and bottom edges are its neighbours' left and top.
+  const edgeSlot = [-1, -1, -1, -1];
+  let aboveRow = new Int32Array(w + 1).fill(-1);
+  let thisRow = new Int32Array(w + 1).fill(-1);
 
-  const edgePoint = (cx: number, cy: number, e: number): XY => {
-    const id = edgeId(cx, cy, e);
-    const known = points.get(id);
-    if (known) return known;
-    const a = e;
-    const b = (e + 1) % 4;
-    const [ia, ib] = cornerIn[a] ? [a, b] : [b, a];
+  const crossingSlot = (cx: number, cy: number, e: number): number => {
+    const [ia, ib] = cornerIn[e] ? [e, (e + 1) % 4] : [(e + 1) % 4, e];
     const xi = cx + CX[ia];
     const yi = cy + CY[ia];
     const xo = cx + CX[ib];
@@ -141,103 +194,98 @@ export function traceRings(spec: ContourSpec): Ring[] {
     const outsideImage = xo < 0 || yo < 0 || xo >= w || yo >= h;
     let t = outsideImage ? 0.5 : spec.crossing(yi * w + xi, yo * w + xo);
     if (!outsideImage) t = Number.isFinite(t) ? Math.min(1 - T_MIN, Math.max(T_MIN, t)) : 0.5;
-    const p: XY = [xi + 0.5 + t * (xo - xi), yi + 0.5 + t * (yo - yi)];
-    points.set(id, p);
-    return p;
+    return newSlot(xi + 0.5 + t * (xo - xi), yi + 0.5 + t * (yo - yi), yi * w + xi);
   };
 
   const addSegment = (cx: number, cy: number, e1: number, e2: number) => {
-    const p = edgePoint(cx, cy, e1);
-    const q = edgePoint(cx, cy, e2);
+    const p = edgeSlot[e1];
+    const q = edgeSlot[e2];
     // Corner r ends edge e1, so it is strictly on one side of the segment p-q.
     const r = (e1 + 1) % 4;
     const rx = cx + CX[r] + 0.5;
     const ry = cy + CY[r] + 0.5;
-    const cross = (q[0] - p[0]) * (ry - p[1]) - (q[1] - p[1]) * (rx - p[0]);
-    const [from, to] = cross > 0 === cornerIn[r] ? [e1, e2] : [e2, e1];
-    const fromId = edgeId(cx, cy, from);
-    succ.set(fromId, edgeId(cx, cy, to));
+    const cross = (xs[q] - xs[p]) * (ry - ys[p]) - (ys[q] - ys[p]) * (rx - xs[p]);
+    const [from, to] = cross > 0 === cornerIn[r] ? [p, q] : [q, p];
+    next[from] = to;
     // A corner padding cell whose one real corner is inside: go round the image corner (its centre).
-    if ((cx === -1 || cx === w - 1) && (cy === -1 || cy === h - 1)) {
-      const real = cornerIn.filter(Boolean).length === 1 && (e2 - e1 + 4) % 4 !== 2;
-      if (real) via.set(fromId, [cx + 1, cy + 1]);
-    }
+    if ((cx === -1 || cx === w - 1) && (cy === -1 || cy === h - 1) && cornerIn.filter(Boolean).length === 1) via.set(from, [cx + 1, cy + 1]);
   };
 
   for (let cy = -1; cy < h; cy++) {
+    let left = -1;
     for (let cx = -1; cx < w; cx++) {
       let code = 0;
       for (let k = 0; k < 4; k++) {
         cornerIn[k] = isIn(cx + CX[k], cy + CY[k]);
         if (cornerIn[k]) code |= 1 << k;
       }
-      if (code === 0 || code === 15) continue;
+      if (code === 0 || code === 15) {
+        left = -1;
+        thisRow[cx + 1] = -1;
+        continue;
+      }
+      edgeSlot[0] = aboveRow[cx + 1];
+      edgeSlot[1] = cornerIn[1] !== cornerIn[2] ? crossingSlot(cx, cy, 1) : -1;
+      edgeSlot[2] = cornerIn[2] !== cornerIn[3] ? crossingSlot(cx, cy, 2) : -1;
+      edgeSlot[3] = left;
+      left = edgeSlot[1];
+      thisRow[cx + 1] = edgeSlot[2];
       const crossed: number[] = [];
-      for (let e = 0; e < 4; e++) if (cornerIn[e] !== cornerIn[(e + 1) % 4]) crossed.push(e);
+      for (let e = 0; e < 4; e++) if (edgeSlot[e] >= 0) crossed.push(e);
       if (crossed.length === 2) {
         addSegment(cx, cy, crossed[0], crossed[1]);
         continue;
       }
+      if (crossed.length !== 4) throw new Error('traceRings: inconsistent crossings (bug)');
       // Saddle: only real cells can be one (a padding cell has two adjacent outside corners).
       const tl = cy * w + cx;
       const join = spec.joinSaddle(tl, tl + 1, tl + w + 1, tl + w);
+      if (join) union(parent, cornerIn[0] ? tl : tl + 1, cornerIn[0] ? tl + w + 1 : tl + w);
       for (let k = 0; k < 4; k++) {
         // Cut off the corners that are not joined: outside ones when joining, inside ones otherwise.
         if (cornerIn[k] !== join) addSegment(cx, cy, (k + 3) % 4, k);
       }
     }
+    [aboveRow, thisRow] = [thisRow, aboveRow];
   }
 
-  const rings: Ring[] = [];
-  for (const start of [...succ.keys()]) {
-    if (!succ.has(start)) continue;
+  const rings: TracedRing[] = [];
+  const done = new Uint8Array(count);
+  for (let start = 0; start < count; start++) {
+    if (done[start]) continue;
     const ring: Ring = [];
     let e = start;
     do {
-      ring.push(points.get(e) as XY);
+      if (e < 0 || done[e]) throw new Error('traceRings: open contour (bug)');
+      done[e] = 1;
+      ring.push([xs[e], ys[e]]);
       const v = via.get(e);
       if (v) ring.push(v);
-      const next = succ.get(e);
-      if (next === undefined) throw new Error('traceRings: open contour (bug)');
-      succ.delete(e);
-      e = next;
+      e = next[e];
     } while (e !== start);
-    rings.push(dropCollinear(ring));
+    rings.push({ ring: dropCollinear(ring), region: root(parent, pix[start]) });
   }
   return rings;
 }
 
-function bbox(ring: Ring): [number, number, number, number] {
-  let x0 = Infinity;
-  let y0 = Infinity;
-  let x1 = -Infinity;
-  let y1 = -Infinity;
-  for (const [x, y] of ring) {
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-  }
-  return [x0, y0, x1, y1];
-}
-
-/** Assemble oriented rings into polygons: each hole goes to the smallest exterior containing it. */
-export function polygonsFromRings(rings: Ring[]): Polygon[] {
-  const ext = rings.map((r) => ({ ring: r, area: signedArea(r), box: bbox(r) })).filter((r) => r.area > 0);
-  const polys: Polygon[] = ext.map((e) => ({ exterior: e.ring, holes: [] }));
-  for (const ring of rings) {
-    if (signedArea(ring) >= 0) continue;
-    const [x, y] = ring[0];
-    let best = -1;
-    for (let i = 0; i < ext.length; i++) {
-      const [x0, y0, x1, y1] = ext[i].box;
-      if (x < x0 || x > x1 || y < y0 || y > y1) continue;
-      if ((best < 0 || ext[i].area < ext[best].area) && pointInRing(x, y, ext[i].ring)) best = i;
+/** Assemble traced rings into polygons: per region, its one exterior ring and its holes. */
+export function assemblePolygons(rings: TracedRing[]): Polygon[] {
+  const byRegion = new Map<number, Polygon>();
+  const holes: TracedRing[] = [];
+  for (const r of rings) {
+    if (signedArea(r.ring) < 0) {
+      holes.push(r);
+      continue;
     }
-    if (best < 0) throw new Error('polygonsFromRings: a hole lies in no exterior ring (rings not from one region?)');
-    polys[best].holes.push(ring);
+    if (byRegion.has(r.region)) throw new Error('assemblePolygons: two exterior rings for one region (bug)');
+    byRegion.set(r.region, { exterior: r.ring, holes: [] });
   }
-  return polys;
+  for (const hole of holes) {
+    const poly = byRegion.get(hole.region);
+    if (!poly) throw new Error('assemblePolygons: a hole without its exterior ring (bug)');
+    poly.holes.push(hole.ring);
+  }
+  return [...byRegion.values()];
 }
 
 /**
@@ -247,7 +295,7 @@ export function polygonsFromRings(rings: Ring[]): Polygon[] {
 export function isoPolygons(field: ArrayLike<number>, width: number, height: number, level = 0): Polygon[] {
   const inside = new Uint8Array(width * height);
   for (let i = 0; i < inside.length; i++) inside[i] = field[i] > level ? 1 : 0;
-  return polygonsFromRings(
+  return assemblePolygons(
     traceRings({
       width,
       height,
@@ -312,7 +360,7 @@ export function frontierPolygons(probs: Float32Array, width: number, height: num
       },
       joinSaddle: (a, b, cc, d) => margin(a) + margin(b) + margin(cc) + margin(d) > 0,
     });
-    out.push({ classIndex: c, polygons: polygonsFromRings(rings) });
+    out.push({ classIndex: c, polygons: assemblePolygons(rings) });
   }
   return out;
 }
