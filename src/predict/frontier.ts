@@ -23,6 +23,10 @@
  * Crossings are kept at least T_MIN of a cell side away from pixel centres, so contours never
  * pass through a pixel centre: a polygon contains exactly the pixel centres that are inside,
  * and rings of one region never touch.
+ *
+ * Polygons: the inside pixels are split into connected regions (4-neighbours, plus the
+ * diagonals of joined saddles, exactly the connectivity the contours draw); each region has
+ * one exterior ring and its holes, so no point-in-polygon search is needed.
  */
 
 /** A point [x, y] in pixel coordinates (y down). */
