@@ -1,7 +1,7 @@
 /** `gapseg eval`: metrics of a model on a data set, over labelled pixels only. */
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
-import { flag, list, num, str } from './args.js';
+import { checkRange, flag, list, num, str } from './args.js';
 import { CLASS_OPTIONS, THREADS_OPTION, classesFromFlags, forbiddenIndices, log, startEngine } from './common.js';
 import { openTfjsPredictor } from '../predict/model.js';
 import { evaluateDataset, formatReport } from '../metrics/evalRun.js';
@@ -10,6 +10,7 @@ import { readClassFile } from '../data/classes.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { GapsegError } from '../util/errors.js';
 import { modelDirOf } from '../predict/model.js';
+import { DEFAULT_BF_TOLERANCE, DEFAULT_BIOU_DILATION } from '../metrics/boundary.js';
 
 export const evalSpec: CommandSpec = {
   name: 'eval',
@@ -18,13 +19,17 @@ export const evalSpec: CommandSpec = {
   description:
     'Reports pixel accuracy over labelled (non-void) pixels, per-class IoU and Dice, mean IoU and the\n' +
     'confusion matrix. Where a full truth exists (a truth/ folder beside labels/, --truth, or --make-gap),\n' +
-    'also the accuracy inside the unlabelled gap. Void pixels never count.',
+    'also the accuracy inside the unlabelled gap, the boundary F1 (BF) and Boundary IoU against the full truth.\n' +
+    'Always: the share of predicted frontier pixels lying in the gap, and the count of void-valued predictions.\n' +
+    'Void pixels never count.',
   positional: { min: 2, max: 2, names: 'a run or model folder and a data set folder' },
   options: [
     { name: 'split', type: 'string', placeholder: 'name', help: 'test, valid, train, all, or auto (test if present, else all)', default: 'auto' },
     { name: 'json', type: 'string', placeholder: 'file', help: 'also write the metrics (and per-image rows) as JSON' },
     { name: 'truth', type: 'string', placeholder: 'dir', help: 'folder of full masks (gap-free), paired by name' },
     { name: 'make-gap', type: 'int', placeholder: 'px', help: 'erode labels by px pixels and use the full masks as truth', default: 0 },
+    { name: 'bf-tolerance', type: 'number', placeholder: 'share', help: 'BF distance tolerance as a share of the image diagonal', default: DEFAULT_BF_TOLERANCE },
+    { name: 'biou-band', type: 'number', placeholder: 'share', help: 'Boundary IoU band width as a share of the image diagonal', default: DEFAULT_BIOU_DILATION },
     { name: 'forbid', type: 'list', placeholder: 'name', help: 'classes never to predict' },
     ...CLASS_OPTIONS,
     THREADS_OPTION,
@@ -37,6 +42,8 @@ export const evalSpec: CommandSpec = {
 export async function evalCommand(p: Parsed): Promise<number> {
   const split = str(p, 'split') as string;
   if (!['auto', 'all', 'train', 'valid', 'test'].includes(split)) throw new GapsegError(`--split must be auto, all, train, valid or test, not "${split}"`, 2);
+  checkRange(p, 'bf-tolerance', 0, 1);
+  checkRange(p, 'biou-band', 0, 1);
   const [modelPath, dataset] = p.positional;
   const flags = classesFromFlags(p);
   const classes = flags.classes ?? (flags.file ? readClassFile(flags.file) : readModelMeta(modelDirOf(modelPath)).classes);
@@ -50,6 +57,7 @@ export async function evalCommand(p: Parsed): Promise<number> {
       forbidden: forbiddenIndices(list(p, 'forbid'), predictor.classes),
       classes,
       quiet: flag(p, 'quiet'),
+      frontier: { bfTolerance: num(p, 'bf-tolerance'), biouDilation: num(p, 'biou-band') },
     });
     process.stdout.write(formatReport(result, classes) + '\n');
     const json = str(p, 'json');

@@ -13,6 +13,8 @@ import { allowedClasses } from '../predict/forbid.js';
 import type { Predictor } from '../predict/model.js';
 import { startProgress } from '../util/progress.js';
 import { addImage, emptyTotals, report, type EvalReport } from './evaluate.js';
+import { labelValues } from '../predict/outputs.js';
+import { addFrontierImage, emptyFrontierTotals, formatFrontier, frontierImage, frontierReport, imageMeanBF, imageMeanBoundaryIoU, DEFAULT_FRONTIER_OPTIONS, type FrontierMetricOptions, type FrontierReport } from './frontierMetrics.js';
 
 export interface EvalOptions {
   split: SplitName | 'all' | 'auto';
@@ -22,6 +24,8 @@ export interface EvalOptions {
   forbidden: number[];
   classes: ClassDescription;
   quiet: boolean;
+  /** BF tolerance and Boundary IoU band, as shares of the image diagonal. */
+  frontier?: FrontierMetricOptions;
 }
 
 export interface ImageRow {
@@ -29,11 +33,14 @@ export interface ImageRow {
   pixelAccuracy: number;
   meanIoU: number;
   gapAccuracy: number | null;
+  meanBF: number | null;
+  meanBoundaryIoU: number | null;
 }
 
 export interface EvalResult {
   split: string;
   report: EvalReport;
+  frontier: FrontierReport;
   images: ImageRow[];
 }
 
@@ -58,6 +65,8 @@ export async function evaluateDataset(predictor: Predictor, dataset: string, opt
   const table = labelMap(opts.classes);
   const allowed = allowedClasses(k, opts.forbidden);
   const totals = emptyTotals(k);
+  const ftotals = emptyFrontierTotals(k);
+  const fopts = opts.frontier ?? DEFAULT_FRONTIER_OPTIONS;
   const rows: ImageRow[] = [];
   const bar = startProgress({ label: 'eval', total: pairs.length, unit: 'img', quiet: opts.quiet });
   for (const p of pairs) {
@@ -82,11 +91,17 @@ export async function evaluateDataset(predictor: Predictor, dataset: string, opt
     addImage(one, labels, pred.classes, truth);
     addImage(totals, labels, pred.classes, truth);
     const r = report(one);
-    rows.push({ name: p.name, pixelAccuracy: r.pixelAccuracy, meanIoU: r.meanIoU, gapAccuracy: r.gapAccuracy });
+    const f = frontierImage(
+      { width: image.width, height: image.height, numClasses: k, labels, pred: pred.classes, predValues: labelValues(pred.classes, predictor.classes), truth, voidValues: opts.classes.voidValues },
+      fopts,
+    );
+    addFrontierImage(ftotals, f);
+    const nul = (x: number) => (Number.isNaN(x) ? null : x);
+    rows.push({ name: p.name, pixelAccuracy: r.pixelAccuracy, meanIoU: r.meanIoU, gapAccuracy: r.gapAccuracy, meanBF: nul(imageMeanBF(f)), meanBoundaryIoU: nul(imageMeanBoundaryIoU(f)) });
     bar.tick();
   }
   bar.done();
-  return { split, report: report(totals), images: rows };
+  return { split, report: report(totals), frontier: frontierReport(ftotals, fopts), images: rows };
 }
 
 /** A human-readable table of an evaluation. */
@@ -99,6 +114,7 @@ export function formatReport(result: EvalResult, classes: ClassDescription): str
     `mean IoU: ${r.meanIoU.toFixed(4)}   mean Dice: ${r.meanDice.toFixed(4)}`,
   ];
   if (r.gapAccuracy !== null) lines.push(`accuracy inside the gap: ${pct(r.gapAccuracy)} over ${r.gapPixels.toLocaleString('en')} pixels`);
+  lines.push(...formatFrontier(result.frontier, classes.classes.map((c) => c.name)));
   lines.push('', `${'class'.padEnd(16)}${'IoU'.padStart(8)}${'Dice'.padStart(8)}`);
   classes.classes.forEach((c, i) => lines.push(`${c.name.padEnd(16)}${r.iou[i].toFixed(4).padStart(8)}${r.dice[i].toFixed(4).padStart(8)}`));
   lines.push('', 'confusion matrix (rows = truth, columns = prediction):');

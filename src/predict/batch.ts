@@ -11,6 +11,7 @@ import { baseName } from '../data/dataset.js';
 import { startProgress } from '../util/progress.js';
 import { predictImage } from './pipeline.js';
 import { writePrediction } from './outputs.js';
+import { writeFrontierOutputs } from './frontierOutputs.js';
 import { allowedClasses } from './forbid.js';
 import type { Predictor } from './model.js';
 
@@ -48,6 +49,10 @@ export interface BatchOptions {
   forbidden: number[];
   probClasses?: number[];
   probBits?: 8 | 16;
+  /** Also write frontier contours (SVG, GeoJSON). */
+  frontier?: boolean;
+  /** Also write the uncertainty band of pixels whose top probability is below this. */
+  uncertainty?: number;
   strict: boolean;
   quiet: boolean;
   log: (line: string) => void;
@@ -84,6 +89,9 @@ export async function predictFiles(files: string[], predictor: Predictor, opts: 
         probClasses: opts.probClasses,
         probBits: opts.probBits,
       });
+      if (opts.frontier || opts.uncertainty !== undefined) {
+        await writeFrontierOutputs({ outDir: opts.outDir, name: baseName(file), imageFile: file, pred, classes: predictor.classes, allowed, frontier: !!opts.frontier, uncertainty: opts.uncertainty });
+      }
       predicted++;
     } catch (e) {
       if (!(e instanceof GapsegError) || opts.strict) throw e;
