@@ -1,25 +1,54 @@
 /**
- * BatchMatMul on wasm with transposeA: the stock kernel is ~100x slower with transposeA
- * than without (measured here), and every matMul gradient asks for it. Transposing A
- * explicitly first, then calling the fast path, costs one copy of A.
+ * BatchMatMul on wasm. The stock kernel uses XNNPACK only for a single, untransposed
+ * product, and even then without the thread pool; with transposeA or transposeB (every
+ * matMul gradient) it falls back to a naive scalar loop (measured ~100x slower). Here a
+ * single product runs as a 1x1 Conv2D, which is XNNPACK's GEMM on all threads, after
+ * explicit transposes of the operands that need them; batched products transpose and then
+ * call the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { callKernel, release } from './compose.js';
 
-/** Wrap the stock BatchMatMul so that transposeA is done by an explicit transpose. */
+function swapLastTwo(backend: tf.KernelBackend, x: tf.TensorInfo): tf.TensorInfo {
+  const rank = x.shape.length;
+  const perm = [...Array(rank).keys()];
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+  return callKernel(tf.Transpose, 'wasm', backend, { x }, { perm });
+}
+
+/** Wrap the stock BatchMatMul: explicit transposes, and single products through Conv2D. */
 export function batchMatMulWithoutTransposeA(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, attrs } = args;
     const backend = args.backend as tf.KernelBackend;
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-    if (!transposeA) return original(args);
-    const a = inputs.a as tf.TensorInfo;
-    const rank = a.shape.length;
-    const perm = [...Array(rank).keys()];
-    [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
-    const at = callKernel(tf.Transpose, 'wasm', backend, { x: a }, { perm });
-    const out = original({ inputs: { a: at, b: inputs.b }, backend, attrs: { transposeA: false, transposeB } });
-    release(backend, at);
+    const temps: tf.TensorInfo[] = [];
+    let a = inputs.a as tf.TensorInfo;
+    let b = inputs.b as tf.TensorInfo;
+    if (transposeA) temps.push((a = swapLastTwo(backend, a)));
+    if (transposeB) temps.push((b = swapLastTwo(backend, b)));
+    const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    let out: tf.TensorInfo;
+    if (batchA === 1 && batchB === 1) {
+      const [m, k] = a.shape.slice(-2);
+      const n = b.shape[b.shape.length - 1];
+      const x4 = callKernel(tf.Reshape, 'wasm', backend, { x: a }, { shape: [1, 1, m, k] });
+      const f4 = callKernel(tf.Reshape, 'wasm', backend, { x: b }, { shape: [1, 1, k, n] });
+      const y = callKernel(tf.Conv2D, 'wasm', backend, { x: x4, filter: f4 }, {
+        strides: [1, 1],
+        pad: 'valid',
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+        dimRoundingMode: undefined,
+      });
+      const outShape = [...a.shape.slice(0, -2), m, n];
+      out = callKernel(tf.Reshape, 'wasm', backend, { x: y }, { shape: outShape.length >= 2 ? outShape : [m, n] });
+      temps.push(x4, f4, y);
+    } else {
+      out = original({ inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
+    }
+    release(backend, ...temps);
     return out;
   };
 }

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { callKernel, release } from './compose.js';
+import { IM2COL_T } from './im2col.js';
 
 /** Kernel function computing the gradient of conv2d with respect to its filter. */
 export function conv2dBackpropFilterViaConv(args: {
@@ -40,6 +41,9 @@ export function conv2dBackpropFilterViaConv(args: {
   const [, ho, wo] = dy.shape;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
+  if (sh === 1 && sw === 1 && useIm2Col(x.shape, dy.shape[3])) {
+    return viaIm2Col(backend, x, dy, filterShape, top, left, ho, wo);
+  }
   // Output extent must be exactly kh x kw: pad (or crop, if negative) at the far side.
   let bottom = kh + (ho - 1) * sh - h - top;
   let right = kw + (wo - 1) * sw - w - left;
@@ -74,5 +78,44 @@ export function conv2dBackpropFilterViaConv(args: {
   temps.push(conv);
   const out = callKernel(tf.Transpose, b, backend, { x: conv }, { perm: [1, 2, 0, 3] });
   release(backend, ...temps);
+  return out;
+}
+
+/**
+ * Whether the im2col + GEMM route is faster than the dilated-convolution route for this
+ * shape (measured on the reference U-Net's levels; see bench/kernels.ts).
+ */
+export function useIm2Col(xShape: number[], outChannels: number): boolean {
+  // GAPSEG_DW_ROUTE=conv|im2col forces a route (tests of both, benchmarks).
+  const forced = process.env.GAPSEG_DW_ROUTE;
+  if (forced === 'conv' || forced === 'im2col') return forced === 'im2col';
+  void outChannels;
+  const pixels = xShape[1] * xShape[2];
+  return pixels <= 128 * 128 || xShape[3] >= 64;
+}
+
+function viaIm2Col(
+  backend: tf.KernelBackend,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  filterShape: [number, number, number, number],
+  top: number,
+  left: number,
+  outH: number,
+  outW: number,
+): tf.TensorInfo {
+  const [kh, kw, ci, co] = filterShape;
+  const pixels = dy.shape[0] * outH * outW;
+  const a = callKernel(IM2COL_T, 'wasm', backend, { x }, { kh, kw, top, left, outH, outW });
+  const dy4 = callKernel(tf.Reshape, 'wasm', backend, { x: dy }, { shape: [1, 1, pixels, co] });
+  const prod = callKernel(tf.Conv2D, 'wasm', backend, { x: a, filter: dy4 }, {
+    strides: [1, 1],
+    pad: 'valid',
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
+    dimRoundingMode: undefined,
+  });
+  const out = callKernel(tf.Reshape, 'wasm', backend, { x: prod }, { shape: [kh, kw, ci, co] });
+  release(backend, a, dy4, prod);
   return out;
 }

@@ -9,6 +9,7 @@ import { conv2dBackpropInputViaConv } from './conv2dBackpropInput.js';
 import { overrideKernel } from './compose.js';
 import { registerBatchNormReluKernels } from './batchNormRelu.js';
 import { registerPoolLossKernels } from './poolLoss.js';
+import { registerIm2ColKernel } from './im2col.js';
 
 let registered = false;
 
@@ -27,4 +28,5 @@ export function registerGapsegKernels(): void {
   overrideKernel(tf.Conv2DBackpropInput, 'wasm', conv2dBackpropInputViaConv);
   registerBatchNormReluKernels();
   registerPoolLossKernels();
+  registerIm2ColKernel();
 }
