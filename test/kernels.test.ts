@@ -44,32 +44,44 @@ const convCases: [string, number[], number[], number, 'same' | 'valid'][] = [
   ['5x5 same, wide channels', [1, 12, 12, 16], [5, 5, 16, 8], 1, 'same'],
 ];
 
-for (const [name, xs, ws, stride, pad] of convCases) {
-  test(`conv2d gradients on wasm match the cpu backend: ${name}`, async () => {
-    const x = rand(xs.reduce((a, b) => a * b), 1);
-    const w = rand(ws.reduce((a, b) => a * b), 2);
-    const f = (xt: tf.Tensor, wt: tf.Tensor) => {
-      const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad)));
-      const [gx, gw] = tf.grads(loss)([xt, wt]);
-      return [tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, stride, pad), gx, gw];
-    };
-    const wasm = await onBackend('wasm', f, [[x, xs], [w, ws]]);
-    const cpu = await onBackend('cpu', f, [[x, xs], [w, ws]]);
-    for (let i = 0; i < 3; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
-  });
+for (const route of ['conv', 'im2col', 'auto']) {
+  for (const [name, xs, ws, stride, pad] of convCases) {
+    test(`conv2d gradients on wasm match the cpu backend (${route} filter-gradient route): ${name}`, async () => {
+      const x = rand(xs.reduce((a, b) => a * b), 1);
+      const w = rand(ws.reduce((a, b) => a * b), 2);
+      const f = (xt: tf.Tensor, wt: tf.Tensor) => {
+        const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad)));
+        const [gx, gw] = tf.grads(loss)([xt, wt]);
+        return [tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, stride, pad), gx, gw];
+      };
+      if (route === 'auto') delete process.env.GAPSEG_DW_ROUTE;
+      else process.env.GAPSEG_DW_ROUTE = route;
+      try {
+        const wasm = await onBackend('wasm', f, [[x, xs], [w, ws]]);
+        const cpu = await onBackend('cpu', f, [[x, xs], [w, ws]]);
+        for (let i = 0; i < 3; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
+      } finally {
+        delete process.env.GAPSEG_DW_ROUTE;
+      }
+    });
+  }
 }
 
 test('the wasm backend has gapseg\'s Conv2DBackpropFilter registered', () => {
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
 });
 
-test('matMul with transposed operands on wasm matches the cpu backend', async () => {
+test('matMul, plain, transposed and batched, on wasm matches the cpu backend', async () => {
   const a = rand(6 * 5, 3);
   const b = rand(6 * 4, 4);
   const f = (at: tf.Tensor, bt: tf.Tensor) => [
     tf.matMul(at as tf.Tensor2D, bt as tf.Tensor2D, true, false),
     tf.matMul(bt as tf.Tensor2D, at as tf.Tensor2D, true, false),
     tf.matMul(tf.reshape(at, [1, 6, 5]) as tf.Tensor3D, tf.reshape(bt, [1, 6, 4]) as tf.Tensor3D, true, false),
+    tf.matMul(at as tf.Tensor2D, tf.transpose(at) as tf.Tensor2D),
+    tf.matMul(at as tf.Tensor2D, at as tf.Tensor2D, false, true),
+    tf.matMul(at as tf.Tensor2D, at as tf.Tensor2D, true, false),
+    tf.matMul(tf.reshape(tf.concat([at, at]), [2, 6, 5]) as tf.Tensor3D, tf.reshape(tf.concat([bt, bt]), [2, 4, 6]) as tf.Tensor3D, true, true),
   ];
   const wasm = await onBackend('wasm', f, [[a, [6, 5]], [b, [6, 4]]]);
   const cpu = await onBackend('cpu', f, [[a, [6, 5]], [b, [6, 4]]]);
