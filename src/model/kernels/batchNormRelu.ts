@@ -1,6 +1,6 @@
 /**
- * Fused training-mode batch norm + ReLU kernels, written in JavaScript over the tensors'
- * memory. The generic composition (moments, batchNorm, relu and their autodiff) made about
+ * Fused training-mode batch norm + ReLU kernels over the tensors' memory: SIMD wasm
+ * (simd/kernels.c) on the wasm backend, this JavaScript on the cpu backend and as fallback. The generic composition (moments, batchNorm, relu and their autodiff) made about
  * fifteen passes over each activation on wasm; these make two forward and two backward.
  * x is NHWC viewed as [M, C]; statistics are per channel, accumulated in float64.
  *
@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
+import { simdKernels } from './simd/index.js';
 
 export const BN_RELU_FORWARD = 'GapsegBnReluForward';
 export const BN_RELU_BACKWARD = 'GapsegBnReluBackward';
@@ -24,6 +25,15 @@ function forward(args: Args): tf.TensorInfo[] {
   const eps = args.attrs.epsilon as number;
   const c = x.shape[x.shape.length - 1];
   const { infos, views } = outputs(backend, [x.shape, [c], [c]]);
+  const simd = simdKernels(backend);
+  if (simd) {
+    const m = x.shape.reduce((a, b) => a * b, 1) / c;
+    const [y, mean, rstd] = infos.map((i) => simd.address(i));
+    simd.withScratch(48 * c, (scratch) =>
+      simd.bnReluForward(simd.address(x), simd.address(gamma), simd.address(beta), y, mean, rstd, m, c, eps, scratch),
+    );
+    return infos;
+  }
   const [y, meanOut, rstdOut] = views;
   const xv = f32(backend, x);
   const g = f32(backend, gamma);
@@ -65,6 +75,14 @@ function backward(args: Args): tf.TensorInfo[] {
   const { dy, x, y, mean, rstd, gamma } = args.inputs as Record<string, tf.TensorInfo>;
   const c = x.shape[x.shape.length - 1];
   const { infos, views } = outputs(backend, [x.shape, [c], [c]]);
+  const simd = simdKernels(backend);
+  if (simd) {
+    const m = x.shape.reduce((a, b) => a * b, 1) / c;
+    const [dxp, dgp, dbp] = infos.map((i) => simd.address(i));
+    const a = (t: tf.TensorInfo) => simd.address(t);
+    simd.withScratch(48 * c, (scratch) => simd.bnReluBackward(a(dy), a(x), a(y), a(mean), a(rstd), a(gamma), dxp, dgp, dbp, m, c, scratch));
+    return infos;
+  }
   const [dx, dgamma, dbeta] = views;
   const dyv = f32(backend, dy);
   const xv = f32(backend, x);

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
+import { simdKernels } from './simd/index.js';
 
 export const IM2COL_T = 'GapsegIm2ColT';
 
@@ -20,6 +21,11 @@ function im2colT(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs:
   const [n, h, w, c] = x.shape;
   const pixels = n * outH * outW;
   const { infos, views } = outputs(backend, [[1, 1, kh * kw * c, pixels]]);
+  const simd = simdKernels(backend);
+  if (simd) {
+    simd.im2colT(simd.address(x), simd.address(infos[0]), n, h, w, c, kh, kw, top, left, outH, outW);
+    return infos[0];
+  }
   const out = views[0];
   const xv = f32(backend, x);
   const srcIndex = new Int32Array(BLOCK);

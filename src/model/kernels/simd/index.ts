@@ -1,0 +1,66 @@
+/**
+ * Loading the SIMD kernels (kernels.c) next to the TensorFlow.js wasm module, sharing its
+ * memory: the kernels take tensor addresses and work in place. One instance per backend.
+ * Returns null when the backend is not wasm or the module cannot be instantiated, and
+ * callers then use the JavaScript kernels.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from './kernelsWasm.js';
+
+export interface SimdKernels {
+  bnReluForward(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, m: number, c: number, eps: number, scratch: number): void;
+  bnReluBackward(dy: number, x: number, y: number, mean: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, m: number, c: number, scratch: number): void;
+  im2colT(x: number, out: number, n: number, h: number, w: number, c: number, kh: number, kw: number, top: number, left: number, oh: number, ow: number): void;
+  /** Address of a tensor's data in the shared heap. */
+  address(info: tf.TensorInfo): number;
+  /** Run f with `bytes` of scratch memory from the heap's allocator. */
+  withScratch<T>(bytes: number, f: (ptr: number) => T): T;
+}
+
+interface WasmBackendLike {
+  wasm: { wasmMemory?: WebAssembly.Memory; _malloc(n: number): number; _free(p: number): void };
+  dataIdMap: { get(id: tf.DataId): { memoryOffset: number } };
+}
+
+const instances = new WeakMap<object, SimdKernels | null>();
+
+/** Set GAPSEG_SIMD_KERNELS=0 to use the JavaScript kernels instead (tests, comparisons). */
+function disabled(): boolean {
+  return process.env.GAPSEG_SIMD_KERNELS === '0';
+}
+
+/** The SIMD kernels bound to this backend's heap, or null. */
+export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
+  if (disabled()) return null;
+  const b = backend as unknown as WasmBackendLike;
+  if (!b.wasm || !b.dataIdMap) return null;
+  if (instances.has(backend)) return instances.get(backend) ?? null;
+  let kernels: SimdKernels | null = null;
+  const memory = b.wasm.wasmMemory;
+  if (memory) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    try {
+      const bytes = Buffer.from(shared ? KERNELS_WASM_SHARED : KERNELS_WASM_PLAIN, 'base64');
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+      const e = instance.exports as Record<string, (...a: number[]) => void>;
+      kernels = {
+        bnReluForward: e.bn_relu_forward,
+        bnReluBackward: e.bn_relu_backward,
+        im2colT: e.im2col_t,
+        address: (info) => b.dataIdMap.get(info.dataId).memoryOffset,
+        withScratch: (bytes, f) => {
+          const ptr = b.wasm._malloc(bytes) >>> 0;
+          try {
+            return f(ptr);
+          } finally {
+            b.wasm._free(ptr);
+          }
+        },
+      };
+    } catch {
+      kernels = null;
+    }
+  }
+  instances.set(backend, kernels);
+  return kernels;
+}

@@ -1,0 +1,172 @@
+/*
+ * gapseg's SIMD kernels for the wasm backend, compiled by scripts/build-kernels.sh into a
+ * small WebAssembly module that imports the TensorFlow.js wasm heap (shared memory): the
+ * kernels read and write tensors in place, by address. They use no stack, no globals and no
+ * data segments, so they never touch memory they were not given. Scratch space, when needed,
+ * is passed in by the caller (allocated with the backend's malloc).
+ *
+ * Layout: activations are NHWC viewed as [m rows, c channels]; per-channel statistics are
+ * accumulated in float32 lanes over blocks of rows, then in float64, for accuracy.
+ * The JavaScript versions in ../batchNormRelu.ts are the reference (they run on the cpu
+ * backend in the tests).
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+#define BLOCK 256
+
+/*
+ * Per-channel sums of (x - x0) and (x - x0)^2 over all rows; x0 = the first row (shifting
+ * by it keeps the float32 partial sums accurate). Rows are streamed in order; float32
+ * accumulators (fa, fb: c floats each, in scratch) are flushed to float64 every BLOCK rows.
+ */
+static void channel_moments(const float *x, int m, int c, double *s, double *ss, float *fa, float *fb) {
+  for (int k = 0; k < c; k++) { s[k] = 0; ss[k] = 0; }
+  int c4 = c & ~3;
+  for (int r0 = 0; r0 < m; r0 += BLOCK) {
+    int r1 = r0 + BLOCK < m ? r0 + BLOCK : m;
+    for (int k = 0; k < c; k++) { fa[k] = 0; fb[k] = 0; }
+    for (int r = r0; r < r1; r++) {
+      const float *xr = x + (long)r * c;
+      int k = 0;
+      for (; k < c4; k += 4) {
+        v128_t d = wasm_f32x4_sub(wasm_v128_load(xr + k), wasm_v128_load(x + k));
+        wasm_v128_store(fa + k, wasm_f32x4_add(wasm_v128_load(fa + k), d));
+        wasm_v128_store(fb + k, wasm_f32x4_add(wasm_v128_load(fb + k), wasm_f32x4_mul(d, d)));
+      }
+      for (; k < c; k++) {
+        float d = xr[k] - x[k];
+        fa[k] += d;
+        fb[k] += d * d;
+      }
+    }
+    for (int k = 0; k < c; k++) { s[k] += fa[k]; ss[k] += fb[k]; }
+  }
+}
+
+/*
+ * Training batch norm + ReLU forward. Outputs y [m, c], mean [c], rstd [c].
+ * scratch: 2*c doubles + 4*c floats (48*c bytes is enough).
+ */
+EXPORT(bn_relu_forward)
+void bn_relu_forward(const float *x, const float *gamma, const float *beta, float *y, float *mean_out,
+                     float *rstd_out, int m, int c, float eps, double *scratch) {
+  double *s = scratch, *ss = scratch + c;
+  float *scale = (float *)(scratch + 2 * c), *shift = scale + c, *fa = shift + c, *fb = fa + c;
+  channel_moments(x, m, c, s, ss, fa, fb);
+  for (int k = 0; k < c; k++) {
+    double d = s[k] / m;
+    double var = ss[k] / m - d * d;
+    if (var < 0) var = 0;
+    double mean = x[k] + d;
+    float rstd = (float)(1.0 / __builtin_sqrt(var + eps));
+    mean_out[k] = (float)mean;
+    rstd_out[k] = rstd;
+    scale[k] = gamma[k] * rstd;
+    shift[k] = (float)(beta[k] - mean * gamma[k] * rstd);
+  }
+  v128_t zero = wasm_f32x4_splat(0);
+  for (int r = 0; r < m; r++) {
+    const float *xr = x + (long)r * c;
+    float *yr = y + (long)r * c;
+    int k = 0;
+    for (; k + 4 <= c; k += 4) {
+      v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(xr + k), wasm_v128_load(scale + k)), wasm_v128_load(shift + k));
+      wasm_v128_store(yr + k, wasm_f32x4_max(v, zero));
+    }
+    for (; k < c; k++) {
+      float v = xr[k] * scale[k] + shift[k];
+      yr[k] = v > 0 ? v : 0;
+    }
+  }
+}
+
+/*
+ * Training batch norm + ReLU backward. g = dy where y > 0; xhat = (x - mean) * rstd;
+ * dbeta = sum g, dgamma = sum g * xhat; dx = k1 * g + a + b * x with
+ * k1 = gamma*rstd, b = -k1*rstd*dgamma/m, a = -k1*dbeta/m - b*mean.
+ * scratch: 2*c doubles + 5*c floats (48*c bytes is enough).
+ */
+EXPORT(bn_relu_backward)
+void bn_relu_backward(const float *dy, const float *x, const float *y, const float *mean, const float *rstd,
+                      const float *gamma, float *dx, float *dgamma, float *dbeta, int m, int c, double *scratch) {
+  double *db = scratch, *dg = scratch + c;
+  float *k1 = (float *)(scratch + 2 * c), *ka = k1 + c, *kb = ka + c, *fa = kb + c, *fb = fa + c;
+  for (int k = 0; k < c; k++) { db[k] = 0; dg[k] = 0; }
+  v128_t zero = wasm_f32x4_splat(0);
+  int c4 = c & ~3;
+  for (int r0 = 0; r0 < m; r0 += BLOCK) {
+    int r1 = r0 + BLOCK < m ? r0 + BLOCK : m;
+    for (int k = 0; k < c; k++) { fa[k] = 0; fb[k] = 0; }
+    for (int r = r0; r < r1; r++) {
+      long o = (long)r * c;
+      int k = 0;
+      for (; k < c4; k += 4) {
+        v128_t g = wasm_v128_and(wasm_v128_load(dy + o + k), wasm_f32x4_gt(wasm_v128_load(y + o + k), zero));
+        v128_t xh = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + o + k), wasm_v128_load(mean + k)), wasm_v128_load(rstd + k));
+        wasm_v128_store(fa + k, wasm_f32x4_add(wasm_v128_load(fa + k), g));
+        wasm_v128_store(fb + k, wasm_f32x4_add(wasm_v128_load(fb + k), wasm_f32x4_mul(g, xh)));
+      }
+      for (; k < c; k++) {
+        if (y[o + k] > 0) {
+          fa[k] += dy[o + k];
+          fb[k] += dy[o + k] * (x[o + k] - mean[k]) * rstd[k];
+        }
+      }
+    }
+    for (int k = 0; k < c; k++) { db[k] += fa[k]; dg[k] += fb[k]; }
+  }
+  for (int j = 0; j < c; j++) {
+    double s = (double)gamma[j] * rstd[j];
+    double t = s * dg[j] * rstd[j] / m;
+    k1[j] = (float)s;
+    kb[j] = (float)(-t);
+    ka[j] = (float)(-s * db[j] / m + t * mean[j]);
+    dgamma[j] = (float)dg[j];
+    dbeta[j] = (float)db[j];
+  }
+  for (int r = 0; r < m; r++) {
+    long o = (long)r * c;
+    int j = 0;
+    for (; j + 4 <= c; j += 4) {
+      v128_t g = wasm_v128_and(wasm_v128_load(dy + o + j), wasm_f32x4_gt(wasm_v128_load(y + o + j), zero));
+      v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(k1 + j), g),
+                                wasm_f32x4_add(wasm_v128_load(ka + j), wasm_f32x4_mul(wasm_v128_load(kb + j), wasm_v128_load(x + o + j))));
+      wasm_v128_store(dx + o + j, v);
+    }
+    for (; j < c; j++) {
+      float g = y[o + j] > 0 ? dy[o + j] : 0;
+      dx[o + j] = k1[j] * g + ka[j] + kb[j] * x[o + j];
+    }
+  }
+}
+
+/*
+ * Transposed im2col for a stride-1 convolution: out[(tap*c + ch) * pixels + p] = input value
+ * read by tap (a, b) for output pixel p, 0 outside. x is [n, h, w, c], output pixels
+ * n*oh*ow; the window's top-left offset is (-top, -left).
+ */
+EXPORT(im2col_t)
+void im2col_t(const float *x, float *out, int n, int h, int w, int c, int kh, int kw, int top, int left, int oh, int ow) {
+  long pixels = (long)n * oh * ow;
+  for (int a = 0; a < kh; a++) {
+    for (int b = 0; b < kw; b++) {
+      float *rows = out + (long)(a * kw + b) * c * pixels;
+      for (int bn = 0; bn < n; bn++) {
+        for (int oy = 0; oy < oh; oy++) {
+          int iy = oy + a - top;
+          long p = ((long)bn * oh + oy) * ow;
+          for (int ox = 0; ox < ow; ox++, p++) {
+            int ix = ox + b - left;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+              for (int ch = 0; ch < c; ch++) rows[(long)ch * pixels + p] = 0;
+            } else {
+              const float *src = x + (((long)bn * h + iy) * w + ix) * c;
+              for (int ch = 0; ch < c; ch++) rows[(long)ch * pixels + p] = src[ch];
+            }
+          }
+        }
+      }
+    }
+  }
+}

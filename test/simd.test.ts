@@ -1,0 +1,83 @@
+/**
+ * The SIMD kernels (src/model/kernels/simd/kernels.c, embedded as wasm) against their
+ * JavaScript twins, on odd channel counts and row counts beyond one accumulation block;
+ * and the embedded module is the build of the current C source.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import * as tf from '@tensorflow/tfjs-core';
+import { engine, ROOT } from './helpers.js';
+import { simdKernels } from '../src/model/kernels/simd/index.js';
+import { KERNELS_SOURCE_SHA256 } from '../src/model/kernels/simd/kernelsWasm.js';
+import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../src/model/kernels/batchNormRelu.js';
+import { IM2COL_T } from '../src/model/kernels/im2col.js';
+import { makeRng } from '../src/util/random.js';
+
+before(engine);
+
+function values(shape: number[], seed: number, offset = 0): tf.Tensor {
+  const rng = makeRng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: n }, () => offset + rng.next() * 2 - 1), shape);
+}
+
+/** Run f with the SIMD kernels, then with the JavaScript ones; return both results. */
+function both(f: () => tf.Tensor[]): [Float32Array[], Float32Array[]] {
+  const run = () => {
+    const outs = f();
+    const vals = outs.map((t) => t.dataSync().slice() as Float32Array);
+    tf.dispose(outs);
+    return vals;
+  };
+  const simd = run();
+  process.env.GAPSEG_SIMD_KERNELS = '0';
+  try {
+    return [simd, run()];
+  } finally {
+    delete process.env.GAPSEG_SIMD_KERNELS;
+  }
+}
+
+function close(a: Float32Array, b: Float32Array, tol: number, what: string): void {
+  assert.equal(a.length, b.length);
+  let scale = 1e-6;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol * scale, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+}
+
+test('the SIMD kernels load on the wasm backend', () => {
+  assert.ok(simdKernels(tf.backend()), 'SIMD kernels did not instantiate against the tfjs heap');
+});
+
+test('the embedded wasm was built from the current kernels.c (rebuild: scripts/build-kernels.sh)', () => {
+  const src = fs.readFileSync(path.join(ROOT, 'src/model/kernels/simd/kernels.c'));
+  assert.equal(crypto.createHash('sha256').update(src).digest('hex'), KERNELS_SOURCE_SHA256);
+});
+
+for (const [m, c] of [[7, 3], [300, 5], [1000, 16], [513, 18], [64, 128]]) {
+  test(`batch norm + ReLU, SIMD = JavaScript: ${m} rows x ${c} channels`, () => {
+    const x = values([m, c], 1, 3); // an offset mean, to exercise the shifted sums
+    const gamma = values([c], 2);
+    const beta = values([c], 3);
+    const dy = values([m, c], 4);
+    const [s, j] = both(() => {
+      const [y, mean, rstd] = tf.engine().runKernel(BN_RELU_FORWARD, { x, gamma, beta }, { epsilon: 1e-5 }) as tf.Tensor[];
+      const back = tf.engine().runKernel(BN_RELU_BACKWARD, { dy, x, y, mean, rstd, gamma }, {}) as tf.Tensor[];
+      return [y, mean, rstd, ...back];
+    });
+    ['y', 'mean', 'rstd', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => close(s[i], j[i], 2e-5, name));
+    tf.dispose([x, gamma, beta, dy]);
+  });
+}
+
+for (const [shape, k, pad] of [[[2, 7, 5, 3], 3, 1], [[1, 9, 9, 6], 5, 2], [[3, 4, 6, 2], 1, 0]] as [number[], number, number][]) {
+  test(`im2col, SIMD = JavaScript: input ${shape.join('x')}, ${k}x${k} window`, () => {
+    const x = values(shape, 5);
+    const [s, j] = both(() => [tf.engine().runKernel(IM2COL_T, { x }, { kh: k, kw: k, top: pad, left: pad, outH: shape[1], outW: shape[2] }) as tf.Tensor]);
+    close(s[0], j[0], 0, 'im2col');
+    x.dispose();
+  });
+}
