@@ -81,3 +81,12 @@ for (const [shape, k, pad] of [[[2, 7, 5, 3], 3, 1], [[1, 9, 9, 6], 5, 2], [[3, 
     x.dispose();
   });
 }
+
+test('Adam update, SIMD = JavaScript, on an odd length', () => {
+  const [p, g, m] = [values([103], 6), values([103], 7), values([103], 8)];
+  const v = tf.abs(values([103], 9));
+  const attrs = { beta1: 0.9, beta2: 0.999, stepSize: 0.01, invSqrtBc2: 3.2, eps: 1e-8, lrWd: 1e-5 };
+  const [s, j] = both(() => tf.engine().runKernel('GapsegAdamUpdate', { p, g, m, v }, attrs) as tf.Tensor[]);
+  for (let i = 0; i < 3; i++) close(s[i], j[i], 1e-6, ['p', 'm', 'v'][i]);
+  tf.dispose([p, g, m, v]);
+});

@@ -4,6 +4,7 @@
  * tensors, saved in checkpoints for exact resumption.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_UPDATE } from '../model/kernels/adam.js';
 
 export interface AdamState {
   step: number;
@@ -30,28 +31,29 @@ export function createAdamState(params: Record<string, tf.Variable>): AdamState 
   return { step: 0, m, v };
 }
 
-/** Apply one Adam update to `params` from `grads` (same names). */
+/** Apply one Adam update to `params` from `grads` (same names), one fused kernel per parameter. */
 export function adamUpdate(params: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, state: AdamState, h: AdamHyper): void {
   state.step += 1;
   const t = state.step;
-  const bc1 = 1 - h.beta1 ** t;
-  const bc2 = 1 - h.beta2 ** t;
-  const stepSize = h.lr / bc1;
-  const sqrtBc2 = Math.sqrt(bc2);
-  tf.tidy(() => {
-    for (const [k, p] of Object.entries(params)) {
-      const g = grads[k];
-      if (!g) throw new Error(`adamUpdate: no gradient for ${k}`);
-      const m = state.m[k];
-      const v = state.v[k];
-      m.assign(tf.add(tf.mul(m, h.beta1), tf.mul(g, 1 - h.beta1)));
-      v.assign(tf.add(tf.mul(v, h.beta2), tf.mul(tf.square(g), 1 - h.beta2)));
-      const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), h.eps);
-      let next = tf.sub(p, tf.mul(tf.div(m, denom), stepSize));
-      if (h.weightDecay > 0) next = tf.sub(next, tf.mul(p, h.lr * h.weightDecay));
-      p.assign(next);
-    }
-  });
+  const attrs = {
+    beta1: h.beta1,
+    beta2: h.beta2,
+    stepSize: h.lr / (1 - h.beta1 ** t),
+    invSqrtBc2: 1 / Math.sqrt(1 - h.beta2 ** t),
+    eps: h.eps,
+    lrWd: h.lr * h.weightDecay,
+  };
+  for (const [k, p] of Object.entries(params)) {
+    const g = grads[k];
+    if (!g) throw new Error(`adamUpdate: no gradient for ${k}`);
+    const m = state.m[k];
+    const v = state.v[k];
+    const [p2, m2, v2] = tf.engine().runKernel(ADAM_UPDATE, { p, g, m, v }, attrs) as tf.Tensor[];
+    p.assign(p2);
+    m.assign(m2);
+    v.assign(v2);
+    tf.dispose([p2, m2, v2]);
+  }
 }
 
 /** Release the optimiser state. */

@@ -10,6 +10,7 @@ import { overrideKernel } from './compose.js';
 import { registerBatchNormReluKernels } from './batchNormRelu.js';
 import { registerPoolLossKernels } from './poolLoss.js';
 import { registerIm2ColKernel } from './im2col.js';
+import { registerAdamKernel } from './adam.js';
 
 let registered = false;
 
@@ -29,4 +30,5 @@ export function registerGapsegKernels(): void {
   registerBatchNormReluKernels();
   registerPoolLossKernels();
   registerIm2ColKernel();
+  registerAdamKernel();
 }

@@ -170,3 +170,36 @@ void im2col_t(const float *x, float *out, int n, int h, int w, int c, int kh, in
     }
   }
 }
+
+/*
+ * One Adam step for one parameter, PyTorch's formula with decoupled weight decay:
+ * m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+ * p' = p - step_size * m / (sqrt(v)/sqrt_bc2 + eps) - lr_wd * p.
+ * Writes p', m', v' to new buffers (inputs are left untouched).
+ */
+EXPORT(adam_update)
+void adam_update(const float *p, const float *g, const float *m, const float *v, float *p_out, float *m_out,
+                 float *v_out, int n, float b1, float b2, float step_size, float inv_sqrt_bc2, float eps, float lr_wd) {
+  v128_t vb1 = wasm_f32x4_splat(b1), vb1c = wasm_f32x4_splat(1 - b1);
+  v128_t vb2 = wasm_f32x4_splat(b2), vb2c = wasm_f32x4_splat(1 - b2);
+  v128_t vstep = wasm_f32x4_splat(step_size), vinv = wasm_f32x4_splat(inv_sqrt_bc2);
+  v128_t veps = wasm_f32x4_splat(eps), vwd = wasm_f32x4_splat(1 - lr_wd);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t gi = wasm_v128_load(g + i);
+    v128_t mi = wasm_f32x4_add(wasm_f32x4_mul(vb1, wasm_v128_load(m + i)), wasm_f32x4_mul(vb1c, gi));
+    v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(vb2, wasm_v128_load(v + i)), wasm_f32x4_mul(vb2c, wasm_f32x4_mul(gi, gi)));
+    v128_t denom = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sqrt(vi), vinv), veps);
+    v128_t pi = wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(p + i), vwd), wasm_f32x4_mul(vstep, wasm_f32x4_div(mi, denom)));
+    wasm_v128_store(m_out + i, mi);
+    wasm_v128_store(v_out + i, vi);
+    wasm_v128_store(p_out + i, pi);
+  }
+  for (; i < n; i++) {
+    float mi = b1 * m[i] + (1 - b1) * g[i];
+    float vi = b2 * v[i] + (1 - b2) * g[i] * g[i];
+    m_out[i] = mi;
+    v_out[i] = vi;
+    p_out[i] = p[i] * (1 - lr_wd) - step_size * mi / (__builtin_sqrtf(vi) * inv_sqrt_bc2 + eps);
+  }
+}
