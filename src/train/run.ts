@@ -155,6 +155,9 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
       throw new GapsegError(`${runDir}: already holds a run; continue it with --resume, or start over with --force`);
     }
   }
+  if (cfg.classWeights && cfg.classWeights.length !== cfg.classes.classes.length) {
+    throw new GapsegError(`${cfg.classWeights.length} class weights given for ${cfg.classes.classes.length} classes (${cfg.classes.classes.map((c) => c.name).join(', ')})`);
+  }
   const estimate = estimateTrainingBytes(cfg);
   if (estimate > WASM_HEAP_LIMIT * 0.9) {
     const fit = Math.max(1, Math.floor((cfg.batchSize * WASM_HEAP_LIMIT * 0.8) / estimate));

@@ -1,0 +1,323 @@
+/**
+ * The gap benchmark: where do models put the frontier inside the band nobody labelled, and
+ * do they predict "void"? Same network and budget for every variant:
+ *
+ *   gapseg        one output per real class, loss over labelled pixels only
+ *   void-class    void as a third class, trained as a class (fastai's CamVid recipe)
+ *   void-ignored  void as a third output with zero loss weight (ignore index); 3 outputs kept
+ *   void-forbid   the void-class model with the void output forbidden at prediction ("bias -500")
+ *   full-masks    an upper bound: trained on the full masks (smoke only, where they exist)
+ *
+ * Data: ../shared/data/smoke (gaps made by eroding each class by e px at the training scale,
+ * so the band is ~2e px wide; the full masks are the hidden truth) and
+ * ../shared/data/allsky-cloud (its real void: outside the lens and the sun). Images are
+ * resized to the training scale once, into a cache folder. Metrics on each data set's test
+ * images, at the training scale. Writes bench/results/gap.json.
+ *
+ *   npm run bench:gap [-- --epochs 6 --gaps 2,4,8 --datasets smoke,allsky --max-train 0]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { initEngine } from '../src/model/engine.js';
+import { readImage, readLabel, encodePng } from '../src/data/decode.js';
+import { discoverDataset, type PairFiles } from '../src/data/dataset.js';
+import { encodeLabels, labelMap, parseClassesFlag, VOID_INDEX, type ClassDescription } from '../src/data/classes.js';
+import { resizeImage, resizeNearest } from '../src/data/resize.js';
+import { makeGap } from '../src/data/gaps.js';
+import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
+import { openTfjsPredictor } from '../src/predict/model.js';
+import { predictImage } from '../src/predict/pipeline.js';
+import { allowedClasses } from '../src/predict/forbid.js';
+import { addFrontierImage, emptyFrontierTotals, frontierImage, frontierReport } from '../src/metrics/frontierMetrics.js';
+import { deriveSeed, makeRng, shuffled } from '../src/util/random.js';
+import { BENCH_DIR, machine, table, writeResult } from './common.js';
+
+const SHARED = path.resolve(BENCH_DIR, '..', '..', 'shared', 'data');
+
+function argStr(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+}
+const EPOCHS = Number(argStr('epochs', '6'));
+const GAPS = argStr('gaps', '2,4,8').split(',').map(Number);
+const DATASETS = argStr('datasets', 'smoke,allsky').split(',');
+const MAX_TRAIN = Number(argStr('max-train', '0'));
+const WIDTH = Number(argStr('width', '8'));
+const CACHE = argStr('cache', path.join(os.tmpdir(), 'gapseg-bench-gap'));
+
+interface Prepared {
+  dir: string;
+  train: string[];
+  test: string[];
+}
+
+async function writeBytes(file: string, bytes: Uint8Array): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  await fs.promises.writeFile(file, bytes);
+}
+
+function link(target: string, at: string): void {
+  if (!fs.existsSync(at)) fs.symlinkSync(target, at);
+}
+
+/** Smoke at scale 1/4 (128 px): images/, truth/ (full masks), labels-e<px>/ per gap, split lists. */
+async function prepareSmoke(): Promise<Prepared | null> {
+  const src = path.join(SHARED, 'smoke');
+  if (!fs.existsSync(src)) return null;
+  const dir = path.join(CACHE, 'smoke-128');
+  const done = path.join(dir, '.done');
+  const layout = discoverDataset(src);
+  const pairs = layout.splits.train;
+  const names = shuffled(makeRng(deriveSeed(2026, 1)), pairs.map((p) => p.name));
+  const nTest = Math.round(names.length * 0.2);
+  const test = names.slice(0, nTest).sort();
+  const train = names.slice(nTest).sort();
+  if (!fs.existsSync(done)) {
+    const desc = parseClassesFlag('0=background,255=smoke');
+    const table = labelMap(desc);
+    for (const p of pairs) {
+      const img = await readImage(p.image);
+      const lab = await readLabel(p.label);
+      const [w, h] = [Math.round(img.width / 4), Math.round(img.height / 4)];
+      await writeBytes(path.join(dir, 'images', `${p.name}.png`), await encodePng(resizeImage(img.data, img.width, img.height, 3, w, h), w, h, 3));
+      const truth = resizeNearest(encodeLabels(lab.values, lab.width, table, p.label), lab.width, lab.height, w, h);
+      await writeBytes(path.join(dir, 'truth', `${p.name}.png`), await encodePng(truth.map((v) => (v ? 255 : 0)), w, h, 1));
+      for (const e of GAPS) {
+        const gap = makeGap(truth, w, h, e);
+        await writeBytes(path.join(dir, `labels-e${e}`, `${p.name}.png`), await encodePng(gap.map((v) => (v === VOID_INDEX ? 128 : v ? 255 : 0)), w, h, 1));
+      }
+    }
+    fs.writeFileSync(done, '');
+  }
+  for (const e of GAPS) {
+    const ds = path.join(dir, `ds-e${e}`);
+    fs.mkdirSync(ds, { recursive: true });
+    link('../images', path.join(ds, 'images'));
+    link('../truth', path.join(ds, 'truth'));
+    link(`../labels-e${e}`, path.join(ds, 'labels'));
+    fs.writeFileSync(path.join(ds, 'train.txt'), trainSubset(train).join('\n') + '\n');
+    fs.writeFileSync(path.join(ds, 'test.txt'), test.join('\n') + '\n');
+  }
+  const full = path.join(dir, 'ds-full');
+  fs.mkdirSync(full, { recursive: true });
+  link('../images', path.join(full, 'images'));
+  link('../truth', path.join(full, 'truth'));
+  link('../truth', path.join(full, 'labels'));
+  fs.writeFileSync(path.join(full, 'train.txt'), trainSubset(train).join('\n') + '\n');
+  fs.writeFileSync(path.join(full, 'test.txt'), test.join('\n') + '\n');
+  return { dir, train, test };
+}
+
+/** All-sky at scale 1/2 (240x180): images/, labels/ (0 void, 1 sky, 2 cloud), the SegNet split. */
+async function prepareAllsky(): Promise<Prepared | null> {
+  const src = path.join(SHARED, 'allsky-cloud');
+  if (!fs.existsSync(src)) return null;
+  const dir = path.join(CACHE, 'allsky-240');
+  const layout = discoverDataset(src);
+  const all: PairFiles[] = [...layout.splits.train, ...layout.splits.test];
+  if (!fs.existsSync(path.join(dir, '.done'))) {
+    for (const p of all) {
+      const img = await readImage(p.image);
+      const lab = await readLabel(p.label);
+      const [w, h] = [Math.round(img.width / 2), Math.round(img.height / 2)];
+      await writeBytes(path.join(dir, 'images', `${p.name}.png`), await encodePng(resizeImage(img.data, img.width, img.height, 3, w, h), w, h, 3));
+      await writeBytes(path.join(dir, 'labels', `${p.name}.png`), await encodePng(resizeNearest(Uint8Array.from(lab.values), lab.width, lab.height, w, h), w, h, 1));
+    }
+    fs.writeFileSync(path.join(dir, '.done'), '');
+  }
+  const train = layout.splits.train.map((p) => p.name);
+  const test = layout.splits.test.map((p) => p.name);
+  fs.writeFileSync(path.join(dir, 'train.txt'), trainSubset(train).join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'test.txt'), test.join('\n') + '\n');
+  return { dir, train, test };
+}
+
+function trainSubset(names: string[]): string[] {
+  return MAX_TRAIN > 0 ? names.slice(0, MAX_TRAIN) : names;
+}
+
+interface Variant {
+  id: string;
+  /** Classes the model is trained with (void-as-class variants list the void value as a class). */
+  classes: ClassDescription;
+  classWeights?: number[];
+  /** Class names never predicted. */
+  forbid?: string[];
+  /** Evaluate the model trained by another variant. */
+  reuse?: string;
+  dataset: string;
+}
+
+interface Row {
+  dataset: string;
+  gap: string;
+  variant: string;
+  labelledAccuracy: number;
+  gapAccuracy: number | null;
+  meanBF: number | null;
+  meanBoundaryIoU: number | null;
+  voidShare: number;
+  frontierInGap: number | null;
+  trainSeconds: number;
+}
+
+/** Evaluate a run on the test images against the gap labels, the full truth and the real classes. */
+async function evaluate(runDir: string, ds: string, test: string[], real: ClassDescription, forbid: string[], truthDir: string | null): Promise<Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds'>> {
+  const predictor = openTfjsPredictor(runDir);
+  const k = predictor.classes.length;
+  const allowed = allowedClasses(k, forbid.map((n) => predictor.classes.findIndex((c) => c.name === n)));
+  const realTable = labelMap(real);
+  const voidValue = real.voidValues[0];
+  const totals = emptyFrontierTotals(real.classes.length);
+  let labelled = 0;
+  let correct = 0;
+  let gapTotal = 0;
+  let gapCorrect = 0;
+  let voids = 0;
+  let pixels = 0;
+  try {
+    for (const name of test) {
+      const image = await readImage(path.join(ds, 'images', `${name}.png`));
+      const lab = await readLabel(path.join(ds, 'labels', `${name}.png`));
+      const labels = encodeLabels(lab.values, lab.width, realTable, name);
+      const truth = truthDir ? encodeLabels((await readLabel(path.join(truthDir, `${name}.png`))).values, lab.width, realTable, name) : labels;
+      const out = await predictImage(image, predictor.run, { recipe: predictor.recipe, numClasses: k, multiple: predictor.multiple, allowed });
+      const values = Uint16Array.from(out.classes, (c) => predictor.classes[c].value);
+      // Predicted label values mapped to the real classes; a void prediction becomes VOID_INDEX.
+      const pred = Uint8Array.from(values, (v) => (v === voidValue ? VOID_INDEX : realTable[v]));
+      for (let i = 0; i < pred.length; i++) {
+        if (pred[i] === VOID_INDEX) voids++;
+        if (labels[i] !== VOID_INDEX) {
+          labelled++;
+          if (pred[i] === labels[i]) correct++;
+        } else if (truth[i] !== VOID_INDEX) {
+          gapTotal++;
+          if (pred[i] === truth[i]) gapCorrect++;
+        }
+      }
+      pixels += pred.length;
+      addFrontierImage(totals, frontierImage({ width: image.width, height: image.height, numClasses: real.classes.length, labels, pred, predValues: values, truth, voidValues: real.voidValues }));
+    }
+  } finally {
+    predictor.dispose();
+  }
+  const fr = frontierReport(totals);
+  return {
+    labelledAccuracy: correct / labelled,
+    gapAccuracy: gapTotal ? gapCorrect / gapTotal : null,
+    meanBF: fr.meanBF,
+    meanBoundaryIoU: fr.meanBoundaryIoU,
+    voidShare: voids / pixels,
+    frontierInGap: fr.frontierInGap,
+  };
+}
+
+async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promise<number> {
+  const runDir = path.join(runsDir, v.id);
+  const t0 = Date.now();
+  await runTraining(
+    runDir,
+    {
+      ...DEFAULT_TRAIN,
+      dataset: v.dataset,
+      classSource: 'bench',
+      classes: v.classes,
+      classWeights: v.classWeights ?? null,
+      crop: 128,
+      batchSize: 8,
+      epochs: EPOCHS,
+      lr: 5e-3,
+      depth: 4,
+      baseWidth: WIDTH,
+      seed: 1,
+      tile: 512,
+      validFraction: 0.1,
+    },
+    { resume: false, force: true, quiet: true, log: (l) => console.error(`  [${gapLabel} ${v.id}] ${l}`) },
+  );
+  return (Date.now() - t0) / 1000;
+}
+
+async function main(): Promise<void> {
+  await initEngine({ threads: 2 });
+  const rows: Row[] = [];
+  const started = Date.now();
+  const runsDir = path.join(CACHE, 'runs');
+  const missing: string[] = [];
+  if (DATASETS.includes('smoke')) {
+    const smoke = await prepareSmoke();
+    if (!smoke) missing.push('smoke');
+    else {
+      const real = parseClassesFlag('0=background,255=smoke', ['128']);
+      const three = parseClassesFlag('0=background,255=smoke,128=gap');
+      for (const e of GAPS) {
+        const ds = path.join(smoke.dir, `ds-e${e}`);
+        const gapLabel = `smoke e${e}`;
+        const variants: Variant[] = [
+          { id: 'gapseg', classes: real, dataset: ds },
+          { id: 'void-class', classes: three, dataset: ds },
+          { id: 'void-ignored', classes: three, classWeights: [1, 1, 0], dataset: ds },
+          { id: 'void-forbid', classes: three, forbid: ['gap'], reuse: 'void-class', dataset: ds },
+        ];
+        const times: Record<string, number> = {};
+        for (const v of variants) {
+          const runDir = path.join(runsDir, `smoke-e${e}`, v.reuse ?? v.id);
+          if (!v.reuse) times[v.id] = await runVariant({ ...v }, path.join(runsDir, `smoke-e${e}`), gapLabel);
+          const m = await evaluate(runDir, ds, smoke.test, real, v.forbid ?? [], path.join(ds, 'truth'));
+          rows.push({ dataset: 'smoke', gap: `${2 * e} px band (erode ${e})`, variant: v.id, ...m, trainSeconds: times[v.reuse ?? v.id] });
+          console.error(`${gapLabel} ${v.id}: ${JSON.stringify(m)}`);
+        }
+      }
+      const full = path.join(smoke.dir, 'ds-full');
+      const t = await runVariant({ id: 'full-masks', classes: real, dataset: full }, path.join(runsDir, 'smoke-full'), 'smoke full');
+      for (const e of GAPS) {
+        const ds = path.join(smoke.dir, `ds-e${e}`);
+        const m = await evaluate(path.join(runsDir, 'smoke-full', 'full-masks'), ds, smoke.test, real, [], path.join(ds, 'truth'));
+        rows.push({ dataset: 'smoke', gap: `${2 * e} px band (erode ${e})`, variant: 'full-masks', ...m, trainSeconds: t });
+      }
+    }
+  }
+  if (DATASETS.includes('allsky')) {
+    const sky = await prepareAllsky();
+    if (!sky) missing.push('allsky-cloud');
+    else {
+      const real = parseClassesFlag('0=void,1=sky,2=cloud');
+      const three = parseClassesFlag('0=outside,1=sky,2=cloud');
+      const variants: Variant[] = [
+        { id: 'gapseg', classes: real, dataset: sky.dir },
+        { id: 'void-class', classes: three, dataset: sky.dir },
+        { id: 'void-ignored', classes: three, classWeights: [0, 1, 1], dataset: sky.dir },
+        { id: 'void-forbid', classes: three, forbid: ['outside'], reuse: 'void-class', dataset: sky.dir },
+      ];
+      const times: Record<string, number> = {};
+      for (const v of variants) {
+        if (!v.reuse) times[v.id] = await runVariant(v, path.join(runsDir, 'allsky'), 'allsky');
+        const m = await evaluate(path.join(runsDir, 'allsky', v.reuse ?? v.id), sky.dir, sky.test, real, v.forbid ?? [], null);
+        rows.push({ dataset: 'allsky-cloud', gap: 'real void', variant: v.id, ...m, trainSeconds: times[v.reuse ?? v.id] });
+        console.error(`allsky ${v.id}: ${JSON.stringify(m)}`);
+      }
+    }
+  }
+  if (missing.length) console.log(`data sets not found under ${SHARED}: ${missing.join(', ')} (skipped)`);
+  const pct = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+  const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : x.toFixed(3));
+  console.log(
+    `\nGap benchmark: U-Net depth 4 width ${WIDTH}, crop 128, batch 8, ${EPOCHS} epochs, one-cycle Adam lr 5e-3, seed 1; metrics on the test images at the training scale\n`,
+  );
+  console.log(
+    table(
+      ['data set', 'gap', 'variant', 'acc labelled', 'acc in gap', 'BF', 'Boundary IoU', 'predicted void', 'train s'],
+      rows.map((r) => [r.dataset, r.gap, r.variant, pct(r.labelledAccuracy), pct(r.gapAccuracy), f3(r.meanBF), f3(r.meanBoundaryIoU), pct(r.voidShare), r.trainSeconds.toFixed(0)]),
+    ),
+  );
+  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --gaps ${GAPS.join(',')} --datasets ${DATASETS.join(',')}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}`);
+  const file = writeResult('gap.json', { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH }, rows });
+  console.log(`results: ${file}`);
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
