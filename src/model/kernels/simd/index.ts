@@ -11,6 +11,7 @@ export interface SimdKernels {
   bnReluForward(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, m: number, c: number, eps: number, scratch: number): void;
   bnReluBackward(dy: number, x: number, y: number, mean: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, m: number, c: number, scratch: number): void;
   im2colT(x: number, out: number, n: number, h: number, w: number, c: number, kh: number, kw: number, top: number, left: number, oh: number, ow: number): void;
+  maxPool2x2Grad(dy: number, x: number, y: number, dx: number, n: number, h: number, w: number, c: number): void;
   adamUpdate(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, b1: number, b2: number, stepSize: number, invSqrtBc2: number, eps: number, lrWd: number): void;
   /** Address of a tensor's data in the shared heap. */
   address(info: tf.TensorInfo): number;
@@ -49,6 +50,7 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
         bnReluBackward: e.bn_relu_backward,
         im2colT: e.im2col_t,
         adamUpdate: e.adam_update,
+        maxPool2x2Grad: e.maxpool2x2_grad,
         address: (info) => b.dataIdMap.get(info.dataId).memoryOffset,
         withScratch: (bytes, f) => {
           const ptr = b.wasm._malloc(bytes) >>> 0;
