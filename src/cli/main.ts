@@ -10,6 +10,7 @@ import { trainCommand, trainSpec } from './train.js';
 import { predictCommand, predictSpec } from './predict.js';
 import { evalCommand, evalSpec } from './eval.js';
 import { demoCommand, demoSpec } from './demo.js';
+import { exportCommand, exportSpec } from './export.js';
 
 interface Command {
   spec: CommandSpec;
@@ -20,6 +21,7 @@ const COMMANDS: Command[] = [
   { spec: trainSpec, run: trainCommand },
   { spec: predictSpec, run: predictCommand },
   { spec: evalSpec, run: evalCommand },
+  { spec: exportSpec, run: exportCommand },
   { spec: demoSpec, run: demoCommand },
 ];
 
