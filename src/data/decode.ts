@@ -118,8 +118,8 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
     const sixteen = meta.depth === 'ushort';
     const channels = meta.channels ?? 1;
     if (channels >= 3) {
-      const { data, info } = await openSharp(file, limits)
-        .removeAlpha()
+      const colour = openSharp(file, limits).removeAlpha();
+      const { data, info } = await (sixteen ? colour.toColourspace('rgb16') : colour)
         .raw({ depth: sixteen ? 'ushort' : 'uchar' })
         .toBuffer({ resolveWithObject: true });
       const v = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
@@ -134,7 +134,8 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
       }
       return { width: info.width, height: info.height, values: out };
     }
-    const { data, info } = await img
+    // Without an explicit 16-bit colourspace, sharp hands 16-bit grey out as 8-bit values.
+    const { data, info } = await (sixteen ? img.toColourspace('grey16') : img)
       .extractChannel(0)
       .raw({ depth: sixteen ? 'ushort' : 'uchar' })
       .toBuffer({ resolveWithObject: true });
@@ -166,8 +167,9 @@ async function paletteIndices(file: string, palette: Uint8Array, limits?: Decode
 /** Encode raw pixels as PNG bytes (1 = grey, 3 = RGB, 4 = RGBA; 16-bit when given a Uint16Array). */
 export async function encodePng(pixels: Uint8Array | Uint16Array, width: number, height: number, channels: 1 | 3 | 4): Promise<Buffer> {
   const sixteen = pixels instanceof Uint16Array;
-  const buf = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-  let img = sharp(buf, { raw: { width, height, channels, ...(sixteen ? { depth: 'ushort' } : {}) } as CreateRaw });
+  // sharp takes the raw sample depth from the typed array's class (a Buffer means 8 bits).
+  const input = sixteen ? pixels : Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  let img = sharp(input, { raw: { width, height, channels } as CreateRaw });
   if (sixteen) img = img.toColourspace(channels === 1 ? 'grey16' : 'rgb16');
   else if (channels === 1) img = img.toColourspace('b-w');
   return img.png({ compressionLevel: 6 }).toBuffer();
