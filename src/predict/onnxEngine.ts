@@ -22,7 +22,7 @@ export interface OnnxNet {
  * names the model in error messages.
  */
 export async function openOnnxNet(model: string | Uint8Array, threads: number, name: string): Promise<OnnxNet> {
-  const init: WorkerInit = { model, threads };
+  const init: WorkerInit = { model, threads, spin: process.env.GAPSEG_ORT_SPIN === '1' };
   const worker = new Worker(new URL('./onnxWorker.js', import.meta.url), { workerData: init });
   const waiting = new Map<number, { resolve: (r: { data: Float32Array; dims: number[] }) => void; reject: (e: Error) => void }>();
   let nextId = 0;

@@ -132,6 +132,20 @@ export function fillWindow(rgb: Uint8Array, w: number, h: number, x0: number, y0
   const plane = tw * th;
   const scale = [0, 1, 2].map((c) => 1 / (255 * plan.std[c]));
   const shift = [0, 1, 2].map((c) => plan.mean[c] / plan.std[c]);
+  if (x0 >= 0 && y0 >= 0 && x0 + tw <= w && y0 + th <= h) {
+    // Inside the image (the common case): no reflection, one pass per channel plane.
+    for (let c = 0; c < 3; c++) {
+      const s = scale[c];
+      const t = shift[c];
+      const o = offset + c * plane;
+      for (let y = 0; y < th; y++) {
+        let src = ((y0 + y) * w + x0) * 3 + c;
+        const d = o + y * tw;
+        for (let x = 0; x < tw; x++, src += 3) dst[d + x] = rgb[src] * s - t;
+      }
+    }
+    return;
+  }
   // Column indices are the same for every row; reflect them once.
   const cols = new Int32Array(tw);
   for (let x = 0; x < tw; x++) cols[x] = reflectIndex(x0 + x, w) * 3;

@@ -141,6 +141,8 @@ export class ResultRows implements RowConsumer {
   private readonly probs: Float32Array[];
   private readonly needProbs: boolean;
   private readonly npyRow: Float32Array | null;
+  private readonly scratch: Float32Array;
+  private readonly scratch2: Float32Array;
 
   constructor(private readonly o: ResultOptions) {
     const { width: W, height: H, nw, nh, numClasses: k } = o;
@@ -161,6 +163,8 @@ export class ResultRows implements RowConsumer {
     this.needProbs = o.probClasses.length > 0 || o.probRows !== undefined;
     this.probs = this.needProbs ? Array.from({ length: k }, () => new Float32Array(W)) : [];
     this.npyRow = o.probRows ? new Float32Array(W * k) : null;
+    this.scratch = new Float32Array(W);
+    this.scratch2 = new Float32Array(W);
     void H;
   }
 
@@ -217,8 +221,13 @@ export class ResultRows implements RowConsumer {
     const cls = this.classes;
     const best = this.planes[first];
     // Argmax over allowed class planes only: forbidden classes are never looked at.
-    cls.fill(first, base, base + W);
-    if (allowed.length > 1) {
+    if (allowed.length === 2) {
+      const b = allowed[1];
+      const pb = this.planes[b];
+      // Ties go to the lower index, as in a plain argmax (allowed is in increasing order).
+      for (let x = 0; x < W; x++) cls[base + x] = pb[x] > best[x] ? b : first;
+    } else cls.fill(first, base, base + W);
+    if (allowed.length > 2) {
       const top = new Float32Array(best);
       for (let a = 1; a < allowed.length; a++) {
         const c = allowed[a];
@@ -241,31 +250,61 @@ export class ResultRows implements RowConsumer {
   private emitProbs(y: number): void {
     const { width: W, allowed, numClasses: k } = this.o;
     const probs = this.probs;
-    for (let c = 0; c < k; c++) probs[c].fill(0);
-    if (this.o.scores === 'logits') {
+    const planes = this.planes;
+    for (let c = 0; c < k; c++) if (!allowed.includes(c)) probs[c].fill(0);
+    if (this.o.scores === 'logits' && allowed.length === 2) {
+      // Two classes: a logistic of the logit difference, one exp per pixel.
+      const [a, b] = allowed;
+      const la = planes[a];
+      const lb = planes[b];
+      const pa = probs[a];
+      const pb = probs[b];
       for (let x = 0; x < W; x++) {
-        let m = -Infinity;
-        for (const c of allowed) m = Math.max(m, this.planes[c][x]);
-        let s = 0;
-        for (const c of allowed) {
-          const e = Math.exp(this.planes[c][x] - m);
-          probs[c][x] = e;
-          s += e;
+        const q = 1 / (1 + Math.exp(la[x] - lb[x]));
+        pb[x] = q;
+        pa[x] = 1 - q;
+      }
+    } else if (this.o.scores === 'logits') {
+      const m = this.scratch;
+      const s = this.scratch2;
+      m.fill(-Infinity);
+      s.fill(0);
+      for (const c of allowed) {
+        const l = planes[c];
+        for (let x = 0; x < W; x++) if (l[x] > m[x]) m[x] = l[x];
+      }
+      for (const c of allowed) {
+        const l = planes[c];
+        const p = probs[c];
+        for (let x = 0; x < W; x++) {
+          const e = Math.exp(l[x] - m[x]);
+          p[x] = e;
+          s[x] += e;
         }
-        for (const c of allowed) probs[c][x] /= s;
+      }
+      for (const c of allowed) {
+        const p = probs[c];
+        for (let x = 0; x < W; x++) p[x] /= s[x];
       }
     } else {
-      for (let x = 0; x < W; x++) {
-        let s = 0;
-        for (const c of allowed) s += Math.max(0, this.planes[c][x]);
-        for (const c of allowed) probs[c][x] = s > 0 ? Math.max(0, this.planes[c][x]) / s : 1 / allowed.length;
+      const s = this.scratch2;
+      s.fill(0);
+      for (const c of allowed) {
+        const l = planes[c];
+        for (let x = 0; x < W; x++) s[x] += Math.max(0, l[x]);
+      }
+      for (const c of allowed) {
+        const l = planes[c];
+        const p = probs[c];
+        for (let x = 0; x < W; x++) p[x] = s[x] > 0 ? Math.max(0, l[x]) / s[x] : 1 / allowed.length;
       }
     }
     const base = y * W;
     for (const [c, map] of this.probMaps) {
       const max = map instanceof Uint16Array ? 65535 : 255;
       const p = probs[c];
-      for (let x = 0; x < W; x++) map[base + x] = Math.round(p[x] * max);
+      // Probabilities are >= 0, so adding 0.5 and truncating rounds them.
+      for (let x = 0; x < W; x++) map[base + x] = p[x] * max + 0.5;
     }
     if (this.npyRow && this.o.probRows) {
       const row = this.npyRow;

@@ -47,6 +47,9 @@ export interface StreamResult {
   failed: { file: string; error: string }[];
 }
 
+/** A network call holds at most `batch` windows of this side's worth of pixels. */
+const BATCH_SIDE = 256;
+
 interface Decoded {
   file: string;
   image?: RgbImage;
@@ -220,10 +223,15 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
 
   let current: Job | null = null;
   let exhausted = false;
-  /** Up to `batch` windows of equal size, from one or more images in order. */
+  /**
+   * Up to `batch` windows of equal size, from one or more images in order, and no more
+   * pixels than `batch` windows of 256 x 256: ONNX Runtime's memory grows with the pixels of
+   * a call (about 220 MB per million for the reference U-Net), so large tiles go fewer at a time.
+   */
   const nextWindows = async (): Promise<Window[]> => {
     const out: Window[] = [];
-    while (out.length < batch && !exhausted) {
+    let limit = batch;
+    while (out.length < limit && !exhausted) {
       if (!current || current.issued >= current.windows) {
         current = await nextJob();
         if (!current) {
@@ -233,6 +241,7 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
       }
       const g = current.geo;
       if (out.length > 0 && (g.tw !== out[0].job.geo.tw || g.th !== out[0].job.geo.th)) break;
+      limit = Math.max(1, Math.min(batch, Math.floor((batch * BATCH_SIDE * BATCH_SIDE) / (g.tw * g.th))));
       out.push({ job: current, index: current.issued++ });
     }
     return out;
@@ -270,6 +279,9 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
 
   const consume = (windows: Window[], scores: Float32Array) => {
     const { tw, th } = windows[0].job.geo;
+    const last = windows[windows.length - 1].job;
+    // A large image takes many windows: show how far it is, or the bar seems stuck.
+    if (last.windows > 8) bar.tick(0, `${last.name}: window ${windows[windows.length - 1].index + 1}/${last.windows}`);
     windows.forEach((w, i) => {
       w.job.blender.add(w.index, scores, i * k * tw * th);
       if (w.job.blender.complete) {
