@@ -2,7 +2,8 @@
  * `npm run bench:predict`: prediction speed of the reference U-Net (depth 4, widths
  * 16-32-64-128, 256 bottleneck, 2 classes) at 3x256x256, batch 4, side by side in one run:
  *
- * - gapseg predict's network (ONNX Runtime in a worker thread, gapseg's own export);
+ * - gapseg predict's network (gapseg's own export on ONNX Runtime, two one-thread sessions in
+ *   worker threads, as predict runs it);
  * - ONNX Runtime on PyTorch's own export of the same network (plain session, main thread);
  * - ONNX Runtime on gapseg's export with the same plain session (graph vs graph);
  * - PyTorch eager (bench/torch_predict.py, Debian's python3-torch);
@@ -135,16 +136,16 @@ async function plainOrtRound(session: ort.InferenceSession, x: ort.Tensor, iters
   return (BATCH * iters) / ((performance.now() - t0) / 1000);
 }
 
-/** Images per second of `iters` batches through a predictor's network, two batches in flight (as predict runs it). */
+/** Images per second of `iters` batches through a predictor's network, as many in flight as predict keeps. */
 async function predictorRound(p: Predictor, x: Float32Array, iters: number): Promise<number> {
+  const depth = Math.max(2, p.inflight ?? 2);
   const t0 = performance.now();
-  let inflight = p.net(x.slice(), BATCH, SIZE, SIZE);
-  for (let i = 1; i < iters; i++) {
-    const next = p.net(x.slice(), BATCH, SIZE, SIZE);
-    await inflight;
-    inflight = next;
+  const queue: Promise<Float32Array>[] = [];
+  for (let i = 0; i < iters; i++) {
+    queue.push(p.net(x.slice(), BATCH, SIZE, SIZE));
+    if (queue.length >= depth) await queue.shift();
   }
-  await inflight;
+  await Promise.all(queue);
   return (BATCH * iters) / ((performance.now() - t0) / 1000);
 }
 
@@ -333,7 +334,7 @@ async function main(): Promise<void> {
       '',
       `prediction speed, reference U-Net, ${BATCH}x3x${SIZE}x${SIZE}, ${args.threads} threads${args.quick ? ' (QUICK SMOKE RUN: numbers are not meaningful)' : ''}`,
       `${'engine'.padEnd(44)}${'img/s'.padStart(9)}${'vs ORT(pt)'.padStart(12)}${'vs PyTorch'.padStart(12)}`,
-      row('gapseg predict network (ONNX Runtime, worker)', med.gapsegOnnx),
+      row('gapseg predict network (ONNX Runtime, workers)', med.gapsegOnnx),
       row('ONNX Runtime, gapseg export (plain session)', med.ortGapsegExport),
       row('ONNX Runtime, PyTorch export (plain session)', med.ortTorchExport),
       row('PyTorch eager', eager),

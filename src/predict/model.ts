@@ -36,6 +36,8 @@ export interface Predictor {
   defaultForbidden: number[];
   /** Windows per network call. */
   batch: number;
+  /** Network calls worth keeping in flight (default 2). */
+  inflight?: number;
   dispose(): void;
 }
 

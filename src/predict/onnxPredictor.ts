@@ -224,6 +224,7 @@ function gapsegPredictor(file: string, net: OnnxNet, summary: OnnxSummary, opts:
     scores: 'logits',
     defaultForbidden: [],
     batch: opts.batch ?? 4,
+    inflight: net.sessions + 1,
     dispose: () => void net.close(),
   };
 }
@@ -312,6 +313,7 @@ async function foreignPredictor(file: string, net: OnnxNet, opts: OnnxOpenOption
     scores,
     defaultForbidden: channels.flatMap((c, i) => (c.isVoid ? [i] : [])),
     batch: fixedBatch ?? opts.batch ?? 4,
+    inflight: net.sessions + 1,
     dispose: () => void net.close(),
   };
 }

@@ -293,22 +293,24 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
   };
 
   type Batch = { windows: Window[]; scores: Promise<Float32Array> };
+  // Batches handed to the network ahead of use, so that it never waits for the main thread.
+  const depth = Math.max(2, predictor.inflight ?? 2);
   try {
-    let inflight: Batch | null = null;
+    const queue: Batch[] = [];
     for (;;) {
-      const windows = await nextWindows();
-      let next: Batch | null = null;
-      if (windows.length > 0) {
+      while (queue.length < depth) {
+        const windows = await nextWindows();
+        if (windows.length === 0) break;
         const { tw, th } = windows[0].job.geo;
         const scores = predictor.net(buildInput(windows), windows.length, th, tw);
         // Awaited below; a failure before then must not count as unhandled.
         scores.catch(() => undefined);
-        next = { windows, scores };
+        queue.push({ windows, scores });
       }
-      if (inflight) consume(inflight.windows, await inflight.scores);
+      const b = queue.shift();
+      if (!b) break;
+      consume(b.windows, await b.scores);
       if (fatal) throw fatal;
-      inflight = next;
-      if (!inflight) break;
       // Bound the images being written: wait for the oldest when too many are pending.
       while (posts.size > 2 * batch) await Promise.race(posts);
     }
