@@ -69,7 +69,7 @@ async function checkExport(file: string, net: UNet, meta: ModelMeta, threads: nu
   const refT = tf.tidy(() => tf.transpose(unetForward(net, tf.tensor4d(x, [n, h, w, 3]), false), [0, 3, 1, 2]));
   const ref = (await refT.data()) as Float32Array;
   refT.dispose();
-  const session = await openOnnxNet(file, threads, file);
+  const session = await openOnnxNet(file, threads, file, 1);
   try {
     const y = await session.run(nhwcToNchw(x, n, 3, h, w), [n, 3, h, w]);
     if (y.dims.join() !== [n, k, h, w].join()) throw new Error(`exported model gives shape [${y.dims}], expected [${n},${k},${h},${w}]`);

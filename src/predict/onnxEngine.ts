@@ -61,12 +61,19 @@ async function startSession(model: string | Uint8Array, threads: number, name: s
   return s;
 }
 
+/** Sessions to run by default: two when there are two threads or more (GAPSEG_ORT_SESSIONS overrides). */
+export function defaultSessions(threads: number): number {
+  const env = Number(process.env.GAPSEG_ORT_SESSIONS);
+  if (env === 1 || env === 2) return env;
+  return threads >= 2 ? 2 : 1;
+}
+
 /**
- * Start sessions on a model file (or its bytes) using `threads` threads in all. `name`
- * names the model in error messages.
+ * Start `sessions` sessions on a model file (or its bytes) sharing `threads` threads.
+ * `name` names the model in error messages.
  */
-export async function openOnnxNet(model: string | Uint8Array, threads: number, name: string): Promise<OnnxNet> {
-  const count = threads >= 2 ? 2 : 1;
+export async function openOnnxNet(model: string | Uint8Array, threads: number, name: string, sessionCount = defaultSessions(threads)): Promise<OnnxNet> {
+  const count = Math.max(1, Math.min(sessionCount, threads));
   const per = Math.max(1, Math.floor(threads / count));
   const sessions: Session[] = [];
   try {

@@ -34,6 +34,8 @@ export interface OnnxInputMeta extends InputRecipe {
 
 export interface OnnxOpenOptions {
   threads: number;
+  /** ONNX Runtime sessions sharing the threads (default: see defaultSessions). */
+  sessions?: number;
   /** Foreign models: what each output channel means (required for them). */
   channels?: ChannelClass[];
   layout?: Layout;
@@ -178,7 +180,7 @@ function parseJsonMeta<T>(text: string, file: string, key: string): T {
 export async function openOnnxPredictor(file: string, opts: OnnxOpenOptions): Promise<Predictor> {
   const { summary } = readOnnxFile(file);
   const gapsegMeta = summary.metadata[META.classes];
-  const net = await openOnnxNet(file, opts.threads, file);
+  const net = await openOnnxNet(file, opts.threads, file, opts.sessions);
   try {
     return gapsegMeta !== undefined ? gapsegPredictor(file, net, summary, opts) : await foreignPredictor(file, net, opts);
   } catch (e) {
