@@ -3,11 +3,14 @@
  * threads (see onnxWorker.ts), fed one batch at a time. onnxruntime-node computes on the
  * thread that calls run(), so the main thread stays free to decode, blend and encode.
  *
- * With two or more threads, the work goes to two workers (sessions) that split the threads
- * between them, each running whole batches: a sharp thread or the main thread taking a core
- * for a moment then delays one batch, instead of stalling every parallel operator of a
- * two-thread session at its slowest half. Measured on the reference U-Net at 256x256 batch 4
- * on 2 cores: the same network-only rate as one two-thread session, and more in the pipeline.
+ * With two or more threads, the work goes by default to two workers (sessions) that split
+ * the threads between them, each running whole batches: a sharp thread or the main thread
+ * taking a core for a moment then delays one batch, instead of stalling every parallel
+ * operator of a two-thread session at its slowest half (idle threads of which also spin).
+ * Measured on a loaded 2-core machine with the reference U-Net, 256x256 batch 4: 44 CPU-ms
+ * per image against 49 (no spinning) to 70 (spinning) for one two-thread session; on a quiet
+ * machine the two layouts were within about 10% of each other either way, so
+ * `npm run bench:predict` reports both.
  */
 import { Worker } from 'node:worker_threads';
 import { GapsegError } from '../util/errors.js';
