@@ -3,14 +3,12 @@
  * threads (see onnxWorker.ts), fed one batch at a time. onnxruntime-node computes on the
  * thread that calls run(), so the main thread stays free to decode, blend and encode.
  *
- * With two or more threads, the work goes by default to two workers (sessions) that split
- * the threads between them, each running whole batches: a sharp thread or the main thread
- * taking a core for a moment then delays one batch, instead of stalling every parallel
- * operator of a two-thread session at its slowest half (idle threads of which also spin).
- * Measured on a loaded 2-core machine with the reference U-Net, 256x256 batch 4: 44 CPU-ms
- * per image against 49 (no spinning) to 70 (spinning) for one two-thread session; on a quiet
- * machine the two layouts were within about 10% of each other either way, so
- * `npm run bench:predict` reports both.
+ * By default one session uses all the threads (ONNX Runtime's intra-op pool). Two sessions
+ * that split the threads and each run whole batches (GAPSEG_ORT_SESSIONS=2) avoid stalling
+ * every parallel operator when sharp or the main thread take a core for a moment, and used
+ * less CPU per image on a heavily loaded machine (44 against 49-70 CPU-ms per image, reference
+ * U-Net at 256x256 batch 4), but were up to 10-30% slower on a moderately loaded one, so they
+ * are an option; `npm run bench:predict` measures both.
  */
 import { Worker } from 'node:worker_threads';
 import { GapsegError } from '../util/errors.js';
@@ -64,11 +62,9 @@ async function startSession(model: string | Uint8Array, threads: number, name: s
   return s;
 }
 
-/** Sessions to run by default: two when there are two threads or more (GAPSEG_ORT_SESSIONS overrides). */
+/** Sessions to run by default: one, unless GAPSEG_ORT_SESSIONS=2 (and there are two threads). */
 export function defaultSessions(threads: number): number {
-  const env = Number(process.env.GAPSEG_ORT_SESSIONS);
-  if (env === 1 || env === 2) return env;
-  return threads >= 2 ? 2 : 1;
+  return Number(process.env.GAPSEG_ORT_SESSIONS) === 2 && threads >= 2 ? 2 : 1;
 }
 
 /**
