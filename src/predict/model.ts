@@ -8,9 +8,13 @@ import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
 import { loadModel, type InputRecipe } from '../model/modelFiles.js';
 import { disposeUNet } from '../model/unet.js';
-import { tfjsLogits } from './tfjsEngine.js';
+import { tfjsLogits, tfjsNet } from './tfjsEngine.js';
 import type { LogitsFn } from './tiling.js';
 import type { OutputClass } from './outputs.js';
+import { unetReceptiveRadius, type InputPlan } from './plan.js';
+
+/** Runs the network on a batch: planar NCHW normalised input -> NCHW scores [n, K, h, w]. */
+export type NetFn = (input: Float32Array, n: number, height: number, width: number) => Promise<Float32Array>;
 
 export interface Predictor {
   /** What was opened, for messages. */
@@ -22,6 +26,18 @@ export interface Predictor {
   recipe: InputRecipe;
   /** Input sides must be multiples of this. */
   multiple: number;
+  /** The network on planar batches (the fast path; `run` is the NHWC view of it). */
+  net: NetFn;
+  /** How images become network windows. */
+  plan: InputPlan;
+  /** What the network outputs per class. */
+  scores: 'logits' | 'probabilities';
+  /** Classes never predicted unless asked (void channels of models trained with void). */
+  defaultForbidden: number[];
+  /** Windows per network call. */
+  batch: number;
+  /** Network calls worth keeping in flight (default 2). */
+  inflight?: number;
   dispose(): void;
 }
 
@@ -36,6 +52,11 @@ export function modelDirOf(p: string): string {
   throw new GapsegError(`${p}: not a gapseg run or model folder (expected model/gapseg.json or model.json + gapseg.json)`);
 }
 
+/** The input plan of a gapseg model's recipe: scale, pad to the stride, tile when large. */
+export function recipePlan(recipe: InputRecipe, multiple: number): InputPlan {
+  return { scale: recipe.scale, pad: false, tile: recipe.tile, radius: unetReceptiveRadius(Math.log2(multiple)), multiple, mean: recipe.mean, std: recipe.std };
+}
+
 /** Open a gapseg run or model folder with the TensorFlow.js engine. */
 export function openTfjsPredictor(p: string): Predictor {
   const dir = modelDirOf(p);
@@ -47,6 +68,11 @@ export function openTfjsPredictor(p: string): Predictor {
     classes: meta.classes.classes.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe: meta.input,
     multiple: 2 ** meta.unet.depth,
+    net: tfjsNet(net),
+    plan: recipePlan(meta.input, 2 ** meta.unet.depth),
+    scores: 'logits',
+    defaultForbidden: [],
+    batch: 4,
     dispose: () => disposeUNet(net),
   };
 }

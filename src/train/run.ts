@@ -174,7 +174,6 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
       `training would need about ${(estimate / 1024 ** 3).toFixed(1)} GiB of memory, more than the 4 GiB wasm heap can hold; use ${hint}`,
     );
   }
-  opts.log(`memory: about ${Math.round(estimate / 1e6)} MB of the 4 GiB wasm heap (crop ${cfg.crop}, batch ${cfg.batchSize})`);
 
   const layout = discoverDataset(cfg.dataset);
   for (const note of layout.notes) opts.log(`note: ${note}`);
@@ -201,6 +200,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     `data: ${train.length} training, ${valid.length} validation images${layout.validFromFiles ? '' : ` (random ${Math.round(cfg.validFraction * 100)}%)`}; ` +
       `${((100 * counts[k]) / (labelled + counts[k])).toFixed(1)}% of training pixels are void; classes ${cfg.classes.classes.map((c, i) => `${c.name} ${((100 * counts[i]) / Math.max(labelled, 1)).toFixed(1)}%`).join(', ')}`,
   );
+  opts.log(`memory: about ${Math.round(estimate / 1e6)} MB of the 4 GiB wasm heap (crop ${cfg.crop}, batch ${cfg.batchSize})`);
   for (let i = 0; i < k; i++) if (counts[i] === 0) opts.log(`warning: class "${cfg.classes.classes[i].name}" has no labelled pixel in the training images`);
 
   const stats = channelStats(train);
