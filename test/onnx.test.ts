@@ -54,10 +54,6 @@ test('gapseg export: opset >= 13, NCHW with free sizes, batch norm folded, class
     let max = 0;
     for (let i = 0; i < ref.length; i++) max = Math.max(max, Math.abs(ref[i] - y[i]));
     assert.ok(max < 1e-4, `ONNX Runtime and TensorFlow.js differ by ${max}`);
-    // The NHWC view (used by evaluation) gives the same logits, interleaved.
-    const yn = await p.run(x, n, h, w);
-    const planar = nchwToNhwc(y, n, 2, h, w);
-    assert.deepEqual(Array.from(yn), Array.from(planar));
   } finally {
     p.dispose();
   }

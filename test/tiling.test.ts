@@ -14,7 +14,7 @@ import { unetForward, disposeUNet } from '../src/model/unet.js';
 import { exportOnnx } from '../src/predict/exportOnnx.js';
 import { openPredictor } from '../src/predict/open.js';
 import { predictStream } from '../src/predict/stream.js';
-import { predictImage } from '../src/predict/pipeline.js';
+import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 import { imageGeometry, unetReceptiveRadius, fillWindow } from '../src/predict/plan.js';
 import type { Predictor } from '../src/predict/model.js';
@@ -140,7 +140,7 @@ test('the streaming pipeline agrees with the whole-image prediction, also when r
   const p = await openPredictor(model, { engine: 'tfjs', threads: 2 });
   try {
     const got = await npyOf(p, img, path.join(dir, 'out'));
-    const pred = await predictImage({ width: w, height: h, data: testImage(w, h, 10) }, p.run, { recipe: p.recipe, numClasses: 2, multiple: p.multiple, allowed: allowedClasses(2, []) });
+    const pred = await predictImage({ width: w, height: h, data: testImage(w, h, 10) }, predictModel(p), allowedClasses(2, []));
     let max = 0;
     for (let i = 0; i < got.length; i++) max = Math.max(max, Math.abs(got[i] - pred.probs[i]));
     assert.ok(max < 1e-4, `streamed and whole-image probabilities differ by ${max}`);

@@ -8,10 +8,9 @@ import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
 import { loadModel, type InputRecipe } from '../model/modelFiles.js';
 import { disposeUNet } from '../model/unet.js';
-import { tfjsLogits, tfjsNet } from './tfjsEngine.js';
-import type { LogitsFn } from './tiling.js';
+import { tfjsNet } from './tfjsEngine.js';
 import type { OutputClass } from './outputs.js';
-import { unetReceptiveRadius, type InputPlan } from './plan.js';
+import { recipePlan, type InputPlan } from './plan.js';
 
 /** Runs the network on a batch: planar NCHW normalised input -> NCHW scores [n, K, h, w]. */
 export type NetFn = (input: Float32Array, n: number, height: number, width: number) => Promise<Float32Array>;
@@ -20,13 +19,12 @@ export interface Predictor {
   /** What was opened, for messages. */
   source: string;
   engine: 'tfjs' | 'onnx';
-  run: LogitsFn;
   /** One entry per output channel. */
   classes: OutputClass[];
   recipe: InputRecipe;
   /** Input sides must be multiples of this. */
   multiple: number;
-  /** The network on planar batches (the fast path; `run` is the NHWC view of it). */
+  /** The network on planar batches. */
   net: NetFn;
   /** How images become network windows. */
   plan: InputPlan;
@@ -52,10 +50,6 @@ export function modelDirOf(p: string): string {
   throw new GapsegError(`${p}: not a gapseg run or model folder (expected model/gapseg.json or model.json + gapseg.json)`);
 }
 
-/** The input plan of a gapseg model's recipe: scale, pad to the stride, tile when large. */
-export function recipePlan(recipe: InputRecipe, multiple: number): InputPlan {
-  return { scale: recipe.scale, pad: false, tile: recipe.tile, radius: unetReceptiveRadius(Math.log2(multiple)), multiple, mean: recipe.mean, std: recipe.std };
-}
 
 /** Open a gapseg run or model folder with the TensorFlow.js engine. */
 export function openTfjsPredictor(p: string): Predictor {
@@ -64,7 +58,6 @@ export function openTfjsPredictor(p: string): Predictor {
   return {
     source: dir,
     engine: 'tfjs',
-    run: tfjsLogits(net),
     classes: meta.classes.classes.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe: meta.input,
     multiple: 2 ** meta.unet.depth,

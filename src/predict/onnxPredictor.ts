@@ -14,7 +14,6 @@ import { openOnnxNet, type OnnxNet } from './onnxEngine.js';
 import type { NetFn, Predictor } from './model.js';
 import { unetReceptiveRadius, type InputPlan } from './plan.js';
 import type { ChannelClass } from './foreign.js';
-import type { LogitsFn } from './tiling.js';
 
 export type Layout = 'nchw' | 'nhwc';
 
@@ -126,10 +125,6 @@ function resizePlanes(src0: Float32Array, n: number, c: number, h: number, w: nu
   return out;
 }
 
-/** The NHWC LogitsFn view of a planar NetFn (for code written against LogitsFn). */
-export function nhwcView(net: NetFn, inChannels: number, numClasses: number): LogitsFn {
-  return async (input, n, h, w) => nchwToNhwc(await net(nhwcToNchw(input, n, inChannels, h, w), n, h, w), n, numClasses, h, w);
-}
 
 interface Adapter {
   inputLayout: Layout;
@@ -217,7 +212,6 @@ function gapsegPredictor(file: string, net: OnnxNet, summary: OnnxSummary, opts:
   return {
     source: file,
     engine: 'onnx',
-    run: nhwcView(planar, 3, k),
     classes: desc.classes.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe,
     multiple,
@@ -306,7 +300,6 @@ async function foreignPredictor(file: string, net: OnnxNet, opts: OnnxOpenOption
   return {
     source: file,
     engine: 'onnx',
-    run: nhwcView(planar, 3, k),
     classes: channels.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe: { scale: 1, mean, std, tile },
     multiple: FOREIGN_MULTIPLE,

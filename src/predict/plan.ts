@@ -12,8 +12,7 @@
  * - fixed size, padded: the image is kept at `scale`; smaller images are padded to `size`,
  *   larger ones tiled with `size` windows, so nothing is distorted.
  */
-import { scaledSize } from '../data/load.js';
-import { tileStarts } from './tiling.js';
+import { scaledSize } from '../data/resize.js';
 
 export interface InputPlan {
   /** Resize factor from the image to the network's scale (unless resized to `size`). */
@@ -191,4 +190,24 @@ export function axisWeightSums(starts: number[], len: number, total: number, n: 
     for (let p = 0; p < len && s + p < n; p++) sum[s + p] += w[p];
   }
   return sum;
+}
+
+/** The input plan of a gapseg model's recipe: scale, pad to the stride, tile when large. */
+export function recipePlan(recipe: { scale: number; tile: number; mean: number[]; std: number[] }, multiple: number): InputPlan {
+  return { scale: recipe.scale, pad: false, tile: recipe.tile, radius: unetReceptiveRadius(Math.log2(multiple)), multiple, mean: recipe.mean, std: recipe.std };
+}
+
+/** Tile start positions along one axis of length n, covering it with overlap. */
+export function tileStarts(n: number, tile: number, overlap: number): number[] {
+  if (n <= tile) return [0];
+  const stride = Math.max(1, tile - overlap);
+  const starts: number[] = [];
+  for (let s = 0; ; s += stride) {
+    if (s + tile >= n) {
+      starts.push(n - tile);
+      break;
+    }
+    starts.push(s);
+  }
+  return starts;
 }

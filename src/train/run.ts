@@ -256,8 +256,8 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
         bar = startProgress({ label: `epoch ${epoch + 1}/${cfg.epochs}`, total: steps * cfg.batchSize, unit: 'img', quiet: opts.quiet });
       },
       onStep: (_e, _s, _n, loss) => bar?.tick(cfg.batchSize, `loss ${loss.toFixed(4)}`),
-      onValidImage: (i, smp, logits, pred) => {
-        if (i < REPORT_SAMPLES) previews[i] = previewSource(smp, logits, pred, k);
+      onValidImage: (i, smp, probs, pred) => {
+        if (i < REPORT_SAMPLES) previews[i] = previewSource(smp, probs, pred);
       },
       onEpochEnd: async (r) => {
         bar?.done();
