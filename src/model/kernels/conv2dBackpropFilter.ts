@@ -90,8 +90,10 @@ export function useIm2Col(xShape: number[], outChannels: number): boolean {
   const forced = process.env.GAPSEG_DW_ROUTE;
   if (forced === 'conv' || forced === 'im2col') return forced === 'im2col';
   void outChannels;
+  // Measured on the reference U-Net (bench/kernels.ts): im2col wins for few input channels
+  // (the first layer) and for small maps; elsewhere the two are within noise or conv wins.
   const pixels = xShape[1] * xShape[2];
-  return pixels <= 128 * 128 || xShape[3] >= 64;
+  return xShape[3] < 8 || pixels <= 32 * 32;
 }
 
 function viaIm2Col(
