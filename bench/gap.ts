@@ -32,7 +32,7 @@ import { makeGap } from '../src/data/gaps.js';
 import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
 import { DEFAULT_CRF, type GapLossConfig } from '../src/train/gapLoss.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
-import { predictImage } from '../src/predict/pipeline.js';
+import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 import { addFrontierImage, emptyFrontierTotals, frontierImage, frontierReport } from '../src/metrics/frontierMetrics.js';
 import { deriveSeed, makeRng, shuffled } from '../src/util/random.js';
@@ -202,7 +202,7 @@ async function evaluate(runDir: string, ds: string, test: string[], real: ClassD
       const lab = await readLabel(path.join(ds, 'labels', `${name}.png`));
       const labels = encodeLabels(lab.values, lab.width, realTable, name);
       const truth = truthDir ? encodeLabels((await readLabel(path.join(truthDir, `${name}.png`))).values, lab.width, realTable, name) : labels;
-      const out = await predictImage(image, predictor.run, { recipe: predictor.recipe, numClasses: k, multiple: predictor.multiple, allowed });
+      const out = await predictImage(image, predictModel(predictor), allowed);
       const values = Uint16Array.from(out.classes, (c) => predictor.classes[c].value);
       // Predicted label values mapped to the real classes; a void prediction becomes VOID_INDEX.
       const pred = Uint8Array.from(values, (v) => (v === voidValue ? VOID_INDEX : realTable[v]));

@@ -37,6 +37,9 @@ const N = 4;
 const S = 256;
 const LR = 1e-3;
 
+let profile: { kernel: string; ms: number; calls: number }[] = [];
+let profileKernelCount = 0;
+
 interface EngineResult {
   engine: string;
   stepSeconds: number;
@@ -84,6 +87,19 @@ async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, c
     trainStep(net, adam, batch, hyper);
     times.push((performance.now() - t0) / 1000);
   }
+  // Where one step's time goes, per kernel (tf.profile times each kernel synchronously).
+  const prof = await tf.profile(() => {
+    trainStep(net, adam, batch, hyper);
+  });
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  for (const k of prof.kernels) {
+    const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+    e.ms += k.kernelTimeMs as number;
+    e.calls++;
+    byKernel.set(k.name, e);
+  }
+  profile = [...byKernel.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((a, b) => b.ms - a.ms);
+  profileKernelCount = prof.kernels.length;
   const x = tf.tensor4d(images, [N, S, S, 3]);
   const fwd: number[] = [];
   for (let i = 0; i < WARMUP + STEPS; i++) {
@@ -163,7 +179,9 @@ async function main(): Promise<void> {
   console.log(`\nLoss on the shared synthetic task (${count} smoke-like images with void bands, Adam lr ${LR}):`);
   const every = [0, 4, 9, 14, 19, 24, TASK_STEPS - 1].filter((s, i, a) => s < TASK_STEPS && a.indexOf(s) === i);
   console.log(table(['step', ...every.map((s) => String(s + 1))], [ours, ...(torch ? [torch] : [])].map((r) => [r.engine, ...every.map((s) => r.lossCurve[s])])));
-  const file = writeResult('train.json', { machine: machine(), settings: { N, S, STEPS, WARMUP, THREADS, TASK_STEPS, LR }, gapseg: ours, pytorch: torch, ratios });
+  console.log(`\nOne gapseg step by kernel (${profileKernelCount} kernel calls):`);
+  console.log(table(['kernel', 'ms', 'calls'], profile.slice(0, 12).map((p) => [p.kernel, p.ms, String(p.calls)])));
+  const file = writeResult('train.json', { machine: machine(), settings: { N, S, STEPS, WARMUP, THREADS, TASK_STEPS, LR }, gapseg: ours, pytorch: torch, ratios, profile });
   console.log(`\nresults: ${file}`);
   process.exit(0);
 }

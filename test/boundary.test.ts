@@ -16,7 +16,8 @@ import { evaluateDataset, formatReport } from '../src/metrics/evalRun.js';
 import { createUNet, DEFAULT_UNET } from '../src/model/unet.js';
 import { saveModel } from '../src/model/modelFiles.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
-import { expandInputs, predictFiles } from '../src/predict/batch.js';
+import { expandInputs } from '../src/predict/inputs.js';
+import { predictStream } from '../src/predict/stream.js';
 import { engine, tmpDir, writePng } from './helpers.js';
 
 before(engine);
@@ -188,7 +189,7 @@ test('a gapseg model predicts no void value: eval reports 0 and its written labe
     assert.doesNotMatch(formatReport(noTruth, classes), /boundary F1/);
     // The label files `predict` writes: counted from their values, none is void.
     const out = path.join(dir, 'out');
-    const res = await predictFiles(expandInputs([path.join(data, 'images')]), predictor, {
+    const res = await predictStream(expandInputs([path.join(data, 'images')]), predictor, {
       outDir: out,
       forbidden: [],
       frontier: true,

@@ -6,8 +6,9 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { allowedClasses, maskedArgmax, maskedArgmaxTensor } from '../src/predict/forbid.js';
-import { predictImage } from '../src/predict/pipeline.js';
-import { tfjsLogits } from '../src/predict/tfjsEngine.js';
+import { netModel, predictImage } from '../src/predict/pipeline.js';
+import { recipePlan } from '../src/predict/plan.js';
+import { tfjsNet } from '../src/predict/tfjsEngine.js';
 import { labelValues } from '../src/predict/outputs.js';
 import { createUNet, disposeUNet, DEFAULT_UNET } from '../src/model/unet.js';
 import { parseClassesFlag } from '../src/data/classes.js';
@@ -140,10 +141,10 @@ for (const numClasses of [2, 3]) {
     for (const seed of [1, 2, 3]) {
       const net = createUNet({ ...DEFAULT_UNET, numClasses, depth: 2, baseWidth: 4 }, seed);
       try {
-        const run = tfjsLogits(net);
-        const opts = { recipe, numClasses, multiple: 4, allowed: allowedClasses(numClasses, []) };
+        const model = netModel(tfjsNet(net), recipePlan(recipe, 4), numClasses);
+        const all = allowedClasses(numClasses, []);
         for (const img of images) {
-          const pred = await predictImage(img, run, opts);
+          const pred = await predictImage(img, model, all);
           assert.equal(pred.classes.length, img.width * img.height);
           for (const c of pred.classes) assert.ok(c < numClasses, `class ${c}`);
           const values = new Set(labelValues(pred.classes, outClasses));
@@ -160,9 +161,9 @@ for (const numClasses of [2, 3]) {
         bias[f] = 50;
         net.params['head/bias'].assign(tf.tensor1d(bias));
         for (const img of images) {
-          const free = await predictImage(img, run, opts);
+          const free = await predictImage(img, model, all);
           assert.ok(free.classes.every((c) => c === f), 'the biased class wins without forbidding (test is not vacuous)');
-          const pred = await predictImage(img, run, { ...opts, allowed: allowedClasses(numClasses, [f]) });
+          const pred = await predictImage(img, model, allowedClasses(numClasses, [f]));
           for (const c of pred.classes) assert.ok(c < numClasses && c !== f, `class ${c}`);
           const values = new Set(labelValues(pred.classes, outClasses));
           assert.ok(!values.has(desc.classes[f].value) && !values.has(voidValue));

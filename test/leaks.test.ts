@@ -8,8 +8,9 @@ import { createAdamState, disposeAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
 import { lossTargets } from '../src/train/loss.js';
 import { validate } from '../src/train/loop.js';
-import { predictImage } from '../src/predict/pipeline.js';
-import { tfjsLogits } from '../src/predict/tfjsEngine.js';
+import { netModel, predictImage } from '../src/predict/pipeline.js';
+import { recipePlan } from '../src/predict/plan.js';
+import { tfjsNet } from '../src/predict/tfjsEngine.js';
 import { generateImage } from '../src/data/sample.js';
 import { makeRng } from '../src/util/random.js';
 import type { Sample } from '../src/data/load.js';
@@ -39,7 +40,7 @@ test('training steps, validation and prediction do not leak tensors', async () =
   const img = { width: 50, height: 37, data: new Uint8Array(50 * 37 * 3).fill(90) };
   for (let i = 0; i < 3; i++) {
     // tile 24 < 50: the tiled path runs too
-    await predictImage(img, tfjsLogits(net), { recipe, numClasses: 2, multiple: 4, allowed: [0, 1] });
+    await predictImage(img, netModel(tfjsNet(net), recipePlan(recipe, 4), 2), [0, 1]);
   }
   assert.equal(tf.memory().numTensors, before, 'prediction leaks');
   const owned = 3 * Object.keys(net.params).length + Object.keys(net.stats).length; // params, Adam m and v, BN stats

@@ -92,6 +92,18 @@ test('Adam update, SIMD = JavaScript, on an odd length', () => {
   tf.dispose([p, g, m, v]);
 });
 
+test('2x2 max-pool gradient, SIMD = JavaScript, with ties', () => {
+  // Values on a coarse grid so that windows have ties; the first maximum takes the gradient.
+  const rng = makeRng(10);
+  const shape: [number, number, number, number] = [2, 6, 8, 5];
+  const x = tf.tensor(Float32Array.from({ length: 2 * 6 * 8 * 5 }, () => Math.floor(rng.next() * 3)), shape) as tf.Tensor4D;
+  const y = tf.maxPool(x, 2, 2, 'valid');
+  const dy = values(y.shape, 11);
+  const [s, j] = both(() => [tf.engine().runKernel('GapsegMaxPool2x2Grad', { dy, x, y }, {}) as tf.Tensor]);
+  close(s[0], j[0], 0, 'dx');
+  tf.dispose([x, y, dy]);
+});
+
 // Widths that are not multiples of 4 (row tails), offsets (0, dx < 4) whose pixel ranges
 // overlap within a vector, windows wider than the image, padding, 2 to 5 classes.
 for (const [shape, radius, logitScale] of [

@@ -15,7 +15,7 @@ import { startViewer } from '../src/view/server.js';
 import { generateImage } from '../src/data/sample.js';
 import { makeRng } from '../src/util/random.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
-import { predictImage } from '../src/predict/pipeline.js';
+import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 
 const skip = browserSkipReason();
@@ -95,12 +95,7 @@ test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, r
     // The page predicts what gapseg predict computes in Node.
     const predictor = openTfjsPredictor(run);
     try {
-      const node = await predictImage({ width: 80, height: 80, data: gen.rgb }, predictor.run, {
-        recipe: predictor.recipe,
-        numClasses: 2,
-        multiple: predictor.multiple,
-        allowed: allowedClasses(2, []),
-      });
+      const node = await predictImage({ width: 80, height: 80, data: gen.rgb }, predictModel(predictor), allowedClasses(2, []));
       let same = 0;
       for (let i = 0; i < node.classes.length; i++) if (node.classes[i] === s.classes[i]) same++;
       assert.ok(same / node.classes.length > 0.99, `browser and Node agree on ${same} of ${node.classes.length} pixels`);

@@ -10,8 +10,8 @@ import { flag, num, str } from './args.js';
 import { THREADS_OPTION, log, startEngine } from './common.js';
 import { writeSampleDataset } from '../data/sample.js';
 import { DEFAULT_TRAIN, resolveClasses, runTraining } from '../train/run.js';
-import { openTfjsPredictor } from '../predict/model.js';
-import { predictFiles } from '../predict/batch.js';
+import { openPredictor } from '../predict/open.js';
+import { predictStream } from '../predict/stream.js';
 import { evaluateDataset, formatReport } from '../metrics/evalRun.js';
 import { readSplitList } from '../data/dataset.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -69,12 +69,12 @@ export async function demoCommand(p: Parsed): Promise<number> {
     },
     { resume: false, force: true, quiet, log },
   );
-  const predictor = openTfjsPredictor(runDir);
+  const predictor = await openPredictor(runDir, { log });
   try {
     const testNames = readSplitList(path.join(dataDir, 'test.txt'));
     const testFiles = testNames.map((n) => path.join(dataDir, 'images', `${n}.png`));
     await fs.promises.rm(predDir, { recursive: true, force: true });
-    await predictFiles(testFiles, predictor, { outDir: predDir, forbidden: [], strict: true, quiet, log });
+    await predictStream(testFiles, predictor, { outDir: predDir, forbidden: [], frontier: true, strict: true, quiet, log });
     const evalResult = await evaluateDataset(predictor, dataDir, { split: 'test', makeGap: 0, forbidden: [], classes, quiet });
     const text = formatReport(evalResult, classes);
     process.stdout.write(`\n${text}\n`);
@@ -92,7 +92,7 @@ export async function demoCommand(p: Parsed): Promise<number> {
         `test images: accuracy on labelled pixels ${(100 * r.pixelAccuracy).toFixed(2)}%, inside the gap ${r.gapAccuracy === null ? 'n/a' : (100 * r.gapAccuracy).toFixed(2) + '%'}, mean IoU ${r.meanIoU.toFixed(3)}`,
         `  data:        ${dataDir}`,
         `  model:       ${path.join(runDir, 'model')}`,
-        `  predictions: ${predDir}/{labels,overlays,probs}`,
+        `  predictions: ${predDir}/{labels,overlays,probs,frontier}`,
         `  report:      ${path.join(runDir, 'report.html')}  (open it in a browser; numbers in ${reportFile})`,
         `  browse:      gapseg view ${out}`,
         '',

@@ -2,8 +2,8 @@
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
 import { checkRange, flag, list, num, str } from './args.js';
-import { CLASS_OPTIONS, THREADS_OPTION, classesFromFlags, forbiddenIndices, log, startEngine } from './common.js';
-import { openTfjsPredictor } from '../predict/model.js';
+import { CLASS_OPTIONS, THREADS_OPTION, classesFromFlags, forbiddenIndices, log } from './common.js';
+import { openPredictor } from '../predict/open.js';
 import { evaluateDataset, formatReport } from '../metrics/evalRun.js';
 import { readModelMeta } from '../model/modelFiles.js';
 import { readClassFile } from '../data/classes.js';
@@ -47,8 +47,7 @@ export async function evalCommand(p: Parsed): Promise<number> {
   const [modelPath, dataset] = p.positional;
   const flags = classesFromFlags(p);
   const classes = flags.classes ?? (flags.file ? readClassFile(flags.file) : readModelMeta(modelDirOf(modelPath)).classes);
-  await startEngine(p);
-  const predictor = openTfjsPredictor(modelPath);
+  const predictor = await openPredictor(modelPath, { threads: p.opts.threads as number | undefined, log });
   try {
     const result = await evaluateDataset(predictor, path.resolve(dataset), {
       split: split as 'auto',

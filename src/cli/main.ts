@@ -11,6 +11,7 @@ import { predictCommand, predictSpec } from './predict.js';
 import { evalCommand, evalSpec } from './eval.js';
 import { demoCommand, demoSpec } from './demo.js';
 import { viewCommand, viewSpec } from './view.js';
+import { exportCommand, exportSpec } from './export.js';
 
 interface Command {
   spec: CommandSpec;
@@ -21,6 +22,7 @@ const COMMANDS: Command[] = [
   { spec: trainSpec, run: trainCommand },
   { spec: predictSpec, run: predictCommand },
   { spec: evalSpec, run: evalCommand },
+  { spec: exportSpec, run: exportCommand },
   { spec: demoSpec, run: demoCommand },
   { spec: viewSpec, run: viewCommand },
 ];

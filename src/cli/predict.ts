@@ -2,67 +2,182 @@
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
 import { checkRange, flag, list, num, str } from './args.js';
-import { THREADS_OPTION, forbiddenIndices, log, startEngine } from './common.js';
-import { openTfjsPredictor } from '../predict/model.js';
-import { expandInputs, predictFiles } from '../predict/batch.js';
+import { THREADS_OPTION, forbiddenIndices, log } from './common.js';
+import { openPredictor, type EngineChoice } from '../predict/open.js';
+import { expandInputs } from '../predict/inputs.js';
+import { predictStream } from '../predict/stream.js';
+import { parseShard, selectShard } from '../predict/shard.js';
+import { channelsFromFlag, readChannelFile, type ChannelClass } from '../predict/foreign.js';
+import { isVoidName } from '../data/classes.js';
 import { GapsegError } from '../util/errors.js';
 
 export const predictSpec: CommandSpec = {
   name: 'predict',
-  summary: 'predict label masks for images',
-  usage: 'gapseg predict <run-or-model-dir> <image-or-folder>... --out <dir> [options]',
+  summary: 'predict label masks for images (gapseg models or any ONNX segmentation model)',
+  usage: 'gapseg predict <run-or-model-dir | model.onnx> <image-or-folder>... --out <dir> [options]',
   description:
     'Writes, per image, <out>/labels/<name>.png (in the data set\'s own label values), <out>/overlays/<name>.png\n' +
-    '(colours over the image) and, for two-class models, <out>/probs/<name>.png (probability of the second\n' +
-    'class). Images of any size are predicted at the training scale (tiled when large) and written at\n' +
-    'their own size. Forbidden classes are left out of the argmax, so they are never predicted.\n' +
+    '(colours over the image), probability PNGs (<out>/probs/ for the second class of a two-class model, or\n' +
+    '<out>/probs-<class>/ for --prob-classes) and, with --npy, <out>/npy/<name>.npy (float32 [H, W, K]).\n' +
+    'Images of any size are predicted at the model\'s scale, tiled with blended overlaps when large, and\n' +
+    'written at their own size. Forbidden classes are left out of the argmax, so they are never predicted;\n' +
+    'probabilities are then over the allowed classes.\n' +
     'With --frontier, also <out>/frontier/<name>.svg and .geojson: the class boundaries as sub-pixel polygons\n' +
     '(pixel coordinates, y down); with --uncertainty <p>, <out>/uncertainty/<name>.png marks (255) pixels whose\n' +
-    'top class probability is below p.',
-  positional: { min: 2, max: Infinity, names: 'a run or model folder and at least one image or folder' },
+    'top class probability is below p.\n' +
+    '\n' +
+    'Engine: ONNX Runtime when given a .onnx file or when the model folder holds a current model.onnx\n' +
+    '(see gapseg export), TensorFlow.js otherwise.\n' +
+    '\n' +
+    'Foreign ONNX models (e.g. a fastai/PyTorch model trained with a void class): name every output channel\n' +
+    'in order with --class-file codes.txt (all lines, void included) or --classes. Channels named void (or\n' +
+    'unlabelled/ignore) are forbidden by default, since void is never a prediction (--allow-void keeps\n' +
+    'them). Layout and logits-or-probabilities are read from the model (override with --layout, --scores);\n' +
+    'a fixed input size is read from the model too (images are resized to it, or with --pad, padded and\n' +
+    'tiled). Normalisation defaults to ImageNet\'s mean/std.\n' +
+    '\n' +
+    'Many images: outputs are written atomically; --resume skips images whose outputs are complete;\n' +
+    '--shard i/n predicts the images whose name hashes to i of n, so n copies (a Slurm array, a Kubernetes\n' +
+    'indexed Job) share the work with no overlap and no gap. An unreadable image is reported and skipped\n' +
+    '(exit code 1 at the end), or stops everything with --strict.',
+  positional: { min: 2, max: Infinity, names: 'a run or model folder (or a .onnx file) and at least one image or folder' },
   options: [
     { name: 'out', type: 'string', placeholder: 'dir', help: 'output folder' },
     { name: 'forbid', type: 'list', placeholder: 'name', help: 'class names (or label values) never to predict; repeatable or comma-separated' },
+    { name: 'allow-void', type: 'boolean', help: 'foreign models: let void-named channels be predicted' },
     { name: 'prob-classes', type: 'list', placeholder: 'name', help: 'write probability maps for these classes' },
     { name: 'prob-bits', type: 'int', placeholder: '8|16', help: 'bit depth of probability PNGs', default: 8 },
+    { name: 'npy', type: 'boolean', help: 'also write all class probabilities as .npy (float32 [H, W, K])' },
     { name: 'frontier', type: 'boolean', help: 'write class boundaries as SVG and GeoJSON polygons' },
     { name: 'uncertainty', type: 'number', placeholder: 'p', help: 'write the band of pixels whose top probability is below p (e.g. 0.9)' },
+    { name: 'resume', type: 'boolean', help: 'skip images whose outputs are already complete' },
+    { name: 'shard', type: 'string', placeholder: 'i/n', help: 'predict only shard i of n (0 <= i < n), split by image name' },
     { name: 'strict', type: 'boolean', help: 'stop at the first unreadable image instead of skipping it' },
+    { name: 'engine', type: 'string', placeholder: 'auto|onnx|tfjs', help: 'inference engine', default: 'auto' },
+    { name: 'batch', type: 'int', placeholder: 'n', help: 'windows per network call', default: 4 },
+    { name: 'tile', type: 'int', placeholder: 'px', help: 'largest side predicted in one window (larger images are tiled)' },
+    { name: 'size', type: 'string', placeholder: 'WxH', help: 'fixed network input size (default: the model\'s own, if fixed)' },
+    { name: 'pad', type: 'boolean', help: 'with a fixed input size: pad and tile instead of resizing (no distortion)' },
+    { name: 'classes', type: 'string', placeholder: 'spec', help: 'foreign models: output channels in order, e.g. "background,smoke,void"' },
+    { name: 'void', type: 'list', placeholder: 'value|name', help: 'foreign models, with --classes: channels that are void' },
+    { name: 'class-file', type: 'string', placeholder: 'file', help: 'foreign models: codes.txt or gapseg.json naming the output channels' },
+    { name: 'layout', type: 'string', placeholder: 'nchw|nhwc', help: 'foreign models: tensor layout (default: read from the model)' },
+    { name: 'scores', type: 'string', placeholder: 'logits|probabilities', help: 'foreign models: what the output holds (default: found out)' },
+    { name: 'mean', type: 'list', placeholder: 'r,g,b', help: 'foreign models: input mean on the 0..1 scale (default ImageNet)' },
+    { name: 'std', type: 'list', placeholder: 'r,g,b', help: 'foreign models: input std on the 0..1 scale (default ImageNet)' },
     THREADS_OPTION,
     { name: 'quiet', type: 'boolean', help: 'no progress bar' },
   ],
   examples: [
     'gapseg predict runs/smoke photos/ --out predictions',
     'gapseg predict runs/sky img1.jpg img2.jpg --out out --forbid cloud',
+    'gapseg predict camvid.onnx frames/ --out out --class-file codes.txt --forbid void',
+    'gapseg predict runs/sky /data/all --out /data/pred --resume --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT',
   ],
 };
+
+function triple(p: Parsed, name: string): number[] | undefined {
+  const v = list(p, name);
+  if (v.length === 0) return undefined;
+  const xs = v.map(Number);
+  if (xs.length !== 3 || xs.some((x) => !Number.isFinite(x))) throw new GapsegError(`--${name} expects three numbers r,g,b, got "${v.join(',')}"`, 2);
+  if (name === 'std' && xs.some((x) => x <= 0)) throw new GapsegError('--std values must be positive', 2);
+  return xs;
+}
+
+function parseSize(text: string | undefined): [number, number] | undefined {
+  if (text === undefined) return undefined;
+  const m = /^\s*(\d+)\s*(?:[x,]\s*(\d+))?\s*$/i.exec(text);
+  const w = m ? Number(m[1]) : 0;
+  const h = m ? Number(m[2] ?? m[1]) : 0;
+  if (!m || w < 1 || h < 1) throw new GapsegError(`--size expects WxH or N (e.g. 480x360), got "${text}"`, 2);
+  return [w, h];
+}
+
+function oneOf<T extends string>(p: Parsed, name: string, allowed: T[]): T | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  if (!allowed.includes(v as T)) throw new GapsegError(`--${name} must be ${allowed.join(' or ')}, not "${v}"`, 2);
+  return v as T;
+}
+
+function channelsFromOptions(p: Parsed): ChannelClass[] | undefined {
+  const spec = str(p, 'classes');
+  const file = str(p, 'class-file');
+  if (spec && file) throw new GapsegError('give either --classes or --class-file, not both', 2);
+  if (spec) return channelsFromFlag(spec, list(p, 'void'));
+  if (list(p, 'void').length > 0) throw new GapsegError('--void goes with --classes', 2);
+  return file ? readChannelFile(file) : undefined;
+}
 
 /** Run the predict command. */
 export async function predictCommand(p: Parsed): Promise<number> {
   const out = str(p, 'out');
+  checkRange(p, 'uncertainty', 0, 1);
   if (!out) throw new GapsegError('--out <dir> is required (see: gapseg predict --help)', 2);
   const bits = num(p, 'prob-bits');
   if (bits !== 8 && bits !== 16) throw new GapsegError('--prob-bits must be 8 or 16', 2);
-  checkRange(p, 'uncertainty', 0, 1);
+  const batch = num(p, 'batch');
+  if (batch < 1 || batch > 64) throw new GapsegError('--batch must be between 1 and 64', 2);
+  const tile = p.opts.tile as number | undefined;
+  if (tile !== undefined && tile < 16) throw new GapsegError('--tile must be at least 16', 2);
+  const threads = p.opts.threads as number | undefined;
+  if (threads !== undefined && (threads < 1 || threads > 64)) throw new GapsegError('--threads must be between 1 and 64', 2);
+  const engine = oneOf<EngineChoice>(p, 'engine', ['auto', 'onnx', 'tfjs']) ?? 'auto';
   const [modelPath, ...inputs] = p.positional;
-  const files = expandInputs(inputs);
-  await startEngine(p);
-  const predictor = openTfjsPredictor(modelPath);
+  let files = expandInputs(inputs);
+  const shardText = str(p, 'shard');
+  if (shardText !== undefined) {
+    const shard = parseShard(shardText);
+    const all = files.length;
+    files = selectShard(files, shard);
+    log(`shard ${shard.index}/${shard.count}: ${files.length} of ${all} image(s)`);
+  }
+  const predictor = await openPredictor(modelPath, {
+    engine,
+    threads,
+    channels: channelsFromOptions(p),
+    layout: oneOf(p, 'layout', ['nchw', 'nhwc']),
+    scores: oneOf(p, 'scores', ['logits', 'probabilities']),
+    mean: triple(p, 'mean'),
+    std: triple(p, 'std'),
+    size: parseSize(str(p, 'size')),
+    pad: flag(p, 'pad') || undefined,
+    tile,
+    batch: p.given.has('batch') ? batch : undefined,
+    log,
+  });
   try {
-    const forbidden = forbiddenIndices(list(p, 'forbid'), predictor.classes);
+    const names = list(p, 'forbid').filter((n) => {
+      const known = predictor.classes.some((c) => c.name === n || String(c.value) === n);
+      if (!known && isVoidName(n)) {
+        log(`note: "${n}" has no output channel in this model (void is never a class in gapseg models); nothing to forbid`);
+        return false;
+      }
+      return true;
+    });
+    const forbidden = [...new Set([...(flag(p, 'allow-void') ? [] : predictor.defaultForbidden), ...forbiddenIndices(names, predictor.classes)])];
+    if (predictor.defaultForbidden.length > 0 && !flag(p, 'allow-void')) {
+      log(`forbidden by default (void): ${predictor.defaultForbidden.map((i) => predictor.classes[i].name).join(', ')}`);
+    }
     const probClasses = list(p, 'prob-classes').length ? forbiddenIndices(list(p, 'prob-classes'), predictor.classes) : undefined;
-    const result = await predictFiles(files, predictor, {
+    const result = await predictStream(files, predictor, {
       outDir: path.resolve(out),
       forbidden,
       probClasses,
       probBits: bits,
+      npy: flag(p, 'npy'),
       frontier: flag(p, 'frontier'),
       uncertainty: p.opts.uncertainty as number | undefined,
+      resume: flag(p, 'resume'),
       strict: flag(p, 'strict'),
       quiet: flag(p, 'quiet'),
       log,
     });
-    log(`predicted ${result.predicted} image(s) into ${out}${result.failed.length ? `; ${result.failed.length} failed` : ''}`);
+    const parts = [`predicted ${result.predicted} image(s) into ${out} with ${predictor.engine === 'onnx' ? 'ONNX Runtime' : 'TensorFlow.js'}`];
+    if (result.skipped) parts.push(`${result.skipped} already complete`);
+    if (result.failed.length) parts.push(`${result.failed.length} failed: ${result.failed.map((f) => f.file).join(', ')}`);
+    log(parts.join('; '));
     return result.failed.length ? 1 : 0;
   } finally {
     predictor.dispose();

@@ -7,7 +7,7 @@ import { GapsegError } from '../util/errors.js';
 import { encodeLabels, labelMap, VOID_INDEX, type ClassDescription } from './classes.js';
 import { readImage, readLabel, type DecodeLimits } from './decode.js';
 import { makeGap } from './gaps.js';
-import { resizeImage, resizeNearest } from './resize.js';
+import { resizeImage, resizeNearest, scaledSize } from './resize.js';
 import type { PairFiles } from './dataset.js';
 
 /** One training/evaluation example in memory, at the training scale. */
@@ -37,10 +37,6 @@ export interface LoadOptions {
   onLoaded?: (done: number, total: number) => void;
 }
 
-/** Size after scaling, never below one pixel. */
-export function scaledSize(w: number, h: number, scale: number): [number, number] {
-  return [Math.max(1, Math.round(w * scale)), Math.max(1, Math.round(h * scale))];
-}
 
 async function loadPair(p: PairFiles, table: Int16Array, opts: LoadOptions): Promise<Sample> {
   const [img, lab, tru] = await Promise.all([

@@ -3,6 +3,11 @@
  * neighbour, so no label value is ever invented between two classes).
  */
 
+/** Size after scaling, never below one pixel. */
+export function scaledSize(w: number, h: number, scale: number): [number, number] {
+  return [Math.max(1, Math.round(w * scale)), Math.max(1, Math.round(h * scale))];
+}
+
 /** Resize an interleaved 8-bit image with `channels` channels. */
 export function resizeImage(src: Uint8Array, w: number, h: number, channels: number, nw: number, nh: number): Uint8Array {
   if (nw === w && nh === h) return src.slice();

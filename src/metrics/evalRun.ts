@@ -8,7 +8,7 @@ import { readImage, readLabel } from '../data/decode.js';
 import { discoverDataset, type PairFiles, type SplitName } from '../data/dataset.js';
 import { encodeLabels, labelMap, type ClassDescription } from '../data/classes.js';
 import { makeGap } from '../data/gaps.js';
-import { predictImage } from '../predict/pipeline.js';
+import { predictImage, predictModel } from '../predict/pipeline.js';
 import { allowedClasses } from '../predict/forbid.js';
 import type { Predictor } from '../predict/model.js';
 import { startProgress } from '../util/progress.js';
@@ -86,7 +86,7 @@ export async function evaluateDataset(predictor: Predictor, dataset: string, opt
       truth = truth ?? labels;
       labels = makeGap(labels, image.width, image.height, opts.makeGap);
     }
-    const pred = await predictImage(image, predictor.run, { recipe: predictor.recipe, numClasses: k, multiple: predictor.multiple, allowed });
+    const pred = await predictImage(image, predictModel(predictor), allowed);
     const one = emptyTotals(k);
     addImage(one, labels, pred.classes, truth);
     addImage(totals, labels, pred.classes, truth);

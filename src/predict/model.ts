@@ -8,20 +8,34 @@ import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
 import { loadModel, type InputRecipe } from '../model/modelFiles.js';
 import { disposeUNet } from '../model/unet.js';
-import { tfjsLogits } from './tfjsEngine.js';
-import type { LogitsFn } from './tiling.js';
+import { tfjsNet } from './tfjsEngine.js';
 import type { OutputClass } from './outputs.js';
+import { recipePlan, type InputPlan } from './plan.js';
+
+/** Runs the network on a batch: planar NCHW normalised input -> NCHW scores [n, K, h, w]. */
+export type NetFn = (input: Float32Array, n: number, height: number, width: number) => Promise<Float32Array>;
 
 export interface Predictor {
   /** What was opened, for messages. */
   source: string;
   engine: 'tfjs' | 'onnx';
-  run: LogitsFn;
   /** One entry per output channel. */
   classes: OutputClass[];
   recipe: InputRecipe;
   /** Input sides must be multiples of this. */
   multiple: number;
+  /** The network on planar batches. */
+  net: NetFn;
+  /** How images become network windows. */
+  plan: InputPlan;
+  /** What the network outputs per class. */
+  scores: 'logits' | 'probabilities';
+  /** Classes never predicted unless asked (void channels of models trained with void). */
+  defaultForbidden: number[];
+  /** Windows per network call. */
+  batch: number;
+  /** Network calls worth keeping in flight (default 2). */
+  inflight?: number;
   dispose(): void;
 }
 
@@ -36,6 +50,7 @@ export function modelDirOf(p: string): string {
   throw new GapsegError(`${p}: not a gapseg run or model folder (expected model/gapseg.json or model.json + gapseg.json)`);
 }
 
+
 /** Open a gapseg run or model folder with the TensorFlow.js engine. */
 export function openTfjsPredictor(p: string): Predictor {
   const dir = modelDirOf(p);
@@ -43,10 +58,14 @@ export function openTfjsPredictor(p: string): Predictor {
   return {
     source: dir,
     engine: 'tfjs',
-    run: tfjsLogits(net),
     classes: meta.classes.classes.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe: meta.input,
     multiple: 2 ** meta.unet.depth,
+    net: tfjsNet(net),
+    plan: recipePlan(meta.input, 2 ** meta.unet.depth),
+    scores: 'logits',
+    defaultForbidden: [],
+    batch: 4,
     dispose: () => disposeUNet(net),
   };
 }

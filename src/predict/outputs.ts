@@ -28,13 +28,21 @@ export function labelValues(classes: Uint8Array, outClasses: readonly OutputClas
 /** The image tinted by class colours (black classes left untinted), RGB bytes. */
 export function overlayImage(img: RgbImage, classes: Uint8Array, outClasses: readonly OutputClass[], alpha = 0.45): Uint8Array {
   const out = new Uint8Array(img.data.length);
-  const cols = outClasses.map((c) => c.color);
-  const tint = cols.map((c) => (c[0] + c[1] + c[2] > 0 ? alpha : 0));
-  for (let i = 0; i < classes.length; i++) {
+  // Per class: the kept share of the image and the added share of the colour (+0.5 to round).
+  const keep = new Float64Array(outClasses.length);
+  const add = new Float64Array(outClasses.length * 3);
+  outClasses.forEach((cl, k) => {
+    const a = cl.color[0] + cl.color[1] + cl.color[2] > 0 ? alpha : 0;
+    keep[k] = 1 - a;
+    for (let c = 0; c < 3; c++) add[k * 3 + c] = cl.color[c] * a + 0.5;
+  });
+  const src = img.data;
+  for (let i = 0, j = 0; i < classes.length; i++, j += 3) {
     const k = classes[i];
-    const a = tint[k];
-    const col = cols[k];
-    for (let c = 0; c < 3; c++) out[i * 3 + c] = Math.round(img.data[i * 3 + c] * (1 - a) + col[c] * a);
+    const f = keep[k];
+    out[j] = src[j] * f + add[k * 3];
+    out[j + 1] = src[j + 1] * f + add[k * 3 + 1];
+    out[j + 2] = src[j + 2] * f + add[k * 3 + 2];
   }
   return out;
 }

@@ -1,57 +1,69 @@
 /**
- * From an RGB image to per-pixel class scores and labels at the image's own size:
- * resize to the training scale, normalise, run (tiled if large), resize the logits back,
- * softmax, and argmax over the allowed classes.
+ * Predicting one in-memory image, through the same windows, blending and result rows as the
+ * streaming pipeline of `gapseg predict` (plan.ts, rows.ts): eval, validation, the viewer and
+ * the benchmarks therefore see exactly what `predict` writes.
  */
-import { resizeFloat, resizeImage } from '../data/resize.js';
-import { normalizeInto } from '../data/augment.js';
-import { scaledSize } from '../data/load.js';
 import type { RgbImage } from '../data/decode.js';
-import type { InputRecipe } from '../model/modelFiles.js';
-import { logitsForImage, softmaxInPlace, type LogitsFn } from './tiling.js';
-import { maskedArgmax } from './forbid.js';
+import { resizeImage } from '../data/resize.js';
+import type { Predictor, NetFn } from './model.js';
+import { fillWindow, imageGeometry, type InputPlan } from './plan.js';
+import { ResultRows, WindowBlender } from './rows.js';
 
 export interface Prediction {
   width: number;
   height: number;
   numClasses: number;
-  /** HWC class probabilities at the input's size. */
+  /** HWC class probabilities (over the allowed classes) at the input's size. */
   probs: Float32Array;
   /** Class index per pixel, argmax over allowed classes. */
   classes: Uint8Array;
 }
 
-export interface PredictOptions {
-  recipe: InputRecipe;
-  numClasses: number;
-  /** Network stride: input sides are padded to multiples of it. */
-  multiple: number;
-  allowed: number[];
-  overlap?: number;
-  batch?: number;
+/** What predicting needs of a model: its network, input plan, output kind and batch size. */
+export type PredictModel = Pick<Predictor, 'net' | 'plan' | 'scores' | 'batch'> & { numClasses: number };
+
+/** The predictor's model view for predictImage. */
+export function predictModel(p: Predictor): PredictModel {
+  return { net: p.net, plan: p.plan, scores: p.scores, batch: p.batch, numClasses: p.classes.length };
 }
 
-/** Normalised HWC float input for an image at the training scale. */
-export function networkInput(img: RgbImage, recipe: InputRecipe): { data: Float32Array; width: number; height: number } {
-  const [w, h] = scaledSize(img.width, img.height, recipe.scale);
-  const rgb = resizeImage(img.data, img.width, img.height, 3, w, h);
-  const data = new Float32Array(w * h * 3);
-  normalizeInto(data, 0, rgb, recipe.mean, recipe.std);
-  return { data, width: w, height: h };
-}
-
-/** Predict one image at its own size. */
-export async function predictImage(img: RgbImage, run: LogitsFn, opts: PredictOptions): Promise<Prediction> {
-  const k = opts.numClasses;
-  const x = networkInput(img, opts.recipe);
-  const logits = await logitsForImage(x.data, x.width, x.height, 3, k, run, {
-    tile: opts.recipe.tile,
-    overlap: opts.overlap ?? Math.round(opts.recipe.tile / 8),
-    multiple: opts.multiple,
-    batch: opts.batch ?? 4,
+/** Predict one image at its own size, with the argmax over `allowed` classes only. */
+export async function predictImage(img: RgbImage, model: PredictModel, allowed: readonly number[]): Promise<Prediction> {
+  const k = model.numClasses;
+  const geo = imageGeometry(img.width, img.height, model.plan);
+  const netRgb = geo.nw === img.width && geo.nh === img.height ? img.data : resizeImage(img.data, img.width, img.height, 3, geo.nw, geo.nh);
+  const probs = new Float32Array(img.width * img.height * k);
+  const result = new ResultRows({
+    width: img.width,
+    height: img.height,
+    nw: geo.nw,
+    nh: geo.nh,
+    numClasses: k,
+    allowed,
+    scores: model.scores,
+    probClasses: [],
+    probBits: 8,
+    probRows: (y, row) => probs.set(row, y * img.width * k),
   });
-  const full = resizeFloat(logits, x.width, x.height, k, img.width, img.height);
-  const probs = softmaxInPlace(full === logits ? logits : full, k);
-  const classes = maskedArgmax(probs, img.width * img.height, k, opts.allowed, 'nhwc');
-  return { width: img.width, height: img.height, numClasses: k, probs, classes };
+  const blender = new WindowBlender(geo, k, result);
+  const count = geo.xs.length * geo.ys.length;
+  const { tw, th } = geo;
+  const batch = Math.max(1, model.batch);
+  for (let first = 0; first < count; first += batch) {
+    const n = Math.min(batch, count - first);
+    const input = new Float32Array(n * 3 * tw * th);
+    for (let i = 0; i < n; i++) {
+      const index = first + i;
+      fillWindow(netRgb, geo.nw, geo.nh, geo.xs[index % geo.xs.length], geo.ys[Math.floor(index / geo.xs.length)], tw, th, model.plan, input, i * 3 * tw * th);
+    }
+    const scores = await model.net(input, n, th, tw);
+    for (let i = 0; i < n; i++) blender.add(first + i, scores, i * k * tw * th);
+  }
+  if (!result.complete) throw new Error('predictImage: rows missing after the last window');
+  return { width: img.width, height: img.height, numClasses: k, probs, classes: result.classes };
+}
+
+/** A model view for a bare network function (tests, validation during training). */
+export function netModel(net: NetFn, plan: InputPlan, numClasses: number, batch = 4): PredictModel {
+  return { net, plan, scores: 'logits', batch, numClasses };
 }

@@ -1,12 +1,16 @@
 /** Inference of a gapseg U-Net with TensorFlow.js (the fallback when no ONNX model exists). */
 import * as tf from '@tensorflow/tfjs-core';
 import { unetForward, type UNet } from '../model/unet.js';
-import type { LogitsFn } from './tiling.js';
+import type { NetFn } from './model.js';
 
-/** A LogitsFn running the net in inference mode. */
-export function tfjsLogits(net: UNet): LogitsFn {
+/** A NetFn (planar NCHW in and out) running the net in inference mode. */
+export function tfjsNet(net: UNet): NetFn {
   return async (input, n, height, width) => {
-    const y = tf.tidy(() => unetForward(net, tf.tensor4d(input, [n, height, width, net.config.inChannels]), false));
+    const c = net.config.inChannels;
+    const y = tf.tidy(() => {
+      const x = tf.transpose(tf.tensor4d(input, [n, c, height, width]), [0, 2, 3, 1]) as tf.Tensor4D;
+      return tf.transpose(unetForward(net, x, false), [0, 3, 1, 2]);
+    });
     try {
       return (await y.data()) as Float32Array;
     } finally {

@@ -9,9 +9,9 @@ import { augmentedCrop, normalizeInto, type AugmentOptions } from '../data/augme
 import type { Sample } from '../data/load.js';
 import { deriveSeed, makeRng, shuffled } from '../util/random.js';
 import { type UNet } from '../model/unet.js';
-import { logitsForImage } from '../predict/tiling.js';
-import { tfjsLogits } from '../predict/tfjsEngine.js';
-import { maskedArgmax } from '../predict/forbid.js';
+import { netModel, predictImage } from '../predict/pipeline.js';
+import { recipePlan } from '../predict/plan.js';
+import { tfjsNet } from '../predict/tfjsEngine.js';
 import { addImage, emptyTotals, report, type EvalReport } from '../metrics/evaluate.js';
 import { lossTargets } from './loss.js';
 import { trainStep, type HostBatch } from './step.js';
@@ -51,7 +51,7 @@ export interface ValidReport extends EvalReport {
 }
 
 /** Sees each validation image's NHWC logits and predicted classes (e.g. for the report's previews). */
-export type ValidImageObserver = (index: number, sample: Sample, logits: Float32Array, pred: Uint8Array) => void;
+export type ValidImageObserver = (index: number, sample: Sample, probs: Float32Array, pred: Uint8Array) => void;
 
 export interface LoopCallbacks {
   /** Called after each step with progress within the epoch. */
@@ -90,18 +90,14 @@ export function makeBatch(samples: Sample[], order: number[], step: number, glob
   return { n, height: size, width: size, images, targets: lossTargets(labels, k ?? 0, s.classWeights ?? undefined), rgb, valid };
 }
 
-/** Mean softmax cross-entropy of NHWC logits over labelled pixels: [sum, count] to be summed over images. */
-export function labelledCrossEntropy(logits: Float32Array, labels: Uint8Array, k: number): [number, number] {
+/** Cross-entropy over labelled pixels from HWC probabilities: [sum, count] to be summed over images. */
+export function labelledCrossEntropy(probs: Float32Array, labels: Uint8Array, k: number): [number, number] {
   let sum = 0;
   let count = 0;
   for (let i = 0; i < labels.length; i++) {
     const t = labels[i];
     if (t === VOID_INDEX) continue;
-    let m = -Infinity;
-    for (let c = 0; c < k; c++) m = Math.max(m, logits[i * k + c]);
-    let s = 0;
-    for (let c = 0; c < k; c++) s += Math.exp(logits[i * k + c] - m);
-    sum += m + Math.log(s) - logits[i * k + t];
+    sum -= Math.log(Math.max(probs[i * k + t], 1e-30));
     count++;
   }
   return [sum, count];
@@ -116,25 +112,18 @@ export async function validate(
 ): Promise<ValidReport> {
   const k = net.config.numClasses;
   const totals = emptyTotals(k);
-  const run = tfjsLogits(net);
+  // The samples are already at the training scale: the plan keeps them as they are.
+  const model = netModel(tfjsNet(net), recipePlan({ scale: 1, tile: s.tile, mean: s.mean, std: s.std }, 2 ** net.config.depth), k, 2);
   const allowed = [...Array(k).keys()];
   let lossSum = 0;
   let lossCount = 0;
   for (const [index, smp] of samples.entries()) {
-    const x = new Float32Array(smp.width * smp.height * 3);
-    normalizeInto(x, 0, smp.image, s.mean, s.std);
-    const logits = await logitsForImage(x, smp.width, smp.height, 3, k, run, {
-      tile: s.tile,
-      overlap: Math.round(s.tile / 8),
-      multiple: 2 ** net.config.depth,
-      batch: 2,
-    });
-    const pred = maskedArgmax(logits, smp.width * smp.height, k, allowed, 'nhwc');
-    addImage(totals, smp.labels, pred, smp.truth);
-    const [ls, lc] = labelledCrossEntropy(logits, smp.labels, k);
+    const pred = await predictImage({ width: smp.width, height: smp.height, data: smp.image }, model, allowed);
+    addImage(totals, smp.labels, pred.classes, smp.truth);
+    const [ls, lc] = labelledCrossEntropy(pred.probs, smp.labels, k);
     lossSum += ls;
     lossCount += lc;
-    onImage?.(index, smp, logits, pred);
+    onImage?.(index, smp, pred.probs, pred.classes);
   }
   return { ...report(totals), loss: lossCount ? lossSum / lossCount : NaN };
 }

@@ -5,7 +5,6 @@
  */
 import sharp from 'sharp';
 import { resizeFloat, resizeImage, resizeNearest } from '../data/resize.js';
-import { softmaxInPlace } from '../predict/tiling.js';
 import type { Sample } from '../data/load.js';
 import { argmaxDecision, classLayer, composite, focusProbability, heatLayer, imageMetrics, voidLayer, type Rgb } from './shared/layers.js';
 import { pathData } from './shared/contour.js';
@@ -25,8 +24,8 @@ export interface PreviewSource {
   pred: Uint8Array;
 }
 
-/** Copy what a preview needs from a validation image and its logits (logits are not kept). */
-export function previewSource(sample: Sample, logits: Float32Array, pred: Uint8Array, k: number): PreviewSource {
+/** Copy what a preview needs from a validation image and its probabilities. */
+export function previewSource(sample: Sample, probs: Float32Array, pred: Uint8Array): PreviewSource {
   return {
     name: sample.name,
     width: sample.width,
@@ -34,7 +33,7 @@ export function previewSource(sample: Sample, logits: Float32Array, pred: Uint8A
     image: sample.image,
     labels: sample.labels,
     truth: sample.truth,
-    probs: softmaxInPlace(Float32Array.from(logits), k),
+    probs: Float32Array.from(probs),
     pred: Uint8Array.from(pred),
   };
 }

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
+import { simdKernels } from './simd/index.js';
 
 export const MAXPOOL2_GRAD = 'GapsegMaxPool2x2Grad';
 export const CHANNEL_SUMS = 'GapsegChannelSums';
@@ -22,6 +23,11 @@ function maxPoolGrad(args: Args): tf.TensorInfo {
   const { dy, x, y } = args.inputs as Record<string, tf.TensorInfo>;
   const [n, h, w, c] = x.shape;
   const { infos, views } = outputs(backend, [x.shape]);
+  const simd = simdKernels(backend);
+  if (simd) {
+    simd.maxPool2x2Grad(simd.address(dy), simd.address(x), simd.address(y), simd.address(infos[0]), n, h, w, c);
+    return infos[0];
+  }
   const dx = views[0];
   dx.fill(0);
   const dyv = f32(backend, dy);

@@ -8,8 +8,8 @@
 import { VOID, classLayer, decideClasses, focusProbability, heatLayer, imageMetrics, voidLayer, type Decision, type ImageMetrics, type Rgb } from '../shared/layers.js';
 import { classOutline, pathData, type Polyline } from '../shared/contour.js';
 import { frontierLines } from '../shared/frontierLayer.js';
-import { logitsForImage, softmaxInPlace } from '../../predict/tiling.js';
-import { resizeFloat, resizeImage } from '../../data/resize.js';
+import { netModel, predictImage } from '../../predict/pipeline.js';
+import { recipePlan } from '../../predict/plan.js';
 
 // --- TensorFlow.js, loaded as classic scripts before this module (global `tf`) ---
 interface TfTensor {
@@ -21,6 +21,7 @@ interface TfLayersModel {
 }
 interface TfGlobal {
   tensor4d(values: Float32Array, shape: [number, number, number, number]): TfTensor;
+  transpose(x: TfTensor, perm: number[]): TfTensor;
   loadLayersModel(url: string): Promise<TfLayersModel>;
   setBackend(name: string): Promise<boolean>;
   getBackend(): string;
@@ -158,7 +159,10 @@ async function initModel(c: CatalogJson): Promise<void> {
   state.model = await tf.loadLayersModel(`${c.model.url}model.json`);
 }
 
-/** HWC class probabilities at the image's own size (the same recipe as gapseg predict). */
+/**
+ * HWC class probabilities at the image's own size, through the same windows, blending and
+ * resizing as gapseg predict (predict/pipeline.ts); only the network runs here, in the page.
+ */
 async function predictProbs(rgba: Uint8ClampedArray, width: number, height: number): Promise<Float32Array> {
   const c = state.catalog as CatalogJson;
   const m = c.model as NonNullable<CatalogJson['model']>;
@@ -170,25 +174,21 @@ async function predictProbs(rgba: Uint8ClampedArray, width: number, height: numb
     rgb[i * 3 + 1] = rgba[i * 4 + 1];
     rgb[i * 3 + 2] = rgba[i * 4 + 2];
   }
-  const w = Math.max(1, Math.round(width * m.recipe.scale));
-  const h = Math.max(1, Math.round(height * m.recipe.scale));
-  const small = w === width && h === height ? rgb : resizeImage(rgb, width, height, 3, w, h);
-  const x = new Float32Array(w * h * 3);
-  const { mean, std } = m.recipe;
-  for (let i = 0; i < w * h * 3; i += 3) for (let ch = 0; ch < 3; ch++) x[i + ch] = (small[i + ch] / 255 - mean[ch]) / std[ch];
-  const run = async (input: Float32Array, n: number, th: number, tw: number): Promise<Float32Array> => {
-    const t = tf.tensor4d(input, [n, th, tw, 3]);
-    const y = model.predict(t);
+  // The layers model is NHWC; the pipeline hands planar NCHW windows and wants NCHW scores.
+  const net = async (input: Float32Array, n: number, th: number, tw: number): Promise<Float32Array> => {
+    const x = tf.tensor4d(input, [n, 3, th, tw]);
+    const nhwc = tf.transpose(x, [0, 2, 3, 1]);
+    const y = model.predict(nhwc);
+    const nchw = tf.transpose(y, [0, 3, 1, 2]);
     try {
-      return await y.data();
+      return await nchw.data();
     } finally {
-      t.dispose();
-      y.dispose();
+      for (const t of [x, nhwc, y, nchw]) t.dispose();
     }
   };
-  const logits = await logitsForImage(x, w, h, 3, k, run, { tile: m.recipe.tile, overlap: Math.round(m.recipe.tile / 8), multiple: 2 ** m.depth, batch: 1 });
-  const full = resizeFloat(logits, w, h, k, width, height);
-  return softmaxInPlace(full === logits ? Float32Array.from(logits) : full, k);
+  const all = [...Array(k).keys()];
+  const pred = await predictImage({ width, height, data: rgb }, netModel(net, recipePlan(m.recipe, 2 ** m.depth), k, 1), all);
+  return pred.probs;
 }
 
 function decision(): Decision {

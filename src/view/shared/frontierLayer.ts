@@ -1,12 +1,11 @@
 /**
- * The frontier layer of the report and the viewer: where the predicted boundary runs.
- *
- * This is the one place that decides how the frontier is drawn, so it can be switched to
- * the frontier module (src/predict/frontier.ts, marching-squares rings from class
- * probabilities) without touching the report or the page. Until then it is computed here:
- * with two allowed classes, the iso-line of the focus class's probability at the decision
- * threshold (0.5 = the argmax boundary, sub-pixel); with more, the outline of the predicted
- * class map. Browser-safe: imports only browser-safe modules.
+ * The frontier layer of the report and the viewer: where the predicted boundary runs, as
+ * lines to draw over the image. With two allowed classes it is the iso-line of the focus
+ * class's probability at the decision threshold (0.5 = the argmax boundary, sub-pixel): the
+ * same curve as the polygons of src/predict/frontier.ts (marching squares on p at 0.5, mean
+ * saddle rule), but as open lines, without the image-border edges that close those polygons,
+ * and following the threshold slider. With more classes, the outline of the predicted class
+ * map. Browser-safe: imports only browser-safe modules.
  */
 import { classOutline, isoLines, type Polyline } from './contour.js';
 import { focusProbability, type Decision } from './layers.js';

@@ -205,6 +205,33 @@ void adam_update(const float *p, const float *g, const float *m, const float *v,
 }
 
 /*
+ * Gradient of 2x2/stride-2 max pooling: each dy goes to the first position of its window
+ * (row-major) holding the pooled maximum y; dx is written whole (zeros elsewhere).
+ */
+EXPORT(maxpool2x2_grad)
+void maxpool2x2_grad(const float *dy, const float *x, const float *y, float *dx, int n, int h, int w, int c) {
+  int ho = h >> 1, wo = w >> 1;
+  long row = (long)w * c;
+  for (int b = 0; b < n; b++) {
+    for (int i = 0; i < ho; i++) {
+      for (int j = 0; j < wo; j++) {
+        long o = (((long)b * ho + i) * wo + j) * c;
+        long p = (((long)b * h + 2 * i) * w + 2 * j) * c;
+        for (int k = 0; k < c; k++) {
+          float m = y[o + k], d = dy[o + k];
+          float a0 = x[p + k], a1 = x[p + c + k], a2 = x[p + row + k];
+          int s0 = a0 == m, s1 = !s0 && a1 == m, s2 = !s0 && !s1 && a2 == m, s3 = !s0 && !s1 && !s2;
+          dx[p + k] = s0 ? d : 0;
+          dx[p + c + k] = s1 ? d : 0;
+          dx[p + row + k] = s2 ? d : 0;
+          dx[p + row + c + k] = s3 ? d : 0;
+        }
+      }
+    }
+  }
+}
+
+/*
  * exp(v) for v <= 0, four lanes: 2^n * exp(f) with n = round(v / ln 2) and |f| <= ln2 / 2
  * (ln 2 split in two for accuracy), exp(f) by its degree-6 Taylor polynomial: relative error
  * below 2e-7. v is clamped at -87, where exp is already below 2e-38.

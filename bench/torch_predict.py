@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""PyTorch side of `npm run bench:predict`.
+
+Builds the reference U-Net in PyTorch (the same architecture as gapseg's: per level two
+3x3 conv (no bias) + batch norm + ReLU, 2x2 max-pool, 2x2 stride-2 transposed convs, skip
+concatenation [up, skip], 1x1 head), loads the weights gapseg wrote (so both run the same
+network), checks its output against gapseg's on a test input, times eager inference, and
+writes PyTorch's own ONNX export for ONNX Runtime to run. Prints one JSON object.
+
+Needs torch (Debian: apt-get install python3-torch, then run with /usr/bin/python3).
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+def block(cin, cout, eps):
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout, eps=eps),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout, eps=eps),
+        nn.ReLU(inplace=True),
+    )
+
+
+class UNet(nn.Module):
+    def __init__(self, in_channels, num_classes, depth, base_width, eps):
+        super().__init__()
+        widths = [base_width * 2**i for i in range(depth + 1)]
+        self.enc = nn.ModuleList()
+        c = in_channels
+        for i in range(depth):
+            self.enc.append(block(c, widths[i], eps))
+            c = widths[i]
+        self.mid = block(c, widths[depth], eps)
+        # up[j] and dec[j] serve level depth-1-j (deepest first).
+        self.up = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(depth)))
+        self.dec = nn.ModuleList(block(2 * widths[i], widths[i], eps) for i in reversed(range(depth)))
+        self.head = nn.Conv2d(widths[0], num_classes, 1)
+
+    def forward(self, x):
+        skips = []
+        for b in self.enc:
+            x = b(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
+        x = self.mid(x)
+        for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
+            x = dec(torch.cat([up(x), skip], 1))
+        return self.head(x)
+
+
+def read_f32(path, count):
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) != 4 * count:
+        raise SystemExit(f"{path}: {len(data)} bytes, expected {4 * count}")
+    return torch.frombuffer(bytearray(data), dtype=torch.float32)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--manifest", required=True, help="JSON written by bench/predict.ts")
+    ap.add_argument("--onnx-out", required=True)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--iters", type=int, default=5, help="batches per round")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    m = json.load(open(args.manifest))
+    cfg = m["unet"]
+    net = UNet(cfg["inChannels"], cfg["numClasses"], cfg["depth"], cfg["baseWidth"], cfg["bnEpsilon"])
+    with open(m["weights"], "rb") as f:
+        blob = torch.frombuffer(bytearray(f.read()), dtype=torch.float32)
+    state = {}
+    for t in m["tensors"]:
+        n = 1
+        for d in t["shape"]:
+            n *= d
+        start = t["offset"] // 4
+        state[t["name"]] = blob[start : start + n].clone().reshape(t["shape"])
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise SystemExit(f"weights do not fit the PyTorch U-Net: missing {missing}, unexpected {unexpected}")
+    net.eval()
+
+    out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    with torch.inference_mode():
+        # Same network? Compare with gapseg's logits on gapseg's test input.
+        c = m["check"]
+        x = read_f32(c["input"], 1 * 3 * c["height"] * c["width"]).reshape(1, 3, c["height"], c["width"])
+        ref = read_f32(c["logits"], cfg["numClasses"] * c["height"] * c["width"])
+        y = net(x).reshape(-1)
+        out["check_max_abs_diff"] = float((y - ref).abs().max())
+        out["check_max_abs_logit"] = float(ref.abs().max())
+
+        x = torch.randn(args.batch, 3, args.size, args.size)
+        for _ in range(2):
+            net(x)
+        rates = []
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            for _ in range(args.iters):
+                net(x)
+            rates.append(args.batch * args.iters / (time.perf_counter() - t0))
+        out["eager_images_per_s"] = rates
+        out["eager_median"] = statistics.median(rates)
+
+    torch.onnx.export(
+        net,
+        torch.randn(1, 3, 64, 64),
+        args.onnx_out,
+        opset_version=17,
+        input_names=["image"],
+        output_names=["logits"],
+        dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch", 2: "height", 3: "width"}},
+        do_constant_folding=True,
+    )
+    out["onnx"] = args.onnx_out
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+/**
+ * Exporting a gapseg model to ONNX, checked: the file is written beside its target, run by
+ * onnxruntime-node on a test image, compared with the TensorFlow.js forward pass, and only
+ * then renamed into place. A model.onnx therefore always matches its weights.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadModel, type ModelMeta } from '../model/modelFiles.js';
+import { disposeUNet, unetForward, unetValues, type UNet } from '../model/unet.js';
+import { encodeOnnx } from '../model/onnx/onnx.js';
+import { unetToOnnx } from '../model/onnx/unetOnnx.js';
+import { makeRng } from '../util/random.js';
+import { modelDirOf } from './model.js';
+import { ONNX_FILE, fileSha256 } from './open.js';
+import { META, nhwcToNchw, type OnnxInputMeta } from './onnxPredictor.js';
+import { openOnnxNet } from './onnxEngine.js';
+
+/** Largest difference allowed between ONNX Runtime and TensorFlow.js logits, relative to max(1, |logit|max). */
+export const EXPORT_TOLERANCE = 1e-4;
+
+export interface ExportResult {
+  file: string;
+  bytes: number;
+  /** Largest absolute difference of logits on the test image. */
+  maxDiff: number;
+  /** Largest absolute logit on the test image. */
+  maxLogit: number;
+  /** The check's size: batch x height x width. */
+  checkShape: [number, number, number];
+}
+
+/**
+ * A deterministic test image batch at the network's scale, normalised like real input,
+ * NHWC: smooth gradients, a few discs and noise, so every layer sees varied activations.
+ */
+export function testImageBatch(meta: ModelMeta, n: number, h: number, w: number, seed = 1): Float32Array {
+  const rng = makeRng(seed);
+  const x = new Float32Array(n * h * w * 3);
+  const { mean, std } = meta.input;
+  for (let b = 0; b < n; b++) {
+    const discs = Array.from({ length: 3 }, () => [rng.next() * w, rng.next() * h, (0.1 + 0.2 * rng.next()) * Math.min(w, h)]);
+    for (let y = 0; y < h; y++) {
+      for (let xx = 0; xx < w; xx++) {
+        const inDisc = discs.some(([cx, cy, r]) => (xx - cx) ** 2 + (y - cy) ** 2 < r * r);
+        const rgb = [xx / w, y / h, inDisc ? 0.9 : 0.2].map((v) => Math.min(1, Math.max(0, v + (rng.next() - 0.5) * 0.1)));
+        for (let c = 0; c < 3; c++) x[((b * h + y) * w + xx) * 3 + c] = (rgb[c] - mean[c]) / std[c];
+      }
+    }
+  }
+  return x;
+}
+
+/** The metadata_props of an exported gapseg model. */
+export function exportMetadata(dir: string, meta: ModelMeta): Record<string, string> {
+  const input: OnnxInputMeta = { layout: 'nchw', scores: 'logits', multiple: 2 ** meta.unet.depth, ...meta.input };
+  return {
+    [META.classes]: fs.readFileSync(path.join(dir, 'gapseg.json'), 'utf8'),
+    [META.input]: JSON.stringify(input),
+    [META.weights]: fileSha256(path.join(dir, 'weights.bin')),
+  };
+}
+
+async function checkExport(file: string, net: UNet, meta: ModelMeta, threads: number): Promise<Omit<ExportResult, 'file' | 'bytes'>> {
+  const m = 2 ** meta.unet.depth;
+  const [n, h, w] = [2, 4 * m, 5 * m];
+  const x = testImageBatch(meta, n, h, w);
+  const k = meta.unet.numClasses;
+  const refT = tf.tidy(() => tf.transpose(unetForward(net, tf.tensor4d(x, [n, h, w, 3]), false), [0, 3, 1, 2]));
+  const ref = (await refT.data()) as Float32Array;
+  refT.dispose();
+  const session = await openOnnxNet(file, threads, file, 1);
+  try {
+    const y = await session.run(nhwcToNchw(x, n, 3, h, w), [n, 3, h, w]);
+    if (y.dims.join() !== [n, k, h, w].join()) throw new Error(`exported model gives shape [${y.dims}], expected [${n},${k},${h},${w}]`);
+    let maxDiff = 0;
+    let maxLogit = 0;
+    for (let i = 0; i < ref.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(ref[i] - y.data[i]));
+      maxLogit = Math.max(maxLogit, Math.abs(ref[i]));
+    }
+    return { maxDiff, maxLogit, checkShape: [n, h, w] };
+  } finally {
+    await session.close();
+  }
+}
+
+/** Export a run or model folder's model to ONNX (default: model.onnx in the model folder). */
+export async function exportOnnx(p: string, opts: { out?: string; threads: number; version: string }): Promise<ExportResult> {
+  const dir = modelDirOf(p);
+  const { net, meta } = loadModel(dir);
+  try {
+    const model = unetToOnnx(meta.unet, await unetValues(net), {
+      metadata: exportMetadata(dir, meta),
+      docString: `gapseg U-Net (depth ${meta.unet.depth}, width ${meta.unet.baseWidth}), classes: ${meta.classes.classes.map((c) => c.name).join(', ')}`,
+      producerVersion: opts.version,
+    });
+    const bytes = encodeOnnx(model);
+    const file = path.resolve(opts.out ?? path.join(dir, ONNX_FILE));
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-export`);
+    await fs.promises.writeFile(tmp, bytes);
+    try {
+      const check = await checkExport(tmp, net, meta, opts.threads);
+      if (!(check.maxDiff <= EXPORT_TOLERANCE * Math.max(1, check.maxLogit))) {
+        throw new Error(`ONNX export check failed: logits differ by ${check.maxDiff} (largest logit ${check.maxLogit}); the file was not written`);
+      }
+      const fh = await fs.promises.open(tmp, 'r+');
+      await fh.sync();
+      await fh.close();
+      await fs.promises.rename(tmp, file);
+      return { file, bytes: bytes.length, ...check };
+    } finally {
+      await fs.promises.rm(tmp, { force: true });
+    }
+  } finally {
+    disposeUNet(net);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Memory bounds of training: the estimate covers the heap a step really uses, and a run that
+ * cannot fit the 4 GiB wasm heap is refused up front with the estimate and a suggestion.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { engine, tmpDir } from './helpers.js';
+import { createUNet, DEFAULT_UNET } from '../src/model/unet.js';
+import { createAdamState } from '../src/train/adam.js';
+import { trainStep } from '../src/train/step.js';
+import { lossTargets } from '../src/train/loss.js';
+import { DEFAULT_TRAIN, estimateTrainingBytes, runTraining } from '../src/train/run.js';
+import { parseClassesFlag } from '../src/data/classes.js';
+import { writeSampleDataset } from '../src/data/sample.js';
+
+before(engine);
+
+test('the training memory estimate covers the heap a step uses', () => {
+  const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
+  const start = heap();
+  const cfg = { crop: 128, batchSize: 4, depth: 3, baseWidth: 16, classes: parseClassesFlag('a,b') };
+  const net = createUNet({ ...DEFAULT_UNET, numClasses: 2, depth: cfg.depth, baseWidth: cfg.baseWidth }, 1);
+  const adam = createAdamState(net.params);
+  const n = cfg.batchSize * cfg.crop * cfg.crop;
+  const batch = { n: cfg.batchSize, height: cfg.crop, width: cfg.crop, images: new Float32Array(n * 3).fill(0.3), targets: lossTargets(new Uint8Array(n).map((_, i) => i % 2), 2) };
+  for (let i = 0; i < 3; i++) trainStep(net, adam, batch, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const used = heap() - start;
+  const estimate = estimateTrainingBytes(cfg);
+  assert.ok(used > 0 && used <= estimate, `heap grew by ${used} bytes, estimate ${estimate}`);
+});
+
+test('a run that cannot fit the wasm heap is refused before anything is written', async () => {
+  const dir = tmpDir();
+  const data = path.join(dir, 'data');
+  await writeSampleDataset(data, { count: 4, size: 32, gap: 2, seed: 1, valid: 1, test: 0 });
+  const classes = parseClassesFlag('0=background,255=smoke', ['128']);
+  const run = path.join(dir, 'run');
+  await assert.rejects(
+    runTraining(run, { ...DEFAULT_TRAIN, dataset: data, classSource: 'test', classes, crop: 1024, batchSize: 16 }, { resume: false, force: false, quiet: true, log: () => undefined }),
+    /about \d+\.\d GiB of memory, more than the 4 GiB wasm heap can hold; use --batch \d+/,
+  );
+  assert.equal(fs.existsSync(run), false);
+});
