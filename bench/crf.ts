@@ -6,6 +6,7 @@
  * the step overhead; writes bench/results/crf.json.
  *
  *   npx tsc -p . && node dist/bench/crf.js [--steps 6 --radii 3,5,8]
+ *   (--width 8 --size 128 --batch 8: the gap benchmark's network instead)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../src/model/engine.js';
@@ -25,7 +26,10 @@ function argStr(name: string, def: string): string {
 }
 const STEPS = Number(argStr('steps', '6'));
 const RADII = argStr('radii', '3,5,8').split(',').map(Number);
-const [N, S, K] = [4, 256, 2];
+const N = Number(argStr('batch', '4'));
+const S = Number(argStr('size', '256'));
+const WIDTH = Number(argStr('width', String(DEFAULT_UNET.baseWidth)));
+const K = 2;
 
 function timeKernel(logits: tf.Tensor4D, image: tf.Tensor4D, gate: tf.Tensor3D, radius: number, reps: number): number {
   const ts: number[] = [];
@@ -69,7 +73,7 @@ async function main(): Promise<void> {
   tf.dispose([logits, image, gate]);
 
   // Whole steps, interleaved: plain, then each radius, repeated.
-  const net = createUNet({ ...DEFAULT_UNET, numClasses: K }, 1);
+  const net = createUNet({ ...DEFAULT_UNET, numClasses: K, baseWidth: WIDTH }, 1);
   const adam = createAdamState(net.params);
   const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
   const settings: [string, GapLossConfig | null][] = [['none', null], ...RADII.map((r): [string, GapLossConfig] => [`crf r=${r}`, { ...DEFAULT_CRF, radius: r }])];
@@ -86,9 +90,9 @@ async function main(): Promise<void> {
   const stepRows = settings.map(([id]) => ({ setting: id, stepMs: median(times.get(id)!), overhead: median(times.get(id)!) / base - 1 }));
   console.log(`Gated CRF kernel, batch ${N} x ${S}x${S}, ${K} classes (one thread), median ms`);
   console.log(table(['radius', 'offsets', 'SIMD ms', 'JavaScript ms'], kernelRows.map((r) => [String(r.radius), String((2 * r.radius + 1) ** 2 - 1), r.simdMs, r.jsMs])));
-  console.log(`\nTraining step, reference U-Net, batch ${N} x 3x${S}x${S}, 2 threads, median of ${STEPS} interleaved steps`);
+  console.log(`\nTraining step, U-Net width ${WIDTH}, batch ${N} x 3x${S}x${S}, 2 threads, median of ${STEPS} interleaved steps`);
   console.log(table(['gap loss', 'step ms', 'overhead'], stepRows.map((r) => [r.setting, r.stepMs, `${(100 * r.overhead).toFixed(1)}%`])));
-  const file = writeResult('crf.json', { machine: machine(), settings: { N, S, K, STEPS, RADII, crf: DEFAULT_CRF }, kernel: kernelRows, steps: stepRows });
+  const file = writeResult('crf.json', { machine: machine(), settings: { N, S, K, WIDTH, STEPS, RADII, crf: DEFAULT_CRF }, kernel: kernelRows, steps: stepRows });
   console.log(`\nresults: ${file}`);
   process.exit(0);
 }

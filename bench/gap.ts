@@ -50,7 +50,7 @@ const DATASETS = argStr('datasets', 'smoke,allsky').split(',');
 const MAX_TRAIN = Number(argStr('max-train', '0'));
 const WIDTH = Number(argStr('width', '8'));
 const CACHE = argStr('cache', path.join(os.tmpdir(), 'gapseg-bench-gap'));
-const CRF_WEIGHTS = argStr('crf-weights', String(DEFAULT_CRF.weight)).split(',').filter(Boolean).map(Number);
+const CRF_WEIGHTS = argStr('crf-weights', `0.003,${DEFAULT_CRF.weight}`).split(',').filter(Boolean).map(Number);
 /** Variant ids to run (default all); void-forbid needs void-class. */
 const VARIANTS = argStr('variants', '').split(',').filter(Boolean);
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
