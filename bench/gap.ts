@@ -3,6 +3,8 @@
  * do they predict "void"? Same network and budget for every variant:
  *
  *   gapseg        one output per real class, loss over labelled pixels only
+ *   gapseg+crf    the same plus the Gated CRF gap loss (--gap-loss crf) on all pixels, one
+ *                 row per weight in --crf-weights (other settings: the CLI defaults)
  *   void-class    void as a third class, trained as a class (fastai's CamVid recipe)
  *   void-ignored  void as a third output with zero loss weight (ignore index); 3 outputs kept
  *   void-forbid   the void-class model with the void output forbidden at prediction ("bias -500")
@@ -12,9 +14,11 @@
  * so the band is ~2e px wide; the full masks are the hidden truth) and
  * ../shared/data/allsky-cloud (its real void: outside the lens and the sun). Images are
  * resized to the training scale once, into a cache folder. Metrics on each data set's test
- * images, at the training scale. Writes bench/results/gap.json.
+ * images, at the training scale. Writes bench/results/gap.json. For gapseg+crf on smoke, the
+ * table below adds the share of the distance from gapseg to full-masks it closes.
  *
- *   npm run bench:gap [-- --epochs 6 --gaps 2,4,8 --datasets smoke,allsky --max-train 0]
+ *   npm run bench:gap [-- --epochs 6 --gaps 2,4,8 --datasets smoke,allsky --max-train 0
+ *                        --crf-weights 0.1,0.3 --variants gapseg,gapseg+crf,full-masks]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +30,7 @@ import { encodeLabels, labelMap, parseClassesFlag, VOID_INDEX, type ClassDescrip
 import { resizeImage, resizeNearest } from '../src/data/resize.js';
 import { makeGap } from '../src/data/gaps.js';
 import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
+import { DEFAULT_CRF, type GapLossConfig } from '../src/train/gapLoss.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
@@ -33,18 +38,32 @@ import { addFrontierImage, emptyFrontierTotals, frontierImage, frontierReport } 
 import { deriveSeed, makeRng, shuffled } from '../src/util/random.js';
 import { BENCH_DIR, machine, table, writeResult } from './common.js';
 
-const SHARED = path.resolve(BENCH_DIR, '..', '..', 'shared', 'data');
-
 function argStr(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : def;
 }
+/** The shared data sets: beside the repository root, or --data (e.g. from a git worktree). */
+const SHARED = path.resolve(argStr('data', path.resolve(BENCH_DIR, '..', '..', 'shared', 'data')));
 const EPOCHS = Number(argStr('epochs', '6'));
 const GAPS = argStr('gaps', '2,4,8').split(',').map(Number);
 const DATASETS = argStr('datasets', 'smoke,allsky').split(',');
 const MAX_TRAIN = Number(argStr('max-train', '0'));
 const WIDTH = Number(argStr('width', '8'));
 const CACHE = argStr('cache', path.join(os.tmpdir(), 'gapseg-bench-gap'));
+const CRF_WEIGHTS = argStr('crf-weights', `0.003,${DEFAULT_CRF.weight}`).split(',').filter(Boolean).map(Number);
+/** Variant ids to run (default all); void-forbid needs void-class. */
+const VARIANTS = argStr('variants', '').split(',').filter(Boolean);
+const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
+
+/** The gapseg+crf variants: one per CRF weight. */
+function crfVariants(classes: ClassDescription, dataset: string): Variant[] {
+  return CRF_WEIGHTS.map((weight) => ({
+    id: CRF_WEIGHTS.length > 1 ? `gapseg+crf w${weight}` : 'gapseg+crf',
+    classes,
+    dataset,
+    gapLoss: { ...DEFAULT_CRF, weight },
+  }));
+}
 
 interface Prepared {
   dir: string;
@@ -147,6 +166,7 @@ interface Variant {
   /** Evaluate the model trained by another variant. */
   reuse?: string;
   dataset: string;
+  gapLoss?: GapLossConfig;
 }
 
 interface Row {
@@ -233,10 +253,31 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
       seed: 1,
       tile: 512,
       validFraction: 0.1,
+      gapLoss: v.gapLoss ?? null,
     },
     { resume: false, force: true, quiet: true, log: (l) => console.error(`  [${gapLabel} ${v.id}] ${l}`) },
   );
   return (Date.now() - t0) / 1000;
+}
+
+/** Per smoke gap and gap-loss variant: (variant - gapseg) / (full-masks - gapseg) for gap accuracy and BF. */
+function distanceClosed(rows: Row[]): { gap: string; variant: string; gapAccuracy: number | null; meanBF: number | null; labelledChange: number }[] {
+  const out = [];
+  for (const r of rows) {
+    if (r.dataset !== 'smoke' || !r.variant.startsWith('gapseg+crf')) continue;
+    const base = rows.find((b) => b.dataset === r.dataset && b.gap === r.gap && b.variant === 'gapseg');
+    const full = rows.find((b) => b.dataset === r.dataset && b.gap === r.gap && b.variant === 'full-masks');
+    if (!base || !full) continue;
+    const share = (a: number | null, b: number | null, f: number | null) => (a === null || b === null || f === null || f === b ? null : (a - b) / (f - b));
+    out.push({
+      gap: r.gap,
+      variant: r.variant,
+      gapAccuracy: share(r.gapAccuracy, base.gapAccuracy, full.gapAccuracy),
+      meanBF: share(r.meanBF, base.meanBF, full.meanBF),
+      labelledChange: r.labelledAccuracy - base.labelledAccuracy,
+    });
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -256,10 +297,11 @@ async function main(): Promise<void> {
         const gapLabel = `smoke e${e}`;
         const variants: Variant[] = [
           { id: 'gapseg', classes: real, dataset: ds },
+          ...crfVariants(real, ds),
           { id: 'void-class', classes: three, dataset: ds },
           { id: 'void-ignored', classes: three, classWeights: [1, 1, 0], dataset: ds },
           { id: 'void-forbid', classes: three, forbid: ['gap'], reuse: 'void-class', dataset: ds },
-        ];
+        ].filter((v) => wanted(v.id));
         const times: Record<string, number> = {};
         for (const v of variants) {
           const runDir = path.join(runsDir, `smoke-e${e}`, v.reuse ?? v.id);
@@ -270,11 +312,13 @@ async function main(): Promise<void> {
         }
       }
       const full = path.join(smoke.dir, 'ds-full');
-      const t = await runVariant({ id: 'full-masks', classes: real, dataset: full }, path.join(runsDir, 'smoke-full'), 'smoke full');
-      for (const e of GAPS) {
-        const ds = path.join(smoke.dir, `ds-e${e}`);
-        const m = await evaluate(path.join(runsDir, 'smoke-full', 'full-masks'), ds, smoke.test, real, [], path.join(ds, 'truth'));
-        rows.push({ dataset: 'smoke', gap: `${2 * e} px band (erode ${e})`, variant: 'full-masks', ...m, trainSeconds: t });
+      if (wanted('full-masks')) {
+        const t = await runVariant({ id: 'full-masks', classes: real, dataset: full }, path.join(runsDir, 'smoke-full'), 'smoke full');
+        for (const e of GAPS) {
+          const ds = path.join(smoke.dir, `ds-e${e}`);
+          const m = await evaluate(path.join(runsDir, 'smoke-full', 'full-masks'), ds, smoke.test, real, [], path.join(ds, 'truth'));
+          rows.push({ dataset: 'smoke', gap: `${2 * e} px band (erode ${e})`, variant: 'full-masks', ...m, trainSeconds: t });
+        }
       }
     }
   }
@@ -286,10 +330,11 @@ async function main(): Promise<void> {
       const three = parseClassesFlag('0=outside,1=sky,2=cloud');
       const variants: Variant[] = [
         { id: 'gapseg', classes: real, dataset: sky.dir },
+        ...crfVariants(real, sky.dir),
         { id: 'void-class', classes: three, dataset: sky.dir },
         { id: 'void-ignored', classes: three, classWeights: [0, 1, 1], dataset: sky.dir },
         { id: 'void-forbid', classes: three, forbid: ['outside'], reuse: 'void-class', dataset: sky.dir },
-      ];
+      ].filter((v) => wanted(v.id));
       const times: Record<string, number> = {};
       for (const v of variants) {
         if (!v.reuse) times[v.id] = await runVariant(v, path.join(runsDir, 'allsky'), 'allsky');
@@ -311,8 +356,15 @@ async function main(): Promise<void> {
       rows.map((r) => [r.dataset, r.gap, r.variant, pct(r.labelledAccuracy), pct(r.gapAccuracy), f3(r.meanBF), f3(r.meanBoundaryIoU), pct(r.voidShare), r.trainSeconds.toFixed(0)]),
     ),
   );
-  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --gaps ${GAPS.join(',')} --datasets ${DATASETS.join(',')}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}`);
-  const file = writeResult('gap.json', { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH }, rows });
+  const closed = distanceClosed(rows);
+  if (closed.length) {
+    console.log(`\nShare of the distance from gapseg to full-masks closed by the gap loss (1 = full-mask quality, 0 = none, < 0 = worse)\n`);
+    console.log(table(['gap', 'variant', 'acc in gap', 'BF', 'acc labelled change'], closed.map((c) => [c.gap, c.variant, f3(c.gapAccuracy), f3(c.meanBF), `${(100 * c.labelledChange).toFixed(1)} pts`])));
+  }
+  const crfNote = CRF_WEIGHTS.length ? ` --crf-weights ${CRF_WEIGHTS.join(',')}` : '';
+  const variantsNote = VARIANTS.length ? ` --variants ${VARIANTS.join(',')}` : '';
+  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --gaps ${GAPS.join(',')} --datasets ${DATASETS.join(',')}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
+  const file = writeResult('gap.json', { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH, CRF_WEIGHTS, crf: DEFAULT_CRF, VARIANTS }, rows, closed });
   console.log(`results: ${file}`);
   process.exit(0);
 }

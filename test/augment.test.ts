@@ -111,7 +111,7 @@ test('image and labels agree under scaling too, away from class edges', () => {
   }
 });
 
-test('pixels outside the image become void (labels) and black (image)', () => {
+test('pixels outside the image become void (labels), black (image) and invalid (mask)', () => {
   const s = encodedSample(12, 10, () => 1);
   const crop = sampleCrop(s, -4, -3, 16, 0, 0, 1, 16);
   for (let v = 0; v < 16; v++) {
@@ -121,6 +121,7 @@ test('pixels outside the image become void (labels) and black (image)', () => {
       const y = v - 3;
       const inside = x >= 0 && y >= 0 && x < 12 && y < 10;
       assert.equal(crop.labels[o], inside ? 1 : VOID_INDEX, `label at (${u}, ${v})`);
+      assert.equal(crop.valid[o], inside ? 1 : 0, `validity at (${u}, ${v})`);
       if (!inside) assert.deepEqual([...crop.image.subarray(3 * o, 3 * o + 3)], [0, 0, 0]);
       else assert.equal(crop.image[3 * o], 200);
     }
@@ -133,7 +134,16 @@ test('pixels outside the image become void (labels) and black (image)', () => {
     const voids = c.labels.filter((v) => v === VOID_INDEX).length;
     assert.ok(voids > 0 && voids < 32 * 32, `crop ${i}: ${voids} void pixels`);
     for (const v of c.labels) assert.ok(v === 0 || v === VOID_INDEX);
+    // The sample has no void of its own, so invalid pixels are exactly the void ones.
+    c.labels.forEach((v, i) => assert.equal(c.valid[i], v === VOID_INDEX ? 0 : 1));
   }
+});
+
+test('void labels inside the image stay valid: validity is about the crop, not the labels', () => {
+  const s = encodedSample(30, 26, shape);
+  const crop = sampleCrop(s, 10, 0, 16, 0, 0, 1, 16);
+  assert.ok(crop.labels.some((v) => v === VOID_INDEX), 'the crop holds void labels');
+  assert.ok(crop.valid.every((v) => v === 1));
 });
 
 test('brightness and contrast change the image only, never the labels', () => {

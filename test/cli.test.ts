@@ -159,11 +159,25 @@ test('an unknown option, a bad option value and a missing --out are named', asyn
   assert.ok(!fs.existsSync(out));
 });
 
+test('--gap-loss: an unknown kind, a CRF option without it and a bad radius are named', async () => {
+  const data = await dataset({ pairs: 1 });
+  const out = freshOut();
+  const [badKind, stray, badRadius] = await Promise.all([
+    train(data, out, ...CLASSES, '--gap-loss', 'tv'),
+    train(data, out, ...CLASSES, '--crf-weight', '0.5'),
+    train(data, out, ...CLASSES, '--gap-loss', 'crf', '--crf-radius', '0'),
+  ]);
+  assertUserError(badKind, '--gap-loss', '"tv"');
+  assertUserError(stray, '--crf-weight', '--gap-loss crf');
+  assertUserError(badRadius, '--crf-radius');
+  assert.ok(!fs.existsSync(out));
+});
+
 // Every option of the train command as specified; removing or renaming one must fail here.
 const TRAIN_OPTIONS = [
   'out', 'classes', 'void', 'class-file', 'make-gap', 'scale', 'crop', 'batch', 'epochs', 'lr', 'weight-decay',
   'class-weights', 'depth', 'width', 'valid-fraction', 'seed', 'tile', 'max-pixels', 'no-augment', 'threads',
-  'resume', 'force', 'quiet',
+  'resume', 'force', 'quiet', 'gap-loss', 'crf-weight', 'crf-radius', 'crf-sigma-xy', 'crf-sigma-rgb',
 ];
 
 test('gapseg --help and gapseg <command> --help exit 0 and list every command and option', async () => {

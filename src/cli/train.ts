@@ -5,6 +5,9 @@ import { checkRange, flag, list, num, str } from './args.js';
 import { CLASS_OPTIONS, THREADS_OPTION, classesFromFlags, log, startEngine } from './common.js';
 import { DEFAULT_TRAIN, resolveClasses, runTraining, type TrainConfig } from '../train/run.js';
 import { GapsegError } from '../util/errors.js';
+import { DEFAULT_CRF, type GapLossConfig } from '../train/gapLoss.js';
+
+const CRF_OPTIONS = ['crf-weight', 'crf-radius', 'crf-sigma-xy', 'crf-sigma-rgb'];
 
 export const trainSpec: CommandSpec = {
   name: 'train',
@@ -34,6 +37,11 @@ export const trainSpec: CommandSpec = {
     { name: 'tile', type: 'int', placeholder: 'px', help: 'largest side predicted in one piece; larger images are tiled', default: DEFAULT_TRAIN.tile },
     { name: 'max-pixels', type: 'int', placeholder: 'n', help: 'refuse images with more pixels than this' },
     { name: 'no-augment', type: 'boolean', help: 'no flips, rotations, scaling or colour jitter' },
+    { name: 'gap-loss', type: 'string', placeholder: 'none|crf', help: 'regularise the unlabelled gap: crf pulls nearby pixels of similar colour to the same class', default: DEFAULT_TRAIN.gapLoss?.kind ?? 'none' },
+    { name: 'crf-weight', type: 'number', placeholder: 'w', help: 'weight of the CRF loss (relative to the cross-entropy)', default: DEFAULT_TRAIN.gapLoss?.weight ?? DEFAULT_CRF.weight },
+    { name: 'crf-radius', type: 'int', placeholder: 'px', help: 'CRF window radius; time grows with (2r+1)^2', default: DEFAULT_TRAIN.gapLoss?.radius ?? DEFAULT_CRF.radius },
+    { name: 'crf-sigma-xy', type: 'number', placeholder: 'px', help: 'CRF spatial kernel width', default: DEFAULT_TRAIN.gapLoss?.sigmaXY ?? DEFAULT_CRF.sigmaXY },
+    { name: 'crf-sigma-rgb', type: 'number', placeholder: 's', help: 'CRF colour kernel width, on RGB in 0..1', default: DEFAULT_TRAIN.gapLoss?.sigmaRGB ?? DEFAULT_CRF.sigmaRGB },
     THREADS_OPTION,
     { name: 'resume', type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
     { name: 'force', type: 'boolean', help: 'start over in a run folder that already holds a run' },
@@ -45,6 +53,18 @@ export const trainSpec: CommandSpec = {
     'gapseg train data/smoke --out runs/smoke --resume',
   ],
 };
+
+/** The gap loss from --gap-loss and the --crf-* options. */
+function gapLossFromFlags(p: Parsed): GapLossConfig | null {
+  const kind = str(p, 'gap-loss');
+  if (kind !== 'none' && kind !== 'crf') throw new GapsegError(`--gap-loss must be none or crf, got "${kind}"`, 2);
+  if (kind === 'none') {
+    const stray = CRF_OPTIONS.filter((o) => p.given.has(o));
+    if (stray.length) throw new GapsegError(`--${stray[0]} needs --gap-loss crf`, 2);
+    return null;
+  }
+  return { kind, weight: num(p, 'crf-weight'), radius: num(p, 'crf-radius'), sigmaXY: num(p, 'crf-sigma-xy'), sigmaRGB: num(p, 'crf-sigma-rgb') };
+}
 
 /** Run the train command. */
 export async function trainCommand(p: Parsed): Promise<number> {
@@ -62,6 +82,10 @@ export async function trainCommand(p: Parsed): Promise<number> {
     ['lr', 1e-8, 10],
     ['weight-decay', 0, 1],
     ['tile', 32, 65536],
+    ['crf-weight', 0, 1000],
+    ['crf-radius', 1, 32],
+    ['crf-sigma-xy', 0.1, 1000],
+    ['crf-sigma-rgb', 0.001, 10],
   ] as const) {
     checkRange(p, n, lo, hi);
   }
@@ -71,6 +95,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
     throw new GapsegError(`--crop ${num(p, 'crop')} must be a multiple of ${2 ** depth} (2^depth) so the U-Net levels line up`, 2);
   }
   const resume = flag(p, 'resume');
+  const gapLoss = gapLossFromFlags(p);
   let config: TrainConfig | null = null;
   if (!resume) {
     const fromFlags = classesFromFlags(p);
@@ -98,6 +123,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
       seed: num(p, 'seed'),
       tile: num(p, 'tile'),
       augment: flag(p, 'no-augment') ? { scaleRange: [1, 1], flipRotate: false, brightness: 0, contrast: 0 } : DEFAULT_TRAIN.augment,
+      gapLoss,
       ...(p.opts['max-pixels'] !== undefined ? { maxPixels: num(p, 'max-pixels') } : {}),
     };
   }

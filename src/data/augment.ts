@@ -2,7 +2,8 @@
  * Training augmentation, applied identically to image and labels: a random scaled crop,
  * flips and 90-degree rotations (the eight symmetries of the square), and brightness /
  * contrast jitter on the image alone. Labels are sampled by nearest neighbour, so class
- * values are never blended; pixels outside the image become void.
+ * values are never blended; pixels outside the image become void, and the crop's validity mask
+ * says which pixels lie inside the image (a pairwise loss must not see the black padding).
  */
 import { VOID_INDEX } from './classes.js';
 import type { Rng } from '../util/random.js';
@@ -28,10 +29,12 @@ export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
   contrast: 0.2,
 };
 
-/** A crop ready to batch: RGB bytes and class indices, both size x size. */
+/** A crop ready to batch: RGB bytes, class indices and validity, all size x size. */
 export interface Crop {
   image: Uint8Array;
   labels: Uint8Array;
+  /** 1 where the crop sampled inside the image, 0 on the padding around it. */
+  valid: Uint8Array;
 }
 
 /**
@@ -75,6 +78,7 @@ export function sampleCrop(
   const { width: w, height: h, image: src, labels: lab } = sample;
   const image = new Uint8Array(size * size * 3);
   const labels = new Uint8Array(size * size);
+  const valid = new Uint8Array(size * size);
   const step = side / size;
   for (let v = 0; v < size; v++) {
     for (let u = 0; u < size; u++) {
@@ -88,6 +92,7 @@ export function sampleCrop(
         labels[o] = VOID_INDEX;
       } else {
         labels[o] = lab[ny * w + nx];
+        valid[o] = 1;
       }
       const x0 = Math.floor(fx);
       const y0 = Math.floor(fy);
@@ -112,7 +117,7 @@ export function sampleCrop(
       }
     }
   }
-  return { image, labels };
+  return { image, labels, valid };
 }
 
 /** Normalise RGB bytes into a float buffer: (v/255 - mean) / std, interleaved (NHWC). */

@@ -19,6 +19,7 @@ import { oneCycle, scheduleAt } from './schedule.js';
 import type { AdamState } from './adam.js';
 import { GapsegError } from '../util/errors.js';
 import { VOID_INDEX } from '../data/classes.js';
+import type { GapLossConfig } from './gapLoss.js';
 
 export interface LoopSettings {
   epochs: number;
@@ -31,6 +32,8 @@ export interface LoopSettings {
   mean: number[];
   std: number[];
   tile: number;
+  /** Regulariser of the unlabelled gap (null: cross-entropy on labelled pixels only). */
+  gapLoss?: GapLossConfig | null;
 }
 
 export interface EpochRecord {
@@ -72,15 +75,19 @@ export function makeBatch(samples: Sample[], order: number[], step: number, glob
   const n = s.batchSize;
   const images = new Float32Array(n * size * size * 3);
   const labels = new Uint8Array(n * size * size);
+  const rgb = new Uint8Array(n * size * size * 3);
+  const valid = new Uint8Array(n * size * size);
   for (let b = 0; b < n; b++) {
     const idx = order[(step * n + b) % order.length];
     const rng = makeRng(deriveSeed(s.seed, 2, globalStep, b, idx));
     const crop = augmentedCrop(samples[idx], rng, s.augment);
     normalizeInto(images, b * size * size * 3, crop.image, s.mean, s.std);
     labels.set(crop.labels, b * size * size);
+    rgb.set(crop.image, b * size * size * 3);
+    valid.set(crop.valid, b * size * size);
   }
   const k = s.classWeights?.length;
-  return { n, height: size, width: size, images, targets: lossTargets(labels, k ?? 0, s.classWeights ?? undefined) };
+  return { n, height: size, width: size, images, targets: lossTargets(labels, k ?? 0, s.classWeights ?? undefined), rgb, valid };
 }
 
 /** Cross-entropy over labelled pixels from HWC probabilities: [sum, count] to be summed over images. */
@@ -152,7 +159,7 @@ export async function trainLoop(
       const batch = makeBatch(train, order, step, global, settings);
       const h = scheduleAt(schedule, global);
       lr = h.lr;
-      const loss = trainStep(net, adam, batch, { lr: h.lr, beta1: h.beta1, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay });
+      const loss = trainStep(net, adam, batch, { lr: h.lr, beta1: h.beta1, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay }, s.gapLoss ?? null);
       if (!Number.isFinite(loss)) {
         throw new GapsegError(
           `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}. Try a lower --lr (now ${s.lr}); the last checkpoint is kept`,

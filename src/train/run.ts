@@ -25,6 +25,7 @@ import { trainLoop, type EpochRecord, type LoopSettings } from './loop.js';
 import { startProgress, type Progress } from '../util/progress.js';
 import { previewSource, type PreviewSource } from '../view/previews.js';
 import { REPORT_SAMPLES, writeRunReport } from '../view/runReport.js';
+import { describeGapLoss, type GapLossConfig } from './gapLoss.js';
 
 /** Every setting of a run (what config.json holds). */
 export interface TrainConfig {
@@ -47,6 +48,8 @@ export interface TrainConfig {
   tile: number;
   augment: Omit<AugmentOptions, 'size'>;
   maxPixels?: number;
+  /** Regulariser of the unlabelled gap (null: cross-entropy on labelled pixels only). */
+  gapLoss: GapLossConfig | null;
 }
 
 export const DEFAULT_TRAIN: Omit<TrainConfig, 'dataset' | 'classSource' | 'classes'> = {
@@ -64,6 +67,7 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'dataset' | 'classSource' | 'class
   seed: 1,
   tile: 512,
   augment: DEFAULT_AUGMENT,
+  gapLoss: null,
 };
 
 export interface RunOptions {
@@ -148,6 +152,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   if (opts.resume) {
     if (!fs.existsSync(configFile)) throw new GapsegError(`${runDir}: nothing to resume (no config.json); start the run without --resume`);
     cfg = JSON.parse(fs.readFileSync(configFile, 'utf8')) as TrainConfig;
+    cfg.gapLoss ??= null; // runs from before the gap loss existed
     if (given && path.resolve(given.dataset) !== path.resolve(cfg.dataset)) {
       throw new GapsegError(`${runDir}: this run was trained on ${cfg.dataset}, not ${given.dataset}`);
     }
@@ -236,6 +241,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   opts.log(
     `model: U-Net depth ${cfg.depth}, width ${cfg.baseWidth}, ${parameterCount(ucfg).toLocaleString('en')} parameters, ${k} outputs (${cfg.classes.classes.map((c) => c.name).join(', ')}); void has none`,
   );
+  if (cfg.gapLoss) opts.log(`gap loss: ${describeGapLoss(cfg.gapLoss)}`);
   const settings: LoopSettings = {
     epochs: cfg.epochs,
     batchSize: cfg.batchSize,
@@ -247,6 +253,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     mean: recipe.mean,
     std: recipe.std,
     tile: cfg.tile,
+    gapLoss: cfg.gapLoss,
   };
   let bar: Progress | null = null;
   const previews: PreviewSource[] = [];

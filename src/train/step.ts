@@ -7,6 +7,7 @@ import { updateMovingStats, type UNet } from '../model/unet.js';
 import type { LossTargets } from './loss.js';
 import { adamUpdate, type AdamHyper, type AdamState } from './adam.js';
 import { lossAndGradients } from './backprop.js';
+import { gapLossTerm, type GapLossConfig } from './gapLoss.js';
 
 /** A batch on the host: normalised NHWC images and loss targets. */
 export interface HostBatch {
@@ -16,15 +17,26 @@ export interface HostBatch {
   /** [n, height, width, 3] */
   images: Float32Array;
   targets: LossTargets;
+  /** The crops' RGB bytes before normalisation [n, height, width, 3] (needed by a gap loss). */
+  rgb?: Uint8Array;
+  /** 1 where a crop pixel lies inside its image [n, height, width] (absent: all inside). */
+  valid?: Uint8Array;
 }
 
-/** Run one training step and return the loss value (before the update). */
-export function trainStep(net: UNet, adam: AdamState, batch: HostBatch, hyper: AdamHyper): number {
+/** Run one training step and return the loss value (before the update), gap loss included. */
+export function trainStep(net: UNet, adam: AdamState, batch: HostBatch, hyper: AdamHyper, gapLoss: GapLossConfig | null = null): number {
   const k = net.config.numClasses;
   const x = tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, net.config.inChannels]);
   const t = tf.tensor4d(batch.targets.oneHot, [batch.n, batch.height, batch.width, k]);
-  const { loss, grads, batchStats } = lossAndGradients(net, x, t, batch.targets.weightSum);
-  tf.dispose([x, t]);
+  const extra = gapLoss ? gapLossTerm(gapLoss, batch) : null;
+  let result;
+  try {
+    result = lossAndGradients(net, x, t, batch.targets.weightSum, extra?.term);
+  } finally {
+    extra?.dispose();
+    tf.dispose([x, t]);
+  }
+  const { loss, grads, batchStats } = result;
   adamUpdate(net.params, grads, adam, hyper);
   updateMovingStats(net, batchStats);
   tf.dispose(Object.values(grads));

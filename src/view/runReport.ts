@@ -9,6 +9,7 @@ import type { TrainConfig } from '../train/run.js';
 import type { EpochRecord } from '../train/loop.js';
 import { renderPreview, type PreviewSource } from './previews.js';
 import { renderReport } from './report.js';
+import { describeGapLoss } from '../train/gapLoss.js';
 
 export const REPORT_FILE = 'report.html';
 
@@ -33,6 +34,7 @@ function settingsOf(c: TrainConfig): [string, string][] {
     ['scale, tile', `${c.scale}, ${c.tile}`],
     ['made gaps', c.makeGap > 0 ? `${c.makeGap}px` : 'no'],
     ['class weights', c.classWeights ? c.classWeights.join(', ') : 'none'],
+    ['gap loss', describeGapLoss(c.gapLoss)],
     ['validation fraction', `${Math.round(c.validFraction * 100)}% at random, when the data set lists no split`],
     ['seed', String(c.seed)],
   ];

@@ -13,6 +13,8 @@ export interface SimdKernels {
   im2colT(x: number, out: number, n: number, h: number, w: number, c: number, kh: number, kw: number, top: number, left: number, oh: number, ow: number): void;
   maxPool2x2Grad(dy: number, x: number, y: number, dx: number, n: number, h: number, w: number, c: number): void;
   adamUpdate(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, b1: number, b2: number, stepSize: number, invSqrtBc2: number, eps: number, lrWd: number): void;
+  /** Gated CRF loss (returned) and its gradient w.r.t. the logits; see gatedCrf.ts. */
+  gatedCrf(logits: number, image: number, gate: number, grad: number, n: number, h: number, w: number, k: number, radius: number, aXY: number, aRGB: number, weight: number, scratch: number): number;
   /** Address of a tensor's data in the shared heap. */
   address(info: tf.TensorInfo): number;
   /** Run f with `bytes` of scratch memory from the heap's allocator. */
@@ -44,13 +46,14 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
     try {
       const bytes = Buffer.from(shared ? KERNELS_WASM_SHARED : KERNELS_WASM_PLAIN, 'base64');
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-      const e = instance.exports as Record<string, (...a: number[]) => void>;
+      const e = instance.exports as Record<string, (...a: number[]) => number>;
       kernels = {
         bnReluForward: e.bn_relu_forward,
         bnReluBackward: e.bn_relu_backward,
         im2colT: e.im2col_t,
         adamUpdate: e.adam_update,
         maxPool2x2Grad: e.maxpool2x2_grad,
+        gatedCrf: e.gated_crf,
         address: (info) => b.dataIdMap.get(info.dataId).memoryOffset,
         withScratch: (bytes, f) => {
           const ptr = b.wasm._malloc(bytes) >>> 0;

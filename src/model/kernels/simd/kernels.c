@@ -230,3 +230,140 @@ void maxpool2x2_grad(const float *dy, const float *x, const float *y, float *dx,
     }
   }
 }
+
+/*
+ * exp(v) for v <= 0, four lanes: 2^n * exp(f) with n = round(v / ln 2) and |f| <= ln2 / 2
+ * (ln 2 split in two for accuracy), exp(f) by its degree-6 Taylor polynomial: relative error
+ * below 2e-7. v is clamped at -87, where exp is already below 2e-38.
+ */
+static inline v128_t exp_nonpositive(v128_t v) {
+  v = wasm_f32x4_max(v, wasm_f32x4_splat(-87.0f));
+  v128_t nf = wasm_f32x4_nearest(wasm_f32x4_mul(v, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t f = wasm_f32x4_sub(v, wasm_f32x4_mul(nf, wasm_f32x4_splat(0.693359375f)));
+  f = wasm_f32x4_sub(f, wasm_f32x4_mul(nf, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.0f / 720);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, f), wasm_f32x4_splat(1.0f / 120));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, f), wasm_f32x4_splat(1.0f / 24));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, f), wasm_f32x4_splat(1.0f / 6));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, f), wasm_f32x4_splat(0.5f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, f), wasm_f32x4_splat(1.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, f), wasm_f32x4_splat(1.0f));
+  v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(nf), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, e);
+}
+
+static inline float exp_nonpositive1(float v) { return wasm_f32x4_extract_lane(exp_nonpositive(wasm_f32x4_splat(v)), 0); }
+
+/*
+ * One pair of pixels p, q (lanes) of one window offset: weight wt = spatial * gate_p * gate_q *
+ * exp(-a_rgb * |I_p - I_q|^2); acc_p += wt * S_q, acc_q += wt * S_p; returns wt * (1 - S_p.S_q).
+ * Planes are hw floats apart. With overlapping p and q ranges (offset (0, dx), dx < 4) the
+ * load-store order keeps every update: acc_q is loaded after acc_p is stored.
+ */
+static inline v128_t crf_pairs(const float *col, const float *gt, const float *s, float *acc, long p, long q, long hw, int k,
+                               v128_t spatial, v128_t a_rgb) {
+  v128_t d = wasm_f32x4_sub(wasm_v128_load(col + p), wasm_v128_load(col + q));
+  v128_t dd = wasm_f32x4_mul(d, d);
+  d = wasm_f32x4_sub(wasm_v128_load(col + hw + p), wasm_v128_load(col + hw + q));
+  dd = wasm_f32x4_add(dd, wasm_f32x4_mul(d, d));
+  d = wasm_f32x4_sub(wasm_v128_load(col + 2 * hw + p), wasm_v128_load(col + 2 * hw + q));
+  dd = wasm_f32x4_add(dd, wasm_f32x4_mul(d, d));
+  v128_t g = wasm_f32x4_mul(spatial, wasm_f32x4_mul(wasm_v128_load(gt + p), wasm_v128_load(gt + q)));
+  v128_t wt = wasm_f32x4_mul(g, exp_nonpositive(wasm_f32x4_neg(wasm_f32x4_mul(dd, a_rgb))));
+  v128_t dot = wasm_f32x4_splat(0);
+  for (int c = 0; c < k; c++) {
+    const float *sc = s + (long)c * hw;
+    float *ac = acc + (long)c * hw;
+    v128_t sp = wasm_v128_load(sc + p), sq = wasm_v128_load(sc + q);
+    dot = wasm_f32x4_add(dot, wasm_f32x4_mul(sp, sq));
+    wasm_v128_store(ac + p, wasm_f32x4_add(wasm_v128_load(ac + p), wasm_f32x4_mul(wt, sq)));
+    wasm_v128_store(ac + q, wasm_f32x4_add(wasm_v128_load(ac + q), wasm_f32x4_mul(wt, sp)));
+  }
+  return wasm_f32x4_mul(wt, wasm_f32x4_sub(wasm_f32x4_splat(1.0f), dot));
+}
+
+/* The same for a single pair (the row tails). */
+static inline float crf_pair1(const float *col, const float *gt, const float *s, float *acc, long p, long q, long hw, int k,
+                              float spatial, float a_rgb) {
+  float d0 = col[p] - col[q], d1 = col[hw + p] - col[hw + q], d2 = col[2 * hw + p] - col[2 * hw + q];
+  float wt = spatial * gt[p] * gt[q] * exp_nonpositive1(-(d0 * d0 + d1 * d1 + d2 * d2) * a_rgb);
+  float dot = 0;
+  for (int c = 0; c < k; c++) {
+    const float *sc = s + (long)c * hw;
+    float *ac = acc + (long)c * hw;
+    dot += sc[p] * sc[q];
+    ac[p] += wt * sc[q];
+    ac[q] += wt * sc[p];
+  }
+  return wt * (1 - dot);
+}
+
+/*
+ * The Gated CRF loss and its gradient w.r.t. the logits (see ../gatedCrf.ts, whose
+ * JavaScript is the reference). logits/grad [n, h, w, k], image [n, h, w, 3] (RGB 0..1),
+ * gate [n, h, w]; a_xy = 1 / (2 sigma_xy^2), a_rgb = 1 / (2 sigma_rgb^2). One image at a
+ * time, in planar layout: scratch holds (4 + 2k) * h * w floats. Each unordered pair of the
+ * window is visited once, offsets outer and pixels inner (4 lanes along a row).
+ * Returns the loss.
+ */
+EXPORT(gated_crf)
+double gated_crf(const float *logits, const float *image, const float *gate, float *grad, int n, int h, int w, int k,
+                 int radius, float a_xy, float a_rgb, float weight, float *scratch) {
+  long hw = (long)h * w;
+  double gsum = 0;
+  for (long i = 0; i < n * hw; i++) gsum += gate[i];
+  for (long i = 0; i < n * hw * k; i++) grad[i] = 0;
+  if (!(gsum > 0) || weight == 0) return 0;
+  double scale = weight / gsum;
+  float *col = scratch, *gt = col + 3 * hw, *s = gt + hw, *acc = s + k * hw;
+  v128_t va_rgb = wasm_f32x4_splat(a_rgb);
+  double pair_sum = 0;
+  for (int b = 0; b < n; b++) {
+    const float *lg = logits + b * hw * k, *im = image + b * hw * 3, *ga = gate + b * hw;
+    float *gr = grad + b * hw * k;
+    for (long i = 0; i < hw; i++) {
+      col[i] = im[3 * i];
+      col[hw + i] = im[3 * i + 1];
+      col[2 * hw + i] = im[3 * i + 2];
+      gt[i] = ga[i];
+      float m = lg[i * k];
+      for (int c = 1; c < k; c++) m = lg[i * k + c] > m ? lg[i * k + c] : m;
+      float z = 0;
+      for (int c = 0; c < k; c++) {
+        float e = exp_nonpositive1(lg[i * k + c] - m);
+        s[c * hw + i] = e;
+        z += e;
+      }
+      for (int c = 0; c < k; c++) {
+        s[c * hw + i] /= z;
+        acc[c * hw + i] = 0;
+      }
+    }
+    for (int dy = 0; dy <= radius; dy++) {
+      for (int dx = -radius; dx <= radius; dx++) {
+        if (dy == 0 && dx <= 0) continue;
+        int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? w - dx : w;
+        if (x1 <= x0 || dy >= h) continue;
+        float spatial = exp_nonpositive1(-(float)(dx * dx + dy * dy) * a_xy);
+        v128_t vsp = wasm_f32x4_splat(spatial);
+        for (int y = 0; y + dy < h; y++) {
+          long p0 = (long)y * w, q0 = (long)(y + dy) * w + dx;
+          v128_t lacc = wasm_f32x4_splat(0);
+          int x = x0;
+          for (; x + 4 <= x1; x += 4) lacc = wasm_f32x4_add(lacc, crf_pairs(col, gt, s, acc, p0 + x, q0 + x, hw, k, vsp, va_rgb));
+          float tail = 0;
+          for (; x < x1; x++) tail += crf_pair1(col, gt, s, acc, p0 + x, q0 + x, hw, k, spatial, a_rgb);
+          pair_sum += (double)wasm_f32x4_extract_lane(lacc, 0) + wasm_f32x4_extract_lane(lacc, 1) +
+                      wasm_f32x4_extract_lane(lacc, 2) + wasm_f32x4_extract_lane(lacc, 3) + tail;
+        }
+      }
+    }
+    float g2 = (float)(-2 * scale);
+    for (long i = 0; i < hw; i++) {
+      float sg = 0;
+      for (int c = 0; c < k; c++) sg += s[c * hw + i] * acc[c * hw + i];
+      for (int c = 0; c < k; c++) gr[i * k + c] = g2 * s[c * hw + i] * (acc[c * hw + i] - sg);
+    }
+  }
+  return 2 * scale * pair_sum;
+}
