@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
+import { readTextFile } from '../util/files.js';
 
 /** One image with its label mask and, when known, its full (gap-free) mask. */
 export interface PairFiles {
@@ -107,7 +108,7 @@ export function pairFolder(imageDir: string, labelDir: string, truthDir?: string
  * "image<TAB>label" (a line without comma or tab is one name, spaces included).
  */
 export function readSplitList(file: string): string[] {
-  const text = fs.readFileSync(file, 'utf8');
+  const text = readTextFile(file);
   const names: string[] = [];
   for (const raw of text.replace(/\r/g, '').split('\n')) {
     const line = raw.trim();
