@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
 import { checkRange, flag, list, num, str } from './args.js';
-import { CLASS_OPTIONS, THREADS_OPTION, classesFromFlags, log, startEngine } from './common.js';
+import { CLASS_OPTIONS, MAX_PIXELS_OPTION, THREADS_OPTION, classesFromFlags, limitsFromFlags, log, startEngine } from './common.js';
 import { DEFAULT_TRAIN, resolveClasses, runTraining, type TrainConfig } from '../train/run.js';
 import { GapsegError } from '../util/errors.js';
 
@@ -32,7 +32,7 @@ export const trainSpec: CommandSpec = {
     { name: 'valid-fraction', type: 'number', placeholder: 'f', help: 'share held out for validation when the data set has no split', default: DEFAULT_TRAIN.validFraction },
     { name: 'seed', type: 'int', placeholder: 'n', help: 'seed of every random choice', default: DEFAULT_TRAIN.seed },
     { name: 'tile', type: 'int', placeholder: 'px', help: 'largest side predicted in one piece; larger images are tiled', default: DEFAULT_TRAIN.tile },
-    { name: 'max-pixels', type: 'int', placeholder: 'n', help: 'refuse images with more pixels than this' },
+    MAX_PIXELS_OPTION,
     { name: 'no-augment', type: 'boolean', help: 'no flips, rotations, scaling or colour jitter' },
     THREADS_OPTION,
     { name: 'resume', type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
@@ -98,7 +98,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
       seed: num(p, 'seed'),
       tile: num(p, 'tile'),
       augment: flag(p, 'no-augment') ? { scaleRange: [1, 1], flipRotate: false, brightness: 0, contrast: 0 } : DEFAULT_TRAIN.augment,
-      ...(p.opts['max-pixels'] !== undefined ? { maxPixels: num(p, 'max-pixels') } : {}),
+      ...(limitsFromFlags(p) ?? {}),
     };
   }
   await startEngine(p);
