@@ -80,6 +80,8 @@ export async function makeDir(dir: string): Promise<void> {
   try {
     await fs.promises.mkdir(dir, { recursive: true });
   } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new WriteError(dir, 'a file is in the way of this folder');
     throw writeError(dir, e);
   }
 }
