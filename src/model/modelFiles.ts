@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { GapsegError } from '../util/errors.js';
+import { GapsegError, fsProblem } from '../util/errors.js';
 import { replaceDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { classesToJson, parseClassesJson, type ClassDescription } from '../data/classes.js';
 import { buildUNet, unetValues, type UNet, type UNetConfig } from './unet.js';
@@ -88,17 +88,30 @@ function modelSectionProblem(u: UNetConfig, input: InputRecipe): string | null {
   return null;
 }
 
-/** Load a model folder into a U-Net (on the current tfjs backend). */
-export function loadModel(dir: string): { net: UNet; meta: ModelMeta } {
-  const meta = readModelMeta(dir);
+/** Read a model folder's weights and check them against its config (no tensors are made). */
+export function readModelValues(dir: string, meta: ModelMeta): Map<string, Float32Array> {
   const jsonFile = path.join(dir, 'model.json');
   const binFile = path.join(dir, 'weights.bin');
-  let values: Map<string, Float32Array>;
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(f);
+    } catch (e) {
+      throw new GapsegError(`${f}: cannot read (${fsProblem(e)})`);
+    }
+  };
+  const json = read(jsonFile).toString('utf8');
+  const bin = read(binFile);
   try {
-    values = fromLayersFiles(fs.readFileSync(jsonFile, 'utf8'), fs.readFileSync(binFile), jsonFile);
+    const values = fromLayersFiles(json, bin, jsonFile);
     checkValues(meta.unet, values, jsonFile);
+    return values;
   } catch (e) {
     throw new GapsegError((e as Error).message.startsWith(dir) ? (e as Error).message : `${dir}: cannot load model (${(e as Error).message})`);
   }
-  return { net: buildUNet(meta.unet, values), meta };
+}
+
+/** Load a model folder into a U-Net (on the current tfjs backend). */
+export function loadModel(dir: string): { net: UNet; meta: ModelMeta } {
+  const meta = readModelMeta(dir);
+  return { net: buildUNet(meta.unet, readModelValues(dir, meta)), meta };
 }

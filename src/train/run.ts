@@ -86,6 +86,10 @@ export interface RunResult {
 
 /** Resolve the class description: explicit > file given > beside the data set. */
 export function resolveClasses(dataset: string, fromFlags: ClassDescription | null, classFile: string | null): { classes: ClassDescription; source: string } {
+  // A missing data set is the first thing to say, not its missing class description.
+  const st = fs.statSync(dataset, { throwIfNoEntry: false });
+  if (!st) throw new GapsegError(`${dataset}: data set folder not found`);
+  if (!st.isDirectory()) throw new GapsegError(`${dataset}: not a folder; a data set is a folder with images/ and labels/ (or train/ and trainannot/)`);
   if (fromFlags) return { classes: fromFlags, source: '--classes' };
   if (classFile) return { classes: readClassFile(classFile), source: classFile };
   const found = findClassFile(dataset);

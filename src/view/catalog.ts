@@ -11,7 +11,7 @@ import { readProblem } from '../util/files.js';
 import { findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
 import { baseName, discoverDataset } from '../data/dataset.js';
 import { modelDirOf } from '../predict/model.js';
-import { readModelMeta, type InputRecipe } from '../model/modelFiles.js';
+import { readModelMeta, readModelValues, type InputRecipe } from '../model/modelFiles.js';
 
 export interface CatalogItem {
   id: number;
@@ -92,6 +92,8 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
 
   const openModel = (dir: string, source: string) => {
     const meta = readModelMeta(dir);
+    // The page loads the weights itself: damaged ones are found here, not in the browser.
+    readModelValues(dir, meta);
     model = { dir, source, recipe: meta.input, depth: meta.unet.depth, info: meta.info };
     classes = meta.classes;
   };
@@ -106,10 +108,17 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
     const label = dir === root ? path.basename(root) : rel(dir);
     if (fs.existsSync(path.join(dir, 'report.html'))) reports.push(rel(path.join(dir, 'report.html')));
     if (!model) {
+      let found: string | null = null;
       try {
-        openModel(modelDirOf(dir), rel(dir) || '.');
+        found = modelDirOf(dir);
       } catch (e) {
         if (!(e instanceof GapsegError)) throw e;
+      }
+      try {
+        if (found) openModel(found, rel(dir) || '.');
+      } catch (e) {
+        if (!(e instanceof GapsegError)) throw e;
+        notes.push(`model not used: ${e.message}`);
       }
     }
     if (isDataset(dir)) {

@@ -185,6 +185,18 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     maxUploadBytes: o.maxUploadBytes,
   });
 
+  // Images the browser decodes itself are decoded here once first, so that a damaged file or a
+  // decompression bomb gets a clear answer instead of a broken picture (or a browser out of memory).
+  const decodes = new Map<string, Promise<void>>();
+  const checkDecodes = (file: string): Promise<void> => {
+    let p = decodes.get(file);
+    if (!p) {
+      p = imageSize(file, o.limits).then(() => readImage(file, o.limits)).then(() => undefined);
+      decodes.set(file, p);
+    }
+    return p;
+  };
+
   const item = (idText: string) => {
     const id = Number(idText);
     const it = Number.isInteger(id) ? catalog.items[id] : undefined;
@@ -226,9 +238,10 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     if (p === '/api/catalog') return send(res, 200, JSON.stringify(publicCatalog()), TYPES['.json'], head);
     if ((m = p.match(/^\/api\/image\/(\d+)$/))) {
       const file = fileUnder(rootReal, encodeURIComponent(item(m[1]).image).replace(/%2F/g, '/'));
-      // Even an image the browser decodes itself is checked against the pixel limit first.
-      await imageSize(file, o.limits);
-      if (BROWSER_IMAGES.test(file)) return sendFile(res, file, head);
+      if (BROWSER_IMAGES.test(file)) {
+        await checkDecodes(file);
+        return sendFile(res, file, head);
+      }
       const img = await readImage(file, o.limits);
       return send(res, 200, await encodePng(img.data, img.width, img.height, 3), 'image/png', head);
     }
