@@ -247,6 +247,21 @@ const IMAGE_VARIANTS: { name: string; ext: string; make: (rgb: Uint8Array) => Pr
   { name: 'GIF', ext: 'gif', make: (rgb) => rawOf(rgb).gif({ dither: 0 }).toBuffer(), expect: (rgb) => rgb, exact: true },
   { name: 'lossless WebP', ext: 'webp', make: (rgb) => rawOf(rgb).webp({ lossless: true }).toBuffer(), expect: (rgb) => rgb, exact: true },
   { name: 'TIFF (LZW)', ext: 'tif', make: (rgb) => rawOf(rgb).tiff({ compression: 'lzw' }).toBuffer(), expect: (rgb) => rgb, exact: true },
+  // Harmless damage that decoders skip: refusing these would refuse good pictures.
+  { name: 'PNG with bytes after its end', ext: 'png', make: async (rgb) => Buffer.concat([await encodePng(rgb, W, H, 3), Buffer.from('trailing bytes')]), expect: (rgb) => rgb, exact: true },
+  {
+    name: 'PNG with a damaged text chunk',
+    ext: 'png',
+    make: async (rgb) => {
+      const png = await encodePng(rgb, W, H, 3);
+      const text = pngChunk('tEXt', Buffer.from('Comment\0hello'));
+      text[text.length - 1] ^= 1; // wrong CRC of an ancillary chunk
+      return Buffer.concat([png.subarray(0, 33), text, png.subarray(33)]);
+    },
+    expect: (rgb) => rgb,
+    exact: true,
+  },
+  { name: 'JPEG with bytes after its end', ext: 'jpg', make: async (rgb) => Buffer.concat([await rawOf(rgb).jpeg({ quality: 100 }).toBuffer(), Buffer.from('trailing')]), expect: (rgb) => rgb, exact: false },
   { name: 'CMYK JPEG', ext: 'jpg', make: (rgb) => rawOf(rgb).toColourspace('cmyk').jpeg({ quality: 100 }).toBuffer(), expect: (rgb) => rgb, exact: false },
 ];
 
@@ -358,7 +373,7 @@ test('--max-pixels: an image above the limit is refused before decoding by train
   ]);
 });
 
-test('odd but valid images (grey, alpha, 16-bit, palette, GIF, WebP, TIFF, CMYK, odd names) predict like their RGB content', async () => {
+test('odd but valid images (grey, alpha, 16-bit, palette, GIF, WebP, TIFF, CMYK, harmless damage, odd names) predict like their RGB content', async () => {
   const dir = fresh('variants');
   const refDir = fresh('variants-ref');
   fs.mkdirSync(dir);
