@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { labelMap, encodeLabels } from '../data/classes.js';
-import { decodeImageBuffer, encodePng, imageSize, readImage, readLabel, type DecodeLimits } from '../data/decode.js';
+import { decodeImageBuffer, encodePng, readImage, readLabel, type DecodeLimits } from '../data/decode.js';
 import { GapsegError, describeError } from '../util/errors.js';
 import { buildCatalog, type Catalog } from './catalog.js';
 import { resolveInside } from './safePath.js';
@@ -191,7 +191,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
   const checkDecodes = (file: string): Promise<void> => {
     let p = decodes.get(file);
     if (!p) {
-      p = imageSize(file, o.limits).then(() => readImage(file, o.limits)).then(() => undefined);
+      p = readImage(file, o.limits).then(() => undefined);
       decodes.set(file, p);
     }
     return p;
