@@ -1,6 +1,7 @@
 /** Pieces shared by several commands: class options, engine start, logging. */
 import { parseClassesFlag, classIndex, type ClassDescription } from '../data/classes.js';
 import { initEngine } from '../model/engine.js';
+import { DEFAULT_MAX_PIXELS, type DecodeLimits } from '../data/decode.js';
 import { GapsegError } from '../util/errors.js';
 import type { OptionSpec, Parsed } from './args.js';
 import { list, num, str } from './args.js';
@@ -23,6 +24,21 @@ export function classesFromFlags(p: Parsed): { classes: ClassDescription | null;
     throw new GapsegError('--void goes with --classes; in a class file, name void values there ("void" in codes.txt, "void": [...] in gapseg.json)', 2);
   }
   return { classes: null, file };
+}
+
+export const MAX_PIXELS_OPTION: OptionSpec = {
+  name: 'max-pixels',
+  type: 'int',
+  placeholder: 'n',
+  help: `refuse images with more pixels than this, before decoding them (default ${DEFAULT_MAX_PIXELS}, 16384^2)`,
+};
+
+/** Decode limits from --max-pixels. */
+export function limitsFromFlags(p: Parsed): DecodeLimits | undefined {
+  const v = p.opts['max-pixels'] as number | undefined;
+  if (v === undefined) return undefined;
+  if (v < 1) throw new GapsegError('--max-pixels must be at least 1', 2);
+  return { maxPixels: v };
 }
 
 /** Start the tensor engine with the --threads option. */

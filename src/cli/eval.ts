@@ -2,12 +2,12 @@
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
 import { checkRange, flag, list, num, str } from './args.js';
-import { CLASS_OPTIONS, THREADS_OPTION, classesFromFlags, forbiddenIndices, log } from './common.js';
+import { CLASS_OPTIONS, MAX_PIXELS_OPTION, THREADS_OPTION, classesFromFlags, forbiddenIndices, limitsFromFlags, log } from './common.js';
 import { openPredictor } from '../predict/open.js';
 import { evaluateDataset, formatReport } from '../metrics/evalRun.js';
 import { readModelMeta } from '../model/modelFiles.js';
 import { readClassFile } from '../data/classes.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { checkWritableDir, makeDir, writeFileAtomic } from '../util/atomic.js';
 import { GapsegError } from '../util/errors.js';
 import { modelDirOf } from '../predict/model.js';
 import { DEFAULT_BF_TOLERANCE, DEFAULT_BIOU_DILATION } from '../metrics/boundary.js';
@@ -32,6 +32,7 @@ export const evalSpec: CommandSpec = {
     { name: 'biou-band', type: 'number', placeholder: 'share', help: 'Boundary IoU band width as a share of the image diagonal', default: DEFAULT_BIOU_DILATION },
     { name: 'forbid', type: 'list', placeholder: 'name', help: 'classes never to predict' },
     ...CLASS_OPTIONS,
+    MAX_PIXELS_OPTION,
     THREADS_OPTION,
     { name: 'quiet', type: 'boolean', help: 'no progress bar' },
   ],
@@ -45,6 +46,10 @@ export async function evalCommand(p: Parsed): Promise<number> {
   checkRange(p, 'bf-tolerance', 0, 1);
   checkRange(p, 'biou-band', 0, 1);
   const [modelPath, dataset] = p.positional;
+  const limits = limitsFromFlags(p);
+  const json = str(p, 'json');
+  // A metrics file that cannot be written is found out before the evaluation, not after.
+  if (json) checkWritableDir(path.dirname(path.resolve(json)), 0);
   const flags = classesFromFlags(p);
   const classes = flags.classes ?? (flags.file ? readClassFile(flags.file) : readModelMeta(modelDirOf(modelPath)).classes);
   const predictor = await openPredictor(modelPath, { threads: p.opts.threads as number | undefined, log });
@@ -56,11 +61,12 @@ export async function evalCommand(p: Parsed): Promise<number> {
       forbidden: forbiddenIndices(list(p, 'forbid'), predictor.classes),
       classes,
       quiet: flag(p, 'quiet'),
+      limits,
       frontier: { bfTolerance: num(p, 'bf-tolerance'), biouDilation: num(p, 'biou-band') },
     });
     process.stdout.write(formatReport(result, classes) + '\n');
-    const json = str(p, 'json');
     if (json) {
+      await makeDir(path.dirname(path.resolve(json)));
       await writeFileAtomic(path.resolve(json), JSON.stringify({ model: predictor.source, dataset: path.resolve(dataset), ...result }, null, 2) + '\n');
       log(`metrics written to ${json}`);
     }

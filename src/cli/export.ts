@@ -6,6 +6,9 @@ import { str } from './args.js';
 import { THREADS_OPTION, log, startEngine } from './common.js';
 import { exportOnnx, EXPORT_TOLERANCE } from '../predict/exportOnnx.js';
 import { engineInfo } from '../model/engine.js';
+import { checkWritableDir } from '../util/atomic.js';
+import { modelDirOf } from '../predict/model.js';
+import { ONNX_FILE } from '../predict/open.js';
 
 export const exportSpec: CommandSpec = {
   name: 'export',
@@ -30,8 +33,11 @@ function version(): string {
 
 /** Run the export command. */
 export async function exportCommand(p: Parsed): Promise<number> {
-  await startEngine(p);
   const out = str(p, 'out');
+  // Found out before the export and its check, not after.
+  const target = out ? path.resolve(out) : path.join(modelDirOf(p.positional[0]), ONNX_FILE);
+  checkWritableDir(path.dirname(target));
+  await startEngine(p);
   const r = await exportOnnx(p.positional[0], { out: out ? path.resolve(out) : undefined, threads: engineInfo()?.threads ?? 2, version: version() });
   log(`checked: ONNX Runtime and TensorFlow.js logits differ by at most ${r.maxDiff.toExponential(2)} (largest logit ${r.maxLogit.toFixed(2)}) on a ${r.checkShape.join('x')} test batch`);
   process.stdout.write(`${r.file}\n`);

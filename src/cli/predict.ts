@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
 import { checkRange, flag, list, num, str } from './args.js';
-import { THREADS_OPTION, forbiddenIndices, log } from './common.js';
+import { MAX_PIXELS_OPTION, THREADS_OPTION, forbiddenIndices, limitsFromFlags, log } from './common.js';
 import { openPredictor, type EngineChoice } from '../predict/open.js';
 import { expandInputs } from '../predict/inputs.js';
 import { predictStream } from '../predict/stream.js';
@@ -10,6 +10,7 @@ import { parseShard, selectShard } from '../predict/shard.js';
 import { channelsFromFlag, readChannelFile, type ChannelClass } from '../predict/foreign.js';
 import { isVoidName } from '../data/classes.js';
 import { GapsegError } from '../util/errors.js';
+import { checkWritableDir } from '../util/atomic.js';
 
 export const predictSpec: CommandSpec = {
   name: 'predict',
@@ -52,6 +53,7 @@ export const predictSpec: CommandSpec = {
     { name: 'uncertainty', type: 'number', placeholder: 'p', help: 'write the band of pixels whose top probability is below p (e.g. 0.9)' },
     { name: 'resume', type: 'boolean', help: 'skip images whose outputs are already complete' },
     { name: 'shard', type: 'string', placeholder: 'i/n', help: 'predict only shard i of n (0 <= i < n), split by image name' },
+    MAX_PIXELS_OPTION,
     { name: 'strict', type: 'boolean', help: 'stop at the first unreadable image instead of skipping it' },
     { name: 'engine', type: 'string', placeholder: 'auto|onnx|tfjs', help: 'inference engine', default: 'auto' },
     { name: 'batch', type: 'int', placeholder: 'n', help: 'windows per network call', default: 4 },
@@ -124,7 +126,10 @@ export async function predictCommand(p: Parsed): Promise<number> {
   const threads = p.opts.threads as number | undefined;
   if (threads !== undefined && (threads < 1 || threads > 64)) throw new GapsegError('--threads must be between 1 and 64', 2);
   const engine = oneOf<EngineChoice>(p, 'engine', ['auto', 'onnx', 'tfjs']) ?? 'auto';
+  const limits = limitsFromFlags(p);
   const [modelPath, ...inputs] = p.positional;
+  const outDir = path.resolve(out);
+  checkWritableDir(outDir);
   let files = expandInputs(inputs);
   const shardText = str(p, 'shard');
   if (shardText !== undefined) {
@@ -162,7 +167,7 @@ export async function predictCommand(p: Parsed): Promise<number> {
     }
     const probClasses = list(p, 'prob-classes').length ? forbiddenIndices(list(p, 'prob-classes'), predictor.classes) : undefined;
     const result = await predictStream(files, predictor, {
-      outDir: path.resolve(out),
+      outDir,
       forbidden,
       probClasses,
       probBits: bits,
@@ -171,6 +176,7 @@ export async function predictCommand(p: Parsed): Promise<number> {
       uncertainty: p.opts.uncertainty as number | undefined,
       resume: flag(p, 'resume'),
       strict: flag(p, 'strict'),
+      limits,
       quiet: flag(p, 'quiet'),
       log,
     });

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
 import { checkRange, flag, list, num, str } from './args.js';
-import { CLASS_OPTIONS, THREADS_OPTION, classesFromFlags, log, startEngine } from './common.js';
+import { CLASS_OPTIONS, MAX_PIXELS_OPTION, THREADS_OPTION, classesFromFlags, limitsFromFlags, log, startEngine } from './common.js';
 import { DEFAULT_TRAIN, resolveClasses, runTraining, type TrainConfig } from '../train/run.js';
 import { GapsegError } from '../util/errors.js';
 import { DEFAULT_CRF, type GapLossConfig } from '../train/gapLoss.js';
@@ -35,7 +35,7 @@ export const trainSpec: CommandSpec = {
     { name: 'valid-fraction', type: 'number', placeholder: 'f', help: 'share held out for validation when the data set has no split', default: DEFAULT_TRAIN.validFraction },
     { name: 'seed', type: 'int', placeholder: 'n', help: 'seed of every random choice', default: DEFAULT_TRAIN.seed },
     { name: 'tile', type: 'int', placeholder: 'px', help: 'largest side predicted in one piece; larger images are tiled', default: DEFAULT_TRAIN.tile },
-    { name: 'max-pixels', type: 'int', placeholder: 'n', help: 'refuse images with more pixels than this' },
+    MAX_PIXELS_OPTION,
     { name: 'no-augment', type: 'boolean', help: 'no flips, rotations, scaling or colour jitter' },
     { name: 'gap-loss', type: 'string', placeholder: 'none|crf', help: 'regularise the unlabelled gap: crf pulls nearby pixels of similar colour to the same class', default: DEFAULT_TRAIN.gapLoss?.kind ?? 'none' },
     { name: 'crf-weight', type: 'number', placeholder: 'w', help: 'weight of the CRF loss (relative to the cross-entropy)', default: DEFAULT_TRAIN.gapLoss?.weight ?? DEFAULT_CRF.weight },
@@ -124,7 +124,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
       tile: num(p, 'tile'),
       augment: flag(p, 'no-augment') ? { scaleRange: [1, 1], flipRotate: false, brightness: 0, contrast: 0 } : DEFAULT_TRAIN.augment,
       gapLoss,
-      ...(p.opts['max-pixels'] !== undefined ? { maxPixels: num(p, 'max-pixels') } : {}),
+      ...(limitsFromFlags(p) ?? {}),
     };
   }
   await startEngine(p);

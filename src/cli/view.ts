@@ -1,7 +1,7 @@
 /** `gapseg view`: a local web viewer for a data set, a run or predictions. */
 import type { CommandSpec, Parsed } from './args.js';
 import { checkRange, num, str } from './args.js';
-import { log } from './common.js';
+import { MAX_PIXELS_OPTION, limitsFromFlags, log } from './common.js';
 import { DEFAULT_MAX_UPLOAD, startViewer } from '../view/server.js';
 import { GapsegError } from '../util/errors.js';
 
@@ -23,6 +23,7 @@ export const viewSpec: CommandSpec = {
     { name: 'host', type: 'string', placeholder: 'addr', help: 'address to listen on (other machines can connect if not loopback)', default: '127.0.0.1' },
     { name: 'model', type: 'string', placeholder: 'dir', help: 'a run or model folder to predict with (default: one found in the folder)' },
     { name: 'max-upload', type: 'number', placeholder: 'MB', help: 'largest image the page may upload for decoding', default: 32 },
+    MAX_PIXELS_OPTION,
   ],
   examples: ['gapseg view demo-out', 'gapseg view data/smoke --model runs/smoke', 'gapseg view runs/smoke --port 0'],
 };
@@ -34,7 +35,7 @@ export async function viewCommand(p: Parsed): Promise<number> {
   const host = str(p, 'host') as string;
   if (!/^[0-9a-zA-Z.:-]+$/.test(host)) throw new GapsegError(`--host ${host}: not an address`, 2);
   const explicitPort = p.given.has('port');
-  const opts = { root: p.positional[0], model: str(p, 'model'), host, maxUploadBytes: Math.round(num(p, 'max-upload') * 1024 * 1024), log };
+  const opts = { root: p.positional[0], model: str(p, 'model'), host, maxUploadBytes: Math.round(num(p, 'max-upload') * 1024 * 1024), limits: limitsFromFlags(p), log };
   let viewer;
   try {
     viewer = await startViewer({ ...opts, port: num(p, 'port') });

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
+import { readTextFile } from '../util/files.js';
 
 export type RGB = [number, number, number];
 
@@ -73,7 +74,7 @@ export function isVoidName(name: string): boolean {
 
 function checkValue(v: number, where: string): number {
   if (!Number.isInteger(v) || v < 0 || v > MAX_LABEL_VALUE) {
-    throw new GapsegError(`${where}: label value ${v} is not an integer in 0..${MAX_LABEL_VALUE}`);
+    throw new GapsegError(`${where}: label value ${JSON.stringify(v)} is not an integer in 0..${MAX_LABEL_VALUE}`);
   }
   return v;
 }
@@ -212,12 +213,7 @@ export function parseClassesFlag(text: string, voidSpec: string[] = []): ClassDe
 
 /** Read a class description from a codes.txt or gapseg.json file (by name). */
 export function readClassFile(file: string): ClassDescription {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new GapsegError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readTextFile(file);
   return path.extname(file).toLowerCase() === '.json' ? parseClassesJson(text, file) : parseCodesTxt(text, file);
 }
 

@@ -9,7 +9,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { GapsegError } from '../util/errors.js';
+import { GapsegError, fsProblem } from '../util/errors.js';
+import { readProblem, readTextFile } from '../util/files.js';
 
 /** One image with its label mask and, when known, its full (gap-free) mask. */
 export interface PairFiles {
@@ -45,7 +46,7 @@ function listFiles(dir: string): string[] {
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
-    throw new GapsegError(`${dir}: cannot list folder (${(e as NodeJS.ErrnoException).code})`);
+    throw new GapsegError(`${dir}: cannot list folder (${fsProblem(e)})`);
   }
   const files: string[] = [];
   for (const e of entries) {
@@ -54,8 +55,8 @@ function listFiles(dir: string): string[] {
     let stat: fs.Stats;
     try {
       stat = fs.statSync(full);
-    } catch (err) {
-      throw new GapsegError(`${full}: cannot read (${(err as NodeJS.ErrnoException).code}; a broken or looping symlink?)`);
+    } catch {
+      throw new GapsegError(`${full}: ${readProblem(full) ?? 'cannot read'}`);
     }
     if (stat.isFile()) files.push(full);
   }
@@ -107,7 +108,7 @@ export function pairFolder(imageDir: string, labelDir: string, truthDir?: string
  * "image<TAB>label" (a line without comma or tab is one name, spaces included).
  */
 export function readSplitList(file: string): string[] {
-  const text = fs.readFileSync(file, 'utf8');
+  const text = readTextFile(file);
   const names: string[] = [];
   for (const raw of text.replace(/\r/g, '').split('\n')) {
     const line = raw.trim();

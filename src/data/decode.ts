@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import type { Sharp, CreateRaw } from 'sharp';
 import { GapsegError, describeError } from '../util/errors.js';
 import { pngPaletteIndices } from './pngIndices.js';
+import { readProblem } from '../util/files.js';
 
 /** An 8-bit RGB image, row-major, 3 bytes per pixel. */
 export interface RgbImage {
@@ -31,8 +32,15 @@ export interface DecodeLimits {
 /** Default pixel limit: 2^28 pixels (16384 x 16384), sharp's own default. */
 export const DEFAULT_MAX_PIXELS = 268402689;
 
+/**
+ * libvips reports damaged pixel data (a corrupt JPEG's bad Huffman code, say) as a warning and
+ * decodes garbage: refuse it (sharp's advice for untrusted input) rather than train or predict
+ * on a silently wrong image.
+ */
+const FAIL_ON = 'warning';
+
 function openSharp(file: string, limits?: DecodeLimits): Sharp {
-  return sharp(file, { limitInputPixels: limits?.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'error', sequentialRead: true });
+  return sharp(file, { limitInputPixels: limits?.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: FAIL_ON, sequentialRead: true });
 }
 
 function decodeError(file: string, e: unknown, limits?: DecodeLimits): GapsegError {
@@ -41,8 +49,12 @@ function decodeError(file: string, e: unknown, limits?: DecodeLimits): GapsegErr
     const max = limits?.maxPixels ?? DEFAULT_MAX_PIXELS;
     return new GapsegError(`${file}: image is larger than the pixel limit (${max} pixels); raise it with --max-pixels if the file is trusted`);
   }
-  if (!fs.existsSync(file)) return new GapsegError(`${file}: file not found`);
-  return new GapsegError(`${file}: cannot decode image (${msg})`);
+  const problem = readProblem(file);
+  if (problem) return new GapsegError(`${file}: ${problem}`);
+  if (fs.statSync(file).size === 0) return new GapsegError(`${file}: cannot decode image (empty file, 0 bytes)`);
+  // sharp words a refused libvips warning only as "Warning treated as error due to failOn setting".
+  const why = /failOn/.test(msg) ? 'damaged or truncated image data' : msg;
+  return new GapsegError(`${file}: cannot decode image (${why})`);
 }
 
 /** Width and height of an image without decoding its pixels. */
@@ -76,7 +88,7 @@ export async function readImage(file: string, limits?: DecodeLimits): Promise<Rg
 /** Decode an in-memory encoded image (upload, test fixture) to 8-bit RGB. */
 export async function decodeImageBuffer(buf: Uint8Array, name: string, limits?: DecodeLimits): Promise<RgbImage> {
   try {
-    const { data, info } = await sharp(buf, { limitInputPixels: limits?.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'error' })
+    const { data, info } = await sharp(buf, { limitInputPixels: limits?.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: FAIL_ON })
       .removeAlpha()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })

@@ -4,7 +4,7 @@
  * exists (a truth/ folder, or the masks themselves when gaps are made with makeGap).
  */
 import { GapsegError } from '../util/errors.js';
-import { readImage, readLabel } from '../data/decode.js';
+import { readImage, readLabel, type DecodeLimits } from '../data/decode.js';
 import { discoverDataset, type PairFiles, type SplitName } from '../data/dataset.js';
 import { encodeLabels, labelMap, type ClassDescription } from '../data/classes.js';
 import { makeGap } from '../data/gaps.js';
@@ -24,6 +24,8 @@ export interface EvalOptions {
   forbidden: number[];
   classes: ClassDescription;
   quiet: boolean;
+  /** Pixel limit of the images and masks read. */
+  limits?: DecodeLimits;
   /** BF tolerance and Boundary IoU band, as shares of the image diagonal. */
   frontier?: FrontierMetricOptions;
 }
@@ -70,15 +72,15 @@ export async function evaluateDataset(predictor: Predictor, dataset: string, opt
   const rows: ImageRow[] = [];
   const bar = startProgress({ label: 'eval', total: pairs.length, unit: 'img', quiet: opts.quiet });
   for (const p of pairs) {
-    const image = await readImage(p.image);
-    const lab = await readLabel(p.label);
+    const image = await readImage(p.image, opts.limits);
+    const lab = await readLabel(p.label, opts.limits);
     if (lab.width !== image.width || lab.height !== image.height) {
       throw new GapsegError(`${p.label}: label is ${lab.width}x${lab.height} but its image is ${image.width}x${image.height}`);
     }
     let labels = encodeLabels(lab.values, lab.width, table, p.label);
     let truth: Uint8Array | undefined;
     if (p.truth) {
-      const t = await readLabel(p.truth);
+      const t = await readLabel(p.truth, opts.limits);
       if (t.width !== image.width || t.height !== image.height) throw new GapsegError(`${p.truth}: full mask size differs from its image`);
       truth = encodeLabels(t.values, t.width, table, p.truth);
     }

@@ -80,7 +80,13 @@ export async function toLayersFiles(cfg: UNetConfig, values: Map<string, Float32
 
 /** Read named float32 values back from layers-format files written by toLayersFiles. */
 export function fromLayersFiles(modelJson: string, weightsBin: Uint8Array, file: string): Map<string, Float32Array> {
-  const json = JSON.parse(modelJson) as { weightsManifest?: { weights: { name: string; shape: number[]; dtype: string }[] }[] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(modelJson);
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const json = parsed as { weightsManifest?: { weights: { name: string; shape: number[]; dtype: string }[] }[] };
   const specs = (json.weightsManifest ?? []).flatMap((g) => g.weights);
   const out = new Map<string, Float32Array>();
   let offset = 0;

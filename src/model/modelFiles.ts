@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { GapsegError } from '../util/errors.js';
+import { GapsegError, fsProblem } from '../util/errors.js';
 import { replaceDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { classesToJson, parseClassesJson, type ClassDescription } from '../data/classes.js';
 import { buildUNet, unetValues, type UNet, type UNetConfig } from './unet.js';
@@ -61,23 +61,57 @@ export function readModelMeta(dir: string): ModelMeta {
   if (!m || m.format !== 'gapseg-unet' || !m.unet || !m.input) {
     throw new GapsegError(`${file}: has no "model" section; it describes classes but not a gapseg model`);
   }
+  const problem = modelSectionProblem(m.unet, m.input);
+  if (problem) throw new GapsegError(`${file}: ${problem}; the model folder is damaged`);
   if (m.unet.numClasses !== classes.classes.length) {
     throw new GapsegError(`${file}: model has ${m.unet.numClasses} outputs but ${classes.classes.length} classes are described`);
   }
-  return { unet: m.unet, classes, input: m.input, info: m.info ?? {} };
+  return { unet: m.unet, classes, input: m.input, info: m.info && typeof m.info === 'object' ? m.info : {} };
+}
+
+const isInt = (v: unknown, lo: number, hi: number) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+const isNum = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+const triple = (v: unknown, lo: number) => Array.isArray(v) && v.length === 3 && v.every((x) => isNum(x, lo, 1e6));
+
+/** What is wrong with a model section's network config or input recipe, or null. */
+function modelSectionProblem(u: UNetConfig, input: InputRecipe): string | null {
+  if (u.inChannels !== 3) return `model.unet.inChannels must be 3 (RGB), not ${JSON.stringify(u.inChannels)}`;
+  if (!isInt(u.numClasses, 1, 254)) return `model.unet.numClasses must be an integer in 1..254, not ${JSON.stringify(u.numClasses)}`;
+  if (!isInt(u.depth, 1, 8)) return `model.unet.depth must be an integer in 1..8, not ${JSON.stringify(u.depth)}`;
+  if (!isInt(u.baseWidth, 1, 512)) return `model.unet.baseWidth must be an integer in 1..512, not ${JSON.stringify(u.baseWidth)}`;
+  if (!isNum(u.bnEpsilon, 1e-12, 1)) return `model.unet.bnEpsilon must be a small positive number, not ${JSON.stringify(u.bnEpsilon)}`;
+  if (!isNum(u.bnMomentum, 0, 1)) return `model.unet.bnMomentum must be in 0..1, not ${JSON.stringify(u.bnMomentum)}`;
+  if (!isNum(input.scale, 0.001, 1000)) return `model.input.scale must be a positive number, not ${JSON.stringify(input.scale)}`;
+  if (!triple(input.mean, -1e6)) return 'model.input.mean must be three numbers';
+  if (!triple(input.std, 1e-12)) return 'model.input.std must be three positive numbers';
+  if (!isInt(input.tile, 16, 1 << 20)) return `model.input.tile must be an integer of at least 16, not ${JSON.stringify(input.tile)}`;
+  return null;
+}
+
+/** Read a model folder's weights and check them against its config (no tensors are made). */
+export function readModelValues(dir: string, meta: ModelMeta): Map<string, Float32Array> {
+  const jsonFile = path.join(dir, 'model.json');
+  const binFile = path.join(dir, 'weights.bin');
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(f);
+    } catch (e) {
+      throw new GapsegError(`${f}: cannot read (${fsProblem(e)})`);
+    }
+  };
+  const json = read(jsonFile).toString('utf8');
+  const bin = read(binFile);
+  try {
+    const values = fromLayersFiles(json, bin, jsonFile);
+    checkValues(meta.unet, values, jsonFile);
+    return values;
+  } catch (e) {
+    throw new GapsegError((e as Error).message.startsWith(dir) ? (e as Error).message : `${dir}: cannot load model (${(e as Error).message})`);
+  }
 }
 
 /** Load a model folder into a U-Net (on the current tfjs backend). */
 export function loadModel(dir: string): { net: UNet; meta: ModelMeta } {
   const meta = readModelMeta(dir);
-  const jsonFile = path.join(dir, 'model.json');
-  const binFile = path.join(dir, 'weights.bin');
-  let values: Map<string, Float32Array>;
-  try {
-    values = fromLayersFiles(fs.readFileSync(jsonFile, 'utf8'), fs.readFileSync(binFile), jsonFile);
-    checkValues(meta.unet, values, jsonFile);
-  } catch (e) {
-    throw new GapsegError((e as Error).message.startsWith(dir) ? (e as Error).message : `${dir}: cannot load model (${(e as Error).message})`);
-  }
-  return { net: buildUNet(meta.unet, values), meta };
+  return { net: buildUNet(meta.unet, readModelValues(dir, meta)), meta };
 }

@@ -11,6 +11,8 @@ import { disposeUNet, unetForward, unetValues, type UNet } from '../model/unet.j
 import { encodeOnnx } from '../model/onnx/onnx.js';
 import { unetToOnnx } from '../model/onnx/unetOnnx.js';
 import { makeRng } from '../util/random.js';
+import { makeDir, tempPath } from '../util/atomic.js';
+import { writeError } from '../util/errors.js';
 import { modelDirOf } from './model.js';
 import { ONNX_FILE, fileSha256 } from './open.js';
 import { META, nhwcToNchw, type OnnxInputMeta } from './onnxPredictor.js';
@@ -97,10 +99,10 @@ export async function exportOnnx(p: string, opts: { out?: string; threads: numbe
     });
     const bytes = encodeOnnx(model);
     const file = path.resolve(opts.out ?? path.join(dir, ONNX_FILE));
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-export`);
-    await fs.promises.writeFile(tmp, bytes);
+    await makeDir(path.dirname(file));
+    const tmp = tempPath(file);
     try {
+      await fs.promises.writeFile(tmp, bytes);
       const check = await checkExport(tmp, net, meta, opts.threads);
       if (!(check.maxDiff <= EXPORT_TOLERANCE * Math.max(1, check.maxLogit))) {
         throw new Error(`ONNX export check failed: logits differ by ${check.maxDiff} (largest logit ${check.maxLogit}); the file was not written`);
@@ -110,6 +112,8 @@ export async function exportOnnx(p: string, opts: { out?: string; threads: numbe
       await fh.close();
       await fs.promises.rename(tmp, file);
       return { file, bytes: bytes.length, ...check };
+    } catch (e) {
+      throw writeError(file, e);
     } finally {
       await fs.promises.rm(tmp, { force: true });
     }

@@ -4,9 +4,9 @@
  * here, unlike in a gapseg class description, every entry is a channel, in order, and
  * void-named entries are marked so that they can be forbidden.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
+import { readTextFile } from '../util/files.js';
 import { defaultColor, isVoidName, parseClassesFlag, parseClassesJson, type RGB } from '../data/classes.js';
 
 export interface ChannelClass {
@@ -74,12 +74,7 @@ export function channelsFromJson(text: string, file: string): ChannelClass[] {
 
 /** Channels from a codes.txt or gapseg.json file. */
 export function readChannelFile(file: string): ChannelClass[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new GapsegError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readTextFile(file);
   return path.extname(file).toLowerCase() === '.json' ? channelsFromJson(text, file) : channelsFromCodes(text, file);
 }
 

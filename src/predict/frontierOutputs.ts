@@ -2,10 +2,9 @@
  * Writing the frontier of one prediction: <out>/frontier/<name>.svg and .geojson, and the
  * uncertainty band <out>/uncertainty/<name>.png (255 = uncertain). Files are written atomically.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { encodePng } from '../data/decode.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { makeDir, writeFileAtomic } from '../util/atomic.js';
 import { frontierPolygons, uncertaintyMask } from './frontier.js';
 import { frontierGeoJson, frontierSvg, type FrontierLayer } from './frontierFormats.js';
 import type { OutputClass } from './outputs.js';
@@ -32,7 +31,7 @@ export async function writeFrontierOutputs(o: FrontierWriteOptions): Promise<str
   const written: string[] = [];
   const put = async (sub: string, file: string, data: Uint8Array | string) => {
     const dir = path.join(o.outDir, sub);
-    await fs.promises.mkdir(dir, { recursive: true });
+    await makeDir(dir);
     const p = path.join(dir, file);
     await writeFileAtomic(p, data);
     written.push(p);

@@ -267,7 +267,6 @@ async function foreignPredictor(file: string, net: OnnxNet, opts: OnnxOpenOption
   const fixedBatch = typeof inShape[0] === 'number' ? inShape[0] : null;
   const mean = opts.mean ?? IMAGENET_MEAN;
   const std = opts.std ?? IMAGENET_STD;
-  if (!opts.mean || !opts.std) log(`${file}: input normalised with ${opts.mean ? 'the given mean' : 'ImageNet mean'} and ${opts.std ? 'the given std' : 'ImageNet std'}; set --mean/--std to match the model's training`);
 
   // One probe run on a seeded noise image tells the output layout, size and kind of scores.
   const [pw, ph] = size ?? [3 * FOREIGN_MULTIPLE, 2 * FOREIGN_MULTIPLE];
@@ -289,6 +288,8 @@ async function foreignPredictor(file: string, net: OnnxNet, opts: OnnxOpenOption
   if (!outputLayout || outK !== k) {
     throw new GapsegError(`${file}: output shape [${y.dims}] (declared [${outShape}]) has no axis of ${k} channels, but the class file names ${k}: ${channels.map((c) => c.name).join(', ')}`);
   }
+  // Notes only once the model is known to fit, so that an error stays the one line printed.
+  if (!opts.mean || !opts.std) log(`${file}: input normalised with ${opts.mean ? 'the given mean' : 'ImageNet mean'} and ${opts.std ? 'the given std' : 'ImageNet std'}; set --mean/--std to match the model's training`);
   const planar = planarNet(net, k, { inputLayout, outputLayout, fixedBatch });
   const [oh, ow] = outputLayout === 'nhwc' ? [y.dims[1], y.dims[2]] : [y.dims[2], y.dims[3]];
   const probeScores = outputLayout === 'nhwc' ? nhwcToNchw(y.data, pn, k, oh, ow) : y.data;

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { encodePng, type RgbImage } from '../data/decode.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { makeDir, tempPath, writeFileAtomic } from '../util/atomic.js';
+import { writeError } from '../util/errors.js';
 import { labelValues, overlayImage, type OutputClass } from './outputs.js';
 
 export interface OutputSpec {
@@ -74,8 +75,6 @@ export function outputsComplete(p: OutputPaths, inputFile: string): boolean {
   });
 }
 
-let tmpCounter = 0;
-
 /** zlib level of prediction PNGs: most of level 6's compression for a third less CPU. */
 export const PNG_LEVEL = 3;
 
@@ -92,7 +91,7 @@ export function npyHeader(shape: number[]): Uint8Array {
   return out;
 }
 
-/** Writes a [H, W, K] float32 .npy row by row; the file appears whole on commit. */
+/** Writes a [H, W, K] float32 .npy row by row; the file appears whole on commit. Failures are WriteErrors. */
 export class NpyWriter {
   private readonly tmp: string;
   private readonly fd: number;
@@ -104,33 +103,46 @@ export class NpyWriter {
     private readonly width: number,
     private readonly k: number,
   ) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    tmpCounter++;
     // Same temporary naming as writeFileAtomic, so stale temps are recognised alike.
-    this.tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${tmpCounter}`);
-    this.fd = fs.openSync(this.tmp, 'w');
-    fs.writeSync(this.fd, npyHeader([height, width, k]));
+    this.tmp = tempPath(file);
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      this.fd = fs.openSync(this.tmp, 'w');
+      fs.writeSync(this.fd, npyHeader([height, width, k]));
+    } catch (e) {
+      this.abort();
+      throw writeError(file, e);
+    }
   }
 
   /** Append image row y (W*K interleaved values); rows must come in order. */
   writeRow(y: number, row: Float32Array): void {
     if (y !== this.rowsWritten) throw new Error(`npy rows out of order: got ${y}, expected ${this.rowsWritten}`);
-    fs.writeSync(this.fd, new Uint8Array(row.buffer, row.byteOffset, this.width * this.k * 4));
+    try {
+      fs.writeSync(this.fd, new Uint8Array(row.buffer, row.byteOffset, this.width * this.k * 4));
+    } catch (e) {
+      throw writeError(this.file, e);
+    }
     this.rowsWritten++;
   }
 
   /** Flush, close and rename into place. */
   async commit(): Promise<void> {
     if (this.rowsWritten !== this.height) throw new Error(`npy has ${this.rowsWritten} of ${this.height} rows`);
-    await new Promise<void>((res, rej) => fs.fsync(this.fd, (e) => (e ? rej(e) : res())));
-    fs.closeSync(this.fd);
-    await fs.promises.rename(this.tmp, this.file);
+    try {
+      await new Promise<void>((res, rej) => fs.fsync(this.fd, (e) => (e ? rej(e) : res())));
+      fs.closeSync(this.fd);
+      await fs.promises.rename(this.tmp, this.file);
+    } catch (e) {
+      this.abort();
+      throw writeError(this.file, e);
+    }
   }
 
   /** Drop the partial file. */
   abort(): void {
     try {
-      fs.closeSync(this.fd);
+      if (this.fd !== undefined) fs.closeSync(this.fd);
     } catch {
       // already closed
     }
@@ -149,7 +161,7 @@ export async function writePngOutputs(
   const { width: w, height: h } = image;
   const put = async (file: string, pixels: Uint8Array | Uint16Array, channels: 1 | 3) => {
     const bytes = await encodePng(pixels, w, h, channels, PNG_LEVEL);
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await makeDir(path.dirname(file));
     await writeFileAtomic(file, bytes);
   };
   await Promise.all([

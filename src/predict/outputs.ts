@@ -3,10 +3,9 @@
  * on the image, and class-probability maps. Every file is written atomically.
  */
 import path from 'node:path';
-import fs from 'node:fs';
 import { encodePng, type RgbImage } from '../data/decode.js';
 import type { RGB } from '../data/classes.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { makeDir, writeFileAtomic } from '../util/atomic.js';
 import type { Prediction } from './pipeline.js';
 
 /** What one output channel (class) of a model means on disk. */
@@ -73,7 +72,7 @@ export async function writePrediction(o: WriteOptions): Promise<string[]> {
   const written: string[] = [];
   const put = async (sub: string, file: string, bytes: Uint8Array) => {
     const dir = path.join(o.outDir, sub);
-    await fs.promises.mkdir(dir, { recursive: true });
+    await makeDir(dir);
     const p = path.join(dir, file);
     await writeFileAtomic(p, bytes);
     written.push(p);

@@ -9,10 +9,13 @@
  * network never waits for the main thread. Every queue is bounded by a count and the decode
  * queue also by pixels, so memory stays bounded however many and however large the images.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { readImage, type DecodeLimits, type RgbImage } from '../data/decode.js';
 import { baseName } from '../data/dataset.js';
 import { resizeImage } from '../data/resize.js';
-import { GapsegError } from '../util/errors.js';
+import { GapsegError, WriteError } from '../util/errors.js';
+import { removeStaleTemps } from '../util/atomic.js';
 import { startProgress } from '../util/progress.js';
 import { writeFrontierOutputs } from './frontierOutputs.js';
 import { allowedClasses } from './forbid.js';
@@ -150,6 +153,17 @@ interface Window {
   index: number;
 }
 
+/** Remove temporary files that interrupted runs (of dead processes) left in an output folder. */
+async function removeOutputTemps(outDir: string): Promise<void> {
+  let subdirs: string[] = [];
+  try {
+    subdirs = fs.readdirSync(outDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(outDir, d.name));
+  } catch {
+    return; // not there yet
+  }
+  for (const dir of [outDir, ...subdirs]) await removeStaleTemps(dir);
+}
+
 /** Predict every file and write its outputs under opts.outDir. */
 export async function predictStream(files: string[], predictor: Predictor, opts: StreamOptions): Promise<StreamResult> {
   const log = opts.log ?? (() => undefined);
@@ -167,6 +181,7 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
   };
   const keepProbs = spec.frontier || spec.uncertainty !== undefined;
   const failed: StreamResult['failed'] = [];
+  await removeOutputTemps(opts.outDir);
   let todo = files;
   let skipped = 0;
   if (opts.resume) {
@@ -181,8 +196,10 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
   let fatal: unknown = null;
   const posts = new Set<Promise<void>>();
 
+  // An unreadable image is skipped (unless strict); a failed write stops everything, since
+  // a full disk or a read-only folder would fail every image after it too.
   const fail = (file: string, e: unknown) => {
-    if (!(e instanceof GapsegError) || opts.strict) throw e;
+    if (!(e instanceof GapsegError) || e instanceof WriteError || opts.strict) throw e;
     failed.push({ file, error: e.message });
     log(`error: ${e.message} (skipped)`);
     bar.tick();
@@ -347,6 +364,8 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
     await Promise.all(posts);
     if (fatal) throw fatal;
   } catch (e) {
+    // Let the writes in flight end (each one whole, or removed) before giving up.
+    await Promise.allSettled([...posts]);
     (current as Job | null)?.npy?.abort();
     throw e;
   }

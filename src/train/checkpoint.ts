@@ -42,10 +42,23 @@ function namedTensors(net: UNet, adam: AdamState): [string, tf.Tensor][] {
   return out;
 }
 
+/** The name of the first tensor of net or optimiser holding NaN or an infinity, or null if all are finite. */
+export async function firstNonFinite(net: UNet, adam: AdamState): Promise<string | null> {
+  for (const [name, t] of namedTensors(net, adam)) {
+    const v = (await t.data()) as Float32Array;
+    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return name;
+  }
+  return null;
+}
+
 /** Write a checkpoint of net + optimiser atomically. */
 export async function saveCheckpoint(file: string, net: UNet, adam: AdamState, state: CheckpointState): Promise<void> {
   const named = namedTensors(net, adam);
   const arrays = await Promise.all(named.map(([, t]) => t.data() as Promise<Float32Array>));
+  // The loop stops a diverged run before this; a checkpoint that cannot be resumed is never written.
+  arrays.forEach((v, i) => {
+    for (let j = 0; j < v.length; j++) if (!Number.isFinite(v[j])) throw new Error(`saveCheckpoint: ${named[i][0]} is not finite`);
+  });
   const total = arrays.reduce((a, x) => a + x.length, 0);
   const data = new Float32Array(total);
   const tensors: Header['tensors'] = [];
@@ -74,6 +87,26 @@ export interface LoadedCheckpoint {
   values: Map<string, Float32Array>;
 }
 
+const count = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+
+/** Whether a parsed header has every field readCheckpoint relies on. */
+function validHeader(h: unknown): h is Header {
+  const x = h as Header | null;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    x.version === 1 &&
+    count(x.dataBytes) &&
+    x.dataBytes % 4 === 0 &&
+    count(x.crc32) &&
+    typeof x.state === 'object' &&
+    x.state !== null &&
+    typeof x.state.extra === 'object' &&
+    Array.isArray(x.tensors) &&
+    x.tensors.every((t) => t && typeof t.name === 'string' && Array.isArray(t.shape) && count(t.offset) && count(t.length))
+  );
+}
+
 /** Read and verify a checkpoint; any damage is a user error naming the file. */
 export function readCheckpoint(file: string): LoadedCheckpoint {
   let buf: Buffer;
@@ -94,9 +127,14 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
   } catch {
     throw new GapsegError(`${file}: checkpoint header is damaged`);
   }
+  if (!validHeader(header)) throw new GapsegError(`${file}: checkpoint header is damaged (fields missing or out of range)`);
   const data = new Uint8Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length));
   if (data.length !== header.dataBytes) throw new GapsegError(`${file}: checkpoint is truncated (${data.length} of ${header.dataBytes} data bytes)`);
   if (zlib.crc32(data) !== header.crc32) throw new GapsegError(`${file}: checkpoint data is damaged (CRC mismatch)`);
+  const floatCount = data.length / 4;
+  for (const t of header.tensors) {
+    if (t.offset + t.length > floatCount) throw new GapsegError(`${file}: checkpoint tensor ${t.name} lies beyond the data`);
+  }
   const floats = new Float32Array(data.buffer);
   const values = new Map<string, Float32Array>();
   for (const t of header.tensors) values.set(t.name, floats.subarray(t.offset, t.offset + t.length));

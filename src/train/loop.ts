@@ -17,6 +17,7 @@ import { lossTargets } from './loss.js';
 import { trainStep, type HostBatch } from './step.js';
 import { oneCycle, scheduleAt } from './schedule.js';
 import type { AdamState } from './adam.js';
+import { firstNonFinite } from './checkpoint.js';
 import { GapsegError } from '../util/errors.js';
 import { VOID_INDEX } from '../data/classes.js';
 import type { GapLossConfig } from './gapLoss.js';
@@ -62,6 +63,11 @@ export interface LoopCallbacks {
   onValidImage?: ValidImageObserver;
   /** Persist state; awaited before the next epoch starts. */
   onEpochEnd: (record: EpochRecord) => Promise<void>;
+}
+
+/** What a diverged run leaves behind, after `done` completed epochs. */
+function kept(done: number): string {
+  return done > 0 ? `the checkpoint of epoch ${done} and the best model so far are kept` : 'nothing was saved (no epoch completed)';
 }
 
 /** Steps in one epoch: every training sample once, in full batches. */
@@ -161,15 +167,19 @@ export async function trainLoop(
       lr = h.lr;
       const loss = trainStep(net, adam, batch, { lr: h.lr, beta1: h.beta1, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay }, s.gapLoss ?? null);
       if (!Number.isFinite(loss)) {
-        throw new GapsegError(
-          `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}. Try a lower --lr (now ${s.lr}); the last checkpoint is kept`,
-        );
+        throw new GapsegError(`training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}. Try a lower --lr (now ${s.lr}; start over with --force); ${kept(epoch)}`);
       }
       if (batch.targets.labelled > 0) {
         lossSum += loss;
         lossCount++;
       }
       cb.onStep?.(epoch, step, steps, lossCount ? lossSum / lossCount : 0);
+    }
+    // Weights or optimiser moments can overflow while the loss still looks finite: such a
+    // state is never validated, saved as a model or checkpointed.
+    const broken = await firstNonFinite(net, adam);
+    if (broken) {
+      throw new GapsegError(`training diverged in epoch ${epoch + 1}: ${broken} holds NaN or infinite values. Try a lower --lr (now ${s.lr}; start over with --force); ${kept(epoch)}`);
     }
     const validReport = valid.length > 0 ? await validate(net, valid, s, cb.onValidImage) : null;
     const seconds = (Date.now() - t0) / 1000;

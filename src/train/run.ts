@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
-import { removeStaleTemps, writeFileAtomic } from '../util/atomic.js';
+import { checkWritableDir, makeDir, recoverDir, removeStaleTemps, writeFileAtomic } from '../util/atomic.js';
 import { deriveSeed, makeRng, shuffled } from '../util/random.js';
 import { classesToJson, findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
 import { discoverDataset, type PairFiles } from '../data/dataset.js';
@@ -20,7 +20,8 @@ import { DEFAULT_AUGMENT, type AugmentOptions } from '../data/augment.js';
 import { buildUNet, createUNet, disposeUNet, parameterCount, DEFAULT_UNET, type UNetConfig } from '../model/unet.js';
 import { saveModel, type InputRecipe } from '../model/modelFiles.js';
 import { createAdamState, disposeAdamState } from './adam.js';
-import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues } from './checkpoint.js';
+import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues, type LoadedCheckpoint } from './checkpoint.js';
+import { checkCheckpointFits, readRunConfig } from './runConfig.js';
 import { trainLoop, type EpochRecord, type LoopSettings } from './loop.js';
 import { startProgress, type Progress } from '../util/progress.js';
 import { previewSource, type PreviewSource } from '../view/previews.js';
@@ -89,6 +90,10 @@ export interface RunResult {
 
 /** Resolve the class description: explicit > file given > beside the data set. */
 export function resolveClasses(dataset: string, fromFlags: ClassDescription | null, classFile: string | null): { classes: ClassDescription; source: string } {
+  // A missing data set is the first thing to say, not its missing class description.
+  const st = fs.statSync(dataset, { throwIfNoEntry: false });
+  if (!st) throw new GapsegError(`${dataset}: data set folder not found`);
+  if (!st.isDirectory()) throw new GapsegError(`${dataset}: not a folder; a data set is a folder with images/ and labels/ (or train/ and trainannot/)`);
   if (fromFlags) return { classes: fromFlags, source: '--classes' };
   if (classFile) return { classes: readClassFile(classFile), source: classFile };
   const found = findClassFile(dataset);
@@ -151,7 +156,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   let cfg: TrainConfig;
   if (opts.resume) {
     if (!fs.existsSync(configFile)) throw new GapsegError(`${runDir}: nothing to resume (no config.json); start the run without --resume`);
-    cfg = JSON.parse(fs.readFileSync(configFile, 'utf8')) as TrainConfig;
+    cfg = readRunConfig(configFile);
     cfg.gapLoss ??= null; // runs from before the gap loss existed
     if (given && path.resolve(given.dataset) !== path.resolve(cfg.dataset)) {
       throw new GapsegError(`${runDir}: this run was trained on ${cfg.dataset}, not ${given.dataset}`);
@@ -178,6 +183,18 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     throw new GapsegError(
       `training would need about ${(estimate / 1024 ** 3).toFixed(1)} GiB of memory, more than the 4 GiB wasm heap can hold; use ${hint}`,
     );
+  }
+
+  // Refuse an unwritable or full run folder before the data is loaded (nothing is created here).
+  checkWritableDir(runDir);
+  let ck: LoadedCheckpoint | null = null;
+  if (opts.resume) {
+    // A kill between the two renames of a model replacement leaves only model.old.
+    await recoverDir(path.join(runDir, 'model'));
+    if (fs.existsSync(checkpointFile)) {
+      ck = readCheckpoint(checkpointFile);
+      checkCheckpointFits(ck, unetConfig(cfg), cfg.epochs, checkpointFile);
+    }
   }
 
   const layout = discoverDataset(cfg.dataset);
@@ -217,8 +234,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   let history: EpochRecord[] = [];
   let bestScore = -Infinity;
   let bestEpoch: number | null = null;
-  if (opts.resume && fs.existsSync(checkpointFile)) {
-    const ck = readCheckpoint(checkpointFile);
+  if (ck) {
     const parts = splitCheckpointValues(ck.values);
     net = buildUNet(ucfg, parts.net);
     adam = restoreAdam(net, parts.m, parts.v, ck.state.adamStep);
@@ -230,7 +246,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   } else {
     net = createUNet(ucfg, deriveSeed(cfg.seed, 0));
     adam = createAdamState(net.params);
-    await fs.promises.mkdir(runDir, { recursive: true });
+    await makeDir(runDir);
     await removeStaleTemps(runDir);
     await writeFileAtomic(configFile, JSON.stringify(cfg, null, 2) + '\n');
     await writeFileAtomic(path.join(runDir, 'gapseg.json'), JSON.stringify(classesToJson(cfg.classes), null, 2) + '\n');

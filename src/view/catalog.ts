@@ -7,10 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
+import { readProblem } from '../util/files.js';
 import { findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
 import { baseName, discoverDataset } from '../data/dataset.js';
 import { modelDirOf } from '../predict/model.js';
-import { readModelMeta, type InputRecipe } from '../model/modelFiles.js';
+import { readModelMeta, readModelValues, type InputRecipe } from '../model/modelFiles.js';
 
 export interface CatalogItem {
   id: number;
@@ -49,16 +50,23 @@ export interface Catalog {
 const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp|tiff?|avif)$/i;
 
 function isDir(p: string): boolean {
-  return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false; // missing, a broken symlink or a symlink loop
+  }
 }
 
-function listImages(dir: string): string[] {
-  return fs
-    .readdirSync(dir)
-    .filter((n) => !n.startsWith('.') && IMAGE_EXT.test(n))
-    .map((n) => path.join(dir, n))
-    .filter((f) => fs.statSync(f, { throwIfNoEntry: false })?.isFile())
-    .sort();
+/** Image files of a folder; entries that cannot be read (broken symlinks, loops) go to `skip`. */
+function listImages(dir: string, skip: (file: string, problem: string) => void): string[] {
+  const files: string[] = [];
+  for (const n of fs.readdirSync(dir).filter((x) => !x.startsWith('.') && IMAGE_EXT.test(x)).sort()) {
+    const f = path.join(dir, n);
+    const problem = readProblem(f);
+    if (!problem) files.push(f);
+    else if (!isDir(f)) skip(f, problem);
+  }
+  return files;
 }
 
 /** Find what a folder holds; `modelArg` is an explicit --model run or model folder. */
@@ -80,9 +88,12 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
     .filter(isDir)
     .sort();
   const add = (it: Omit<CatalogItem, 'id'>) => items.push({ id: items.length, ...it });
+  const skip = (f: string, problem: string) => notes.push(`skipped ${rel(f)}: ${problem}`);
 
   const openModel = (dir: string, source: string) => {
     const meta = readModelMeta(dir);
+    // The page loads the weights itself: damaged ones are found here, not in the browser.
+    readModelValues(dir, meta);
     model = { dir, source, recipe: meta.input, depth: meta.unet.depth, info: meta.info };
     classes = meta.classes;
   };
@@ -97,10 +108,17 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
     const label = dir === root ? path.basename(root) : rel(dir);
     if (fs.existsSync(path.join(dir, 'report.html'))) reports.push(rel(path.join(dir, 'report.html')));
     if (!model) {
+      let found: string | null = null;
       try {
-        openModel(modelDirOf(dir), rel(dir) || '.');
+        found = modelDirOf(dir);
       } catch (e) {
         if (!(e instanceof GapsegError)) throw e;
+      }
+      try {
+        if (found) openModel(found, rel(dir) || '.');
+      } catch (e) {
+        if (!(e instanceof GapsegError)) throw e;
+        notes.push(`model not used: ${e.message}`);
       }
     }
     if (isDataset(dir)) {
@@ -119,12 +137,12 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
     }
     // `gapseg predict` output: labels/ and overlays/ without images/.
     if (isPredictions(dir)) {
-      for (const f of listImages(path.join(dir, 'labels'))) predictions.set(baseName(f), rel(f));
-      for (const f of listImages(path.join(dir, 'overlays'))) predictionOverlays.set(baseName(f), rel(f));
+      for (const f of listImages(path.join(dir, 'labels'), skip)) predictions.set(baseName(f), rel(f));
+      for (const f of listImages(path.join(dir, 'overlays'), skip)) predictionOverlays.set(baseName(f), rel(f));
       continue;
     }
     if (dir === root || subdirs.length < 20) {
-      for (const f of listImages(dir)) add({ name: baseName(f), group: label, image: rel(f) });
+      for (const f of listImages(dir, skip)) add({ name: baseName(f), group: label, image: rel(f) });
     }
   }
   // Predictions join the data set's images of the same name; the others are shown on their overlay.

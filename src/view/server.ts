@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { labelMap, encodeLabels } from '../data/classes.js';
-import { decodeImageBuffer, encodePng, readImage, readLabel } from '../data/decode.js';
+import { decodeImageBuffer, encodePng, readImage, readLabel, type DecodeLimits } from '../data/decode.js';
 import { GapsegError, describeError } from '../util/errors.js';
 import { buildCatalog, type Catalog } from './catalog.js';
 import { resolveInside } from './safePath.js';
@@ -31,6 +31,8 @@ export interface ViewerOptions {
   /** 0 = any free port. */
   port: number;
   maxUploadBytes: number;
+  /** Pixel limit of images shown or decoded (decompression bombs). */
+  limits?: DecodeLimits;
   log: (line: string) => void;
 }
 
@@ -183,6 +185,18 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     maxUploadBytes: o.maxUploadBytes,
   });
 
+  // Images the browser decodes itself are decoded here once first, so that a damaged file or a
+  // decompression bomb gets a clear answer instead of a broken picture (or a browser out of memory).
+  const decodes = new Map<string, Promise<void>>();
+  const checkDecodes = (file: string): Promise<void> => {
+    let p = decodes.get(file);
+    if (!p) {
+      p = readImage(file, o.limits).then(() => undefined);
+      decodes.set(file, p);
+    }
+    return p;
+  };
+
   const item = (idText: string) => {
     const id = Number(idText);
     const it = Number.isInteger(id) ? catalog.items[id] : undefined;
@@ -201,7 +215,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       if (method !== 'POST') throw new HttpError(405, 'POST an image here');
       const body = await readBody(req, o.maxUploadBytes);
       if (body.length === 0) throw new HttpError(400, 'empty upload');
-      const img = await decodeImageBuffer(body, 'upload').catch((e: unknown) => {
+      const img = await decodeImageBuffer(body, 'upload', o.limits).catch((e: unknown) => {
         throw new HttpError(415, e instanceof GapsegError ? e.message : 'not a readable image');
       });
       send(res, 200, await encodePng(img.data, img.width, img.height, 3), 'image/png', false);
@@ -224,8 +238,11 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     if (p === '/api/catalog') return send(res, 200, JSON.stringify(publicCatalog()), TYPES['.json'], head);
     if ((m = p.match(/^\/api\/image\/(\d+)$/))) {
       const file = fileUnder(rootReal, encodeURIComponent(item(m[1]).image).replace(/%2F/g, '/'));
-      if (BROWSER_IMAGES.test(file)) return sendFile(res, file, head);
-      const img = await readImage(file);
+      if (BROWSER_IMAGES.test(file)) {
+        await checkDecodes(file);
+        return sendFile(res, file, head);
+      }
+      const img = await readImage(file, o.limits);
       return send(res, 200, await encodePng(img.data, img.width, img.height, 3), 'image/png', head);
     }
     if ((m = p.match(/^\/api\/classes\/(\d+)\/(label|truth|pred)$/))) {
@@ -233,7 +250,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       const relFile = it[m[2] as 'label' | 'truth' | 'pred'];
       if (!relFile || !table) throw new HttpError(404, `no ${m[2]} mask`);
       const file = fileUnder(rootReal, encodeURIComponent(relFile).replace(/%2F/g, '/'));
-      const lab = await readLabel(file);
+      const lab = await readLabel(file, o.limits);
       const idx = encodeLabels(lab.values, lab.width, table, path.relative(rootReal, file));
       return send(res, 200, await encodePng(idx, lab.width, lab.height, 1), 'image/png', head);
     }

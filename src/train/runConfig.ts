@@ -1,0 +1,100 @@
+/**
+ * Reading back what a run folder holds for --resume, with checks: config.json must describe a
+ * run gapseg can continue, and checkpoint.bin must hold the tensors of that run's network and
+ * optimiser. A hand-edited or damaged file is a user error naming it, never a crash later on.
+ */
+import { GapsegError } from '../util/errors.js';
+import { readTextFile } from '../util/files.js';
+import { validateClasses, type ClassDescription } from '../data/classes.js';
+import { isStat, unetSpecs, type UNetConfig } from '../model/unet.js';
+import type { LoadedCheckpoint } from './checkpoint.js';
+import type { TrainConfig } from './run.js';
+
+type Check = (v: unknown) => boolean;
+
+const int = (lo: number, hi: number): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+const num = (lo: number, hi: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+
+/** The numeric settings of a run and their valid ranges (those of `gapseg train`). */
+const FIELDS: [keyof TrainConfig, Check, string][] = [
+  ['scale', num(0.01, 16), 'a number in 0.01..16'],
+  ['makeGap', int(0, 1000), 'an integer in 0..1000'],
+  ['crop', int(16, 4096), 'an integer in 16..4096'],
+  ['batchSize', int(1, 1024), 'an integer in 1..1024'],
+  ['epochs', int(1, 100000), 'an integer in 1..100000'],
+  ['lr', num(1e-8, 10), 'a number in 1e-8..10'],
+  ['weightDecay', num(0, 1), 'a number in 0..1'],
+  ['depth', int(1, 8), 'an integer in 1..8'],
+  ['baseWidth', int(1, 512), 'an integer in 1..512'],
+  ['validFraction', num(0, 0.9), 'a number in 0..0.9'],
+  ['seed', Number.isInteger, 'an integer'],
+  ['tile', int(32, 65536), 'an integer in 32..65536'],
+];
+
+/** Read and check a run's config.json. */
+export function readRunConfig(file: string): TrainConfig {
+  const text = readTextFile(file);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new GapsegError(`${file}: not valid JSON (${(e as Error).message}); the run folder is damaged, start over with --force`);
+  }
+  const bad = (what: string): never => {
+    throw new GapsegError(`${file}: ${what}; the run folder is damaged, start over with --force`);
+  };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) bad('not a run configuration (expected a JSON object)');
+  const cfg = json as Record<string, unknown>;
+  if (typeof cfg.dataset !== 'string' || cfg.dataset === '') bad('"dataset" is missing');
+  for (const [name, ok, what] of FIELDS) if (!ok(cfg[name])) bad(`"${name}" must be ${what}, not ${JSON.stringify(cfg[name])}`);
+  if ((cfg.crop as number) % 2 ** (cfg.depth as number) !== 0) bad(`"crop" must be a multiple of 2^depth`);
+  const classes = cfg.classes as ClassDescription | undefined;
+  if (!classes || !Array.isArray(classes.classes) || !Array.isArray(classes.voidValues)) bad('"classes" must hold "classes" and "voidValues" lists');
+  validateClasses(classes as ClassDescription, file);
+  const k = (classes as ClassDescription).classes.length;
+  const weights = cfg.classWeights;
+  if (weights !== null && weights !== undefined && !(Array.isArray(weights) && weights.length === k && weights.every(num(0, Number.MAX_VALUE)))) {
+    bad(`"classWeights" must be null or ${k} non-negative numbers`);
+  }
+  const aug = cfg.augment as Record<string, unknown> | undefined;
+  const range = aug?.scaleRange;
+  if (
+    !aug ||
+    !Array.isArray(range) ||
+    range.length !== 2 ||
+    !range.every(num(0.01, 100)) ||
+    typeof aug.flipRotate !== 'boolean' ||
+    !num(0, 1)(aug.brightness) ||
+    !num(0, 1)(aug.contrast)
+  ) {
+    bad('"augment" must hold scaleRange [lo, hi], flipRotate, brightness and contrast');
+  }
+  if (cfg.maxPixels !== undefined && !int(1, Number.MAX_SAFE_INTEGER)(cfg.maxPixels)) bad('"maxPixels" must be a positive integer');
+  const gap = cfg.gapLoss as Record<string, unknown> | null | undefined;
+  if (gap !== null && gap !== undefined) {
+    // Ranges as the train command checks them.
+    if (gap.kind !== 'crf' || !num(0, 1000)(gap.weight) || !int(1, 32)(gap.radius) || !num(0.1, 1000)(gap.sigmaXY) || !num(0.001, 10)(gap.sigmaRGB)) {
+      bad('"gapLoss" must be null or {"kind": "crf", weight, radius, sigmaXY, sigmaRGB} within the train command\'s ranges');
+    }
+  }
+  return cfg as unknown as TrainConfig;
+}
+
+/** Check that a checkpoint holds every tensor of this network and its optimiser, with the right sizes. */
+export function checkCheckpointFits(ck: LoadedCheckpoint, ucfg: UNetConfig, epochs: number, file: string): void {
+  const bad = (what: string): never => {
+    throw new GapsegError(`${file}: ${what}; it does not belong to this run's config.json (start over with --force)`);
+  };
+  for (const s of unetSpecs(ucfg)) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const names = isStat(s) ? [`stat:${s.name}`] : [`param:${s.name}`, `adam_m:${s.name}`, `adam_v:${s.name}`];
+    for (const name of names) {
+      const v = ck.values.get(name);
+      if (!v) bad(`no tensor ${name}`);
+      else if (v.length !== n) bad(`tensor ${name} has ${v.length} values, the network needs ${n}`);
+    }
+  }
+  const { epoch, adamStep } = ck.state;
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > epochs) bad(`epoch ${epoch} is not in 0..${epochs}`);
+  if (!Number.isInteger(adamStep) || adamStep < 0) bad(`optimiser step ${adamStep} is not a count`);
+}
