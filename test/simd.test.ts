@@ -127,3 +127,19 @@ for (const [shape, radius, logitScale] of [
     tf.dispose([logits, image, gate]);
   });
 }
+
+test('channel concatenation and split, SIMD = JavaScript, and split inverts concat', () => {
+  const a = values([2, 3, 5, 3], 12);
+  const b = values([2, 3, 5, 6], 13);
+  const [s, j] = both(() => {
+    const cat = tf.engine().runKernel('GapsegConcatChannels', { a, b }, {}) as tf.Tensor;
+    const [x, y] = tf.engine().runKernel('GapsegSplitChannels', { x: cat }, { channelsA: 3 }) as tf.Tensor[];
+    return [cat, x, y, tf.concat([a, b], 3)];
+  });
+  close(s[0], j[0], 0, 'concat');
+  close(s[0], s[3], 0, 'concat vs tf.concat');
+  close(s[1], a.dataSync() as Float32Array, 0, 'split a');
+  close(s[2], b.dataSync() as Float32Array, 0, 'split b');
+  close(j[1], s[1], 0, 'split js');
+  tf.dispose([a, b]);
+});

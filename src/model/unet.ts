@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { makeRng, normal } from '../util/random.js';
 import { batchNormReluTrain, convOfConcat, upsample2x2, type BnBatchStats } from './ops.js';
+import { concatChannelsOp } from './kernels/channels.js';
 
 export interface UNetConfig {
   inChannels: number;
@@ -177,7 +178,7 @@ function convBnRelu(
     return batchNormReluTrain(y, gamma, beta, config.bnEpsilon, batchStats ? (s) => batchStats.set(bn, s) : undefined);
   }
   // Inference: batch norm folded into the convolution, bias and ReLU fused into one kernel.
-  const input = Array.isArray(x) ? (tf.concat(x, 3) as tf.Tensor4D) : x;
+  const input = Array.isArray(x) ? (concatChannelsOp(x[0], x[1]) as tf.Tensor4D) : x;
   const folded = foldBatchNorm(kernel, gamma, beta, stats[`${bn}/moving_mean`] as tf.Tensor1D, stats[`${bn}/moving_variance`] as tf.Tensor1D, config.bnEpsilon);
   return tf.fused.conv2d({ x: input, filter: folded.kernel, strides: 1, pad: 'same', bias: folded.bias, activation: 'relu' });
 }

@@ -12,14 +12,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BatchStats, UNet } from '../model/unet.js';
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../model/kernels/batchNormRelu.js';
 import { CHANNEL_SUMS, MASKED_SOFTMAX_CE, MAXPOOL2_GRAD } from '../model/kernels/poolLoss.js';
+import { concatChannelsOp, splitChannelsOp } from '../model/kernels/channels.js';
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor | tf.Tensor[] =>
   tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
 
 /** What the backward pass of one conv + BN + ReLU block needs. */
 interface BlockTape {
-  /** The conv input(s): one tensor, or [up, skip] for a decoder's first conv. */
-  input: tf.Tensor4D | [tf.Tensor4D, tf.Tensor4D];
+  /** The conv input (for a decoder's first conv, the concatenation [up, skip]). */
+  input: tf.Tensor4D;
   conv: tf.Tensor4D;
   out: tf.Tensor4D;
   mean: tf.Tensor1D;
@@ -28,16 +29,6 @@ interface BlockTape {
   bn: string;
 }
 
-function convForward(input: tf.Tensor4D | [tf.Tensor4D, tf.Tensor4D], kernel: tf.Tensor4D): tf.Tensor4D {
-  if (!Array.isArray(input)) return tf.conv2d(input, kernel, 1, 'same');
-  return tf.tidy(() => {
-    const [a, b] = input;
-    const [kh, kw, , cout] = kernel.shape;
-    const ka = tf.slice(kernel, [0, 0, 0, 0], [kh, kw, a.shape[3], cout]) as tf.Tensor4D;
-    const kb = tf.slice(kernel, [0, 0, a.shape[3], 0], [kh, kw, b.shape[3], cout]) as tf.Tensor4D;
-    return tf.add(tf.conv2d(a, ka, 1, 'same'), tf.conv2d(b, kb, 1, 'same')) as tf.Tensor4D;
-  });
-}
 
 function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, shape: number[]): tf.Tensor4D {
   return run(tf.Conv2DBackpropFilter, { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string, filterShape: shape }) as tf.Tensor4D;
@@ -73,10 +64,10 @@ export function lossAndGradients(
   const grads: Record<string, tf.Tensor> = {};
   const count = x.shape[0] * x.shape[1] * x.shape[2];
 
-  const block = (input: tf.Tensor4D | [tf.Tensor4D, tf.Tensor4D], level: string, n: number): BlockTape => {
+  const block = (input: tf.Tensor4D, level: string, n: number): BlockTape => {
     const kernel = `${level}_conv${n}/kernel`;
     const bn = `${level}_bn${n}`;
-    const conv = convForward(input, P[kernel] as tf.Tensor4D);
+    const conv = tf.conv2d(input, P[kernel] as tf.Tensor4D, 1, 'same');
     const [out, mean, rstd] = run(BN_RELU_FORWARD, { x: conv, gamma: P[`${bn}/gamma`], beta: P[`${bn}/beta`] }, { epsilon: eps }) as tf.Tensor[];
     const variance = tf.tidy(() => tf.sub(tf.reciprocal(tf.square(rstd)), eps)) as tf.Tensor1D;
     batchStats.set(bn, { mean: tf.clone(mean) as tf.Tensor1D, variance, count: conv.shape[0] * conv.shape[1] * conv.shape[2] });
@@ -94,22 +85,8 @@ export function lossAndGradients(
     grads[`${t.bn}/beta`] = dBeta;
     const kernel = P[t.kernel] as tf.Tensor4D;
     const dInputs: tf.Tensor4D[] = [];
-    if (Array.isArray(t.input)) {
-      const [a, b] = t.input;
-      const [kh, kw, , cout] = kernel.shape;
-      const ca = a.shape[3];
-      const cb = b.shape[3];
-      const dwa = filterGrad(a, dConv, [kh, kw, ca, cout]);
-      const dwb = filterGrad(b, dConv, [kh, kw, cb, cout]);
-      grads[t.kernel] = tf.concat([dwa, dwb], 2);
-      tf.dispose([dwa, dwb]);
-      const [ka, kb] = tf.tidy(() => [tf.slice(kernel, [0, 0, 0, 0], [kh, kw, ca, cout]), tf.slice(kernel, [0, 0, ca, 0], [kh, kw, cb, cout])]) as tf.Tensor4D[];
-      dInputs.push(inputGrad(dConv, ka, a.shape), inputGrad(dConv, kb, b.shape));
-      tf.dispose([ka, kb]);
-    } else {
-      grads[t.kernel] = filterGrad(t.input, dConv, kernel.shape);
-      if (needInputGrad) dInputs.push(inputGrad(dConv, kernel, t.input.shape));
-    }
+    grads[t.kernel] = filterGrad(t.input, dConv, kernel.shape);
+    if (needInputGrad) dInputs.push(inputGrad(dConv, kernel, t.input.shape));
     dConv.dispose();
     return dInputs;
   };
@@ -128,14 +105,17 @@ export function lossAndGradients(
   const m1 = block(h, 'mid', 1);
   const m2 = block(m1.out, 'mid', 2);
   h = m2.out;
-  const dec: { up: tf.Tensor4D; below: tf.Tensor4D; b1: BlockTape; b2: BlockTape }[] = [];
+  const dec: { below: tf.Tensor4D; b1: BlockTape; b2: BlockTape }[] = [];
   for (let i = cfg.depth - 1; i >= 0; i--) {
     const kernel = P[`dec${i}_up/kernel`] as tf.Tensor4D;
     const bias = P[`dec${i}_up/bias`] as tf.Tensor1D;
     const up = upForward(h, kernel, bias);
-    const b1 = block([up, enc[i][1].out], `dec${i}`, 1);
+    // One conv over the channel concatenation [up, skip] (SIMD copy; the stock Concat is slow).
+    const cat = concatChannelsOp(up, enc[i][1].out) as tf.Tensor4D;
+    up.dispose();
+    const b1 = block(cat, `dec${i}`, 1);
     const b2 = block(b1.out, `dec${i}`, 2);
-    dec[i] = { up, below: h, b1, b2 };
+    dec[i] = { below: h, b1, b2 };
     h = b2.out;
   }
   const headK = P['head/kernel'] as tf.Tensor4D;
@@ -166,14 +146,17 @@ export function lossAndGradients(
     const d = dec[i];
     const [dOut1] = blockBackward(d.b2, dh, true);
     d.b2.out.dispose();
-    const [dUp, dSkip] = blockBackward(d.b1, dOut1, true);
+    const [dCat] = blockBackward(d.b1, dOut1, true);
     d.b1.out.dispose();
+    d.b1.input.dispose();
+    const upChannels = (P[`dec${i}_up/kernel`] as tf.Tensor4D).shape[2];
+    const [dUp, dSkip] = splitChannelsOp(dCat, upChannels) as tf.Tensor4D[];
+    dCat.dispose();
     dSkips[i] = dSkip;
     const ug = upBackward(dUp, d.below, P[`dec${i}_up/kernel`] as tf.Tensor4D);
     grads[`dec${i}_up/kernel`] = ug.dKernel;
     grads[`dec${i}_up/bias`] = ug.dBias;
     dUp.dispose();
-    d.up.dispose();
     dh = ug.dInput;
   }
   {

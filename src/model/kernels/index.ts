@@ -11,6 +11,7 @@ import { registerBatchNormReluKernels } from './batchNormRelu.js';
 import { registerPoolLossKernels } from './poolLoss.js';
 import { registerIm2ColKernel } from './im2col.js';
 import { registerAdamKernel } from './adam.js';
+import { registerChannelKernels } from './channels.js';
 import { registerGatedCrfKernel } from './gatedCrf.js';
 
 let registered = false;
@@ -32,5 +33,6 @@ export function registerGapsegKernels(): void {
   registerPoolLossKernels();
   registerIm2ColKernel();
   registerAdamKernel();
+  registerChannelKernels();
   registerGatedCrfKernel();
 }

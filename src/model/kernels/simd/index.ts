@@ -11,6 +11,8 @@ export interface SimdKernels {
   bnReluForward(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, m: number, c: number, eps: number, scratch: number): void;
   bnReluBackward(dy: number, x: number, y: number, mean: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, m: number, c: number, scratch: number): void;
   im2colT(x: number, out: number, n: number, h: number, w: number, c: number, kh: number, kw: number, top: number, left: number, oh: number, ow: number): void;
+  concatChannels(a: number, b: number, out: number, pixels: number, ca: number, cb: number): void;
+  splitChannels(x: number, a: number, b: number, pixels: number, ca: number, cb: number): void;
   maxPool2x2Grad(dy: number, x: number, y: number, dx: number, n: number, h: number, w: number, c: number): void;
   adamUpdate(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, b1: number, b2: number, stepSize: number, invSqrtBc2: number, eps: number, lrWd: number): void;
   /** Gated CRF loss (returned) and its gradient w.r.t. the logits; see gatedCrf.ts. */
@@ -53,6 +55,8 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
         im2colT: e.im2col_t,
         adamUpdate: e.adam_update,
         maxPool2x2Grad: e.maxpool2x2_grad,
+        concatChannels: e.concat_channels,
+        splitChannels: e.split_channels,
         gatedCrf: e.gated_crf,
         address: (info) => b.dataIdMap.get(info.dataId).memoryOffset,
         withScratch: (bytes, f) => {

@@ -367,3 +367,27 @@ double gated_crf(const float *logits, const float *image, const float *gate, flo
   }
   return 2 * scale * pair_sum;
 }
+
+/* Channel concatenation of two NHWC tensors with the same pixels: out = [a, b] per pixel. */
+EXPORT(concat_channels)
+void concat_channels(const float *a, const float *b, float *out, int pixels, int ca, int cb) {
+  int c = ca + cb;
+  for (long p = 0; p < pixels; p++) {
+    const float *ap = a + p * ca, *bp = b + p * cb;
+    float *op = out + p * c;
+    for (int k = 0; k < ca; k++) op[k] = ap[k];
+    for (int k = 0; k < cb; k++) op[ca + k] = bp[k];
+  }
+}
+
+/* The inverse: split x [pixels, ca + cb] into a [pixels, ca] and b [pixels, cb]. */
+EXPORT(split_channels)
+void split_channels(const float *x, float *a, float *b, int pixels, int ca, int cb) {
+  int c = ca + cb;
+  for (long p = 0; p < pixels; p++) {
+    const float *xp = x + p * c;
+    float *ap = a + p * ca, *bp = b + p * cb;
+    for (int k = 0; k < ca; k++) ap[k] = xp[k];
+    for (int k = 0; k < cb; k++) bp[k] = xp[ca + k];
+  }
+}
