@@ -53,13 +53,21 @@ const CACHE = argStr('cache', path.join(os.tmpdir(), 'gapseg-bench-gap'));
 const CRF_WEIGHTS = argStr('crf-weights', `0.003,${DEFAULT_CRF.weight}`).split(',').filter(Boolean).map(Number);
 /** Variant ids to run (default all); void-forbid needs void-class. */
 const VARIANTS = argStr('variants', '').split(',').filter(Boolean);
+/** Loss weight of the smoke class in every smoke variant (smoke is ~3% of labelled pixels). */
+const SMOKE_WEIGHT = Number(argStr('smoke-weight', '1'));
+/** Smoke frames (512 px) are shrunk by this factor; its plumes are small, 1/4 erases many. */
+const SMOKE_DIV = Number(argStr('smoke-div', '2'));
+const CROP = Number(argStr('crop', '128'));
+/** Share of crops centred on a randomly drawn class (see AugmentOptions.classBalance). */
+const CLASS_BALANCE = Number(argStr('class-balance', '0.5'));
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
 
 /** The gapseg+crf variants: one per CRF weight. */
-function crfVariants(classes: ClassDescription, dataset: string): Variant[] {
+function crfVariants(classes: ClassDescription, dataset: string, classWeights?: number[]): Variant[] {
   return CRF_WEIGHTS.map((weight) => ({
     id: CRF_WEIGHTS.length > 1 ? `gapseg+crf w${weight}` : 'gapseg+crf',
     classes,
+    classWeights,
     dataset,
     gapLoss: { ...DEFAULT_CRF, weight },
   }));
@@ -80,11 +88,11 @@ function link(target: string, at: string): void {
   if (!fs.existsSync(at)) fs.symlinkSync(target, at);
 }
 
-/** Smoke at scale 1/4 (128 px): images/, truth/ (full masks), labels-e<px>/ per gap, split lists. */
+/** Smoke at scale 1/SMOKE_DIV (256 px by default): images/, truth/ (full masks), labels-e<px>/ per gap, split lists. */
 async function prepareSmoke(): Promise<Prepared | null> {
   const src = path.join(SHARED, 'smoke');
   if (!fs.existsSync(src)) return null;
-  const dir = path.join(CACHE, 'smoke-128');
+  const dir = path.join(CACHE, `smoke-${512 / SMOKE_DIV}`);
   const done = path.join(dir, '.done');
   const layout = discoverDataset(src);
   const pairs = layout.splits.train;
@@ -98,7 +106,7 @@ async function prepareSmoke(): Promise<Prepared | null> {
     for (const p of pairs) {
       const img = await readImage(p.image);
       const lab = await readLabel(p.label);
-      const [w, h] = [Math.round(img.width / 4), Math.round(img.height / 4)];
+      const [w, h] = [Math.round(img.width / SMOKE_DIV), Math.round(img.height / SMOKE_DIV)];
       await writeBytes(path.join(dir, 'images', `${p.name}.png`), await encodePng(resizeImage(img.data, img.width, img.height, 3, w, h), w, h, 3));
       const truth = resizeNearest(encodeLabels(lab.values, lab.width, table, p.label), lab.width, lab.height, w, h);
       await writeBytes(path.join(dir, 'truth', `${p.name}.png`), await encodePng(truth.map((v) => (v ? 255 : 0)), w, h, 1));
@@ -174,6 +182,8 @@ interface Row {
   gap: string;
   variant: string;
   labelledAccuracy: number;
+  /** Mean over real classes of IoU on labelled pixels (a void prediction counts against). */
+  labelledMeanIoU: number;
   gapAccuracy: number | null;
   meanBF: number | null;
   meanBoundaryIoU: number | null;
@@ -192,6 +202,10 @@ async function evaluate(runDir: string, ds: string, test: string[], real: ClassD
   const totals = emptyFrontierTotals(real.classes.length);
   let labelled = 0;
   let correct = 0;
+  const kr = real.classes.length;
+  const tp = new Array(kr).fill(0);
+  const fp = new Array(kr).fill(0);
+  const fn = new Array(kr).fill(0);
   let gapTotal = 0;
   let gapCorrect = 0;
   let voids = 0;
@@ -210,7 +224,13 @@ async function evaluate(runDir: string, ds: string, test: string[], real: ClassD
         if (pred[i] === VOID_INDEX) voids++;
         if (labels[i] !== VOID_INDEX) {
           labelled++;
-          if (pred[i] === labels[i]) correct++;
+          if (pred[i] === labels[i]) {
+            correct++;
+            tp[labels[i]]++;
+          } else {
+            fn[labels[i]]++;
+            if (pred[i] !== VOID_INDEX) fp[pred[i]]++;
+          }
         } else if (truth[i] !== VOID_INDEX) {
           gapTotal++;
           if (pred[i] === truth[i]) gapCorrect++;
@@ -225,6 +245,7 @@ async function evaluate(runDir: string, ds: string, test: string[], real: ClassD
   const fr = frontierReport(totals);
   return {
     labelledAccuracy: correct / labelled,
+    labelledMeanIoU: tp.reduce((a, t, c) => a + t / Math.max(1, t + fp[c] + fn[c]), 0) / kr,
     gapAccuracy: gapTotal ? gapCorrect / gapTotal : null,
     meanBF: fr.meanBF,
     meanBoundaryIoU: fr.meanBoundaryIoU,
@@ -244,7 +265,8 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
       classSource: 'bench',
       classes: v.classes,
       classWeights: v.classWeights ?? null,
-      crop: 128,
+      crop: CROP,
+      augment: { ...DEFAULT_TRAIN.augment, classBalance: CLASS_BALANCE },
       batchSize: 8,
       epochs: EPOCHS,
       lr: 5e-3,
@@ -295,11 +317,12 @@ async function main(): Promise<void> {
       for (const e of GAPS) {
         const ds = path.join(smoke.dir, `ds-e${e}`);
         const gapLabel = `smoke e${e}`;
+        const w2 = [1, SMOKE_WEIGHT];
         const variants: Variant[] = [
-          { id: 'gapseg', classes: real, dataset: ds },
-          ...crfVariants(real, ds),
-          { id: 'void-class', classes: three, dataset: ds },
-          { id: 'void-ignored', classes: three, classWeights: [1, 1, 0], dataset: ds },
+          { id: 'gapseg', classes: real, classWeights: w2, dataset: ds },
+          ...crfVariants(real, ds, w2),
+          { id: 'void-class', classes: three, classWeights: [1, SMOKE_WEIGHT, 1], dataset: ds },
+          { id: 'void-ignored', classes: three, classWeights: [1, SMOKE_WEIGHT, 0], dataset: ds },
           { id: 'void-forbid', classes: three, forbid: ['gap'], reuse: 'void-class', dataset: ds },
         ].filter((v) => wanted(v.id));
         const times: Record<string, number> = {};
@@ -313,7 +336,7 @@ async function main(): Promise<void> {
       }
       const full = path.join(smoke.dir, 'ds-full');
       if (wanted('full-masks')) {
-        const t = await runVariant({ id: 'full-masks', classes: real, dataset: full }, path.join(runsDir, 'smoke-full'), 'smoke full');
+        const t = await runVariant({ id: 'full-masks', classes: real, classWeights: [1, SMOKE_WEIGHT], dataset: full }, path.join(runsDir, 'smoke-full'), 'smoke full');
         for (const e of GAPS) {
           const ds = path.join(smoke.dir, `ds-e${e}`);
           const m = await evaluate(path.join(runsDir, 'smoke-full', 'full-masks'), ds, smoke.test, real, [], path.join(ds, 'truth'));
@@ -348,12 +371,12 @@ async function main(): Promise<void> {
   const pct = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
   const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : x.toFixed(3));
   console.log(
-    `\nGap benchmark: U-Net depth 4 width ${WIDTH}, crop 128, batch 8, ${EPOCHS} epochs, one-cycle Adam lr 5e-3, seed 1; metrics on the test images at the training scale\n`,
+    `\nGap benchmark: U-Net depth 4 width ${WIDTH}, crop ${CROP}, batch 8, smoke at 1/${SMOKE_DIV} scale with loss weight ${SMOKE_WEIGHT}, class-balanced crops ${CLASS_BALANCE}, ${EPOCHS} epochs, one-cycle Adam lr 5e-3, seed 1; metrics on the test images at the training scale\n`,
   );
   console.log(
     table(
-      ['data set', 'gap', 'variant', 'acc labelled', 'acc in gap', 'BF', 'Boundary IoU', 'predicted void', 'train s'],
-      rows.map((r) => [r.dataset, r.gap, r.variant, pct(r.labelledAccuracy), pct(r.gapAccuracy), f3(r.meanBF), f3(r.meanBoundaryIoU), pct(r.voidShare), r.trainSeconds.toFixed(0)]),
+      ['data set', 'gap', 'variant', 'acc labelled', 'mIoU labelled', 'acc in gap', 'BF', 'Boundary IoU', 'predicted void', 'train s'],
+      rows.map((r) => [r.dataset, r.gap, r.variant, pct(r.labelledAccuracy), f3(r.labelledMeanIoU), pct(r.gapAccuracy), f3(r.meanBF), f3(r.meanBoundaryIoU), pct(r.voidShare), r.trainSeconds.toFixed(0)]),
     ),
   );
   const closed = distanceClosed(rows);
@@ -363,7 +386,7 @@ async function main(): Promise<void> {
   }
   const crfNote = CRF_WEIGHTS.length ? ` --crf-weights ${CRF_WEIGHTS.join(',')}` : '';
   const variantsNote = VARIANTS.length ? ` --variants ${VARIANTS.join(',')}` : '';
-  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --gaps ${GAPS.join(',')} --datasets ${DATASETS.join(',')}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
+  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --width ${WIDTH} --smoke-weight ${SMOKE_WEIGHT} --smoke-div ${SMOKE_DIV} --crop ${CROP} --class-balance ${CLASS_BALANCE} --gaps ${GAPS.join(',')} --datasets ${DATASETS.join(',')}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
   const file = writeResult('gap.json', { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH, CRF_WEIGHTS, crf: DEFAULT_CRF, VARIANTS }, rows, closed });
   console.log(`results: ${file}`);
   process.exit(0);

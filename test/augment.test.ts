@@ -163,3 +163,24 @@ test('normalizeInto: (v/255 - mean) / std per channel, at an offset', () => {
   const want = [-9, -9, -1, 2, 0, 1, -2, 2];
   dst.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-5, `${i}: ${v} vs ${want[i]}`));
 });
+
+test('class balance: crops centred on a drawn class show a tiny object far more often than uniform crops', () => {
+  // A 3x3 object in a 64x64 image: uniform 16x16 crops seldom contain it.
+  const tiny = (x: number, y: number) => (x >= 40 && x < 43 && y >= 10 && y < 13 ? 1 : 0);
+  const sample = encodedSample(64, 64, tiny);
+  const opts = { ...OPTS, scaleRange: [1, 1] as [number, number] };
+  const share = (classBalance: number) => {
+    let hits = 0;
+    for (let i = 0; i < 400; i++) {
+      const crop = augmentedCrop(sample, makeRng(1000 + i), { ...opts, classBalance });
+      if (crop.labels.includes(1)) hits++;
+    }
+    return hits / 400;
+  };
+  const uniform = share(0);
+  const balanced = share(1);
+  // Half the balanced crops are centred on the object (2 classes present, drawn uniformly).
+  assert.ok(balanced >= 0.45, `balanced crops hold the object ${balanced}`);
+  assert.ok(uniform < 0.2, `uniform crops hold the object ${uniform}`);
+  assert.ok(balanced > 2 * uniform);
+});

@@ -37,6 +37,7 @@ export const trainSpec: CommandSpec = {
     { name: 'tile', type: 'int', placeholder: 'px', help: 'largest side predicted in one piece; larger images are tiled', default: DEFAULT_TRAIN.tile },
     MAX_PIXELS_OPTION,
     { name: 'no-augment', type: 'boolean', help: 'no flips, rotations, scaling or colour jitter' },
+    { name: 'class-balance', type: 'number', placeholder: 'p', help: 'share of crops centred on a pixel of a randomly drawn class (helps small, rare objects)', default: 0 },
     { name: 'gap-loss', type: 'string', placeholder: 'none|crf', help: 'regularise the unlabelled gap: crf pulls nearby pixels of similar colour to the same class', default: DEFAULT_TRAIN.gapLoss?.kind ?? 'none' },
     { name: 'crf-weight', type: 'number', placeholder: 'w', help: 'weight of the CRF loss (relative to the cross-entropy)', default: DEFAULT_TRAIN.gapLoss?.weight ?? DEFAULT_CRF.weight },
     { name: 'crf-radius', type: 'int', placeholder: 'px', help: 'CRF window radius; time grows with (2r+1)^2', default: DEFAULT_TRAIN.gapLoss?.radius ?? DEFAULT_CRF.radius },
@@ -82,6 +83,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
     ['lr', 1e-8, 10],
     ['weight-decay', 0, 1],
     ['tile', 32, 65536],
+    ['class-balance', 0, 1],
     ['crf-weight', 0, 1000],
     ['crf-radius', 1, 32],
     ['crf-sigma-xy', 0.1, 1000],
@@ -122,7 +124,10 @@ export async function trainCommand(p: Parsed): Promise<number> {
       validFraction: num(p, 'valid-fraction'),
       seed: num(p, 'seed'),
       tile: num(p, 'tile'),
-      augment: flag(p, 'no-augment') ? { scaleRange: [1, 1], flipRotate: false, brightness: 0, contrast: 0 } : DEFAULT_TRAIN.augment,
+      augment: {
+        ...(flag(p, 'no-augment') ? { scaleRange: [1, 1] as [number, number], flipRotate: false, brightness: 0, contrast: 0 } : DEFAULT_TRAIN.augment),
+        classBalance: num(p, 'class-balance'),
+      },
       gapLoss,
       ...(limitsFromFlags(p) ?? {}),
     };

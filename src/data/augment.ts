@@ -20,6 +20,12 @@ export interface AugmentOptions {
   brightness: number;
   /** Contrast factor spread (0.2 = factor in [0.8, 1.2]). */
   contrast: number;
+  /**
+   * Probability that a crop is centred on a labelled pixel of a class drawn uniformly among
+   * the classes present in the image (0 = uniform crops). Small, rare objects (smoke plumes
+   * of a few pixels) are otherwise seldom in a crop and a network learns to ignore them.
+   */
+  classBalance?: number;
 }
 
 export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
@@ -27,7 +33,33 @@ export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
   flipRotate: true,
   brightness: 0.1,
   contrast: 0.2,
+  classBalance: 0,
 };
+
+/** Pixel indices of each labelled class of a sample, computed once per sample. */
+const classPixels = new WeakMap<Sample, Map<number, Uint32Array>>();
+
+function pixelsByClass(sample: Sample): Map<number, Uint32Array> {
+  let m = classPixels.get(sample);
+  if (m) return m;
+  const counts = new Map<number, number>();
+  for (const v of sample.labels) if (v !== VOID_INDEX) counts.set(v, (counts.get(v) ?? 0) + 1);
+  const lists = new Map<number, Uint32Array>();
+  const fill = new Map<number, number>();
+  for (const [c, n] of counts) {
+    lists.set(c, new Uint32Array(n));
+    fill.set(c, 0);
+  }
+  sample.labels.forEach((v, i) => {
+    if (v === VOID_INDEX) return;
+    const k = fill.get(v) as number;
+    (lists.get(v) as Uint32Array)[k] = i;
+    fill.set(v, k + 1);
+  });
+  m = new Map([...lists.entries()].sort((a, b) => a[0] - b[0]));
+  classPixels.set(sample, m);
+  return m;
+}
 
 /** A crop ready to batch: RGB bytes, class indices and validity, all size x size. */
 export interface Crop {
@@ -46,8 +78,20 @@ export function augmentedCrop(sample: Sample, rng: Rng, opts: AugmentOptions): C
   const [lo, hi] = opts.scaleRange;
   const s = Math.exp(Math.log(lo) + rng.next() * (Math.log(hi) - Math.log(lo)));
   const side = size * s;
-  const ox = sample.width > side ? rng.next() * (sample.width - side) : (sample.width - side) * rng.next();
-  const oy = sample.height > side ? rng.next() * (sample.height - side) : (sample.height - side) * rng.next();
+  let ox = sample.width > side ? rng.next() * (sample.width - side) : (sample.width - side) * rng.next();
+  let oy = sample.height > side ? rng.next() * (sample.height - side) : (sample.height - side) * rng.next();
+  if (opts.classBalance && rng.next() < opts.classBalance) {
+    const classes = [...pixelsByClass(sample).values()];
+    if (classes.length > 0) {
+      const pixels = classes[Math.floor(rng.next() * classes.length)];
+      const p = pixels[Math.floor(rng.next() * pixels.length)];
+      // Centre on the pixel, kept inside the image when the image is larger than the crop.
+      const cx = (p % sample.width) + 0.5 - side / 2;
+      const cy = Math.floor(p / sample.width) + 0.5 - side / 2;
+      ox = sample.width > side ? Math.min(Math.max(cx, 0), sample.width - side) : ox;
+      oy = sample.height > side ? Math.min(Math.max(cy, 0), sample.height - side) : oy;
+    }
+  }
   const sym = opts.flipRotate ? Math.floor(rng.next() * 8) : 0;
   const bright = (rng.next() * 2 - 1) * opts.brightness * 255;
   const contrast = 1 + (rng.next() * 2 - 1) * opts.contrast;

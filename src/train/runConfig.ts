@@ -65,7 +65,8 @@ export function readRunConfig(file: string): TrainConfig {
     !range.every(num(0.01, 100)) ||
     typeof aug.flipRotate !== 'boolean' ||
     !num(0, 1)(aug.brightness) ||
-    !num(0, 1)(aug.contrast)
+    !num(0, 1)(aug.contrast) ||
+    (aug.classBalance !== undefined && !num(0, 1)(aug.classBalance))
   ) {
     bad('"augment" must hold scaleRange [lo, hi], flipRotate, brightness and contrast');
   }
