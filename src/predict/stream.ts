@@ -15,7 +15,7 @@ import { readImage, type DecodeLimits, type RgbImage } from '../data/decode.js';
 import { baseName } from '../data/dataset.js';
 import { resizeImage } from '../data/resize.js';
 import { GapsegError, WriteError } from '../util/errors.js';
-import { removeStaleTemps } from '../util/atomic.js';
+import { allWrites, removeStaleTemps } from '../util/atomic.js';
 import { startProgress } from '../util/progress.js';
 import { writeFrontierOutputs } from './frontierOutputs.js';
 import { allowedClasses } from './forbid.js';
@@ -309,7 +309,7 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
             uncertainty: spec.uncertainty,
           })
         : undefined;
-      await Promise.all([job.npy?.commit(), writePngOutputs(job.paths, job.image, job.result.classes, spec.classes, job.result.probMaps), frontierFiles]);
+      await allWrites([job.npy?.commit(), writePngOutputs(job.paths, job.image, job.result.classes, spec.classes, job.result.probMaps), frontierFiles]);
       predicted++;
       bar.tick();
     } catch (e) {
