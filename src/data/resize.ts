@@ -8,23 +8,44 @@ export function scaledSize(w: number, h: number, scale: number): [number, number
   return [Math.max(1, Math.round(w * scale)), Math.max(1, Math.round(h * scale))];
 }
 
+/** Source positions of a bilinear resize along one axis: for each output index, the two
+ * source indices and the weight of the second (pixel centres aligned, edges clamped). */
+export interface BilinearAxis {
+  i0: Int32Array;
+  i1: Int32Array;
+  w: Float64Array;
+}
+
+/** The bilinear sampling table for resizing an axis of n samples to m. */
+export function bilinearAxis(n: number, m: number): BilinearAxis {
+  const i0 = new Int32Array(m);
+  const i1 = new Int32Array(m);
+  const w = new Float64Array(m);
+  const step = n / m;
+  for (let j = 0; j < m; j++) {
+    const f = Math.min(Math.max((j + 0.5) * step - 0.5, 0), n - 1);
+    i0[j] = Math.floor(f);
+    i1[j] = Math.min(i0[j] + 1, n - 1);
+    w[j] = f - i0[j];
+  }
+  return { i0, i1, w };
+}
+
 /** Resize an interleaved 8-bit image with `channels` channels. */
 export function resizeImage(src: Uint8Array, w: number, h: number, channels: number, nw: number, nh: number): Uint8Array {
   if (nw === w && nh === h) return src.slice();
+  if (w / nw > 1.5 || h / nh > 1.5) return resizeArea(src, w, h, channels, nw, nh);
   const out = new Uint8Array(nw * nh * channels);
-  const sx = w / nw;
-  const sy = h / nh;
-  if (sx > 1.5 || sy > 1.5) return resizeArea(src, w, h, channels, nw, nh);
+  const ax = bilinearAxis(w, nw);
+  const ay = bilinearAxis(h, nh);
   for (let y = 0; y < nh; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), h - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, h - 1);
-    const wy = fy - y0;
+    const y0 = ay.i0[y];
+    const y1 = ay.i1[y];
+    const wy = ay.w[y];
     for (let x = 0; x < nw; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), w - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, w - 1);
-      const wx = fx - x0;
+      const x0 = ax.i0[x];
+      const x1 = ax.i1[x];
+      const wx = ax.w[x];
       for (let c = 0; c < channels; c++) {
         const a = src[(y0 * w + x0) * channels + c];
         const b = src[(y0 * w + x1) * channels + c];
@@ -79,23 +100,19 @@ export function resizeNearest<T extends Uint8Array | Uint16Array>(src: T, w: num
 export function resizeFloat(src: Float32Array, w: number, h: number, channels: number, nw: number, nh: number): Float32Array {
   if (nw === w && nh === h) return src;
   const out = new Float32Array(nw * nh * channels);
-  const sx = w / nw;
-  const sy = h / nh;
+  const ax = bilinearAxis(w, nw);
+  const ay = bilinearAxis(h, nh);
   for (let y = 0; y < nh; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), h - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, h - 1);
-    const wy = fy - y0;
+    const y0 = ay.i0[y];
+    const y1 = ay.i1[y];
+    const wy = ay.w[y];
     for (let x = 0; x < nw; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), w - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, w - 1);
-      const wx = fx - x0;
+      const wx = ax.w[x];
       const o = (y * nw + x) * channels;
-      const a = (y0 * w + x0) * channels;
-      const b = (y0 * w + x1) * channels;
-      const d = (y1 * w + x0) * channels;
-      const e = (y1 * w + x1) * channels;
+      const a = (y0 * w + ax.i0[x]) * channels;
+      const b = (y0 * w + ax.i1[x]) * channels;
+      const d = (y1 * w + ax.i0[x]) * channels;
+      const e = (y1 * w + ax.i1[x]) * channels;
       for (let c = 0; c < channels; c++) {
         out[o + c] = (src[a + c] * (1 - wx) + src[b + c] * wx) * (1 - wy) + (src[d + c] * (1 - wx) + src[e + c] * wx) * wy;
       }

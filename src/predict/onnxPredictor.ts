@@ -4,6 +4,7 @@
  * named by a class file and whose layout (NCHW or NHWC) and kind of scores (logits or
  * probabilities) are given by flags or found out from the model.
  */
+import { bilinearAxis } from '../data/resize.js';
 import fs from 'node:fs';
 import { GapsegError } from '../util/errors.js';
 import { makeRng } from '../util/random.js';
@@ -101,23 +102,19 @@ export function nhwcToNchw(x: Float32Array, n: number, c: number, h: number, w: 
 /** Bilinear resize of planar [n, c, h, w] scores to [n, c, nh, nw] (pixel centres aligned). */
 function resizePlanes(src0: Float32Array, n: number, c: number, h: number, w: number, nh: number, nw: number): Float32Array {
   const out = new Float32Array(n * c * nh * nw);
-  const sx = w / nw;
-  const sy = h / nh;
+  const ax = bilinearAxis(w, nw);
+  const ay = bilinearAxis(h, nh);
   for (let p = 0; p < n * c; p++) {
     const src = p * h * w;
     const dst = p * nh * nw;
     for (let y = 0; y < nh; y++) {
-      const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), h - 1);
-      const y0 = Math.floor(fy);
-      const y1 = Math.min(y0 + 1, h - 1);
-      const wy = fy - y0;
+      const r0 = src + ay.i0[y] * w;
+      const r1 = src + ay.i1[y] * w;
+      const wy = ay.w[y];
       for (let x = 0; x < nw; x++) {
-        const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), w - 1);
-        const x0 = Math.floor(fx);
-        const x1 = Math.min(x0 + 1, w - 1);
-        const wx = fx - x0;
-        const a = src0[src + y0 * w + x0] * (1 - wx) + src0[src + y0 * w + x1] * wx;
-        const b = src0[src + y1 * w + x0] * (1 - wx) + src0[src + y1 * w + x1] * wx;
+        const wx = ax.w[x];
+        const a = src0[r0 + ax.i0[x]] * (1 - wx) + src0[r0 + ax.i1[x]] * wx;
+        const b = src0[r1 + ax.i0[x]] * (1 - wx) + src0[r1 + ax.i1[x]] * wx;
         out[dst + y * nw + x] = a * (1 - wy) + b * wy;
       }
     }

@@ -8,6 +8,7 @@
  *   index of each pixel (argmax over allowed classes only) and, when asked, probabilities.
  */
 import { axisWeightSums, rampWeights, type Geometry } from './plan.js';
+import { bilinearAxis } from '../data/resize.js';
 
 /** Scores of network row y for class c: a view of nw values. */
 export type RowGetter = (y: number, c: number) => Float32Array;
@@ -136,7 +137,7 @@ export class ResultRows implements RowConsumer {
   private readonly identity: boolean;
   private readonly colA: Int32Array;
   private readonly colB: Int32Array;
-  private readonly colW: Float32Array;
+  private readonly colW: Float64Array;
   private readonly planes: Float32Array[];
   private readonly probs: Float32Array[];
   private readonly needProbs: boolean;
@@ -149,16 +150,10 @@ export class ResultRows implements RowConsumer {
     this.classes = new Uint8Array(W * H);
     for (const c of o.probClasses) this.probMaps.set(c, o.probBits === 16 ? new Uint16Array(W * H) : new Uint8Array(W * H));
     this.identity = W === nw && H === nh;
-    this.colA = new Int32Array(W);
-    this.colB = new Int32Array(W);
-    this.colW = new Float32Array(W);
-    const sx = nw / W;
-    for (let x = 0; x < W; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), nw - 1);
-      this.colA[x] = Math.floor(fx);
-      this.colB[x] = Math.min(this.colA[x] + 1, nw - 1);
-      this.colW[x] = fx - this.colA[x];
-    }
+    const cols = bilinearAxis(nw, W);
+    this.colA = cols.i0;
+    this.colB = cols.i1;
+    this.colW = cols.w;
     this.planes = Array.from({ length: k }, () => new Float32Array(W));
     this.needProbs = o.probClasses.length > 0 || o.probRows !== undefined;
     this.probs = this.needProbs ? Array.from({ length: k }, () => new Float32Array(W)) : [];
