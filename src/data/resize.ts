@@ -35,7 +35,11 @@ export function bilinearAxis(n: number, m: number): BilinearAxis {
 export function resizeImage(src: Uint8Array, w: number, h: number, channels: number, nw: number, nh: number): Uint8Array {
   if (nw === w && nh === h) return src.slice();
   if (w / nw > 1.5 || h / nh > 1.5) return resizeArea(src, w, h, channels, nw, nh);
-  const out = new Uint8Array(nw * nh * channels);
+  return bilinearInto(src, w, h, channels, new Uint8Array(nw * nh * channels), nw, nh, true);
+}
+
+/** Bilinear resize of interleaved samples into `out` (nw x nh), rounded to integers when `round`. */
+function bilinearInto<T extends Uint8Array | Float32Array>(src: ArrayLike<number>, w: number, h: number, channels: number, out: T, nw: number, nh: number, round: boolean): T {
   const ax = bilinearAxis(w, nw);
   const ay = bilinearAxis(h, nh);
   for (let y = 0; y < nh; y++) {
@@ -43,16 +47,15 @@ export function resizeImage(src: Uint8Array, w: number, h: number, channels: num
     const y1 = ay.i1[y];
     const wy = ay.w[y];
     for (let x = 0; x < nw; x++) {
-      const x0 = ax.i0[x];
-      const x1 = ax.i1[x];
       const wx = ax.w[x];
+      const o = (y * nw + x) * channels;
+      const a = (y0 * w + ax.i0[x]) * channels;
+      const b = (y0 * w + ax.i1[x]) * channels;
+      const d = (y1 * w + ax.i0[x]) * channels;
+      const e = (y1 * w + ax.i1[x]) * channels;
       for (let c = 0; c < channels; c++) {
-        const a = src[(y0 * w + x0) * channels + c];
-        const b = src[(y0 * w + x1) * channels + c];
-        const d = src[(y1 * w + x0) * channels + c];
-        const e = src[(y1 * w + x1) * channels + c];
-        const v = (a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy;
-        out[(y * nw + x) * channels + c] = Math.round(v);
+        const v = (src[a + c] * (1 - wx) + src[b + c] * wx) * (1 - wy) + (src[d + c] * (1 - wx) + src[e + c] * wx) * wy;
+        out[o + c] = round ? Math.round(v) : v;
       }
     }
   }
@@ -99,24 +102,5 @@ export function resizeNearest<T extends Uint8Array | Uint16Array>(src: T, w: num
 /** Bilinear resize of planar float maps (e.g. per-class logits, NHWC with c channels). */
 export function resizeFloat(src: Float32Array, w: number, h: number, channels: number, nw: number, nh: number): Float32Array {
   if (nw === w && nh === h) return src;
-  const out = new Float32Array(nw * nh * channels);
-  const ax = bilinearAxis(w, nw);
-  const ay = bilinearAxis(h, nh);
-  for (let y = 0; y < nh; y++) {
-    const y0 = ay.i0[y];
-    const y1 = ay.i1[y];
-    const wy = ay.w[y];
-    for (let x = 0; x < nw; x++) {
-      const wx = ax.w[x];
-      const o = (y * nw + x) * channels;
-      const a = (y0 * w + ax.i0[x]) * channels;
-      const b = (y0 * w + ax.i1[x]) * channels;
-      const d = (y1 * w + ax.i0[x]) * channels;
-      const e = (y1 * w + ax.i1[x]) * channels;
-      for (let c = 0; c < channels; c++) {
-        out[o + c] = (src[a + c] * (1 - wx) + src[b + c] * wx) * (1 - wy) + (src[d + c] * (1 - wx) + src[e + c] * wx) * wy;
-      }
-    }
-  }
-  return out;
+  return bilinearInto(src, w, h, channels, new Float32Array(nw * nh * channels), nw, nh, false);
 }
