@@ -16,46 +16,8 @@ import sys
 import time
 
 import torch
-from torch import nn
-import torch.nn.functional as F
 
-
-def block(cin, cout, eps):
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout, eps=eps),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout, eps=eps),
-        nn.ReLU(inplace=True),
-    )
-
-
-class UNet(nn.Module):
-    def __init__(self, in_channels, num_classes, depth, base_width, eps):
-        super().__init__()
-        widths = [base_width * 2**i for i in range(depth + 1)]
-        self.enc = nn.ModuleList()
-        c = in_channels
-        for i in range(depth):
-            self.enc.append(block(c, widths[i], eps))
-            c = widths[i]
-        self.mid = block(c, widths[depth], eps)
-        # up[j] and dec[j] serve level depth-1-j (deepest first).
-        self.up = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(depth)))
-        self.dec = nn.ModuleList(block(2 * widths[i], widths[i], eps) for i in reversed(range(depth)))
-        self.head = nn.Conv2d(widths[0], num_classes, 1)
-
-    def forward(self, x):
-        skips = []
-        for b in self.enc:
-            x = b(x)
-            skips.append(x)
-            x = F.max_pool2d(x, 2)
-        x = self.mid(x)
-        for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
-            x = dec(torch.cat([up(x), skip], 1))
-        return self.head(x)
+from torch_unet_model import UNet
 
 
 def read_f32(path, count):

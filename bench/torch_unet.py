@@ -17,45 +17,9 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-def conv_block(cin, cout):
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-    )
-
-
-class UNet(nn.Module):
-    def __init__(self, in_ch=3, classes=2, widths=(16, 32, 64, 128), bottleneck=256):
-        super().__init__()
-        self.enc = nn.ModuleList()
-        c = in_ch
-        for w in widths:
-            self.enc.append(conv_block(c, w))
-            c = w
-        self.mid = conv_block(c, bottleneck)
-        self.up = nn.ModuleList()
-        self.dec = nn.ModuleList()
-        c = bottleneck
-        for w in reversed(widths):
-            self.up.append(nn.ConvTranspose2d(c, w, 2, stride=2))
-            self.dec.append(conv_block(2 * w, w))
-            c = w
-        self.head = nn.Conv2d(c, classes, 1)
-
-    def forward(self, x):
-        skips = []
-        for block in self.enc:
-            x = block(x)
-            skips.append(x)
-            x = F.max_pool2d(x, 2)
-        x = self.mid(x)
-        for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
-            x = dec(torch.cat([up(x), skip], 1))
-        return self.head(x)
+from torch_unet_model import UNet
 
 
 def peak_rss_mb():
@@ -77,7 +41,7 @@ def main():
     torch.manual_seed(0)
     n, s = args.batch, args.size
 
-    model = UNet()
+    model = UNet(3, 2, depth=4, base_width=16)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     x = torch.randn(n, 3, s, s)
     y = torch.randint(0, 2, (n, s, s))
@@ -117,7 +81,7 @@ def main():
         img = raw[1 : 1 + count * s * s * 3].reshape(count, s, s, 3).transpose(0, 3, 1, 2).copy()
         lab = raw[1 + count * s * s * 3 :].reshape(count, s, s).astype(np.int64)
         torch.manual_seed(0)
-        model = UNet()
+        model = UNet(3, 2, depth=4, base_width=16)
         opt = torch.optim.Adam(model.parameters(), lr=args.lr)
         model.train()
         for i in range(args.task_steps):
