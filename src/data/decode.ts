@@ -57,19 +57,6 @@ function decodeError(file: string, e: unknown, limits?: DecodeLimits): GapsegErr
   return new GapsegError(`${file}: cannot decode image (${why})`);
 }
 
-/** Width and height of an image without decoding its pixels. */
-export async function imageSize(file: string, limits?: DecodeLimits): Promise<{ width: number; height: number }> {
-  try {
-    const m = await openSharp(file, limits).metadata();
-    if (!m.width || !m.height) throw new Error('no dimensions');
-    const max = limits?.maxPixels ?? DEFAULT_MAX_PIXELS;
-    if (m.width * m.height > max) throw new Error('exceeds pixel limit');
-    return { width: m.width, height: m.height };
-  } catch (e) {
-    throw decodeError(file, e, limits);
-  }
-}
-
 /** Decode any image to 8-bit RGB (grey is replicated, alpha dropped, CMYK converted). */
 export async function readImage(file: string, limits?: DecodeLimits): Promise<RgbImage> {
   try {

@@ -57,24 +57,6 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
   }
 }
 
-/** Synchronous twin of writeFileAtomic, for exit paths where awaiting is not possible. */
-export function writeFileAtomicSync(target: string, data: Uint8Array | string): void {
-  const tmp = tempPath(target);
-  try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeFileSync(fd, data);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, target);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw writeError(target, e);
-  }
-}
-
 /**
  * Wait for every write to end, then throw the first failure. Unlike Promise.all, a failed
  * write does not leave its siblings running unwatched: the caller (and the process exit that

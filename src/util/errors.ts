@@ -13,11 +13,6 @@ export class GapsegError extends Error {
   }
 }
 
-/** Throw a GapsegError that names the file and what is wrong with it. */
-export function fileError(file: string, problem: string): never {
-  throw new GapsegError(`${file}: ${problem}`);
-}
-
 /** Short text of an unknown thrown value, for wrapping library errors into user errors. */
 export function describeError(e: unknown): string {
   if (e instanceof Error) return e.message.split('\n')[0];
