@@ -62,6 +62,8 @@ const SMOKE_WEIGHT = Number(argStr('smoke-weight', '1'));
 const SMOKE_DIV = Number(argStr('smoke-div', '2'));
 const SMOKE_GAPS = argStr('smoke-gaps', '2').split(',').map(Number);
 const SAMPLE_IMAGES = Number(argStr('sample-images', '200'));
+/** Training seed (initialisation, crops, augmentation) of every variant; the data stay the same. */
+const SEED = Number(argStr('seed', '1'));
 const SMOKE_EPOCHS = Number(argStr('smoke-epochs', '6'));
 const CROP = Number(argStr('crop', '128'));
 /** Share of crops centred on a randomly drawn class (see AugmentOptions.classBalance). */
@@ -314,7 +316,7 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
       lr: 5e-3,
       depth: 4,
       baseWidth: WIDTH,
-      seed: 1,
+      seed: SEED,
       tile: 512,
       validFraction: 0.1,
       gapLoss: v.gapLoss ?? null,
@@ -348,7 +350,7 @@ async function main(): Promise<void> {
   await initEngine({ threads: 2 });
   const rows: Row[] = [];
   const started = Date.now();
-  const runsDir = path.join(CACHE, 'runs');
+  const runsDir = path.join(CACHE, SEED === 1 ? 'runs' : `runs-seed${SEED}`);
   const missing: string[] = [];
   const eroded: { id: string; prepare: () => Promise<Prepared | null>; gaps: number[]; weight: number; epochs: number; missing: string }[] = [
     { id: 'sample', prepare: prepareSample, gaps: GAPS, weight: 1, epochs: EPOCHS, missing: '' },
@@ -421,7 +423,7 @@ async function main(): Promise<void> {
   const pct = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
   const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : x.toFixed(3));
   console.log(
-    `\nGap benchmark: U-Net depth 4 width ${WIDTH}, crop ${CROP}, batch 8, class-balanced crops ${CLASS_BALANCE}, one-cycle Adam lr 5e-3, seed 1; sample: ${SAMPLE_IMAGES} generated 128-px images (80% train), ${EPOCHS} epochs; smoke at 1/${SMOKE_DIV} scale, loss weight ${SMOKE_WEIGHT}, ${SMOKE_EPOCHS} epochs; allsky-cloud at 1/2 scale, ${EPOCHS} epochs; metrics on the test images at the training scale\n`,
+    `\nGap benchmark: U-Net depth 4 width ${WIDTH}, crop ${CROP}, batch 8, class-balanced crops ${CLASS_BALANCE}, one-cycle Adam lr 5e-3, seed ${SEED}; sample: ${SAMPLE_IMAGES} generated 128-px images (80% train), ${EPOCHS} epochs; smoke at 1/${SMOKE_DIV} scale, loss weight ${SMOKE_WEIGHT}, ${SMOKE_EPOCHS} epochs; allsky-cloud at 1/2 scale, ${EPOCHS} epochs; metrics on the test images at the training scale\n`,
   );
   console.log(
     table(
@@ -436,8 +438,8 @@ async function main(): Promise<void> {
   }
   const crfNote = CRF_WEIGHTS.length ? ` --crf-weights ${CRF_WEIGHTS.join(',')}` : '';
   const variantsNote = VARIANTS.length ? ` --variants ${VARIANTS.join(',')}` : '';
-  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --width ${WIDTH} --smoke-weight ${SMOKE_WEIGHT} --smoke-div ${SMOKE_DIV} --crop ${CROP} --class-balance ${CLASS_BALANCE} --gaps ${GAPS.join(',')} --smoke-gaps ${SMOKE_GAPS.join(',')} --sample-images ${SAMPLE_IMAGES} --smoke-epochs ${SMOKE_EPOCHS} --datasets ${DATASETS.join(',')}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
-  const file = writeResult('gap.json', { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH, CRF_WEIGHTS, crf: DEFAULT_CRF, VARIANTS }, rows, closed });
+  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --width ${WIDTH} --smoke-weight ${SMOKE_WEIGHT} --smoke-div ${SMOKE_DIV} --crop ${CROP} --class-balance ${CLASS_BALANCE} --gaps ${GAPS.join(',')} --smoke-gaps ${SMOKE_GAPS.join(',')} --sample-images ${SAMPLE_IMAGES} --smoke-epochs ${SMOKE_EPOCHS} --datasets ${DATASETS.join(',')}${SEED !== 1 ? ` --seed ${SEED}` : ''}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
+  const file = writeResult(SEED === 1 ? 'gap.json' : `gap-seed${SEED}.json`, { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH, CRF_WEIGHTS, crf: DEFAULT_CRF, VARIANTS, SEED }, rows, closed });
   console.log(`results: ${file}`);
   process.exit(0);
 }
