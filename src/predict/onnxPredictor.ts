@@ -4,8 +4,8 @@
  * named by a class file and whose layout (NCHW or NHWC) and kind of scores (logits or
  * probabilities) are given by flags or found out from the model.
  */
-import { bilinearAxis } from '../data/resize.js';
 import fs from 'node:fs';
+import { bilinearAxis } from '../data/resize.js';
 import { GapsegError } from '../util/errors.js';
 import { makeRng } from '../util/random.js';
 import { parseClassesJson } from '../data/classes.js';
