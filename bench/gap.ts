@@ -53,7 +53,7 @@ const DATASETS = argStr('datasets', 'sample,smoke,allsky').split(',');
 const MAX_TRAIN = Number(argStr('max-train', '0'));
 const WIDTH = Number(argStr('width', '8'));
 const CACHE = argStr('cache', path.join(os.tmpdir(), 'gapseg-bench-gap'));
-const CRF_WEIGHTS = argStr('crf-weights', `0.003,${DEFAULT_CRF.weight}`).split(',').filter(Boolean).map(Number);
+const CRF_WEIGHTS = argStr('crf-weights', [...new Set([DEFAULT_CRF.weight, 0.01])].join(',')).split(',').filter(Boolean).map(Number);
 /** Variant ids to run (default all); void-forbid needs void-class. */
 const VARIANTS = argStr('variants', '').split(',').filter(Boolean);
 /** Loss weight of the smoke class in every smoke variant (smoke is ~3% of labelled pixels). */
