@@ -27,9 +27,7 @@ let images: string[] = [];
 
 /**
  * Images per round and rounds: a few hundred images per engine (a few thousand under
- * test:faults). ONNX Runtime's results come back from its worker thread in transferred
- * buffers, which V8 frees lazily (array buffers rise over 3-6 rounds, then drop), so that
- * engine gets enough rounds for each half to see its floor.
+ * test:faults); ONNX Runtime, whose calls cross to its worker thread, gets more.
  */
 const PER_ROUND = 30;
 const ROUNDS = { tfjs: FULL ? 60 : 8, onnx: FULL ? 120 : 16 };
@@ -87,6 +85,7 @@ for (const engineName of ['tfjs', 'onnx'] as const) {
     const second = samples.slice(half);
     const floor = (xs: Sample[], k: keyof Sample) => Math.min(...xs.map((s) => s[k]));
     const report = (k: keyof Sample) => `${k} floor ${(floor(first, k) / MB).toFixed(1)} -> ${(floor(second, k) / MB).toFixed(1)} MB`;
+    console.log(`# array buffers after each round: ${samples.map((x) => (x.arrayBuffers / MB).toFixed(1)).join(' ')} MB`);
     console.log(`# soak ${engineName}, ${rounds * PER_ROUND} images: ${report('rss')}, ${report('heapUsed')}, ${report('arrayBuffers')}, tensors ${samples[0].tensors} -> ${samples[samples.length - 1].tensors}`);
     for (const s of samples) assert.equal(s.tensors, samples[0].tensors, 'tensors left behind after a round');
     // Keeping one output buffer per image (tens of KB) would raise a floor by megabytes.
