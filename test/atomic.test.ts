@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { tmpDir } from './helpers.js';
-import { allWrites, checkWritableDir, removeStaleTemps, tempPath, writeFileAtomic } from '../src/util/atomic.js';
+import { checkWritableDir, removeStaleTemps, tempPath, writeFileAtomic } from '../src/util/atomic.js';
 import { WriteError } from '../src/util/errors.js';
 
 test('removeStaleTemps removes temps of dead processes and old ones, keeps those of live processes and other machines', async () => {
@@ -48,17 +48,4 @@ test('writeFileAtomic and checkWritableDir name the path in a WriteError', async
   checkWritableDir(path.join(dir, 'not', 'yet'));
   assert.ok(!fs.existsSync(path.join(dir, 'not')), 'checking creates nothing');
   assert.deepEqual(fs.readdirSync(dir), ['a-file'], 'no probe file is left');
-});
-
-test('allWrites: when one write fails, it still waits for the others to end before throwing the first error', async () => {
-  const events: string[] = [];
-  const slow = new Promise<void>((resolve) => setTimeout(() => (events.push('slow write ended'), resolve()), 50));
-  const failing = Promise.reject(new Error('disk full'));
-  const later = new Promise<void>((_, reject) => setTimeout(() => (events.push('second failure'), reject(new Error('second'))), 20));
-  await assert.rejects(
-    allWrites([failing, slow, undefined, later]).finally(() => events.push('allWrites settled')),
-    /disk full/,
-  );
-  assert.deepEqual(events, ['second failure', 'slow write ended', 'allWrites settled']);
-  await allWrites([Promise.resolve(1), undefined]);
 });

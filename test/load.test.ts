@@ -58,6 +58,21 @@ test('a bad pair among good ones fails the load, naming the bad file', async () 
   await rejectsUser(loadSamples([good, good, bad, good], { classes, scale: 1, concurrency: 2 }), bad.label);
 });
 
+test('with several bad files, the first in list order is named, whatever finishes first', async () => {
+  // A large early pair takes longest to decode; the later bad pairs are tiny and fail first in time.
+  const size = 1200;
+  const values = new Uint8Array(size * size);
+  values[size * size - 1] = 77;
+  const slowBad = await pair('slow-bad', { w: size, h: size }, { w: size, h: size, values });
+  const fastBad = await pair('fast-bad', { w: 4, h: 4 }, { w: 5, h: 4 });
+  const good = await pair('good2', { w: 4, h: 4 }, { w: 4, h: 4 });
+  for (let run = 0; run < 3; run++) {
+    await rejectsUser(loadSamples([good, slowBad, fastBad, fastBad, good], { classes, scale: 1, concurrency: 3 }), slowBad.label, 'label value 77');
+  }
+  // Image and label both over the pixel limit: the image is named, though the label (smaller file) is read first.
+  await rejectsUser(loadSamples([slowBad], { classes, scale: 1, limits: { maxPixels: 1000 } }), slowBad.image, 'pixel limit');
+});
+
 test('labels are encoded to class indices, void to VOID_INDEX; order and names are kept', async () => {
   const a = await pair('enc-a', { w: 3, h: 2 }, { w: 3, h: 2, values: new Uint8Array([0, 255, 128, 255, 0, 0]) });
   const b = await pair('enc-b', { w: 2, h: 2 }, { w: 2, h: 2, values: new Uint8Array([255, 255, 255, 128]) });

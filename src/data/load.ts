@@ -4,6 +4,7 @@
  * at a time (sharp works off the main thread).
  */
 import { GapsegError } from '../util/errors.js';
+import { settleAll } from '../util/settle.js';
 import { encodeLabels, labelMap, VOID_INDEX, type ClassDescription } from './classes.js';
 import { readImage, readLabel, type DecodeLimits } from './decode.js';
 import { makeGap } from './gaps.js';
@@ -39,7 +40,8 @@ export interface LoadOptions {
 
 
 async function loadPair(p: PairFiles, table: Int16Array, opts: LoadOptions): Promise<Sample> {
-  const [img, lab, tru] = await Promise.all([
+  // All three read, then the first problem in this order: the image's before its label's.
+  const [img, lab, tru] = await settleAll([
     readImage(p.image, opts.limits),
     readLabel(p.label, opts.limits),
     p.truth ? readLabel(p.truth, opts.limits) : Promise.resolve(undefined),
@@ -63,21 +65,32 @@ async function loadPair(p: PairFiles, table: Int16Array, opts: LoadOptions): Pro
   return { name: p.name, width: w, height: h, image, labels, truth, originalWidth: img.width, originalHeight: img.height };
 }
 
-/** Load pairs in order. Fails on the first bad file, naming it. */
+/**
+ * Load pairs, a few at a time. Fails on the first bad pair in list order, naming its file,
+ * whatever the timing: after a failure no new pair starts, the ones in flight (all earlier in
+ * the list) end, and the lowest-numbered failure is thrown.
+ */
 export async function loadSamples(pairs: PairFiles[], opts: LoadOptions): Promise<Sample[]> {
   const table = labelMap(opts.classes);
   const out: Sample[] = new Array(pairs.length);
+  const failures: { index: number; error: unknown }[] = [];
   let next = 0;
   let done = 0;
   const workers = Array.from({ length: Math.min(opts.concurrency ?? 4, pairs.length) }, async () => {
-    while (next < pairs.length) {
+    while (next < pairs.length && failures.length === 0) {
       const i = next++;
-      out[i] = await loadPair(pairs[i], table, opts);
+      try {
+        out[i] = await loadPair(pairs[i], table, opts);
+      } catch (error) {
+        failures.push({ index: i, error });
+        return;
+      }
       done++;
       opts.onLoaded?.(done, pairs.length);
     }
   });
   await Promise.all(workers);
+  if (failures.length) throw failures.reduce((a, b) => (b.index < a.index ? b : a)).error;
   return out;
 }
 

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { encodePng, type RgbImage } from '../data/decode.js';
-import { allWrites, makeDir, tempPath, writeFileAtomic } from '../util/atomic.js';
+import { makeDir, tempPath, writeFileAtomic } from '../util/atomic.js';
+import { settleAll } from '../util/settle.js';
 import { writeError } from '../util/errors.js';
 import { labelValues, overlayImage, type OutputClass } from './outputs.js';
 
@@ -164,7 +165,7 @@ export async function writePngOutputs(
     await makeDir(path.dirname(file));
     await writeFileAtomic(file, bytes);
   };
-  await allWrites([
+  await settleAll([
     put(paths.labels, labelValues(classes, outClasses), 1),
     put(paths.overlay, overlayImage(image, classes, outClasses), 3),
     ...paths.probs.map((p) => put(p.file, probMaps.get(p.cls)!, 1)),

@@ -15,7 +15,8 @@ import { readImage, type DecodeLimits, type RgbImage } from '../data/decode.js';
 import { baseName } from '../data/dataset.js';
 import { resizeImage } from '../data/resize.js';
 import { GapsegError, WriteError } from '../util/errors.js';
-import { allWrites, removeStaleTemps } from '../util/atomic.js';
+import { removeStaleTemps } from '../util/atomic.js';
+import { settleAll } from '../util/settle.js';
 import { startProgress } from '../util/progress.js';
 import { writeFrontierOutputs } from './frontierOutputs.js';
 import { allowedClasses } from './forbid.js';
@@ -309,7 +310,7 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
             uncertainty: spec.uncertainty,
           })
         : undefined;
-      await allWrites([job.npy?.commit(), writePngOutputs(job.paths, job.image, job.result.classes, spec.classes, job.result.probMaps), frontierFiles]);
+      await settleAll([job.npy?.commit(), writePngOutputs(job.paths, job.image, job.result.classes, spec.classes, job.result.probMaps), frontierFiles]);
       predicted++;
       bar.tick();
     } catch (e) {

@@ -57,17 +57,6 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
   }
 }
 
-/**
- * Wait for every write to end, then throw the first failure. Unlike Promise.all, a failed
- * write does not leave its siblings running unwatched: the caller (and the process exit that
- * may follow the error) comes only after each one is whole or has removed its temporary file.
- */
-export async function allWrites(writes: readonly (Promise<unknown> | undefined)[]): Promise<void> {
-  const results = await Promise.allSettled(writes);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}
-
 /** Create a folder (and its parents) for outputs, as a WriteError naming it when that fails. */
 export async function makeDir(dir: string): Promise<void> {
   try {
