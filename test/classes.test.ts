@@ -15,20 +15,7 @@ import {
   validateClasses,
   type ClassDescription,
 } from '../src/data/classes.js';
-import { GapsegError } from '../src/util/errors.js';
-
-/** Assert that f throws a GapsegError whose message matches every pattern. */
-function throwsUser(f: () => unknown, ...patterns: (RegExp | string)[]): void {
-  assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof GapsegError, `expected a GapsegError, got ${String(e)}`);
-    for (const p of patterns) {
-      if (typeof p === 'string') assert.ok(e.message.includes(p), `"${e.message}" should contain "${p}"`);
-      else assert.match(e.message, p);
-    }
-    assert.ok(!e.message.includes('\n'), 'one-line message');
-    return true;
-  });
-}
+import { throwsUser } from './helpers.js';
 
 const names = (d: ClassDescription) => d.classes.map((c) => c.name);
 const values = (d: ClassDescription) => d.classes.map((c) => c.value);

@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { baseName, discoverDataset, readSplitList, type PairFiles } from '../src/data/dataset.js';
-import { GapsegError } from '../src/util/errors.js';
-import { tmpDir } from './helpers.js';
+import { throwsUser, tmpDir } from './helpers.js';
 
 /** Create empty files (and their folders) under root. */
 function touch(root: string, ...files: string[]): void {
@@ -26,17 +25,6 @@ function write(root: string, file: string, text: string): void {
 /** The pairs as "name: image-file label-file" relative to root, for readable comparisons. */
 function rel(root: string, pairs: PairFiles[]): string[] {
   return pairs.map((p) => `${p.name}: ${path.relative(root, p.image)} ${path.relative(root, p.label)}${p.truth ? ` ${path.relative(root, p.truth)}` : ''}`);
-}
-
-function throwsUser(f: () => unknown, ...patterns: (RegExp | string)[]): void {
-  assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof GapsegError, `expected a GapsegError, got ${String(e)}`);
-    for (const p of patterns) {
-      if (typeof p === 'string') assert.ok(e.message.includes(p), `"${e.message}" should contain "${p}"`);
-      else assert.match(e.message, p);
-    }
-    return true;
-  });
 }
 
 test('baseName drops the last extension only, and keeps names without one', () => {

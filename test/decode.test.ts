@@ -11,21 +11,9 @@ import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { encodePng, readImage, readLabel } from '../src/data/decode.js';
 import { GapsegError } from '../src/util/errors.js';
-import { tmpDir, writePng } from './helpers.js';
+import { rejectsUser, tmpDir, writePng } from './helpers.js';
 
 const dir = tmpDir();
-
-async function rejectsUser(p: Promise<unknown>, ...patterns: (RegExp | string)[]): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof GapsegError, `expected a GapsegError, got ${String(e)}`);
-    for (const s of patterns) {
-      if (typeof s === 'string') assert.ok(e.message.includes(s), `"${e.message}" should contain "${s}"`);
-      else assert.match(e.message, s);
-    }
-    assert.ok(!e.message.includes('\n'), 'one-line message');
-    return true;
-  });
-}
 
 /** A w x h RGB pattern with distinct values per channel. */
 function pattern(w: number, h: number): Uint8Array {

@@ -1,4 +1,5 @@
 /** Shared helpers for the tests: engine start, temporary folders, small data sets, CLI runs. */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { initEngine } from '../src/model/engine.js';
 import { encodePng } from '../src/data/decode.js';
+import { GapsegError } from '../src/util/errors.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -47,4 +49,25 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/** Check that `e` is a user error (GapsegError) with a one-line message matching every pattern. */
+function checkUserError(e: unknown, patterns: (RegExp | string)[]): true {
+  assert.ok(e instanceof GapsegError, `expected a GapsegError, got ${String(e)}`);
+  for (const p of patterns) {
+    if (typeof p === 'string') assert.ok(e.message.includes(p), `"${e.message}" should contain "${p}"`);
+    else assert.match(e.message, p);
+  }
+  assert.ok(!e.message.includes('\n'), 'one-line message');
+  return true;
+}
+
+/** Assert that f throws a user error whose one-line message matches every pattern. */
+export function throwsUser(f: () => unknown, ...patterns: (RegExp | string)[]): void {
+  assert.throws(f, (e: unknown) => checkUserError(e, patterns));
+}
+
+/** Assert that p rejects with a user error whose one-line message matches every pattern. */
+export async function rejectsUser(p: Promise<unknown>, ...patterns: (RegExp | string)[]): Promise<void> {
+  await assert.rejects(p, (e: unknown) => checkUserError(e, patterns));
 }

@@ -10,21 +10,10 @@ import { assertSomeLabelled, channelStats, classCounts, loadSamples, type Sample
 import { makeGap } from '../src/data/gaps.js';
 import type { PairFiles } from '../src/data/dataset.js';
 import { GapsegError } from '../src/util/errors.js';
-import { tmpDir, writePng } from './helpers.js';
+import { rejectsUser, tmpDir, writePng } from './helpers.js';
 
 const dir = tmpDir();
 const classes = parseClassesFlag('0=background,255=smoke', ['128']);
-
-async function rejectsUser(p: Promise<unknown>, ...patterns: (RegExp | string)[]): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof GapsegError, `expected a GapsegError, got ${String(e)}`);
-    for (const s of patterns) {
-      if (typeof s === 'string') assert.ok(e.message.includes(s), `"${e.message}" should contain "${s}"`);
-      else assert.match(e.message, s);
-    }
-    return true;
-  });
-}
 
 /** Write an RGB image and a grey label of the given sizes; returns the pair. */
 async function pair(name: string, img: { w: number; h: number; rgb?: Uint8Array }, lab: { w: number; h: number; values?: Uint8Array }, truth?: Uint8Array): Promise<PairFiles> {

@@ -12,17 +12,11 @@ import { frontierLines } from './shared/frontierLayer.js';
 import type { ReportSample } from './report.js';
 
 /** What one validation image's preview is made from (all at the training scale). */
-export interface PreviewSource {
-  name: string;
-  width: number;
-  height: number;
-  image: Uint8Array;
-  labels: Uint8Array;
-  truth?: Uint8Array;
+export type PreviewSource = Pick<Sample, 'name' | 'width' | 'height' | 'image' | 'labels' | 'truth'> & {
   /** HWC class probabilities. */
   probs: Float32Array;
   pred: Uint8Array;
-}
+};
 
 /** Copy what a preview needs from a validation image and its probabilities. */
 export function previewSource(sample: Sample, probs: Float32Array, pred: Uint8Array): PreviewSource {
