@@ -7,7 +7,7 @@
  * call the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { callKernel, release } from './compose.js';
+import { callKernel, matMulAsConv, release } from './compose.js';
 
 function swapLastTwo(backend: tf.KernelBackend, x: tf.TensorInfo): tf.TensorInfo {
   const rank = x.shape.length;
@@ -33,18 +33,10 @@ export function batchMatMulWithoutTransposeA(original: tf.KernelFunc): tf.Kernel
     if (batchA === 1 && batchB === 1) {
       const [m, k] = a.shape.slice(-2);
       const n = b.shape[b.shape.length - 1];
-      const x4 = callKernel(tf.Reshape, 'wasm', backend, { x: a }, { shape: [1, 1, m, k] });
-      const f4 = callKernel(tf.Reshape, 'wasm', backend, { x: b }, { shape: [1, 1, k, n] });
-      const y = callKernel(tf.Conv2D, 'wasm', backend, { x: x4, filter: f4 }, {
-        strides: [1, 1],
-        pad: 'valid',
-        dataFormat: 'NHWC',
-        dilations: [1, 1],
-        dimRoundingMode: undefined,
-      });
+      const y = matMulAsConv(backend, a, b, m, k, n);
       const outShape = [...a.shape.slice(0, -2), m, n];
-      out = callKernel(tf.Reshape, 'wasm', backend, { x: y }, { shape: outShape.length >= 2 ? outShape : [m, n] });
-      temps.push(x4, f4, y);
+      out = callKernel(tf.Reshape, 'wasm', backend, { x: y }, { shape: outShape });
+      temps.push(y);
     } else {
       out = original({ inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
     }

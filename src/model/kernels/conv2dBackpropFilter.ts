@@ -7,7 +7,7 @@
  * dilation s turns it into one call of the fast XNNPACK Conv2D kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { callKernel, release } from './compose.js';
+import { callKernel, matMulAsConv, release } from './compose.js';
 import { IM2COL_T } from './im2col.js';
 
 /** Kernel function computing the gradient of conv2d with respect to its filter. */
@@ -109,15 +109,8 @@ function viaIm2Col(
   const [kh, kw, ci, co] = filterShape;
   const pixels = dy.shape[0] * outH * outW;
   const a = callKernel(IM2COL_T, 'wasm', backend, { x }, { kh, kw, top, left, outH, outW });
-  const dy4 = callKernel(tf.Reshape, 'wasm', backend, { x: dy }, { shape: [1, 1, pixels, co] });
-  const prod = callKernel(tf.Conv2D, 'wasm', backend, { x: a, filter: dy4 }, {
-    strides: [1, 1],
-    pad: 'valid',
-    dataFormat: 'NHWC',
-    dilations: [1, 1],
-    dimRoundingMode: undefined,
-  });
+  const prod = matMulAsConv(backend, a, dy, kh * kw * ci, pixels, co);
   const out = callKernel(tf.Reshape, 'wasm', backend, { x: prod }, { shape: [kh, kw, ci, co] });
-  release(backend, a, dy4, prod);
+  release(backend, a, prod);
   return out;
 }
