@@ -13,7 +13,7 @@ import { engine, ROOT } from './helpers.js';
 import { simdKernels } from '../src/model/kernels/simd/index.js';
 import { KERNELS_SOURCE_SHA256 } from '../src/model/kernels/simd/kernelsWasm.js';
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../src/model/kernels/batchNormRelu.js';
-import { IM2COL_T } from '../src/model/kernels/im2col.js';
+import { ranges } from '../src/model/kernels/simd/team.js';
 import { GATED_CRF } from '../src/model/kernels/gatedCrf.js';
 import { makeRng } from '../src/util/random.js';
 
@@ -74,14 +74,27 @@ for (const [m, c] of [[7, 3], [300, 5], [1000, 16], [513, 18], [64, 128]]) {
   });
 }
 
-for (const [shape, k, pad] of [[[2, 7, 5, 3], 3, 1], [[1, 9, 9, 6], 5, 2], [[3, 4, 6, 2], 1, 0]] as [number[], number, number][]) {
-  test(`im2col, SIMD = JavaScript: input ${shape.join('x')}, ${k}x${k} window`, () => {
-    const x = values(shape, 5);
-    const [s, j] = both(() => [tf.engine().runKernel(IM2COL_T, { x }, { kh: k, kw: k, top: pad, left: pad, outH: shape[1], outW: shape[2] }) as tf.Tensor]);
-    close(s[0], j[0], 0, 'im2col');
-    x.dispose();
-  });
-}
+test('the kernel team cuts work into contiguous ranges covering it once, empty ranges allowed', () => {
+  assert.deepEqual(ranges(10, 3), [[0, 3], [3, 6], [6, 10]]);
+  assert.deepEqual(ranges(1, 2), [[0, 0], [0, 1]]);
+  assert.deepEqual(ranges(0, 2), [[0, 0], [0, 0]]);
+});
+
+test('the kernel team runs on every thread of the tfjs pool, and a helper\'s failure is an error', () => {
+  const simd = simdKernels(tf.backend())!;
+  assert.equal(simd.team.size, tf.engine().backendName === 'wasm' ? (tf.backend() as unknown as { wasm: { tfjs: { getThreadsCount(): number } } }).wasm.tfjs.getThreadsCount() : 1);
+  if (simd.team.size < 2) return;
+  // One unit of work for two threads: the main thread's range is empty and the helper's unit
+  // zeroes a filter gradient at an address beyond the heap, which traps in the helper.
+  const beyond = 2 ** 32 - 64;
+  assert.throws(() => simd.team.split('conv_dw', [0, 0, beyond, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1], 1), /failed in a helper thread/);
+  // The team still works afterwards.
+  const x = values([1, 5, 6, 4], 11);
+  const dy = values([1, 5, 6, 8], 12);
+  const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 8] }) as tf.Tensor;
+  assert.ok(tf.max(tf.abs(dw)).dataSync()[0] > 0);
+  tf.dispose([x, dy, dw]);
+});
 
 test('Adam update, SIMD = JavaScript, on an odd length', () => {
   const [p, g, m] = [values([103], 6), values([103], 7), values([103], 8)];

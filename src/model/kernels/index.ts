@@ -3,13 +3,12 @@
  * and faster variants of stock kernels. Each one has a test against the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dBackpropFilterViaConv } from './conv2dBackpropFilter.js';
+import { conv2dBackpropFilter } from './conv2dBackpropFilter.js';
 import { batchMatMulWithoutTransposeA } from './batchMatMul.js';
 import { conv2dBackpropInputViaConv } from './conv2dBackpropInput.js';
 import { overrideKernel } from './compose.js';
 import { registerBatchNormReluKernels } from './batchNormRelu.js';
 import { registerPoolLossKernels } from './poolLoss.js';
-import { registerIm2ColKernel } from './im2col.js';
 import { registerAdamKernel } from './adam.js';
 import { registerChannelKernels } from './channels.js';
 import { registerGatedCrfKernel } from './gatedCrf.js';
@@ -24,14 +23,13 @@ export function registerGapsegKernels(): void {
     tf.registerKernel({
       kernelName: tf.Conv2DBackpropFilter,
       backendName: 'wasm',
-      kernelFunc: conv2dBackpropFilterViaConv as unknown as tf.KernelFunc,
+      kernelFunc: conv2dBackpropFilter as unknown as tf.KernelFunc,
     });
   }
   overrideKernel(tf.BatchMatMul, 'wasm', batchMatMulWithoutTransposeA);
   overrideKernel(tf.Conv2DBackpropInput, 'wasm', conv2dBackpropInputViaConv);
   registerBatchNormReluKernels();
   registerPoolLossKernels();
-  registerIm2ColKernel();
   registerAdamKernel();
   registerChannelKernels();
   registerGatedCrfKernel();

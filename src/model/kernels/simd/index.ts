@@ -6,17 +6,21 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from './kernelsWasm.js';
+import { createTeam, type KernelTeam } from './team.js';
 
 export interface SimdKernels {
   bnReluForward(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, m: number, c: number, eps: number, scratch: number): void;
   bnReluBackward(dy: number, x: number, y: number, mean: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, m: number, c: number, scratch: number): void;
-  im2colT(x: number, out: number, n: number, h: number, w: number, c: number, kh: number, kw: number, top: number, left: number, oh: number, ow: number): void;
   concatChannels(a: number, b: number, out: number, pixels: number, ca: number, cb: number): void;
   splitChannels(x: number, a: number, b: number, pixels: number, ca: number, cb: number): void;
   maxPool2x2Grad(dy: number, x: number, y: number, dx: number, n: number, h: number, w: number, c: number): void;
   adamUpdate(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, b1: number, b2: number, stepSize: number, invSqrtBc2: number, eps: number, lrWd: number): void;
   /** Gated CRF loss (returned) and its gradient w.r.t. the logits; see gatedCrf.ts. */
   gatedCrf(logits: number, image: number, gate: number, grad: number, n: number, h: number, w: number, k: number, radius: number, aXY: number, aRGB: number, weight: number, scratch: number): number;
+  /** Filter gradient of a stride-1 conv for work units [u0, u1); see conv_dw in kernels.c. */
+  convDw(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, co: number, kh: number, kw: number, top: number, left: number, oh: number, ow: number, u0: number, u1: number): void;
+  /** The threads that kernels with a range split (convDw) run on. */
+  team: KernelTeam;
   /** Address of a tensor's data in the shared heap. */
   address(info: tf.TensorInfo): number;
   /** Run f with `bytes` of scratch memory from the heap's allocator. */
@@ -24,7 +28,12 @@ export interface SimdKernels {
 }
 
 interface WasmBackendLike {
-  wasm: { wasmMemory?: WebAssembly.Memory; _malloc(n: number): number; _free(p: number): void };
+  wasm: {
+    wasmMemory?: WebAssembly.Memory;
+    _malloc(n: number): number;
+    _free(p: number): void;
+    tfjs?: { getThreadsCount(): number };
+  };
   dataIdMap: { get(id: tf.DataId): { memoryOffset: number } };
 }
 
@@ -52,12 +61,14 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
       kernels = {
         bnReluForward: e.bn_relu_forward,
         bnReluBackward: e.bn_relu_backward,
-        im2colT: e.im2col_t,
         adamUpdate: e.adam_update,
         maxPool2x2Grad: e.maxpool2x2_grad,
         concatChannels: e.concat_channels,
         splitChannels: e.split_channels,
         gatedCrf: e.gated_crf,
+        convDw: e.conv_dw,
+        // As many threads as the tfjs pool; helpers only where the memory can be shared.
+        team: createTeam(bytes, memory, e, shared ? (b.wasm.tfjs?.getThreadsCount() ?? 1) : 1),
         address: (info) => b.dataIdMap.get(info.dataId).memoryOffset,
         withScratch: (bytes, f) => {
           const ptr = b.wasm._malloc(bytes) >>> 0;

@@ -142,36 +142,6 @@ void bn_relu_backward(const float *dy, const float *x, const float *y, const flo
 }
 
 /*
- * Transposed im2col for a stride-1 convolution: out[(tap*c + ch) * pixels + p] = input value
- * read by tap (a, b) for output pixel p, 0 outside. x is [n, h, w, c], output pixels
- * n*oh*ow; the window's top-left offset is (-top, -left).
- */
-EXPORT(im2col_t)
-void im2col_t(const float *x, float *out, int n, int h, int w, int c, int kh, int kw, int top, int left, int oh, int ow) {
-  long pixels = (long)n * oh * ow;
-  for (int a = 0; a < kh; a++) {
-    for (int b = 0; b < kw; b++) {
-      float *rows = out + (long)(a * kw + b) * c * pixels;
-      for (int bn = 0; bn < n; bn++) {
-        for (int oy = 0; oy < oh; oy++) {
-          int iy = oy + a - top;
-          long p = ((long)bn * oh + oy) * ow;
-          for (int ox = 0; ox < ow; ox++, p++) {
-            int ix = ox + b - left;
-            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-              for (int ch = 0; ch < c; ch++) rows[(long)ch * pixels + p] = 0;
-            } else {
-              const float *src = x + (((long)bn * h + iy) * w + ix) * c;
-              for (int ch = 0; ch < c; ch++) rows[(long)ch * pixels + p] = src[ch];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/*
  * One Adam step for one parameter, PyTorch's formula with decoupled weight decay:
  * m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
  * p' = p - step_size * m / (sqrt(v)/sqrt_bc2 + eps) - lr_wd * p.
@@ -389,5 +359,108 @@ void split_channels(const float *x, float *a, float *b, int pixels, int ca, int 
     float *ap = a + p * ca, *bp = b + p * cb;
     for (int k = 0; k < ca; k++) ap[k] = xp[k];
     for (int k = 0; k < cb; k++) bp[k] = xp[ca + k];
+  }
+}
+
+/*
+ * Filter gradient of a stride-1 convolution, computed directly from x [n, h, w, ci] and
+ * dy [n, oh, ow, co] with no im2col matrix: dw[(a*kw + b)*ci + c][o] = sum over pixels of
+ * x[pixel shifted by tap (a, b)][c] * dy[pixel][o]. For each tap this is a product A^T B whose
+ * operands are both strided views of the tensors, so it is computed as register-blocked
+ * rank-1 updates (DW_MR input channels x 8 output channels per block). The pixels are taken
+ * in bands of about DW_BAND, so that a band's rows of x and dy stay in L2 while every block
+ * of dw reads them; each band's sum is kept in registers and added to dw once.
+ *
+ * Work is split in "units": unit u = (tap, block of DW_MR input channels); this call computes
+ * the dw rows of units [u0, u1) (and writes them whole), so threads can share a gradient by
+ * taking disjoint unit ranges.
+ */
+#define DW_MR 4
+#define DW_BAND 2048
+
+/* acc[i][j] += sum over rows r, columns q: a[r*ars + q*ac + i] * b[r*brs + q*bc + 4*j + lane]. */
+static inline __attribute__((always_inline)) void dw_block(const float *a, long ars, int ac, const float *b, long brs,
+                                                           int bc, int rows, int cols, float *c, int ldc, int mr,
+                                                           int nv) {
+  v128_t acc[DW_MR][2];
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nv; j++) acc[i][j] = wasm_f32x4_splat(0);
+  for (int r = 0; r < rows; r++) {
+    const float *ap = a + r * ars, *bp = b + r * brs;
+    for (int q = 0; q < cols; q++, ap += ac, bp += bc) {
+      v128_t bv[2];
+      for (int j = 0; j < nv; j++) bv[j] = wasm_v128_load(bp + 4 * j);
+      for (int i = 0; i < mr; i++) {
+        v128_t av = wasm_v128_load32_splat(ap + i);
+        for (int j = 0; j < nv; j++) acc[i][j] = wasm_f32x4_add(acc[i][j], wasm_f32x4_mul(av, bv[j]));
+      }
+    }
+  }
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nv; j++) {
+      float *cp = c + (long)i * ldc + 4 * j;
+      wasm_v128_store(cp, wasm_f32x4_add(wasm_v128_load(cp), acc[i][j]));
+    }
+}
+
+/* The same for output channels that do not fill a vector: one at a time, scalar. */
+static void dw_block_scalar(const float *a, long ars, int ac, const float *b, long brs, int bc, int rows, int cols,
+                            float *c, int ldc, int mr, int nc) {
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nc; j++) {
+      float s = 0;
+      for (int r = 0; r < rows; r++) {
+        const float *ap = a + r * ars + i, *bp = b + r * brs + j;
+        for (int q = 0; q < cols; q++) s += ap[(long)q * ac] * bp[(long)q * bc];
+      }
+      c[(long)i * ldc + j] += s;
+    }
+}
+
+/* All output channels of one unit over one band: blocks of 8, then 4, then single channels. */
+static void dw_unit_band(const float *a, long ars, int ac, const float *b, long brs, int bc, int rows, int cols,
+                         float *c, int co, int mr) {
+  int j = 0;
+#define DW_BLOCKS(MR)                                                                          \
+  for (; j + 8 <= co; j += 8) dw_block(a, ars, ac, b + j, brs, bc, rows, cols, c + j, co, MR, 2); \
+  for (; j + 4 <= co; j += 4) dw_block(a, ars, ac, b + j, brs, bc, rows, cols, c + j, co, MR, 1);
+  switch (mr) {
+    case 4: DW_BLOCKS(4) break;
+    case 3: DW_BLOCKS(3) break;
+    case 2: DW_BLOCKS(2) break;
+    default: DW_BLOCKS(1) break;
+  }
+#undef DW_BLOCKS
+  if (j < co) dw_block_scalar(a, ars, ac, b + j, brs, bc, rows, cols, c + j, co, mr, co - j);
+}
+
+EXPORT(conv_dw)
+void conv_dw(const float *x, const float *dy, float *dw, int n, int h, int w, int ci, int co, int kh, int kw, int top,
+             int left, int oh, int ow, int u0, int u1) {
+  int blocks = (ci + DW_MR - 1) / DW_MR;
+  for (int u = u0; u < u1; u++) {
+    int tap = u / blocks, c0 = (u % blocks) * DW_MR;
+    int mr = ci - c0 < DW_MR ? ci - c0 : DW_MR;
+    float *c = dw + ((long)tap * ci + c0) * co;
+    for (long k = 0; k < (long)mr * co; k++) c[k] = 0;
+  }
+  int band = DW_BAND / ow > 0 ? DW_BAND / ow : 1;
+  long ars = (long)w * ci, brs = (long)ow * co;
+  for (int bn = 0; bn < n; bn++) {
+    for (int y0 = 0; y0 < oh; y0 += band) {
+      int y1 = y0 + band < oh ? y0 + band : oh;
+      for (int u = u0; u < u1; u++) {
+        int tap = u / blocks, c0 = (u % blocks) * DW_MR;
+        int mr = ci - c0 < DW_MR ? ci - c0 : DW_MR;
+        int a = tap / kw, b = tap % kw;
+        /* Output rows and columns whose input pixel for this tap lies inside the image. */
+        int ya = y0 > top - a ? y0 : top - a, yb = y1 < h + top - a ? y1 : h + top - a;
+        int xa = left - b > 0 ? left - b : 0, xb = ow < w + left - b ? ow : w + left - b;
+        if (ya >= yb || xa >= xb) continue;
+        const float *ap = x + (((long)bn * h + ya + a - top) * w + xa + b - left) * ci + c0;
+        const float *bp = dy + (((long)bn * oh + ya) * ow + xa) * co;
+        dw_unit_band(ap, ars, ci, bp, brs, co, yb - ya, xb - xa, dw + ((long)tap * ci + c0) * co, co, mr);
+      }
+    }
   }
 }
