@@ -1,7 +1,7 @@
 /**
  * gapseg's wasm kernels against the pure-JS cpu backend (the reference): conv2d filter and
- * input gradients over strides, paddings and odd sizes (both filter-gradient routes: the
- * direct SIMD kernel, the default at stride 1, and the convolution route), and matMul with transposed operands.
+ * input gradients over strides, paddings and odd sizes (gapseg's direct SIMD
+ * conv and filter-gradient kernels, the default at stride 1, and the stock routes), and matMul with transposed operands.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,11 +48,15 @@ const convCases: [string, number[], number[], number, 'same' | 'valid'][] = [
   ['3x3 same, ragged channel blocks', [2, 9, 11, 6], [3, 3, 6, 13], 1, 'same'],
   ['3x3 same, several bands', [1, 70, 40, 5], [3, 3, 5, 4], 1, 'same'],
   ['2x2 valid, one input channel', [3, 6, 5, 1], [2, 2, 1, 2], 1, 'valid'],
+  ['5x5 valid, 12 outputs (blocks of 8 and 4)', [2, 11, 9, 5], [5, 5, 5, 12], 1, 'valid'],
+  ['3x3 same, image narrower than a pixel tile', [1, 6, 3, 4], [3, 3, 4, 8], 1, 'same'],
 ];
 
-for (const route of ['conv', 'auto']) {
+// 'stock': XNNPACK's Conv2D and the convolution route for the filter gradient; 'auto': gapseg's
+// direct SIMD kernels wherever they apply (stride 1, outputs in multiples of 4 for Conv2D).
+for (const route of ['stock', 'auto']) {
   for (const [name, xs, ws, stride, pad] of convCases) {
-    test(`conv2d gradients on wasm match the cpu backend (${route} filter-gradient route): ${name}`, async () => {
+    test(`conv2d and its gradients on wasm match the cpu backend (${route} kernels): ${name}`, async () => {
       const x = rand(xs.reduce((a, b) => a * b), 1);
       const w = rand(ws.reduce((a, b) => a * b), 2);
       const f = (xt: tf.Tensor, wt: tf.Tensor) => {
@@ -60,14 +64,17 @@ for (const route of ['conv', 'auto']) {
         const [gx, gw] = tf.grads(loss)([xt, wt]);
         return [tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, stride, pad), gx, gw];
       };
-      if (route === 'auto') delete process.env.GAPSEG_DW_ROUTE;
-      else process.env.GAPSEG_DW_ROUTE = route;
+      if (route === 'stock') {
+        process.env.GAPSEG_DW_ROUTE = 'conv';
+        process.env.GAPSEG_CONV_ROUTE = 'xnnpack';
+      }
       try {
         const wasm = await onBackend('wasm', f, [[x, xs], [w, ws]]);
         const cpu = await onBackend('cpu', f, [[x, xs], [w, ws]]);
         for (let i = 0; i < 3; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
       } finally {
         delete process.env.GAPSEG_DW_ROUTE;
+        delete process.env.GAPSEG_CONV_ROUTE;
       }
     });
   }

@@ -464,3 +464,108 @@ void conv_dw(const float *x, const float *dy, float *dw, int n, int h, int w, in
     }
   }
 }
+
+/*
+ * Stride-1 convolution: y[n, oy, ox, o] = sum over taps (a, b) and channels c of
+ * x[n, oy + a - top, ox + b - left, c] * f[a, b, c, o], 0 outside the image (f packed by
+ * conv_pack_filter); for output rows
+ * [r0, r1) of the n*oh rows (threads take disjoint row ranges). Register blocks of CONV_MR
+ * neighbouring pixels x 8 output channels, like XNNPACK's GEMM micro-kernels but reading the
+ * input in place (no indirection buffer, no packed copy of the filter). Pixels whose window
+ * leaves the image on the left or right are done one at a time, skipping the missing taps.
+ * Output channels that do not fill a vector are left to the caller (co must be a multiple of 4).
+ */
+#define CONV_MR 4
+
+static inline __attribute__((always_inline)) void conv_tile(const float *img, int h, int w, int ci, const float *f,
+                                                            int co, int kh, int kw, int iy0, int ix0, float *y, int mr,
+                                                            int nv) {
+  v128_t acc[CONV_MR][2];
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nv; j++) acc[i][j] = wasm_f32x4_splat(0);
+  for (int a = 0; a < kh; a++) {
+    int iy = iy0 + a;
+    if (iy < 0 || iy >= h) continue;
+    for (int b = 0; b < kw; b++) {
+      int ix = ix0 + b;
+      /* Tiles lie wholly inside or are single pixels, so checking both ends suffices. */
+      if (ix < 0 || ix + mr > w) continue;
+      const float *ap = img + ((long)iy * w + ix) * ci;
+      const float *bp = f + (long)(a * kw + b) * ci * 4 * nv;
+      for (int c = 0; c < ci; c++, ap++, bp += 4 * nv) {
+        v128_t bv[2];
+        for (int j = 0; j < nv; j++) bv[j] = wasm_v128_load(bp + 4 * j);
+        for (int i = 0; i < mr; i++) {
+          v128_t av = wasm_v128_load32_splat(ap + (long)i * ci);
+          for (int j = 0; j < nv; j++) acc[i][j] = wasm_f32x4_add(acc[i][j], wasm_f32x4_mul(av, bv[j]));
+        }
+      }
+    }
+  }
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nv; j++) wasm_v128_store(y + (long)i * co + 4 * j, acc[i][j]);
+}
+
+/* One tile of mr pixels (1..CONV_MR) for output channels [j, j + 4*nv). */
+static void conv_pixels(const float *img, int h, int w, int ci, const float *f, int co, int kh, int kw, int iy0,
+                        int ix0, float *y, int mr, int nv) {
+#define CONV_TILE(MR)                                                                  \
+  if (nv == 2) conv_tile(img, h, w, ci, f, co, kh, kw, iy0, ix0, y, MR, 2);          \
+  else conv_tile(img, h, w, ci, f, co, kh, kw, iy0, ix0, y, MR, 1);
+  switch (mr) {
+    case 4: CONV_TILE(4) break;
+    case 3: CONV_TILE(3) break;
+    case 2: CONV_TILE(2) break;
+    default: CONV_TILE(1) break;
+  }
+#undef CONV_TILE
+}
+
+/* About this many input bytes per band of rows: a band is read once per block of 8 outputs. */
+#define CONV_BAND_BYTES (512 * 1024)
+
+/*
+ * The filter f [kh, kw, ci, co] repacked for conv_fwd: for each block of 8 output channels
+ * (4 for a last block of 4), its slice [kh, kw, ci, 8] contiguous, so that a tile reads the
+ * filter sequentially. out holds kh*kw*ci*co floats.
+ */
+EXPORT(conv_pack_filter)
+void conv_pack_filter(const float *f, float *out, int taps_ci, int co) {
+  for (int j = 0; j + 4 <= co; j += 8) {
+    int nw = j + 8 <= co ? 8 : 4;
+    float *o = out + (long)j * taps_ci;
+    for (long r = 0; r < taps_ci; r++)
+      for (int q = 0; q < nw; q++) o[r * nw + q] = f[r * co + j + q];
+  }
+}
+
+EXPORT(conv_fwd)
+void conv_fwd(const float *x, const float *f, float *y, int n, int h, int w, int ci, int co, int kh, int kw, int top,
+              int left, int oh, int ow, int r0, int r1) {
+  /* Output columns [xa, xb) have every tap inside the image. */
+  int xa = left < ow ? left : ow;
+  int xb = w - kw + 1 + left < ow ? w - kw + 1 + left : ow;
+  if (xb < xa) xb = xa;
+  long row_bytes = (long)w * ci * 4;
+  int band = CONV_BAND_BYTES / row_bytes > 1 ? (int)(CONV_BAND_BYTES / row_bytes) : 1;
+  /* Loop order: band of rows, block of output channels (its filter slice stays in cache),
+     row, tile. */
+  for (int rb = r0; rb < r1; rb += band) {
+    int re = rb + band < r1 ? rb + band : r1;
+    for (int j = 0; j + 4 <= co; j += 8) {
+      int nv = j + 8 <= co ? 2 : 1;
+      for (int r = rb; r < re; r++) {
+        int bn = r / oh, oy = r % oh;
+        const float *img = x + (long)bn * h * w * ci;
+        float *yr = y + (long)r * ow * co + j;
+        const float *fj = f + (long)j * kh * kw * ci;
+        int iy0 = oy - top, ox = 0;
+        for (; ox < xa; ox++) conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, 1, nv);
+        for (; ox + CONV_MR <= xb; ox += CONV_MR)
+          conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, CONV_MR, nv);
+        if (ox < xb) conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, xb - ox, nv);
+        for (ox = xb; ox < ow; ox++) conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, 1, nv);
+      }
+    }
+  }
+}
