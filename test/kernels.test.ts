@@ -50,6 +50,8 @@ const convCases: [string, number[], number[], number, 'same' | 'valid'][] = [
   ['2x2 valid, one input channel', [3, 6, 5, 1], [2, 2, 1, 2], 1, 'valid'],
   ['5x5 valid, 12 outputs (blocks of 8 and 4)', [2, 11, 9, 5], [5, 5, 5, 12], 1, 'valid'],
   ['3x3 same, image narrower than a pixel tile', [1, 6, 3, 4], [3, 3, 4, 8], 1, 'same'],
+  // A non-square window checks the filter's rotation for the input gradient.
+  ['3x2 same, 8 inputs, 12 outputs', [2, 7, 9, 8], [3, 2, 8, 12], 1, 'same'],
 ];
 
 // 'stock': XNNPACK's Conv2D and the convolution route for the filter gradient; 'auto': gapseg's

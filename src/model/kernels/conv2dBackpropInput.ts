@@ -1,13 +1,16 @@
 /**
- * Conv2DBackpropInput for wasm, built on the XNNPACK Conv2D kernel.
+ * Conv2DBackpropInput for wasm, built on a forward convolution.
  *
  * For stride 1 the input gradient is a plain convolution of dY with the filter rotated by
- * 180 degrees and its channel axes swapped, padded by (k - 1 - pad). The stock wasm kernel
- * measured ~10x slower than the forward conv on the same shapes; other strides, which
- * would need zero-insertion, fall back to it.
+ * 180 degrees and its channel axes swapped, padded by (k - 1 - pad): gapseg's direct SIMD
+ * conv, which rotates the filter while packing it (conv2d.ts), or else XNNPACK's Conv2D after
+ * an explicit rotation. The stock wasm kernel measured ~10x slower than the forward conv on
+ * the same shapes; other strides, which would need zero-insertion, fall back to it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { callKernel, release } from './compose.js';
+import { convDirect, stockConvForced } from './conv2d.js';
+import { simdKernels } from './simd/index.js';
 
 /** Wrap the stock Conv2DBackpropInput with a fast path for stride 1, no dilation, NHWC. */
 export function conv2dBackpropInputViaConv(original: tf.KernelFunc): tf.KernelFunc {
@@ -36,6 +39,10 @@ export function conv2dBackpropInputViaConv(original: tf.KernelFunc): tf.KernelFu
     const { top, bottom, left, right } = info.padInfo;
     const kh = info.filterHeight;
     const kw = info.filterWidth;
+    const simd = simdKernels(backend);
+    if (simd && !stockConvForced() && inputShape[3] % 4 === 0) {
+      return convDirect(backend, simd, dy, filter, true, kh - 1 - top, kw - 1 - left, inputShape);
+    }
     const b = 'wasm';
     const flipped = callKernel(tf.Reverse, b, backend, { x: filter }, { dims: [0, 1] });
     const swapped = callKernel(tf.Transpose, b, backend, { x: flipped }, { perm: [0, 1, 3, 2] });

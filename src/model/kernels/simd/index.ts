@@ -19,8 +19,8 @@ export interface SimdKernels {
   gatedCrf(logits: number, image: number, gate: number, grad: number, n: number, h: number, w: number, k: number, radius: number, aXY: number, aRGB: number, weight: number, scratch: number): number;
   /** Filter gradient of a stride-1 conv for work units [u0, u1); see conv_dw in kernels.c. */
   convDw(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, co: number, kh: number, kw: number, top: number, left: number, oh: number, ow: number, u0: number, u1: number): void;
-  /** Filter [kh, kw, ci, co] repacked for conv_fwd (taps_ci = kh*kw*ci); see kernels.c. */
-  convPackFilter(f: number, out: number, tapsCi: number, co: number): void;
+  /** Filter [kh, kw, ci, co] repacked for conv_fwd (rotate = 1: for the input gradient); see kernels.c. */
+  convPackFilter(f: number, out: number, kh: number, kw: number, ci: number, co: number, rotate: number): void;
   /** The threads that kernels with a range split (convDw) run on. */
   team: KernelTeam;
   /** Address of a tensor's data in the shared heap. */

@@ -528,14 +528,20 @@ static void conv_pixels(const float *img, int h, int w, int ci, const float *f, 
  * The filter f [kh, kw, ci, co] repacked for conv_fwd: for each block of 8 output channels
  * (4 for a last block of 4), its slice [kh, kw, ci, 8] contiguous, so that a tile reads the
  * filter sequentially. out holds kh*kw*ci*co floats.
+ * With `rotate`, the filter of the input gradient instead: rotated by 180 degrees with its
+ * channel axes swapped (g[a, b, o, c] = f[kh-1-a, kw-1-b, c, o]), so that conv_fwd of dy
+ * with it gives dx.
  */
 EXPORT(conv_pack_filter)
-void conv_pack_filter(const float *f, float *out, int taps_ci, int co) {
-  for (int j = 0; j + 4 <= co; j += 8) {
-    int nw = j + 8 <= co ? 8 : 4;
-    float *o = out + (long)j * taps_ci;
-    for (long r = 0; r < taps_ci; r++)
-      for (int q = 0; q < nw; q++) o[r * nw + q] = f[r * co + j + q];
+void conv_pack_filter(const float *f, float *out, int kh, int kw, int ci, int co, int rotate) {
+  int taps = kh * kw, in = rotate ? co : ci, outs = rotate ? ci : co;
+  for (int j = 0; j + 4 <= outs; j += 8) {
+    int nw = j + 8 <= outs ? 8 : 4;
+    float *o = out + (long)j * taps * in;
+    for (int t = 0; t < taps; t++)
+      for (int c = 0; c < in; c++, o += nw)
+        for (int q = 0; q < nw; q++)
+          o[q] = rotate ? f[((long)(taps - 1 - t) * ci + j + q) * co + c] : f[((long)t * ci + c) * co + j + q];
   }
 }
 

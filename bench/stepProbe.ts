@@ -1,0 +1,27 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../src/model/engine.js';
+import { createUNet, DEFAULT_UNET } from '../src/model/unet.js';
+import { createAdamState } from '../src/train/adam.js';
+import { trainStep } from '../src/train/step.js';
+import { lossTargets } from '../src/train/loss.js';
+import { VOID_INDEX } from '../src/data/classes.js';
+import { makeRng } from '../src/util/random.js';
+await initEngine({ threads: 2 });
+const N = 4, S = 256;
+const rng = makeRng(1);
+const images = Float32Array.from({ length: N * S * S * 3 }, () => rng.next() * 2 - 1);
+const labels = Uint8Array.from({ length: N * S * S }, () => (rng.next() < 0.1 ? VOID_INDEX : rng.next() < 0.5 ? 1 : 0));
+const batch = { n: N, height: S, width: S, images, targets: lossTargets(labels, 2) };
+const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+const net = createUNet({ ...DEFAULT_UNET, numClasses: 2 }, 1);
+const adam = createAdamState(net.params);
+for (let i = 0; i < 3; i++) trainStep(net, adam, batch, hyper);
+const prof = await tf.profile(() => { trainStep(net, adam, batch, hyper); });
+const want = process.argv.slice(2);
+let total = 0;
+for (const k of prof.kernels) {
+  total += k.kernelTimeMs as number;
+  if (want.length === 0 || want.includes(k.name)) console.log(k.name.padEnd(24), (k.kernelTimeMs as number).toFixed(1).padStart(7), JSON.stringify(k.inputShapes));
+}
+console.log('total', total.toFixed(0));
+process.exit(0);
