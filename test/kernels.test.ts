@@ -44,9 +44,9 @@ const convCases: [string, number[], number[], number, 'same' | 'valid'][] = [
   ['1x1', [1, 10, 10, 2], [1, 1, 2, 3], 1, 'same'],
   ['5x5 same, wide channels', [1, 12, 12, 16], [5, 5, 16, 8], 1, 'same'],
   // Channel counts off the direct kernel's blocks (4 inputs x 8 or 4 outputs) and maps of
-  // several pixel bands (2048 pixels each).
+  // several pixel bands (512 KB of x and dy each).
   ['3x3 same, ragged channel blocks', [2, 9, 11, 6], [3, 3, 6, 13], 1, 'same'],
-  ['3x3 same, several bands', [1, 70, 40, 5], [3, 3, 5, 4], 1, 'same'],
+  ['3x3 same, several bands', [1, 180, 100, 5], [3, 3, 5, 4], 1, 'same'],
   ['2x2 valid, one input channel', [3, 6, 5, 1], [2, 2, 1, 2], 1, 'valid'],
   ['5x5 valid, 12 outputs (blocks of 8 and 4)', [2, 11, 9, 5], [5, 5, 5, 12], 1, 'valid'],
   ['3x3 same, image narrower than a pixel tile', [1, 6, 3, 4], [3, 3, 4, 8], 1, 'same'],
@@ -101,4 +101,23 @@ test('matMul, plain, transposed and batched, on wasm matches the cpu backend', a
   const wasm = await onBackend('wasm', f, [[a, [6, 5]], [b, [6, 4]]]);
   const cpu = await onBackend('cpu', f, [[a, [6, 5]], [b, [6, 4]]]);
   for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-6);
+});
+
+test('matMul on gapseg\'s SIMD paths matches the cpu backend: A B and A B^T as 1x1 convs, A^T B over several bands', async () => {
+  // 300 rows (not a multiple of the 256-pixel image rows), n = 12 (blocks of 8 and 4), and an
+  // A^T B whose inner dimension (7000) spans two pixel bands of conv_dw.
+  const a = rand(300 * 7, 5);
+  const b = rand(7 * 12, 6);
+  const c = rand(12 * 7, 7);
+  const p = rand(7000 * 7, 8);
+  const q = rand(7000 * 12, 9);
+  const f = (at: tf.Tensor, bt: tf.Tensor, ct: tf.Tensor, pt: tf.Tensor, qt: tf.Tensor) => [
+    tf.matMul(at as tf.Tensor2D, bt as tf.Tensor2D),
+    tf.matMul(at as tf.Tensor2D, ct as tf.Tensor2D, false, true),
+    tf.matMul(pt as tf.Tensor2D, qt as tf.Tensor2D, true, false),
+  ];
+  const inputs: [Float32Array, number[]][] = [[a, [300, 7]], [b, [7, 12]], [c, [12, 7]], [p, [7000, 7]], [q, [7000, 12]]];
+  const wasm = await onBackend('wasm', f, inputs);
+  const cpu = await onBackend('cpu', f, inputs);
+  for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `product ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
 });

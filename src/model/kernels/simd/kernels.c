@@ -368,7 +368,7 @@ void split_channels(const float *x, float *a, float *b, int pixels, int ca, int 
  * x[pixel shifted by tap (a, b)][c] * dy[pixel][o]. For each tap this is a product A^T B whose
  * operands are both strided views of the tensors, so it is computed as register-blocked
  * rank-1 updates (DW_MR input channels x 8 output channels per block). The pixels are taken
- * in bands of about DW_BAND, so that a band's rows of x and dy stay in L2 while every block
+ * in bands of about DW_BAND_BYTES of input and output gradient, so that a band's rows of x and dy stay in L2 while every block
  * of dw reads them; each band's sum is kept in registers and added to dw once.
  *
  * Work is split in "units": unit u = (tap, block of DW_MR input channels); this call computes
@@ -376,7 +376,8 @@ void split_channels(const float *x, float *a, float *b, int pixels, int ca, int 
  * taking disjoint unit ranges.
  */
 #define DW_MR 4
-#define DW_BAND 2048
+/* Bytes of x and dy per band (pixels x (ci + co) floats), to stay in L2. */
+#define DW_BAND_BYTES (512 * 1024)
 
 /* acc[i][j] += sum over rows r, columns q: a[r*ars + q*ac + i] * b[r*brs + q*bc + 4*j + lane]. */
 static inline __attribute__((always_inline)) void dw_block(const float *a, long ars, int ac, const float *b, long brs,
@@ -444,18 +445,21 @@ void conv_dw(const float *x, const float *dy, float *dw, int n, int h, int w, in
     float *c = dw + ((long)tap * ci + c0) * co;
     for (long k = 0; k < (long)mr * co; k++) c[k] = 0;
   }
-  int band = DW_BAND / ow > 0 ? DW_BAND / ow : 1;
+  /* A band is whole rows, or part of one row when a row alone exceeds the band's pixels. */
+  int pixels = DW_BAND_BYTES / (4 * (ci + co)) > 64 ? DW_BAND_BYTES / (4 * (ci + co)) : 64;
+  int band = pixels / ow > 0 ? pixels / ow : 1, cols = ow < pixels ? ow : pixels;
   long ars = (long)w * ci, brs = (long)ow * co;
   for (int bn = 0; bn < n; bn++) {
-    for (int y0 = 0; y0 < oh; y0 += band) {
-      int y1 = y0 + band < oh ? y0 + band : oh;
+    for (int y0 = 0; y0 < oh; y0 += band)
+    for (int x0 = 0; x0 < ow; x0 += cols) {
+      int y1 = y0 + band < oh ? y0 + band : oh, x1 = x0 + cols < ow ? x0 + cols : ow;
       for (int u = u0; u < u1; u++) {
         int tap = u / blocks, c0 = (u % blocks) * DW_MR;
         int mr = ci - c0 < DW_MR ? ci - c0 : DW_MR;
         int a = tap / kw, b = tap % kw;
-        /* Output rows and columns whose input pixel for this tap lies inside the image. */
+        /* Output rows and columns of the band whose input pixel for this tap is in the image. */
         int ya = y0 > top - a ? y0 : top - a, yb = y1 < h + top - a ? y1 : h + top - a;
-        int xa = left - b > 0 ? left - b : 0, xb = ow < w + left - b ? ow : w + left - b;
+        int xa = left - b > x0 ? left - b : x0, xb = x1 < w + left - b ? x1 : w + left - b;
         if (ya >= yb || xa >= xb) continue;
         const float *ap = x + (((long)bn * h + ya + a - top) * w + xa + b - left) * ci + c0;
         const float *bp = dy + (((long)bn * oh + ya) * ow + xa) * co;
