@@ -9,7 +9,8 @@ import { initEngine } from '../src/model/engine.js';
 import { median, table, writeResult, machine } from './common.js';
 
 async function main(): Promise<void> {
-  await initEngine({ threads: 2 });
+  const info = await initEngine({ threads: 2 });
+  console.log(`wasm, ${info.threads} threads, fused multiply-add (relaxed SIMD): ${info.fma} (GAPSEG_FMA=0 turns it off)`);
   // [H, Cin, Cout] of the reference U-Net's 3x3 convs (decoder first convs read 2*C channels).
   const layers: [number, number, number][] = [
     [256, 3, 16], [256, 16, 16], [128, 16, 32], [128, 32, 32], [64, 32, 64], [64, 64, 64], [32, 64, 128], [32, 128, 128],
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
   console.log(table(['layer (batch 4)', 'fwd XNNPACK ms', 'fwd direct ms', 'rel. diff', 'dW conv route ms', 'dW direct ms', 'rel. diff'], rows));
   const sum = (k: 'fwdXnnpack' | 'fwd' | 'conv' | 'direct') => results.reduce((a, r) => a + r[k], 0);
   console.log(`\ntotals: forward XNNPACK ${sum('fwdXnnpack').toFixed(0)} ms, direct ${sum('fwd').toFixed(0)} ms; filter gradient conv route ${sum('conv').toFixed(0)} ms, direct ${sum('direct').toFixed(0)} ms`);
-  writeResult('kernels.json', { machine: machine(), results });
+  writeResult('kernels.json', { machine: machine(), threads: info.threads, fma: info.fma, results });
   process.exit(0);
 }
 

@@ -71,7 +71,7 @@ function makeTask(count: number): { images: Float32Array; labels: Uint8Array; fi
 
 async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, count: number): Promise<EngineResult> {
   const info = await initEngine({ threads: THREADS });
-  console.error(`gapseg: tfjs ${tf.version_core} wasm, ${info.threads} threads, SIMD ${info.simd}`);
+  console.error(`gapseg: tfjs ${tf.version_core} wasm, ${info.threads} threads, SIMD ${info.simd}, FMA ${info.fma}`);
   const cfg = { ...DEFAULT_UNET, numClasses: 2 };
   const rng = makeRng(1);
   const images = Float32Array.from({ length: N * S * S * 3 }, () => rng.next() * 2 - 1);

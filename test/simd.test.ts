@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { engine, ROOT } from './helpers.js';
 import { simdKernels } from '../src/model/kernels/simd/index.js';
-import { KERNELS_SOURCE_SHA256 } from '../src/model/kernels/simd/kernelsWasm.js';
+import { KERNELS_SOURCE_SHA256, KERNELS_WASM } from '../src/model/kernels/simd/kernelsWasm.js';
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../src/model/kernels/batchNormRelu.js';
 import { ranges } from '../src/model/kernels/simd/team.js';
 import { GATED_CRF } from '../src/model/kernels/gatedCrf.js';
@@ -74,6 +74,36 @@ for (const [m, c] of [[7, 3], [300, 5], [1000, 16], [513, 18], [64, 128]]) {
   });
 }
 
+test('the base build and the FMA build of the kernels agree on convolutions and filter gradients', () => {
+  // Each build on its own plain memory with the same inputs: the active build is tested against
+  // the cpu backend (kernels.test.ts), this ties the other one to it.
+  assert.ok(simdKernels(tf.backend())!.fma || process.env.GAPSEG_FMA === '0', 'the FMA build was not chosen on this V8');
+  const [n, h, w, ci, co, k] = [2, 9, 13, 6, 12, 3];
+  const rng = makeRng(13);
+  const fill = (len: number) => Float32Array.from({ length: len }, () => rng.next() * 2 - 1);
+  const x = fill(n * h * w * ci);
+  const f = fill(k * k * ci * co);
+  const dy = fill(n * h * w * co);
+  const run = (b64: string) => {
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: 512 });
+    const e = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64, 'base64')), { env: { memory } }).exports as Record<string, (...a: number[]) => void>;
+    const heap = new Float32Array(memory.buffer);
+    const at = { x: 1 << 16, f: 1 << 18, packed: 1 << 19, dy: 1 << 20, y: 1 << 21, dw: 3 << 20 };
+    heap.set(x, at.x / 4);
+    heap.set(f, at.f / 4);
+    heap.set(dy, at.dy / 4);
+    e.conv_pack_filter(at.f, at.packed, k, k, ci, co, 0);
+    e.conv_fwd(at.x, at.packed, at.y, n, h, w, ci, co, k, k, 1, 1, h, w, 0, n * h);
+    e.conv_dw(at.x, at.dy, at.dw, n, h, w, ci, co, k, k, 1, 1, h, w, 0, k * k * Math.ceil(ci / 4));
+    return [heap.slice(at.y / 4, at.y / 4 + n * h * w * co), heap.slice(at.dw / 4, at.dw / 4 + k * k * ci * co)];
+  };
+  const base = run(KERNELS_WASM.plain);
+  const fma = run(KERNELS_WASM.plainFma);
+  close(fma[0], base[0], 1e-6, 'conv');
+  close(fma[1], base[1], 1e-6, 'filter gradient');
+  assert.ok(base[0].some((v) => v !== 0) && base[1].some((v) => v !== 0));
+});
+
 test('the kernel team cuts work into contiguous ranges covering it once, empty ranges allowed', () => {
   assert.deepEqual(ranges(10, 3), [[0, 3], [3, 6], [6, 10]]);
   assert.deepEqual(ranges(1, 2), [[0, 0], [0, 1]]);
@@ -84,6 +114,8 @@ test('the kernel team runs on every thread of the tfjs pool, and a helper\'s fai
   const simd = simdKernels(tf.backend())!;
   assert.equal(simd.team.size, tf.engine().backendName === 'wasm' ? (tf.backend() as unknown as { wasm: { tfjs: { getThreadsCount(): number } } }).wasm.tfjs.getThreadsCount() : 1);
   if (simd.team.size < 2) return;
+  // Helpers still starting get no share of the work; this test needs them all.
+  assert.ok(simd.team.awaitHelpers(30_000), 'helper threads did not start');
   // One unit of work for two threads: the main thread's range is empty and the helper's unit
   // zeroes a filter gradient at an address beyond the heap, which traps in the helper.
   const beyond = 2 ** 32 - 64;

@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { registerGapsegKernels } from './kernels/index.js';
+import { simdKernels } from './kernels/simd/index.js';
 // The Node bundle of tfjs-core registers no gradient functions; tfjs-layers' bundle carries
 // and registers all of them (into tfjs-core's global registry) when it is loaded.
 import '@tensorflow/tfjs-layers';
@@ -34,6 +35,8 @@ export interface EngineInfo {
   backend: string;
   threads: number;
   simd: boolean;
+  /** Whether gapseg's SIMD kernels run their fused multiply-add build (relaxed SIMD). */
+  fma: boolean;
 }
 
 let current: EngineInfo | null = null;
@@ -144,7 +147,7 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
   if (backend === 'cpu') {
     await import('@tensorflow/tfjs-backend-cpu');
     await tf.setBackend('cpu');
-    current = { backend: 'cpu', threads: 1, simd: false };
+    current = { backend: 'cpu', threads: 1, simd: false, fma: false };
   } else {
     const threads = opts.threads ?? defaultThreads();
     const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
@@ -152,7 +155,7 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
     registerGapsegKernels();
     const ok = await tf.setBackend('wasm');
     if (!ok) throw new Error('could not initialise the TensorFlow.js wasm backend');
-    current = { backend: 'wasm', threads: wasm.getThreadsCount(), simd };
+    current = { backend: 'wasm', threads: wasm.getThreadsCount(), simd, fma: simdKernels(tf.backend())?.fma ?? false };
   }
   return current;
 }

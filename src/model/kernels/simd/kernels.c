@@ -13,6 +13,17 @@
 #include <wasm_simd128.h>
 
 #define EXPORT(name) __attribute__((export_name(#name)))
+
+/*
+ * a*b + c in the convolution and GEMM inner loops. The FMA build (-DGAPSEG_FMA, needs the
+ * relaxed-SIMD proposal) uses f32x4.relaxed_madd, one fused instruction where the CPU has
+ * FMA (two where it has not); the base build a multiply and an add.
+ */
+#ifdef GAPSEG_FMA
+#define MADD(a, b, c) wasm_f32x4_relaxed_madd(a, b, c)
+#else
+#define MADD(a, b, c) wasm_f32x4_add(c, wasm_f32x4_mul(a, b))
+#endif
 #define BLOCK 256
 
 /*
@@ -393,7 +404,7 @@ static inline __attribute__((always_inline)) void dw_block(const float *a, long 
       for (int j = 0; j < nv; j++) bv[j] = wasm_v128_load(bp + 4 * j);
       for (int i = 0; i < mr; i++) {
         v128_t av = wasm_v128_load32_splat(ap + i);
-        for (int j = 0; j < nv; j++) acc[i][j] = wasm_f32x4_add(acc[i][j], wasm_f32x4_mul(av, bv[j]));
+        for (int j = 0; j < nv; j++) acc[i][j] = MADD(av, bv[j], acc[i][j]);
       }
     }
   }
@@ -501,7 +512,7 @@ static inline __attribute__((always_inline)) void conv_tile(const float *img, in
         for (int j = 0; j < nv; j++) bv[j] = wasm_v128_load(bp + 4 * j);
         for (int i = 0; i < mr; i++) {
           v128_t av = wasm_v128_load32_splat(ap + (long)i * ci);
-          for (int j = 0; j < nv; j++) acc[i][j] = wasm_f32x4_add(acc[i][j], wasm_f32x4_mul(av, bv[j]));
+          for (int j = 0; j < nv; j++) acc[i][j] = MADD(av, bv[j], acc[i][j]);
         }
       }
     }

@@ -18,6 +18,8 @@ export interface KernelTeam {
    * cover [0, total), one per thread, and return when all have finished.
    */
   split(name: string, args: number[], total: number): void;
+  /** Block until every helper has started (at most timeoutMs); whether they all have. */
+  awaitHelpers(timeoutMs: number): boolean;
 }
 
 // Control block per helper (Int32 slots): the job number posted, the job number finished,
@@ -34,13 +36,14 @@ const MAX_ARGS = 32;
 
 const HELPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { bytes, memory, control, names } = workerData;
-const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+const { module, memory, control, names } = workerData;
+const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const kernels = names.map((n) => exports[n]);
 const ctl = new Int32Array(control, 0, 8);
 const args = new Float64Array(control, ${ARGS_OFFSET}, ${MAX_ARGS});
 let seen = 0;
 Atomics.store(ctl, ${READY}, 1);
+Atomics.notify(ctl, ${READY});
 for (;;) {
   Atomics.wait(ctl, ${POSTED}, seen);
   seen = Atomics.load(ctl, ${POSTED});
@@ -71,10 +74,10 @@ export function ranges(total: number, parts: number): [number, number][] {
 
 /**
  * A team of `threads` (main thread included) over `memory`, each helper instantiating
- * `bytes`. With threads <= 1, or if helpers cannot be started, the team is the main thread.
+ * `module`. With threads <= 1, or if helpers cannot be started, the team is the main thread.
  */
 export function createTeam(
-  bytes: Uint8Array,
+  module: WebAssembly.Module,
   memory: WebAssembly.Memory,
   exportsOfMain: Record<string, (...a: number[]) => unknown>,
   threads: number,
@@ -84,7 +87,7 @@ export function createTeam(
   for (let t = 1; t < threads; t++) {
     const control = new SharedArrayBuffer(ARGS_OFFSET + 8 * MAX_ARGS);
     try {
-      const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { bytes, memory, control, names } });
+      const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { module, memory, control, names } });
       // An idle helper must not keep the process alive.
       worker.unref();
       helpers.push({ ctl: new Int32Array(control, 0, 8), args: new Float64Array(control, ARGS_OFFSET, MAX_ARGS), posted: 0 });
@@ -94,6 +97,17 @@ export function createTeam(
   }
   return {
     size: 1 + helpers.length,
+    awaitHelpers(timeoutMs) {
+      const end = performance.now() + timeoutMs;
+      for (const h of helpers) {
+        while (Atomics.load(h.ctl, READY) !== 1) {
+          const left = end - performance.now();
+          if (left <= 0) return false;
+          Atomics.wait(h.ctl, READY, 0, left);
+        }
+      }
+      return true;
+    },
     split(name, args, total) {
       const kernel = exportsOfMain[name];
       if (!kernel) throw new Error(`no SIMD kernel named ${name}`);
