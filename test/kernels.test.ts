@@ -121,3 +121,27 @@ test('matMul on gapseg\'s SIMD paths matches the cpu backend: A B and A B^T as 1
   const cpu = await onBackend('cpu', f, inputs);
   for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `product ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
 });
+
+test('fused conv2d (bias, ReLU) on wasm matches the cpu backend, on and off the direct kernel', async () => {
+  const x = rand(2 * 9 * 11 * 6, 10);
+  const w12 = rand(3 * 3 * 6 * 12, 11);
+  const w6 = rand(3 * 3 * 6 * 6, 12);
+  const bias = rand(12, 13);
+  const f = (xt: tf.Tensor, wt: tf.Tensor, w6t: tf.Tensor, bt: tf.Tensor) => {
+    const x4 = xt as tf.Tensor4D;
+    return [
+      tf.fused.conv2d({ x: x4, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', bias: bt, activation: 'relu' }),
+      tf.fused.conv2d({ x: x4, filter: wt as tf.Tensor4D, strides: 1, pad: 'valid', bias: bt }),
+      tf.fused.conv2d({ x: x4, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', activation: 'relu' }),
+      // Not for the direct kernel: 6 outputs, stride 2, an activation it does not have.
+      tf.fused.conv2d({ x: x4, filter: w6t as tf.Tensor4D, strides: 1, pad: 'same', activation: 'relu' }),
+      tf.fused.conv2d({ x: x4, filter: wt as tf.Tensor4D, strides: 2, pad: 'same', bias: bt, activation: 'relu' }),
+      tf.fused.conv2d({ x: x4, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', bias: bt, activation: 'elu' }),
+    ];
+  };
+  const inputs: [Float32Array, number[]][] = [[x, [2, 9, 11, 6]], [w12, [3, 3, 6, 12]], [w6, [3, 3, 6, 6]], [bias, [12]]];
+  const wasm = await onBackend('wasm', f, inputs);
+  const cpu = await onBackend('cpu', f, inputs);
+  for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
+  assert.ok(cpu[0].some((v) => v === 0) && cpu[0].some((v) => v > 0), 'the ReLU case must clamp some values and keep others');
+});

@@ -1,7 +1,8 @@
 /**
- * Conv2D on wasm through gapseg's SIMD kernel `conv_fwd` on all threads (see kernels.c) for
- * stride 1, no dilation, NHWC and output channels in multiples of 4: every 3x3 conv of the
- * U-Net, forward and (conv2dBackpropInput.ts) input gradient. XNNPACK's Conv2D, the stock
+ * Conv2D and FusedConv2D on wasm through gapseg's SIMD kernel `conv_fwd` on all threads (see
+ * kernels.c) for stride 1, no dilation, NHWC and output channels in multiples of 4: every 3x3
+ * conv of the U-Net, in training, in its input gradient (conv2dBackpropInput.ts) and in
+ * inference (batch norm folded: conv + bias + ReLU in one pass). XNNPACK's Conv2D, the stock
  * kernel, keeps the other cases (strides, the 1x1 head with 2 outputs). Besides its speed in
  * a single call, it avoids a cost XNNPACK pays in training: XNNPACK caches an operator with
  * its packed filter per filter tensor, and every step brings new filters.
@@ -13,6 +14,12 @@ import { simdKernels, type SimdKernels } from './simd/index.js';
 /** Whether the direct SIMD convolution is switched off (GAPSEG_CONV_ROUTE=xnnpack: tests, benchmarks). */
 export function stockConvForced(): boolean {
   return process.env.GAPSEG_CONV_ROUTE === 'xnnpack';
+}
+
+/** Optional epilogue of convDirect: a bias per output channel, then a ReLU. */
+export interface ConvEpilogue {
+  bias?: tf.TensorInfo;
+  relu?: boolean;
 }
 
 /**
@@ -29,42 +36,74 @@ export function convDirect(
   top: number,
   left: number,
   outShape: [number, number, number, number],
+  epilogue: ConvEpilogue = {},
 ): tf.TensorInfo {
   const [n, h, w, cin] = x.shape;
   const [kh, kw, ci, co] = filter.shape;
   const { infos } = outputs(backend, [outShape]);
   simd.withScratch(kh * kw * ci * co * 4, (packed) => {
     simd.convPackFilter(simd.address(filter), packed, kh, kw, ci, co, rotate ? 1 : 0);
-    const argv = [simd.address(x), packed, simd.address(infos[0]), n, h, w, cin, outShape[3], kh, kw, top, left, outShape[1], outShape[2]];
+    const bias = epilogue.bias ? simd.address(epilogue.bias) : 0;
+    const argv = [simd.address(x), packed, bias, simd.address(infos[0]), n, h, w, cin, outShape[3], kh, kw, top, left, outShape[1], outShape[2], epilogue.relu ? 1 : 0];
     simd.team.split('conv_fwd', argv, n * outShape[1]);
   });
   return infos[0];
+}
+
+interface ConvAttrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dilations: [number, number] | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** The convolution's geometry when the direct kernel applies to it, else null. */
+function directInfo(simd: SimdKernels | null, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: ConvAttrs): tf.backend_util.Conv2DInfo | null {
+  if (!simd || attrs.dataFormat === 'NCHW' || filter.shape[3] % 4 !== 0 || stockConvForced()) return null;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const unit = info.strideHeight === 1 && info.strideWidth === 1 && info.dilationHeight === 1 && info.dilationWidth === 1;
+  return unit ? info : null;
 }
 
 /** Wrap the stock Conv2D with the direct SIMD path where it applies. */
 export function conv2dDirect(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const backend = args.backend as tf.KernelBackend;
-    const x = args.inputs.x as tf.TensorInfo;
-    const filter = args.inputs.filter as tf.TensorInfo;
-    const { strides, pad, dataFormat, dilations, dimRoundingMode } = args.attrs as unknown as {
-      strides: [number, number] | number;
-      pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-      dataFormat: 'NHWC' | 'NCHW';
-      dilations: [number, number] | number;
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    };
+    const { x, filter } = args.inputs as Record<string, tf.TensorInfo>;
     const simd = simdKernels(backend);
-    if (!simd || dataFormat === 'NCHW' || filter.shape[3] % 4 !== 0 || stockConvForced()) return original(args);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filter.shape as [number, number, number, number],
-      strides,
-      dilations ?? 1,
-      pad,
-      dimRoundingMode,
-    );
-    if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return original(args);
+    const info = directInfo(simd, x, filter, args.attrs as unknown as ConvAttrs);
+    if (!simd || !info) return original(args);
     return convDirect(backend, simd, x, filter, false, info.padInfo.top, info.padInfo.left, info.outShape);
+  };
+}
+
+/**
+ * Wrap the stock FusedConv2D (inference with batch norm folded in: conv + bias + ReLU) with
+ * the direct SIMD path where it applies: no activation or ReLU, a bias of one value per
+ * output channel or none.
+ */
+export function fusedConv2dDirect(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const backend = args.backend as tf.KernelBackend;
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const attrs = args.attrs as unknown as ConvAttrs & { activation: string };
+    const simd = simdKernels(backend);
+    const info = directInfo(simd, x!, filter!, attrs);
+    const co = filter!.shape[3];
+    const biasOk = !bias || (bias.dtype === 'float32' && bias.shape.reduce((a, b) => a * b, 1) === co && bias.shape[bias.shape.length - 1] === co);
+    const activationOk = attrs.activation === 'linear' || attrs.activation === 'relu';
+    if (!simd || !info || !biasOk || !activationOk || preluActivationWeights) return original(args);
+    return convDirect(backend, simd, x!, filter!, false, info.padInfo.top, info.padInfo.left, info.outShape, {
+      bias,
+      relu: attrs.activation === 'relu',
+    });
   };
 }

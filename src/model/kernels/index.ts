@@ -7,7 +7,7 @@ import { conv2dBackpropFilter } from './conv2dBackpropFilter.js';
 import { batchMatMulWithoutTransposeA } from './batchMatMul.js';
 import { conv2dBackpropInputViaConv } from './conv2dBackpropInput.js';
 import { overrideKernel } from './compose.js';
-import { conv2dDirect } from './conv2d.js';
+import { conv2dDirect, fusedConv2dDirect } from './conv2d.js';
 import { registerBatchNormReluKernels } from './batchNormRelu.js';
 import { registerPoolLossKernels } from './poolLoss.js';
 import { registerAdamKernel } from './adam.js';
@@ -29,6 +29,7 @@ export function registerGapsegKernels(): void {
   }
   overrideKernel(tf.BatchMatMul, 'wasm', batchMatMulWithoutTransposeA);
   overrideKernel(tf.Conv2D, 'wasm', conv2dDirect);
+  overrideKernel(tf.FusedConv2D, 'wasm', fusedConv2dDirect);
   overrideKernel(tf.Conv2DBackpropInput, 'wasm', conv2dBackpropInputViaConv);
   registerBatchNormReluKernels();
   registerPoolLossKernels();

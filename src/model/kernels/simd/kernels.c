@@ -483,7 +483,7 @@ void conv_dw(const float *x, const float *dy, float *dw, int n, int h, int w, in
 /*
  * Stride-1 convolution: y[n, oy, ox, o] = sum over taps (a, b) and channels c of
  * x[n, oy + a - top, ox + b - left, c] * f[a, b, c, o], 0 outside the image (f packed by
- * conv_pack_filter); for output rows
+ * conv_pack_filter), plus bias[o] if bias is not null, clamped at 0 if relu; for output rows
  * [r0, r1) of the n*oh rows (threads take disjoint row ranges). Register blocks of CONV_MR
  * neighbouring pixels x 8 output channels, like XNNPACK's GEMM micro-kernels but reading the
  * input in place (no indirection buffer, no packed copy of the filter). Pixels whose window
@@ -493,11 +493,11 @@ void conv_dw(const float *x, const float *dy, float *dw, int n, int h, int w, in
 #define CONV_MR 4
 
 static inline __attribute__((always_inline)) void conv_tile(const float *img, int h, int w, int ci, const float *f,
-                                                            int co, int kh, int kw, int iy0, int ix0, float *y, int mr,
-                                                            int nv) {
+                                                            int co, int kh, int kw, int iy0, int ix0, float *y,
+                                                            const float *bias, int relu, int mr, int nv) {
   v128_t acc[CONV_MR][2];
   for (int i = 0; i < mr; i++)
-    for (int j = 0; j < nv; j++) acc[i][j] = wasm_f32x4_splat(0);
+    for (int j = 0; j < nv; j++) acc[i][j] = bias ? wasm_v128_load(bias + 4 * j) : wasm_f32x4_splat(0);
   for (int a = 0; a < kh; a++) {
     int iy = iy0 + a;
     if (iy < 0 || iy >= h) continue;
@@ -518,15 +518,16 @@ static inline __attribute__((always_inline)) void conv_tile(const float *img, in
     }
   }
   for (int i = 0; i < mr; i++)
-    for (int j = 0; j < nv; j++) wasm_v128_store(y + (long)i * co + 4 * j, acc[i][j]);
+    for (int j = 0; j < nv; j++)
+      wasm_v128_store(y + (long)i * co + 4 * j, relu ? wasm_f32x4_max(acc[i][j], wasm_f32x4_splat(0)) : acc[i][j]);
 }
 
 /* One tile of mr pixels (1..CONV_MR) for output channels [j, j + 4*nv). */
 static void conv_pixels(const float *img, int h, int w, int ci, const float *f, int co, int kh, int kw, int iy0,
-                        int ix0, float *y, int mr, int nv) {
-#define CONV_TILE(MR)                                                                  \
-  if (nv == 2) conv_tile(img, h, w, ci, f, co, kh, kw, iy0, ix0, y, MR, 2);          \
-  else conv_tile(img, h, w, ci, f, co, kh, kw, iy0, ix0, y, MR, 1);
+                        int ix0, float *y, const float *bias, int relu, int mr, int nv) {
+#define CONV_TILE(MR)                                                                           \
+  if (nv == 2) conv_tile(img, h, w, ci, f, co, kh, kw, iy0, ix0, y, bias, relu, MR, 2);      \
+  else conv_tile(img, h, w, ci, f, co, kh, kw, iy0, ix0, y, bias, relu, MR, 1);
   switch (mr) {
     case 4: CONV_TILE(4) break;
     case 3: CONV_TILE(3) break;
@@ -561,8 +562,8 @@ void conv_pack_filter(const float *f, float *out, int kh, int kw, int ci, int co
 }
 
 EXPORT(conv_fwd)
-void conv_fwd(const float *x, const float *f, float *y, int n, int h, int w, int ci, int co, int kh, int kw, int top,
-              int left, int oh, int ow, int r0, int r1) {
+void conv_fwd(const float *x, const float *f, const float *bias, float *y, int n, int h, int w, int ci, int co, int kh,
+              int kw, int top, int left, int oh, int ow, int relu, int r0, int r1) {
   /* Output columns [xa, xb) have every tap inside the image. */
   int xa = left < ow ? left : ow;
   int xb = w - kw + 1 + left < ow ? w - kw + 1 + left : ow;
@@ -579,13 +580,13 @@ void conv_fwd(const float *x, const float *f, float *y, int n, int h, int w, int
         int bn = r / oh, oy = r % oh;
         const float *img = x + (long)bn * h * w * ci;
         float *yr = y + (long)r * ow * co + j;
-        const float *fj = f + (long)j * kh * kw * ci;
+        const float *fj = f + (long)j * kh * kw * ci, *bj = bias ? bias + j : 0;
         int iy0 = oy - top, ox = 0;
-        for (; ox < xa; ox++) conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, 1, nv);
+        for (; ox < xa; ox++) conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, bj, relu, 1, nv);
         for (; ox + CONV_MR <= xb; ox += CONV_MR)
-          conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, CONV_MR, nv);
-        if (ox < xb) conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, xb - ox, nv);
-        for (ox = xb; ox < ow; ox++) conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, 1, nv);
+          conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, bj, relu, CONV_MR, nv);
+        if (ox < xb) conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, bj, relu, xb - ox, nv);
+        for (ox = xb; ox < ow; ox++) conv_pixels(img, h, w, ci, fj, co, kh, kw, iy0, ox - left, yr + (long)ox * co, bj, relu, 1, nv);
       }
     }
   }
