@@ -84,24 +84,26 @@ test('the base build and the FMA build of the kernels agree on convolutions and 
   const x = fill(n * h * w * ci);
   const f = fill(k * k * ci * co);
   const dy = fill(n * h * w * co);
+  const bias = fill(co);
   const run = (b64: string) => {
     const memory = new WebAssembly.Memory({ initial: 256, maximum: 512 });
     const e = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64, 'base64')), { env: { memory } }).exports as Record<string, (...a: number[]) => void>;
     const heap = new Float32Array(memory.buffer);
-    const at = { x: 1 << 16, f: 1 << 18, packed: 1 << 19, dy: 1 << 20, y: 1 << 21, dw: 3 << 20 };
+    const at = { x: 1 << 16, f: 1 << 18, packed: 1 << 19, bias: 3 << 18, dy: 1 << 20, y: 1 << 21, dw: 3 << 20 };
     heap.set(x, at.x / 4);
     heap.set(f, at.f / 4);
     heap.set(dy, at.dy / 4);
     e.conv_pack_filter(at.f, at.packed, k, k, ci, co, 0);
-    e.conv_fwd(at.x, at.packed, at.y, n, h, w, ci, co, k, k, 1, 1, h, w, 0, n * h);
+    heap.set(bias, at.bias / 4);
+    e.conv_fwd(at.x, at.packed, at.bias, at.y, n, h, w, ci, co, k, k, 1, 1, h, w, 1, 0, n * h);
     e.conv_dw(at.x, at.dy, at.dw, n, h, w, ci, co, k, k, 1, 1, h, w, 0, k * k * Math.ceil(ci / 4));
     return [heap.slice(at.y / 4, at.y / 4 + n * h * w * co), heap.slice(at.dw / 4, at.dw / 4 + k * k * ci * co)];
   };
   const base = run(KERNELS_WASM.plain);
   const fma = run(KERNELS_WASM.plainFma);
-  close(fma[0], base[0], 1e-6, 'conv');
+  close(fma[0], base[0], 1e-6, 'conv (+ bias, ReLU)');
   close(fma[1], base[1], 1e-6, 'filter gradient');
-  assert.ok(base[0].some((v) => v !== 0) && base[1].some((v) => v !== 0));
+  assert.ok(base[0].some((v) => v > 0) && base[0].some((v) => v === 0) && base[1].some((v) => v !== 0));
 });
 
 test('the kernel team cuts work into contiguous ranges covering it once, empty ranges allowed', () => {
