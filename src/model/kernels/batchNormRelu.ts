@@ -1,6 +1,7 @@
 /**
  * Fused training-mode batch norm + ReLU kernels over the tensors' memory: SIMD wasm
- * (simd/kernels.c) on the wasm backend, this JavaScript on the cpu backend and as fallback. The generic composition (moments, batchNorm, relu and their autodiff) made about
+ * (simd/kernels.c, row passes split over the kernel team's threads) on the wasm backend, this
+ * JavaScript on the cpu backend and as fallback. The generic composition (moments, batchNorm, relu and their autodiff) made about
  * fifteen passes over each activation on wasm; these make two forward and two backward.
  * x is NHWC viewed as [M, C]; statistics are per channel, accumulated in float64.
  *
@@ -29,9 +30,14 @@ function forward(args: Args): tf.TensorInfo[] {
   if (simd) {
     const m = x.shape.reduce((a, b) => a * b, 1) / c;
     const [y, mean, rstd] = infos.map((i) => simd.address(i));
-    simd.withScratch(48 * c, (scratch) =>
-      simd.bnReluForward(simd.address(x), simd.address(gamma), simd.address(beta), y, mean, rstd, m, c, eps, scratch),
-    );
+    const xp = simd.address(x);
+    // The row passes are split over the threads, one chunk of rows each (see kernels.c).
+    const parts = simd.team.size;
+    simd.withScratch(8 * c * (3 * parts + 2), (scratch) => {
+      simd.team.split('bn_moments_part', [xp, m, c, parts, scratch], parts);
+      simd.bnForwardFinish(xp, simd.address(gamma), simd.address(beta), mean, rstd, m, c, eps, parts, scratch);
+      simd.team.split('bn_apply_part', [xp, y, m, c, parts, scratch], parts);
+    });
     return infos;
   }
   const [y, meanOut, rstdOut] = views;
@@ -80,7 +86,12 @@ function backward(args: Args): tf.TensorInfo[] {
     const m = x.shape.reduce((a, b) => a * b, 1) / c;
     const [dxp, dgp, dbp] = infos.map((i) => simd.address(i));
     const a = (t: tf.TensorInfo) => simd.address(t);
-    simd.withScratch(48 * c, (scratch) => simd.bnReluBackward(a(dy), a(x), a(y), a(mean), a(rstd), a(gamma), dxp, dgp, dbp, m, c, scratch));
+    const parts = simd.team.size;
+    simd.withScratch(8 * c * (3 * parts + 2), (scratch) => {
+      simd.team.split('bn_grad_sums_part', [a(dy), a(x), a(y), a(mean), a(rstd), m, c, parts, scratch], parts);
+      simd.bnBackwardFinish(a(mean), a(rstd), a(gamma), dgp, dbp, m, c, parts, scratch);
+      simd.team.split('bn_grad_apply_part', [a(dy), a(x), a(y), dxp, m, c, parts, scratch], parts);
+    });
     return infos;
   }
   const [dx, dgamma, dbeta] = views;

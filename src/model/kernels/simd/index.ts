@@ -10,8 +10,10 @@ import { KERNELS_WASM } from './kernelsWasm.js';
 import { createTeam, type KernelTeam } from './team.js';
 
 export interface SimdKernels {
-  bnReluForward(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, m: number, c: number, eps: number, scratch: number): void;
-  bnReluBackward(dy: number, x: number, y: number, mean: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, m: number, c: number, scratch: number): void;
+  /** Batch norm + ReLU forward, phase 2 of 3 (phases 1 and 3 run split: bn_moments_part, bn_apply_part). */
+  bnForwardFinish(x: number, gamma: number, beta: number, mean: number, rstd: number, m: number, c: number, eps: number, parts: number, scratch: number): void;
+  /** Batch norm + ReLU backward, phase 2 of 3 (phases 1 and 3: bn_grad_sums_part, bn_grad_apply_part). */
+  bnBackwardFinish(mean: number, rstd: number, gamma: number, dgamma: number, dbeta: number, m: number, c: number, parts: number, scratch: number): void;
   concatChannels(a: number, b: number, out: number, pixels: number, ca: number, cb: number): void;
   splitChannels(x: number, a: number, b: number, pixels: number, ca: number, cb: number): void;
   maxPool2x2Grad(dy: number, x: number, y: number, dx: number, n: number, h: number, w: number, c: number): void;
@@ -79,8 +81,8 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
       const instance = new WebAssembly.Instance(module, { env: { memory } });
       const e = instance.exports as Record<string, (...a: number[]) => number>;
       kernels = {
-        bnReluForward: e.bn_relu_forward,
-        bnReluBackward: e.bn_relu_backward,
+        bnForwardFinish: e.bn_forward_finish,
+        bnBackwardFinish: e.bn_backward_finish,
         adamUpdate: e.adam_update,
         maxPool2x2Grad: e.maxpool2x2_grad,
         concatChannels: e.concat_channels,

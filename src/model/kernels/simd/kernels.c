@@ -27,26 +27,27 @@
 #define BLOCK 256
 
 /*
- * Per-channel sums of (x - x0) and (x - x0)^2 over all rows; x0 = the first row (shifting
- * by it keeps the float32 partial sums accurate). Rows are streamed in order; float32
- * accumulators (fa, fb: c floats each, in scratch) are flushed to float64 every BLOCK rows.
+ * Per-channel sums of (x - x0) and (x - x0)^2 over `rows` rows from x; x0 = the tensor's
+ * first row (shifting by it keeps the float32 partial sums accurate). Rows are streamed in
+ * order; float32 accumulators (fa, fb: c floats each) are flushed to float64 every BLOCK rows.
  */
-static void channel_moments(const float *x, int m, int c, double *s, double *ss, float *fa, float *fb) {
+static void channel_moments(const float *x0, const float *x, int rows, int c, double *s, double *ss, float *fa,
+                            float *fb) {
   for (int k = 0; k < c; k++) { s[k] = 0; ss[k] = 0; }
   int c4 = c & ~3;
-  for (int r0 = 0; r0 < m; r0 += BLOCK) {
-    int r1 = r0 + BLOCK < m ? r0 + BLOCK : m;
+  for (int r0 = 0; r0 < rows; r0 += BLOCK) {
+    int r1 = r0 + BLOCK < rows ? r0 + BLOCK : rows;
     for (int k = 0; k < c; k++) { fa[k] = 0; fb[k] = 0; }
     for (int r = r0; r < r1; r++) {
       const float *xr = x + (long)r * c;
       int k = 0;
       for (; k < c4; k += 4) {
-        v128_t d = wasm_f32x4_sub(wasm_v128_load(xr + k), wasm_v128_load(x + k));
+        v128_t d = wasm_f32x4_sub(wasm_v128_load(xr + k), wasm_v128_load(x0 + k));
         wasm_v128_store(fa + k, wasm_f32x4_add(wasm_v128_load(fa + k), d));
         wasm_v128_store(fb + k, wasm_f32x4_add(wasm_v128_load(fb + k), wasm_f32x4_mul(d, d)));
       }
       for (; k < c; k++) {
-        float d = xr[k] - x[k];
+        float d = xr[k] - x0[k];
         fa[k] += d;
         fb[k] += d * d;
       }
@@ -56,18 +57,38 @@ static void channel_moments(const float *x, int m, int c, double *s, double *ss,
 }
 
 /*
- * Training batch norm + ReLU forward. Outputs y [m, c], mean [c], rstd [c].
- * scratch: 2*c doubles + 4*c floats (48*c bytes is enough).
+ * Training batch norm + ReLU over x [m, c], in three phases so that threads can share the
+ * row passes: the m rows are cut into `parts` chunks; the *_part functions take chunks
+ * [u0, u1) (threads take disjoint ones) and the *_finish functions, run once, combine the
+ * chunks' float64 sums in chunk order. scratch: (3*parts + 2)*c doubles; chunk u's sums
+ * (2c doubles, then 2c float accumulators) at 3*c*u, the per-channel coefficients after them.
  */
-EXPORT(bn_relu_forward)
-void bn_relu_forward(const float *x, const float *gamma, const float *beta, float *y, float *mean_out,
-                     float *rstd_out, int m, int c, float eps, double *scratch) {
-  double *s = scratch, *ss = scratch + c;
-  float *scale = (float *)(scratch + 2 * c), *shift = scale + c, *fa = shift + c, *fb = fa + c;
-  channel_moments(x, m, c, s, ss, fa, fb);
+static inline int chunk_start(int u, int m, int parts) { return (int)((long)u * m / parts); }
+
+/* Forward phase 1: per chunk, sums of (x - x0) and (x - x0)^2 per channel. */
+EXPORT(bn_moments_part)
+void bn_moments_part(const float *x, int m, int c, int parts, double *scratch, int u0, int u1) {
+  for (int u = u0; u < u1; u++) {
+    int lo = chunk_start(u, m, parts), hi = chunk_start(u + 1, m, parts);
+    double *s = scratch + 3L * c * u;
+    float *fa = (float *)(s + 2 * c);
+    channel_moments(x, x + (long)lo * c, hi - lo, c, s, s + c, fa, fa + c);
+  }
+}
+
+/* Forward phase 2: mean [c], rstd [c], and the coefficients y = max(0, x*scale + shift). */
+EXPORT(bn_forward_finish)
+void bn_forward_finish(const float *x, const float *gamma, const float *beta, float *mean_out, float *rstd_out, int m,
+                       int c, float eps, int parts, double *scratch) {
+  float *scale = (float *)(scratch + 3L * c * parts), *shift = scale + c;
   for (int k = 0; k < c; k++) {
-    double d = s[k] / m;
-    double var = ss[k] / m - d * d;
+    double s = 0, ss = 0;
+    for (int u = 0; u < parts; u++) {
+      s += scratch[3L * c * u + k];
+      ss += scratch[3L * c * u + c + k];
+    }
+    double d = s / m;
+    double var = ss / m - d * d;
     if (var < 0) var = 0;
     double mean = x[k] + d;
     float rstd = (float)(1.0 / __builtin_sqrt(var + eps));
@@ -76,8 +97,14 @@ void bn_relu_forward(const float *x, const float *gamma, const float *beta, floa
     scale[k] = gamma[k] * rstd;
     shift[k] = (float)(beta[k] - mean * gamma[k] * rstd);
   }
+}
+
+/* Forward phase 3: y for the chunks' rows. */
+EXPORT(bn_apply_part)
+void bn_apply_part(const float *x, float *y, int m, int c, int parts, const double *scratch, int u0, int u1) {
+  const float *scale = (const float *)(scratch + 3L * c * parts), *shift = scale + c;
   v128_t zero = wasm_f32x4_splat(0);
-  for (int r = 0; r < m; r++) {
+  for (int r = chunk_start(u0, m, parts); r < chunk_start(u1, m, parts); r++) {
     const float *xr = x + (long)r * c;
     float *yr = y + (long)r * c;
     int k = 0;
@@ -93,50 +120,72 @@ void bn_relu_forward(const float *x, const float *gamma, const float *beta, floa
 }
 
 /*
- * Training batch norm + ReLU backward. g = dy where y > 0; xhat = (x - mean) * rstd;
- * dbeta = sum g, dgamma = sum g * xhat; dx = k1 * g + a + b * x with
- * k1 = gamma*rstd, b = -k1*rstd*dgamma/m, a = -k1*dbeta/m - b*mean.
- * scratch: 2*c doubles + 5*c floats (48*c bytes is enough).
+ * Backward. g = dy where y > 0; xhat = (x - mean) * rstd; dbeta = sum g, dgamma = sum g * xhat;
+ * dx = k1 * g + a + b * x with k1 = gamma*rstd, b = -k1*rstd*dgamma/m, a = -k1*dbeta/m - b*mean.
+ * Phase 1: per chunk, the sums of g and g * xhat per channel.
  */
-EXPORT(bn_relu_backward)
-void bn_relu_backward(const float *dy, const float *x, const float *y, const float *mean, const float *rstd,
-                      const float *gamma, float *dx, float *dgamma, float *dbeta, int m, int c, double *scratch) {
-  double *db = scratch, *dg = scratch + c;
-  float *k1 = (float *)(scratch + 2 * c), *ka = k1 + c, *kb = ka + c, *fa = kb + c, *fb = fa + c;
-  for (int k = 0; k < c; k++) { db[k] = 0; dg[k] = 0; }
+EXPORT(bn_grad_sums_part)
+void bn_grad_sums_part(const float *dy, const float *x, const float *y, const float *mean, const float *rstd, int m,
+                       int c, int parts, double *scratch, int u0, int u1) {
   v128_t zero = wasm_f32x4_splat(0);
   int c4 = c & ~3;
-  for (int r0 = 0; r0 < m; r0 += BLOCK) {
-    int r1 = r0 + BLOCK < m ? r0 + BLOCK : m;
-    for (int k = 0; k < c; k++) { fa[k] = 0; fb[k] = 0; }
-    for (int r = r0; r < r1; r++) {
-      long o = (long)r * c;
-      int k = 0;
-      for (; k < c4; k += 4) {
-        v128_t g = wasm_v128_and(wasm_v128_load(dy + o + k), wasm_f32x4_gt(wasm_v128_load(y + o + k), zero));
-        v128_t xh = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + o + k), wasm_v128_load(mean + k)), wasm_v128_load(rstd + k));
-        wasm_v128_store(fa + k, wasm_f32x4_add(wasm_v128_load(fa + k), g));
-        wasm_v128_store(fb + k, wasm_f32x4_add(wasm_v128_load(fb + k), wasm_f32x4_mul(g, xh)));
-      }
-      for (; k < c; k++) {
-        if (y[o + k] > 0) {
-          fa[k] += dy[o + k];
-          fb[k] += dy[o + k] * (x[o + k] - mean[k]) * rstd[k];
+  for (int u = u0; u < u1; u++) {
+    double *db = scratch + 3L * c * u, *dg = db + c;
+    float *fa = (float *)(dg + c), *fb = fa + c;
+    for (int k = 0; k < c; k++) { db[k] = 0; dg[k] = 0; }
+    int hi = chunk_start(u + 1, m, parts);
+    for (int r0 = chunk_start(u, m, parts); r0 < hi; r0 += BLOCK) {
+      int r1 = r0 + BLOCK < hi ? r0 + BLOCK : hi;
+      for (int k = 0; k < c; k++) { fa[k] = 0; fb[k] = 0; }
+      for (int r = r0; r < r1; r++) {
+        long o = (long)r * c;
+        int k = 0;
+        for (; k < c4; k += 4) {
+          v128_t g = wasm_v128_and(wasm_v128_load(dy + o + k), wasm_f32x4_gt(wasm_v128_load(y + o + k), zero));
+          v128_t xh = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + o + k), wasm_v128_load(mean + k)), wasm_v128_load(rstd + k));
+          wasm_v128_store(fa + k, wasm_f32x4_add(wasm_v128_load(fa + k), g));
+          wasm_v128_store(fb + k, wasm_f32x4_add(wasm_v128_load(fb + k), wasm_f32x4_mul(g, xh)));
+        }
+        for (; k < c; k++) {
+          if (y[o + k] > 0) {
+            fa[k] += dy[o + k];
+            fb[k] += dy[o + k] * (x[o + k] - mean[k]) * rstd[k];
+          }
         }
       }
+      for (int k = 0; k < c; k++) { db[k] += fa[k]; dg[k] += fb[k]; }
     }
-    for (int k = 0; k < c; k++) { db[k] += fa[k]; dg[k] += fb[k]; }
   }
+}
+
+/* Backward phase 2: dgamma, dbeta and the coefficients k1, a, b of dx. */
+EXPORT(bn_backward_finish)
+void bn_backward_finish(const float *mean, const float *rstd, const float *gamma, float *dgamma, float *dbeta, int m,
+                        int c, int parts, double *scratch) {
+  float *k1 = (float *)(scratch + 3L * c * parts), *ka = k1 + c, *kb = ka + c;
   for (int j = 0; j < c; j++) {
+    double db = 0, dg = 0;
+    for (int u = 0; u < parts; u++) {
+      db += scratch[3L * c * u + j];
+      dg += scratch[3L * c * u + c + j];
+    }
     double s = (double)gamma[j] * rstd[j];
-    double t = s * dg[j] * rstd[j] / m;
+    double t = s * dg * rstd[j] / m;
     k1[j] = (float)s;
     kb[j] = (float)(-t);
-    ka[j] = (float)(-s * db[j] / m + t * mean[j]);
-    dgamma[j] = (float)dg[j];
-    dbeta[j] = (float)db[j];
+    ka[j] = (float)(-s * db / m + t * mean[j]);
+    dgamma[j] = (float)dg;
+    dbeta[j] = (float)db;
   }
-  for (int r = 0; r < m; r++) {
+}
+
+/* Backward phase 3: dx for the chunks' rows. */
+EXPORT(bn_grad_apply_part)
+void bn_grad_apply_part(const float *dy, const float *x, const float *y, float *dx, int m, int c, int parts,
+                        const double *scratch, int u0, int u1) {
+  const float *k1 = (const float *)(scratch + 3L * c * parts), *ka = k1 + c, *kb = ka + c;
+  v128_t zero = wasm_f32x4_splat(0);
+  for (int r = chunk_start(u0, m, parts); r < chunk_start(u1, m, parts); r++) {
     long o = (long)r * c;
     int j = 0;
     for (; j + 4 <= c; j += 4) {
