@@ -1,8 +1,11 @@
 /**
- * Filter-gradient routes on the reference U-Net's conv shapes (batch 4, 256x256 input): the
- * direct SIMD kernel (the default) and the dilated-convolution route, against the forward
- * conv of the same layer, and the two routes' relative difference. Prints a table and writes
- * bench/results/kernels.json.   npm run bench:kernels
+ * gapseg's direct SIMD conv kernels against the stock routes on the reference U-Net's 3x3
+ * conv shapes (batch 4, 256x256 input): forward (XNNPACK's Conv2D vs conv_fwd), input
+ * gradient (a rotated-filter conv on XNNPACK vs on conv_fwd) and filter gradient (the
+ * dilated-convolution route on XNNPACK vs conv_dw), with the relative differences of the
+ * results. Each call reuses its filter, which favours XNNPACK (its operator cache); in
+ * training every step has new filters. Prints a table, writes bench/results/kernels.json.
+ *   npm run bench:kernels
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../src/model/engine.js';
@@ -11,11 +14,14 @@ import { median, table, writeResult, machine } from './common.js';
 async function main(): Promise<void> {
   const info = await initEngine({ threads: 2 });
   console.log(`wasm, ${info.threads} threads, fused multiply-add (relaxed SIMD): ${info.fma} (GAPSEG_FMA=0 turns it off)`);
-  // [H, Cin, Cout] of the reference U-Net's 3x3 convs (decoder first convs read 2*C channels).
+  // [H, Cin, Cout] of the reference U-Net's 18 3x3 convs; each decoder level's first conv reads
+  // the upsampled map and the skip connection, concatenated (2 x Cout channels).
   const layers: [number, number, number][] = [
     [256, 3, 16], [256, 16, 16], [128, 16, 32], [128, 32, 32], [64, 32, 64], [64, 64, 64], [32, 64, 128], [32, 128, 128],
-    [16, 128, 256], [16, 256, 256], [32, 128, 128], [64, 64, 64], [128, 32, 32], [256, 16, 16],
+    [16, 128, 256], [16, 256, 256], [32, 256, 128], [32, 128, 128], [64, 128, 64], [64, 64, 64], [128, 64, 32], [128, 32, 32],
+    [256, 32, 16], [256, 16, 16],
   ];
+
   const time = (f: () => tf.Tensor): number => {
     f().dispose();
     const ts: number[] = [];
@@ -29,7 +35,7 @@ async function main(): Promise<void> {
     return median(ts);
   };
   const rows: (string | number)[][] = [];
-  const results: { h: number; ci: number; co: number; fwdXnnpack: number; fwd: number; fwdErr: number; conv: number; direct: number; relErr: number }[] = [];
+  const results: { h: number; ci: number; co: number; fwdXnnpack: number; fwd: number; fwdErr: number; dxXnnpack: number; dx: number; conv: number; direct: number; relErr: number }[] = [];
   for (const [h, ci, co] of layers) {
     const x = tf.randomNormal([4, h, h, ci]) as tf.Tensor4D;
     const dy = tf.randomNormal([4, h, h, co]) as tf.Tensor4D;
@@ -44,6 +50,11 @@ async function main(): Promise<void> {
     const gotY = conv();
     const fwdErr = tf.tidy(() => tf.max(tf.abs(tf.sub(refY, gotY))).dataSync()[0] / tf.max(tf.abs(refY)).dataSync()[0]);
     tf.dispose([refY, gotY]);
+    const dX = () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string, inputShape: [4, h, h, ci] }) as tf.Tensor;
+    process.env.GAPSEG_CONV_ROUTE = 'xnnpack';
+    const dxX = time(dX);
+    delete process.env.GAPSEG_CONV_ROUTE;
+    const dxD = time(dX);
     // The convolution route as it runs where it is used (strides > 1): on XNNPACK's Conv2D.
     process.env.GAPSEG_DW_ROUTE = 'conv';
     process.env.GAPSEG_CONV_ROUTE = 'xnnpack';
@@ -56,13 +67,14 @@ async function main(): Promise<void> {
     // The two routes must agree (float noise only) for the timing to mean anything.
     const relErr = tf.tidy(() => tf.max(tf.abs(tf.sub(ref, got))).dataSync()[0] / tf.max(tf.abs(ref)).dataSync()[0]);
     tf.dispose([ref, got]);
-    rows.push([`${h}x${h} ${ci}->${co}`, fwdX, fwd, fwdErr.toExponential(1), convDw, direct, relErr.toExponential(1)]);
-    results.push({ h, ci, co, fwdXnnpack: fwdX, fwd, fwdErr, conv: convDw, direct, relErr });
+    rows.push([`${h}x${h} ${ci}->${co}`, fwdX, fwd, fwdErr.toExponential(1), dxX, dxD, convDw, direct, relErr.toExponential(1)]);
+    results.push({ h, ci, co, fwdXnnpack: fwdX, fwd, fwdErr, dxXnnpack: dxX, dx: dxD, conv: convDw, direct, relErr });
     tf.dispose([x, dy, w]);
   }
-  console.log(table(['layer (batch 4)', 'fwd XNNPACK ms', 'fwd direct ms', 'rel. diff', 'dW conv route ms', 'dW direct ms', 'rel. diff'], rows));
-  const sum = (k: 'fwdXnnpack' | 'fwd' | 'conv' | 'direct') => results.reduce((a, r) => a + r[k], 0);
-  console.log(`\ntotals: forward XNNPACK ${sum('fwdXnnpack').toFixed(0)} ms, direct ${sum('fwd').toFixed(0)} ms; filter gradient conv route ${sum('conv').toFixed(0)} ms, direct ${sum('direct').toFixed(0)} ms`);
+  console.log(table(['layer (batch 4)', 'fwd XNNPACK ms', 'fwd direct ms', 'rel. diff', 'dX XNNPACK ms', 'dX direct ms', 'dW conv route ms', 'dW direct ms', 'rel. diff'], rows));
+  const sum = (k: 'fwdXnnpack' | 'fwd' | 'dxXnnpack' | 'dx' | 'conv' | 'direct') => results.reduce((a, r) => a + r[k], 0);
+  const ms = (k: Parameters<typeof sum>[0]) => sum(k).toFixed(0);
+  console.log(`\ntotals (ms): forward XNNPACK ${ms('fwdXnnpack')}, direct ${ms('fwd')}; input gradient XNNPACK ${ms('dxXnnpack')}, direct ${ms('dx')}; filter gradient conv route ${ms('conv')}, direct ${ms('direct')}`);
   writeResult('kernels.json', { machine: machine(), threads: info.threads, fma: info.fma, results });
   process.exit(0);
 }
