@@ -1,6 +1,6 @@
 /**
  * Where one training step's time goes, call by call: the reference U-Net's step (batch 4 x
- * 3x256x256, 2 threads) under tf.profile, one line per kernel call with its input shapes
+ * 3x256x256, 2 threads or GAPSEG_THREADS) under tf.profile, one line per kernel call with its input shapes
  * (optionally only the named kernels), and the total. A tool for kernel work, not a benchmark.
  *
  *   npm run build && node dist/bench/stepProfile.js [Conv2D Conv2DBackpropFilter ...]
@@ -13,7 +13,7 @@ import { trainStep } from '../src/train/step.js';
 import { lossTargets } from '../src/train/loss.js';
 import { VOID_INDEX } from '../src/data/classes.js';
 import { makeRng } from '../src/util/random.js';
-await initEngine({ threads: 2 });
+await initEngine({ threads: Number(process.env.GAPSEG_THREADS) || 2 });
 const N = 4, S = 256;
 const rng = makeRng(1);
 const images = Float32Array.from({ length: N * S * S * 3 }, () => rng.next() * 2 - 1);

@@ -12,9 +12,12 @@ import { GapsegError } from '../src/util/errors.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
-/** Start the wasm engine (2 threads) once per test process. */
+/**
+ * Start the wasm engine once per test process: 2 threads, or GAPSEG_THREADS (1 runs the
+ * single-threaded tfjs binary and gapseg's kernels on its plain, unshared memory).
+ */
 export async function engine(): Promise<void> {
-  await initEngine({ threads: 2 });
+  await initEngine({ threads: Number(process.env.GAPSEG_THREADS) > 0 ? Number(process.env.GAPSEG_THREADS) : 2 });
 }
 
 /** A fresh temporary folder, removed when the process exits. */

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { engine, ROOT } from './helpers.js';
 import { simdKernels } from '../src/model/kernels/simd/index.js';
@@ -51,6 +53,22 @@ function close(a: Float32Array, b: Float32Array, tol: number, what: string): voi
 
 test('the SIMD kernels load on the wasm backend', () => {
   assert.ok(simdKernels(tf.backend()), 'SIMD kernels did not instantiate against the tfjs heap');
+});
+
+test('with one thread (the single-threaded tfjs binary, plain memory) the SIMD kernels load too', () => {
+  // A separate process: the engine is initialised once per process.
+  const dist = path.join(ROOT, 'dist', 'src');
+  const code = `
+    const tf = await import('@tensorflow/tfjs-core');
+    const { initEngine } = await import(${JSON.stringify(pathToFileURL(path.join(dist, 'model/engine.js')).href)});
+    const { simdKernels } = await import(${JSON.stringify(pathToFileURL(path.join(dist, 'model/kernels/simd/index.js')).href)});
+    const info = await initEngine({ threads: 1 });
+    const k = simdKernels(tf.backend());
+    console.log(JSON.stringify({ threads: info.threads, loaded: k !== null, team: k?.team.size }));
+    process.exit(0);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { threads: 1, loaded: true, team: 1 });
 });
 
 test('the embedded wasm was built from the current kernels.c (rebuild: scripts/build-kernels.sh)', () => {

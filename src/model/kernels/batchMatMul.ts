@@ -34,7 +34,8 @@ export function batchMatMulWithoutTransposeA(original: tf.KernelFunc): tf.Kernel
     const temps: tf.TensorInfo[] = [];
     let a = inputs.a as tf.TensorInfo;
     let b = inputs.b as tf.TensorInfo;
-    const simd = simdKernels(backend);
+    // gapseg's kernels take single float32 products (batch dimensions all 1).
+    const simd = a.dtype === 'float32' && b.dtype === 'float32' ? simdKernels(backend) : null;
     const single = (t: tf.TensorInfo) => t.shape.slice(0, -2).every((d) => d === 1);
     if (simd && transposeA && !transposeB && single(a) && single(b)) {
       // a [k, m], b [k, n] as a 1 x k image with m channels and its 1x1 conv's output gradient.

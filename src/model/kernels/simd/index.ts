@@ -37,6 +37,7 @@ export interface SimdKernels {
 interface WasmBackendLike {
   wasm: {
     wasmMemory?: WebAssembly.Memory;
+    asm?: { memory?: WebAssembly.Memory };
     _malloc(n: number): number;
     _free(p: number): void;
     tfjs?: { getThreadsCount(): number };
@@ -73,7 +74,9 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
   if (!b.wasm || !b.dataIdMap) return null;
   if (instances.has(backend)) return instances.get(backend) ?? null;
   let kernels: SimdKernels | null = null;
-  const memory = b.wasm.wasmMemory;
+  // The threaded tfjs binary exposes its (shared) memory as wasmMemory; the single-threaded
+  // one, used with one thread, only among its module's exports.
+  const memory = b.wasm.wasmMemory ?? b.wasm.asm?.memory;
   if (memory) {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
     try {
