@@ -25,7 +25,7 @@ function maxPoolGrad(args: Args): tf.TensorInfo {
   const { infos, views } = outputs(backend, [x.shape]);
   const simd = simdKernels(backend);
   if (simd) {
-    simd.maxPool2x2Grad(simd.address(dy), simd.address(x), simd.address(y), simd.address(infos[0]), n, h, w, c);
+    simd.team.split('maxpool2x2_grad', [simd.address(dy), simd.address(x), simd.address(y), simd.address(infos[0]), h, w, c], n * (h >> 1));
     return infos[0];
   }
   const dx = views[0];

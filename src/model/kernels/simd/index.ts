@@ -14,9 +14,6 @@ export interface SimdKernels {
   bnForwardFinish(x: number, gamma: number, beta: number, mean: number, rstd: number, m: number, c: number, eps: number, parts: number, scratch: number): void;
   /** Batch norm + ReLU backward, phase 2 of 3 (phases 1 and 3: bn_grad_sums_part, bn_grad_apply_part). */
   bnBackwardFinish(mean: number, rstd: number, gamma: number, dgamma: number, dbeta: number, m: number, c: number, parts: number, scratch: number): void;
-  concatChannels(a: number, b: number, out: number, pixels: number, ca: number, cb: number): void;
-  splitChannels(x: number, a: number, b: number, pixels: number, ca: number, cb: number): void;
-  maxPool2x2Grad(dy: number, x: number, y: number, dx: number, n: number, h: number, w: number, c: number): void;
   adamUpdate(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, b1: number, b2: number, stepSize: number, invSqrtBc2: number, eps: number, lrWd: number): void;
   /** Gated CRF loss (returned) and its gradient w.r.t. the logits; see gatedCrf.ts. */
   gatedCrf(logits: number, image: number, gate: number, grad: number, n: number, h: number, w: number, k: number, radius: number, aXY: number, aRGB: number, weight: number, scratch: number): number;
@@ -87,9 +84,6 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
         bnForwardFinish: e.bn_forward_finish,
         bnBackwardFinish: e.bn_backward_finish,
         adamUpdate: e.adam_update,
-        maxPool2x2Grad: e.maxpool2x2_grad,
-        concatChannels: e.concat_channels,
-        splitChannels: e.split_channels,
         gatedCrf: e.gated_crf,
         convDw: e.conv_dw,
         convPackFilter: e.conv_pack_filter,

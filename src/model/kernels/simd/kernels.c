@@ -236,26 +236,26 @@ void adam_update(const float *p, const float *g, const float *m, const float *v,
 
 /*
  * Gradient of 2x2/stride-2 max pooling: each dy goes to the first position of its window
- * (row-major) holding the pooled maximum y; dx is written whole (zeros elsewhere).
+ * (row-major) holding the pooled maximum y; dx is written whole (zeros elsewhere), for the
+ * output rows [r0, r1) of the batch's n*(h/2) (threads take disjoint ones).
  */
 EXPORT(maxpool2x2_grad)
-void maxpool2x2_grad(const float *dy, const float *x, const float *y, float *dx, int n, int h, int w, int c) {
+void maxpool2x2_grad(const float *dy, const float *x, const float *y, float *dx, int h, int w, int c, int r0, int r1) {
   int ho = h >> 1, wo = w >> 1;
   long row = (long)w * c;
-  for (int b = 0; b < n; b++) {
-    for (int i = 0; i < ho; i++) {
-      for (int j = 0; j < wo; j++) {
-        long o = (((long)b * ho + i) * wo + j) * c;
-        long p = (((long)b * h + 2 * i) * w + 2 * j) * c;
-        for (int k = 0; k < c; k++) {
-          float m = y[o + k], d = dy[o + k];
-          float a0 = x[p + k], a1 = x[p + c + k], a2 = x[p + row + k];
-          int s0 = a0 == m, s1 = !s0 && a1 == m, s2 = !s0 && !s1 && a2 == m, s3 = !s0 && !s1 && !s2;
-          dx[p + k] = s0 ? d : 0;
-          dx[p + c + k] = s1 ? d : 0;
-          dx[p + row + k] = s2 ? d : 0;
-          dx[p + row + c + k] = s3 ? d : 0;
-        }
+  for (int r = r0; r < r1; r++) {
+    int b = r / ho, i = r % ho;
+    for (int j = 0; j < wo; j++) {
+      long o = (((long)b * ho + i) * wo + j) * c;
+      long p = (((long)b * h + 2 * i) * w + 2 * j) * c;
+      for (int k = 0; k < c; k++) {
+        float m = y[o + k], d = dy[o + k];
+        float a0 = x[p + k], a1 = x[p + c + k], a2 = x[p + row + k];
+        int s0 = a0 == m, s1 = !s0 && a1 == m, s2 = !s0 && !s1 && a2 == m, s3 = !s0 && !s1 && !s2;
+        dx[p + k] = s0 ? d : 0;
+        dx[p + c + k] = s1 ? d : 0;
+        dx[p + row + k] = s2 ? d : 0;
+        dx[p + row + c + k] = s3 ? d : 0;
       }
     }
   }
@@ -398,11 +398,12 @@ double gated_crf(const float *logits, const float *image, const float *gate, flo
   return 2 * scale * pair_sum;
 }
 
-/* Channel concatenation of two NHWC tensors with the same pixels: out = [a, b] per pixel. */
+/* Channel concatenation of two NHWC tensors with the same pixels: out = [a, b] per pixel,
+   for pixels [p0, p1). */
 EXPORT(concat_channels)
-void concat_channels(const float *a, const float *b, float *out, int pixels, int ca, int cb) {
+void concat_channels(const float *a, const float *b, float *out, int ca, int cb, int p0, int p1) {
   int c = ca + cb;
-  for (long p = 0; p < pixels; p++) {
+  for (long p = p0; p < p1; p++) {
     const float *ap = a + p * ca, *bp = b + p * cb;
     float *op = out + p * c;
     for (int k = 0; k < ca; k++) op[k] = ap[k];
@@ -410,11 +411,11 @@ void concat_channels(const float *a, const float *b, float *out, int pixels, int
   }
 }
 
-/* The inverse: split x [pixels, ca + cb] into a [pixels, ca] and b [pixels, cb]. */
+/* The inverse: split x [pixels, ca + cb] into a [pixels, ca] and b [pixels, cb], pixels [p0, p1). */
 EXPORT(split_channels)
-void split_channels(const float *x, float *a, float *b, int pixels, int ca, int cb) {
+void split_channels(const float *x, float *a, float *b, int ca, int cb, int p0, int p1) {
   int c = ca + cb;
-  for (long p = 0; p < pixels; p++) {
+  for (long p = p0; p < p1; p++) {
     const float *xp = x + p * c;
     float *ap = a + p * ca, *bp = b + p * cb;
     for (int k = 0; k < ca; k++) ap[k] = xp[k];
