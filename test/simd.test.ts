@@ -17,6 +17,7 @@ import { KERNELS_SOURCE_SHA256, KERNELS_WASM } from '../src/model/kernels/simd/k
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../src/model/kernels/batchNormRelu.js';
 import { ranges } from '../src/model/kernels/simd/team.js';
 import { GATED_CRF } from '../src/model/kernels/gatedCrf.js';
+import { CHANNEL_SUMS } from '../src/model/kernels/poolLoss.js';
 import { makeRng } from '../src/util/random.js';
 
 before(engine);
@@ -146,6 +147,15 @@ test('the kernel team runs on every thread of the tfjs pool, and a helper\'s fai
   const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 8] }) as tf.Tensor;
   assert.ok(tf.max(tf.abs(dw)).dataSync()[0] > 0);
   tf.dispose([x, dy, dw]);
+});
+
+test('per-channel sums, SIMD = JavaScript, over rows beyond one block and odd channel counts', () => {
+  for (const [m, c] of [[7, 3], [1000, 16], [513, 18]]) {
+    const x = values([m, c], 14, 2);
+    const [s, j] = both(() => [tf.engine().runKernel(CHANNEL_SUMS, { x }, {}) as tf.Tensor]);
+    close(s[0], j[0], 1e-6, `channel sums ${m}x${c}`);
+    x.dispose();
+  }
 });
 
 test('Adam update, SIMD = JavaScript, on an odd length', () => {

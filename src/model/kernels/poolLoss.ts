@@ -1,7 +1,8 @@
 /**
- * Small fused kernels for the hand-written backward pass of the U-Net, in JavaScript over
- * tensor memory (one pass each): the gradient of 2x2 max-pooling, per-channel sums, and the
- * masked softmax cross-entropy with its gradient.
+ * Small fused kernels for the hand-written backward pass of the U-Net, one pass each over
+ * tensor memory: the gradient of 2x2 max-pooling and per-channel sums (SIMD on the kernel
+ * team's threads on wasm, this JavaScript on cpu), and the masked softmax cross-entropy with
+ * its gradient (JavaScript).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
@@ -59,6 +60,23 @@ function channelSums(args: Args): tf.TensorInfo {
   const { x } = args.inputs as Record<string, tf.TensorInfo>;
   const c = x.shape[x.shape.length - 1];
   const { infos, views } = outputs(backend, [[c]]);
+  const simd = simdKernels(backend);
+  if (simd) {
+    // Chunks of rows on the kernel team's threads; their float64 sums added in chunk order.
+    const m = x.shape.reduce((a, b) => a * b, 1) / c;
+    const parts = simd.team.size;
+    simd.withScratch(8 * c * parts + 8 * c * parts, (sums) => {
+      simd.team.split('channel_sums_part', [simd.address(x), m, c, parts, sums], parts);
+      const all = simd.f64(sums, c * parts);
+      const out = f32(backend, infos[0]);
+      for (let k = 0; k < c; k++) {
+        let total = 0;
+        for (let u = 0; u < parts; u++) total += all[u * c + k];
+        out[k] = total;
+      }
+    });
+    return infos[0];
+  }
   const xv = f32(backend, x);
   const acc = new Float64Array(c);
   for (let i = 0; i < xv.length; i += c) for (let k = 0; k < c; k++) acc[k] += xv[i + k];

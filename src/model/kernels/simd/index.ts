@@ -27,6 +27,8 @@ export interface SimdKernels {
   team: KernelTeam;
   /** Address of a tensor's data in the shared heap. */
   address(info: tf.TensorInfo): number;
+  /** A float64 view of `count` values at an address of the heap. */
+  f64(address: number, count: number): Float64Array;
   /** Run f with `bytes` of scratch memory from the heap's allocator. */
   withScratch<T>(bytes: number, f: (ptr: number) => T): T;
 }
@@ -91,6 +93,7 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
         team: createTeam(module, memory, e, shared ? (b.wasm.tfjs?.getThreadsCount() ?? 1) : 1),
         fma,
         address: (info) => b.dataIdMap.get(info.dataId).memoryOffset,
+        f64: (address, count) => new Float64Array(memory.buffer, address, count),
         withScratch: (bytes, f) => {
           const ptr = b.wasm._malloc(bytes) >>> 0;
           try {

@@ -57,6 +57,31 @@ static void channel_moments(const float *x0, const float *x, int rows, int c, do
 }
 
 /*
+ * Per-channel sums of x [m, c] (bias gradients) for chunks [u0, u1) of `parts` chunks of rows:
+ * chunk u's c float64 sums at sums + c*u (the caller adds the chunks, in order). Float32
+ * accumulators (2c floats after the chunks' sums) are flushed to float64 every BLOCK rows.
+ */
+EXPORT(channel_sums_part)
+void channel_sums_part(const float *x, int m, int c, int parts, double *sums, int u0, int u1) {
+  for (int u = u0; u < u1; u++) {
+    double *s = sums + (long)c * u;
+    float *fa = (float *)(sums + (long)c * parts) + 2L * c * u;
+    int hi = (int)((long)(u + 1) * m / parts);
+    for (int k = 0; k < c; k++) s[k] = 0;
+    for (int r0 = (int)((long)u * m / parts); r0 < hi; r0 += BLOCK) {
+      int r1 = r0 + BLOCK < hi ? r0 + BLOCK : hi, k;
+      for (k = 0; k < c; k++) fa[k] = 0;
+      for (int r = r0; r < r1; r++) {
+        const float *xr = x + (long)r * c;
+        for (k = 0; k + 4 <= c; k += 4) wasm_v128_store(fa + k, wasm_f32x4_add(wasm_v128_load(fa + k), wasm_v128_load(xr + k)));
+        for (; k < c; k++) fa[k] += xr[k];
+      }
+      for (k = 0; k < c; k++) s[k] += fa[k];
+    }
+  }
+}
+
+/*
  * Training batch norm + ReLU over x [m, c], in three phases so that threads can share the
  * row passes: the m rows are cut into `parts` chunks; the *_part functions take chunks
  * [u0, u1) (threads take disjoint ones) and the *_finish functions, run once, combine the
