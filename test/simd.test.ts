@@ -15,7 +15,7 @@ import { engine, ROOT } from './helpers.js';
 import { simdKernels } from '../src/model/kernels/simd/index.js';
 import { KERNELS_SOURCE_SHA256, KERNELS_WASM } from '../src/model/kernels/simd/kernelsWasm.js';
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../src/model/kernels/batchNormRelu.js';
-import { ranges } from '../src/model/kernels/simd/team.js';
+import { createTeam, ranges } from '../src/model/kernels/simd/team.js';
 import { GATED_CRF } from '../src/model/kernels/gatedCrf.js';
 import { CHANNEL_SUMS } from '../src/model/kernels/poolLoss.js';
 import { makeRng } from '../src/util/random.js';
@@ -156,6 +156,21 @@ test('per-channel sums, SIMD = JavaScript, over rows beyond one block and odd ch
     close(s[0], j[0], 1e-6, `channel sums ${m}x${c}`);
     x.dispose();
   }
+});
+
+test('a helper thread that cannot start is left out, and the process goes on', async () => {
+  // The plain-memory build cannot be instantiated on a shared memory: the helper fails.
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 512, shared: true });
+  const main = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM.shared, 'base64')), { env: { memory } });
+  const team = createTeam(new WebAssembly.Module(Buffer.from(KERNELS_WASM.plain, 'base64')), memory, main.exports as Record<string, (...a: number[]) => unknown>, 2);
+  assert.equal(team.size, 2);
+  await new Promise((resolve) => setTimeout(resolve, 1000)); // let the helper's error arrive
+  assert.equal(team.awaitHelpers(0), false);
+  // The main thread does all the work: channel sums of 8 rows x 4 channels of ones.
+  const heap = new Float32Array(memory.buffer);
+  heap.fill(1, 1024, 1024 + 32); // at byte 4096
+  team.split('channel_sums_part', [4096, 8, 4, 1, 8192], 1);
+  assert.deepEqual([...new Float64Array(memory.buffer, 8192, 4)], [8, 8, 8, 8]);
 });
 
 test('Adam update, SIMD = JavaScript, on an odd length', () => {

@@ -90,7 +90,11 @@ export function createTeam(
       const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { module, memory, control, names } });
       // An idle helper must not keep the process alive.
       worker.unref();
-      helpers.push({ ctl: new Int32Array(control, 0, 8), args: new Float64Array(control, ARGS_OFFSET, MAX_ARGS), posted: 0 });
+      const helper: Helper = { ctl: new Int32Array(control, 0, 8), args: new Float64Array(control, ARGS_OFFSET, MAX_ARGS), posted: 0 };
+      // A helper that fails to start (it never reports ready) is left out; without a
+      // listener its error would end the whole process.
+      worker.on('error', () => Atomics.store(helper.ctl, READY, -1));
+      helpers.push(helper);
     } catch {
       break;
     }
@@ -100,13 +104,13 @@ export function createTeam(
     awaitHelpers(timeoutMs) {
       const end = performance.now() + timeoutMs;
       for (const h of helpers) {
-        while (Atomics.load(h.ctl, READY) !== 1) {
+        while (Atomics.load(h.ctl, READY) === 0) {
           const left = end - performance.now();
           if (left <= 0) return false;
           Atomics.wait(h.ctl, READY, 0, left);
         }
       }
-      return true;
+      return helpers.every((h) => Atomics.load(h.ctl, READY) === 1);
     },
     split(name, args, total) {
       const kernel = exportsOfMain[name];
