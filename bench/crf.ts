@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   }
   const base = median(times.get('none')!);
   const stepRows = settings.map(([id]) => ({ setting: id, stepMs: median(times.get(id)!), overhead: median(times.get(id)!) / base - 1 }));
-  console.log(`Gated CRF kernel, batch ${N} x ${S}x${S}, ${K} classes (one thread), median ms`);
+  console.log(`Gated CRF kernel, batch ${N} x ${S}x${S}, ${K} classes (SIMD: images shared out between the threads; JavaScript: one thread), median ms`);
   console.log(table(['radius', 'offsets', 'SIMD ms', 'JavaScript ms'], kernelRows.map((r) => [String(r.radius), String((2 * r.radius + 1) ** 2 - 1), r.simdMs, r.jsMs])));
   console.log(`\nTraining step, U-Net width ${WIDTH}, batch ${N} x 3x${S}x${S}, 2 threads, median of ${STEPS} interleaved steps`);
   console.log(table(['gap loss', 'step ms', 'overhead'], stepRows.map((r) => [r.setting, r.stepMs, `${(100 * r.overhead).toFixed(1)}%`])));

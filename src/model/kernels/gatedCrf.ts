@@ -112,10 +112,25 @@ function gatedCrf(args: Args): tf.TensorInfo[] {
   const simd = simdKernels(backend);
   if (simd) {
     const a = (t: tf.TensorInfo) => simd.address(t);
-    // Per image: planar colour, gate, probabilities and accumulators, (4 + 2k) floats a pixel.
-    const loss = simd.withScratch((4 + 2 * k) * h * w * 4 + 64, (scratch) =>
-      simd.gatedCrf(a(logits), a(image), a(gate), a(infos[1]), n, h, w, k, p.radius, 1 / (2 * p.sigmaXY ** 2), 1 / (2 * p.sigmaRGB ** 2), p.weight, scratch),
-    );
+    let gateSum = 0;
+    for (const g of f32(backend, gate)) gateSum += g;
+    if (!(gateSum > 0) || p.weight === 0) {
+      f32(backend, infos[1]).fill(0);
+      f32(backend, infos[0])[0] = 0;
+      return infos;
+    }
+    const scale = p.weight / gateSum;
+    // Per image: planar colour, gate, probabilities and accumulators, (4 + 2k) floats a pixel;
+    // then one float64 sum per image. Images are shared out between the kernel team's threads.
+    const imageBytes = (4 + 2 * k) * h * w * 4;
+    const loss = simd.withScratch(n * imageBytes + 8 * n + 8, (scratch) => {
+      const sums = scratch + n * imageBytes + ((8 - ((scratch + n * imageBytes) % 8)) % 8);
+      const args = [a(logits), a(image), a(gate), a(infos[1]), h, w, k, p.radius, 1 / (2 * p.sigmaXY ** 2), 1 / (2 * p.sigmaRGB ** 2), scale, scratch, sums];
+      simd.team.split('gated_crf_part', args, n);
+      let pairSum = 0;
+      for (const v of simd.f64(sums, n)) pairSum += v;
+      return 2 * scale * pairSum;
+    });
     f32(backend, infos[0])[0] = loss;
     return infos;
   }

@@ -15,8 +15,6 @@ export interface SimdKernels {
   /** Batch norm + ReLU backward, phase 2 of 3 (phases 1 and 3: bn_grad_sums_part, bn_grad_apply_part). */
   bnBackwardFinish(mean: number, rstd: number, gamma: number, dgamma: number, dbeta: number, m: number, c: number, parts: number, scratch: number): void;
   adamUpdate(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, b1: number, b2: number, stepSize: number, invSqrtBc2: number, eps: number, lrWd: number): void;
-  /** Gated CRF loss (returned) and its gradient w.r.t. the logits; see gatedCrf.ts. */
-  gatedCrf(logits: number, image: number, gate: number, grad: number, n: number, h: number, w: number, k: number, radius: number, aXY: number, aRGB: number, weight: number, scratch: number): number;
   /** Filter gradient of a stride-1 conv for work units [u0, u1); see conv_dw in kernels.c. */
   convDw(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, co: number, kh: number, kw: number, top: number, left: number, oh: number, ow: number, u0: number, u1: number): void;
   /** Filter [kh, kw, ci, co] repacked for conv_fwd (rotate = 1: for the input gradient); see kernels.c. */
@@ -86,7 +84,6 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
         bnForwardFinish: e.bn_forward_finish,
         bnBackwardFinish: e.bn_backward_finish,
         adamUpdate: e.adam_update,
-        gatedCrf: e.gated_crf,
         convDw: e.conv_dw,
         convPackFilter: e.conv_pack_filter,
         // As many threads as the tfjs pool; helpers only where the memory can be shared.

@@ -356,24 +356,22 @@ static inline float crf_pair1(const float *col, const float *gt, const float *s,
 /*
  * The Gated CRF loss and its gradient w.r.t. the logits (see ../gatedCrf.ts, whose
  * JavaScript is the reference). logits/grad [n, h, w, k], image [n, h, w, 3] (RGB 0..1),
- * gate [n, h, w]; a_xy = 1 / (2 sigma_xy^2), a_rgb = 1 / (2 sigma_rgb^2). One image at a
- * time, in planar layout: scratch holds (4 + 2k) * h * w floats. Each unordered pair of the
- * window is visited once, offsets outer and pixels inner (4 lanes along a row).
- * Returns the loss.
+ * gate [n, h, w]; a_xy = 1 / (2 sigma_xy^2), a_rgb = 1 / (2 sigma_rgb^2), scale = weight /
+ * (sum of the gate). For images [b0, b1) (threads take disjoint ones): image b's gradient, and
+ * its sum over window pairs in pair_sums[b]; the loss is 2 * scale * the sum of those. Each
+ * image in planar layout in its own scratch: (4 + 2k) * h * w floats at b times that. Each
+ * unordered pair of the window is visited once, offsets outer and pixels inner (4 lanes along
+ * a row).
  */
-EXPORT(gated_crf)
-double gated_crf(const float *logits, const float *image, const float *gate, float *grad, int n, int h, int w, int k,
-                 int radius, float a_xy, float a_rgb, float weight, float *scratch) {
+EXPORT(gated_crf_part)
+void gated_crf_part(const float *logits, const float *image, const float *gate, float *grad, int h, int w, int k,
+                    int radius, float a_xy, float a_rgb, double scale, float *scratch, double *pair_sums, int b0,
+                    int b1) {
   long hw = (long)h * w;
-  double gsum = 0;
-  for (long i = 0; i < n * hw; i++) gsum += gate[i];
-  for (long i = 0; i < n * hw * k; i++) grad[i] = 0;
-  if (!(gsum > 0) || weight == 0) return 0;
-  double scale = weight / gsum;
-  float *col = scratch, *gt = col + 3 * hw, *s = gt + hw, *acc = s + k * hw;
   v128_t va_rgb = wasm_f32x4_splat(a_rgb);
-  double pair_sum = 0;
-  for (int b = 0; b < n; b++) {
+  for (int b = b0; b < b1; b++) {
+    float *col = scratch + (long)b * (4 + 2 * k) * hw, *gt = col + 3 * hw, *s = gt + hw, *acc = s + k * hw;
+    double pair_sum = 0;
     const float *lg = logits + b * hw * k, *im = image + b * hw * 3, *ga = gate + b * hw;
     float *gr = grad + b * hw * k;
     for (long i = 0; i < hw; i++) {
@@ -419,8 +417,8 @@ double gated_crf(const float *logits, const float *image, const float *gate, flo
       for (int c = 0; c < k; c++) sg += s[c * hw + i] * acc[c * hw + i];
       for (int c = 0; c < k; c++) gr[i * k + c] = g2 * s[c * hw + i] * (acc[c * hw + i] - sg);
     }
+    pair_sums[b] = pair_sum;
   }
-  return 2 * scale * pair_sum;
 }
 
 /* Channel concatenation of two NHWC tensors with the same pixels: out = [a, b] per pixel,
