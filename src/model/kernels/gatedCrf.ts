@@ -120,13 +120,15 @@ function gatedCrf(args: Args): tf.TensorInfo[] {
       return infos;
     }
     const scale = p.weight / gateSum;
-    // Per image: planar colour, gate, probabilities and accumulators, (4 + 2k) floats a pixel;
-    // then one float64 sum per image. Images are shared out between the kernel team's threads.
+    // Images are shared out between the kernel team's threads, one chunk each; per chunk, the
+    // image in hand in planar layout (colour, gate, probabilities, accumulators: (4 + 2k)
+    // floats a pixel); then one float64 sum per image.
+    const parts = simd.team.size;
     const imageBytes = (4 + 2 * k) * h * w * 4;
-    const loss = simd.withScratch(n * imageBytes + 8 * n + 8, (scratch) => {
-      const sums = scratch + n * imageBytes + ((8 - ((scratch + n * imageBytes) % 8)) % 8);
-      const args = [a(logits), a(image), a(gate), a(infos[1]), h, w, k, p.radius, 1 / (2 * p.sigmaXY ** 2), 1 / (2 * p.sigmaRGB ** 2), scale, scratch, sums];
-      simd.team.split('gated_crf_part', args, n);
+    const loss = simd.withScratch(parts * imageBytes + 8 * n + 8, (scratch) => {
+      const sums = scratch + parts * imageBytes + ((8 - ((scratch + parts * imageBytes) % 8)) % 8);
+      const args = [a(logits), a(image), a(gate), a(infos[1]), n, h, w, k, p.radius, 1 / (2 * p.sigmaXY ** 2), 1 / (2 * p.sigmaRGB ** 2), scale, parts, scratch, sums];
+      simd.team.split('gated_crf_part', args, parts);
       let pairSum = 0;
       for (const v of simd.f64(sums, n)) pairSum += v;
       return 2 * scale * pairSum;

@@ -357,20 +357,21 @@ static inline float crf_pair1(const float *col, const float *gt, const float *s,
  * The Gated CRF loss and its gradient w.r.t. the logits (see ../gatedCrf.ts, whose
  * JavaScript is the reference). logits/grad [n, h, w, k], image [n, h, w, 3] (RGB 0..1),
  * gate [n, h, w]; a_xy = 1 / (2 sigma_xy^2), a_rgb = 1 / (2 sigma_rgb^2), scale = weight /
- * (sum of the gate). For images [b0, b1) (threads take disjoint ones): image b's gradient, and
- * its sum over window pairs in pair_sums[b]; the loss is 2 * scale * the sum of those. Each
- * image in planar layout in its own scratch: (4 + 2k) * h * w floats at b times that. Each
- * unordered pair of the window is visited once, offsets outer and pixels inner (4 lanes along
- * a row).
+ * (sum of the gate). The n images are cut into `parts` chunks; for chunks [u0, u1) (threads
+ * take disjoint ones), each image b's gradient and its sum over window pairs in pair_sums[b]
+ * (the loss is 2 * scale * the sum of those). An image is worked on in planar layout in its
+ * chunk's scratch: (4 + 2k) * h * w floats at u times that. Each unordered pair of the window
+ * is visited once, offsets outer and pixels inner (4 lanes along a row).
  */
 EXPORT(gated_crf_part)
-void gated_crf_part(const float *logits, const float *image, const float *gate, float *grad, int h, int w, int k,
-                    int radius, float a_xy, float a_rgb, double scale, float *scratch, double *pair_sums, int b0,
-                    int b1) {
+void gated_crf_part(const float *logits, const float *image, const float *gate, float *grad, int n, int h, int w,
+                    int k, int radius, float a_xy, float a_rgb, double scale, int parts, float *scratch,
+                    double *pair_sums, int u0, int u1) {
   long hw = (long)h * w;
   v128_t va_rgb = wasm_f32x4_splat(a_rgb);
-  for (int b = b0; b < b1; b++) {
-    float *col = scratch + (long)b * (4 + 2 * k) * hw, *gt = col + 3 * hw, *s = gt + hw, *acc = s + k * hw;
+  for (int u = u0; u < u1; u++)
+  for (int b = chunk_start(u, n, parts); b < chunk_start(u + 1, n, parts); b++) {
+    float *col = scratch + (long)u * (4 + 2 * k) * hw, *gt = col + 3 * hw, *s = gt + hw, *acc = s + k * hw;
     double pair_sum = 0;
     const float *lg = logits + b * hw * k, *im = image + b * hw * 3, *ga = gate + b * hw;
     float *gr = grad + b * hw * k;
