@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { simdKernels } from '../src/model/kernels/simd/index.js';
 import { initEngine } from '../src/model/engine.js';
 import { encodePng } from '../src/data/decode.js';
 import { GapsegError } from '../src/util/errors.js';
@@ -18,6 +20,10 @@ export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
  */
 export async function engine(): Promise<void> {
   await initEngine({ threads: Number(process.env.GAPSEG_THREADS) > 0 ? Number(process.env.GAPSEG_THREADS) : 2 });
+  // Kernels share their work only with helper threads that have started; wait for them, so
+  // that every test runs the threaded paths whatever the machine's load.
+  const team = simdKernels(tf.backend())?.team;
+  if (team && !team.awaitHelpers(60_000)) throw new Error('the SIMD kernels\' helper threads did not start');
 }
 
 /** A fresh temporary folder, removed when the process exits. */
