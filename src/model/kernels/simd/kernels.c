@@ -56,6 +56,9 @@ static void channel_moments(const float *x0, const float *x, int rows, int c, do
   }
 }
 
+/* First row of chunk u when m rows are cut into `parts` nearly equal chunks. */
+static inline int chunk_start(int u, int m, int parts) { return (int)((long)u * m / parts); }
+
 /*
  * Per-channel sums of x [m, c] (bias gradients) for chunks [u0, u1) of `parts` chunks of rows:
  * chunk u's c float64 sums at sums + c*u (the caller adds the chunks, in order). Float32
@@ -66,9 +69,9 @@ void channel_sums_part(const float *x, int m, int c, int parts, double *sums, in
   for (int u = u0; u < u1; u++) {
     double *s = sums + (long)c * u;
     float *fa = (float *)(sums + (long)c * parts) + 2L * c * u;
-    int hi = (int)((long)(u + 1) * m / parts);
+    int hi = chunk_start(u + 1, m, parts);
     for (int k = 0; k < c; k++) s[k] = 0;
-    for (int r0 = (int)((long)u * m / parts); r0 < hi; r0 += BLOCK) {
+    for (int r0 = chunk_start(u, m, parts); r0 < hi; r0 += BLOCK) {
       int r1 = r0 + BLOCK < hi ? r0 + BLOCK : hi, k;
       for (k = 0; k < c; k++) fa[k] = 0;
       for (int r = r0; r < r1; r++) {
@@ -88,8 +91,6 @@ void channel_sums_part(const float *x, int m, int c, int parts, double *sums, in
  * chunks' float64 sums in chunk order. scratch: (3*parts + 2)*c doubles; chunk u's sums
  * (2c doubles, then 2c float accumulators) at 3*c*u, the per-channel coefficients after them.
  */
-static inline int chunk_start(int u, int m, int parts) { return (int)((long)u * m / parts); }
-
 /* Forward phase 1: per chunk, sums of (x - x0) and (x - x0)^2 per channel. */
 EXPORT(bn_moments_part)
 void bn_moments_part(const float *x, int m, int c, int parts, double *scratch, int u0, int u1) {

@@ -4,7 +4,7 @@
  * importing a shared memory (threaded tfjs binary) or a plain one, each with and without
  * fused multiply-add (relaxed SIMD).
  */
-export const KERNELS_SOURCE_SHA256 = '6672bf6c0d3ece82aa52d9c5710fdc8da769e596834624fa3eb92dde4ff95b22';
+export const KERNELS_SOURCE_SHA256 = 'c7214c6c991bec45325445c83b1d0aadd9ca99693111f9d7427eacee8854599b';
 export const KERNELS_WASM = {
   shared:
     'AGFzbQEAAAABqQELYAd/f39/f39/AGAKf39/f39/f31/fwBgCH9/f39/f39/AGALf39/f39/f39/f38AYAl/f39/f39/f38AYAp/' +
