@@ -10,9 +10,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { callKernel, matMulAsConv, release } from './compose.js';
-import { outputs } from './heap.js';
 import { simdKernels } from './simd/index.js';
 import { convDirect, stockConvForced } from './conv2d.js';
+import { filterGradientDirect } from './conv2dBackpropFilter.js';
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
@@ -41,9 +41,11 @@ export function batchMatMulWithoutTransposeA(original: tf.KernelFunc): tf.Kernel
       // a [k, m], b [k, n] as a 1 x k image with m channels and its 1x1 conv's output gradient.
       const [k, m] = a.shape.slice(-2);
       const n = b.shape[b.shape.length - 1];
-      const { infos } = outputs(backend, [[...a.shape.slice(0, -2), m, n]]);
-      simd.team.split('conv_dw', [simd.address(a), simd.address(b), simd.address(infos[0]), 1, 1, k, m, n, 1, 1, 0, 0, 1, k], Math.ceil(m / 4));
-      return infos[0];
+      const x = callKernel(tf.Reshape, 'wasm', backend, { x: a }, { shape: [1, 1, k, m] });
+      const dy = callKernel(tf.Reshape, 'wasm', backend, { x: b }, { shape: [1, 1, k, n] });
+      const out = filterGradientDirect(backend, simd, x, dy, 1, 1, 0, 0, [...a.shape.slice(0, -2), m, n]);
+      release(backend, x, dy);
+      return out;
     }
     const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
     if (simd && !transposeA && single(a) && single(b) && n % 4 === 0 && !stockConvForced()) {

@@ -13,10 +13,34 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { callKernel, release } from './compose.js';
 import { outputs } from './heap.js';
-import { simdKernels } from './simd/index.js';
+import { simdKernels, type SimdKernels } from './simd/index.js';
 
 /** Input channels per work unit of conv_dw (DW_MR in kernels.c). */
 const CONV_DW_BLOCK = 4;
+
+/**
+ * Filter gradient of a stride-1 convolution of x [n, h, w, ci] whose output gradient is
+ * dy [n, oh, ow, co], window kh x kw at padding (top, left): gapseg's SIMD conv_dw on the
+ * kernel team, into a new tensor of outShape (kh*kw*ci*co values).
+ */
+export function filterGradientDirect(
+  backend: tf.KernelBackend,
+  simd: SimdKernels,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  kh: number,
+  kw: number,
+  top: number,
+  left: number,
+  outShape: number[],
+): tf.TensorInfo {
+  const [n, h, w, ci] = x.shape;
+  const [, oh, ow, co] = dy.shape;
+  const { infos } = outputs(backend, [outShape]);
+  const args = [simd.address(x), simd.address(dy), simd.address(infos[0]), n, h, w, ci, co, kh, kw, top, left, oh, ow];
+  simd.team.split('conv_dw', args, kh * kw * Math.ceil(ci / CONV_DW_BLOCK));
+  return infos[0];
+}
 
 /** Kernel function computing the gradient of conv2d with respect to its filter. */
 export function conv2dBackpropFilter(args: {
@@ -52,11 +76,7 @@ export function conv2dBackpropFilter(args: {
   const simd = simdKernels(backend);
   // GAPSEG_DW_ROUTE=conv forces the convolution route (tests of both routes, benchmarks).
   if (sh === 1 && sw === 1 && simd && process.env.GAPSEG_DW_ROUTE !== 'conv') {
-    const { infos } = outputs(backend, [filterShape]);
-    const [n, , , ci] = x.shape;
-    const args = [simd.address(x), simd.address(dy), simd.address(infos[0]), n, h, w, ci, dy.shape[3], kh, kw, top, left, ho, wo];
-    simd.team.split('conv_dw', args, kh * kw * Math.ceil(ci / CONV_DW_BLOCK));
-    return infos[0];
+    return filterGradientDirect(backend, simd, x, dy, kh, kw, top, left, filterShape);
   }
   // Output extent must be exactly kh x kw: pad (or crop, if negative) at the far side.
   let bottom = kh + (ho - 1) * sh - h - top;
