@@ -120,14 +120,13 @@ function gatedCrf(args: Args): tf.TensorInfo[] {
       return infos;
     }
     const scale = p.weight / gateSum;
-    // Images are shared out between the kernel team's threads, one chunk each; per chunk, the
-    // image in hand in planar layout (colour, gate, probabilities, accumulators: (4 + 2k)
-    // floats a pixel); then one float64 sum per image.
+    // Images are shared out between the kernel team's threads, one chunk each. Scratch: one
+    // float64 sum per image (first, so aligned as malloc returns it), then per chunk the image
+    // in hand in planar layout (colour, gate, probabilities, accumulators: (4 + 2k) floats a pixel).
     const parts = simd.team.size;
     const imageBytes = (4 + 2 * k) * h * w * 4;
-    const loss = simd.withScratch(parts * imageBytes + 8 * n + 8, (scratch) => {
-      const sums = scratch + parts * imageBytes + ((8 - ((scratch + parts * imageBytes) % 8)) % 8);
-      const args = [a(logits), a(image), a(gate), a(infos[1]), n, h, w, k, p.radius, 1 / (2 * p.sigmaXY ** 2), 1 / (2 * p.sigmaRGB ** 2), scale, parts, scratch, sums];
+    const loss = simd.withScratch(8 * n + parts * imageBytes, (sums) => {
+      const args = [a(logits), a(image), a(gate), a(infos[1]), n, h, w, k, p.radius, 1 / (2 * p.sigmaXY ** 2), 1 / (2 * p.sigmaRGB ** 2), scale, parts, sums + 8 * n, sums];
       simd.team.split('gated_crf_part', args, parts);
       let pairSum = 0;
       for (const v of simd.f64(sums, n)) pairSum += v;

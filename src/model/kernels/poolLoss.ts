@@ -65,7 +65,8 @@ function channelSums(args: Args): tf.TensorInfo {
     // Chunks of rows on the kernel team's threads; their float64 sums added in chunk order.
     const m = x.shape.reduce((a, b) => a * b, 1) / c;
     const parts = simd.team.size;
-    simd.withScratch(8 * c * parts + 8 * c * parts, (sums) => {
+    // Scratch: c float64 sums per chunk, then 2c float32 accumulators per chunk.
+    simd.withScratch(16 * c * parts, (sums) => {
       simd.team.split('channel_sums_part', [simd.address(x), m, c, parts, sums], parts);
       const all = simd.f64(sums, c * parts);
       const out = f32(backend, infos[0]);
