@@ -34,6 +34,21 @@ async function main(): Promise<void> {
     }
     return median(ts);
   };
+  /**
+   * Time f on the stock routes (the given environment switches) and on gapseg's kernels, and
+   * the relative difference of their results (float noise only, or the timing means nothing).
+   */
+  const routes = (stock: Record<string, string>, f: () => tf.Tensor): { stock: number; direct: number; diff: number } => {
+    Object.assign(process.env, stock);
+    const stockMs = time(f);
+    const ref = f();
+    for (const k of Object.keys(stock)) delete process.env[k];
+    const directMs = time(f);
+    const got = f();
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(ref, got))).dataSync()[0] / tf.max(tf.abs(ref)).dataSync()[0]);
+    tf.dispose([ref, got]);
+    return { stock: stockMs, direct: directMs, diff };
+  };
   const rows: (string | number)[][] = [];
   const results: { h: number; ci: number; co: number; fwdXnnpack: number; fwd: number; fwdErr: number; dxXnnpack: number; dx: number; conv: number; direct: number; relErr: number }[] = [];
   for (const [h, ci, co] of layers) {
@@ -42,33 +57,14 @@ async function main(): Promise<void> {
     const w = tf.randomNormal([3, 3, ci, co]) as tf.Tensor4D;
     const dW = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string, filterShape: [3, 3, ci, co] }) as tf.Tensor;
     const conv = () => tf.conv2d(x, w, 1, 'same');
-    process.env.GAPSEG_CONV_ROUTE = 'xnnpack';
-    const fwdX = time(conv);
-    const refY = conv();
-    delete process.env.GAPSEG_CONV_ROUTE;
-    const fwd = time(conv);
-    const gotY = conv();
-    const fwdErr = tf.tidy(() => tf.max(tf.abs(tf.sub(refY, gotY))).dataSync()[0] / tf.max(tf.abs(refY)).dataSync()[0]);
-    tf.dispose([refY, gotY]);
     const dX = () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string, inputShape: [4, h, h, ci] }) as tf.Tensor;
-    process.env.GAPSEG_CONV_ROUTE = 'xnnpack';
-    const dxX = time(dX);
-    delete process.env.GAPSEG_CONV_ROUTE;
-    const dxD = time(dX);
-    // The convolution route as it runs where it is used (strides > 1): on XNNPACK's Conv2D.
-    process.env.GAPSEG_DW_ROUTE = 'conv';
-    process.env.GAPSEG_CONV_ROUTE = 'xnnpack';
-    const convDw = time(dW);
-    const ref = dW();
-    delete process.env.GAPSEG_DW_ROUTE;
-    delete process.env.GAPSEG_CONV_ROUTE;
-    const direct = time(dW);
-    const got = dW();
-    // The two routes must agree (float noise only) for the timing to mean anything.
-    const relErr = tf.tidy(() => tf.max(tf.abs(tf.sub(ref, got))).dataSync()[0] / tf.max(tf.abs(ref)).dataSync()[0]);
-    tf.dispose([ref, got]);
-    rows.push([`${h}x${h} ${ci}->${co}`, fwdX, fwd, fwdErr.toExponential(1), dxX, dxD, convDw, direct, relErr.toExponential(1)]);
-    results.push({ h, ci, co, fwdXnnpack: fwdX, fwd, fwdErr, dxXnnpack: dxX, dx: dxD, conv: convDw, direct, relErr });
+    const f = routes({ GAPSEG_CONV_ROUTE: 'xnnpack' }, conv);
+    const d = routes({ GAPSEG_CONV_ROUTE: 'xnnpack' }, dX);
+    // The filter gradient's convolution route as it runs where it is used (strides > 1): on
+    // XNNPACK's Conv2D.
+    const g = routes({ GAPSEG_DW_ROUTE: 'conv', GAPSEG_CONV_ROUTE: 'xnnpack' }, dW);
+    rows.push([`${h}x${h} ${ci}->${co}`, f.stock, f.direct, f.diff.toExponential(1), d.stock, d.direct, g.stock, g.direct, g.diff.toExponential(1)]);
+    results.push({ h, ci, co, fwdXnnpack: f.stock, fwd: f.direct, fwdErr: f.diff, dxXnnpack: d.stock, dx: d.direct, conv: g.stock, direct: g.direct, relErr: g.diff });
     tf.dispose([x, dy, w]);
   }
   console.log(table(['layer (batch 4)', 'fwd XNNPACK ms', 'fwd direct ms', 'rel. diff', 'dX XNNPACK ms', 'dX direct ms', 'dW conv route ms', 'dW direct ms', 'rel. diff'], rows));
