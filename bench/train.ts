@@ -22,6 +22,7 @@ import { lossTargets } from '../src/train/loss.js';
 import { generateImage } from '../src/data/sample.js';
 import { VOID_INDEX } from '../src/data/classes.js';
 import { makeRng } from '../src/util/random.js';
+import { REFERENCE_N, REFERENCE_SIZE, referenceBatch, referenceHyper } from './reference.js';
 import { BENCH_DIR, TORCH_HINT, findTorchPython, machine, median, table, writeResult } from './common.js';
 
 function arg(name: string, def: number): number {
@@ -33,8 +34,8 @@ const STEPS = arg('steps', 10);
 const WARMUP = arg('warmup', 2);
 const THREADS = arg('threads', 2);
 const TASK_STEPS = arg('task-steps', 30);
-const N = 4;
-const S = 256;
+const N = REFERENCE_N;
+const S = REFERENCE_SIZE;
 const LR = 1e-3;
 
 let profile: { kernel: string; ms: number; calls: number }[] = [];
@@ -73,11 +74,8 @@ async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, c
   const info = await initEngine({ threads: THREADS });
   console.error(`gapseg: tfjs ${tf.version_core} wasm, ${info.threads} threads, SIMD ${info.simd}, FMA ${info.fma}`);
   const cfg = { ...DEFAULT_UNET, numClasses: 2 };
-  const rng = makeRng(1);
-  const images = Float32Array.from({ length: N * S * S * 3 }, () => rng.next() * 2 - 1);
-  const labels = Uint8Array.from({ length: N * S * S }, () => (rng.next() < 0.1 ? VOID_INDEX : rng.next() < 0.5 ? 1 : 0));
-  const batch = { n: N, height: S, width: S, images, targets: lossTargets(labels, 2) };
-  const hyper = { lr: LR, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+  const batch = referenceBatch();
+  const hyper = referenceHyper(LR);
   let net = createUNet(cfg, 1);
   let adam = createAdamState(net.params);
   for (let i = 0; i < WARMUP; i++) trainStep(net, adam, batch, hyper);
@@ -100,7 +98,7 @@ async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, c
   }
   profile = [...byKernel.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((a, b) => b.ms - a.ms);
   profileKernelCount = prof.kernels.length;
-  const x = tf.tensor4d(images, [N, S, S, 3]);
+  const x = tf.tensor4d(batch.images, [N, S, S, 3]);
   const fwd: number[] = [];
   for (let i = 0; i < WARMUP + STEPS; i++) {
     const t0 = performance.now();
