@@ -5,7 +5,7 @@
  * process so that load from other work on the machine hits both alike. Prints medians and
  * the step overhead; writes bench/results/crf.json.
  *
- *   npx tsc -p . && node dist/bench/crf.js [--steps 6 --radii 3,5,8]
+ *   npm run build:dev && node build/bench/crf.js [--steps 6 --radii 3,5,8]
  *   (--width 8 --size 128 --batch 8: the gap benchmark's network instead)
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -6,7 +6,7 @@
  * 10 BF points); this is the table to draw conclusions from. Writes bench/results/gap-seeds.json.
  *
  *   for s in 2 3; do npm run bench:gap -- --datasets sample --seed $s; done
- *   node dist/bench/gapSeeds.js
+ *   node build/bench/gapSeeds.js
  */
 import fs from 'node:fs';
 import path from 'node:path';

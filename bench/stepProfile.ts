@@ -3,7 +3,7 @@
  * 3x256x256, 2 threads or GAPSEG_THREADS) under tf.profile, one line per kernel call with its input shapes
  * (optionally only the named kernels), and the total. A tool for kernel work, not a benchmark.
  *
- *   npm run build && node dist/bench/stepProfile.js [Conv2D Conv2DBackpropFilter ...]
+ *   npm run build:dev && node build/bench/stepProfile.js [Conv2D Conv2DBackpropFilter ...]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../src/model/engine.js';

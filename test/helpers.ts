@@ -12,7 +12,8 @@ import { encodePng } from '../src/data/decode.js';
 import { GapsegError } from '../src/util/errors.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+/** The command as package.json's "bin" names it: what npx and an install link run. */
+export const CLI = path.join(ROOT, (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: { gapseg: string } }).bin.gapseg);
 
 /**
  * Start the wasm engine once per test process: 2 threads, or GAPSEG_THREADS (1 runs the

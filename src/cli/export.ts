@@ -1,12 +1,12 @@
 /** `gapseg export`: write a checked ONNX copy of a model, used by predict from then on. */
 import path from 'node:path';
-import fs from 'node:fs';
 import type { CommandSpec, Parsed } from './args.js';
 import { str } from './args.js';
 import { THREADS_OPTION, log, startEngine } from './common.js';
 import { exportOnnx, EXPORT_TOLERANCE } from '../predict/exportOnnx.js';
 import { engineInfo } from '../model/engine.js';
 import { checkWritableDir } from '../util/atomic.js';
+import { packageVersion } from '../util/packageInfo.js';
 import { modelDirOf } from '../predict/model.js';
 import { ONNX_FILE } from '../predict/open.js';
 
@@ -26,11 +26,6 @@ export const exportSpec: CommandSpec = {
   examples: ['gapseg export runs/smoke', 'gapseg export runs/smoke --out smoke.onnx'],
 };
 
-function version(): string {
-  const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 /** Run the export command. */
 export async function exportCommand(p: Parsed): Promise<number> {
   const out = str(p, 'out');
@@ -38,7 +33,7 @@ export async function exportCommand(p: Parsed): Promise<number> {
   const target = out ? path.resolve(out) : path.join(modelDirOf(p.positional[0]), ONNX_FILE);
   checkWritableDir(path.dirname(target));
   await startEngine(p);
-  const r = await exportOnnx(p.positional[0], { out: out ? path.resolve(out) : undefined, threads: engineInfo()?.threads ?? 2, version: version() });
+  const r = await exportOnnx(p.positional[0], { out: out ? path.resolve(out) : undefined, threads: engineInfo()?.threads ?? 2, version: packageVersion() });
   log(`checked: ONNX Runtime and TensorFlow.js logits differ by at most ${r.maxDiff.toExponential(2)} (largest logit ${r.maxLogit.toFixed(2)}) on a ${r.checkShape.join('x')} test batch`);
   process.stdout.write(`${r.file}\n`);
   log(`wrote ${r.file} (${(r.bytes / 1e6).toFixed(2)} MB)`);

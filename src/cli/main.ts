@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { formatHelp, parseArgs, type CommandSpec, type Parsed } from './args.js';
 import { GapsegError } from '../util/errors.js';
+import { packageVersion } from '../util/packageInfo.js';
 import { trainCommand, trainSpec } from './train.js';
 import { predictCommand, predictSpec } from './predict.js';
 import { evalCommand, evalSpec } from './eval.js';
@@ -26,11 +27,6 @@ const COMMANDS: Command[] = [
   { spec: demoSpec, run: demoCommand },
   { spec: viewSpec, run: viewCommand },
 ];
-
-function version(): string {
-  const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 4;
@@ -64,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v') {
-    process.stdout.write(`gapseg ${version()}\n`);
+    process.stdout.write(`gapseg ${packageVersion()}\n`);
     return 0;
   }
   const cmd = COMMANDS.find((c) => c.spec.name === name);

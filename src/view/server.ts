@@ -23,6 +23,7 @@ import { decodeImageBuffer, encodePng, readImage, readLabel, type DecodeLimits }
 import { GapsegError, describeError } from '../util/errors.js';
 import { buildCatalog, type Catalog } from './catalog.js';
 import { resolveInside } from './safePath.js';
+import { packageRoot } from '../util/packageInfo.js';
 
 export interface ViewerOptions {
   root: string;
@@ -45,10 +46,10 @@ export interface Viewer {
 export const DEFAULT_MAX_UPLOAD = 32 * 1024 * 1024;
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** dist/src: compiled modules the page imports (only browser-safe ones are imported). */
-const DIST_SRC = path.resolve(HERE, '..');
-/** The page's static files stay in the source tree (no build step copies them). */
-const PAGE_DIR = path.resolve(HERE, '..', '..', '..', 'src', 'view', 'page');
+/** The compiled modules' root (dist/, or build/src/ in development): the page imports the browser-safe ones. */
+const COMPILED = path.resolve(HERE, '..');
+/** The page's static files stay in the source tree (no build step copies them; the package ships them). */
+const PAGE_DIR = path.join(packageRoot(), 'src', 'view', 'page');
 
 const require = createRequire(import.meta.url);
 function packageFile(pkg: string, file: string): string {
@@ -158,7 +159,7 @@ function allowedHosts(host: string, port: number): Set<string> {
 export async function startViewer(o: ViewerOptions): Promise<Viewer> {
   const catalog = buildCatalog(o.root, o.model);
   const rootReal = catalog.root;
-  const distReal = fs.realpathSync(DIST_SRC);
+  const distReal = fs.realpathSync(COMPILED);
   if (!fs.existsSync(path.join(PAGE_DIR, 'index.html'))) throw new Error(`viewer page not found in ${PAGE_DIR}`);
   const pageReal = fs.realpathSync(PAGE_DIR);
   const modelReal = catalog.model ? fs.realpathSync(catalog.model.dir) : null;
