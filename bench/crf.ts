@@ -9,13 +9,13 @@
  *   (--width 8 --size 128 --batch 8: the gap benchmark's network instead)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../src/model/engine.js';
-import { createUNet, DEFAULT_UNET } from '../src/model/unet.js';
+import { initEngine } from '../src/engine/engine.js';
+import { createUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { createAdamState } from '../src/train/adam.js';
 import { trainStep, type HostBatch } from '../src/train/step.js';
-import { lossTargets } from '../src/train/loss.js';
-import { DEFAULT_CRF, type GapLossConfig } from '../src/train/gapLoss.js';
-import { GATED_CRF } from '../src/model/kernels/gatedCrf.js';
+import { lossTargets } from '../src/losses/crossEntropy.js';
+import { DEFAULT_CRF, type GapLossConfig } from '../src/losses/gapLoss.js';
+import { GATED_CRF } from '../src/losses/gatedCrf.js';
 import { generateImage } from '../src/data/sample.js';
 import { makeRng } from '../src/util/random.js';
 import { machine, median, table, writeResult } from './common.js';

@@ -25,7 +25,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initEngine } from '../src/model/engine.js';
+import { initEngine } from '../src/engine/engine.js';
 import { readImage, readLabel, encodePng } from '../src/data/decode.js';
 import { discoverDataset, type PairFiles } from '../src/data/dataset.js';
 import { encodeLabels, labelMap, parseClassesFlag, VOID_INDEX, type ClassDescription } from '../src/data/classes.js';
@@ -33,7 +33,7 @@ import { resizeImage, resizeNearest } from '../src/data/resize.js';
 import { makeGap } from '../src/data/gaps.js';
 import { generateImage } from '../src/data/sample.js';
 import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
-import { DEFAULT_CRF, type GapLossConfig } from '../src/train/gapLoss.js';
+import { DEFAULT_CRF, type GapLossConfig } from '../src/losses/gapLoss.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';

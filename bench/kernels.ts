@@ -8,7 +8,7 @@
  *   npm run bench:kernels
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../src/model/engine.js';
+import { initEngine } from '../src/engine/engine.js';
 import { median, table, writeResult, machine } from './common.js';
 
 async function main(): Promise<void> {

@@ -2,7 +2,7 @@
  * The training benchmark's reference batch (bench/train.ts, bench/stepProfile.ts): 4 random
  * 3x256x256 images, labels of 2 classes with 10% void, and Adam's settings.
  */
-import { lossTargets } from '../src/train/loss.js';
+import { lossTargets } from '../src/losses/crossEntropy.js';
 import type { HostBatch } from '../src/train/step.js';
 import type { AdamHyper } from '../src/train/adam.js';
 import { VOID_INDEX } from '../src/data/classes.js';

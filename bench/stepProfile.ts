@@ -6,8 +6,8 @@
  *   npm run build:dev && node build/bench/stepProfile.js [Conv2D Conv2DBackpropFilter ...]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../src/model/engine.js';
-import { createUNet, DEFAULT_UNET } from '../src/model/unet.js';
+import { initEngine } from '../src/engine/engine.js';
+import { createUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { createAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
 import { referenceBatch, referenceHyper } from './reference.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build gapseg's SIMD kernels (src/model/kernels/simd/kernels.c) into the WebAssembly modules
-# embedded in src/model/kernels/simd/kernelsWasm.ts. Needs clang and wasm-ld 16 or later with
+# Build gapseg's SIMD kernels (src/engine/simd/kernels.c) into the WebAssembly modules
+# embedded in src/engine/simd/kernelsWasm.ts. Needs clang and wasm-ld 16 or later with
 # the wasm32 target, for relaxed SIMD (Debian: apt-get install clang-19 lld-19). The generated
 # file is committed, so users and CI need no compiler; test/simd.test.ts checks the embedded
 # modules are the build of the current source.
@@ -10,7 +10,7 @@ pick() { for c in "$@"; do command -v "$c" && return; done; echo "error: none of
 CLANG=${CLANG:-$(pick clang-19 clang-18 clang-17 clang-16 clang)}
 LLD=${WASM_LD:-$(pick wasm-ld-19 wasm-ld-18 wasm-ld-17 wasm-ld-16 wasm-ld)}
 OBJDUMP=${OBJDUMP:-$(pick llvm-objdump-19 llvm-objdump-18 llvm-objdump-17 llvm-objdump-16 llvm-objdump)}
-src=src/model/kernels/simd/kernels.c
+src=src/engine/simd/kernels.c
 out=$(mktemp -d)
 # Four builds: importing a shared memory (the threaded tfjs binary) or a plain one (the
 # single-threaded binary), each with multiply-add as FMA (relaxed SIMD) or as two
@@ -28,5 +28,5 @@ build shared --shared-memory "-matomics"
 build plain "" ""
 build shared-fma --shared-memory "-matomics -mrelaxed-simd -DGAPSEG_FMA"
 build plain-fma "" "-mrelaxed-simd -DGAPSEG_FMA"
-node scripts/embed-wasm.mjs "$out" src/model/kernels/simd/kernelsWasm.ts "$src"
+node scripts/embed-wasm.mjs "$out" src/engine/simd/kernelsWasm.ts "$src"
 rm -rf "$out"

@@ -1,19 +1,28 @@
 /**
- * The hand-written backward pass of the U-Net against TensorFlow.js autodiff of the same
- * network (unetForward in training mode + maskedCrossEntropy): same loss, same gradient for
- * every parameter, same batch statistics; and an all-void batch gives 0 and zero gradients.
+ * The hand-written backward pass of the U-Net with the loss training runs, against
+ * TensorFlow.js autodiff of the same network (unetForward in training mode) and of a reference
+ * cross-entropy written in tfjs ops: same loss, same gradient for every parameter, same batch
+ * statistics; and an all-void batch gives 0 and zero gradients.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { engine } from './helpers.js';
-import { createUNet, disposeUNet, unetForward, DEFAULT_UNET, type BatchStats } from '../src/model/unet.js';
-import { lossAndGradients } from '../src/train/backprop.js';
-import { lossTargets, maskedCrossEntropy } from '../src/train/loss.js';
+import { createUNet, disposeUNet, unetForward, DEFAULT_UNET, type BatchStats } from '../src/nets/unet/unet.js';
+import { lossAndGradients } from '../src/nets/unet/backprop.js';
+import { lossTargets, maskedCrossEntropy } from '../src/losses/crossEntropy.js';
 import { VOID_INDEX } from '../src/data/classes.js';
 import { makeRng } from '../src/util/random.js';
 
 before(engine);
+
+/** Reference loss in tfjs ops, differentiated by autodiff: -sum(t * log_softmax(z)) / sum(t). */
+function referenceLoss(logits: tf.Tensor, targets: tf.Tensor, weightSum: number): tf.Scalar {
+  return tf.tidy(() => tf.mul(tf.sum(tf.mul(targets, tf.logSoftmax(logits))), weightSum > 0 ? -1 / weightSum : 0) as tf.Scalar);
+}
+
+/** The loss training runs, on these targets. */
+const trainingLoss = (t: tf.Tensor, weightSum: number) => (logits: tf.Tensor4D) => maskedCrossEntropy(logits, t, weightSum);
 
 function relDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / (tf.max(tf.abs(b)).dataSync()[0] + 1e-12));
@@ -33,9 +42,9 @@ for (const [name, k, depth, width, weights] of cases) {
     const labels = Uint8Array.from({ length: n * s * s }, () => (rng.next() < 0.25 ? VOID_INDEX : Math.floor(rng.next() * k)));
     const tg = lossTargets(labels, k, weights);
     const t = tf.tensor4d(tg.oneHot, [n, s, s, k]);
-    const ours = lossAndGradients(net, x, t, tg.weightSum);
+    const ours = lossAndGradients(net, x, trainingLoss(t, tg.weightSum));
     const refStats: BatchStats = new Map();
-    const ref = tf.variableGrads(() => maskedCrossEntropy(unetForward(net, x, true, refStats), t, tg.weightSum), Object.values(net.params));
+    const ref = tf.variableGrads(() => referenceLoss(unetForward(net, x, true, refStats), t, tg.weightSum), Object.values(net.params));
     assert.ok(Math.abs(ours.loss - ref.value.dataSync()[0]) < 1e-5 * Math.max(1, ours.loss), `loss ${ours.loss} vs ${ref.value.dataSync()[0]}`);
     assert.deepEqual(Object.keys(ours.grads).sort(), Object.keys(net.params).sort());
     for (const [p, v] of Object.entries(net.params)) {
@@ -59,7 +68,7 @@ test('an all-void batch: loss 0 and every gradient exactly 0 (no NaN)', () => {
   const tg = lossTargets(new Uint8Array(2 * 8 * 8).fill(VOID_INDEX), 2);
   assert.equal(tg.weightSum, 0);
   const t = tf.tensor4d(tg.oneHot, [2, 8, 8, 2]);
-  const r = lossAndGradients(net, x, t, tg.weightSum);
+  const r = lossAndGradients(net, x, trainingLoss(t, tg.weightSum));
   assert.equal(r.loss, 0);
   for (const [p, g] of Object.entries(r.grads)) {
     const v = g.dataSync();

@@ -18,11 +18,11 @@ import { crashLines, startCli } from './faultHelpers.js';
 import { saveTinyModel, testImage } from './predictHelpers.js';
 import { writeSampleDataset } from '../src/data/sample.js';
 import { encodePng } from '../src/data/decode.js';
-import { exportOnnx } from '../src/predict/exportOnnx.js';
-import { loadModel } from '../src/model/modelFiles.js';
-import { disposeUNet, unetValues } from '../src/model/unet.js';
-import { unetToOnnx } from '../src/model/onnx/unetOnnx.js';
-import { encodeOnnx } from '../src/model/onnx/onnx.js';
+import { exportOnnx } from '../src/formats/onnx/export.js';
+import { loadModel } from '../src/formats/modelFolder.js';
+import { disposeUNet, unetValues } from '../src/nets/unet/unet.js';
+import { unetToOnnx } from '../src/nets/unet/onnx.js';
+import { encodeOnnx } from '../src/formats/onnx/model.js';
 
 // ---------------------------------------------------------------------------------------------
 // Running cases and counting them

@@ -11,8 +11,8 @@ import { engine, runCli, tmpDir } from './helpers.js';
 import { crashLines } from './faultHelpers.js';
 import { writeSampleDataset } from '../src/data/sample.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
-import { loadModel } from '../src/model/modelFiles.js';
-import { disposeUNet, unetValues } from '../src/model/unet.js';
+import { loadModel } from '../src/formats/modelFolder.js';
+import { disposeUNet, unetValues } from '../src/nets/unet/unet.js';
 
 before(engine);
 

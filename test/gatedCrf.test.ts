@@ -12,13 +12,13 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { engine, tmpDir } from './helpers.js';
-import { GATED_CRF, gatedCrfLoss, type GatedCrfParams } from '../src/model/kernels/gatedCrf.js';
-import { DEFAULT_CRF, gapLossTerm } from '../src/train/gapLoss.js';
-import { createUNet, disposeUNet, DEFAULT_UNET } from '../src/model/unet.js';
+import { GATED_CRF, gatedCrfLoss, type GatedCrfParams } from '../src/losses/gatedCrf.js';
+import { DEFAULT_CRF, gapLossTerm } from '../src/losses/gapLoss.js';
+import { createUNet, disposeUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { createAdamState, disposeAdamState } from '../src/train/adam.js';
-import { trainStep, type HostBatch } from '../src/train/step.js';
-import { lossAndGradients } from '../src/train/backprop.js';
-import { lossTargets } from '../src/train/loss.js';
+import { stepLoss, trainStep, type HostBatch } from '../src/train/step.js';
+import { lossAndGradients } from '../src/nets/unet/backprop.js';
+import { lossTargets } from '../src/losses/crossEntropy.js';
 import { generateImage, writeSampleDataset } from '../src/data/sample.js';
 import { DEFAULT_TRAIN, resolveClasses, runTraining } from '../src/train/run.js';
 import { makeRng } from '../src/util/random.js';
@@ -197,12 +197,16 @@ test('a training step with the gap loss adds its value to the cross-entropy and 
   const cfg = { ...DEFAULT_CRF, weight: 2 };
   const extra = gapLossTerm(cfg, batch);
   let crfValue = NaN;
-  const plain = lossAndGradients(net, x, t, batch.targets.weightSum);
-  const withCrf = lossAndGradients(net, x, t, batch.targets.weightSum, (logits) => {
-    const r = extra.term(logits);
-    crfValue = r.value;
-    return r;
-  });
+  const plain = lossAndGradients(net, x, stepLoss(t, batch.targets.weightSum, null));
+  const withCrf = lossAndGradients(
+    net,
+    x,
+    stepLoss(t, batch.targets.weightSum, (logits) => {
+      const r = extra.term(logits);
+      crfValue = r.value;
+      return r;
+    }),
+  );
   extra.dispose();
   assert.ok(crfValue > 0 && Number.isFinite(crfValue));
   assert.ok(Math.abs(withCrf.loss - plain.loss - crfValue) < 1e-5, `${withCrf.loss} = ${plain.loss} + ${crfValue}`);

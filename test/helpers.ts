@@ -6,8 +6,8 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { simdKernels } from '../src/model/kernels/simd/index.js';
-import { initEngine } from '../src/model/engine.js';
+import { simdKernels } from '../src/engine/simd/index.js';
+import { initEngine } from '../src/engine/engine.js';
 import { encodePng } from '../src/data/decode.js';
 import { GapsegError } from '../src/util/errors.js';
 

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { engine, tmpDir } from './helpers.js';
 import { FULL, crashLines, killAfter, startCli, tempFiles } from './faultHelpers.js';
 import { saveTinyModel, writeTestImage } from './predictHelpers.js';
-import { exportOnnx } from '../src/predict/exportOnnx.js';
+import { exportOnnx } from '../src/formats/onnx/export.js';
 import { makeRng, randInt } from '../src/util/random.js';
 
 const OUTPUTS = ['labels', 'overlays', 'probs'];

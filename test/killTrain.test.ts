@@ -13,8 +13,8 @@ import { engine, tmpDir } from './helpers.js';
 import { FULL, crashLines, killAfter, killOnTemp, startCli, tempFiles } from './faultHelpers.js';
 import { writeSampleDataset } from '../src/data/sample.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
-import { loadModel } from '../src/model/modelFiles.js';
-import { disposeUNet } from '../src/model/unet.js';
+import { loadModel } from '../src/formats/modelFolder.js';
+import { disposeUNet } from '../src/nets/unet/unet.js';
 import { makeRng, randInt, type Rng } from '../src/util/random.js';
 
 before(engine);

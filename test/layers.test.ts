@@ -9,8 +9,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { engine, tmpDir } from './helpers.js';
-import { createUNet, disposeUNet, unetForward, DEFAULT_UNET } from '../src/model/unet.js';
-import { loadModel, readModelMeta, saveModel } from '../src/model/modelFiles.js';
+import { createUNet, disposeUNet, unetForward, DEFAULT_UNET } from '../src/nets/unet/unet.js';
+import { loadModel, readModelMeta, saveModel } from '../src/formats/modelFolder.js';
 import { parseClassesFlag } from '../src/data/classes.js';
 import { makeRng } from '../src/util/random.js';
 

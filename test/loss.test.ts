@@ -1,12 +1,13 @@
 /**
- * The masked loss on the wasm engine: mean cross-entropy over labelled pixels only, exactly
- * zero (with zero gradients, no NaN) when nothing is labelled, and class-weighted means.
+ * The loss training runs (losses/crossEntropy.ts, on the wasm engine): mean cross-entropy over
+ * labelled pixels only, exactly zero (with zero gradients, no NaN) when nothing is labelled,
+ * class-weighted means; value and gradient against double-precision references.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { VOID_INDEX } from '../src/data/classes.js';
-import { lossTargets, maskedCrossEntropy } from '../src/train/loss.js';
+import { lossTargets, maskedCrossEntropy } from '../src/losses/crossEntropy.js';
 import { engine } from './helpers.js';
 
 before(engine);
@@ -26,10 +27,8 @@ function lossAndGrad(logits: number[], h: number, w: number, k: number, labels: 
   return tf.tidy(() => {
     const x = tf.tensor4d(logits, [1, h, w, k]);
     const targets = tf.tensor4d(t.oneHot, [1, h, w, k]);
-    const f = (z: tf.Tensor) => maskedCrossEntropy(z, targets, t.weightSum);
-    const loss = f(x).dataSync()[0];
-    const grad = tf.grad(f)(x).dataSync() as Float32Array;
-    return { loss, grad };
+    const { value, grad } = maskedCrossEntropy(x, targets, t.weightSum);
+    return { loss: value, grad: grad.dataSync() as Float32Array };
   });
 }
 

@@ -6,7 +6,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { batchNormReluTrain, convOfConcat, upsample2x2, type BnBatchStats } from '../src/model/ops.js';
+import { batchNormReluTrain, convOfConcat, upsample2x2, type BnBatchStats } from '../src/nets/ops.js';
 import { makeRng, normal } from '../src/util/random.js';
 import { engine } from './helpers.js';
 

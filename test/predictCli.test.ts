@@ -10,7 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { engine, runCli, tmpDir } from './helpers.js';
 import { readGrey, readNpy, saveTinyModel, writeTestImage } from './predictHelpers.js';
-import { exportOnnx } from '../src/predict/exportOnnx.js';
+import { exportOnnx } from '../src/formats/onnx/export.js';
 import { parseShard, selectShard } from '../src/predict/shard.js';
 import { shuffled, makeRng } from '../src/util/random.js';
 

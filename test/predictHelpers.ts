@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { createUNet, DEFAULT_UNET, disposeUNet, type UNetConfig } from '../src/model/unet.js';
-import { saveModel } from '../src/model/modelFiles.js';
+import { createUNet, DEFAULT_UNET, disposeUNet, type UNetConfig } from '../src/nets/unet/unet.js';
+import { saveModel } from '../src/formats/modelFolder.js';
 import { makeRng } from '../src/util/random.js';
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The SIMD kernels (src/model/kernels/simd/kernels.c, embedded as wasm) against their
+ * The SIMD kernels (src/engine/simd/kernels.c, embedded as wasm) against their
  * JavaScript twins, on odd channel counts and row counts beyond one accumulation block;
  * and the embedded module is the build of the current C source.
  */
@@ -12,12 +12,12 @@ import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { engine, ROOT } from './helpers.js';
-import { simdKernels } from '../src/model/kernels/simd/index.js';
-import { KERNELS_SOURCE_SHA256, KERNELS_WASM } from '../src/model/kernels/simd/kernelsWasm.js';
-import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../src/model/kernels/batchNormRelu.js';
-import { createTeam, ranges } from '../src/model/kernels/simd/team.js';
-import { GATED_CRF } from '../src/model/kernels/gatedCrf.js';
-import { CHANNEL_SUMS } from '../src/model/kernels/poolLoss.js';
+import { simdKernels } from '../src/engine/simd/index.js';
+import { KERNELS_SOURCE_SHA256, KERNELS_WASM } from '../src/engine/simd/kernelsWasm.js';
+import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../src/engine/kernels/batchNormRelu.js';
+import { createTeam, ranges } from '../src/engine/simd/team.js';
+import { GATED_CRF } from '../src/losses/gatedCrf.js';
+import { CHANNEL_SUMS } from '../src/engine/kernels/gradients.js';
 import { makeRng } from '../src/util/random.js';
 
 before(engine);
@@ -58,11 +58,11 @@ test('the SIMD kernels load on the wasm backend', () => {
 
 test('with one thread (the single-threaded tfjs binary, plain memory) the SIMD kernels load too', () => {
   // A separate process: the engine is initialised once per process.
-  const dist = path.join(ROOT, 'dist', 'src');
+  const compiled = path.join(ROOT, 'build', 'src');
   const code = `
     const tf = await import('@tensorflow/tfjs-core');
-    const { initEngine } = await import(${JSON.stringify(pathToFileURL(path.join(dist, 'model/engine.js')).href)});
-    const { simdKernels } = await import(${JSON.stringify(pathToFileURL(path.join(dist, 'model/kernels/simd/index.js')).href)});
+    const { initEngine } = await import(${JSON.stringify(pathToFileURL(path.join(compiled, 'engine/engine.js')).href)});
+    const { simdKernels } = await import(${JSON.stringify(pathToFileURL(path.join(compiled, 'engine/simd/index.js')).href)});
     const info = await initEngine({ threads: 1 });
     const k = simdKernels(tf.backend());
     console.log(JSON.stringify({ threads: info.threads, loaded: k !== null, team: k?.team.size }));
@@ -73,7 +73,7 @@ test('with one thread (the single-threaded tfjs binary, plain memory) the SIMD k
 });
 
 test('the embedded wasm was built from the current kernels.c (rebuild: scripts/build-kernels.sh)', () => {
-  const src = fs.readFileSync(path.join(ROOT, 'src/model/kernels/simd/kernels.c'));
+  const src = fs.readFileSync(path.join(ROOT, 'src/engine/simd/kernels.c'));
   assert.equal(crypto.createHash('sha256').update(src).digest('hex'), KERNELS_SOURCE_SHA256);
 });
 

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { engine, tmpDir } from './helpers.js';
 import { FULL } from './faultHelpers.js';
 import { saveTinyModel, writeTestImage } from './predictHelpers.js';
-import { exportOnnx } from '../src/predict/exportOnnx.js';
+import { exportOnnx } from '../src/formats/onnx/export.js';
 import { openPredictor } from '../src/predict/open.js';
 import { predictStream } from '../src/predict/stream.js';
 

@@ -1,6 +1,6 @@
 /** Pieces shared by several commands: class options, engine start, logging. */
 import { parseClassesFlag, classIndex, type ClassDescription } from '../data/classes.js';
-import { initEngine } from '../model/engine.js';
+import { initEngine } from '../engine/engine.js';
 import { DEFAULT_MAX_PIXELS, type DecodeLimits } from '../data/decode.js';
 import { GapsegError } from '../util/errors.js';
 import type { OptionSpec, Parsed } from './args.js';

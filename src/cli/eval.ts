@@ -5,7 +5,7 @@ import { checkRange, flag, list, num, str } from './args.js';
 import { CLASS_OPTIONS, MAX_PIXELS_OPTION, THREADS_OPTION, classesFromFlags, forbiddenIndices, limitsFromFlags, log } from './common.js';
 import { openPredictor } from '../predict/open.js';
 import { evaluateDataset, formatReport } from '../metrics/evalRun.js';
-import { readModelMeta } from '../model/modelFiles.js';
+import { readModelMeta } from '../formats/modelFolder.js';
 import { readClassFile } from '../data/classes.js';
 import { checkWritableDir, makeDir, writeFileAtomic } from '../util/atomic.js';
 import { GapsegError } from '../util/errors.js';

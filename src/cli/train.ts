@@ -5,7 +5,7 @@ import { checkRange, flag, list, num, str } from './args.js';
 import { CLASS_OPTIONS, MAX_PIXELS_OPTION, THREADS_OPTION, classesFromFlags, limitsFromFlags, log, startEngine } from './common.js';
 import { DEFAULT_TRAIN, resolveClasses, runTraining, type TrainConfig } from '../train/run.js';
 import { GapsegError } from '../util/errors.js';
-import { DEFAULT_CRF, type GapLossConfig } from '../train/gapLoss.js';
+import { DEFAULT_CRF, type GapLossConfig } from '../losses/gapLoss.js';
 
 const CRF_OPTIONS = ['crf-weight', 'crf-radius', 'crf-sigma-xy', 'crf-sigma-rgb'];
 

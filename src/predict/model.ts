@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
-import { loadModel, type InputRecipe } from '../model/modelFiles.js';
-import { disposeUNet } from '../model/unet.js';
-import { tfjsNet } from './tfjsEngine.js';
+import { loadModel, type InputRecipe } from '../formats/modelFolder.js';
+import { disposeUNet } from '../nets/unet/unet.js';
+import { tfjsNet } from './tfjsNet.js';
 import type { OutputClass } from './outputs.js';
 import { recipePlan, type InputPlan } from './plan.js';
 

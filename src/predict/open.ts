@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
-import { defaultThreads, initEngine } from '../model/engine.js';
+import { defaultThreads, initEngine } from '../engine/engine.js';
 import { modelDirOf, openTfjsPredictor, type Predictor } from './model.js';
 import { META, openOnnxPredictor, readOnnxFile, type OnnxOpenOptions } from './onnxPredictor.js';
 

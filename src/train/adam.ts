@@ -4,7 +4,7 @@
  * tensors, saved in checkpoints for exact resumption.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAM_UPDATE } from '../model/kernels/adam.js';
+import { ADAM_UPDATE } from '../engine/kernels/adam.js';
 
 export interface AdamState {
   step: number;

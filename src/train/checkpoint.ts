@@ -11,7 +11,7 @@ import zlib from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../util/atomic.js';
 import { GapsegError } from '../util/errors.js';
-import type { UNet } from '../model/unet.js';
+import type { UNet } from '../nets/unet/unet.js';
 import type { AdamState } from './adam.js';
 
 const MAGIC = 'GAPSEGCK';

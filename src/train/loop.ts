@@ -8,19 +8,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import { augmentedCrop, normalizeInto, type AugmentOptions } from '../data/augment.js';
 import type { Sample } from '../data/load.js';
 import { deriveSeed, makeRng, shuffled } from '../util/random.js';
-import { type UNet } from '../model/unet.js';
+import { type UNet } from '../nets/unet/unet.js';
 import { netModel, predictImage } from '../predict/pipeline.js';
 import { recipePlan } from '../predict/plan.js';
-import { tfjsNet } from '../predict/tfjsEngine.js';
+import { tfjsNet } from '../predict/tfjsNet.js';
 import { addImage, emptyTotals, report, type EvalReport } from '../metrics/evaluate.js';
-import { lossTargets } from './loss.js';
+import { lossTargets } from '../losses/crossEntropy.js';
 import { trainStep, type HostBatch } from './step.js';
 import { oneCycle, scheduleAt } from './schedule.js';
 import type { AdamState } from './adam.js';
 import { firstNonFinite } from './checkpoint.js';
 import { GapsegError } from '../util/errors.js';
 import { VOID_INDEX } from '../data/classes.js';
-import type { GapLossConfig } from './gapLoss.js';
+import type { GapLossConfig } from '../losses/gapLoss.js';
 
 export interface LoopSettings {
   epochs: number;

@@ -17,8 +17,8 @@ import { classesToJson, findClassFile, readClassFile, type ClassDescription } fr
 import { discoverDataset, type PairFiles } from '../data/dataset.js';
 import { assertSomeLabelled, channelStats, classCounts, loadSamples, type Sample } from '../data/load.js';
 import { DEFAULT_AUGMENT, type AugmentOptions } from '../data/augment.js';
-import { buildUNet, createUNet, disposeUNet, parameterCount, DEFAULT_UNET, type UNetConfig } from '../model/unet.js';
-import { saveModel, type InputRecipe } from '../model/modelFiles.js';
+import { buildUNet, createUNet, disposeUNet, parameterCount, DEFAULT_UNET, type UNetConfig } from '../nets/unet/unet.js';
+import { saveModel, type InputRecipe } from '../formats/modelFolder.js';
 import { createAdamState, disposeAdamState } from './adam.js';
 import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues, type LoadedCheckpoint } from './checkpoint.js';
 import { checkCheckpointFits, readRunConfig } from './runConfig.js';
@@ -26,7 +26,7 @@ import { trainLoop, type EpochRecord, type LoopSettings } from './loop.js';
 import { startProgress, type Progress } from '../util/progress.js';
 import { previewSource, type PreviewSource } from '../view/previews.js';
 import { REPORT_SAMPLES, writeRunReport } from '../view/runReport.js';
-import { describeGapLoss, type GapLossConfig } from './gapLoss.js';
+import { describeGapLoss, type GapLossConfig } from '../losses/gapLoss.js';
 
 /** Every setting of a run (what config.json holds). */
 export interface TrainConfig {

@@ -6,7 +6,7 @@
 import { GapsegError } from '../util/errors.js';
 import { readTextFile } from '../util/files.js';
 import { validateClasses, type ClassDescription } from '../data/classes.js';
-import { isStat, unetSpecs, type UNetConfig } from '../model/unet.js';
+import { isStat, unetSpecs, type UNetConfig } from '../nets/unet/unet.js';
 import type { LoadedCheckpoint } from './checkpoint.js';
 import type { TrainConfig } from './run.js';
 

@@ -1,13 +1,14 @@
 /**
- * One optimisation step: loss and gradients (hand-written backward pass, see backprop.ts),
- * Adam update, then the batch-norm moving averages.
+ * One optimisation step: the loss (cross-entropy over labelled pixels, plus the gap loss when
+ * configured), gradients by the network's hand-written backward pass, Adam update, then the
+ * batch-norm moving averages.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { updateMovingStats, type UNet } from '../model/unet.js';
-import type { LossTargets } from './loss.js';
+import { updateMovingStats, type UNet } from '../nets/unet/unet.js';
+import { maskedCrossEntropy, type LossTargets } from '../losses/crossEntropy.js';
 import { adamUpdate, type AdamHyper, type AdamState } from './adam.js';
-import { lossAndGradients } from './backprop.js';
-import { gapLossTerm, type GapLossConfig } from './gapLoss.js';
+import { lossAndGradients, type LogitsLoss } from '../nets/unet/backprop.js';
+import { gapLossTerm, type GapLossConfig } from '../losses/gapLoss.js';
 
 /** A batch on the host: normalised NHWC images and loss targets. */
 export interface HostBatch {
@@ -23,22 +24,38 @@ export interface HostBatch {
   valid?: Uint8Array;
 }
 
+/**
+ * The loss a training step minimises: cross-entropy over labelled pixels of the weighted
+ * one-hot `targets`, plus `gap` (the gap loss of the batch) when given.
+ */
+export function stepLoss(targets: tf.Tensor, weightSum: number, gap: LogitsLoss | null): LogitsLoss {
+  return (logits) => {
+    const ce = maskedCrossEntropy(logits, targets, weightSum);
+    if (!gap) return ce;
+    const g = gap(logits);
+    const grad = tf.add(ce.grad, g.grad);
+    tf.dispose([ce.grad, g.grad]);
+    return { value: ce.value + g.value, grad };
+  };
+}
+
 /** Run one training step and return the loss value (before the update), gap loss included. */
 export function trainStep(net: UNet, adam: AdamState, batch: HostBatch, hyper: AdamHyper, gapLoss: GapLossConfig | null = null): number {
   const k = net.config.numClasses;
   const x = tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, net.config.inChannels]);
   const t = tf.tensor4d(batch.targets.oneHot, [batch.n, batch.height, batch.width, k]);
   const extra = gapLoss ? gapLossTerm(gapLoss, batch) : null;
+  const loss = stepLoss(t, batch.targets.weightSum, extra?.term ?? null);
   let result;
   try {
-    result = lossAndGradients(net, x, t, batch.targets.weightSum, extra?.term);
+    result = lossAndGradients(net, x, loss);
   } finally {
     extra?.dispose();
     tf.dispose([x, t]);
   }
-  const { loss, grads, batchStats } = result;
+  const { loss: value, grads, batchStats } = result;
   adamUpdate(net.params, grads, adam, hyper);
   updateMovingStats(net, batchStats);
   tf.dispose(Object.values(grads));
-  return loss;
+  return value;
 }

@@ -9,7 +9,7 @@ import type { TrainConfig } from '../train/run.js';
 import type { EpochRecord } from '../train/loop.js';
 import { renderPreview, type PreviewSource } from './previews.js';
 import { renderReport } from './report.js';
-import { describeGapLoss } from '../train/gapLoss.js';
+import { describeGapLoss } from '../losses/gapLoss.js';
 
 export const REPORT_FILE = 'report.html';
 

@@ -9,11 +9,12 @@
  * dL/dS(p) = -2 weight / G * sum_o W(p,o) S(p+o), then through the softmax.
  * Offsets are clipped at the image border; a gate of 0 (padding) removes every pair touching
  * the pixel, so it gets neither loss nor gradient. SIMD wasm on the wasm backend (kernels.c);
- * this JavaScript on the cpu backend and as the float64 reference of the tests.
+ * this JavaScript on the cpu backend and as the float64 reference of the tests. The kernel is
+ * registered for wasm and cpu when this module loads.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { f32, outputs, registerBoth } from './heap.js';
-import { simdKernels } from './simd/index.js';
+import { f32, outputs, registerBoth } from '../engine/kernels/heap.js';
+import { simdKernels } from '../engine/simd/index.js';
 
 export const GATED_CRF = 'GapsegGatedCrf';
 
@@ -139,7 +140,4 @@ function gatedCrf(args: Args): tf.TensorInfo[] {
   return infos;
 }
 
-/** Register the Gated CRF kernel for wasm and cpu. */
-export function registerGatedCrfKernel(): void {
-  registerBoth(GATED_CRF, gatedCrf as unknown as tf.KernelFunc);
-}
+registerBoth(GATED_CRF, gatedCrf as unknown as tf.KernelFunc);

@@ -4,7 +4,7 @@
  * are slow on wasm (measured: they were most of a training step).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from './kernels/batchNormRelu.js';
+import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../engine/kernels/batchNormRelu.js';
 
 /** Statistics a training forward pass leaves for the moving averages. */
 export interface BnBatchStats {

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { callKernel, release } from './compose.js';
 import { outputs } from './heap.js';
-import { simdKernels, type SimdKernels } from './simd/index.js';
+import { simdKernels, type SimdKernels } from '../simd/index.js';
 
 /** Input channels per work unit of conv_dw (DW_MR in kernels.c). */
 const CONV_DW_BLOCK = 4;

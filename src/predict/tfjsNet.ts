@@ -1,6 +1,6 @@
 /** Inference of a gapseg U-Net with TensorFlow.js (the fallback when no ONNX model exists). */
 import * as tf from '@tensorflow/tfjs-core';
-import { unetForward, type UNet } from '../model/unet.js';
+import { unetForward, type UNet } from '../nets/unet/unet.js';
 import type { NetFn } from './model.js';
 
 /** A NetFn (planar NCHW in and out) running the net in inference mode. */

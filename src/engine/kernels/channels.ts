@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
-import { simdKernels } from './simd/index.js';
+import { simdKernels } from '../simd/index.js';
 
 export const CONCAT_CHANNELS = 'GapsegConcatChannels';
 export const SPLIT_CHANNELS = 'GapsegSplitChannels';

@@ -4,15 +4,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter.js';
-import { batchMatMulWithoutTransposeA } from './batchMatMul.js';
+import { batchMatMulWithoutTransposeA } from './matMul.js';
 import { conv2dBackpropInputViaConv } from './conv2dBackpropInput.js';
 import { overrideKernel } from './compose.js';
 import { conv2dDirect, fusedConv2dDirect } from './conv2d.js';
 import { registerBatchNormReluKernels } from './batchNormRelu.js';
-import { registerPoolLossKernels } from './poolLoss.js';
+import { registerGradientKernels } from './gradients.js';
 import { registerAdamKernel } from './adam.js';
 import { registerChannelKernels } from './channels.js';
-import { registerGatedCrfKernel } from './gatedCrf.js';
 
 let registered = false;
 
@@ -32,8 +31,7 @@ export function registerGapsegKernels(): void {
   overrideKernel(tf.FusedConv2D, 'wasm', fusedConv2dDirect);
   overrideKernel(tf.Conv2DBackpropInput, 'wasm', conv2dBackpropInputViaConv);
   registerBatchNormReluKernels();
-  registerPoolLossKernels();
+  registerGradientKernels();
   registerAdamKernel();
   registerChannelKernels();
-  registerGatedCrfKernel();
 }

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { callKernel, release } from './compose.js';
 import { convDirect, stockConvForced } from './conv2d.js';
-import { simdKernels } from './simd/index.js';
+import { simdKernels } from '../simd/index.js';
 
 /** Wrap the stock Conv2DBackpropInput with a fast path for stride 1, no dilation, NHWC. */
 export function conv2dBackpropInputViaConv(original: tf.KernelFunc): tf.KernelFunc {

@@ -1,16 +1,14 @@
 /**
- * Small fused kernels for the hand-written backward pass of the U-Net, one pass each over
- * tensor memory: the gradient of 2x2 max-pooling and per-channel sums (SIMD on the kernel
- * team's threads on wasm, this JavaScript on cpu), and the masked softmax cross-entropy with
- * its gradient (JavaScript).
+ * Gradients that hand-written backward passes need and TensorFlow.js lacks or runs slowly,
+ * one pass each over tensor memory: 2x2 max-pooling and bias gradients (per-channel sums).
+ * SIMD on the kernel team's threads on wasm, this JavaScript on cpu.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
-import { simdKernels } from './simd/index.js';
+import { simdKernels } from '../simd/index.js';
 
 export const MAXPOOL2_GRAD = 'GapsegMaxPool2x2Grad';
 export const CHANNEL_SUMS = 'GapsegChannelSums';
-export const MASKED_SOFTMAX_CE = 'GapsegMaskedSoftmaxCE';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: tf.NamedAttrMap };
 
@@ -85,51 +83,8 @@ function channelSums(args: Args): tf.TensorInfo {
   return infos[0];
 }
 
-/**
- * Masked softmax cross-entropy over the last axis. Inputs: logits [..., K] and weighted
- * one-hot targets t (all zero at void pixels); attr scale = 1 / (sum of target weights), 0
- * when nothing is labelled. Outputs: the loss (scalar) and its gradient w.r.t. the logits,
- * scale * (softmax * sum(t) - t), which is exactly 0 at void pixels.
- */
-function maskedSoftmaxCE(args: Args): tf.TensorInfo[] {
-  const backend = args.backend as tf.KernelBackend;
-  const { logits, targets } = args.inputs as Record<string, tf.TensorInfo>;
-  const scale = args.attrs.scale as number;
-  const k = logits.shape[logits.shape.length - 1];
-  const { infos, views } = outputs(backend, [[], logits.shape]);
-  const [lossOut, grad] = views;
-  const z = f32(backend, logits);
-  const t = f32(backend, targets);
-  const e = new Float64Array(k);
-  let loss = 0;
-  for (let i = 0; i < z.length; i += k) {
-    let m = -Infinity;
-    for (let c = 0; c < k; c++) m = z[i + c] > m ? z[i + c] : m;
-    let s = 0;
-    let tsum = 0;
-    for (let c = 0; c < k; c++) {
-      e[c] = Math.exp(z[i + c] - m);
-      s += e[c];
-      tsum += t[i + c];
-    }
-    if (tsum === 0) {
-      for (let c = 0; c < k; c++) grad[i + c] = 0;
-      continue;
-    }
-    const logS = Math.log(s);
-    for (let c = 0; c < k; c++) {
-      const tc = t[i + c];
-      if (tc !== 0) loss -= tc * (z[i + c] - m - logS);
-      grad[i + c] = scale * ((e[c] / s) * tsum - tc);
-    }
-  }
-  lossOut[0] = loss * scale;
-  return infos;
-}
-
 /** Register these kernels for wasm and cpu. */
-export function registerPoolLossKernels(): void {
+export function registerGradientKernels(): void {
   registerBoth(MAXPOOL2_GRAD, maxPoolGrad as unknown as tf.KernelFunc);
   registerBoth(CHANNEL_SUMS, channelSums as unknown as tf.KernelFunc);
-  registerBoth(MASKED_SOFTMAX_CE, maskedSoftmaxCE as unknown as tf.KernelFunc);
 }

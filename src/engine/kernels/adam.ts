@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
-import { simdKernels } from './simd/index.js';
+import { simdKernels } from '../simd/index.js';
 
 export const ADAM_UPDATE = 'GapsegAdamUpdate';
 

@@ -32,7 +32,7 @@ function describe(m: ort.InferenceSession.ValueMetadata): MetaOut {
 
 async function main(): Promise<void> {
   const port = parentPort;
-  if (!port) throw new Error('onnxWorker must run as a worker thread');
+  if (!port) throw new Error('the ONNX Runtime worker must run as a worker thread');
   const init = workerData as WorkerInit;
   let session: ort.InferenceSession;
   try {

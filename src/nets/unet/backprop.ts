@@ -9,10 +9,10 @@
  * gradient, input gradient. Tests check the gradients against tfjs autodiff of unetForward.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BatchStats, UNet } from '../model/unet.js';
-import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../model/kernels/batchNormRelu.js';
-import { CHANNEL_SUMS, MASKED_SOFTMAX_CE, MAXPOOL2_GRAD } from '../model/kernels/poolLoss.js';
-import { concatChannelsOp, splitChannelsOp } from '../model/kernels/channels.js';
+import type { BatchStats, UNet } from './unet.js';
+import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../../engine/kernels/batchNormRelu.js';
+import { CHANNEL_SUMS, MAXPOOL2_GRAD } from '../../engine/kernels/gradients.js';
+import { concatChannelsOp, splitChannelsOp } from '../../engine/kernels/channels.js';
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor | tf.Tensor[] =>
   tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
@@ -46,18 +46,14 @@ export interface StepGradients {
   batchStats: BatchStats;
 }
 
+/** A loss of the logits: its value and its gradient w.r.t. the logits (a new tensor). */
+export type LogitsLoss = (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor };
+
 /**
- * Loss, gradients and batch statistics of one training batch. `targets` are weighted one-hot
- * [N,H,W,K] values (zero at void pixels) and `weightSum` their total (0: all void).
- * `extraLossGrad`, if given, adds a loss term of the logits (value and gradient).
+ * Loss, gradients and batch statistics of one training batch: the forward pass in training
+ * mode, `loss` of its logits, and the backward pass.
  */
-export function lossAndGradients(
-  net: UNet,
-  x: tf.Tensor4D,
-  targets: tf.Tensor4D,
-  weightSum: number,
-  extraLossGrad?: (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor4D },
-): StepGradients {
+export function lossAndGradients(net: UNet, x: tf.Tensor4D, loss: LogitsLoss): StepGradients {
   const { config: cfg, params: P } = net;
   const eps = cfg.bnEpsilon;
   const batchStats: BatchStats = new Map();
@@ -123,16 +119,8 @@ export function lossAndGradients(
   const logits = tf.tidy(() => tf.add(tf.conv2d(h, headK, 1, 'same'), P['head/bias'])) as tf.Tensor4D;
 
   // ---- loss ----
-  const [lossT, dLogitsCE] = run(MASKED_SOFTMAX_CE, { logits, targets }, { scale: weightSum > 0 ? 1 / weightSum : 0 }) as tf.Tensor[];
-  let loss = lossT.dataSync()[0];
-  lossT.dispose();
-  let dLogits = dLogitsCE as tf.Tensor4D;
-  if (extraLossGrad) {
-    const extra = extraLossGrad(logits);
-    loss += extra.value;
-    dLogits = tf.add(dLogitsCE, extra.grad) as tf.Tensor4D;
-    tf.dispose([dLogitsCE, extra.grad]);
-  }
+  const { value, grad } = loss(logits);
+  const dLogits = grad as tf.Tensor4D;
   logits.dispose();
 
   // ---- backward ----
@@ -178,7 +166,7 @@ export function lossAndGradients(
     b1.out.dispose();
     if (i > 0) dh = dIn[0];
   }
-  return { loss, grads, batchStats };
+  return { loss: value, grads, batchStats };
 }
 
 /** Upsampling forward (same as ops.upsample2x2, kept here to pair with its backward). */

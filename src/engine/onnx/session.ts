@@ -1,6 +1,6 @@
 /**
  * ONNX Runtime inference from the main thread's point of view: sessions living in worker
- * threads (see onnxWorker.ts), fed one batch at a time. onnxruntime-node computes on the
+ * threads (see worker.ts), fed one batch at a time. onnxruntime-node computes on the
  * thread that calls run(), so the main thread stays free to decode, blend and encode.
  *
  * By default one session uses all the threads (ONNX Runtime's intra-op pool). Two sessions
@@ -11,10 +11,10 @@
  * are an option; `npm run bench:predict` measures both.
  */
 import { Worker } from 'node:worker_threads';
-import { GapsegError } from '../util/errors.js';
-import type { MetaOut, WorkerInit, WorkerReply } from './onnxWorker.js';
+import { GapsegError } from '../../util/errors.js';
+import type { MetaOut, WorkerInit, WorkerReply } from './worker.js';
 
-export type { MetaOut } from './onnxWorker.js';
+export type { MetaOut } from './worker.js';
 
 export interface OnnxNet {
   inputs: MetaOut[];
@@ -35,7 +35,7 @@ interface Session {
 
 async function startSession(model: string | Uint8Array, threads: number, name: string): Promise<Session> {
   const init: WorkerInit = { model, threads, spin: process.env.GAPSEG_ORT_SPIN !== '0' };
-  const worker = new Worker(new URL('./onnxWorker.js', import.meta.url), { workerData: init });
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
   const s: Session = { worker, waiting: new Map(), meta: { inputs: [], outputs: [] }, failure: null };
   s.meta = await new Promise((resolve, reject) => {
     worker.on('message', (m: WorkerReply) => {

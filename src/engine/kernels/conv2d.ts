@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { outputs } from './heap.js';
-import { simdKernels, type SimdKernels } from './simd/index.js';
+import { simdKernels, type SimdKernels } from '../simd/index.js';
 
 /** Whether the direct SIMD convolution is switched off (GAPSEG_CONV_ROUTE=xnnpack: tests, benchmarks). */
 export function stockConvForced(): boolean {

@@ -1,13 +1,13 @@
 /**
  * The optional loss on the unlabelled gap. Cross-entropy on labelled pixels says nothing about
- * the gap; the Gated CRF loss (kernels/gatedCrf.ts) adds, on every pixel inside the image, a
+ * the gap; the Gated CRF loss (gatedCrf.ts) adds, on every pixel inside the image, a
  * pull of neighbouring pixels of similar colour towards the same class, so the frontier falls
  * on the image's own edges rather than wherever the network's smoothness puts it.
  * Colour is the augmented crop's own RGB in 0..1 (what the network sees, before the mean/std
  * normalisation); the gate is the crop's validity mask (0 on padding outside the image).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GATED_CRF, type GatedCrfParams } from '../model/kernels/gatedCrf.js';
+import { GATED_CRF, type GatedCrfParams } from './gatedCrf.js';
 
 /** A regulariser of the gap, as stored in config.json. */
 export interface CrfGapLoss extends GatedCrfParams {
@@ -33,8 +33,8 @@ export interface GapLossInputs {
 }
 
 /**
- * The extra loss term of a batch for `lossAndGradients` (value and gradient w.r.t. the
- * logits); `dispose` frees its image and gate tensors.
+ * The gap loss of a batch as a function of the logits (value and gradient w.r.t. them);
+ * `dispose` frees its image and gate tensors.
  */
 export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs): { term: (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor4D }; dispose: () => void } {
   const { n, height: h, width: w } = batch;

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
-import { simdKernels } from './simd/index.js';
+import { simdKernels } from '../simd/index.js';
 
 export const BN_RELU_FORWARD = 'GapsegBnReluForward';
 export const BN_RELU_BACKWARD = 'GapsegBnReluBackward';

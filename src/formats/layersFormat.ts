@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { levelWidths, unetSpecs, type UNetConfig } from './unet.js';
+import { levelWidths, unetSpecs, type UNetConfig } from '../nets/unet/unet.js';
 
 /** Build the tfjs-layers functional model equivalent to `unetForward` in inference mode. */
 export function layersUNet(cfg: UNetConfig): tfl.LayersModel {

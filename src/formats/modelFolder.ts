@@ -9,7 +9,7 @@ import path from 'node:path';
 import { GapsegError, fsProblem } from '../util/errors.js';
 import { replaceDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { classesToJson, parseClassesJson, type ClassDescription } from '../data/classes.js';
-import { buildUNet, unetValues, type UNet, type UNetConfig } from './unet.js';
+import { buildUNet, unetValues, type UNet, type UNetConfig } from '../nets/unet/unet.js';
 import { checkValues, fromLayersFiles, toLayersFiles } from './layersFormat.js';
 
 /** How to turn an image into network input. */

@@ -9,9 +9,9 @@
  * TensorFlow.js layers format, so export is a renaming-free copy.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { makeRng, normal } from '../util/random.js';
-import { batchNormReluTrain, convOfConcat, upsample2x2, type BnBatchStats } from './ops.js';
-import { concatChannelsOp } from './kernels/channels.js';
+import { makeRng, normal } from '../../util/random.js';
+import { batchNormReluTrain, convOfConcat, upsample2x2, type BnBatchStats } from '../ops.js';
+import { concatChannelsOp } from '../../engine/kernels/channels.js';
 
 export interface UNetConfig {
   inChannels: number;

@@ -6,17 +6,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadModel, type ModelMeta } from '../model/modelFiles.js';
-import { disposeUNet, unetForward, unetValues, type UNet } from '../model/unet.js';
-import { encodeOnnx } from '../model/onnx/onnx.js';
-import { unetToOnnx } from '../model/onnx/unetOnnx.js';
-import { makeRng } from '../util/random.js';
-import { makeDir, tempPath } from '../util/atomic.js';
-import { writeError } from '../util/errors.js';
-import { modelDirOf } from './model.js';
-import { ONNX_FILE, fileSha256 } from './open.js';
-import { META, nhwcToNchw, type OnnxInputMeta } from './onnxPredictor.js';
-import { openOnnxNet } from './onnxEngine.js';
+import { loadModel, type ModelMeta } from '../modelFolder.js';
+import { disposeUNet, unetForward, unetValues, type UNet } from '../../nets/unet/unet.js';
+import { encodeOnnx } from './model.js';
+import { unetToOnnx } from '../../nets/unet/onnx.js';
+import { makeRng } from '../../util/random.js';
+import { makeDir, tempPath } from '../../util/atomic.js';
+import { writeError } from '../../util/errors.js';
+import { modelDirOf } from '../../predict/model.js';
+import { ONNX_FILE, fileSha256 } from '../../predict/open.js';
+import { META, nhwcToNchw, type OnnxInputMeta } from '../../predict/onnxPredictor.js';
+import { openOnnxNet } from '../../engine/onnx/session.js';
 
 /** Largest difference allowed between ONNX Runtime and TensorFlow.js logits, relative to max(1, |logit|max). */
 export const EXPORT_TOLERANCE = 1e-4;

@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { registerGapsegKernels } from './kernels/index.js';
-import { simdKernels } from './kernels/simd/index.js';
+import { simdKernels } from './simd/index.js';
 // The Node bundle of tfjs-core registers no gradient functions; tfjs-layers' bundle carries
 // and registers all of them (into tfjs-core's global registry) when it is loaded.
 import '@tensorflow/tfjs-layers';

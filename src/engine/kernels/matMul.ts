@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { callKernel, matMulAsConv, release } from './compose.js';
-import { simdKernels } from './simd/index.js';
+import { simdKernels } from '../simd/index.js';
 import { convDirect, stockConvForced } from './conv2d.js';
 import { filterGradientDirect } from './conv2dBackpropFilter.js';
 

@@ -5,8 +5,8 @@
  * output channel, bias = beta - mean * scale), so the graph holds only Conv, Relu, MaxPool,
  * ConvTranspose and Concat.
  */
-import { levelWidths, type UNetConfig } from '../unet.js';
-import { DTYPE, type OnnxModel, type OnnxNode, type OnnxTensor } from './onnx.js';
+import { levelWidths, type UNetConfig } from './unet.js';
+import { DTYPE, type OnnxModel, type OnnxNode, type OnnxTensor } from '../../formats/onnx/model.js';
 
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
