@@ -38,6 +38,7 @@ import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 import { addFrontierImage, emptyFrontierTotals, frontierImage, frontierReport } from '../src/metrics/frontierMetrics.js';
+import { addImage, emptyTotals, report } from '../src/metrics/evaluate.js';
 import { deriveSeed, makeRng, shuffled } from '../src/util/random.js';
 import { BENCH_DIR, machine, table, writeResult } from './common.js';
 
@@ -244,14 +245,10 @@ async function evaluate(runDir: string, ds: string, test: string[], real: ClassD
   const realTable = labelMap(real);
   const voidValue = real.voidValues[0];
   const totals = emptyFrontierTotals(real.classes.length);
-  let labelled = 0;
-  let correct = 0;
   const kr = real.classes.length;
-  const tp = new Array(kr).fill(0);
-  const fp = new Array(kr).fill(0);
-  const fn = new Array(kr).fill(0);
-  let gapTotal = 0;
-  let gapCorrect = 0;
+  // Labelled-pixel metrics over the real classes plus one column for void predictions, which
+  // count as wrong wherever a pixel is labelled or lies in the gap.
+  const scores = emptyTotals(kr + 1);
   let voids = 0;
   let pixels = 0;
   try {
@@ -259,38 +256,25 @@ async function evaluate(runDir: string, ds: string, test: string[], real: ClassD
       const image = await readImage(path.join(ds, 'images', `${name}.png`));
       const lab = await readLabel(path.join(ds, 'labels', `${name}.png`));
       const labels = encodeLabels(lab.values, lab.width, realTable, name);
-      const truth = truthDir ? encodeLabels((await readLabel(path.join(truthDir, `${name}.png`))).values, lab.width, realTable, name) : labels;
+      const truth = truthDir ? encodeLabels((await readLabel(path.join(truthDir, `${name}.png`))).values, lab.width, realTable, name) : undefined;
       const out = await predictImage(image, predictModel(predictor), allowed);
       const values = Uint16Array.from(out.classes, (c) => predictor.classes[c].value);
       // Predicted label values mapped to the real classes; a void prediction becomes VOID_INDEX.
       const pred = Uint8Array.from(values, (v) => (v === voidValue ? VOID_INDEX : realTable[v]));
-      for (let i = 0; i < pred.length; i++) {
-        if (pred[i] === VOID_INDEX) voids++;
-        if (labels[i] !== VOID_INDEX) {
-          labelled++;
-          if (pred[i] === labels[i]) {
-            correct++;
-            tp[labels[i]]++;
-          } else {
-            fn[labels[i]]++;
-            if (pred[i] !== VOID_INDEX) fp[pred[i]]++;
-          }
-        } else if (truth[i] !== VOID_INDEX) {
-          gapTotal++;
-          if (pred[i] === truth[i]) gapCorrect++;
-        }
-      }
+      for (const c of pred) if (c === VOID_INDEX) voids++;
+      addImage(scores, labels, pred.map((c) => (c === VOID_INDEX ? kr : c)), truth);
       pixels += pred.length;
-      addFrontierImage(totals, frontierImage({ width: image.width, height: image.height, numClasses: real.classes.length, labels, pred, predValues: values, truth, voidValues: real.voidValues }));
+      addFrontierImage(totals, frontierImage({ width: image.width, height: image.height, numClasses: kr, labels, pred, predValues: values, truth: truth ?? labels, voidValues: real.voidValues }));
     }
   } finally {
     predictor.dispose();
   }
+  const r = report(scores);
   const fr = frontierReport(totals);
   return {
-    labelledAccuracy: correct / labelled,
-    labelledMeanIoU: tp.reduce((a, t, c) => a + t / Math.max(1, t + fp[c] + fn[c]), 0) / kr,
-    gapAccuracy: gapTotal ? gapCorrect / gapTotal : null,
+    labelledAccuracy: r.pixelAccuracy,
+    labelledMeanIoU: r.iou.slice(0, kr).reduce((a, x) => a + (Number.isNaN(x) ? 0 : x), 0) / kr,
+    gapAccuracy: r.gapAccuracy,
     meanBF: fr.meanBF,
     meanBoundaryIoU: fr.meanBoundaryIoU,
     voidShare: voids / pixels,

@@ -1,11 +1,11 @@
 /**
- * Forbidding classes: the masked argmax against a naive one, its errors, the tensor
- * version, and "never void" end to end through a freshly initialised U-Net.
+ * Forbidding classes: the one argmax over allowed classes against a naive one, its errors, and
+ * "never void" end to end through a freshly initialised U-Net and the prediction pipeline.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { allowedClasses, maskedArgmax, maskedArgmaxTensor } from '../src/predict/forbid.js';
+import { allowedClasses, argmaxAllowed, planesOf } from '../src/predict/forbid.js';
 import { netModel, predictImage } from '../src/predict/pipeline.js';
 import { recipePlan } from '../src/predict/plan.js';
 import { tfjsNet } from '../src/predict/tfjsNet.js';
@@ -37,19 +37,20 @@ function naive(scores: Float32Array, pixels: number, k: number, forbidden: numbe
   return out;
 }
 
-function toNchw(nhwc: Float32Array, pixels: number, k: number): Float32Array {
-  const out = new Float32Array(nhwc.length);
-  for (let p = 0; p < pixels; p++) for (let c = 0; c < k; c++) out[c * pixels + p] = nhwc[p * k + c];
-  return out;
-}
-
 function randomForbidden(rng: Rng, k: number): number[] {
   const f = [...Array(k).keys()].filter(() => rng.next() < 0.4);
   if (f.length === k) f.pop();
   return f;
 }
 
-test('maskedArgmax NHWC and NCHW equal a naive argmax over allowed classes', () => {
+/** NCHW planes of NHWC scores, as the network's windows give them (views of one buffer). */
+function nchwPlanes(nhwc: Float32Array, pixels: number, k: number): Float32Array[] {
+  const flat = new Float32Array(nhwc.length);
+  for (let p = 0; p < pixels; p++) for (let c = 0; c < k; c++) flat[c * pixels + p] = nhwc[p * k + c];
+  return Array.from({ length: k }, (_, c) => flat.subarray(c * pixels, (c + 1) * pixels));
+}
+
+test('argmaxAllowed (the decision prediction and the viewer use) equals a naive argmax over allowed classes', () => {
   const rng = makeRng(1);
   for (const k of [1, 2, 3, 5, 12]) {
     for (let t = 0; t < 6; t++) {
@@ -58,34 +59,49 @@ test('maskedArgmax NHWC and NCHW equal a naive argmax over allowed classes', () 
       const forbidden = t === 0 ? [] : randomForbidden(rng, k);
       const allowed = allowedClasses(k, forbidden);
       const want = naive(scores, pixels, k, forbidden);
-      assert.deepEqual(maskedArgmax(scores, pixels, k, allowed, 'nhwc'), want, `nhwc K=${k} forbid [${forbidden}]`);
-      assert.deepEqual(maskedArgmax(toNchw(scores, pixels, k), pixels, k, allowed, 'nchw'), want, `nchw K=${k} forbid [${forbidden}]`);
+      assert.deepEqual(argmaxAllowed(planesOf(scores, pixels, k), allowed, pixels), want, `K=${k} forbid [${forbidden}]`);
+      assert.deepEqual(argmaxAllowed(nchwPlanes(scores, pixels, k), allowed, pixels), want, `planar K=${k} forbid [${forbidden}]`);
       for (const c of want) assert.ok(!forbidden.includes(c));
     }
   }
 });
 
-test('maskedArgmax: ties go to the lower allowed index, in both layouts', () => {
+test('argmaxAllowed writes at an offset and leaves the rest of the output alone', () => {
+  const planes = [new Float32Array([1, 0, 3]), new Float32Array([0, 2, 1]), new Float32Array([2, 1, 4])];
+  const out = new Uint8Array(7).fill(9);
+  argmaxAllowed(planes, [0, 1, 2], 3, out, 2);
+  assert.deepEqual([...out], [9, 9, 2, 1, 2, 9, 9]);
+  argmaxAllowed(planes, [0, 1], 3, out, 4);
+  assert.deepEqual([...out], [9, 9, 2, 1, 0, 1, 0]);
+});
+
+test('argmaxAllowed: ties go to the lower allowed index, in both layouts', () => {
   const rng = makeRng(2);
   const k = 4;
   const pixels = 500;
   // Scores from {0, 1, 2}: many ties.
   const scores = Float32Array.from({ length: pixels * k }, () => Math.floor(rng.next() * 3));
-  for (const forbidden of [[], [0], [1, 2], [3]]) {
+  for (const forbidden of [[], [0], [1, 2], [3], [0, 1]]) {
     const allowed = allowedClasses(k, forbidden);
     const want = naive(scores, pixels, k, forbidden);
-    assert.deepEqual(maskedArgmax(scores, pixels, k, allowed, 'nhwc'), want);
-    assert.deepEqual(maskedArgmax(toNchw(scores, pixels, k), pixels, k, allowed, 'nchw'), want);
+    assert.deepEqual(argmaxAllowed(planesOf(scores, pixels, k), allowed, pixels), want);
+    assert.deepEqual(argmaxAllowed(nchwPlanes(scores, pixels, k), allowed, pixels), want);
   }
   const allEqual = new Float32Array(6).fill(0.5);
-  assert.deepEqual([...maskedArgmax(allEqual, 2, 3, [0, 1, 2], 'nhwc')], [0, 0]);
-  assert.deepEqual([...maskedArgmax(allEqual, 2, 3, [1, 2], 'nchw')], [1, 1]);
+  assert.deepEqual([...argmaxAllowed(planesOf(allEqual, 2, 3), [0, 1, 2], 2)], [0, 0]);
+  assert.deepEqual([...argmaxAllowed(planesOf(allEqual, 2, 3), [1, 2], 2)], [1, 1]);
 });
 
-test('a forbidden class is never predicted, whatever its score (even Infinity)', () => {
+test('a forbidden class is never predicted, whatever its score (even Infinity), and its plane is never read', () => {
   const scores = new Float32Array([Infinity, 1, 2, 1e30, -5, -Infinity, 9, -Infinity, -Infinity]);
-  assert.deepEqual([...maskedArgmax(scores, 3, 3, allowedClasses(3, [0]), 'nhwc')], [2, 1, 1]);
-  assert.deepEqual([...maskedArgmax(scores, 3, 3, allowedClasses(3, [0, 1]), 'nhwc')], [2, 2, 2]);
+  assert.deepEqual([...argmaxAllowed(planesOf(scores, 3, 3), allowedClasses(3, [0]), 3)], [2, 1, 1]);
+  assert.deepEqual([...argmaxAllowed(planesOf(scores, 3, 3), allowedClasses(3, [0, 1]), 3)], [2, 2, 2]);
+  // Every allowed score -Infinity: still an allowed class.
+  assert.deepEqual([...argmaxAllowed(planesOf(new Float32Array([5, -Infinity, -Infinity]), 1, 3), [1, 2], 1)], [1]);
+  const trap = new Proxy(new Float32Array(3), { get: () => { throw new Error('a forbidden plane was read'); } });
+  const planes = [trap, new Float32Array([1, 2, 3]), new Float32Array([3, 2, 1])];
+  assert.deepEqual([...argmaxAllowed(planes, [1, 2], 3)], [2, 1, 1]);
+  assert.deepEqual([...argmaxAllowed([...planes, new Float32Array([0, 9, 0])], [1, 2, 3], 3)], [2, 3, 1]);
 });
 
 test('forbidding every class, or a class out of range, is a GapsegError', () => {
@@ -94,34 +110,6 @@ test('forbidding every class, or a class out of range, is a GapsegError', () => 
   for (const bad of [3, -1, 1.5, NaN]) {
     assert.throws(() => allowedClasses(3, [bad]), (e: unknown) => e instanceof GapsegError && /cannot forbid class/.test(e.message) && /0\.\.2/.test(e.message), `class ${bad}`);
   }
-  const logits = tf.zeros([1, 2, 2, 3]);
-  assert.throws(() => maskedArgmaxTensor(logits, [0, 1, 2]), GapsegError);
-  assert.throws(() => maskedArgmaxTensor(logits, [5]), GapsegError);
-  logits.dispose();
-});
-
-test('maskedArgmaxTensor agrees with maskedArgmax', () => {
-  const rng = makeRng(3);
-  for (const k of [2, 3, 6]) {
-    for (let t = 0; t < 4; t++) {
-      const [n, h, w] = [2, 3, 5];
-      const pixels = n * h * w;
-      const scores = Float32Array.from({ length: pixels * k }, () => (t === 3 ? Math.floor(rng.next() * 2) : rng.next() * 8 - 4));
-      const forbidden = t === 0 ? [] : randomForbidden(rng, k);
-      const x = tf.tensor4d(scores, [n, h, w, k]);
-      const y = maskedArgmaxTensor(x, forbidden);
-      assert.deepEqual(y.shape, [n, h, w]);
-      assert.deepEqual(Array.from(y.dataSync()), Array.from(maskedArgmax(scores, pixels, k, allowedClasses(k, forbidden), 'nhwc')), `K=${k} forbid [${forbidden}]`);
-      tf.dispose([x, y]);
-    }
-  }
-});
-
-test('maskedArgmaxTensor never picks a forbidden class, even when allowed scores are -Infinity', () => {
-  const x = tf.tensor2d([[-Infinity, -Infinity, -Infinity], [-Infinity, 3, -Infinity]]);
-  const y = maskedArgmaxTensor(x, [0]);
-  assert.deepEqual(Array.from(y.dataSync()), [1, 1]);
-  tf.dispose([x, y]);
 });
 
 /** A random RGB image. */

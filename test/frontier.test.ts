@@ -21,7 +21,7 @@ import {
 } from '../src/predict/frontier.js';
 import { frontierGeoJson, frontierSvg, type FrontierLayer } from '../src/predict/frontierFormats.js';
 import { writeFrontierOutputs } from '../src/predict/frontierOutputs.js';
-import { maskedArgmax } from '../src/predict/forbid.js';
+import { argmaxAllowed, planesOf } from '../src/predict/forbid.js';
 import { readLabel } from '../src/data/decode.js';
 import { makeRng } from '../src/util/random.js';
 import { tmpDir } from './helpers.js';
@@ -195,7 +195,7 @@ test('two blobs of different classes touching: polygons share the frontier and n
     }
   }
   const allowed = [0, 1, 2];
-  const classes = maskedArgmax(probs, w * h, k, allowed, 'nhwc');
+  const classes = argmaxAllowed(planesOf(probs, w * h, k), allowed, w * h);
   assert.ok(classes.includes(1) && classes.includes(2));
   const per = frontierPolygons(probs, w, h, k, classes, allowed);
   assert.deepEqual(per.map((p) => p.classIndex), [0, 1, 2]);
@@ -300,7 +300,7 @@ test('random fields and random three-class probabilities give sound contours', (
     for (let c = 0; c < k; c++) probs[i * k + c] = e[c] / (e[0] + e[1] + e[2]);
   }
   for (const allowed of [[0, 1, 2], [0, 2]]) {
-    const classes = maskedArgmax(probs, w * h, k, allowed, 'nhwc');
+    const classes = argmaxAllowed(planesOf(probs, w * h, k), allowed, w * h);
     const per = frontierPolygons(probs, w, h, k, classes, allowed);
     assert.deepEqual(per.map((p) => p.classIndex), allowed);
     for (const p of per) checkSound(p.polygons, Array.from(classes, (v) => (v === p.classIndex ? 1 : 0)), w, h);
@@ -315,7 +315,7 @@ test('two classes: the frontier is the 0.5 contour of p1', () => {
     probs[2 * i] = 1 - p1[i];
     probs[2 * i + 1] = p1[i];
   }
-  const classes = maskedArgmax(probs, w * h, 2, [0, 1], 'nhwc');
+  const classes = argmaxAllowed(planesOf(probs, w * h, 2), [0, 1], w * h);
   const [bg, fg] = frontierPolygons(probs, w, h, 2, classes, [0, 1]);
   const iso = isoPolygons(Float64Array.from(probs.filter((_, j) => j % 2 === 1)), w, h, 0.5);
   assert.equal(fg.polygons.length, 1);
@@ -330,11 +330,11 @@ test('two classes: the frontier is the 0.5 contour of p1', () => {
 
 test('uncertainty band: pixels whose top probability is below the threshold', () => {
   const probs = Float32Array.from([0.95, 0.05, 0.6, 0.4, 0.3, 0.7, 0.02, 0.98]);
-  const classes = maskedArgmax(probs, 4, 2, [0, 1], 'nhwc');
+  const classes = argmaxAllowed(planesOf(probs, 4, 2), [0, 1], 4);
   assert.deepEqual([...uncertaintyMask(probs, 2, classes, 0.9)], [0, 255, 255, 0]);
   assert.deepEqual([...uncertaintyMask(probs, 2, classes, 0.65)], [0, 255, 0, 0]);
   // With class 1 forbidden, pixel 3's predicted class is 0 at probability 0.02: uncertain.
-  const only0 = maskedArgmax(probs, 4, 2, [0], 'nhwc');
+  const only0 = argmaxAllowed(planesOf(probs, 4, 2), [0], 4);
   assert.deepEqual([...uncertaintyMask(probs, 2, only0, 0.9)], [0, 255, 255, 255]);
 });
 
@@ -421,7 +421,7 @@ test('writeFrontierOutputs writes svg, geojson and the uncertainty PNG', async (
       probs[(y * w + x) * 2 + 1] = p;
     }
   }
-  const classes = maskedArgmax(probs, w * h, 2, [0, 1], 'nhwc');
+  const classes = argmaxAllowed(planesOf(probs, w * h, 2), [0, 1], w * h);
   const written = await writeFrontierOutputs({
     outDir: dir,
     name: 'one',

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
 import { readTextFile } from '../util/files.js';
+import { MAX_CLASSES, VOID_INDEX } from './labelIndices.js';
 
 export type RGB = [number, number, number];
 
@@ -32,11 +33,7 @@ export interface ClassDescription {
 /** Largest label value a mask may hold (16-bit masks). */
 export const MAX_LABEL_VALUE = 65535;
 
-/** Index used for void pixels in encoded label arrays (class indices are 0..K-1). */
-export const VOID_INDEX = 255;
-
-/** Most real classes a description may have: indices must stay below VOID_INDEX. */
-export const MAX_CLASSES = 254;
+export { VOID_INDEX, MAX_CLASSES } from './labelIndices.js';
 
 const PALETTE: RGB[] = [
   [0, 0, 0],

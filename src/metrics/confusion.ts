@@ -1,9 +1,11 @@
 /**
  * Segmentation metrics over labelled pixels only. The confusion matrix counts
  * (true class, predicted class) pairs where the label is a real class; void pixels never
- * count. Everything else (pixel accuracy, IoU, Dice) is derived from it.
+ * count. Everything else (pixel accuracy, IoU, Dice) is derived from it. The one
+ * implementation: eval, validation, the benchmarks, the report and the viewer page use it
+ * (browser-safe).
  */
-import { VOID_INDEX } from '../data/classes.js';
+import { VOID_INDEX } from '../data/labelIndices.js';
 
 /** K x K counts, row = true class, column = predicted class. */
 export interface Confusion {

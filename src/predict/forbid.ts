@@ -1,14 +1,15 @@
 /**
- * Forbidding classes: the predicted class of a pixel is the argmax over the allowed
- * classes only, so a forbidden class (e.g. the "void" channel of a model trained with void
- * as a class) can never be predicted, whatever its score. Works on raw logits or
- * probabilities, NHWC or NCHW, and costs the same as a plain argmax (the loops run over
- * the allowed class planes, never testing classes per pixel).
+ * Forbidding classes: the predicted class of a pixel is the argmax over the allowed classes
+ * only, so a forbidden class (e.g. the "void" channel of a model trained with void as a class)
+ * can never be predicted, whatever its score. This is the one decision of a pixel's class:
+ * prediction (rows.ts), the viewer and the tests call argmaxAllowed. The loops run over the
+ * allowed class planes and never read a forbidden one, so forbidding costs nothing.
+ * Browser-safe (the viewer page imports it).
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { GapsegError } from '../util/errors.js';
 
-export type Layout = 'nhwc' | 'nchw';
+/** Per-class score planes: planes[c][i] is the score (logit or probability) of class c at pixel i. */
+export type ScorePlanes = readonly ArrayLike<number>[];
 
 /** The allowed class indices out of `numClasses`, refusing to forbid them all. */
 export function allowedClasses(numClasses: number, forbidden: readonly number[]): number[] {
@@ -21,55 +22,38 @@ export function allowedClasses(numClasses: number, forbidden: readonly number[])
 }
 
 /**
- * Argmax over allowed classes of per-pixel scores for `pixels` pixels. Ties go to the
- * lower class index, as with a plain argmax. Output: class indices (0..K-1).
+ * Argmax over the `allowed` classes (in increasing order) of pixels 0..n-1, written to
+ * out[offset + i]. Ties go to the lower class index, as with a plain argmax.
  */
-export function maskedArgmax(scores: Float32Array, pixels: number, numClasses: number, allowed: readonly number[], layout: Layout): Uint8Array {
-  const out = new Uint8Array(pixels);
-  const best = new Float32Array(pixels);
+export function argmaxAllowed(planes: ScorePlanes, allowed: readonly number[], n: number, out: Uint8Array = new Uint8Array(n), offset = 0): Uint8Array {
   const first = allowed[0];
-  out.fill(first);
-  if (layout === 'nchw') {
-    best.set(scores.subarray(first * pixels, (first + 1) * pixels));
-    for (let a = 1; a < allowed.length; a++) {
-      const c = allowed[a];
-      const plane = scores.subarray(c * pixels, (c + 1) * pixels);
-      for (let i = 0; i < pixels; i++) {
-        const v = plane[i];
-        if (v > best[i]) {
-          best[i] = v;
-          out[i] = c;
-        }
-      }
-    }
+  const best = planes[first];
+  if (allowed.length === 2) {
+    const b = allowed[1];
+    const pb = planes[b];
+    for (let i = 0; i < n; i++) out[offset + i] = pb[i] > best[i] ? b : first;
     return out;
   }
-  const k = numClasses;
-  for (let i = 0; i < pixels; i++) best[i] = scores[i * k + first];
+  out.fill(first, offset, offset + n);
+  if (allowed.length === 1) return out;
+  const top = new Float32Array(n);
+  for (let i = 0; i < n; i++) top[i] = best[i];
   for (let a = 1; a < allowed.length; a++) {
     const c = allowed[a];
-    for (let i = 0, j = c; i < pixels; i++, j += k) {
-      const v = scores[j];
-      if (v > best[i]) {
-        best[i] = v;
-        out[i] = c;
+    const p = planes[c];
+    for (let i = 0; i < n; i++) {
+      if (p[i] > top[i]) {
+        top[i] = p[i];
+        out[offset + i] = c;
       }
     }
   }
   return out;
 }
 
-/**
- * Tensor version for NHWC logits: argMax over the allowed channels only, mapped back to
- * class indices. (Adding -Infinity to forbidden channels is not enough: where every allowed
- * score is -Infinity too, the tie goes to the lowest index, which may be forbidden.)
- */
-export function maskedArgmaxTensor(logits: tf.Tensor, forbidden: readonly number[]): tf.Tensor {
-  return tf.tidy(() => {
-    const axis = logits.shape.length - 1;
-    const allowed = allowedClasses(logits.shape[axis], forbidden);
-    if (forbidden.length === 0) return tf.argMax(logits, axis);
-    const best = tf.argMax(tf.gather(logits, allowed, axis), axis);
-    return tf.gather(tf.tensor1d(allowed, 'int32'), best);
-  });
+/** Pixel-interleaved scores [n, k] (HWC) as k planes (copies). */
+export function planesOf(interleaved: ArrayLike<number>, n: number, k: number): Float32Array[] {
+  const planes = Array.from({ length: k }, () => new Float32Array(n));
+  for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) planes[c][i] = interleaved[i * k + c];
+  return planes;
 }

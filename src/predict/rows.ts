@@ -9,6 +9,7 @@
  */
 import { axisWeightSums, rampWeights, type Geometry } from './plan.js';
 import { bilinearAxis } from '../data/resize.js';
+import { argmaxAllowed } from './forbid.js';
 
 /** Scores of network row y for class c: a view of nw values. */
 export type RowGetter = (y: number, c: number) => Float32Array;
@@ -210,31 +211,7 @@ export class ResultRows implements RowConsumer {
   }
 
   private emit(y: number): void {
-    const { width: W, allowed } = this.o;
-    const base = y * W;
-    const first = allowed[0];
-    const cls = this.classes;
-    const best = this.planes[first];
-    // Argmax over allowed class planes only: forbidden classes are never looked at.
-    if (allowed.length === 2) {
-      const b = allowed[1];
-      const pb = this.planes[b];
-      // Ties go to the lower index, as in a plain argmax (allowed is in increasing order).
-      for (let x = 0; x < W; x++) cls[base + x] = pb[x] > best[x] ? b : first;
-    } else cls.fill(first, base, base + W);
-    if (allowed.length > 2) {
-      const top = new Float32Array(best);
-      for (let a = 1; a < allowed.length; a++) {
-        const c = allowed[a];
-        const p = this.planes[c];
-        for (let x = 0; x < W; x++) {
-          if (p[x] > top[x]) {
-            top[x] = p[x];
-            cls[base + x] = c;
-          }
-        }
-      }
-    }
+    argmaxAllowed(this.planes, this.o.allowed, this.o.width, this.classes, y * this.o.width);
     if (this.needProbs) this.emitProbs(y);
   }
 

@@ -1,12 +1,16 @@
 /**
  * Pixel layers for showing segmentations: class colours, hatched void, probability heat,
  * and class decisions from probabilities with forbidden classes and a threshold.
- * Browser-safe: no imports, so the viewer page loads this very module (served from dist/).
- * Layers are RGBA bytes, drawn over the image with the viewer's opacity.
+ * Browser-safe: the viewer page loads this very module (served from the compiled tree), and
+ * it imports only browser-safe modules. Layers are RGBA bytes, drawn over the image with the
+ * viewer's opacity.
  */
+import { VOID_INDEX } from '../../data/labelIndices.js';
+import { argmaxAllowed, planesOf } from '../../predict/forbid.js';
+import { addImage, emptyTotals, report } from '../../metrics/evaluate.js';
 
-/** Class index of a void (unlabelled) pixel in class-index arrays (same as data/classes VOID_INDEX). */
-export const VOID = 255;
+/** Class index of a void (unlabelled) pixel in class-index arrays. */
+export const VOID = VOID_INDEX;
 
 export type Rgb = readonly [number, number, number];
 
@@ -42,31 +46,18 @@ export function focusProbability(probs: Float32Array, n: number, k: number, d: D
 
 /**
  * Class per pixel: the focus class where its renormalised probability reaches the threshold,
- * else the most probable other allowed class. Never a forbidden class, never VOID.
+ * else the most probable other allowed class (prediction's argmax over allowed classes).
+ * Never a forbidden class, never VOID.
  */
 export function decideClasses(probs: Float32Array, n: number, k: number, d: Decision): Uint8Array {
   const allowed = [...Array(k).keys()].filter((c) => d.allowed[c]);
   if (allowed.length === 0) throw new Error('every class is forbidden; allow at least one');
-  const out = new Uint8Array(n);
+  const planes = planesOf(probs, n, k);
   const useThreshold = d.threshold !== null && d.allowed[d.focus] && allowed.length > 1;
-  const q = useThreshold ? focusProbability(probs, n, k, d) : null;
-  for (let i = 0; i < n; i++) {
-    if (q && q[i] >= (d.threshold as number)) {
-      out[i] = d.focus;
-      continue;
-    }
-    let best = -1;
-    let bestP = -Infinity;
-    for (const c of allowed) {
-      if (q && c === d.focus) continue;
-      const p = probs[i * k + c];
-      if (p > bestP) {
-        bestP = p;
-        best = c;
-      }
-    }
-    out[i] = best;
-  }
+  if (!useThreshold) return argmaxAllowed(planes, allowed, n);
+  const out = argmaxAllowed(planes, allowed.filter((c) => c !== d.focus), n);
+  const q = focusProbability(probs, n, k, d);
+  for (let i = 0; i < n; i++) if (q[i] >= (d.threshold as number)) out[i] = d.focus;
   return out;
 }
 
@@ -163,43 +154,10 @@ export interface ImageMetrics {
   gapAccuracy: number | null;
 }
 
-/** Metrics of one image: labels may hold VOID; pred must not. Same definitions as metrics/confusion.ts. */
+/** Metrics of one image, as eval computes them (metrics/): labels may hold VOID; pred must not. */
 export function imageMetrics(labels: Uint8Array, pred: Uint8Array, k: number, truth?: Uint8Array): ImageMetrics {
-  const conf = new Float64Array(k * k);
-  let gapTotal = 0;
-  let gapCorrect = 0;
-  for (let i = 0; i < labels.length; i++) {
-    const t = labels[i];
-    if (t === VOID) {
-      if (truth && truth[i] !== VOID) {
-        gapTotal++;
-        if (pred[i] === truth[i]) gapCorrect++;
-      }
-      continue;
-    }
-    if (t < k && pred[i] < k) conf[t * k + pred[i]]++;
-  }
-  let total = 0;
-  let correct = 0;
-  const iou: number[] = [];
-  for (let i = 0; i < k; i++) {
-    let row = 0;
-    let col = 0;
-    for (let j = 0; j < k; j++) {
-      row += conf[i * k + j];
-      col += conf[j * k + i];
-    }
-    const tp = conf[i * k + i];
-    total += row;
-    correct += tp;
-    iou.push(row + col - tp > 0 ? tp / (row + col - tp) : NaN);
-  }
-  const defined = iou.filter((x) => !Number.isNaN(x));
-  return {
-    labelled: total,
-    accuracy: total > 0 ? correct / total : NaN,
-    meanIoU: defined.length ? defined.reduce((a, b) => a + b, 0) / defined.length : NaN,
-    iou,
-    gapAccuracy: gapTotal > 0 ? gapCorrect / gapTotal : null,
-  };
+  const totals = emptyTotals(k);
+  addImage(totals, labels, pred, truth);
+  const r = report(totals);
+  return { labelled: r.pixels, accuracy: r.pixelAccuracy, meanIoU: r.meanIoU, iou: r.iou, gapAccuracy: r.gapAccuracy };
 }
