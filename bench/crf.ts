@@ -9,7 +9,8 @@
  *   (--width 8 --size 128 --batch 8: the gap benchmark's network instead)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../src/engine/engine.js';
+import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
+import { withKernelRoutes } from '../src/engine/routes.js';
 import { createUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { createAdamState } from '../src/train/adam.js';
 import { trainStep, type HostBatch } from '../src/train/step.js';
@@ -44,7 +45,7 @@ function timeKernel(logits: tf.Tensor4D, image: tf.Tensor4D, gate: tf.Tensor3D, 
 }
 
 async function main(): Promise<void> {
-  await initEngine({ threads: 2 });
+  await initEngine({ ...engineOptionsFromEnv(), threads: 2 });
   const rng = makeRng(3);
   const rgb = new Uint8Array(N * S * S * 3);
   const labels = new Uint8Array(N * S * S);
@@ -65,9 +66,7 @@ async function main(): Promise<void> {
   const kernelRows: { radius: number; simdMs: number; jsMs: number }[] = [];
   for (const radius of RADII) {
     const simdMs = timeKernel(logits, image, gate, radius, 5);
-    process.env.GAPSEG_SIMD_KERNELS = '0';
-    const jsMs = timeKernel(logits, image, gate, radius, 2);
-    delete process.env.GAPSEG_SIMD_KERNELS;
+    const jsMs = withKernelRoutes({ simd: false }, () => timeKernel(logits, image, gate, radius, 2));
     kernelRows.push({ radius, simdMs, jsMs });
   }
   tf.dispose([logits, image, gate]);

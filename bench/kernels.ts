@@ -8,12 +8,13 @@
  *   npm run bench:kernels
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../src/engine/engine.js';
+import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
+import { withKernelRoutes, type KernelRoutes } from '../src/engine/routes.js';
 import { median, table, writeResult, machine } from './common.js';
 
 async function main(): Promise<void> {
-  const info = await initEngine({ threads: 2 });
-  console.log(`wasm, ${info.threads} threads, fused multiply-add (relaxed SIMD): ${info.fma} (GAPSEG_FMA=0 turns it off)`);
+  const info = await initEngine({ ...engineOptionsFromEnv(), threads: 2 });
+  console.log(`wasm, ${info.threads} threads, fused multiply-add (relaxed SIMD): ${info.fma} (GAPSEG_FMA=0 turns it off at start-up)`);
   // [H, Cin, Cout] of the reference U-Net's 18 3x3 convs; each decoder level's first conv reads
   // the upsampled map and the skip connection, concatenated (2 x Cout channels).
   const layers: [number, number, number][] = [
@@ -35,14 +36,11 @@ async function main(): Promise<void> {
     return median(ts);
   };
   /**
-   * Time f on the stock routes (the given environment switches) and on gapseg's kernels, and
+   * Time f on the stock routes (the given route switches) and on gapseg's kernels, and
    * the relative difference of their results (float noise only, or the timing means nothing).
    */
-  const routes = (stock: Record<string, string>, f: () => tf.Tensor): { stock: number; direct: number; diff: number } => {
-    Object.assign(process.env, stock);
-    const stockMs = time(f);
-    const ref = f();
-    for (const k of Object.keys(stock)) delete process.env[k];
+  const routes = (stock: Partial<KernelRoutes>, f: () => tf.Tensor): { stock: number; direct: number; diff: number } => {
+    const [stockMs, ref] = withKernelRoutes(stock, () => [time(f), f()] as const);
     const directMs = time(f);
     const got = f();
     const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(ref, got))).dataSync()[0] / tf.max(tf.abs(ref)).dataSync()[0]);
@@ -58,11 +56,11 @@ async function main(): Promise<void> {
     const dW = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string, filterShape: [3, 3, ci, co] }) as tf.Tensor;
     const conv = () => tf.conv2d(x, w, 1, 'same');
     const dX = () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string, inputShape: [4, h, h, ci] }) as tf.Tensor;
-    const f = routes({ GAPSEG_CONV_ROUTE: 'xnnpack' }, conv);
-    const d = routes({ GAPSEG_CONV_ROUTE: 'xnnpack' }, dX);
+    const f = routes({ conv: 'xnnpack' }, conv);
+    const d = routes({ conv: 'xnnpack' }, dX);
     // The filter gradient's convolution route as it runs where it is used (strides > 1): on
     // XNNPACK's Conv2D.
-    const g = routes({ GAPSEG_DW_ROUTE: 'conv', GAPSEG_CONV_ROUTE: 'xnnpack' }, dW);
+    const g = routes({ filterGradient: 'conv', conv: 'xnnpack' }, dW);
     rows.push([`${h}x${h} ${ci}->${co}`, f.stock, f.direct, f.diff.toExponential(1), d.stock, d.direct, g.stock, g.direct, g.diff.toExponential(1)]);
     results.push({ h, ci, co, fwdXnnpack: f.stock, fwd: f.direct, fwdErr: f.diff, dxXnnpack: d.stock, dx: d.direct, conv: g.stock, direct: g.direct, relErr: g.diff });
     tf.dispose([x, dy, w]);

@@ -6,12 +6,12 @@
  *   npm run build:dev && node build/bench/stepProfile.js [Conv2D Conv2DBackpropFilter ...]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../src/engine/engine.js';
+import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
 import { createUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { createAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
 import { referenceBatch, referenceHyper } from './reference.js';
-await initEngine({ threads: Number(process.env.GAPSEG_THREADS) || 2 });
+await initEngine({ ...engineOptionsFromEnv(), threads: Number(process.env.GAPSEG_THREADS) || 2 });
 const batch = referenceBatch();
 const hyper = referenceHyper(1e-3);
 const net = createUNet({ ...DEFAULT_UNET, numClasses: 2 }, 1);

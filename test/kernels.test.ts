@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { engine } from './helpers.js';
+import { DEFAULT_ROUTES, setKernelRoutes } from '../src/engine/routes.js';
 import { makeRng } from '../src/util/random.js';
 
 before(engine);
@@ -66,17 +67,13 @@ for (const route of ['stock', 'auto']) {
         const [gx, gw] = tf.grads(loss)([xt, wt]);
         return [tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, stride, pad), gx, gw];
       };
-      if (route === 'stock') {
-        process.env.GAPSEG_DW_ROUTE = 'conv';
-        process.env.GAPSEG_CONV_ROUTE = 'xnnpack';
-      }
+      setKernelRoutes(route === 'stock' ? { filterGradient: 'conv', conv: 'xnnpack' } : DEFAULT_ROUTES);
       try {
         const wasm = await onBackend('wasm', f, [[x, xs], [w, ws]]);
         const cpu = await onBackend('cpu', f, [[x, xs], [w, ws]]);
         for (let i = 0; i < 3; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
       } finally {
-        delete process.env.GAPSEG_DW_ROUTE;
-        delete process.env.GAPSEG_CONV_ROUTE;
+        setKernelRoutes(DEFAULT_ROUTES);
       }
     });
   }

@@ -13,6 +13,8 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { engine, ROOT } from './helpers.js';
 import { simdKernels } from '../src/engine/simd/index.js';
+import { withKernelRoutes } from '../src/engine/routes.js';
+import { engineOptionsFromEnv } from '../src/engine/engine.js';
 import { KERNELS_SOURCE_SHA256, KERNELS_WASM } from '../src/engine/simd/kernelsWasm.js';
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../src/engine/kernels/batchNormRelu.js';
 import { createTeam, ranges } from '../src/engine/simd/team.js';
@@ -37,12 +39,7 @@ function both(f: () => tf.Tensor[]): [Float32Array[], Float32Array[]] {
     return vals;
   };
   const simd = run();
-  process.env.GAPSEG_SIMD_KERNELS = '0';
-  try {
-    return [simd, run()];
-  } finally {
-    delete process.env.GAPSEG_SIMD_KERNELS;
-  }
+  return [simd, withKernelRoutes({ simd: false }, run)];
 }
 
 function close(a: Float32Array, b: Float32Array, tol: number, what: string): void {
@@ -96,7 +93,7 @@ for (const [m, c] of [[7, 3], [300, 5], [1000, 16], [513, 18], [64, 128]]) {
 test('the base build and the FMA build of the kernels agree on convolutions and filter gradients', () => {
   // Each build on its own plain memory with the same inputs: the active build is tested against
   // the cpu backend (kernels.test.ts), this ties the other one to it.
-  assert.ok(simdKernels(tf.backend())!.fma || process.env.GAPSEG_FMA === '0', 'the FMA build was not chosen on this V8');
+  assert.ok(simdKernels(tf.backend())!.fma || !engineOptionsFromEnv().fma, 'the FMA build was not chosen on this V8');
   const [n, h, w, ci, co, k] = [2, 9, 13, 6, 12, 3];
   const rng = makeRng(13);
   const fill = (len: number) => Float32Array.from({ length: len }, () => rng.next() * 2 - 1);

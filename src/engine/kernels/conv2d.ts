@@ -9,11 +9,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { outputs } from './heap.js';
+import { kernelRoutes } from '../routes.js';
 import { simdKernels, type SimdKernels } from '../simd/index.js';
 
-/** Whether the direct SIMD convolution is switched off (GAPSEG_CONV_ROUTE=xnnpack: tests, benchmarks). */
+/** Whether the convolution route is XNNPACK's rather than the direct SIMD kernel (tests, benchmarks). */
 export function stockConvForced(): boolean {
-  return process.env.GAPSEG_CONV_ROUTE === 'xnnpack';
+  return kernelRoutes().conv === 'xnnpack';
 }
 
 /** Optional epilogue of convDirect: a bias per output channel, then a ReLU. */

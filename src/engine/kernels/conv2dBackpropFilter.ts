@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { callKernel, release } from './compose.js';
 import { outputs } from './heap.js';
+import { kernelRoutes } from '../routes.js';
 import { simdKernels, type SimdKernels } from '../simd/index.js';
 
 /** Input channels per work unit of conv_dw (DW_MR in kernels.c). */
@@ -74,8 +75,7 @@ export function conv2dBackpropFilter(args: {
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const simd = simdKernels(backend);
-  // GAPSEG_DW_ROUTE=conv forces the convolution route (tests of both routes, benchmarks).
-  if (sh === 1 && sw === 1 && simd && process.env.GAPSEG_DW_ROUTE !== 'conv') {
+  if (sh === 1 && sw === 1 && simd && kernelRoutes().filterGradient === 'gapseg') {
     return filterGradientDirect(backend, simd, x, dy, kh, kw, top, left, filterShape);
   }
   // Output extent must be exactly kh x kw: pad (or crop, if negative) at the far side.

@@ -1,13 +1,15 @@
 /**
  * Loading the SIMD kernels (kernels.c) next to the TensorFlow.js wasm module, sharing its
  * memory: the kernels take tensor addresses and work in place. One instance per backend.
- * Returns null when the backend is not wasm or the module cannot be instantiated, and
- * callers then use the JavaScript kernels.
+ * Returns null when the backend is not wasm, when the routes ask for the JavaScript kernels,
+ * or when the module cannot be instantiated; callers then use the JavaScript kernels, and
+ * the engine reports the reason of a failed load (simdKernelsProblem) instead of hiding it.
  */
 import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs-core';
 import { KERNELS_WASM } from './kernelsWasm.js';
 import { createTeam, type KernelTeam } from './team.js';
+import { kernelRoutes } from '../routes.js';
 
 export interface SimdKernels {
   /** Batch norm + ReLU forward, phase 2 of 3 (phases 1 and 3 run split: bn_moments_part, bn_apply_part). */
@@ -43,16 +45,22 @@ interface WasmBackendLike {
 }
 
 const instances = new WeakMap<object, SimdKernels | null>();
+const problems = new WeakMap<object, string>();
+let fmaWanted = true;
+
+/** Whether the kernels use their fused multiply-add build where V8 accepts it (an engine option, set before they load). */
+export function preferFma(on: boolean): void {
+  fmaWanted = on;
+}
 
 /**
  * The kernels module for a shared or plain memory: the build with fused multiply-add when
- * this V8 accepts relaxed SIMD (convolutions about 10% faster here, a training step 12%),
- * else the base build.
+ * wanted and this V8 accepts relaxed SIMD, else the base build.
  * Node 20's V8 has relaxed SIMD complete but behind a flag (on by default from V8 11.4):
- * we turn the flag on, which changes nothing else. GAPSEG_FMA=0 chooses the base build.
+ * we turn the flag on, which changes nothing else.
  */
 function compileKernels(shared: boolean): { module: WebAssembly.Module; fma: boolean } {
-  if (process.env.GAPSEG_FMA !== '0') {
+  if (fmaWanted) {
     const bytes = Buffer.from(shared ? KERNELS_WASM.sharedFma : KERNELS_WASM.plainFma, 'base64');
     if (!WebAssembly.validate(bytes)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
     if (WebAssembly.validate(bytes)) return { module: new WebAssembly.Module(bytes), fma: true };
@@ -60,14 +68,9 @@ function compileKernels(shared: boolean): { module: WebAssembly.Module; fma: boo
   return { module: new WebAssembly.Module(Buffer.from(shared ? KERNELS_WASM.shared : KERNELS_WASM.plain, 'base64')), fma: false };
 }
 
-/** Set GAPSEG_SIMD_KERNELS=0 to use the JavaScript kernels instead (tests, comparisons). */
-function disabled(): boolean {
-  return process.env.GAPSEG_SIMD_KERNELS === '0';
-}
-
 /** The SIMD kernels bound to this backend's heap, or null. */
 export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
-  if (disabled()) return null;
+  if (!kernelRoutes().simd) return null;
   const b = backend as unknown as WasmBackendLike;
   if (!b.wasm || !b.dataIdMap) return null;
   if (instances.has(backend)) return instances.get(backend) ?? null;
@@ -101,10 +104,18 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
           }
         },
       };
-    } catch {
+    } catch (e) {
+      problems.set(backend, `the SIMD kernel module did not load (${(e as Error).message})`);
       kernels = null;
     }
+  } else {
+    problems.set(backend, 'the TensorFlow.js wasm module exposes no memory to share');
   }
   instances.set(backend, kernels);
   return kernels;
+}
+
+/** Why the SIMD kernels did not load on this (wasm) backend, or null when they did or were not tried. */
+export function simdKernelsProblem(backend: tf.KernelBackend): string | null {
+  return problems.get(backend) ?? null;
 }

@@ -1,0 +1,39 @@
+/**
+ * Which implementation runs a kernel. gapseg's own kernels are the default; the stock TF.js
+ * routes stay reachable so that tests and benchmarks can compare the two in one process. A
+ * setting of the engine, changed only through these functions (never read from the
+ * environment on a hot path).
+ */
+export interface KernelRoutes {
+  /** gapseg's SIMD kernels (false: their JavaScript versions). */
+  simd: boolean;
+  /** Stride-1 Conv2D, FusedConv2D and Conv2DBackpropInput: gapseg's direct kernel or XNNPACK's. */
+  conv: 'gapseg' | 'xnnpack';
+  /** Stride-1 filter gradient: gapseg's direct kernel or as a convolution (the route strides > 1 take). */
+  filterGradient: 'gapseg' | 'conv';
+}
+
+export const DEFAULT_ROUTES: Readonly<KernelRoutes> = { simd: true, conv: 'gapseg', filterGradient: 'gapseg' };
+
+let current: KernelRoutes = { ...DEFAULT_ROUTES };
+
+/** The routes in force. */
+export function kernelRoutes(): Readonly<KernelRoutes> {
+  return current;
+}
+
+/** Change some routes (the others stay). */
+export function setKernelRoutes(routes: Partial<KernelRoutes>): void {
+  current = { ...current, ...routes };
+}
+
+/** Run f with some routes changed, then restore them (also when f throws). */
+export function withKernelRoutes<T>(routes: Partial<KernelRoutes>, f: () => T): T {
+  const before = current;
+  setKernelRoutes(routes);
+  try {
+    return f();
+  } finally {
+    current = before;
+  }
+}
