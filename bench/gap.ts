@@ -25,7 +25,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initEngine } from '../src/engine/engine.js';
+import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
 import { readImage, readLabel, encodePng } from '../src/data/decode.js';
 import { discoverDataset, type PairFiles } from '../src/data/dataset.js';
 import { encodeLabels, labelMap, parseClassesFlag, VOID_INDEX, type ClassDescription } from '../src/data/classes.js';
@@ -305,7 +305,7 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
       validFraction: 0.1,
       gapLoss: v.gapLoss ?? null,
     },
-    { resume: false, force: true, quiet: true, log: (l) => console.error(`  [${gapLabel} ${v.id}] ${l}`) },
+    { resume: false, force: true, log: (l) => console.error(`  [${gapLabel} ${v.id}] ${l}`) },
   );
   return (Date.now() - t0) / 1000;
 }
@@ -331,7 +331,7 @@ function distanceClosed(rows: Row[]): { gap: string; variant: string; gapAccurac
 }
 
 async function main(): Promise<void> {
-  await initEngine({ threads: 2 });
+  await initEngine({ ...engineOptionsFromEnv(), threads: 2 });
   const rows: Row[] = [];
   const started = Date.now();
   const runsDir = path.join(CACHE, SEED === 1 ? 'runs' : `runs-seed${SEED}`);

@@ -24,7 +24,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { initEngine } from '../src/engine/engine.js';
+import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
 import { createUNet, DEFAULT_UNET, unetValues, type UNetConfig } from '../src/nets/unet/unet.js';
 import { saveModel } from '../src/formats/modelFolder.js';
 import { convKernelToOnnx, upKernelToOnnx } from '../src/nets/unet/onnx.js';
@@ -198,7 +198,7 @@ async function pipelineRun(files: string[], p: Predictor, outDir: string, forbid
   fs.rmSync(outDir, { recursive: true, force: true });
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const r = await predictStream(files, p, { outDir, forbidden, quiet: true });
+  const r = await predictStream(files, p, { outDir, forbidden });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
   if (r.failed.length || r.predicted !== files.length) throw new Error(`pipeline predicted ${r.predicted} of ${files.length}`);
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
   const log = (s: string) => process.stderr.write(s + '\n');
   try {
     log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; threads ${args.threads}`);
-    await initEngine({ threads: args.threads });
+    await initEngine({ ...engineOptionsFromEnv(), threads: args.threads });
     const cfg: UNetConfig = { ...DEFAULT_UNET, numClasses: 2 };
     const net = createUNet(cfg, 1);
     const modelDir = path.join(tmp, 'model');

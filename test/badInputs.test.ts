@@ -2,8 +2,8 @@
  * Bad input, tried systematically: a corpus the test makes itself (broken and odd images, masks,
  * data set layouts, class files, model folders, ONNX files, run folders) is fed to every command
  * that reads it, through the built CLI (and the viewer's HTTP API). Each case must end in one of
- * two ways: a clear error (non-zero exit, not 70; exactly one stderr line starting "gapseg:" that
- * names the file and the problem; no stack trace; within a time limit), or correct handling (the
+ * two ways: a clear error (non-zero exit, not 70; exactly one stderr line starting "gapseg:", the
+ * last, that names the file and the problem; no stack trace; within a time limit), or correct handling (the
  * run succeeds and its result is checked). The counts are printed at the end.
  */
 import { test, before, after } from 'node:test';
@@ -13,7 +13,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { spawn } from 'node:child_process';
 import sharp from 'sharp';
-import { CLI, ROOT, engine, tmpDir, writePng } from './helpers.js';
+import { CLI, ROOT, engine, errorLine, tmpDir, writePng } from './helpers.js';
 import { crashLines, startCli } from './faultHelpers.js';
 import { saveTinyModel, testImage } from './predictHelpers.js';
 import { writeSampleDataset } from '../src/data/sample.js';
@@ -74,11 +74,9 @@ function checkError(r: Result, mentions: string[], problem: RegExp): void {
   assert.notEqual(r.code, 0, detail);
   assert.notEqual(r.code, 70, `exit 70 is an internal error\n${detail}`);
   assert.deepEqual(crashLines(r.stderr), [], `stack trace\n${detail}`);
-  const lines = r.stderr.split('\n').filter((l) => l.length > 0);
-  assert.equal(lines.length, 1, `one stderr line expected\n${detail}`);
-  assert.ok(lines[0].startsWith('gapseg: '), detail);
-  for (const m of mentions) assert.ok(lines[0].includes(m), `should name ${m}\n${detail}`);
-  assert.match(lines[0], problem, detail);
+  const line = errorLine(r.stderr, detail);
+  for (const m of mentions) assert.ok(line.includes(m), `should name ${m}\n${detail}`);
+  assert.match(line, problem, detail);
 }
 
 /** Run cases two at a time; every failure is collected, then reported together. */

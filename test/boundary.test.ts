@@ -174,7 +174,7 @@ test('a gapseg model predicts no void value: eval reports 0 and its written labe
   await saveModel(modelDir, net, { classes, input: { scale: 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], tile: 64 }, info: {} });
   const predictor = openTfjsPredictor(modelDir);
   try {
-    const withTruth = await evaluateDataset(predictor, data, { split: 'all', makeGap: 0, forbidden: [], classes, quiet: true });
+    const withTruth = await evaluateDataset(predictor, data, { split: 'all', makeGap: 0, forbidden: [], classes });
     assert.equal(withTruth.frontier.voidPredictions, 0);
     assert.equal(withTruth.frontier.truthImages, 3);
     assert.equal(withTruth.frontier.bf?.length, 2);
@@ -184,7 +184,7 @@ test('a gapseg model predicts no void value: eval reports 0 and its written labe
     assert.match(text, /void-valued predictions: 0/);
     // Without a truth folder, BF and Boundary IoU are not reported.
     fs.rmSync(path.join(data, 'truth'), { recursive: true });
-    const noTruth = await evaluateDataset(predictor, data, { split: 'all', makeGap: 0, forbidden: [], classes, quiet: true });
+    const noTruth = await evaluateDataset(predictor, data, { split: 'all', makeGap: 0, forbidden: [], classes });
     assert.equal(noTruth.frontier.bf, null);
     assert.doesNotMatch(formatReport(noTruth, classes), /boundary F1/);
     // The label files `predict` writes: counted from their values, none is void.
@@ -195,7 +195,6 @@ test('a gapseg model predicts no void value: eval reports 0 and its written labe
       frontier: true,
       uncertainty: 0.9,
       strict: true,
-      quiet: true,
       log: () => undefined,
     });
     assert.equal(res.predicted, 3);

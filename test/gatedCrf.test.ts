@@ -248,7 +248,7 @@ test('a run with the gap loss keeps it in config.json, trains to a finite loss a
   const cfg = { ...DEFAULT_TRAIN, dataset: data, classSource: source, classes, crop: 32, batchSize: 2, epochs: 2, depth: 2, baseWidth: 4, tile: 64, gapLoss };
   const run = path.join(dir, 'run');
   const logs: string[] = [];
-  const opts = { resume: false, force: false, quiet: true, log: (l: string) => logs.push(l) };
+  const opts = { resume: false, force: false, log: (l: string) => logs.push(l) };
   await runTraining(run, cfg, { ...opts, stopAfterEpochs: 1 });
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')).gapLoss, gapLoss);
   assert.ok(logs.some((l) => l.startsWith('gap loss: Gated CRF')), 'the log names the gap loss');

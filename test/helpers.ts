@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels } from '../src/engine/simd/index.js';
-import { initEngine } from '../src/engine/engine.js';
+import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
 import { encodePng } from '../src/data/decode.js';
 import { GapsegError } from '../src/util/errors.js';
 
@@ -20,7 +20,7 @@ export const CLI = path.join(ROOT, (JSON.parse(fs.readFileSync(path.join(ROOT, '
  * single-threaded tfjs binary and gapseg's kernels on its plain, unshared memory).
  */
 export async function engine(): Promise<void> {
-  await initEngine({ threads: Number(process.env.GAPSEG_THREADS) > 0 ? Number(process.env.GAPSEG_THREADS) : 2 });
+  await initEngine({ ...engineOptionsFromEnv(), threads: Number(process.env.GAPSEG_THREADS) > 0 ? Number(process.env.GAPSEG_THREADS) : 2 });
   // Kernels share their work only with helper threads that have started; wait for them, so
   // that every test runs the threaded paths whatever the machine's load.
   const team = simdKernels(tf.backend())?.team;
@@ -59,6 +59,20 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/**
+ * The one error line of a command that failed on a user mistake: stderr holds exactly one
+ * line starting "gapseg: ", the last, and before it at most the informational lines every
+ * command may print once its work begins (the compute path, notes, warnings).
+ */
+export function errorLine(stderr: string, detail: string): string {
+  const lines = stderr.split('\n').filter((l) => l.length > 0);
+  const errors = lines.filter((l) => l.startsWith('gapseg: '));
+  assert.equal(errors.length, 1, `one error line expected\n${detail}`);
+  assert.equal(lines[lines.length - 1], errors[0], `the error is the last line\n${detail}`);
+  for (const l of lines.slice(0, -1)) assert.match(l, /^(engine|note|warning): /, `only informational lines before the error\n${detail}`);
+  return errors[0];
 }
 
 /** Check that `e` is a user error (GapsegError) with a one-line message matching every pattern. */

@@ -39,7 +39,7 @@ test('a run that cannot fit the wasm heap is refused before anything is written'
   const classes = parseClassesFlag('0=background,255=smoke', ['128']);
   const run = path.join(dir, 'run');
   await assert.rejects(
-    runTraining(run, { ...DEFAULT_TRAIN, dataset: data, classSource: 'test', classes, crop: 1024, batchSize: 16 }, { resume: false, force: false, quiet: true, log: () => undefined }),
+    runTraining(run, { ...DEFAULT_TRAIN, dataset: data, classSource: 'test', classes, crop: 1024, batchSize: 16 }, { resume: false, force: false, log: () => undefined }),
     /about \d+\.\d GiB of memory, more than the 4 GiB wasm heap can hold; use --batch \d+/,
   );
   assert.equal(fs.existsSync(run), false);

@@ -8,15 +8,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import sharp from 'sharp';
 import { engine, runCli, tmpDir } from './helpers.js';
-import { readGrey, saveTinyModel, writeTestImage } from './predictHelpers.js';
+import { foreignModel, halves, readGrey, saveTinyModel, writeTestImage } from './predictHelpers.js';
 import { loadModel } from '../src/formats/modelFolder.js';
 import { unetForward, disposeUNet } from '../src/nets/unet/unet.js';
-import { DTYPE, encodeOnnx, readOnnxSummary, type OnnxModel, type OnnxNode } from '../src/formats/onnx/model.js';
+import { readOnnxSummary } from '../src/formats/onnx/model.js';
 import { exportOnnx } from '../src/formats/onnx/export.js';
 import { openPredictor } from '../src/predict/open.js';
-import { nchwToNhwc } from '../src/predict/onnxPredictor.js';
+import { nchwToNhwc } from '../src/util/layout.js';
 import { makeRng } from '../src/util/random.js';
 
 before(engine);
@@ -102,69 +101,6 @@ test('predict uses model.onnx only while it matches the weights; predictions equ
   assert.notEqual(forced.code, 0);
   assert.match(forced.stderr, /gapseg export/);
 });
-
-/**
- * A 3-class foreign segmentation model: a 1x1 convolution giving background = -red,
- * smoke = +red, and void = 10 (the largest logit everywhere, as a model trained with void
- * along every border might give). Optionally NHWC, with a softmax, with a fixed input size.
- */
-function foreignModel(opts: { nhwc?: boolean; softmax?: boolean; fixed?: [number, number]; classes?: number } = {}): Uint8Array {
-  const k = opts.classes ?? 3;
-  const weight = new Float32Array(k * 3);
-  weight[0] = -1; // background from red
-  weight[3] = 1; // smoke from red
-  const bias = new Float32Array(k);
-  bias[2] = 10; // void
-  const nodes: OnnxNode[] = [];
-  let x = 'input';
-  if (opts.nhwc) {
-    nodes.push({ op: 'Transpose', inputs: [x], outputs: ['x_nchw'], attrs: [{ name: 'perm', type: 'ints', value: [0, 3, 1, 2] }] });
-    x = 'x_nchw';
-  }
-  nodes.push({ op: 'Conv', inputs: [x, 'w', 'b'], outputs: ['logits'], attrs: [{ name: 'kernel_shape', type: 'ints', value: [1, 1] }] });
-  let y = 'logits';
-  if (opts.softmax) {
-    nodes.push({ op: 'Softmax', inputs: [y], outputs: ['probs'], attrs: [{ name: 'axis', type: 'int', value: 1 }] });
-    y = 'probs';
-  }
-  if (opts.nhwc) {
-    nodes.push({ op: 'Transpose', inputs: [y], outputs: ['y_nhwc'], attrs: [{ name: 'perm', type: 'ints', value: [0, 2, 3, 1] }] });
-    y = 'y_nhwc';
-  }
-  nodes.push({ op: 'Identity', inputs: [y], outputs: ['output'] });
-  const [n, h, w]: (number | string)[] = opts.fixed ? [1, opts.fixed[1], opts.fixed[0]] : ['N', 'H', 'W'];
-  const model: OnnxModel = {
-    graph: {
-      name: 'foreign',
-      nodes,
-      initializers: [
-        { name: 'w', dims: [k, 3, 1, 1], data: weight },
-        { name: 'b', dims: [k], data: bias },
-      ],
-      inputs: [{ name: 'input', elemType: DTYPE.float, dims: opts.nhwc ? [n, h, w, 3] : [n, 3, h, w] }],
-      outputs: [{ name: 'output', elemType: DTYPE.float, dims: opts.nhwc ? [n, h, w, k] : [n, k, h, w] }],
-    },
-    opset: 13,
-    irVersion: 7,
-    producer: 'test',
-    producerVersion: '0',
-    metadata: {},
-  };
-  return encodeOnnx(model);
-}
-
-/** A 40x30 image: dark red on the left half, bright red on the right. */
-async function halves(file: string): Promise<void> {
-  const [w, h] = [40, 30];
-  const d = Buffer.alloc(w * h * 3);
-  for (let i = 0; i < w * h; i++) {
-    d[i * 3] = i % w < w / 2 ? 30 : 220;
-    d[i * 3 + 1] = 100;
-    d[i * 3 + 2] = 90;
-  }
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  await sharp(d, { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
-}
 
 function labelCounts(data: Uint8Array): Map<number, number> {
   const m = new Map<number, number>();

@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { createUNet, DEFAULT_UNET, disposeUNet, type UNetConfig } from '../src/nets/unet/unet.js';
 import { saveModel } from '../src/formats/modelFolder.js';
 import { makeRng } from '../src/util/random.js';
+import { DTYPE, encodeOnnx, type OnnxModel, type OnnxNode } from '../src/formats/onnx/model.js';
 
 /**
  * Save a tiny random U-Net (two classes: background 0, smoke 255) with batch-norm statistics
@@ -75,4 +76,67 @@ export function readNpy(file: string): { shape: number[]; data: Float32Array } {
 export async function readGrey(file: string): Promise<{ width: number; height: number; data: Uint8Array }> {
   const { data, info } = await sharp(file).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, data: new Uint8Array(data) };
+}
+
+/**
+ * A 3-class foreign segmentation model: a 1x1 convolution giving background = -red,
+ * smoke = +red, and void = 10 (the largest logit everywhere, as a model trained with void
+ * along every border might give). Optionally NHWC, with a softmax, with a fixed input size.
+ */
+export function foreignModel(opts: { nhwc?: boolean; softmax?: boolean; fixed?: [number, number]; classes?: number } = {}): Uint8Array {
+  const k = opts.classes ?? 3;
+  const weight = new Float32Array(k * 3);
+  weight[0] = -1; // background from red
+  weight[3] = 1; // smoke from red
+  const bias = new Float32Array(k);
+  bias[2] = 10; // void
+  const nodes: OnnxNode[] = [];
+  let x = 'input';
+  if (opts.nhwc) {
+    nodes.push({ op: 'Transpose', inputs: [x], outputs: ['x_nchw'], attrs: [{ name: 'perm', type: 'ints', value: [0, 3, 1, 2] }] });
+    x = 'x_nchw';
+  }
+  nodes.push({ op: 'Conv', inputs: [x, 'w', 'b'], outputs: ['logits'], attrs: [{ name: 'kernel_shape', type: 'ints', value: [1, 1] }] });
+  let y = 'logits';
+  if (opts.softmax) {
+    nodes.push({ op: 'Softmax', inputs: [y], outputs: ['probs'], attrs: [{ name: 'axis', type: 'int', value: 1 }] });
+    y = 'probs';
+  }
+  if (opts.nhwc) {
+    nodes.push({ op: 'Transpose', inputs: [y], outputs: ['y_nhwc'], attrs: [{ name: 'perm', type: 'ints', value: [0, 2, 3, 1] }] });
+    y = 'y_nhwc';
+  }
+  nodes.push({ op: 'Identity', inputs: [y], outputs: ['output'] });
+  const [n, h, w]: (number | string)[] = opts.fixed ? [1, opts.fixed[1], opts.fixed[0]] : ['N', 'H', 'W'];
+  const model: OnnxModel = {
+    graph: {
+      name: 'foreign',
+      nodes,
+      initializers: [
+        { name: 'w', dims: [k, 3, 1, 1], data: weight },
+        { name: 'b', dims: [k], data: bias },
+      ],
+      inputs: [{ name: 'input', elemType: DTYPE.float, dims: opts.nhwc ? [n, h, w, 3] : [n, 3, h, w] }],
+      outputs: [{ name: 'output', elemType: DTYPE.float, dims: opts.nhwc ? [n, h, w, k] : [n, k, h, w] }],
+    },
+    opset: 13,
+    irVersion: 7,
+    producer: 'test',
+    producerVersion: '0',
+    metadata: {},
+  };
+  return encodeOnnx(model);
+}
+
+/** A 40x30 image: dark red on the left half, bright red on the right. */
+export async function halves(file: string): Promise<void> {
+  const [w, h] = [40, 30];
+  const d = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < w * h; i++) {
+    d[i * 3] = i % w < w / 2 ? 30 : 220;
+    d[i * 3 + 1] = 100;
+    d[i * 3 + 2] = 90;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  await sharp(d, { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
 }

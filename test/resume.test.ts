@@ -14,7 +14,7 @@ import type { EpochRecord } from '../src/train/loop.js';
 
 before(engine);
 
-const quietOpts = { resume: false, force: false, quiet: true, log: () => undefined };
+const quietOpts = { resume: false, force: false, log: () => undefined };
 
 async function smallConfig(dataDir: string): Promise<TrainConfig> {
   const { classes, source } = resolveClasses(dataDir, null, null);

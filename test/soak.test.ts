@@ -70,7 +70,7 @@ for (const engineName of ['tfjs', 'onnx'] as const) {
     const samples: Sample[] = [];
     try {
       for (let r = 0; r < rounds; r++) {
-        const res = await predictStream(images, predictor, { outDir: out, forbidden: [], quiet: true, npy: r % 2 === 1, frontier: r % 3 === 2 });
+        const res = await predictStream(images, predictor, { outDir: out, forbidden: [], npy: r % 2 === 1, frontier: r % 3 === 2 });
         assert.equal(res.predicted, PER_ROUND);
         samples.push(sample());
       }
@@ -106,9 +106,9 @@ test('a large image is predicted in windows: the wasm heap does not grow with th
   // Windows of 256: large enough to be quick, far smaller than the image.
   const predictor = await openPredictor(model, { engine: 'tfjs', threads: 2, tile: 256 });
   try {
-    await predictStream([small], predictor, { outDir: path.join(dir, 'o1'), forbidden: [], quiet: true });
+    await predictStream([small], predictor, { outDir: path.join(dir, 'o1'), forbidden: [] });
     const afterSmall = sample().wasmHeap;
-    await predictStream([large], predictor, { outDir: path.join(dir, 'o2'), forbidden: [], quiet: true });
+    await predictStream([large], predictor, { outDir: path.join(dir, 'o2'), forbidden: [] });
     const afterLarge = sample().wasmHeap;
     console.log(`# wasm heap after a 600 x 600 image: ${(afterSmall / MB).toFixed(0)} MB; after a 1800 x 1400 image: ${(afterLarge / MB).toFixed(0)} MB`);
     // The whole image's logits alone would be 1800 * 1400 * 2 * 4 bytes = 20 MB.

@@ -42,7 +42,7 @@ test('the receptive radius 7*2^depth-5 bounds (tightly) how far one input pixel 
 });
 
 async function npyOf(predictor: Predictor, file: string, out: string): Promise<Float32Array> {
-  const r = await predictStream([file], predictor, { outDir: out, forbidden: [], npy: true, quiet: true });
+  const r = await predictStream([file], predictor, { outDir: out, forbidden: [], npy: true });
   assert.equal(r.predicted, 1);
   const npy = readNpy(path.join(out, 'npy', `${path.basename(file, '.png')}.npy`));
   return npy.data;

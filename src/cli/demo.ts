@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
 import { flag, num, str } from './args.js';
-import { THREADS_OPTION, log, startEngine } from './common.js';
-import { writeSampleDataset } from '../data/sample.js';
-import { DEFAULT_TRAIN, resolveClasses, runTraining } from '../train/run.js';
-import { openPredictor } from '../predict/open.js';
-import { predictStream } from '../predict/stream.js';
-import { evaluateDataset, formatReport } from '../metrics/evalRun.js';
+import { THREADS_OPTION, given, log } from './common.js';
+import { progressBars } from './progress.js';
+import { makeSample } from '../api/sample.js';
+import { train } from '../api/train.js';
+import { openModel } from '../api/model.js';
+import { formatReport } from '../metrics/evalRun.js';
 import { readSplitList } from '../data/dataset.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
@@ -36,48 +36,25 @@ export const demoSpec: CommandSpec = {
   examples: ['npm run demo', 'gapseg demo --out /tmp/demo --epochs 5'],
 };
 
-/** Run the demo command. */
+/** Run the demo command: the sample, then train, predict and evaluate through the API. */
 export async function demoCommand(p: Parsed): Promise<number> {
   const started = Date.now();
   const out = path.resolve(str(p, 'out') as string);
-  const quiet = flag(p, 'quiet');
+  const onProgress = progressBars(flag(p, 'quiet'));
   const dataDir = path.join(out, 'data');
   const runDir = path.join(out, 'run');
   const predDir = path.join(out, 'predictions');
-  const nTrain = num(p, 'images');
   const seed = num(p, 'seed');
   log(`generating the sample data set in ${dataDir}`);
-  await fs.promises.rm(dataDir, { recursive: true, force: true });
-  await writeSampleDataset(dataDir, { count: nTrain + 24, size: 128, gap: 3, seed, valid: 12, test: 12 });
-  await startEngine(p);
-  const { classes, source } = resolveClasses(dataDir, null, null);
-  const result = await runTraining(
-    runDir,
-    {
-      ...DEFAULT_TRAIN,
-      dataset: dataDir,
-      classSource: source,
-      classes,
-      crop: 96,
-      batchSize: 8,
-      epochs: num(p, 'epochs'),
-      lr: 5e-3,
-      depth: 3,
-      baseWidth: 8,
-      seed,
-      tile: 256,
-    },
-    { resume: false, force: true, quiet, log },
-  );
-  const predictor = await openPredictor(runDir, { log });
+  await makeSample(dataDir, { images: num(p, 'images'), seed });
+  const result = await train(dataDir, { out: runDir, force: true, crop: 96, batch: 8, epochs: num(p, 'epochs'), lr: 5e-3, depth: 3, width: 8, seed, tile: 256, threads: given(p, 'threads'), onProgress, log });
+  const model = await openModel(result.dir, { log });
   try {
-    const testNames = readSplitList(path.join(dataDir, 'test.txt'));
-    const testFiles = testNames.map((n) => path.join(dataDir, 'images', `${n}.png`));
+    const testFiles = readSplitList(path.join(dataDir, 'test.txt')).map((n) => path.join(dataDir, 'images', `${n}.png`));
     await fs.promises.rm(predDir, { recursive: true, force: true });
-    await predictStream(testFiles, predictor, { outDir: predDir, forbidden: [], frontier: true, strict: true, quiet, log });
-    const evalResult = await evaluateDataset(predictor, dataDir, { split: 'test', makeGap: 0, forbidden: [], classes, quiet });
-    const text = formatReport(evalResult, classes);
-    process.stdout.write(`\n${text}\n`);
+    await model.predictFiles(testFiles, { out: predDir, frontier: true, strict: true, onProgress, log });
+    const evalResult = await model.evaluate(dataDir, { split: 'test', onProgress });
+    process.stdout.write(`\n${formatReport(evalResult, evalResult.classes)}\n`);
     const reportFile = path.join(out, 'report.json');
     const seconds = (Date.now() - started) / 1000;
     await writeFileAtomic(
@@ -91,7 +68,7 @@ export async function demoCommand(p: Parsed): Promise<number> {
         `demo finished in ${seconds.toFixed(0)}s (training ${result.seconds.toFixed(0)}s)`,
         `test images: accuracy on labelled pixels ${(100 * r.pixelAccuracy).toFixed(2)}%, inside the gap ${r.gapAccuracy === null ? 'n/a' : (100 * r.gapAccuracy).toFixed(2) + '%'}, mean IoU ${r.meanIoU.toFixed(3)}`,
         `  data:        ${dataDir}`,
-        `  model:       ${path.join(runDir, 'model')}`,
+        `  model:       ${result.modelDir}`,
         `  predictions: ${predDir}/{labels,overlays,probs,frontier}`,
         `  report:      ${path.join(runDir, 'report.html')}  (open it in a browser; numbers in ${reportFile})`,
         `  browse:      gapseg view ${out}`,
@@ -100,6 +77,6 @@ export async function demoCommand(p: Parsed): Promise<number> {
     );
     return 0;
   } finally {
-    predictor.dispose();
+    model.close();
   }
 }

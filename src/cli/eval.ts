@@ -1,15 +1,12 @@
 /** `gapseg eval`: metrics of a model on a data set, over labelled pixels only. */
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
-import { checkRange, flag, list, num, str } from './args.js';
-import { CLASS_OPTIONS, MAX_PIXELS_OPTION, THREADS_OPTION, classesFromFlags, forbiddenIndices, limitsFromFlags, log } from './common.js';
-import { openPredictor } from '../predict/open.js';
-import { evaluateDataset, formatReport } from '../metrics/evalRun.js';
-import { readModelMeta } from '../formats/modelFolder.js';
-import { readClassFile } from '../data/classes.js';
+import { flag, list, num, str } from './args.js';
+import { CLASS_OPTIONS, MAX_PIXELS_OPTION, THREADS_OPTION, given, log } from './common.js';
+import { progressBars } from './progress.js';
+import { openModel, type EvaluateOptions } from '../api/model.js';
+import { formatReport } from '../metrics/evalRun.js';
 import { checkWritableDir, makeDir, writeFileAtomic } from '../util/atomic.js';
-import { GapsegError } from '../util/errors.js';
-import { modelDirOf } from '../predict/model.js';
 import { DEFAULT_BF_TOLERANCE, DEFAULT_BIOU_DILATION } from '../metrics/boundary.js';
 
 export const evalSpec: CommandSpec = {
@@ -39,39 +36,35 @@ export const evalSpec: CommandSpec = {
   examples: ['gapseg eval runs/smoke data/smoke', 'gapseg eval runs/sky data/sky --split test --json sky-metrics.json'],
 };
 
-/** Run the eval command. */
+/** Run the eval command: open the model, evaluate it on the data set, print (and write) the metrics. */
 export async function evalCommand(p: Parsed): Promise<number> {
-  const split = str(p, 'split') as string;
-  if (!['auto', 'all', 'train', 'valid', 'test'].includes(split)) throw new GapsegError(`--split must be auto, all, train, valid or test, not "${split}"`, 2);
-  checkRange(p, 'bf-tolerance', 0, 1);
-  checkRange(p, 'biou-band', 0, 1);
   const [modelPath, dataset] = p.positional;
-  const limits = limitsFromFlags(p);
   const json = str(p, 'json');
   // A metrics file that cannot be written is found out before the evaluation, not after.
   if (json) checkWritableDir(path.dirname(path.resolve(json)), 0);
-  const flags = classesFromFlags(p);
-  const classes = flags.classes ?? (flags.file ? readClassFile(flags.file) : readModelMeta(modelDirOf(modelPath)).classes);
-  const predictor = await openPredictor(modelPath, { threads: p.opts.threads as number | undefined, log });
+  const model = await openModel(modelPath, { threads: given(p, 'threads'), log });
   try {
-    const result = await evaluateDataset(predictor, path.resolve(dataset), {
-      split: split as 'auto',
-      truthDir: str(p, 'truth'),
+    const result = await model.evaluate(dataset, {
+      split: str(p, 'split') as EvaluateOptions['split'],
+      truth: str(p, 'truth'),
       makeGap: num(p, 'make-gap'),
-      forbidden: forbiddenIndices(list(p, 'forbid'), predictor.classes),
-      classes,
-      quiet: flag(p, 'quiet'),
-      limits,
-      frontier: { bfTolerance: num(p, 'bf-tolerance'), biouDilation: num(p, 'biou-band') },
+      forbid: list(p, 'forbid'),
+      classes: str(p, 'classes'),
+      void: list(p, 'void'),
+      classFile: str(p, 'class-file'),
+      bfTolerance: num(p, 'bf-tolerance'),
+      biouBand: num(p, 'biou-band'),
+      maxPixels: given(p, 'max-pixels'),
+      onProgress: progressBars(flag(p, 'quiet')),
     });
-    process.stdout.write(formatReport(result, classes) + '\n');
+    process.stdout.write(formatReport(result, result.classes) + '\n');
     if (json) {
       await makeDir(path.dirname(path.resolve(json)));
-      await writeFileAtomic(path.resolve(json), JSON.stringify({ model: predictor.source, dataset: path.resolve(dataset), ...result }, null, 2) + '\n');
+      await writeFileAtomic(path.resolve(json), JSON.stringify({ model: model.source, dataset: path.resolve(dataset), ...result }, null, 2) + '\n');
       log(`metrics written to ${json}`);
     }
     return 0;
   } finally {
-    predictor.dispose();
+    model.close();
   }
 }

@@ -1,14 +1,8 @@
 /** `gapseg export`: write a checked ONNX copy of a model, used by predict from then on. */
-import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
 import { str } from './args.js';
-import { THREADS_OPTION, log, startEngine } from './common.js';
-import { exportOnnx, EXPORT_TOLERANCE } from '../formats/onnx/export.js';
-import { engineInfo } from '../engine/engine.js';
-import { checkWritableDir } from '../util/atomic.js';
-import { packageVersion } from '../util/packageInfo.js';
-import { modelDirOf } from '../predict/model.js';
-import { ONNX_FILE } from '../predict/open.js';
+import { THREADS_OPTION, given, log } from './common.js';
+import { exportModel, EXPORT_TOLERANCE } from '../api/export.js';
 
 export const exportSpec: CommandSpec = {
   name: 'export',
@@ -28,12 +22,7 @@ export const exportSpec: CommandSpec = {
 
 /** Run the export command. */
 export async function exportCommand(p: Parsed): Promise<number> {
-  const out = str(p, 'out');
-  // Found out before the export and its check, not after.
-  const target = out ? path.resolve(out) : path.join(modelDirOf(p.positional[0]), ONNX_FILE);
-  checkWritableDir(path.dirname(target));
-  await startEngine(p);
-  const r = await exportOnnx(p.positional[0], { out: out ? path.resolve(out) : undefined, threads: engineInfo()?.threads ?? 2, version: packageVersion() });
+  const r = await exportModel(p.positional[0], { out: str(p, 'out'), threads: given(p, 'threads'), log });
   log(`checked: ONNX Runtime and TensorFlow.js logits differ by at most ${r.maxDiff.toExponential(2)} (largest logit ${r.maxLogit.toFixed(2)}) on a ${r.checkShape.join('x')} test batch`);
   process.stdout.write(`${r.file}\n`);
   log(`wrote ${r.file} (${(r.bytes / 1e6).toFixed(2)} MB)`);

@@ -1,16 +1,11 @@
 /** `gapseg predict`: label images with a trained model, never predicting forbidden classes. */
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
-import { checkRange, flag, list, num, str } from './args.js';
-import { MAX_PIXELS_OPTION, THREADS_OPTION, forbiddenIndices, limitsFromFlags, log } from './common.js';
-import { openPredictor, type EngineChoice } from '../predict/open.js';
-import { expandInputs } from '../predict/inputs.js';
-import { predictStream } from '../predict/stream.js';
-import { parseShard, selectShard } from '../predict/shard.js';
-import { channelsFromFlag, readChannelFile, type ChannelClass } from '../predict/foreign.js';
-import { isVoidName } from '../data/classes.js';
+import { flag, list, num, str } from './args.js';
+import { MAX_PIXELS_OPTION, THREADS_OPTION, given, log } from './common.js';
+import { progressBars } from './progress.js';
+import { openModel, type OpenModelOptions } from '../api/model.js';
 import { GapsegError } from '../util/errors.js';
-import { checkWritableDir } from '../util/atomic.js';
 
 export const predictSpec: CommandSpec = {
   name: 'predict',
@@ -56,6 +51,7 @@ export const predictSpec: CommandSpec = {
     MAX_PIXELS_OPTION,
     { name: 'strict', type: 'boolean', help: 'stop at the first unreadable image instead of skipping it' },
     { name: 'engine', type: 'string', placeholder: 'auto|onnx|tfjs', help: 'inference engine', default: 'auto' },
+    { name: 'device', type: 'string', placeholder: 'cpu|cuda', help: 'where ONNX Runtime computes (cuda needs its CUDA provider, which its default install downloads)', default: 'cpu' },
     { name: 'batch', type: 'int', placeholder: 'n', help: 'windows per network call', default: 4 },
     { name: 'tile', type: 'int', placeholder: 'px', help: 'largest side predicted in one window (larger images are tiled)' },
     { name: 'size', type: 'string', placeholder: 'WxH', help: 'fixed network input size (default: the model\'s own, if fixed)' },
@@ -80,11 +76,7 @@ export const predictSpec: CommandSpec = {
 
 function triple(p: Parsed, name: string): number[] | undefined {
   const v = list(p, name);
-  if (v.length === 0) return undefined;
-  const xs = v.map(Number);
-  if (xs.length !== 3 || xs.some((x) => !Number.isFinite(x))) throw new GapsegError(`--${name} expects three numbers r,g,b, got "${v.join(',')}"`, 2);
-  if (name === 'std' && xs.some((x) => x <= 0)) throw new GapsegError('--std values must be positive', 2);
-  return xs;
+  return v.length === 0 ? undefined : v.map(Number);
 }
 
 function parseSize(text: string | undefined): [number, number] | undefined {
@@ -96,96 +88,51 @@ function parseSize(text: string | undefined): [number, number] | undefined {
   return [w, h];
 }
 
-function oneOf<T extends string>(p: Parsed, name: string, allowed: T[]): T | undefined {
-  const v = str(p, name);
-  if (v === undefined) return undefined;
-  if (!allowed.includes(v as T)) throw new GapsegError(`--${name} must be ${allowed.join(' or ')}, not "${v}"`, 2);
-  return v as T;
-}
-
-function channelsFromOptions(p: Parsed): ChannelClass[] | undefined {
-  const spec = str(p, 'classes');
-  const file = str(p, 'class-file');
-  if (spec && file) throw new GapsegError('give either --classes or --class-file, not both', 2);
-  if (spec) return channelsFromFlag(spec, list(p, 'void'));
-  if (list(p, 'void').length > 0) throw new GapsegError('--void goes with --classes', 2);
-  return file ? readChannelFile(file) : undefined;
-}
-
-/** Run the predict command. */
+/** Run the predict command: open the model, predict the files into --out. */
 export async function predictCommand(p: Parsed): Promise<number> {
   const out = str(p, 'out');
-  checkRange(p, 'uncertainty', 0, 1);
   if (!out) throw new GapsegError('--out <dir> is required (see: gapseg predict --help)', 2);
-  const bits = num(p, 'prob-bits');
-  if (bits !== 8 && bits !== 16) throw new GapsegError('--prob-bits must be 8 or 16', 2);
-  const batch = num(p, 'batch');
-  if (batch < 1 || batch > 64) throw new GapsegError('--batch must be between 1 and 64', 2);
-  const tile = p.opts.tile as number | undefined;
-  if (tile !== undefined && tile < 16) throw new GapsegError('--tile must be at least 16', 2);
-  const threads = p.opts.threads as number | undefined;
-  if (threads !== undefined && (threads < 1 || threads > 64)) throw new GapsegError('--threads must be between 1 and 64', 2);
-  const engine = oneOf<EngineChoice>(p, 'engine', ['auto', 'onnx', 'tfjs']) ?? 'auto';
-  const limits = limitsFromFlags(p);
   const [modelPath, ...inputs] = p.positional;
-  const outDir = path.resolve(out);
-  checkWritableDir(outDir);
-  let files = expandInputs(inputs);
-  const shardText = str(p, 'shard');
-  if (shardText !== undefined) {
-    const shard = parseShard(shardText);
-    const all = files.length;
-    files = selectShard(files, shard);
-    log(`shard ${shard.index}/${shard.count}: ${files.length} of ${all} image(s)`);
-  }
-  const predictor = await openPredictor(modelPath, {
-    engine,
-    threads,
-    channels: channelsFromOptions(p),
-    layout: oneOf(p, 'layout', ['nchw', 'nhwc']),
-    scores: oneOf(p, 'scores', ['logits', 'probabilities']),
+  const model = await openModel(modelPath, {
+    engine: str(p, 'engine') as OpenModelOptions['engine'],
+    device: str(p, 'device') as OpenModelOptions['device'],
+    threads: given(p, 'threads'),
+    classes: str(p, 'classes'),
+    void: list(p, 'void'),
+    classFile: str(p, 'class-file'),
+    layout: str(p, 'layout') as OpenModelOptions['layout'],
+    scores: str(p, 'scores') as OpenModelOptions['scores'],
     mean: triple(p, 'mean'),
     std: triple(p, 'std'),
     size: parseSize(str(p, 'size')),
     pad: flag(p, 'pad') || undefined,
-    tile,
-    batch: p.given.has('batch') ? batch : undefined,
+    tile: given(p, 'tile'),
+    batch: given(p, 'batch'),
     log,
   });
   try {
-    const names = list(p, 'forbid').filter((n) => {
-      const known = predictor.classes.some((c) => c.name === n || String(c.value) === n);
-      if (!known && isVoidName(n)) {
-        log(`note: "${n}" has no output channel in this model (void is never a class in gapseg models); nothing to forbid`);
-        return false;
-      }
-      return true;
-    });
-    const forbidden = [...new Set([...(flag(p, 'allow-void') ? [] : predictor.defaultForbidden), ...forbiddenIndices(names, predictor.classes)])];
-    if (predictor.defaultForbidden.length > 0 && !flag(p, 'allow-void')) {
-      log(`forbidden by default (void): ${predictor.defaultForbidden.map((i) => predictor.classes[i].name).join(', ')}`);
-    }
-    const probClasses = list(p, 'prob-classes').length ? forbiddenIndices(list(p, 'prob-classes'), predictor.classes) : undefined;
-    const result = await predictStream(files, predictor, {
-      outDir,
-      forbidden,
-      probClasses,
-      probBits: bits,
+    const result = await model.predictFiles(inputs, {
+      out,
+      forbid: list(p, 'forbid'),
+      allowVoid: flag(p, 'allow-void'),
+      probClasses: list(p, 'prob-classes'),
+      probBits: num(p, 'prob-bits') as 8 | 16,
       npy: flag(p, 'npy'),
       frontier: flag(p, 'frontier'),
-      uncertainty: p.opts.uncertainty as number | undefined,
+      uncertainty: given(p, 'uncertainty'),
       resume: flag(p, 'resume'),
+      shard: str(p, 'shard'),
       strict: flag(p, 'strict'),
-      limits,
-      quiet: flag(p, 'quiet'),
+      maxPixels: given(p, 'max-pixels'),
+      onProgress: progressBars(flag(p, 'quiet')),
       log,
     });
-    const parts = [`predicted ${result.predicted} image(s) into ${out} with ${predictor.engine === 'onnx' ? 'ONNX Runtime' : 'TensorFlow.js'}`];
+    const parts = [`predicted ${result.predicted} image(s) into ${out} with ${model.engine === 'onnx' ? 'ONNX Runtime' : 'TensorFlow.js'}`];
     if (result.skipped) parts.push(`${result.skipped} already complete`);
     if (result.failed.length) parts.push(`${result.failed.length} failed: ${result.failed.map((f) => f.file).join(', ')}`);
     log(parts.join('; '));
     return result.failed.length ? 1 : 0;
   } finally {
-    predictor.dispose();
+    model.close();
   }
 }

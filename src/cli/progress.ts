@@ -1,13 +1,9 @@
 /**
- * Progress reporting for long work: a redrawn bar with rate and ETA on a TTY,
+ * The command's progress display for long work: a redrawn bar with rate and ETA on a TTY,
  * plain periodic lines otherwise (logs, CI), so both humans and log files stay readable.
  */
-export interface Progress {
-  /** Advance by n units and optionally update the trailing status text. */
-  tick(n?: number, status?: string): void;
-  /** Finish the bar and print a final line. */
-  done(status?: string): void;
-}
+import type { Progress } from '../util/progress.js';
+import type { ProgressEvent } from '../api/progress.js';
 
 export interface ProgressOptions {
   label: string;
@@ -79,5 +75,21 @@ export function startProgress(opts: ProgressOptions): Progress {
       if (s !== undefined) status = s;
       draw(true);
     },
+  };
+}
+
+/** Bars on stderr for the API's progress events, one per task (none with --quiet). */
+export function progressBars(quiet: boolean): ((e: ProgressEvent) => void) | undefined {
+  if (quiet) return undefined;
+  const bars = new Map<string, { bar: Progress; done: number }>();
+  return (e) => {
+    let b = bars.get(e.task);
+    if (!b) bars.set(e.task, (b = { bar: startProgress({ label: e.task, total: e.total, unit: e.unit }), done: 0 }));
+    b.bar.tick(e.done - b.done, e.status);
+    b.done = e.done;
+    if (e.finished) {
+      b.bar.done(e.status);
+      bars.delete(e.task);
+    }
   };
 }

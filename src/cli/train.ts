@@ -1,13 +1,13 @@
 /** `gapseg train`: train a U-Net on a data set with gaps. */
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
-import { checkRange, flag, list, num, str } from './args.js';
-import { CLASS_OPTIONS, MAX_PIXELS_OPTION, THREADS_OPTION, classesFromFlags, limitsFromFlags, log, startEngine } from './common.js';
-import { DEFAULT_TRAIN, resolveClasses, runTraining, type TrainConfig } from '../train/run.js';
+import { flag, list, num, str } from './args.js';
+import { CLASS_OPTIONS, MAX_PIXELS_OPTION, THREADS_OPTION, given, log } from './common.js';
+import { progressBars } from './progress.js';
+import { train, type TrainOptions } from '../api/train.js';
+import { DEFAULT_TRAIN } from '../train/run.js';
 import { GapsegError } from '../util/errors.js';
-import { DEFAULT_CRF, type GapLossConfig } from '../losses/gapLoss.js';
-
-const CRF_OPTIONS = ['crf-weight', 'crf-radius', 'crf-sigma-xy', 'crf-sigma-rgb'];
+import { DEFAULT_CRF } from '../losses/gapLoss.js';
 
 export const trainSpec: CommandSpec = {
   name: 'train',
@@ -55,88 +55,38 @@ export const trainSpec: CommandSpec = {
   ],
 };
 
-/** The gap loss from --gap-loss and the --crf-* options. */
-function gapLossFromFlags(p: Parsed): GapLossConfig | null {
-  const kind = str(p, 'gap-loss');
-  if (kind !== 'none' && kind !== 'crf') throw new GapsegError(`--gap-loss must be none or crf, got "${kind}"`, 2);
-  if (kind === 'none') {
-    const stray = CRF_OPTIONS.filter((o) => p.given.has(o));
-    if (stray.length) throw new GapsegError(`--${stray[0]} needs --gap-loss crf`, 2);
-    return null;
-  }
-  return { kind, weight: num(p, 'crf-weight'), radius: num(p, 'crf-radius'), sigmaXY: num(p, 'crf-sigma-xy'), sigmaRGB: num(p, 'crf-sigma-rgb') };
-}
-
-/** Run the train command. */
+/** Run the train command: its flags are the API's train options. */
 export async function trainCommand(p: Parsed): Promise<number> {
   const out = str(p, 'out');
   if (!out) throw new GapsegError('--out <run-dir> is required (see: gapseg train --help)', 2);
-  for (const [n, lo, hi] of [
-    ['scale', 0.01, 16],
-    ['crop', 16, 4096],
-    ['batch', 1, 1024],
-    ['epochs', 1, 100000],
-    ['depth', 1, 8],
-    ['width', 1, 512],
-    ['valid-fraction', 0, 0.9],
-    ['make-gap', 0, 1000],
-    ['lr', 1e-8, 10],
-    ['weight-decay', 0, 1],
-    ['tile', 32, 65536],
-    ['class-balance', 0, 1],
-    ['crf-weight', 0, 1000],
-    ['crf-radius', 1, 32],
-    ['crf-sigma-xy', 0.1, 1000],
-    ['crf-sigma-rgb', 0.001, 10],
-  ] as const) {
-    checkRange(p, n, lo, hi);
-  }
-  const dataset = path.resolve(p.positional[0]);
-  const depth = num(p, 'depth');
-  if (num(p, 'crop') % 2 ** depth !== 0) {
-    throw new GapsegError(`--crop ${num(p, 'crop')} must be a multiple of ${2 ** depth} (2^depth) so the U-Net levels line up`, 2);
-  }
-  const resume = flag(p, 'resume');
-  const gapLoss = gapLossFromFlags(p);
-  let config: TrainConfig | null = null;
-  if (!resume) {
-    const fromFlags = classesFromFlags(p);
-    const { classes, source } = resolveClasses(dataset, fromFlags.classes, fromFlags.file);
-    const weights = list(p, 'class-weights').map(Number);
-    if (weights.length > 0 && (weights.length !== classes.classes.length || weights.some((w) => !(w >= 0)))) {
-      throw new GapsegError(`--class-weights needs ${classes.classes.length} non-negative numbers (one per class: ${classes.classes.map((c) => c.name).join(', ')})`, 2);
-    }
-    config = {
-      ...DEFAULT_TRAIN,
-      dataset,
-      classSource: source,
-      classes,
-      scale: num(p, 'scale'),
-      makeGap: num(p, 'make-gap'),
-      crop: num(p, 'crop'),
-      batchSize: num(p, 'batch'),
-      epochs: num(p, 'epochs'),
-      lr: num(p, 'lr'),
-      weightDecay: num(p, 'weight-decay'),
-      classWeights: weights.length ? weights : null,
-      depth,
-      baseWidth: num(p, 'width'),
-      validFraction: num(p, 'valid-fraction'),
-      seed: num(p, 'seed'),
-      tile: num(p, 'tile'),
-      augment: {
-        ...(flag(p, 'no-augment') ? { scaleRange: [1, 1] as [number, number], flipRotate: false, brightness: 0, contrast: 0 } : DEFAULT_TRAIN.augment),
-        classBalance: num(p, 'class-balance'),
-      },
-      gapLoss,
-      ...(limitsFromFlags(p) ?? {}),
-    };
-  }
-  await startEngine(p);
-  const result = await runTraining(path.resolve(out), config, {
-    resume,
+  const gapLoss = str(p, 'gap-loss') as TrainOptions['gapLoss'];
+  const result = await train(p.positional[0], {
+    out,
+    classes: str(p, 'classes'),
+    void: list(p, 'void'),
+    classFile: str(p, 'class-file'),
+    makeGap: num(p, 'make-gap'),
+    scale: num(p, 'scale'),
+    crop: num(p, 'crop'),
+    batch: num(p, 'batch'),
+    epochs: num(p, 'epochs'),
+    lr: num(p, 'lr'),
+    weightDecay: num(p, 'weight-decay'),
+    classWeights: list(p, 'class-weights').map(Number),
+    depth: num(p, 'depth'),
+    width: num(p, 'width'),
+    validFraction: num(p, 'valid-fraction'),
+    seed: num(p, 'seed'),
+    tile: num(p, 'tile'),
+    maxPixels: given(p, 'max-pixels'),
+    augment: !flag(p, 'no-augment'),
+    classBalance: num(p, 'class-balance'),
+    gapLoss,
+    crf: { weight: given(p, 'crf-weight'), radius: given(p, 'crf-radius'), sigmaXY: given(p, 'crf-sigma-xy'), sigmaRGB: given(p, 'crf-sigma-rgb') },
+    threads: given(p, 'threads'),
+    resume: flag(p, 'resume'),
     force: flag(p, 'force'),
-    quiet: flag(p, 'quiet'),
+    onProgress: progressBars(flag(p, 'quiet')),
     log,
   });
   const best = result.bestEpoch ? result.history[result.bestEpoch - 1] : null;

@@ -1,9 +1,8 @@
 /** `gapseg view`: a local web viewer for a data set, a run or predictions. */
 import type { CommandSpec, Parsed } from './args.js';
-import { checkRange, num, str } from './args.js';
-import { MAX_PIXELS_OPTION, limitsFromFlags, log } from './common.js';
-import { DEFAULT_MAX_UPLOAD, startViewer } from '../view/server.js';
-import { GapsegError } from '../util/errors.js';
+import { num, str } from './args.js';
+import { MAX_PIXELS_OPTION, given, log } from './common.js';
+import { DEFAULT_VIEW_PORT, view } from '../api/view.js';
 
 export const viewSpec: CommandSpec = {
   name: 'view',
@@ -19,7 +18,7 @@ export const viewSpec: CommandSpec = {
     'Only files under the folder (and the model\'s three files) are served.',
   positional: { min: 1, max: 1, names: 'a folder to view' },
   options: [
-    { name: 'port', type: 'int', placeholder: 'n', help: 'port to listen on; 0 = any free port', default: 7878 },
+    { name: 'port', type: 'int', placeholder: 'n', help: `port to listen on; 0 = any free port (default ${DEFAULT_VIEW_PORT}, or any free port when that one is taken)` },
     { name: 'host', type: 'string', placeholder: 'addr', help: 'address to listen on (other machines can connect if not loopback)', default: '127.0.0.1' },
     { name: 'model', type: 'string', placeholder: 'dir', help: 'a run or model folder to predict with (default: one found in the folder)' },
     { name: 'max-upload', type: 'number', placeholder: 'MB', help: 'largest image the page may upload for decoding', default: 32 },
@@ -30,23 +29,18 @@ export const viewSpec: CommandSpec = {
 
 /** Run the view command until interrupted. */
 export async function viewCommand(p: Parsed): Promise<number> {
-  checkRange(p, 'port', 0, 65535);
-  checkRange(p, 'max-upload', 0.001, 4096);
-  const host = str(p, 'host') as string;
-  if (!/^[0-9a-zA-Z.:-]+$/.test(host)) throw new GapsegError(`--host ${host}: not an address`, 2);
-  const explicitPort = p.given.has('port');
-  const opts = { root: p.positional[0], model: str(p, 'model'), host, maxUploadBytes: Math.round(num(p, 'max-upload') * 1024 * 1024), limits: limitsFromFlags(p), log };
-  let viewer;
-  try {
-    viewer = await startViewer({ ...opts, port: num(p, 'port') });
-  } catch (e) {
-    // The default port may be taken by another viewer: then any free port will do.
-    if (explicitPort || !(e instanceof GapsegError) || !e.message.includes('in use')) throw e;
-    viewer = await startViewer({ ...opts, port: 0 });
-  }
+  const viewer = await view(p.positional[0], {
+    port: given(p, 'port'),
+    host: str(p, 'host'),
+    model: str(p, 'model'),
+    maxUploadMB: num(p, 'max-upload'),
+    maxPixels: given(p, 'max-pixels'),
+    log,
+  });
   const c = viewer.catalog;
   for (const n of c.notes) log(`note: ${n}`);
   log(`${c.items.length} image(s)${c.model ? `, model ${c.model.source}` : ', no model (in-browser prediction off)'}${c.reports.length ? `, report ${c.reports[0]}` : ''}`);
+  const host = str(p, 'host') as string;
   if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') log(`warning: listening on ${host}: other machines can reach this viewer`);
   process.stdout.write(`gapseg view: ${c.root} at ${viewer.url}  (Ctrl-C to stop)\n`);
   await new Promise<void>((resolve) => {

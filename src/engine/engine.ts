@@ -8,7 +8,10 @@
  * logical cores reported by `os.cpus()` (meant for hyper-threads), so during instantiation
  * we report twice the wanted thread count.
  *
- * The stock kernels stay registered under 'wasm'; we add the missing gradient kernels.
+ * gapseg's kernels (kernels/index.ts) then register under 'wasm': the filter gradient the
+ * backend lacks, and its own versions of Conv2D, FusedConv2D, Conv2DBackpropInput and
+ * BatchMatMul, batch norm, Adam and the rest. Where the SIMD kernels cannot load, the engine
+ * says so (EngineInfo.warnings) rather than running the slower JavaScript kernels silently.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +20,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { registerGapsegKernels } from './kernels/index.js';
-import { simdKernels } from './simd/index.js';
+import { preferFma, simdKernels, simdKernelsProblem } from './simd/index.js';
 // The Node bundle of tfjs-core registers no gradient functions; tfjs-layers' bundle carries
 // and registers all of them (into tfjs-core's global registry) when it is loaded.
 import '@tensorflow/tfjs-layers';
@@ -25,18 +28,24 @@ import '@tensorflow/tfjs-layers';
 const require = createRequire(import.meta.url);
 
 export interface EngineOptions {
-  /** Worker threads for XNNPACK; default: the machine's logical cores (at most 8). */
+  /** Worker threads for XNNPACK and gapseg's kernel team; default: the machine's logical cores (at most 8). */
   threads?: number;
   /** 'wasm' (default) or 'cpu' (pure JS, for reference computations in tests). */
   backend?: 'wasm' | 'cpu';
+  /** gapseg's kernels in their fused multiply-add build where V8 accepts it (default true). */
+  fma?: boolean;
 }
 
 export interface EngineInfo {
   backend: string;
   threads: number;
   simd: boolean;
+  /** Whether gapseg's kernels run as SIMD wasm or as their JavaScript versions. */
+  kernels: 'simd' | 'javascript';
   /** Whether gapseg's SIMD kernels run their fused multiply-add build (relaxed SIMD). */
   fma: boolean;
+  /** Why the engine runs slower than it could (one line each), to be shown to the user. */
+  warnings: string[];
 }
 
 let current: EngineInfo | null = null;
@@ -124,11 +133,16 @@ function registerThreadedWasm(threads: number): void {
   );
 }
 
-/** Default thread count: the machine's logical cores, capped at XNNPACK's pool of 8 workers. */
+/** Default thread count: GAPSEG_THREADS, else the machine's logical cores, capped at XNNPACK's pool of 8 workers. */
 export function defaultThreads(): number {
   const env = Number(process.env.GAPSEG_THREADS);
   if (Number.isInteger(env) && env > 0) return Math.min(env, 8);
   return Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 8));
+}
+
+/** The engine options a user sets through the environment: GAPSEG_THREADS and GAPSEG_FMA=0 (read at start-up only). */
+export function engineOptionsFromEnv(): EngineOptions {
+  return { threads: defaultThreads(), fma: process.env.GAPSEG_FMA !== '0' };
 }
 
 /**
@@ -147,20 +161,43 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
   if (backend === 'cpu') {
     await import('@tensorflow/tfjs-backend-cpu');
     await tf.setBackend('cpu');
-    current = { backend: 'cpu', threads: 1, simd: false, fma: false };
+    current = { backend: 'cpu', threads: 1, simd: false, kernels: 'javascript', fma: false, warnings: [] };
   } else {
     const threads = opts.threads ?? defaultThreads();
     const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
     if (threads > 1 && simd) registerThreadedWasm(threads);
+    preferFma(opts.fma ?? true);
     registerGapsegKernels();
     const ok = await tf.setBackend('wasm');
     if (!ok) throw new Error('could not initialise the TensorFlow.js wasm backend');
-    current = { backend: 'wasm', threads: wasm.getThreadsCount(), simd, fma: simdKernels(tf.backend())?.fma ?? false };
+    const kernels = simdKernels(tf.backend());
+    const warnings: string[] = [];
+    if (!simd) warnings.push('this Node.js has no WebAssembly SIMD: TensorFlow.js runs its plain, single-threaded wasm build');
+    const problem = simdKernelsProblem(tf.backend());
+    if (!kernels) warnings.push(`gapseg's SIMD kernels are off, its JavaScript kernels run instead (several times slower): ${problem ?? 'not loaded'}`);
+    current = { backend: 'wasm', threads: wasm.getThreadsCount(), simd, kernels: kernels ? 'simd' : 'javascript', fma: kernels?.fma ?? false, warnings };
   }
   return current;
+}
+
+let shownWarnings = 0;
+
+/** The engine's warnings not handed out before: each is shown once a process, by whoever starts work first. */
+export function newEngineWarnings(): string[] {
+  const all = current?.warnings ?? [];
+  const fresh = all.slice(shownWarnings);
+  shownWarnings = all.length;
+  return fresh;
 }
 
 /** The engine initialised by initEngine, or null. */
 export function engineInfo(): EngineInfo | null {
   return current;
+}
+
+/** One line naming the compute path, as train, predict and eval print it. */
+export function describeEngine(info: EngineInfo): string {
+  if (info.backend === 'cpu') return 'engine: TensorFlow.js cpu backend (JavaScript)';
+  const kernels = info.kernels === 'simd' ? `gapseg's SIMD kernels${info.fma ? ' with fused multiply-add' : ' (no fused multiply-add)'}` : "gapseg's JavaScript kernels";
+  return `engine: TensorFlow.js wasm${info.simd ? ' SIMD' : ''}, ${info.threads} thread${info.threads === 1 ? '' : 's'}, ${kernels}`;
 }

@@ -31,6 +31,17 @@ export interface ModelMeta {
   info: Record<string, unknown>;
 }
 
+/** The model folder of a run folder, or the folder itself if it is a model. */
+export function modelDirOf(p: string): string {
+  if (!fs.existsSync(p)) throw new GapsegError(`${p}: not found`);
+  if (fs.existsSync(path.join(p, 'model', 'gapseg.json'))) return path.join(p, 'model');
+  if (fs.existsSync(path.join(p, 'gapseg.json')) && fs.existsSync(path.join(p, 'model.json'))) return p;
+  if (fs.existsSync(path.join(p, 'config.json'))) {
+    throw new GapsegError(`${p}: this run has no model yet (no epoch has finished)`);
+  }
+  throw new GapsegError(`${p}: not a gapseg run or model folder (expected model/gapseg.json or model.json + gapseg.json)`);
+}
+
 /** Write a model folder atomically. */
 export async function saveModel(dir: string, net: UNet, meta: Omit<ModelMeta, 'unet'>): Promise<void> {
   const values = await unetValues(net);

@@ -11,7 +11,7 @@ import { makeGap } from '../data/gaps.js';
 import { predictImage, predictModel } from '../predict/pipeline.js';
 import { allowedClasses } from '../predict/forbid.js';
 import type { Predictor } from '../predict/model.js';
-import { startProgress } from '../util/progress.js';
+import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { addImage, emptyTotals, report, type EvalReport } from './evaluate.js';
 import { labelValues } from '../predict/outputs.js';
 import { addFrontierImage, emptyFrontierTotals, formatFrontier, frontierImage, frontierReport, imageMeanBF, imageMeanBoundaryIoU, DEFAULT_FRONTIER_OPTIONS, type FrontierMetricOptions, type FrontierReport } from './frontierMetrics.js';
@@ -23,7 +23,10 @@ export interface EvalOptions {
   makeGap: number;
   forbidden: number[];
   classes: ClassDescription;
-  quiet: boolean;
+  /** Progress over the images (no display by default). */
+  progress?: ProgressFactory;
+  /** Notes: the compute path, once the first image is read. */
+  log?: (line: string) => void;
   /** Pixel limit of the images and masks read. */
   limits?: DecodeLimits;
   /** BF tolerance and Boundary IoU band, as shares of the image diagonal. */
@@ -41,6 +44,8 @@ export interface ImageRow {
 
 export interface EvalResult {
   split: string;
+  /** The class description the labels were read with. */
+  classes: ClassDescription;
   report: EvalReport;
   frontier: FrontierReport;
   images: ImageRow[];
@@ -70,7 +75,7 @@ export async function evaluateDataset(predictor: Predictor, dataset: string, opt
   const ftotals = emptyFrontierTotals(k);
   const fopts = opts.frontier ?? DEFAULT_FRONTIER_OPTIONS;
   const rows: ImageRow[] = [];
-  const bar = startProgress({ label: 'eval', total: pairs.length, unit: 'img', quiet: opts.quiet });
+  const bar = (opts.progress ?? noProgress)('eval', pairs.length, 'img');
   for (const p of pairs) {
     const image = await readImage(p.image, opts.limits);
     const lab = await readLabel(p.label, opts.limits);
@@ -88,6 +93,7 @@ export async function evaluateDataset(predictor: Predictor, dataset: string, opt
       truth = truth ?? labels;
       labels = makeGap(labels, image.width, image.height, opts.makeGap);
     }
+    if (rows.length === 0) opts.log?.(predictor.engineLine);
     const pred = await predictImage(image, predictModel(predictor), allowed);
     const one = emptyTotals(k);
     addImage(one, labels, pred.classes, truth);
@@ -103,7 +109,7 @@ export async function evaluateDataset(predictor: Predictor, dataset: string, opt
     bar.tick();
   }
   bar.done();
-  return { split, report: report(totals), frontier: frontierReport(ftotals, fopts), images: rows };
+  return { split, classes: opts.classes, report: report(totals), frontier: frontierReport(ftotals, fopts), images: rows };
 }
 
 /** A human-readable table of an evaluation. */

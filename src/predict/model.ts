@@ -6,9 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
-import { loadModel, type InputRecipe } from '../formats/modelFolder.js';
+import { loadModel, modelDirOf, type InputRecipe } from '../formats/modelFolder.js';
 import { disposeUNet } from '../nets/unet/unet.js';
 import { tfjsNet } from './tfjsNet.js';
+import { describeEngine, engineInfo } from '../engine/engine.js';
 import type { OutputClass } from './outputs.js';
 import { recipePlan, type InputPlan } from './plan.js';
 
@@ -19,6 +20,8 @@ export interface Predictor {
   /** What was opened, for messages. */
   source: string;
   engine: 'tfjs' | 'onnx';
+  /** One line naming the compute path (engine, device, threads, kernels), as commands print it. */
+  engineLine: string;
   /** One entry per output channel. */
   classes: OutputClass[];
   recipe: InputRecipe;
@@ -39,25 +42,16 @@ export interface Predictor {
   dispose(): void;
 }
 
-/** The model folder of a run folder, or the folder itself if it is a model. */
-export function modelDirOf(p: string): string {
-  if (!fs.existsSync(p)) throw new GapsegError(`${p}: not found`);
-  if (fs.existsSync(path.join(p, 'model', 'gapseg.json'))) return path.join(p, 'model');
-  if (fs.existsSync(path.join(p, 'gapseg.json')) && fs.existsSync(path.join(p, 'model.json'))) return p;
-  if (fs.existsSync(path.join(p, 'config.json'))) {
-    throw new GapsegError(`${p}: this run has no model yet (no epoch has finished)`);
-  }
-  throw new GapsegError(`${p}: not a gapseg run or model folder (expected model/gapseg.json or model.json + gapseg.json)`);
-}
-
-
 /** Open a gapseg run or model folder with the TensorFlow.js engine. */
 export function openTfjsPredictor(p: string): Predictor {
+  const info = engineInfo();
+  if (!info) throw new Error('openTfjsPredictor: start the engine first (initEngine)');
   const dir = modelDirOf(p);
   const { net, meta } = loadModel(dir);
   return {
     source: dir,
     engine: 'tfjs',
+    engineLine: describeEngine(info),
     classes: meta.classes.classes.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe: meta.input,
     multiple: 2 ** meta.unet.depth,

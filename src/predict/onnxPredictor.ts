@@ -4,36 +4,24 @@
  * named by a class file and whose layout (NCHW or NHWC) and kind of scores (logits or
  * probabilities) are given by flags or found out from the model.
  */
-import fs from 'node:fs';
 import { bilinearAxis } from '../data/resize.js';
 import { GapsegError } from '../util/errors.js';
 import { makeRng } from '../util/random.js';
 import { parseClassesJson } from '../data/classes.js';
 import type { InputRecipe } from '../formats/modelFolder.js';
-import { readOnnxSummary, type OnnxSummary } from '../formats/onnx/model.js';
+import type { OnnxSummary } from '../formats/onnx/model.js';
+import { META, readOnnxFile, type Layout, type OnnxInputMeta } from '../formats/onnx/gapsegOnnx.js';
+import { nchwToNhwc, nhwcToNchw } from '../util/layout.js';
 import { openOnnxNet, type OnnxNet } from '../engine/onnx/session.js';
+import { onnxRuntime, type OnnxDevice } from '../engine/onnx/runtime.js';
 import type { NetFn, Predictor } from './model.js';
 import { unetReceptiveRadius, type InputPlan } from './plan.js';
 import type { ChannelClass } from './foreign.js';
 
-export type Layout = 'nchw' | 'nhwc';
-
-/** Metadata keys gapseg writes into its ONNX files. */
-export const META = {
-  classes: 'gapseg.json',
-  input: 'gapseg.input',
-  weights: 'gapseg.weights_sha256',
-} as const;
-
-/** The input recipe stored in a gapseg ONNX file. */
-export interface OnnxInputMeta extends InputRecipe {
-  layout: Layout;
-  scores: 'logits';
-  multiple: number;
-}
-
 export interface OnnxOpenOptions {
   threads: number;
+  /** Where ONNX Runtime computes (default the CPU). */
+  device?: OnnxDevice;
   /** ONNX Runtime sessions sharing the threads (default: see defaultSessions). */
   sessions?: number;
   /** Foreign models: what each output channel means (required for them). */
@@ -56,48 +44,6 @@ export const IMAGENET_STD = [0.229, 0.224, 0.225];
 /** Free-size foreign models get inputs padded to multiples of this (32 suits common encoders). */
 export const FOREIGN_MULTIPLE = 32;
 
-/** Read an ONNX file's description, as a user error when it is not one. */
-export function readOnnxFile(file: string): { bytes: Uint8Array; summary: OnnxSummary } {
-  let bytes: Uint8Array;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    throw new GapsegError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  try {
-    return { bytes, summary: readOnnxSummary(bytes) };
-  } catch (e) {
-    throw new GapsegError(`${file}: not an ONNX model (${(e as Error).message})`);
-  }
-}
-
-/** Planar [n, c, h, w] <-> interleaved [n, h, w, c] copies. */
-export function nchwToNhwc(x: Float32Array, n: number, c: number, h: number, w: number): Float32Array {
-  const out = new Float32Array(x.length);
-  const plane = h * w;
-  for (let b = 0; b < n; b++) {
-    for (let k = 0; k < c; k++) {
-      const src = (b * c + k) * plane;
-      const dst = b * plane * c + k;
-      for (let p = 0; p < plane; p++) out[dst + p * c] = x[src + p];
-    }
-  }
-  return out;
-}
-
-/** Interleaved [n, h, w, c] to planar [n, c, h, w]. */
-export function nhwcToNchw(x: Float32Array, n: number, c: number, h: number, w: number): Float32Array {
-  const out = new Float32Array(x.length);
-  const plane = h * w;
-  for (let b = 0; b < n; b++) {
-    for (let k = 0; k < c; k++) {
-      const dst = (b * c + k) * plane;
-      const src = b * plane * c + k;
-      for (let p = 0; p < plane; p++) out[dst + p] = x[src + p * c];
-    }
-  }
-  return out;
-}
 
 /** Bilinear resize of planar [n, c, h, w] scores to [n, c, nh, nw] (pixel centres aligned). */
 function resizePlanes(src0: Float32Array, n: number, c: number, h: number, w: number, nh: number, nw: number): Float32Array {
@@ -172,9 +118,13 @@ function parseJsonMeta<T>(text: string, file: string, key: string): T {
 export async function openOnnxPredictor(file: string, opts: OnnxOpenOptions): Promise<Predictor> {
   const { summary } = readOnnxFile(file);
   const gapsegMeta = summary.metadata[META.classes];
-  const net = await openOnnxNet(file, opts.threads, file, opts.sessions);
+  const device = opts.device ?? 'cpu';
+  const net = await openOnnxNet(file, opts.threads, file, opts.sessions, device);
   try {
-    return gapsegMeta !== undefined ? gapsegPredictor(file, net, summary, opts) : await foreignPredictor(file, net, opts);
+    const p = gapsegMeta !== undefined ? gapsegPredictor(file, net, summary, opts) : await foreignPredictor(file, net, opts);
+    const version = 'version' in onnxRuntime() ? (onnxRuntime() as { version: string }).version : '?';
+    p.engineLine = `engine: ONNX Runtime ${version} on ${device}, ${opts.threads} thread${opts.threads === 1 ? '' : 's'}${net.sessions > 1 ? ` in ${net.sessions} sessions` : ''}`;
+    return p;
   } catch (e) {
     await net.close();
     throw e;
@@ -209,6 +159,7 @@ function gapsegPredictor(file: string, net: OnnxNet, summary: OnnxSummary, opts:
   return {
     source: file,
     engine: 'onnx',
+    engineLine: '',
     classes: desc.classes.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe,
     multiple,
@@ -298,6 +249,7 @@ async function foreignPredictor(file: string, net: OnnxNet, opts: OnnxOpenOption
   return {
     source: file,
     engine: 'onnx',
+    engineLine: '',
     classes: channels.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe: { scale: 1, mean, std, tile },
     multiple: FOREIGN_MULTIPLE,

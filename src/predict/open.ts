@@ -3,42 +3,21 @@
  * gapseg run or model folder runs on ONNX Runtime when it holds a model.onnx exported from
  * its current weights, and on TensorFlow.js otherwise.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
-import { defaultThreads, initEngine } from '../engine/engine.js';
-import { modelDirOf, openTfjsPredictor, type Predictor } from './model.js';
-import { META, openOnnxPredictor, readOnnxFile, type OnnxOpenOptions } from './onnxPredictor.js';
+import { defaultThreads, engineOptionsFromEnv, initEngine, newEngineWarnings } from '../engine/engine.js';
+import { ONNX_RUNTIME_HINT, onnxRuntime } from '../engine/onnx/runtime.js';
+import { openTfjsPredictor, type Predictor } from './model.js';
+import { modelDirOf } from '../formats/modelFolder.js';
+import { openOnnxPredictor, type OnnxOpenOptions } from './onnxPredictor.js';
+import { ONNX_FILE, onnxIsCurrent } from '../formats/onnx/gapsegOnnx.js';
 
 export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
 
 export interface OpenOptions extends Omit<OnnxOpenOptions, 'threads'> {
   engine?: EngineChoice;
   threads?: number;
-}
-
-/** File name of the ONNX export inside a model folder. */
-export const ONNX_FILE = 'model.onnx';
-
-/** SHA-256 of a file, hex. */
-export function fileSha256(file: string): string {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-}
-
-/**
- * Whether a model folder's model.onnx was exported from the weights now in the folder (a
- * training run that saves a better model replaces the folder, and with it any old export;
- * the hash guards against a model.onnx copied in by hand).
- */
-export function onnxIsCurrent(dir: string): { ok: boolean; why?: string } {
-  const onnx = path.join(dir, ONNX_FILE);
-  if (!fs.existsSync(onnx)) return { ok: false, why: 'no model.onnx' };
-  const { summary } = readOnnxFile(onnx);
-  const recorded = summary.metadata[META.weights];
-  const actual = fileSha256(path.join(dir, 'weights.bin'));
-  if (recorded !== actual) return { ok: false, why: `${onnx} was exported from other weights than ${path.join(dir, 'weights.bin')}; run gapseg export again` };
-  return { ok: true };
 }
 
 /** Open a model for prediction, choosing the engine. */
@@ -56,11 +35,15 @@ export async function openPredictor(p: string, opts: OpenOptions = {}): Promise<
   if (foreignFlags) throw new GapsegError(`${p}: a gapseg model describes its own classes, layout and normalisation; --classes, --class-file, --layout, --scores, --mean and --std are for foreign .onnx files`);
   if (engine !== 'tfjs') {
     const current = onnxIsCurrent(dir);
-    if (current.ok) return openOnnxPredictor(path.join(dir, ONNX_FILE), onnxOpts);
-    if (engine === 'onnx') throw new GapsegError(`${dir}: cannot predict with ONNX Runtime: ${current.why} (create it with: gapseg export ${p})`);
-    if (current.why !== 'no model.onnx') opts.log?.(`note: ${current.why}; predicting with TensorFlow.js`);
+    const runtime = onnxRuntime();
+    if (current.ok && 'missing' in runtime && engine === 'auto') {
+      opts.log?.(`warning: ${runtime.missing}, so ${path.join(dir, ONNX_FILE)} is not used: predicting with TensorFlow.js (slower); ${ONNX_RUNTIME_HINT}`);
+    } else if (current.ok) return openOnnxPredictor(path.join(dir, ONNX_FILE), onnxOpts);
+    else if (engine === 'onnx') throw new GapsegError(`${dir}: cannot predict with ONNX Runtime: ${current.why} (create it with: gapseg export ${p})`);
+    else if (current.why !== 'no model.onnx') opts.log?.(`note: ${current.why}; predicting with TensorFlow.js`);
   }
-  await initEngine({ threads });
+  await initEngine({ ...engineOptionsFromEnv(), threads });
+  for (const w of newEngineWarnings()) opts.log?.(`warning: ${w}`);
   const predictor = openTfjsPredictor(dir);
   if (opts.batch) predictor.batch = opts.batch;
   if (opts.size || opts.pad || opts.tile) {

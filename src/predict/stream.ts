@@ -17,7 +17,7 @@ import { resizeImage } from '../data/resize.js';
 import { GapsegError, WriteError } from '../util/errors.js';
 import { removeStaleTemps } from '../util/atomic.js';
 import { settleAll } from '../util/settle.js';
-import { startProgress } from '../util/progress.js';
+import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { writeFrontierOutputs } from './frontierOutputs.js';
 import { allowedClasses } from './forbid.js';
 import type { Predictor } from './model.js';
@@ -41,7 +41,8 @@ export interface StreamOptions {
   resume?: boolean;
   /** Stop at the first unreadable image instead of skipping it. */
   strict?: boolean;
-  quiet?: boolean;
+  /** Progress over the images (no display by default). */
+  progress?: ProgressFactory;
   log?: (line: string) => void;
   limits?: DecodeLimits;
   /** Decoded images waiting for the network, at most (default 3 batches). */
@@ -192,8 +193,9 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
   }
   const batch = Math.max(1, predictor.batch);
   const prefetch = new Prefetcher(todo, opts.lookahead ?? 3 * batch, opts.maxPixelsHeld ?? 64e6, opts.limits);
-  const bar = startProgress({ label: 'predict', total: todo.length, unit: 'img', quiet: opts.quiet ?? false });
+  const bar = (opts.progress ?? noProgress)('predict', todo.length, 'img');
   let predicted = 0;
+  let announced = false;
   let fatal: unknown = null;
   const posts = new Set<Promise<void>>();
 
@@ -215,6 +217,8 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
         continue;
       }
       const image = item.image;
+      if (!announced) log(predictor.engineLine);
+      announced = true;
       const geo = imageGeometry(image.width, image.height, plan);
       const same = geo.nw === image.width && geo.nh === image.height;
       const netRgb = same ? image.data : resizeImage(image.data, image.width, image.height, 3, geo.nw, geo.nh);

@@ -5,12 +5,13 @@
  *   history.json    per-epoch loss and validation metrics
  *   checkpoint.bin  state after the last completed epoch (for --resume)
  *   model/          the best model so far by validation mean IoU (layers format + gapseg.json)
- *   report.html     curves, metrics and validation previews, rewritten after every epoch
- * Every file is replaced atomically.
+ * Every file is replaced atomically. Anything else (a report, progress display, callbacks of a
+ * program) is an observer of the run, wired by the caller: training knows no screen or report.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
+import { describeEngine, engineInfo } from '../engine/engine.js';
 import { checkWritableDir, makeDir, recoverDir, removeStaleTemps, writeFileAtomic } from '../util/atomic.js';
 import { deriveSeed, makeRng, shuffled } from '../util/random.js';
 import { classesToJson, findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
@@ -22,10 +23,8 @@ import { saveModel, type InputRecipe } from '../formats/modelFolder.js';
 import { createAdamState, disposeAdamState } from './adam.js';
 import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues, type LoadedCheckpoint } from './checkpoint.js';
 import { checkCheckpointFits, readRunConfig } from './runConfig.js';
-import { trainLoop, type EpochRecord, type LoopSettings } from './loop.js';
-import { startProgress, type Progress } from '../util/progress.js';
-import { previewSource, type PreviewSource } from '../view/previews.js';
-import { REPORT_SAMPLES, writeRunReport } from '../view/runReport.js';
+import { trainLoop, type EpochRecord, type LoopSettings, type ValidImageObserver } from './loop.js';
+import { noProgress, type Progress, type ProgressFactory } from '../util/progress.js';
 import { describeGapLoss, type GapLossConfig } from '../losses/gapLoss.js';
 
 /** Every setting of a run (what config.json holds). */
@@ -71,12 +70,33 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'dataset' | 'classSource' | 'class
   gapLoss: null,
 };
 
+/** What an observer of a run sees after each epoch. */
+export interface RunState {
+  runDir: string;
+  config: TrainConfig;
+  history: EpochRecord[];
+  bestEpoch: number | null;
+}
+
+/** Something that follows a run (a report, a program's callback), in the way fastai's callbacks do. */
+export interface TrainObserver {
+  /** Each validation image with its probabilities and predicted classes, as the epoch validates. */
+  onValidImage?: ValidImageObserver;
+  /** After each epoch, once the run folder holds its checkpoint, history and (if better) model. */
+  onEpochEnd?: (record: EpochRecord, run: RunState) => void | Promise<void>;
+}
+
 export interface RunOptions {
   resume: boolean;
   /** Start over in a folder that already holds a run. */
   force: boolean;
-  quiet: boolean;
-  log: (line: string) => void;
+  /** Notes and per-epoch summaries, one line each. */
+  log?: (line: string) => void;
+  /** Progress of loading and of each epoch (no display by default). */
+  progress?: ProgressFactory;
+  observers?: TrainObserver[];
+  /** With resume: the data set the caller names, which must be the run's own. */
+  dataset?: string;
   /** Pause after this many epochs in total (the run stays resumable with --resume). */
   stopAfterEpochs?: number;
 }
@@ -151,6 +171,9 @@ function describeEpoch(r: EpochRecord, epochs: number): string {
 /** Run (or resume) a training run in `runDir`. */
 export async function runTraining(runDir: string, given: TrainConfig | null, opts: RunOptions): Promise<RunResult> {
   const started = Date.now();
+  const log = opts.log ?? (() => undefined);
+  const progress = opts.progress ?? noProgress;
+  const observers = opts.observers ?? [];
   const configFile = path.join(runDir, 'config.json');
   const checkpointFile = path.join(runDir, 'checkpoint.bin');
   let cfg: TrainConfig;
@@ -158,11 +181,12 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     if (!fs.existsSync(configFile)) throw new GapsegError(`${runDir}: nothing to resume (no config.json); start the run without --resume`);
     cfg = readRunConfig(configFile);
     cfg.gapLoss ??= null; // runs from before the gap loss existed
-    if (given && path.resolve(given.dataset) !== path.resolve(cfg.dataset)) {
-      throw new GapsegError(`${runDir}: this run was trained on ${cfg.dataset}, not ${given.dataset}`);
+    const named = given?.dataset ?? opts.dataset;
+    if (named && path.resolve(named) !== path.resolve(cfg.dataset)) {
+      throw new GapsegError(`${runDir}: this run was trained on ${cfg.dataset}, not ${named}`);
     }
     if (given && given.epochs !== cfg.epochs) {
-      opts.log(`note: --resume keeps the run's own settings (epochs ${cfg.epochs}); other options are ignored`);
+      log(`note: --resume keeps the run's own settings (epochs ${cfg.epochs}); other options are ignored`);
     }
   } else {
     if (!given) throw new Error('runTraining: no config');
@@ -198,12 +222,12 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   }
 
   const layout = discoverDataset(cfg.dataset);
-  for (const note of layout.notes) opts.log(`note: ${note}`);
+  for (const note of layout.notes) log(`note: ${note}`);
   let trainPairs = layout.splits.train;
   let validPairs = layout.splits.valid;
   if (!layout.validFromFiles) ({ train: trainPairs, valid: validPairs } = randomSplit(trainPairs, cfg.validFraction, cfg.seed));
   const total = trainPairs.length + validPairs.length;
-  const loadBar: Progress = startProgress({ label: 'loading', total, unit: 'img', quiet: opts.quiet });
+  const loadBar: Progress = progress('loading', total, 'img');
   const loadOpts = {
     classes: cfg.classes,
     scale: cfg.scale,
@@ -218,12 +242,12 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   const k = cfg.classes.classes.length;
   const counts = classCounts(train, k);
   const labelled = counts.slice(0, k).reduce((a, b) => a + b, 0);
-  opts.log(
+  log(
     `data: ${train.length} training, ${valid.length} validation images${layout.validFromFiles ? '' : ` (random ${Math.round(cfg.validFraction * 100)}%)`}; ` +
       `${((100 * counts[k]) / (labelled + counts[k])).toFixed(1)}% of training pixels are void; classes ${cfg.classes.classes.map((c, i) => `${c.name} ${((100 * counts[i]) / Math.max(labelled, 1)).toFixed(1)}%`).join(', ')}`,
   );
-  opts.log(`memory: about ${Math.round(estimate / 1e6)} MB of the 4 GiB wasm heap (crop ${cfg.crop}, batch ${cfg.batchSize})`);
-  for (let i = 0; i < k; i++) if (counts[i] === 0) opts.log(`warning: class "${cfg.classes.classes[i].name}" has no labelled pixel in the training images`);
+  log(`memory: about ${Math.round(estimate / 1e6)} MB of the 4 GiB wasm heap (crop ${cfg.crop}, batch ${cfg.batchSize})`);
+  for (let i = 0; i < k; i++) if (counts[i] === 0) log(`warning: class "${cfg.classes.classes[i].name}" has no labelled pixel in the training images`);
 
   const stats = channelStats(train);
   const recipe: InputRecipe = { scale: cfg.scale, mean: stats.mean, std: stats.std, tile: cfg.tile };
@@ -242,7 +266,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     history = (ck.state.extra.history as EpochRecord[]) ?? [];
     bestScore = (ck.state.extra.bestScore as number) ?? -Infinity;
     bestEpoch = (ck.state.extra.bestEpoch as number | null) ?? null;
-    opts.log(`resuming after epoch ${startEpoch} of ${cfg.epochs}`);
+    log(`resuming after epoch ${startEpoch} of ${cfg.epochs}`);
   } else {
     net = createUNet(ucfg, deriveSeed(cfg.seed, 0));
     adam = createAdamState(net.params);
@@ -254,10 +278,12 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     await fs.promises.rm(path.join(runDir, 'model'), { recursive: true, force: true });
   }
   await removeStaleTemps(runDir);
-  opts.log(
+  const engine = engineInfo();
+  if (engine) log(describeEngine(engine));
+  log(
     `model: U-Net depth ${cfg.depth}, width ${cfg.baseWidth}, ${parameterCount(ucfg).toLocaleString('en')} parameters, ${k} outputs (${cfg.classes.classes.map((c) => c.name).join(', ')}); void has none`,
   );
-  if (cfg.gapLoss) opts.log(`gap loss: ${describeGapLoss(cfg.gapLoss)}`);
+  if (cfg.gapLoss) log(`gap loss: ${describeGapLoss(cfg.gapLoss)}`);
   const settings: LoopSettings = {
     epochs: cfg.epochs,
     batchSize: cfg.batchSize,
@@ -272,20 +298,19 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     gapLoss: cfg.gapLoss,
   };
   let bar: Progress | null = null;
-  const previews: PreviewSource[] = [];
   try {
     await trainLoop(net, adam, train, valid, settings, startEpoch, Math.min(cfg.epochs, opts.stopAfterEpochs ?? cfg.epochs), {
       onEpochStart: (epoch, steps) => {
-        bar = startProgress({ label: `epoch ${epoch + 1}/${cfg.epochs}`, total: steps * cfg.batchSize, unit: 'img', quiet: opts.quiet });
+        bar = progress(`epoch ${epoch + 1}/${cfg.epochs}`, steps * cfg.batchSize, 'img');
       },
       onStep: (_e, _s, _n, loss) => bar?.tick(cfg.batchSize, `loss ${loss.toFixed(4)}`),
       onValidImage: (i, smp, probs, pred) => {
-        if (i < REPORT_SAMPLES) previews[i] = previewSource(smp, probs, pred);
+        for (const o of observers) o.onValidImage?.(i, smp, probs, pred);
       },
       onEpochEnd: async (r) => {
         bar?.done();
         history.push(r);
-        opts.log(describeEpoch(r, cfg.epochs));
+        log(describeEpoch(r, cfg.epochs));
         const score = r.valid ? r.valid.meanIoU : -r.trainLoss;
         const info = { epoch: r.epoch, valid: r.valid, dataset: cfg.dataset, trainedAt: new Date().toISOString() };
         if (!(score <= bestScore)) {
@@ -299,7 +324,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
           adamStep: adam.step,
           extra: { history, bestScore, bestEpoch },
         });
-        await writeRunReport(runDir, { config: cfg, history, bestEpoch, previews, previewEpoch: r.epoch });
+        for (const o of observers) await o.onEpochEnd?.(r, { runDir, config: cfg, history, bestEpoch });
       },
     });
   } finally {

@@ -10,8 +10,7 @@ import { GapsegError } from '../util/errors.js';
 import { readProblem } from '../util/files.js';
 import { findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
 import { baseName, discoverDataset } from '../data/dataset.js';
-import { modelDirOf } from '../predict/model.js';
-import { readModelMeta, readModelValues, type InputRecipe } from '../formats/modelFolder.js';
+import { modelDirOf, readModelMeta, readModelValues, type InputRecipe } from '../formats/modelFolder.js';
 
 export interface CatalogItem {
   id: number;

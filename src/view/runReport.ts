@@ -1,13 +1,13 @@
 /**
- * Writing a run's report.html (atomically) from what the training run knows: its settings,
- * history and the latest validation previews. Called after every epoch, so the report of a
- * run in progress is never more than one epoch old.
+ * A run's report.html (written atomically) from what the training run knows: its settings,
+ * history and the latest validation previews. As an observer of the run it is rewritten after
+ * every epoch, so the report of a run in progress is never more than one epoch old.
  */
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { TrainConfig } from '../train/run.js';
+import type { TrainConfig, TrainObserver } from '../train/run.js';
 import type { EpochRecord } from '../train/loop.js';
-import { renderPreview, type PreviewSource } from './previews.js';
+import { previewSource, renderPreview, type PreviewSource } from './previews.js';
 import { renderReport } from './report.js';
 import { describeGapLoss } from '../losses/gapLoss.js';
 
@@ -64,4 +64,17 @@ export async function writeRunReport(runDir: string, r: RunReportInput): Promise
   const file = path.join(runDir, REPORT_FILE);
   await writeFileAtomic(file, html);
   return file;
+}
+
+/** The observer that keeps <runDir>/report.html current: previews of the first validation images, rewritten each epoch. */
+export function reportObserver(): TrainObserver {
+  const previews: PreviewSource[] = [];
+  return {
+    onValidImage: (i, sample, probs, pred) => {
+      if (i < REPORT_SAMPLES) previews[i] = previewSource(sample, probs, pred);
+    },
+    onEpochEnd: async (r, run) => {
+      await writeRunReport(run.runDir, { config: run.config, history: run.history, bestEpoch: run.bestEpoch, previews, previewEpoch: r.epoch });
+    },
+  };
 }

@@ -13,6 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import { GapsegError } from '../../util/errors.js';
 import type { MetaOut, WorkerInit, WorkerReply } from './worker.js';
+import { requireOnnxRuntime, type OnnxDevice } from './runtime.js';
 
 export type { MetaOut } from './worker.js';
 
@@ -33,14 +34,19 @@ interface Session {
   failure: Error | null;
 }
 
-async function startSession(model: string | Uint8Array, threads: number, name: string): Promise<Session> {
-  const init: WorkerInit = { model, threads, spin: process.env.GAPSEG_ORT_SPIN !== '0' };
+async function startSession(model: string | Uint8Array, threads: number, name: string, device: OnnxDevice): Promise<Session> {
+  // CUDA first, the CPU for what it cannot run; never CPU alone when CUDA was asked for.
+  const providers = device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
+  const init: WorkerInit = { model, threads, providers, spin: process.env.GAPSEG_ORT_SPIN !== '0' };
   const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
   const s: Session = { worker, waiting: new Map(), meta: { inputs: [], outputs: [] }, failure: null };
   s.meta = await new Promise((resolve, reject) => {
     worker.on('message', (m: WorkerReply) => {
       if (m.type === 'ready') resolve(m);
-      else if (m.type === 'error' && m.id < 0) reject(new GapsegError(`${name}: onnxruntime cannot load the model (${m.message})`));
+      else if (m.type === 'error' && m.id < 0) {
+        const why = device === 'cuda' ? `; is its CUDA provider installed (npm install onnxruntime-node downloads it) and a GPU present?` : '';
+        reject(new GapsegError(`${name}: onnxruntime cannot load the model on ${device} (${m.message})${why}`));
+      }
       else {
         const w = s.waiting.get(m.id);
         if (!w) return;
@@ -68,15 +74,16 @@ export function defaultSessions(threads: number): number {
 }
 
 /**
- * Start `sessions` sessions on a model file (or its bytes) sharing `threads` threads.
- * `name` names the model in error messages.
+ * Start `sessions` sessions on a model file (or its bytes) sharing `threads` threads, on the
+ * CPU or CUDA. `name` names the model in error messages.
  */
-export async function openOnnxNet(model: string | Uint8Array, threads: number, name: string, sessionCount = defaultSessions(threads)): Promise<OnnxNet> {
+export async function openOnnxNet(model: string | Uint8Array, threads: number, name: string, sessionCount = defaultSessions(threads), device: OnnxDevice = 'cpu'): Promise<OnnxNet> {
+  requireOnnxRuntime(name);
   const count = Math.max(1, Math.min(sessionCount, threads));
   const per = Math.max(1, Math.floor(threads / count));
   const sessions: Session[] = [];
   try {
-    for (let i = 0; i < count; i++) sessions.push(await startSession(model, per, name));
+    for (let i = 0; i < count; i++) sessions.push(await startSession(model, per, name, device));
   } catch (e) {
     await Promise.all(sessions.map((s) => s.worker.terminate()));
     throw e;

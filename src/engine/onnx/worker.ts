@@ -9,6 +9,8 @@ import ort from 'onnxruntime-node';
 export interface WorkerInit {
   model: string | Uint8Array;
   threads: number;
+  /** ONNX Runtime execution providers, in order of preference. */
+  providers: string[];
   /** Let idle intra-op threads spin (lower latency) rather than sleep (CPU left for others). */
   spin: boolean;
 }
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      executionProviders: init.providers,
       extra: { session: { intra_op: { allow_spinning: init.spin ? '1' : '0' } } },
     };
     session = typeof init.model === 'string' ? await ort.InferenceSession.create(init.model, opts) : await ort.InferenceSession.create(init.model, opts);

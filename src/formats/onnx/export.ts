@@ -6,17 +6,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadModel, type ModelMeta } from '../modelFolder.js';
+import { loadModel, modelDirOf, type ModelMeta } from '../modelFolder.js';
 import { disposeUNet, unetForward, unetValues, type UNet } from '../../nets/unet/unet.js';
 import { encodeOnnx } from './model.js';
 import { unetToOnnx } from '../../nets/unet/onnx.js';
 import { makeRng } from '../../util/random.js';
 import { makeDir, tempPath } from '../../util/atomic.js';
 import { writeError } from '../../util/errors.js';
-import { modelDirOf } from '../../predict/model.js';
-import { ONNX_FILE, fileSha256 } from '../../predict/open.js';
-import { META, nhwcToNchw, type OnnxInputMeta } from '../../predict/onnxPredictor.js';
+import { ONNX_FILE, META, fileSha256, type OnnxInputMeta } from './gapsegOnnx.js';
+import { nhwcToNchw } from '../../util/layout.js';
 import { openOnnxNet } from '../../engine/onnx/session.js';
+import { requireOnnxRuntime } from '../../engine/onnx/runtime.js';
 
 /** Largest difference allowed between ONNX Runtime and TensorFlow.js logits, relative to max(1, |logit|max). */
 export const EXPORT_TOLERANCE = 1e-4;
@@ -90,6 +90,7 @@ async function checkExport(file: string, net: UNet, meta: ModelMeta, threads: nu
 /** Export a run or model folder's model to ONNX (default: model.onnx in the model folder). */
 export async function exportOnnx(p: string, opts: { out?: string; threads: number; version: string }): Promise<ExportResult> {
   const dir = modelDirOf(p);
+  requireOnnxRuntime('gapseg export (which checks the file it writes)');
   const { net, meta } = loadModel(dir);
   try {
     const model = unetToOnnx(meta.unet, await unetValues(net), {

@@ -1,0 +1,27 @@
+/** Exporting a model to ONNX, checked against TensorFlow.js: the API behind `gapseg export`. */
+import path from 'node:path';
+import { checkWritableDir } from '../util/atomic.js';
+import { packageVersion } from '../util/packageInfo.js';
+import { modelDirOf } from '../formats/modelFolder.js';
+import { ONNX_FILE } from '../formats/onnx/gapsegOnnx.js';
+import { exportOnnx as exportChecked, EXPORT_TOLERANCE, type ExportResult } from '../formats/onnx/export.js';
+import { startEngine } from './engine.js';
+
+export { EXPORT_TOLERANCE, type ExportResult };
+
+export interface ExportOptions {
+  /** Where to write the .onnx file (default: model.onnx in the model folder, which predict then uses). */
+  out?: string;
+  threads?: number;
+  log?: (line: string) => void;
+}
+
+/** Write a run or model folder's model as ONNX, placed only once ONNX Runtime reproduces the TensorFlow.js logits. */
+export async function exportModel(model: string, options: ExportOptions = {}): Promise<ExportResult> {
+  const log = options.log ?? (() => undefined);
+  const target = options.out ? path.resolve(options.out) : path.join(modelDirOf(model), ONNX_FILE);
+  // Found out before the export and its check, not after.
+  checkWritableDir(path.dirname(target));
+  const info = await startEngine(options.threads, log);
+  return exportChecked(model, { out: target, threads: info.threads, version: packageVersion() });
+}

@@ -1,0 +1,203 @@
+/** Training a model from a data set with gaps: the API behind `gapseg train`. */
+import path from 'node:path';
+import { GapsegError } from '../util/errors.js';
+import { parseClassesFlag, type ClassDescription } from '../data/classes.js';
+import { DEFAULT_TRAIN, resolveClasses, runTraining, type RunResult, type TrainConfig, type TrainObserver } from '../train/run.js';
+import type { EpochRecord } from '../train/loop.js';
+import { DEFAULT_CRF, type GapLossConfig } from '../losses/gapLoss.js';
+import { reportObserver } from '../view/runReport.js';
+import { startEngine } from './engine.js';
+import { progressCallbacks, type ProgressEvent } from './progress.js';
+
+/** Settings of the Gated CRF gap loss (any left out take their defaults). */
+export interface CrfOptions {
+  weight?: number;
+  radius?: number;
+  sigmaXY?: number;
+  sigmaRGB?: number;
+}
+
+/** How to train; every option is the `gapseg train` flag of the same name (camelCase). */
+export interface TrainOptions {
+  /** The run folder to create (checkpoints, model, history, report). */
+  out: string;
+  /** Classes as "0=background,255=smoke" (value=name pairs, or names for 0..n-1), or a description; default: gapseg.json or codes.txt beside the data. */
+  classes?: string | ClassDescription;
+  /** With a classes string: label values or class names that mean unlabelled. */
+  void?: (string | number)[];
+  /** A codes.txt or gapseg.json class description. */
+  classFile?: string;
+  /** Erode every class by this many pixels (at training scale); the band becomes void. */
+  makeGap?: number;
+  scale?: number;
+  crop?: number;
+  batch?: number;
+  epochs?: number;
+  lr?: number;
+  weightDecay?: number;
+  /** Loss weight per class, in class order. */
+  classWeights?: number[];
+  depth?: number;
+  width?: number;
+  validFraction?: number;
+  seed?: number;
+  tile?: number;
+  maxPixels?: number;
+  /** Flips, rotations, scaling and colour jitter (default true). */
+  augment?: boolean;
+  /** Share of crops centred on a pixel of a randomly drawn class. */
+  classBalance?: number;
+  /** A loss on the unlabelled gap: 'crf' pulls nearby pixels of similar colour to the same class. */
+  gapLoss?: 'none' | 'crf';
+  crf?: CrfOptions;
+  /** Compute threads (default: all cores, at most 8). */
+  threads?: number;
+  /** Continue the run in `out` from its last checkpoint (its own settings are kept). */
+  resume?: boolean;
+  /** Start over in a run folder that already holds a run. */
+  force?: boolean;
+  /** Keep report.html in the run folder (default true). */
+  report?: boolean;
+  /** Pause after this many epochs in total; the run stays resumable. */
+  stopAfterEpochs?: number;
+  /** Progress of loading and of every epoch. */
+  onProgress?: (e: ProgressEvent) => void;
+  /** After each epoch, once its checkpoint (and, if better, the model) is written. */
+  onEpoch?: (e: EpochRecord) => void | Promise<void>;
+  /** Notes and per-epoch summary lines. */
+  log?: (line: string) => void;
+}
+
+/** What a finished (or paused) training gives back. */
+export interface TrainResult {
+  /** The run folder. */
+  dir: string;
+  /** The best model's folder (by validation mean IoU), to open with openModel. */
+  modelDir: string;
+  history: EpochRecord[];
+  bestEpoch: number | null;
+  seconds: number;
+}
+
+/** Valid ranges of the numeric options. */
+const RANGES: [keyof TrainOptions, string, number, number][] = [
+  ['scale', 'scale', 0.01, 16],
+  ['crop', 'crop', 16, 4096],
+  ['batch', 'batch', 1, 1024],
+  ['epochs', 'epochs', 1, 100000],
+  ['depth', 'depth', 1, 8],
+  ['width', 'width', 1, 512],
+  ['validFraction', 'valid-fraction', 0, 0.9],
+  ['makeGap', 'make-gap', 0, 1000],
+  ['lr', 'lr', 1e-8, 10],
+  ['weightDecay', 'weight-decay', 0, 1],
+  ['tile', 'tile', 32, 65536],
+  ['classBalance', 'class-balance', 0, 1],
+];
+const INTEGERS = new Set(['crop', 'batch', 'epochs', 'depth', 'width', 'makeGap', 'tile', 'seed', 'maxPixels', 'stopAfterEpochs']);
+const CRF_RANGES: [keyof CrfOptions, string, number, number][] = [
+  ['weight', 'crf-weight', 0, 1000],
+  ['radius', 'crf-radius', 1, 32],
+  ['sigmaXY', 'crf-sigma-xy', 0.1, 1000],
+  ['sigmaRGB', 'crf-sigma-rgb', 0.001, 10],
+];
+
+function checkNumber(value: unknown, flag: string, lo: number, hi: number, integer: boolean): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new GapsegError(`--${flag} must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(value)}`, 2);
+  }
+  if (value < lo || value > hi) throw new GapsegError(`--${flag} must be between ${lo} and ${hi}, got ${value}`, 2);
+}
+
+/** The gap loss of the options (null: cross-entropy on labelled pixels only). */
+function gapLossOf(o: TrainOptions): GapLossConfig | null {
+  const kind = o.gapLoss ?? 'none';
+  if (kind !== 'none' && kind !== 'crf') throw new GapsegError(`--gap-loss must be none or crf, got "${String(kind)}"`, 2);
+  const crf = o.crf ?? {};
+  for (const [key, flag, lo, hi] of CRF_RANGES) checkNumber(crf[key], flag, lo, hi, key === 'radius');
+  if (kind === 'none') {
+    const stray = CRF_RANGES.find(([key]) => crf[key] !== undefined);
+    if (stray) throw new GapsegError(`--${stray[1]} needs --gap-loss crf`, 2);
+    return null;
+  }
+  return { ...DEFAULT_CRF, ...Object.fromEntries(Object.entries(crf).filter(([, v]) => v !== undefined)), kind: 'crf' };
+}
+
+/** The class description the options name, or null to look beside the data. */
+function classesOf(o: TrainOptions): { classes: ClassDescription | null; file: string | null } {
+  if (o.classes !== undefined && o.classFile !== undefined) throw new GapsegError('give either --classes or --class-file, not both', 2);
+  if (typeof o.classes === 'string') return { classes: parseClassesFlag(o.classes, (o.void ?? []).map(String)), file: null };
+  if ((o.void ?? []).length > 0) {
+    throw new GapsegError('--void goes with --classes; in a class file, name void values there ("void" in codes.txt, "void": [...] in gapseg.json)', 2);
+  }
+  return { classes: o.classes ?? null, file: o.classFile ?? null };
+}
+
+/** The run's full settings from the options (checked as `gapseg train` checks its flags). */
+export function trainConfig(dataset: string, o: TrainOptions): TrainConfig {
+  for (const [key, flag, lo, hi] of RANGES) checkNumber(o[key], flag, lo, hi, INTEGERS.has(key));
+  checkNumber(o.seed, 'seed', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
+  if (o.maxPixels !== undefined && !(Number.isInteger(o.maxPixels) && o.maxPixels >= 1)) throw new GapsegError('--max-pixels must be at least 1', 2);
+  const depth = o.depth ?? DEFAULT_TRAIN.depth;
+  const crop = o.crop ?? DEFAULT_TRAIN.crop;
+  if (crop % 2 ** depth !== 0) throw new GapsegError(`--crop ${crop} must be a multiple of ${2 ** depth} (2^depth) so the U-Net levels line up`, 2);
+  const gapLoss = gapLossOf(o);
+  const given = classesOf(o);
+  const { classes, source } = resolveClasses(path.resolve(dataset), given.classes, given.file);
+  const weights = o.classWeights ?? [];
+  if (weights.length > 0 && (weights.length !== classes.classes.length || weights.some((w) => !(typeof w === 'number' && w >= 0)))) {
+    throw new GapsegError(`--class-weights needs ${classes.classes.length} non-negative numbers (one per class: ${classes.classes.map((c) => c.name).join(', ')})`, 2);
+  }
+  const noAugment = o.augment === false;
+  return {
+    ...DEFAULT_TRAIN,
+    dataset: path.resolve(dataset),
+    classSource: source,
+    classes,
+    scale: o.scale ?? DEFAULT_TRAIN.scale,
+    makeGap: o.makeGap ?? DEFAULT_TRAIN.makeGap,
+    crop,
+    batchSize: o.batch ?? DEFAULT_TRAIN.batchSize,
+    epochs: o.epochs ?? DEFAULT_TRAIN.epochs,
+    lr: o.lr ?? DEFAULT_TRAIN.lr,
+    weightDecay: o.weightDecay ?? DEFAULT_TRAIN.weightDecay,
+    classWeights: weights.length ? weights : null,
+    depth,
+    baseWidth: o.width ?? DEFAULT_TRAIN.baseWidth,
+    validFraction: o.validFraction ?? DEFAULT_TRAIN.validFraction,
+    seed: o.seed ?? DEFAULT_TRAIN.seed,
+    tile: o.tile ?? DEFAULT_TRAIN.tile,
+    augment: {
+      ...(noAugment ? { scaleRange: [1, 1] as [number, number], flipRotate: false, brightness: 0, contrast: 0 } : DEFAULT_TRAIN.augment),
+      classBalance: o.classBalance ?? 0,
+    },
+    gapLoss,
+    ...(o.maxPixels !== undefined ? { maxPixels: o.maxPixels } : {}),
+  };
+}
+
+/** Train (or, with resume, continue training) a model on a data set; returns when the run has finished or paused. */
+export async function train(dataset: string, options: TrainOptions): Promise<TrainResult> {
+  const log = options.log ?? (() => undefined);
+  if (!options.out) throw new GapsegError('--out <run-dir> is required (the run folder to create)', 2);
+  checkNumber(options.stopAfterEpochs, 'stop-after-epochs', 1, 100000, true);
+  const out = path.resolve(options.out);
+  // With resume the run keeps its own settings: only the data set is checked against them.
+  const config = options.resume ? null : trainConfig(dataset, options);
+  await startEngine(options.threads, log);
+  const observers: TrainObserver[] = [];
+  if (options.report !== false) observers.push(reportObserver());
+  const onEpoch = options.onEpoch;
+  if (onEpoch) observers.push({ onEpochEnd: (r) => onEpoch(r) });
+  const r: RunResult = await runTraining(out, config, {
+    resume: options.resume ?? false,
+    force: options.force ?? false,
+    dataset: options.resume ? path.resolve(dataset) : undefined,
+    log,
+    progress: progressCallbacks(options.onProgress),
+    observers,
+    stopAfterEpochs: options.stopAfterEpochs,
+  });
+  return { dir: r.runDir, modelDir: path.join(r.runDir, 'model'), history: r.history, bestEpoch: r.bestEpoch, seconds: r.seconds };
+}
