@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { engine, runCli, tmpDir } from './helpers.js';
+import { engine, errorLine, runCli, tmpDir } from './helpers.js';
 import { foreignModel, halves, readGrey, saveTinyModel, writeTestImage } from './predictHelpers.js';
 import { loadModel } from '../src/formats/modelFolder.js';
 import { unetForward, disposeUNet } from '../src/nets/unet/unet.js';
@@ -82,6 +82,11 @@ test('predict uses model.onnx only while it matches the weights; predictions equ
   const after = await runCli(['predict', model, path.join(dir, 'in'), '--out', path.join(dir, 'onnx'), '--quiet']);
   assert.equal(after.code, 0, after.stderr);
   assert.match(after.stderr, /with ONNX Runtime/);
+  assert.match(after.stderr, /^engine: ONNX Runtime \d+\.\d+\.\d+ on cpu, \d+ threads?/m, 'the compute path is named');
+  // CUDA asked for: it runs there, or (no provider or GPU, as here) one error line says so; never the CPU silently.
+  const cuda = await runCli(['predict', model, path.join(dir, 'in'), '--out', path.join(dir, 'cuda'), '--quiet', '--device', 'cuda']);
+  if (cuda.code === 0) assert.match(cuda.stderr, /^engine: ONNX Runtime .* on cuda/m);
+  else assert.match(errorLine(cuda.stderr, cuda.stderr), /cannot load the model on cuda .*CUDA provider/);
   for (const name of ['a', 'b']) {
     const a = await readGrey(path.join(dir, 'tfjs', 'labels', `${name}.png`));
     const b = await readGrey(path.join(dir, 'onnx', 'labels', `${name}.png`));

@@ -36,6 +36,9 @@ async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('the ONNX Runtime worker must run as a worker thread');
   const init = workerData as WorkerInit;
+  // ONNX Runtime's process-wide logger would print its own lines (a CUDA provider that fails
+  // to load, say) on stderr; the exception carries the reason to the caller instead.
+  ort.env.logLevel = 'fatal';
   let session: ort.InferenceSession;
   try {
     const opts: ort.InferenceSession.SessionOptions = {
@@ -43,7 +46,8 @@ async function main(): Promise<void> {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+      // Fatal only: errors reach the caller as the session's exception, not as log lines on stderr.
+      logSeverityLevel: 4,
       executionProviders: init.providers,
       extra: { session: { intra_op: { allow_spinning: init.spin ? '1' : '0' } } },
     };
