@@ -52,6 +52,11 @@ function mainHelp(): string {
   ].join('\n');
 }
 
+/** The names of the commands, in the order --help lists them. */
+export function commandNames(): string[] {
+  return COMMANDS.map((c) => c.spec.name);
+}
+
 /** Run the CLI with these arguments; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
