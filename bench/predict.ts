@@ -27,7 +27,7 @@ import sharp from 'sharp';
 import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
 import { createUNet, DEFAULT_UNET, unetValues, type UNetConfig } from '../src/nets/unet/unet.js';
 import { saveModel } from '../src/formats/modelFolder.js';
-import { convKernelToOnnx, upKernelToOnnx } from '../src/nets/unet/onnx.js';
+import { convKernelToOnnx, upKernelToOnnx } from '../src/formats/onnx/unetGraph.js';
 import { exportOnnx } from '../src/formats/onnx/export.js';
 import { openPredictor } from '../src/predict/open.js';
 import { predictStream } from '../src/predict/stream.js';

@@ -21,7 +21,7 @@ import { encodePng } from '../src/data/decode.js';
 import { exportOnnx } from '../src/formats/onnx/export.js';
 import { loadModel } from '../src/formats/modelFolder.js';
 import { disposeUNet, unetValues } from '../src/nets/unet/unet.js';
-import { unetToOnnx } from '../src/nets/unet/onnx.js';
+import { unetToOnnx } from '../src/formats/onnx/unetGraph.js';
 import { encodeOnnx } from '../src/formats/onnx/model.js';
 
 // ---------------------------------------------------------------------------------------------

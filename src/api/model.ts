@@ -20,17 +20,15 @@ import { predictStream, type StreamResult } from '../predict/stream.js';
 import { expandInputs } from '../predict/inputs.js';
 import { parseShard, selectShard } from '../predict/shard.js';
 import { channelsFromFlag, readChannelFile, type ChannelClass } from '../predict/foreign.js';
-import type { OnnxDevice } from '../engine/onnx/runtime.js';
+import type { InputOptions } from '../predict/onnxPredictor.js';
 import { DEFAULT_BF_TOLERANCE, DEFAULT_BIOU_DILATION } from '../metrics/boundary.js';
 import { evaluateDataset, type EvalResult } from '../metrics/evalRun.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
 
 /** How to open a model; the foreign-model options are for ONNX files trained elsewhere. */
-export interface OpenModelOptions {
+export interface OpenModelOptions extends InputOptions {
   /** 'auto' (default): ONNX Runtime for .onnx files and folders with a current model.onnx, TensorFlow.js otherwise. */
   engine?: EngineChoice;
-  /** Where ONNX Runtime computes: 'cpu' (default) or 'cuda'. */
-  device?: OnnxDevice;
   threads?: number;
   /** Foreign models: every output channel in order, as "background,smoke,void" or "0=background,255=smoke,128=void". */
   classes?: string;
@@ -38,21 +36,6 @@ export interface OpenModelOptions {
   void?: (string | number)[];
   /** Foreign models: a codes.txt or gapseg.json naming the output channels. */
   classFile?: string;
-  layout?: 'nchw' | 'nhwc';
-  scores?: 'logits' | 'probabilities';
-  /** Foreign models: input mean and std on the 0..1 scale (default ImageNet's). */
-  mean?: number[];
-  std?: number[];
-  /** Fixed network input size [width, height] (default: the model's own, if fixed). */
-  size?: [number, number];
-  /** With a fixed input size: pad and tile instead of resizing. */
-  pad?: boolean;
-  /** Largest side predicted in one window; larger images are tiled. */
-  tile?: number;
-  /** Windows per network call. */
-  batch?: number;
-  /** Notes and warnings, one line each. */
-  log?: (line: string) => void;
 }
 
 /** An image to predict: a file path, the bytes of an image file, or decoded RGB pixels. */

@@ -18,25 +18,35 @@ import type { NetFn, Predictor } from './model.js';
 import { unetReceptiveRadius, type InputPlan } from './plan.js';
 import type { ChannelClass } from './foreign.js';
 
-export interface OnnxOpenOptions {
-  threads: number;
-  /** Where ONNX Runtime computes (default the CPU). */
+/** How any model's input is prepared and batched (gapseg's and foreign ones alike). */
+export interface InputOptions {
+  /** Foreign models: tensor layout (default: read from the model). */
+  layout?: Layout;
+  /** Foreign models: what the output holds (default: found out). */
+  scores?: 'logits' | 'probabilities';
+  /** Foreign models: input mean and std on the 0..1 scale (default ImageNet's). */
+  mean?: number[];
+  std?: number[];
+  /** Fixed network input size [width, height] (default: the model's own, if fixed). */
+  size?: [number, number];
+  /** With a fixed input size: pad and tile instead of resizing. */
+  pad?: boolean;
+  /** Largest side predicted in one window; larger images are tiled. */
+  tile?: number;
+  /** Windows per network call. */
+  batch?: number;
+  /** Where ONNX Runtime computes: 'cpu' (default) or 'cuda'. */
   device?: OnnxDevice;
+  /** Notes and warnings, one line each. */
+  log?: (line: string) => void;
+}
+
+export interface OnnxOpenOptions extends InputOptions {
+  threads: number;
   /** ONNX Runtime sessions sharing the threads (default: see defaultSessions). */
   sessions?: number;
   /** Foreign models: what each output channel means (required for them). */
   channels?: ChannelClass[];
-  layout?: Layout;
-  scores?: 'logits' | 'probabilities';
-  /** Foreign models: input normalisation (default ImageNet's). */
-  mean?: number[];
-  std?: number[];
-  /** Fixed input size [w, h] (a model's own fixed size is used when not given). */
-  size?: [number, number];
-  pad?: boolean;
-  tile?: number;
-  batch?: number;
-  log?: (line: string) => void;
 }
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];

@@ -144,8 +144,8 @@ function unetConfig(cfg: TrainConfig): UNetConfig {
  * per-level activations of a batch (forward activations kept for the backward pass, the
  * gradients in flight and kernel temporaries) plus 6 copies of the parameters (weights,
  * gradients, Adam moments, packed filters) and 32 MB of fixed overhead. Fitted on the
- * measured heaps of 6 configurations (crop 64-512, width 8-64, depth 3-5, batch 2-16) with
- * the direct SIMD conv kernels, which need no im2col matrix: it is 10% to 40% above them.
+ * measured heaps of configurations from crop 64 to 512, width 8 to 64, depth 3 to 5 and
+ * batch 2 to 16, and kept above every one of them (test/memory.test.ts checks that it covers).
  */
 export function estimateTrainingBytes(cfg: Pick<TrainConfig, 'crop' | 'batchSize' | 'depth' | 'baseWidth' | 'classes'>): number {
   let perImage = 0;

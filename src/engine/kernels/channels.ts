@@ -1,7 +1,7 @@
 /**
  * Channel concatenation and split of NHWC tensors (the U-Net's skip connections). The stock
- * wasm Concat and Split copy in JavaScript, row by row: 46 ms for two 4x256x256x16 tensors
- * here, a tenth of a whole inference pass. SIMD wasm on wasm (pixels split over the kernel
+ * wasm Concat and Split copy in JavaScript, row by row, which made them a visible share of an
+ * inference pass (bench/stepProfile.ts). SIMD wasm on wasm (pixels split over the kernel
  * team's threads), JavaScript on cpu.
  */
 import * as tf from '@tensorflow/tfjs-core';

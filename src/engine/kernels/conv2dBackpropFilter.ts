@@ -3,8 +3,8 @@
  *
  * Stride 1 (every 3x3 conv of the U-Net): gapseg's SIMD kernel `conv_dw` computes
  * dW[kh,kw,ci,co] = sum over n,y,x of X[n, y+kh-pad, x+kw-pad, ci] * dY[n,y,x,co] straight
- * from X and dY on all threads (see kernels.c): 2-3x faster than the route below, and faster
- * than the forward conv of the same layer (bench/kernels.ts).
+ * from X and dY on all threads (see kernels.c), with no im2col matrix; bench:kernels compares
+ * it with the route below.
  *
  * Other strides, or without the SIMD kernels: the filter gradient is itself a convolution.
  * Swapping the batch and channel axes of X (ci becomes the batch, n the channels) and using

@@ -4,8 +4,8 @@
  * For stride 1 the input gradient is a plain convolution of dY with the filter rotated by
  * 180 degrees and its channel axes swapped, padded by (k - 1 - pad): gapseg's direct SIMD
  * conv, which rotates the filter while packing it (conv2d.ts), or else XNNPACK's Conv2D after
- * an explicit rotation. The stock wasm kernel measured ~10x slower than the forward conv on
- * the same shapes; other strides, which would need zero-insertion, fall back to it.
+ * an explicit rotation. The stock wasm kernel is far slower than a forward conv of the same
+ * shapes (bench:kernels); other strides, which would need zero-insertion, fall back to it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { callKernel, release } from './compose.js';

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter.js';
-import { batchMatMulWithoutTransposeA } from './matMul.js';
+import { batchMatMulOnConvKernels } from './matMul.js';
 import { conv2dBackpropInputViaConv } from './conv2dBackpropInput.js';
 import { overrideKernel } from './compose.js';
 import { conv2dDirect, fusedConv2dDirect } from './conv2d.js';
@@ -26,7 +26,7 @@ export function registerGapsegKernels(): void {
       kernelFunc: conv2dBackpropFilter as unknown as tf.KernelFunc,
     });
   }
-  overrideKernel(tf.BatchMatMul, 'wasm', batchMatMulWithoutTransposeA);
+  overrideKernel(tf.BatchMatMul, 'wasm', batchMatMulOnConvKernels);
   overrideKernel(tf.Conv2D, 'wasm', conv2dDirect);
   overrideKernel(tf.FusedConv2D, 'wasm', fusedConv2dDirect);
   overrideKernel(tf.Conv2DBackpropInput, 'wasm', conv2dBackpropInputViaConv);

@@ -1,7 +1,7 @@
 /**
  * BatchMatMul on wasm. The stock kernel uses XNNPACK only for a single, untransposed
  * product, and even then without the thread pool; with transposeA or transposeB (every
- * matMul gradient) it falls back to a naive scalar loop (measured ~100x slower). Here a
+ * matMul gradient) it falls back to a naive scalar loop, orders of magnitude slower. Here a
  * single A^T B (the weight gradient of a matMul, with a long inner dimension) is the
  * filter gradient of a 1x1 convolution, gapseg's SIMD conv_dw on all threads; A B and A B^T
  * with n a multiple of 4 are a 1x1 convolution, gapseg's SIMD conv_fwd; other single
@@ -25,8 +25,8 @@ function swapLastTwo(backend: tf.KernelBackend, x: tf.TensorInfo): tf.TensorInfo
   return callKernel(tf.Transpose, 'wasm', backend, { x }, { perm });
 }
 
-/** Wrap the stock BatchMatMul: explicit transposes, and single products through Conv2D. */
-export function batchMatMulWithoutTransposeA(original: tf.KernelFunc): tf.KernelFunc {
+/** Wrap the stock BatchMatMul: single products (transposed or not) on the conv kernels, batched ones after explicit transposes. */
+export function batchMatMulOnConvKernels(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, attrs } = args;
     const backend = args.backend as tf.KernelBackend;

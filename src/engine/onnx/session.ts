@@ -6,9 +6,8 @@
  * By default one session uses all the threads (ONNX Runtime's intra-op pool). Two sessions
  * that split the threads and each run whole batches (GAPSEG_ORT_SESSIONS=2) avoid stalling
  * every parallel operator when sharp or the main thread take a core for a moment, and used
- * less CPU per image on a heavily loaded machine (44 against 49-70 CPU-ms per image, reference
- * U-Net at 256x256 batch 4), but were up to 10-30% slower on a moderately loaded one, so they
- * are an option; `npm run bench:predict` measures both.
+ * less CPU per image on a heavily loaded machine, but were slower on a moderately loaded one,
+ * so they are an option; `npm run bench:predict` measures both.
  */
 import { Worker } from 'node:worker_threads';
 import { GapsegError } from '../../util/errors.js';

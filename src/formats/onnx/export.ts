@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadModel, modelDirOf, type ModelMeta } from '../modelFolder.js';
 import { disposeUNet, unetForward, unetValues, type UNet } from '../../nets/unet/unet.js';
 import { encodeOnnx } from './model.js';
-import { unetToOnnx } from '../../nets/unet/onnx.js';
+import { unetToOnnx } from './unetGraph.js';
 import { makeRng } from '../../util/random.js';
 import { makeDir, tempPath } from '../../util/atomic.js';
 import { writeError } from '../../util/errors.js';

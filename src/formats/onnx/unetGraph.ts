@@ -5,8 +5,8 @@
  * output channel, bias = beta - mean * scale), so the graph holds only Conv, Relu, MaxPool,
  * ConvTranspose and Concat.
  */
-import { levelWidths, type UNetConfig } from './unet.js';
-import { DTYPE, type OnnxModel, type OnnxNode, type OnnxTensor } from '../../formats/onnx/model.js';
+import { levelWidths, type UNetConfig } from '../../nets/unet/unet.js';
+import { DTYPE, type OnnxModel, type OnnxNode, type OnnxTensor } from './model.js';
 
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
