@@ -11,9 +11,11 @@ export interface KernelRoutes {
   conv: 'gapseg' | 'xnnpack';
   /** Stride-1 filter gradient: gapseg's direct kernel or as a convolution (the route strides > 1 take). */
   filterGradient: 'gapseg' | 'conv';
+  /** Depthwise conv forward: gapseg's SIMD kernel or XNNPACK's (the gradients have no stock kernel on wasm). */
+  depthwise: 'gapseg' | 'xnnpack';
 }
 
-export const DEFAULT_ROUTES: Readonly<KernelRoutes> = { simd: true, conv: 'gapseg', filterGradient: 'gapseg' };
+export const DEFAULT_ROUTES: Readonly<KernelRoutes> = { simd: true, conv: 'gapseg', filterGradient: 'gapseg', depthwise: 'gapseg' };
 
 let current: KernelRoutes = { ...DEFAULT_ROUTES };
 

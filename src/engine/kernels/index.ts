@@ -1,6 +1,7 @@
 /**
- * Registers gapseg's kernels for the wasm backend: the missing filter gradient of conv2d
- * and faster variants of stock kernels. Each one has a test against the cpu backend.
+ * Registers gapseg's kernels for the wasm backend: the missing filter gradient of conv2d and
+ * gradients of depthwise conv2d, and faster variants of stock kernels. Each one has a test
+ * against the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter.js';
@@ -10,6 +11,7 @@ import { overrideKernel } from './compose.js';
 import { conv2dDirect, fusedConv2dDirect } from './conv2d.js';
 import { registerBatchNormReluKernels } from './batchNormRelu.js';
 import { registerGradientKernels } from './gradients.js';
+import { depthwiseConv2dDirect, fusedDepthwiseConv2dDirect, registerDepthwiseGradients } from './depthwise.js';
 import { registerAdamKernel } from './adam.js';
 import { registerChannelKernels } from './channels.js';
 
@@ -30,6 +32,9 @@ export function registerGapsegKernels(): void {
   overrideKernel(tf.Conv2D, 'wasm', conv2dDirect);
   overrideKernel(tf.FusedConv2D, 'wasm', fusedConv2dDirect);
   overrideKernel(tf.Conv2DBackpropInput, 'wasm', conv2dBackpropInputViaConv);
+  overrideKernel(tf.DepthwiseConv2dNative, 'wasm', depthwiseConv2dDirect);
+  overrideKernel(tf.FusedDepthwiseConv2D, 'wasm', fusedDepthwiseConv2dDirect);
+  registerDepthwiseGradients();
   registerBatchNormReluKernels();
   registerGradientKernels();
   registerAdamKernel();

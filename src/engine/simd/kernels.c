@@ -666,3 +666,353 @@ void conv_fwd(const float *x, const float *f, const float *bias, float *y, int n
     }
   }
 }
+
+/*
+ * Depthwise convolution (channel multiplier 1) of x [n, h, w, c] by f [kh, kw, c], NHWC, any
+ * strides, and its two gradients. Vectors run along the channels, 4 at a time; channels that
+ * do not fill a vector are done one at a time. Every output is a sum over a rectangle of taps
+ * whose input and filter addresses step evenly in both directions, so one routine (dwc_span)
+ * computes a run of outputs for the forward pass and for the input gradient alike; the
+ * rectangle shrinks where the window leaves the image, so padding is never read.
+ */
+
+/*
+ * The store's activation, code 0 none, 1 ReLU, 2 ReLU6, as a clamp to [lo, hi] with pmax and
+ * pmin: one instruction each (max and min are several, for their NaN rules), and they keep a
+ * NaN as the cpu backend's ReLU does. An infinite bound leaves the value as it is.
+ */
+static inline v128_t dwc_lo(int act) { return wasm_f32x4_splat(act ? 0 : -__builtin_inff()); }
+static inline v128_t dwc_hi(int act) { return wasm_f32x4_splat(act == 2 ? 6 : __builtin_inff()); }
+static inline v128_t dwc_clamp(v128_t v, v128_t lo, v128_t hi) { return wasm_f32x4_pmin(wasm_f32x4_pmax(v, lo), hi); }
+
+/*
+ * cnt outputs out[k*os] = act(init + sum over i < na, j < nb of in[k*ik + i*ii + j*ij] *
+ * f[i*fi + j*fj]), 4 channels each. With na and nb constants (up to 3) the taps' filter
+ * vectors are loaded once and stay in registers for the whole run.
+ */
+static inline __attribute__((always_inline)) void dwc_run(const float *in, long ik, long ii, long ij, const float *f,
+                                                          long fi, long fj, float *out, long os, int cnt, v128_t init,
+                                                          int act, int na, int nb) {
+  v128_t fr[3][3], lo = dwc_lo(act), hi = dwc_hi(act);
+  for (int i = 0; i < na; i++)
+    for (int j = 0; j < nb; j++) fr[i][j] = wasm_v128_load(f + i * fi + j * fj);
+  for (int k = 0; k < cnt; k++, in += ik, out += os) {
+    v128_t acc = init;
+    for (int i = 0; i < na; i++)
+      for (int j = 0; j < nb; j++) acc = MADD(wasm_v128_load(in + i * ii + j * ij), fr[i][j], acc);
+    wasm_v128_store(out, dwc_clamp(acc, lo, hi));
+  }
+}
+
+/*
+ * dwc_run where a tap's column step equals the output step (ij == ik: stride 1): two outputs
+ * per iteration, which share all but one column of loads. Each output's sum is made in the
+ * same order as in dwc_run.
+ */
+static inline __attribute__((always_inline)) void dwc_run2(const float *in, long ik, long ii, const float *f, long fi,
+                                                           long fj, float *out, long os, int cnt, v128_t init, int act,
+                                                           int na, int nb) {
+  v128_t fr[3][3], lo = dwc_lo(act), hi = dwc_hi(act);
+  for (int i = 0; i < na; i++)
+    for (int j = 0; j < nb; j++) fr[i][j] = wasm_v128_load(f + i * fi + j * fj);
+  int k = 0;
+  for (; k + 2 <= cnt; k += 2, in += 2 * ik, out += 2 * os) {
+    v128_t a0 = init, a1 = init;
+    for (int i = 0; i < na; i++)
+      for (int j = 0; j <= nb; j++) {
+        v128_t v = wasm_v128_load(in + i * ii + j * ik);
+        if (j < nb) a0 = MADD(v, fr[i][j], a0);
+        if (j > 0) a1 = MADD(v, fr[i][j - 1], a1);
+      }
+    wasm_v128_store(out, dwc_clamp(a0, lo, hi));
+    wasm_v128_store(out + os, dwc_clamp(a1, lo, hi));
+  }
+  if (k < cnt) {
+    v128_t acc = init;
+    for (int i = 0; i < na; i++)
+      for (int j = 0; j < nb; j++) acc = MADD(wasm_v128_load(in + i * ii + j * ik), fr[i][j], acc);
+    wasm_v128_store(out, dwc_clamp(acc, lo, hi));
+  }
+}
+
+/* The same for any na, nb (windows wider than 3, or no tap at all), the filter read per output. */
+static void dwc_run_any(const float *in, long ik, long ii, long ij, const float *f, long fi, long fj, float *out,
+                        long os, int cnt, v128_t init, int act, int na, int nb) {
+  v128_t lo = dwc_lo(act), hi = dwc_hi(act);
+  for (int k = 0; k < cnt; k++, in += ik, out += os) {
+    v128_t acc = init;
+    for (int i = 0; i < na; i++)
+      for (int j = 0; j < nb; j++) acc = MADD(wasm_v128_load(in + i * ii + j * ij), wasm_v128_load(f + i * fi + j * fj), acc);
+    wasm_v128_store(out, dwc_clamp(acc, lo, hi));
+  }
+}
+
+/* The same for `lanes` (1..3) single channels. */
+static void dwc_run_lanes(const float *in, long ik, long ii, long ij, const float *f, long fi, long fj, float *out,
+                          long os, int cnt, const float *init, int act, int na, int nb, int lanes) {
+  for (int l = 0; l < lanes; l++)
+    for (int k = 0; k < cnt; k++) {
+      float acc = init ? init[l] : 0;
+      for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++) acc += in[k * ik + i * ii + j * ij + l] * f[i * fi + j * fj + l];
+      if (act) acc = acc < 0 ? 0 : acc;
+      if (act == 2) acc = acc > 6 ? 6 : acc;
+      out[k * os + l] = acc;
+    }
+}
+
+/* A run of outputs for channels [ch, ch + 4), or the `lanes` < 4 last ones; see dwc_run. */
+static void dwc_span(const float *in, long ik, long ii, long ij, const float *f, long fi, long fj, float *out, long os,
+                     int cnt, const float *bias, int act, int na, int nb, int lanes) {
+  if (cnt <= 0) return;
+  if (lanes < 4) {
+    dwc_run_lanes(in, ik, ii, ij, f, fi, fj, out, os, cnt, bias, act, na, nb, lanes);
+    return;
+  }
+  v128_t init = bias ? wasm_v128_load(bias) : wasm_f32x4_splat(0);
+  /* Taps stepping against the outputs (the input gradient) are taken in reverse order, so
+     that the two-output runs apply to them too. */
+  if (ij == -ik && nb > 0) {
+    in += (nb - 1) * ij;
+    f += (nb - 1) * fj;
+    ij = ik;
+    fj = -fj;
+  }
+#define DWC_CASE(A, B)                                                                     \
+  case A * 4 + B:                                                                          \
+    if (ij == ik && cnt > 1) dwc_run2(in, ik, ii, f, fi, fj, out, os, cnt, init, act, A, B); \
+    else dwc_run(in, ik, ii, ij, f, fi, fj, out, os, cnt, init, act, A, B);                  \
+    break;
+  switch (na > 3 || nb > 3 ? 0 : na * 4 + nb) {
+    DWC_CASE(1, 1) DWC_CASE(1, 2) DWC_CASE(1, 3)
+    DWC_CASE(2, 1) DWC_CASE(2, 2) DWC_CASE(2, 3)
+    DWC_CASE(3, 1) DWC_CASE(3, 2) DWC_CASE(3, 3)
+    default: dwc_run_any(in, ik, ii, ij, f, fi, fj, out, os, cnt, init, act, na, nb);
+  }
+#undef DWC_CASE
+}
+
+/*
+ * Forward: y[n, oy, ox, ch] = act(bias[ch] + sum over taps (a, b) inside the image of
+ * x[n, oy*sh + a - top, ox*sw + b - left, ch] * f[a, b, ch]); bias may be null; act: 0 none,
+ * 1 ReLU, 2 ReLU6. For output rows [r0, r1) of the n*oh rows (threads take disjoint ones).
+ */
+EXPORT(depthwise_fwd)
+void depthwise_fwd(const float *x, const float *f, const float *bias, float *y, int n, int h, int w, int c, int kh,
+                   int kw, int sh, int sw, int top, int left, int oh, int ow, int act, int r0, int r1) {
+  /* Output columns [xa, xb) have every column tap inside the image. */
+  int xa = (left + sw - 1) / sw, xb = w - kw + left >= 0 ? (w - kw + left) / sw + 1 : 0;
+  if (xa > ow) xa = ow;
+  if (xb > ow) xb = ow;
+  if (xb < xa) xb = xa;
+  long row = (long)w * c;
+  for (int r = r0; r < r1; r++) {
+    int bn = r / oh, iy0 = (r % oh) * sh - top;
+    int a0 = iy0 < 0 ? -iy0 : 0, a1 = h - iy0 < kh ? h - iy0 : kh;
+    int na = a1 > a0 ? a1 - a0 : 0;
+    const float *xr = x + ((long)bn * h + iy0 + a0) * row, *fr = f + (long)a0 * kw * c;
+    float *yr = y + (long)r * ow * c;
+    for (int ch = 0; ch < c; ch += 4) {
+      int lanes = c - ch < 4 ? c - ch : 4;
+      const float *bc = bias ? bias + ch : 0;
+      for (int ox = 0; ox < ow; ox++) {
+        if (ox == xa) {
+          dwc_span(xr + ((long)xa * sw - left) * c + ch, (long)sw * c, row, c, fr + ch, (long)kw * c, c,
+                   yr + (long)xa * c + ch, c, xb - xa, bc, act, na, kw, lanes);
+          ox = xb;
+          if (ox >= ow) break;
+        }
+        int ix0 = ox * sw - left, b0 = ix0 < 0 ? -ix0 : 0, b1 = w - ix0 < kw ? w - ix0 : kw;
+        dwc_span(xr + ((long)ix0 + b0) * c + ch, 0, row, c, fr + (long)b0 * c + ch, (long)kw * c, c,
+                 yr + (long)ox * c + ch, c, 1, bc, act, na, b1 > b0 ? b1 - b0 : 0, lanes);
+      }
+    }
+  }
+}
+
+/*
+ * Input gradient: dx[n, iy, ix, ch] = sum over the outputs (oy, ox) whose window holds (iy, ix)
+ * of dy[n, oy, ox, ch] * f[iy + top - oy*sh, ix + left - ox*sw, ch], gathered (each dx written
+ * once, whole), for input rows [r0, r1) of the n*h rows. The taps of an input pixel are those
+ * a = iy + top (mod sh), b = ix + left (mod sw): the columns of one residue mod sw share them,
+ * and along such a column set the outputs they read step by one, so each residue is a run.
+ */
+EXPORT(depthwise_dx)
+void depthwise_dx(const float *dy, const float *f, float *dx, int n, int h, int w, int c, int kh, int kw, int sh,
+                  int sw, int top, int left, int oh, int ow, int r0, int r1) {
+  long orow = (long)ow * c;
+  for (int r = r0; r < r1; r++) {
+    int bn = r / h, iy = r % h;
+    /* Row taps a = a0 + i*sh read output rows oy0 - i. */
+    int a0 = (iy + top) % sh, oy0 = (iy + top - a0) / sh;
+    int ni = a0 < kh ? (kh - a0 + sh - 1) / sh : 0;
+    int i0 = oy0 - oh + 1 > 0 ? oy0 - oh + 1 : 0, i1 = oy0 + 1 < ni ? oy0 + 1 : ni;
+    int na = i1 > i0 ? i1 - i0 : 0;
+    const float *dyr = dy + ((long)bn * oh + oy0 - i0) * orow, *fr = f + ((long)a0 + (long)i0 * sh) * kw * c;
+    float *dxr = dx + (long)r * w * c;
+    for (int q = 0; q < sw && q < w; q++) {
+      /* Columns ix = q + k*sw; column taps b = b0 + j*sw read output columns ox0 + k - j. */
+      int b0 = (q + left) % sw, ox0 = (q + left - b0) / sw;
+      int nj = b0 < kw ? (kw - b0 + sw - 1) / sw : 0, cnt = (w - q + sw - 1) / sw;
+      /* k in [ka, kb): every column tap inside the output. */
+      int ka = nj - 1 - ox0 > 0 ? nj - 1 - ox0 : 0, kb = ow - ox0 < cnt ? ow - ox0 : cnt;
+      if (ka > cnt) ka = cnt;
+      if (kb < ka) kb = ka;
+      for (int ch = 0; ch < c; ch += 4) {
+        int lanes = c - ch < 4 ? c - ch : 4;
+        for (int k = 0; k < cnt; k++) {
+          if (k == ka) {
+            dwc_span(dyr + ((long)ox0 + ka) * c + ch, c, -orow, -c, fr + (long)b0 * c + ch, (long)sh * kw * c,
+                     (long)sw * c, dxr + ((long)q + (long)ka * sw) * c + ch, (long)sw * c, kb - ka, 0, 0, na, nj, lanes);
+            k = kb;
+            if (k >= cnt) break;
+          }
+          int j0 = ox0 + k - ow + 1 > 0 ? ox0 + k - ow + 1 : 0, j1 = ox0 + k + 1 < nj ? ox0 + k + 1 : nj;
+          dwc_span(dyr + ((long)ox0 + k - j0) * c + ch, 0, -orow, -c, fr + ((long)b0 + (long)j0 * sw) * c + ch,
+                   (long)sh * kw * c, (long)sw * c, dxr + ((long)q + (long)k * sw) * c + ch, 0, 1, 0, 0, na,
+                   j1 > j0 ? j1 - j0 : 0, lanes);
+        }
+      }
+    }
+  }
+}
+
+/*
+ * acc[i*ai + j*aj] += sum over k < cnt of in[k*ik + i*ii + j*ij] * g[k*gk], 4 channels, for
+ * i < na, j < nb: the filter gradient's taps over a run of outputs, summed in registers.
+ */
+static inline __attribute__((always_inline)) void dwf_run(const float *in, long ik, long ii, long ij, const float *g,
+                                                          long gk, float *acc, int ai, int cnt, int na, int nb) {
+  v128_t s[3][3];
+  for (int i = 0; i < na; i++)
+    for (int j = 0; j < nb; j++) s[i][j] = wasm_f32x4_splat(0);
+  for (int k = 0; k < cnt; k++, in += ik, g += gk) {
+    v128_t gv = wasm_v128_load(g);
+    for (int i = 0; i < na; i++)
+      for (int j = 0; j < nb; j++) s[i][j] = MADD(wasm_v128_load(in + i * ii + j * ij), gv, s[i][j]);
+  }
+  for (int i = 0; i < na; i++)
+    for (int j = 0; j < nb; j++) {
+      float *p = acc + i * ai + 4 * j;
+      wasm_v128_store(p, wasm_f32x4_add(wasm_v128_load(p), s[i][j]));
+    }
+}
+
+/*
+ * dwf_run where the column step equals the output step (ij == ik: stride 1): two outputs per
+ * iteration, sharing all but one column of loads; the sums are made in the same order.
+ */
+static inline __attribute__((always_inline)) void dwf_run2(const float *in, long ik, long ii, const float *g, long gk,
+                                                           float *acc, int ai, int cnt, int na, int nb) {
+  v128_t s[3][3];
+  for (int i = 0; i < na; i++)
+    for (int j = 0; j < nb; j++) s[i][j] = wasm_f32x4_splat(0);
+  int k = 0;
+  for (; k + 2 <= cnt; k += 2, in += 2 * ik, g += 2 * gk) {
+    v128_t g0 = wasm_v128_load(g), g1 = wasm_v128_load(g + gk);
+    for (int i = 0; i < na; i++)
+      for (int j = 0; j <= nb; j++) {
+        v128_t v = wasm_v128_load(in + i * ii + j * ik);
+        if (j < nb) s[i][j] = MADD(v, g0, s[i][j]);
+        if (j > 0) s[i][j - 1] = MADD(v, g1, s[i][j - 1]);
+      }
+  }
+  if (k < cnt) {
+    v128_t g0 = wasm_v128_load(g);
+    for (int i = 0; i < na; i++)
+      for (int j = 0; j < nb; j++) s[i][j] = MADD(wasm_v128_load(in + i * ii + j * ik), g0, s[i][j]);
+  }
+  for (int i = 0; i < na; i++)
+    for (int j = 0; j < nb; j++) {
+      float *p = acc + i * ai + 4 * j;
+      wasm_v128_store(p, wasm_f32x4_add(wasm_v128_load(p), s[i][j]));
+    }
+}
+
+/* The same for any na, nb, tap by tap; and for `lanes` < 4 channels, one at a time. */
+static void dwf_run_any(const float *in, long ik, long ii, long ij, const float *g, long gk, float *acc, int ai,
+                        int cnt, int na, int nb, int lanes) {
+  for (int i = 0; i < na; i++)
+    for (int j = 0; j < nb; j++) {
+      float *p = acc + i * ai + 4 * j;
+      if (lanes == 4) {
+        v128_t s = wasm_f32x4_splat(0);
+        for (int k = 0; k < cnt; k++) s = MADD(wasm_v128_load(in + k * ik + i * ii + j * ij), wasm_v128_load(g + k * gk), s);
+        wasm_v128_store(p, wasm_f32x4_add(wasm_v128_load(p), s));
+      } else {
+        for (int l = 0; l < lanes; l++) {
+          float s = 0;
+          for (int k = 0; k < cnt; k++) s += in[k * ik + i * ii + j * ij + l] * g[k * gk + l];
+          p[l] += s;
+        }
+      }
+    }
+}
+
+static void dwf_span(const float *in, long ik, long ii, long ij, const float *g, long gk, float *acc, int ai, int cnt,
+                     int na, int nb, int lanes) {
+  if (cnt <= 0) return;
+#define DWF_CASE(A, B)                                                        \
+  case A * 4 + B:                                                             \
+    if (ij == ik && cnt > 1) dwf_run2(in, ik, ii, g, gk, acc, ai, cnt, A, B);   \
+    else dwf_run(in, ik, ii, ij, g, gk, acc, ai, cnt, A, B);                    \
+    break;
+  switch (lanes < 4 || na > 3 || nb > 3 ? 0 : na * 4 + nb) {
+    DWF_CASE(1, 1) DWF_CASE(1, 2) DWF_CASE(1, 3)
+    DWF_CASE(2, 1) DWF_CASE(2, 2) DWF_CASE(2, 3)
+    DWF_CASE(3, 1) DWF_CASE(3, 2) DWF_CASE(3, 3)
+    default: dwf_run_any(in, ik, ii, ij, g, gk, acc, ai, cnt, na, nb, lanes);
+  }
+#undef DWF_CASE
+}
+
+/*
+ * Filter gradient: df[a, b, ch] = sum over n, oy, ox of x[n, oy*sh + a - top, ox*sw + b - left,
+ * ch] * dy[n, oy, ox, ch] (taps outside the image add nothing). Work unit u = channels
+ * [4u, 4u + 4) (the last unit may hold fewer), over every pixel: threads take disjoint units,
+ * and each sum is added in the same order whatever the number of threads. Sums are float32
+ * over bands of about BLOCK outputs, then float64. scratch: 12 * kh*kw*4 bytes per unit,
+ * unit u's float64 sums at kh*kw*4*u doubles, its float32 sums after all the units' doubles.
+ */
+EXPORT(depthwise_dfilter)
+void depthwise_dfilter(const float *x, const float *dy, float *df, int n, int h, int w, int c, int kh, int kw, int sh,
+                       int sw, int top, int left, int oh, int ow, double *scratch, int u0, int u1) {
+  int taps = kh * kw, units = (c + 3) / 4, rows = n * oh;
+  float *facc = (float *)(scratch + 4L * taps * units);
+  for (long k = 4L * taps * u0; k < 4L * taps * u1; k++) { scratch[k] = 0; facc[k] = 0; }
+  int xa = (left + sw - 1) / sw, xb = w - kw + left >= 0 ? (w - kw + left) / sw + 1 : 0;
+  if (xa > ow) xa = ow;
+  if (xb > ow) xb = ow;
+  if (xb < xa) xb = xa;
+  int band = BLOCK / ow > 1 ? BLOCK / ow : 1;
+  long row = (long)w * c;
+  for (int rb = 0; rb < rows; rb += band) {
+    int re = rb + band < rows ? rb + band : rows;
+    for (int r = rb; r < re; r++) {
+      int bn = r / oh, iy0 = (r % oh) * sh - top;
+      int a0 = iy0 < 0 ? -iy0 : 0, a1 = h - iy0 < kh ? h - iy0 : kh;
+      int na = a1 > a0 ? a1 - a0 : 0;
+      const float *xr = x + ((long)bn * h + iy0 + a0) * row, *dyr = dy + (long)r * ow * c;
+      for (int u = u0; u < u1; u++) {
+        int ch = 4 * u, lanes = c - ch < 4 ? c - ch : 4;
+        float *acc = facc + 4L * taps * u + 4L * a0 * kw;
+        dwf_span(xr + ((long)xa * sw - left) * c + ch, (long)sw * c, row, c, dyr + (long)xa * c + ch, c, acc, 4 * kw,
+                 xb - xa, na, kw, lanes);
+        for (int ox = 0; ox < ow; ox++) {
+          if (ox == xa) ox = xb;
+          if (ox >= ow) break;
+          int ix0 = ox * sw - left, b0 = ix0 < 0 ? -ix0 : 0, b1 = w - ix0 < kw ? w - ix0 : kw;
+          if (b1 > b0)
+            dwf_span(xr + ((long)ix0 + b0) * c + ch, 0, row, c, dyr + (long)ox * c + ch, 0, acc + 4 * b0, 4 * kw, 1,
+                     na, b1 - b0, lanes);
+        }
+      }
+    }
+    for (long k = 4L * taps * u0; k < 4L * taps * u1; k++) { scratch[k] += facc[k]; facc[k] = 0; }
+  }
+  for (int u = u0; u < u1; u++) {
+    int ch = 4 * u, lanes = c - ch < 4 ? c - ch : 4;
+    for (int t = 0; t < taps; t++)
+      for (int l = 0; l < lanes; l++) df[(long)t * c + ch + l] = (float)scratch[4L * taps * u + 4L * t + l];
+  }
+}
