@@ -54,48 +54,48 @@ export function tempFiles(dir: string): string[] {
   return out;
 }
 
+/** What made killBeforeEnd fire. */
+export type KillTrigger = 'time' | 'temp' | 'late';
+
 /**
- * SIGKILL `run` as soon as a temporary file whose name matches `pattern` appears in `dir`
- * (polled every millisecond; the write may still finish before the signal lands). Resolves
- * false when the process ends first.
+ * SIGKILL `run` at the first of: `ms` elapsed, a temporary file whose name matches `temp`
+ * appearing in `dir`, or `late()` turning true (the run is close to its end). A timed kill
+ * alone may come after the run has finished when the machine is busy (the run then ends whole
+ * and the kill never lands), and a temporary file can come and go between two looks; `late`
+ * makes every planned kill land while work is still left. Polled every millisecond. Resolves
+ * what triggered the kill, or null when the process ended first.
  */
-export function killOnTemp(run: Running, dir: string, pattern: RegExp): Promise<boolean> {
+export function killBeforeEnd(run: Running, o: { ms?: number; dir?: string; temp?: RegExp; late: () => boolean }): Promise<KillTrigger | null> {
   return new Promise((resolve) => {
+    const started = Date.now();
     let done = false;
+    const fire = (why: KillTrigger) => {
+      done = true;
+      clearInterval(timer);
+      run.child.kill('SIGKILL');
+      resolve(why);
+    };
     const timer = setInterval(() => {
       if (done) return;
-      let names: string[] = [];
-      try {
-        names = fs.readdirSync(dir);
-      } catch {
-        return;
+      if (o.temp && o.dir) {
+        let names: string[] = [];
+        try {
+          names = fs.readdirSync(o.dir);
+        } catch {
+          // not created yet
+        }
+        if (names.some((n) => o.temp!.test(n))) return fire('temp');
       }
-      if (names.some((n) => pattern.test(n))) {
-        done = true;
-        clearInterval(timer);
-        run.child.kill('SIGKILL');
-        resolve(true);
-      }
+      if (o.ms !== undefined && Date.now() - started >= o.ms) return fire('time');
+      if (o.late()) fire('late');
     }, 1);
     void run.exit.then(() => {
       if (!done) {
         done = true;
         clearInterval(timer);
-        resolve(false);
+        resolve(null);
       }
     });
-  });
-}
-
-/** SIGKILL `run` after `ms` milliseconds; resolves false when it ended before. */
-export function killAfter(run: Running, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let ended = false;
-    void run.exit.then(() => (ended = true));
-    setTimeout(() => {
-      if (ended) resolve(false);
-      else resolve(run.child.kill('SIGKILL'));
-    }, ms);
   });
 }
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { engine, tmpDir } from './helpers.js';
-import { FULL, crashLines, killAfter, startCli, tempFiles } from './faultHelpers.js';
+import { FULL, crashLines, killBeforeEnd, startCli, tempFiles } from './faultHelpers.js';
 import { saveTinyModel, writeTestImage } from './predictHelpers.js';
 import { exportOnnx } from '../src/formats/onnx/export.js';
 import { makeRng, randInt } from '../src/util/random.js';
@@ -70,9 +70,13 @@ for (const engineName of ['tfjs', 'onnx'] as const) {
       for (let attempt = 0; ; attempt++) {
         assert.ok(attempt < planned + 10, 'prediction never finished');
         const run = startCli(attempt === 0 ? args(out) : [...args(out), '--resume']);
-        // A random moment within what is left (as long as a whole run takes, scaled by the images left).
-        const done = fs.existsSync(path.join(out, 'overlays')) ? fs.readdirSync(path.join(out, 'overlays')).filter((f) => !f.startsWith('.')).length : 0;
-        if (attempt < planned) await killAfter(run, randInt(rng, 150, Math.round(span * (0.3 + (0.7 * (COUNT - done)) / COUNT))));
+        // A random moment within what is left (as long as a whole run takes, scaled by the images
+        // left), at the latest when a quarter of the images is left, so that the kill lands
+        // however fast or slow the machine is today.
+        const doneNow = () => (fs.existsSync(path.join(out, 'overlays')) ? fs.readdirSync(path.join(out, 'overlays')).filter((f) => !f.startsWith('.')).length : 0);
+        const done = doneNow();
+        const late = () => doneNow() >= COUNT - Math.ceil(COUNT / 4);
+        if (attempt < planned) await killBeforeEnd(run, { ms: randInt(rng, 150, Math.round(span * (0.3 + (0.7 * (COUNT - done)) / COUNT))), late });
         const exit = await run.exit;
         assert.deepEqual(crashLines(exit.stderr), [], exit.stderr);
         if (exit.signal === 'SIGKILL') {

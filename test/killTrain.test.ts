@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, tmpDir } from './helpers.js';
-import { FULL, crashLines, killAfter, killOnTemp, startCli, tempFiles } from './faultHelpers.js';
+import { FULL, crashLines, killBeforeEnd, startCli, tempFiles } from './faultHelpers.js';
 import { writeSampleDataset } from '../src/data/sample.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { loadModel } from '../src/formats/modelFolder.js';
@@ -58,6 +58,20 @@ function epochsDone(out: string): number {
   return fs.existsSync(f) ? readCheckpoint(f).state.epoch : 0;
 }
 
+/** Whether the run is in its last epoch: the checkpoint is read again only when it changes. */
+function lastEpochRunning(out: string): () => boolean {
+  let seen = -1;
+  let epoch = 0;
+  return () => {
+    const mtime = fs.statSync(path.join(out, 'checkpoint.bin'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    if (mtime !== seen) {
+      seen = mtime;
+      epoch = epochsDone(out);
+    }
+    return epoch >= EPOCHS - 1;
+  };
+}
+
 async function killedRun(data: string, out: string, plan: Kill[], rng: Rng, span: number): Promise<{ kills: number; inWrite: number }> {
   let kills = 0;
   let inWrite = 0;
@@ -66,11 +80,13 @@ async function killedRun(data: string, out: string, plan: Kill[], rng: Rng, span
     const resume = fs.existsSync(path.join(out, 'config.json'));
     const run = startCli(resume ? [...trainArgs(data, out), '--resume'] : trainArgs(data, out));
     const k = plan[attempt];
-    // A random moment within what is left of the run (as long as a whole run takes, scaled).
-    const delay = () => randInt(rng, 100, Math.round(span * (0.3 + (0.7 * (EPOCHS - epochsDone(out))) / EPOCHS)));
     if (k !== undefined) {
-      if (k === 'time') await killAfter(run, delay());
-      else await killOnTemp(run, out, k === 'ckpt' ? /^\.checkpoint\.bin\.tmp-/ : /^\.model\.tmp-/);
+      // A random moment within what is left of the run (as long as a whole run takes, scaled),
+      // or the write the plan names; at the latest once the last epoch runs, so that the kill
+      // lands however fast or slow the machine is today.
+      const late = lastEpochRunning(out);
+      if (k === 'time') await killBeforeEnd(run, { ms: randInt(rng, 100, Math.round(span * (0.3 + (0.7 * (EPOCHS - epochsDone(out))) / EPOCHS))), late });
+      else await killBeforeEnd(run, { dir: out, temp: k === 'ckpt' ? /^\.checkpoint\.bin\.tmp-/ : /^\.model\.tmp-/, late });
     }
     const exit = await run.exit;
     assert.deepEqual(crashLines(exit.stderr), [], exit.stderr);
