@@ -8,11 +8,16 @@
  *   void-class    void as a third class, trained as a class (fastai's CamVid recipe)
  *   void-ignored  void as a third output with zero loss weight (ignore index); 3 outputs kept
  *   void-forbid   the void-class model with the void output forbidden at prediction ("bias -500")
- *   full-masks    an upper bound: trained on the full masks (smoke only, where they exist)
+ *   full-masks    an upper bound: trained on the full masks (where they exist: the sample and smoke)
+ *
+ * Every variant keeps the epoch with the best validation mean IoU over the real classes (a
+ * void class, where a variant has one, does not count), and every table figure comes from the
+ * tested metrics modules (metrics/evaluate, metrics/frontierMetrics).
  *
  * Data: the built-in generator's smoke-like blobs and ../shared/data/smoke (gaps made by eroding
  * each class by e px at the training scale, so the band is ~2e px wide; the full masks are the
- * hidden truth), and ../shared/data/allsky-cloud (its real void: outside the lens and the sun).
+ * hidden truth; with --uneven u also uneven gaps, whose two sides and width along a boundary
+ * differ per image (data/gaps.ts), so that a frontier put in the middle of the band does not win), and ../shared/data/allsky-cloud (its real void: outside the lens and the sun).
  * Smoke plumes are small and faint: at a budget that fits the hour, models from scratch learn
  * little of them, which the table shows; the generated sample carries the gap-width study. Images are
  * resized to the training scale once, into a cache folder. Metrics on each data set's test
@@ -33,13 +38,14 @@ import { resizeImage, resizeNearest } from '../src/data/resize.js';
 import { makeGap } from '../src/data/gaps.js';
 import { generateImage } from '../src/data/sample.js';
 import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
+import type { ValidReport } from '../src/train/loop.js';
 import { DEFAULT_CRF, type GapLossConfig } from '../src/losses/gapLoss.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 import { addFrontierImage, emptyFrontierTotals, frontierImage, frontierReport } from '../src/metrics/frontierMetrics.js';
 import { addImage, emptyTotals, report } from '../src/metrics/evaluate.js';
-import { deriveSeed, makeRng, shuffled } from '../src/util/random.js';
+import { deriveSeed, makeRng, shuffled, stringHash } from '../src/util/random.js';
 import { BENCH_DIR, machine, table, writeResult } from './common.js';
 
 function argStr(name: string, def: string): string {
@@ -62,6 +68,17 @@ const SMOKE_WEIGHT = Number(argStr('smoke-weight', '1'));
 /** Smoke frames (512 px) are shrunk by this factor; its plumes are small, 1/4 erases many. */
 const SMOKE_DIV = Number(argStr('smoke-div', '2'));
 const SMOKE_GAPS = argStr('smoke-gaps', '2').split(',').map(Number);
+/** Unevenness of the extra, uneven gaps (0: symmetric gaps only); see data/gaps.ts. */
+const UNEVEN = Number(argStr('uneven', '0.75'));
+
+/** A way to make gaps: erode by e px, symmetric (u = 0) or uneven. */
+interface GapSpec {
+  e: number;
+  u: number;
+}
+const gapSpecs = (erosions: number[]): GapSpec[] => erosions.flatMap((e) => [{ e, u: 0 }, ...(UNEVEN > 0 ? [{ e, u: UNEVEN }] : [])]);
+const gapKey = (g: GapSpec) => (g.u ? `e${g.e}-u${g.u}` : `e${g.e}`);
+const gapName = (g: GapSpec) => `${2 * g.e} px band${g.u ? `, uneven ${g.u}` : ''} (erode ${g.e})`;
 const SAMPLE_IMAGES = Number(argStr('sample-images', '200'));
 /** Training seed (initialisation, crops, augmentation) of every variant; the data stay the same. */
 const SEED = Number(argStr('seed', '1'));
@@ -110,20 +127,20 @@ interface Frame {
  * A data set with gaps made by erosion, cached in `dir`: images/, truth/ (full masks, 0/255),
  * labels-e<px>/ per erosion (128 = void), and ds-e<px>/ + ds-full/ folders with split lists.
  */
-async function prepareEroded(dir: string, names: string[], gaps: number[], frames: () => AsyncIterable<Frame>): Promise<Prepared> {
+async function prepareEroded(dir: string, names: string[], gaps: GapSpec[], frames: () => AsyncIterable<Frame>): Promise<Prepared> {
   const order = shuffled(makeRng(deriveSeed(2026, 1)), names);
   const nTest = Math.round(order.length * 0.2);
   const test = order.slice(0, nTest).sort();
   const train = order.slice(nTest).sort();
-  const done = path.join(dir, `.done-${gaps.join('-')}`);
+  const done = path.join(dir, `.done-${gaps.map(gapKey).join('-')}`);
   if (!fs.existsSync(done)) {
     for await (const f of frames()) {
       const { width: w, height: h } = f;
       await writeBytes(path.join(dir, 'images', `${f.name}.png`), await encodePng(f.rgb, w, h, 3));
       await writeBytes(path.join(dir, 'truth', `${f.name}.png`), await encodePng(f.truth.map((v) => (v ? 255 : 0)), w, h, 1));
-      for (const e of gaps) {
-        const gap = makeGap(f.truth, w, h, e);
-        await writeBytes(path.join(dir, `labels-e${e}`, `${f.name}.png`), await encodePng(gap.map((v) => (v === VOID_INDEX ? 128 : v ? 255 : 0)), w, h, 1));
+      for (const g of gaps) {
+        const gap = makeGap(f.truth, w, h, g.e, g.u, stringHash(f.name));
+        await writeBytes(path.join(dir, `labels-${gapKey(g)}`, `${f.name}.png`), await encodePng(gap.map((v) => (v === VOID_INDEX ? 128 : v ? 255 : 0)), w, h, 1));
       }
     }
     fs.writeFileSync(done, '');
@@ -132,12 +149,12 @@ async function prepareEroded(dir: string, names: string[], gaps: number[], frame
     fs.writeFileSync(path.join(ds, 'train.txt'), trainSubset(train).join('\n') + '\n');
     fs.writeFileSync(path.join(ds, 'test.txt'), test.join('\n') + '\n');
   };
-  for (const e of gaps) {
-    const ds = path.join(dir, `ds-e${e}`);
+  for (const g of gaps) {
+    const ds = path.join(dir, `ds-${gapKey(g)}`);
     fs.mkdirSync(ds, { recursive: true });
     link('../images', path.join(ds, 'images'));
     link('../truth', path.join(ds, 'truth'));
-    link(`../labels-e${e}`, path.join(ds, 'labels'));
+    link(`../labels-${gapKey(g)}`, path.join(ds, 'labels'));
     lists(ds);
   }
   const full = path.join(dir, 'ds-full');
@@ -155,7 +172,7 @@ async function prepareSmoke(): Promise<Prepared | null> {
   if (!fs.existsSync(src)) return null;
   const pairs = discoverDataset(src).splits.train;
   const table = labelMap(parseClassesFlag('0=background,255=smoke'));
-  return prepareEroded(path.join(CACHE, `smoke-${512 / SMOKE_DIV}`), pairs.map((p) => p.name), SMOKE_GAPS, async function* () {
+  return prepareEroded(path.join(CACHE, `smoke-${512 / SMOKE_DIV}`), pairs.map((p) => p.name), gapSpecs(SMOKE_GAPS), async function* () {
     for (const p of pairs) {
       const img = await readImage(p.image);
       const lab = await readLabel(p.label);
@@ -170,7 +187,7 @@ async function prepareSmoke(): Promise<Prepared | null> {
 async function prepareSample(): Promise<Prepared> {
   const count = SAMPLE_IMAGES;
   const names = Array.from({ length: count }, (_, i) => `blob_${String(i).padStart(4, '0')}`);
-  return prepareEroded(path.join(CACHE, `sample-${count}`), names, GAPS, async function* () {
+  return prepareEroded(path.join(CACHE, `sample-${count}`), names, gapSpecs(GAPS), async function* () {
     const rng = makeRng(2026);
     for (const name of names) {
       const g = generateImage(rng, 128, 0);
@@ -214,6 +231,8 @@ interface Variant {
   classWeights?: number[];
   /** Class names never predicted. */
   forbid?: string[];
+  /** The class that stands for void in a void-as-a-class variant: not counted when the best epoch is chosen. */
+  voidAsClass?: string;
   /** Evaluate the model trained by another variant. */
   reuse?: string;
   /** Epochs, when not the benchmark's --epochs. */
@@ -282,6 +301,15 @@ async function evaluate(runDir: string, ds: string, test: string[], real: ClassD
   };
 }
 
+/** The best-epoch criterion shared by every variant: validation mean IoU over the real classes. */
+function realClassMeanIoU(v: Variant): (valid: ValidReport) => number {
+  const real = v.classes.classes.map((c, i) => (c.name === v.voidAsClass ? -1 : i)).filter((i) => i >= 0);
+  return (valid) => {
+    const defined = real.map((i) => valid.iou[i]).filter((x) => !Number.isNaN(x));
+    return defined.length ? defined.reduce((a, b) => a + b, 0) / defined.length : NaN;
+  };
+}
+
 async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promise<number> {
   const runDir = path.join(runsDir, v.id);
   const t0 = Date.now();
@@ -305,7 +333,7 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
       validFraction: 0.1,
       gapLoss: v.gapLoss ?? null,
     },
-    { resume: false, force: true, log: (l) => console.error(`  [${gapLabel} ${v.id}] ${l}`) },
+    { resume: false, force: true, log: (l) => console.error(`  [${gapLabel} ${v.id}] ${l}`), monitor: realClassMeanIoU(v) },
   );
   return (Date.now() - t0) / 1000;
 }
@@ -350,34 +378,34 @@ async function main(): Promise<void> {
     const real = parseClassesFlag(`0=background,255=${objectName}`, ['128']);
     const three = parseClassesFlag(`0=background,255=${objectName},128=gap`);
     const w2 = [1, d.weight];
-    for (const e of d.gaps) {
-      const ds = path.join(prepared.dir, `ds-e${e}`);
-      const gapLabel = `${d.id} e${e}`;
+    for (const g of gapSpecs(d.gaps)) {
+      const ds = path.join(prepared.dir, `ds-${gapKey(g)}`);
+      const gapLabel = `${d.id} ${gapKey(g)}`;
       const variants: Variant[] = [
         { id: 'gapseg', classes: real, classWeights: w2, dataset: ds },
         ...crfVariants(real, ds, w2),
-        { id: 'void-class', classes: three, classWeights: [1, d.weight, 1], dataset: ds },
-        { id: 'void-ignored', classes: three, classWeights: [1, d.weight, 0], dataset: ds },
+        { id: 'void-class', classes: three, classWeights: [1, d.weight, 1], dataset: ds, voidAsClass: 'gap' },
+        { id: 'void-ignored', classes: three, classWeights: [1, d.weight, 0], dataset: ds, voidAsClass: 'gap' },
         { id: 'void-forbid', classes: three, forbid: ['gap'], reuse: 'void-class', dataset: ds },
       ]
         .filter((v) => wanted(v.id))
         .map((v) => ({ ...v, epochs: d.epochs }));
       const times: Record<string, number> = {};
       for (const v of variants) {
-        const runDir = path.join(runsDir, `${d.id}-e${e}`, v.reuse ?? v.id);
-        if (!v.reuse) times[v.id] = await runVariant({ ...v }, path.join(runsDir, `${d.id}-e${e}`), gapLabel);
+        const runDir = path.join(runsDir, `${d.id}-${gapKey(g)}`, v.reuse ?? v.id);
+        if (!v.reuse) times[v.id] = await runVariant({ ...v }, path.join(runsDir, `${d.id}-${gapKey(g)}`), gapLabel);
         const m = await evaluate(runDir, ds, prepared.test, real, v.forbid ?? [], path.join(ds, 'truth'));
-        rows.push({ dataset: d.id, gap: `${2 * e} px band (erode ${e})`, variant: v.id, ...m, trainSeconds: times[v.reuse ?? v.id] });
+        rows.push({ dataset: d.id, gap: gapName(g), variant: v.id, ...m, trainSeconds: times[v.reuse ?? v.id] });
         console.error(`${gapLabel} ${v.id}: ${JSON.stringify(m)}`);
       }
     }
     if (wanted('full-masks')) {
       const full = path.join(prepared.dir, 'ds-full');
       const t = await runVariant({ id: 'full-masks', classes: real, classWeights: w2, dataset: full, epochs: d.epochs }, path.join(runsDir, `${d.id}-full`), `${d.id} full`);
-      for (const e of d.gaps) {
-        const ds = path.join(prepared.dir, `ds-e${e}`);
+      for (const g of gapSpecs(d.gaps)) {
+        const ds = path.join(prepared.dir, `ds-${gapKey(g)}`);
         const m = await evaluate(path.join(runsDir, `${d.id}-full`, 'full-masks'), ds, prepared.test, real, [], path.join(ds, 'truth'));
-        rows.push({ dataset: d.id, gap: `${2 * e} px band (erode ${e})`, variant: 'full-masks', ...m, trainSeconds: t });
+        rows.push({ dataset: d.id, gap: gapName(g), variant: 'full-masks', ...m, trainSeconds: t });
       }
     }
   }
@@ -390,8 +418,8 @@ async function main(): Promise<void> {
       const variants: Variant[] = [
         { id: 'gapseg', classes: real, dataset: sky.dir },
         ...crfVariants(real, sky.dir),
-        { id: 'void-class', classes: three, dataset: sky.dir },
-        { id: 'void-ignored', classes: three, classWeights: [0, 1, 1], dataset: sky.dir },
+        { id: 'void-class', classes: three, dataset: sky.dir, voidAsClass: 'outside' },
+        { id: 'void-ignored', classes: three, classWeights: [0, 1, 1], dataset: sky.dir, voidAsClass: 'outside' },
         { id: 'void-forbid', classes: three, forbid: ['outside'], reuse: 'void-class', dataset: sky.dir },
       ].filter((v) => wanted(v.id));
       const times: Record<string, number> = {};
@@ -422,8 +450,8 @@ async function main(): Promise<void> {
   }
   const crfNote = CRF_WEIGHTS.length ? ` --crf-weights ${CRF_WEIGHTS.join(',')}` : '';
   const variantsNote = VARIANTS.length ? ` --variants ${VARIANTS.join(',')}` : '';
-  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --width ${WIDTH} --smoke-weight ${SMOKE_WEIGHT} --smoke-div ${SMOKE_DIV} --crop ${CROP} --class-balance ${CLASS_BALANCE} --gaps ${GAPS.join(',')} --smoke-gaps ${SMOKE_GAPS.join(',')} --sample-images ${SAMPLE_IMAGES} --smoke-epochs ${SMOKE_EPOCHS} --datasets ${DATASETS.join(',')}${SEED !== 1 ? ` --seed ${SEED}` : ''}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
-  const file = writeResult(SEED === 1 ? 'gap.json' : `gap-seed${SEED}.json`, { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH, CRF_WEIGHTS, crf: DEFAULT_CRF, VARIANTS, SEED }, rows, closed });
+  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --width ${WIDTH} --smoke-weight ${SMOKE_WEIGHT} --smoke-div ${SMOKE_DIV} --crop ${CROP} --class-balance ${CLASS_BALANCE} --gaps ${GAPS.join(',')} --smoke-gaps ${SMOKE_GAPS.join(',')} --uneven ${UNEVEN} --sample-images ${SAMPLE_IMAGES} --smoke-epochs ${SMOKE_EPOCHS} --datasets ${DATASETS.join(',')}${SEED !== 1 ? ` --seed ${SEED}` : ''}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
+  const file = writeResult(SEED === 1 ? 'gap.json' : `gap-seed${SEED}.json`, { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH, CRF_WEIGHTS, crf: DEFAULT_CRF, VARIANTS, SEED, UNEVEN }, rows, closed });
   console.log(`results: ${file}`);
   process.exit(0);
 }

@@ -4,12 +4,14 @@
 Builds the reference U-Net in PyTorch (the same architecture as gapseg's: per level two
 3x3 conv (no bias) + batch norm + ReLU, 2x2 max-pool, 2x2 stride-2 transposed convs, skip
 concatenation [up, skip], 1x1 head), loads the weights gapseg wrote (so both run the same
-network), checks its output against gapseg's on a test input, times eager inference, and
+network), checks its output against gapseg's on a test input, times eager inference (batch
+norm folded, the faster of the two memory formats, as a PyTorch user deploys it), and
 writes PyTorch's own ONNX export for ONNX Runtime to run. Prints one JSON object.
 
 Needs torch (Debian: apt-get install python3-torch, then run with /usr/bin/python3).
 """
 import argparse
+import copy
 import json
 import statistics
 import sys
@@ -17,15 +19,7 @@ import time
 
 import torch
 
-from torch_unet_model import UNet
-
-
-def read_f32(path, count):
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) != 4 * count:
-        raise SystemExit(f"{path}: {len(data)} bytes, expected {4 * count}")
-    return torch.frombuffer(bytearray(data), dtype=torch.float32)
+from torch_unet_model import UNet, fused_for_inference, load_gapseg_weights, read_f32
 
 
 def main():
@@ -43,19 +37,7 @@ def main():
     m = json.load(open(args.manifest))
     cfg = m["unet"]
     net = UNet(cfg["inChannels"], cfg["numClasses"], cfg["depth"], cfg["baseWidth"], cfg["bnEpsilon"])
-    with open(m["weights"], "rb") as f:
-        blob = torch.frombuffer(bytearray(f.read()), dtype=torch.float32)
-    state = {}
-    for t in m["tensors"]:
-        n = 1
-        for d in t["shape"]:
-            n *= d
-        start = t["offset"] // 4
-        state[t["name"]] = blob[start : start + n].clone().reshape(t["shape"])
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise SystemExit(f"weights do not fit the PyTorch U-Net: missing {missing}, unexpected {unexpected}")
+    load_gapseg_weights(net, m)
     net.eval()
 
     out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
@@ -68,17 +50,28 @@ def main():
         out["check_max_abs_diff"] = float((y - ref).abs().max())
         out["check_max_abs_logit"] = float(ref.abs().max())
 
+        # Eager as a PyTorch user deploys it: batch norm folded, in the faster memory format.
+        fused = fused_for_inference(copy.deepcopy(net))
+        out["check_fused_max_abs_diff"] = float((fused(x).reshape(-1) - ref).abs().max())
         x = torch.randn(args.batch, 3, args.size, args.size)
-        for _ in range(2):
-            net(x)
-        rates = []
-        for _ in range(args.rounds):
-            t0 = time.perf_counter()
-            for _ in range(args.iters):
-                net(x)
-            rates.append(args.batch * args.iters / (time.perf_counter() - t0))
-        out["eager_images_per_s"] = rates
-        out["eager_median"] = statistics.median(rates)
+        per_format = {}
+        for fmt, mf in (("contiguous", torch.contiguous_format), ("channels_last", torch.channels_last)):
+            model = copy.deepcopy(fused).to(memory_format=mf)
+            xf = x.contiguous(memory_format=mf)
+            for _ in range(2):
+                model(xf)
+            rates = []
+            for _ in range(args.rounds):
+                t0 = time.perf_counter()
+                for _ in range(args.iters):
+                    model(xf)
+                rates.append(args.batch * args.iters / (time.perf_counter() - t0))
+            per_format[fmt] = rates
+        best = max(per_format, key=lambda f: statistics.median(per_format[f]))
+        out["eager_per_format"] = {f: statistics.median(r) for f, r in per_format.items()}
+        out["eager_format"] = best
+        out["eager_images_per_s"] = per_format[best]
+        out["eager_median"] = statistics.median(per_format[best])
 
     torch.onnx.export(
         net,

@@ -45,3 +45,36 @@ class UNet(nn.Module):
         for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
             x = dec(torch.cat([up(x), skip], 1))
         return self.head(x)
+
+
+def load_gapseg_weights(net, manifest):
+    """Load the weights gapseg wrote (bench/torchWeights.ts: a float32 file and its index) into net."""
+    with open(manifest["weights"], "rb") as f:
+        blob = torch.frombuffer(bytearray(f.read()), dtype=torch.float32)
+    state = {}
+    for t in manifest["tensors"]:
+        n = 1
+        for d in t["shape"]:
+            n *= d
+        start = t["offset"] // 4
+        state[t["name"]] = blob[start : start + n].clone().reshape(t["shape"])
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise SystemExit(f"weights do not fit the PyTorch U-Net: missing {missing}, unexpected {unexpected}")
+
+
+def read_f32(path, count):
+    """count float32 values from a file that holds exactly them."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) != 4 * count:
+        raise SystemExit(f"{path}: {len(data)} bytes, expected {4 * count}")
+    return torch.frombuffer(bytearray(data), dtype=torch.float32)
+
+
+def fused_for_inference(net):
+    """The network as a user of PyTorch deploys it on a CPU: eval mode, batch norm folded into the convolutions."""
+    from torch.fx.experimental.optimization import fuse
+
+    return fuse(net.eval())

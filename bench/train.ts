@@ -6,6 +6,9 @@
  * Reports per engine: median step time over >= 10 steps after warm-up, images/s,
  * forward-only images/s (inference mode), peak RSS; the ratios gapseg/PyTorch; and the
  * loss over 30 steps on the same synthetic task for both. JSON in bench/results/train.json.
+ * PyTorch runs as its users would configure it (the faster memory format for training, batch
+ * norm folded for inference), after a check that it computes gapseg's network from the same
+ * weights (logits and training loss within AGREE); if not, the benchmark fails, with no ratio.
  *
  *   npm run bench:train [-- --steps 10 --warmup 2 --threads 2]
  */
@@ -15,7 +18,9 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
-import { createUNet, unetForward, DEFAULT_UNET } from '../src/nets/unet/unet.js';
+import { createUNet, disposeUNet, unetForward, unetValues, DEFAULT_UNET } from '../src/nets/unet/unet.js';
+import { nhwcToNchw } from '../src/util/layout.js';
+import { writeTorchWeights } from './torchWeights.js';
 import { createAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
 import { lossTargets } from '../src/losses/crossEntropy.js';
@@ -71,8 +76,6 @@ function makeTask(count: number): { images: Float32Array; labels: Uint8Array; fi
 }
 
 async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, count: number): Promise<EngineResult> {
-  const info = await initEngine({ threads: THREADS });
-  console.error(`gapseg: tfjs ${tf.version_core} wasm, ${info.threads} threads, SIMD ${info.simd}, FMA ${info.fma}`);
   const cfg = { ...DEFAULT_UNET, numClasses: 2 };
   const batch = referenceBatch();
   const hyper = referenceHyper(LR);
@@ -134,28 +137,86 @@ async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, c
   };
 }
 
-function benchTorch(taskFile: string): EngineResult | null {
+/** Engines agree when logits differ by at most this relative to max(1, largest logit), and losses likewise. */
+const AGREE = 1e-3;
+
+/**
+ * What PyTorch must reproduce: gapseg's initial weights, its inference logits on a check input
+ * and its training-mode loss on the reference batch. Returns the manifest file.
+ */
+async function writeCheck(dir: string): Promise<{ manifest: string; gapsegLoss: number }> {
+  const cfg = { ...DEFAULT_UNET, numClasses: 2 };
+  const net = createUNet(cfg, 1);
+  const tw = await writeTorchWeights(dir, cfg, await unetValues(net));
+  const [ch, cw] = [64, 96];
+  const rng = makeRng(5);
+  const cx = Float32Array.from({ length: ch * cw * 3 }, () => rng.next() * 4 - 2);
+  const logits = tf.tidy(() => unetForward(net, tf.tensor4d(cx, [1, ch, cw, 3]), false).dataSync() as Float32Array);
+  const batch = referenceBatch();
+  const oneHot = batch.targets.oneHot;
+  // Class per pixel from the one-hot targets, -1 where void (all zero).
+  const labels = Float32Array.from({ length: oneHot.length / 2 }, (_, i) => (oneHot[2 * i] ? 0 : oneHot[2 * i + 1] ? 1 : -1));
+  const gapsegLoss = trainStep(net, createAdamState(net.params), batch, referenceHyper(LR));
+  disposeUNet(net);
+  const file = (name: string, data: Float32Array) => {
+    fs.writeFileSync(path.join(dir, name), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return path.join(dir, name);
+  };
+  const manifest = {
+    unet: cfg,
+    ...tw,
+    check: { input: file('check-in.f32', nhwcToNchw(cx, 1, 3, ch, cw)), logits: file('check-out.f32', nhwcToNchw(logits, 1, 2, ch, cw)), height: ch, width: cw },
+    batch: { images: file('batch-in.f32', nhwcToNchw(batch.images, N, 3, S, S)), labels: file('batch-labels.f32', labels), n: N, size: S },
+  };
+  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+  return { manifest: path.join(dir, 'manifest.json'), gapsegLoss };
+}
+
+type TorchResult = EngineResult & { version: string; format: string };
+
+/**
+ * PyTorch in both memory formats (each in its own process), the faster kept, after the check
+ * that it computes gapseg's network (which throws when it does not); null without PyTorch.
+ */
+async function benchTorch(taskFile: string, dir: string): Promise<(EngineResult & { byFormat: Record<string, number> }) | null> {
   const torch = findTorchPython();
   if (!torch) return null;
   console.error(`pytorch: ${torch.version} via ${torch.python}, ${THREADS} threads`);
-  const r = spawnSync(
-    torch.python,
-    [path.join(BENCH_DIR, 'torch_unet.py'), '--threads', String(THREADS), '--steps', String(STEPS), '--warmup', String(WARMUP), '--task', taskFile, '--task-steps', String(TASK_STEPS), '--lr', String(LR)],
-    { encoding: 'utf8', maxBuffer: 1 << 26 },
-  );
-  if (r.status !== 0) throw new Error(`PyTorch benchmark failed:\n${r.stderr}`);
-  const j = JSON.parse(r.stdout) as EngineResult & { version: string };
-  return { ...j, engine: `PyTorch ${j.version} (CPU)` };
+  const script = path.join(BENCH_DIR, 'torch_unet.py');
+  const py = (args: string[]): unknown => {
+    const r = spawnSync(torch.python, [script, '--threads', String(THREADS), ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (r.status !== 0) throw new Error(`PyTorch benchmark failed:\n${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  const { manifest, gapsegLoss } = await writeCheck(dir);
+  const c = py(['--check', manifest]) as { logitsMaxAbsDiff: number; logitsMaxAbs: number; loss: number };
+  const tol = AGREE * Math.max(1, c.logitsMaxAbs);
+  if (!(c.logitsMaxAbsDiff <= tol)) throw new Error(`PyTorch and gapseg disagree: logits differ by ${c.logitsMaxAbsDiff} (tolerance ${tol.toExponential(1)}); no ratio is printed`);
+  if (!(Math.abs(c.loss - gapsegLoss) <= AGREE * Math.max(1, gapsegLoss))) throw new Error(`PyTorch and gapseg disagree: training loss ${c.loss} vs ${gapsegLoss}; no ratio is printed`);
+  console.error(`pytorch computes gapseg's network: logits within ${c.logitsMaxAbsDiff.toExponential(2)}, training loss ${c.loss.toFixed(6)} vs ${gapsegLoss.toFixed(6)}`);
+  const runs = ['contiguous', 'channels_last'].map((format) => py(['--format', format, '--steps', String(STEPS), '--warmup', String(WARMUP), '--task', taskFile, '--task-steps', String(TASK_STEPS), '--lr', String(LR)]) as TorchResult);
+  const best = runs.reduce((a, b) => (b.stepSeconds < a.stepSeconds ? b : a));
+  const fwd = runs.reduce((a, b) => (b.forwardImagesPerSecond > a.forwardImagesPerSecond ? b : a));
+  return {
+    ...best,
+    forwardImagesPerSecond: fwd.forwardImagesPerSecond,
+    engine: `PyTorch ${best.version} (CPU, ${best.format}; inference BN-folded, ${fwd.format})`,
+    byFormat: Object.fromEntries(runs.map((r) => [r.format, r.stepSeconds])),
+  };
 }
 
 async function main(): Promise<void> {
   const count = 16;
   const task = makeTask(count);
-  // PyTorch first, in its own process, so the two never compete for the cores.
-  const torch = benchTorch(task.file);
+  const info = await initEngine({ ...engineOptionsFromEnv(), threads: THREADS });
+  console.error(`gapseg: tfjs ${tf.version_core} wasm, ${info.threads} threads, SIMD ${info.simd}, FMA ${info.fma}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gapseg-bench-train-'));
+  // PyTorch first, in its own processes, so the two never compete for the cores.
+  const torch = await benchTorch(task.file, dir);
   if (!torch) console.error(TORCH_HINT);
   const ours = await benchGapseg(task, count);
   fs.rmSync(task.file, { force: true });
+  fs.rmSync(dir, { recursive: true, force: true });
   const rows: (string | number)[][] = [ours, ...(torch ? [torch] : [])].map((r) => [
     r.engine,
     r.stepSeconds,

@@ -126,3 +126,40 @@ test('squaredDistanceTo with no seed gives huge distances (nothing within any ra
   const one = new Uint8Array(24).fill(1);
   assert.deepEqual([...makeGap(one, 6, 4, 3)], [...one]);
 });
+
+/** Void pixels on each side of the square's edge: [inside (class 1 eroded), outside (class 0 eroded)]. */
+function sides(labels: Uint8Array, gapped: Uint8Array): [number, number] {
+  let inside = 0;
+  let outside = 0;
+  for (let i = 0; i < labels.length; i++) if (gapped[i] === VOID_INDEX) labels[i] === 1 ? inside++ : outside++;
+  return [inside, outside];
+}
+
+test('uneven gaps: the two sides of a boundary differ, the width varies along it and from image to image; the same seed gives the same gaps', () => {
+  const [w, h] = [96, 96];
+  const labels = square(w, h, 24, 24, 48);
+  const even = makeGap(labels, w, h, 4);
+  assert.deepEqual(makeGap(labels, w, h, 4, 0, 123), even, 'u = 0 is the symmetric gap whatever the seed');
+  const ratios: number[] = [];
+  const patterns = new Set<string>();
+  for (let seed = 1; seed <= 6; seed++) {
+    const g = makeGap(labels, w, h, 4, 0.75, seed);
+    assert.deepEqual(makeGap(labels, w, h, 4, 0.75, seed), g, 'deterministic');
+    for (let i = 0; i < labels.length; i++) if (g[i] !== VOID_INDEX) assert.equal(g[i], labels[i], 'labelled pixels keep their class');
+    const [inside, outside] = sides(labels, g);
+    ratios.push(inside / (outside || 1));
+    patterns.add(Buffer.from(g).toString('base64'));
+    // Along the top edge, the band inside the square is not one width.
+    const widths = new Set<number>();
+    for (let x = 28; x < 68; x++) {
+      let n = 0;
+      for (let y = 24; y < 72 && g[y * w + x] === VOID_INDEX; y++) n++;
+      widths.add(n);
+    }
+    assert.ok(widths.size >= 2, `seed ${seed}: the inner band is ${[...widths]} px wide everywhere`);
+  }
+  assert.equal(patterns.size, 6, 'each image (seed) gets its own gaps');
+  assert.ok(Math.max(...ratios) / Math.min(...ratios) > 1.5, `the inner/outer band ratio hardly varies: ${ratios.map((r) => r.toFixed(2))}`);
+  const [ei, eo] = sides(labels, even);
+  assert.ok(Math.abs(ei / eo - 1) < 0.2, 'the symmetric gap is about equal on both sides (outer perimeter slightly longer)');
+});

@@ -101,6 +101,8 @@ export interface EvaluateOptions {
   truth?: string;
   /** Erode labels by this many pixels and use the full masks as truth. */
   makeGap?: number;
+  /** With makeGap: how uneven, 0 (default) to 1, as `train --gap-uneven` makes them. */
+  gapUneven?: number;
   forbid?: (string | number)[];
   /** The data set's classes, when they differ from the model's description. */
   classes?: string;
@@ -267,11 +269,13 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
       if (!['auto', 'all', 'train', 'valid', 'test'].includes(split)) throw new GapsegError(`--split must be auto, all, train, valid or test, not "${split}"`, 2);
       checkShare(o.bfTolerance, 'bf-tolerance');
       checkShare(o.biouBand, 'biou-band');
+      checkShare(o.gapUneven, 'gap-uneven');
       if (o.makeGap !== undefined && !(Number.isInteger(o.makeGap) && o.makeGap >= 0)) throw new GapsegError(`--make-gap must be a non-negative integer, got ${o.makeGap}`, 2);
       return evaluateDataset(p, path.resolve(dataset), {
         split,
         truthDir: o.truth,
         makeGap: o.makeGap ?? 0,
+        gapUneven: o.gapUneven ?? 0,
         forbidden: forbiddenOf(o.forbid ?? [], p.classes, log),
         classes: datasetClasses(o, source),
         limits: limitsOf(o.maxPixels),

@@ -29,6 +29,8 @@ export interface TrainOptions {
   classFile?: string;
   /** Erode every class by this many pixels (at training scale); the band becomes void. */
   makeGap?: number;
+  /** With makeGap: how uneven the gaps are, 0 (symmetric, default) to 1: the two sides and the width along a boundary differ. */
+  gapUneven?: number;
   scale?: number;
   crop?: number;
   batch?: number;
@@ -89,6 +91,7 @@ const RANGES: [keyof TrainOptions, string, number, number][] = [
   ['width', 'width', 1, 512],
   ['validFraction', 'valid-fraction', 0, 0.9],
   ['makeGap', 'make-gap', 0, 1000],
+  ['gapUneven', 'gap-uneven', 0, 1],
   ['lr', 'lr', 1e-8, 10],
   ['weightDecay', 'weight-decay', 0, 1],
   ['tile', 'tile', 32, 65536],
@@ -157,6 +160,7 @@ export function trainConfig(dataset: string, o: TrainOptions): TrainConfig {
     classes,
     scale: o.scale ?? DEFAULT_TRAIN.scale,
     makeGap: o.makeGap ?? DEFAULT_TRAIN.makeGap,
+    ...(o.gapUneven ? { gapUneven: o.gapUneven } : {}),
     crop,
     batchSize: o.batch ?? DEFAULT_TRAIN.batchSize,
     epochs: o.epochs ?? DEFAULT_TRAIN.epochs,

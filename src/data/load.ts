@@ -8,6 +8,7 @@ import { settleAll } from '../util/settle.js';
 import { encodeLabels, labelMap, VOID_INDEX, type ClassDescription } from './classes.js';
 import { readImage, readLabel, type DecodeLimits } from './decode.js';
 import { makeGap } from './gaps.js';
+import { stringHash } from '../util/random.js';
 import { resizeImage, resizeNearest, scaledSize } from './resize.js';
 import type { PairFiles } from './dataset.js';
 
@@ -33,6 +34,8 @@ export interface LoadOptions {
   scale: number;
   /** Erode every class by this many pixels (at the training scale) and mark the band void. */
   makeGap?: number;
+  /** How uneven made gaps are, 0 (symmetric) to 1 (see data/gaps.ts); drawn per image from its name. */
+  gapUneven?: number;
   limits?: DecodeLimits;
   concurrency?: number;
   onLoaded?: (done: number, total: number) => void;
@@ -60,7 +63,7 @@ async function loadPair(p: PairFiles, table: Int16Array, opts: LoadOptions): Pro
   if (truth) truth = resizeNearest(truth, img.width, img.height, w, h);
   if (opts.makeGap && opts.makeGap > 0) {
     truth = truth ?? labels;
-    labels = makeGap(labels, w, h, opts.makeGap);
+    labels = makeGap(labels, w, h, opts.makeGap, opts.gapUneven ?? 0, stringHash(p.name));
   }
   return { name: p.name, width: w, height: h, image, labels, truth, originalWidth: img.width, originalHeight: img.height };
 }

@@ -8,6 +8,7 @@ import { readImage, readLabel, type DecodeLimits } from '../data/decode.js';
 import { discoverDataset, type PairFiles, type SplitName } from '../data/dataset.js';
 import { encodeLabels, labelMap, type ClassDescription } from '../data/classes.js';
 import { makeGap } from '../data/gaps.js';
+import { stringHash } from '../util/random.js';
 import { predictImage, predictModel } from '../predict/pipeline.js';
 import { allowedClasses } from '../predict/forbid.js';
 import type { Predictor } from '../predict/model.js';
@@ -21,6 +22,8 @@ export interface EvalOptions {
   truthDir?: string;
   /** Erode labels by this many pixels (original resolution) and use the uneroded masks as truth. */
   makeGap: number;
+  /** How uneven made gaps are, 0 (symmetric) to 1, drawn per image from its name as training draws them. */
+  gapUneven?: number;
   forbidden: number[];
   classes: ClassDescription;
   /** Progress over the images (no display by default). */
@@ -91,7 +94,7 @@ export async function evaluateDataset(predictor: Predictor, dataset: string, opt
     }
     if (opts.makeGap > 0) {
       truth = truth ?? labels;
-      labels = makeGap(labels, image.width, image.height, opts.makeGap);
+      labels = makeGap(labels, image.width, image.height, opts.makeGap, opts.gapUneven ?? 0, stringHash(p.name));
     }
     if (rows.length === 0) opts.log?.(predictor.engineLine);
     const pred = await predictImage(image, predictModel(predictor), allowed);

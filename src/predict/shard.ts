@@ -7,6 +7,7 @@
  */
 import { GapsegError } from '../util/errors.js';
 import { baseName } from '../data/dataset.js';
+import { stringHash } from '../util/random.js';
 
 export interface Shard {
   index: number;
@@ -24,27 +25,9 @@ export function parseShard(text: string): Shard {
   return { index, count };
 }
 
-/**
- * 32-bit hash of a string: FNV-1a over its UTF-16 code units, then the murmur3 finaliser
- * so that names differing in one digit spread evenly over any n.
- */
-export function nameHash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /** The shard an image belongs to, by its base name. */
 export function shardOf(file: string, count: number): number {
-  return nameHash(baseName(file)) % count;
+  return stringHash(baseName(file)) % count;
 }
 
 /** The files of one shard, in their given order. */

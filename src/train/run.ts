@@ -23,7 +23,7 @@ import { saveModel, type InputRecipe } from '../formats/modelFolder.js';
 import { createAdamState, disposeAdamState } from './adam.js';
 import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues, type LoadedCheckpoint } from './checkpoint.js';
 import { checkCheckpointFits, readRunConfig } from './runConfig.js';
-import { trainLoop, type EpochRecord, type LoopSettings, type ValidImageObserver } from './loop.js';
+import { trainLoop, type EpochRecord, type LoopSettings, type ValidImageObserver, type ValidReport } from './loop.js';
 import { noProgress, type Progress, type ProgressFactory } from '../util/progress.js';
 import { describeGapLoss, type GapLossConfig } from '../losses/gapLoss.js';
 
@@ -35,6 +35,8 @@ export interface TrainConfig {
   classes: ClassDescription;
   scale: number;
   makeGap: number;
+  /** How uneven made gaps are: 0 symmetric, up to 1 (data/gaps.ts). Absent in runs from before it existed. */
+  gapUneven?: number;
   crop: number;
   batchSize: number;
   epochs: number;
@@ -95,6 +97,11 @@ export interface RunOptions {
   /** Progress of loading and of each epoch (no display by default). */
   progress?: ProgressFactory;
   observers?: TrainObserver[];
+  /**
+   * What the kept model maximises, from an epoch's validation metrics (default: mean IoU over
+   * the model's classes; without validation images, the lowest training loss is kept).
+   */
+  monitor?: (valid: ValidReport) => number;
   /** With resume: the data set the caller names, which must be the run's own. */
   dataset?: string;
   /** Pause after this many epochs in total (the run stays resumable with --resume). */
@@ -232,6 +239,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     classes: cfg.classes,
     scale: cfg.scale,
     makeGap: cfg.makeGap,
+    gapUneven: cfg.gapUneven ?? 0,
     limits: cfg.maxPixels ? { maxPixels: cfg.maxPixels } : undefined,
     onLoaded: () => loadBar.tick(),
   };
@@ -311,7 +319,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
         bar?.done();
         history.push(r);
         log(describeEpoch(r, cfg.epochs));
-        const score = r.valid ? r.valid.meanIoU : -r.trainLoss;
+        const score = r.valid ? (opts.monitor ? opts.monitor(r.valid) : r.valid.meanIoU) : -r.trainLoss;
         const info = { epoch: r.epoch, valid: r.valid, dataset: cfg.dataset, trainedAt: new Date().toISOString() };
         if (!(score <= bestScore)) {
           bestScore = Number.isNaN(score) ? -Infinity : score;

@@ -70,6 +70,7 @@ export function readRunConfig(file: string): TrainConfig {
   ) {
     bad('"augment" must hold scaleRange [lo, hi], flipRotate, brightness and contrast');
   }
+  if (cfg.gapUneven !== undefined && !num(0, 1)(cfg.gapUneven)) bad('"gapUneven" must be a number in 0..1');
   if (cfg.maxPixels !== undefined && !int(1, Number.MAX_SAFE_INTEGER)(cfg.maxPixels)) bad('"maxPixels" must be a positive integer');
   const gap = cfg.gapLoss as Record<string, unknown> | null | undefined;
   if (gap !== null && gap !== undefined) {

@@ -65,3 +65,21 @@ export function shuffled<T>(rng: Rng, items: readonly T[]): T[] {
   }
   return a;
 }
+
+/**
+ * 32-bit hash of a string: FNV-1a over its UTF-16 code units, then the murmur3 finaliser
+ * so that names differing in one digit spread evenly over any n.
+ */
+export function stringHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -32,7 +32,7 @@ function settingsOf(c: TrainConfig): [string, string][] {
     ['epochs, batch, crop', `${c.epochs}, ${c.batchSize}, ${c.crop}px`],
     ['learning rate, weight decay', `${c.lr}, ${c.weightDecay}`],
     ['scale, tile', `${c.scale}, ${c.tile}`],
-    ['made gaps', c.makeGap > 0 ? `${c.makeGap}px` : 'no'],
+    ['made gaps', c.makeGap > 0 ? `${c.makeGap}px${c.gapUneven ? `, uneven ${c.gapUneven}` : ''}` : 'no'],
     ['class weights', c.classWeights ? c.classWeights.join(', ') : 'none'],
     ['gap loss', describeGapLoss(c.gapLoss)],
     ['validation fraction', `${Math.round(c.validFraction * 100)}% at random, when the data set lists no split`],
