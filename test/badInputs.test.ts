@@ -6,6 +6,8 @@
  * last, that names the file and the problem; no stack trace; within a time limit), or correct handling (the
  * run succeeds and its result is checked). The counts are printed at the end.
  */
+import { disposeNet, netValues } from '../src/nets/index.js';
+import type { UNetConfig } from '../src/nets/unet/unet.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -20,7 +22,7 @@ import { writeSampleDataset } from '../src/data/sample.js';
 import { encodePng } from '../src/data/decode.js';
 import { exportOnnx } from '../src/formats/onnx/export.js';
 import { loadModel } from '../src/formats/modelFolder.js';
-import { disposeUNet, unetValues } from '../src/nets/unet/unet.js';
+
 import { unetToOnnx } from '../src/formats/onnx/unetGraph.js';
 import { encodeOnnx } from '../src/formats/onnx/model.js';
 
@@ -710,9 +712,9 @@ test('damaged model folders and ONNX files: predict, eval, export and view name 
   onnxCase('text in a .onnx', Buffer.from('not a model at all\n'), /not an ONNX model/);
   onnxCase('truncated .onnx', good.subarray(0, good.length >> 1), /not an ONNX model|truncated/);
   const { net, meta } = loadModel(model);
-  const values = await unetValues(net);
-  disposeUNet(net);
-  const withMeta = (metadata: Record<string, string>) => encodeOnnx(unetToOnnx(meta.unet, values, { metadata, producerVersion: 'test' }));
+  const values = await netValues(net);
+  disposeNet(net);
+  const withMeta = (metadata: Record<string, string>) => encodeOnnx(unetToOnnx((meta.net as UNetConfig), values, { metadata, producerVersion: 'test' }));
   onnxCase('gapseg .onnx whose class metadata is not JSON', withMeta({ 'gapseg.json': '{"classes": [', 'gapseg.input': '{}' }), /metadata gapseg\.json\).*not valid JSON/);
   onnxCase('gapseg .onnx without its input recipe', withMeta({ 'gapseg.json': '{"classes": ["a", "b"]}' }), /metadata "gapseg\.input" is missing or incomplete/);
   onnxCase('an .onnx without gapseg metadata and no --class-file', withMeta({}), /name its output channels with --class-file/);

@@ -3,6 +3,7 @@
  * message, and what it leaves is the last good state: a checkpoint and a best model with only
  * finite values, history up to the same epoch, and a run that can still be resumed or inspected.
  */
+import { disposeNet, netValues } from '../src/nets/index.js';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import { crashLines } from './faultHelpers.js';
 import { writeSampleDataset } from '../src/data/sample.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { loadModel } from '../src/formats/modelFolder.js';
-import { disposeUNet, unetValues } from '../src/nets/unet/unet.js';
+
 
 before(engine);
 
@@ -34,6 +35,6 @@ test('NaN or infinite training state stops the run and keeps the last good check
   const history = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8')) as unknown[];
   assert.equal(history.length, ck.state.epoch, 'no history entry for the diverged epoch');
   const { net } = loadModel(path.join(out, 'model'));
-  for (const [name, v] of await unetValues(net)) assert.ok(v.every(Number.isFinite), `model tensor ${name} holds NaN or infinity`);
-  disposeUNet(net);
+  for (const [name, v] of await netValues(net)) assert.ok(v.every(Number.isFinite), `model tensor ${name} holds NaN or infinity`);
+  disposeNet(net);
 });

@@ -119,7 +119,7 @@ test('matMul on gapseg\'s SIMD paths matches the cpu backend: A B and A B^T as 1
   for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `product ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
 });
 
-test('fused conv2d (bias, ReLU) on wasm matches the cpu backend, on and off the direct kernel', async () => {
+test('fused conv2d (bias, ReLU, ReLU6) on wasm matches the cpu backend, on and off the direct kernel', async () => {
   const x = rand(2 * 9 * 11 * 6, 10);
   const w12 = rand(3 * 3 * 6 * 12, 11);
   const w6 = rand(3 * 3 * 6 * 6, 12);
@@ -134,6 +134,8 @@ test('fused conv2d (bias, ReLU) on wasm matches the cpu backend, on and off the 
       tf.fused.conv2d({ x: x4, filter: w6t as tf.Tensor4D, strides: 1, pad: 'same', activation: 'relu' }),
       tf.fused.conv2d({ x: x4, filter: wt as tf.Tensor4D, strides: 2, pad: 'same', bias: bt, activation: 'relu' }),
       tf.fused.conv2d({ x: x4, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', bias: bt, activation: 'elu' }),
+      // ReLU6 (the MobileNetV2 encoder's), on the direct kernel; scaled so that some outputs pass 6.
+      tf.fused.conv2d({ x: tf.mul(x4, 8) as tf.Tensor4D, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', bias: bt, activation: 'relu6' }),
     ];
   };
   const inputs: [Float32Array, number[]][] = [[x, [2, 9, 11, 6]], [w12, [3, 3, 6, 12]], [w6, [3, 3, 6, 6]], [bias, [12]]];
@@ -141,4 +143,6 @@ test('fused conv2d (bias, ReLU) on wasm matches the cpu backend, on and off the 
   const cpu = await onBackend('cpu', f, inputs);
   for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
   assert.ok(cpu[0].some((v) => v === 0) && cpu[0].some((v) => v > 0), 'the ReLU case must clamp some values and keep others');
+  const r6 = cpu[cpu.length - 1];
+  assert.ok(r6.some((v) => v === 0) && r6.some((v) => v === 6) && r6.some((v) => v > 0 && v < 6), 'the ReLU6 case must clamp at both ends and keep others');
 });

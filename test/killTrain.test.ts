@@ -5,6 +5,7 @@
  * checks, the model loads); every resume cleans the temporary files left behind; the final
  * checkpoint and model equal those of an uninterrupted run with the same seed and threads.
  */
+import { disposeNet } from '../src/nets/index.js';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import { FULL, crashLines, killBeforeEnd, startCli, tempFiles } from './faultHel
 import { writeSampleDataset } from '../src/data/sample.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { loadModel } from '../src/formats/modelFolder.js';
-import { disposeUNet } from '../src/nets/unet/unet.js';
+
 import { makeRng, randInt, type Rng } from '../src/util/random.js';
 
 before(engine);
@@ -33,7 +34,7 @@ function checkRunFolder(run: string): string[] {
     if (fs.existsSync(path.join(run, f))) JSON.parse(fs.readFileSync(path.join(run, f), 'utf8'));
   }
   for (const dir of [path.join(run, 'model'), path.join(run, 'model.old')]) {
-    if (fs.existsSync(path.join(dir, 'model.json'))) disposeUNet(loadModel(dir).net);
+    if (fs.existsSync(path.join(dir, 'model.json'))) disposeNet(loadModel(dir).net);
   }
   return tempFiles(run);
 }

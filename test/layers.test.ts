@@ -2,6 +2,7 @@
  * The saved model is a real TensorFlow.js layers model: tfjs-layers loads model.json +
  * weights.bin and predicts the same logits as gapseg's own forward pass.
  */
+import { disposeNet, netForward } from '../src/nets/index.js';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { engine, tmpDir } from './helpers.js';
-import { createUNet, disposeUNet, unetForward, DEFAULT_UNET } from '../src/nets/unet/unet.js';
+import { createUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { loadModel, readModelMeta, saveModel } from '../src/formats/modelFolder.js';
 import { parseClassesFlag } from '../src/data/classes.js';
 import { makeRng } from '../src/util/random.js';
@@ -33,18 +34,18 @@ test('model.json + weights.bin load in tfjs-layers and predict like gapseg', asy
   );
   const rng = makeRng(1);
   const x = tf.tensor4d(Float32Array.from({ length: 2 * 16 * 12 * 3 }, () => rng.next() * 2 - 1), [2, 16, 12, 3]);
-  const ours = unetForward(net, x, false);
+  const ours = netForward(net, x, false);
   const theirs = model.predict(x) as tf.Tensor;
   assert.deepEqual(theirs.shape, [2, 16, 12, 3]);
   const diff = tf.max(tf.abs(tf.sub(ours, theirs))).dataSync()[0];
   assert.ok(diff < 1e-4, `layers model differs by ${diff}`);
 
   const loaded = loadModel(dir);
-  const again = unetForward(loaded.net, x, false);
+  const again = netForward(loaded.net, x, false);
   assert.equal(tf.max(tf.abs(tf.sub(ours, again))).dataSync()[0], 0, 'reloaded weights are identical');
   assert.deepEqual(readModelMeta(dir).classes.classes.map((c) => c.name), ['sky', 'cloud', 'sun']);
   tf.dispose([x, ours, theirs, again]);
   model.dispose();
-  disposeUNet(net);
-  disposeUNet(loaded.net);
+  disposeNet(net);
+  disposeNet(loaded.net);
 });

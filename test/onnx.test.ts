@@ -3,6 +3,7 @@
  * ONNX models (built here by hand: a 3-class model whose "void" channel wins everywhere)
  * predict without their forbidden classes, in either layout, from logits or probabilities.
  */
+import { disposeNet, netForward } from '../src/nets/index.js';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { engine, errorLine, runCli, tmpDir } from './helpers.js';
 import { foreignModel, halves, readGrey, saveTinyModel, writeTestImage } from './predictHelpers.js';
 import { loadModel } from '../src/formats/modelFolder.js';
-import { unetForward, disposeUNet } from '../src/nets/unet/unet.js';
+
 import { readOnnxSummary } from '../src/formats/onnx/model.js';
 import { exportOnnx } from '../src/formats/onnx/export.js';
 import { openPredictor } from '../src/predict/open.js';
@@ -42,10 +43,10 @@ test('gapseg export: opset >= 13, NCHW with free sizes, batch norm folded, class
   const rng = makeRng(4);
   const x = Float32Array.from({ length: n * h * w * 3 }, () => rng.next() * 6 - 3);
   const { net } = loadModel(model);
-  const refT = tf.tidy(() => tf.transpose(unetForward(net, tf.tensor4d(x, [n, h, w, 3]), false), [0, 3, 1, 2]));
+  const refT = tf.tidy(() => tf.transpose(netForward(net, tf.tensor4d(x, [n, h, w, 3]), false), [0, 3, 1, 2]));
   const ref = (await refT.data()) as Float32Array;
   refT.dispose();
-  disposeUNet(net);
+  disposeNet(net);
   const p = await openPredictor(model, { threads: 2 });
   try {
     assert.equal(p.engine, 'onnx');

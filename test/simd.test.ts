@@ -19,7 +19,7 @@ import { KERNELS_SOURCE_SHA256, KERNELS_WASM } from '../src/engine/simd/kernelsW
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../src/engine/kernels/batchNormRelu.js';
 import { createTeam, ranges } from '../src/engine/simd/team.js';
 import { GATED_CRF } from '../src/losses/gatedCrf.js';
-import { CHANNEL_SUMS } from '../src/engine/kernels/gradients.js';
+import { CHANNEL_SUMS, RELU6_GRAD } from '../src/engine/kernels/gradients.js';
 import { makeRng } from '../src/util/random.js';
 
 before(engine);
@@ -229,4 +229,17 @@ test('channel concatenation and split, SIMD = JavaScript, and split inverts conc
   close(s[2], b.dataSync() as Float32Array, 0, 'split b');
   close(j[1], s[1], 0, 'split js');
   tf.dispose([a, b]);
+});
+
+test('ReLU6 gradient from the output, SIMD = JavaScript = the definition, at odd lengths and the clamp edges', () => {
+  for (const n of [1, 7, 4099]) {
+    const y = tf.tensor1d(Float32Array.from({ length: n }, (_, i) => [0, 6, -0.5, 3, 6.5, 1e-7][i % 6]));
+    const dy = tf.tensor1d(Float32Array.from({ length: n }, (_, i) => 0.5 + i));
+    const [s, j] = both(() => [tf.engine().runKernel(RELU6_GRAD, { dy, y }, {}) as tf.Tensor]);
+    const yv = y.dataSync();
+    const want = Float32Array.from(dy.dataSync(), (d, i) => (yv[i] > 0 && yv[i] < 6 ? d : 0));
+    close(s[0], want, 0, `simd n=${n}`);
+    close(j[0], want, 0, `js n=${n}`);
+    tf.dispose([y, dy]);
+  }
 });

@@ -3,6 +3,7 @@
  * equals untiled prediction on an image that fits in one window, small and odd-sized images
  * are padded (not resized), and the row-streaming pipeline agrees with the whole-image one.
  */
+import { disposeNet, netForward } from '../src/nets/index.js';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { engine, tmpDir } from './helpers.js';
 import { saveTinyModel, writeTestImage, readNpy, testImage } from './predictHelpers.js';
 import { loadModel } from '../src/formats/modelFolder.js';
-import { unetForward, disposeUNet } from '../src/nets/unet/unet.js';
+
 import { exportOnnx } from '../src/formats/onnx/export.js';
 import { openPredictor } from '../src/predict/open.js';
 import { predictStream } from '../src/predict/stream.js';
@@ -29,7 +30,7 @@ test('the receptive radius 7*2^depth-5 bounds (tightly) how far one input pixel 
     const s = 96;
     const base = tf.randomNormal([1, s, s, 3], 0, 1, 'float32', 3);
     const bump = tf.tensor4d(Float32Array.from({ length: s * s * 3 }, (_, i) => (i === (48 * s + 48) * 3 ? 5 : 0)), [1, s, s, 3]);
-    const diff = tf.tidy(() => tf.abs(tf.sub(unetForward(net, tf.add(base, bump) as tf.Tensor4D, false), unetForward(net, base as tf.Tensor4D, false))));
+    const diff = tf.tidy(() => tf.abs(tf.sub(netForward(net, tf.add(base, bump) as tf.Tensor4D, false), netForward(net, base as tf.Tensor4D, false))));
     const d = (await diff.data()) as Float32Array;
     let reach = 0;
     for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) if (d[(y * s + x) * 2] > 0 || d[(y * s + x) * 2 + 1] > 0) reach = Math.max(reach, Math.abs(x - 48), Math.abs(y - 48));
@@ -37,7 +38,7 @@ test('the receptive radius 7*2^depth-5 bounds (tightly) how far one input pixel 
     assert.ok(reach <= r, `depth ${depth}: a pixel changes outputs ${reach} px away, beyond the radius ${r}`);
     assert.ok(reach > r - 2 ** depth, `depth ${depth}: reach ${reach} is far below the radius ${r}; the bound is loose`);
     tf.dispose([base, bump, diff]);
-    disposeUNet(net);
+    disposeNet(net);
   }
 });
 

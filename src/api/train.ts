@@ -8,6 +8,8 @@ import { DEFAULT_CRF, type GapLossConfig } from '../losses/gapLoss.js';
 import { reportObserver } from '../view/runReport.js';
 import { startEngine } from './engine.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
+import { mobileNetV2WeightsFile } from './weights.js';
+import { DEFAULT_FINE_TUNE } from '../train/loop.js';
 
 /** Settings of the Gated CRF gap loss (any left out take their defaults). */
 export interface CrfOptions {
@@ -39,6 +41,14 @@ export interface TrainOptions {
   weightDecay?: number;
   /** Loss weight per class, in class order. */
   classWeights?: number[];
+  /** The network: 'unet' (default), a U-Net trained from scratch, or 'mobilenet_v2', a U-Net decoder on an ImageNet-pretrained MobileNetV2, fine-tuned. */
+  encoder?: 'unet' | 'mobilenet_v2';
+  /** The MobileNetV2 .tflite file (default: gapseg's cache, downloaded there when missing). */
+  encoderWeights?: string;
+  /** With mobilenet_v2: epochs with the encoder frozen before it trains too (default 1). */
+  freezeEpochs?: number;
+  /** With mobilenet_v2: the encoder's learning rate is the decoder's divided by this (default 10). */
+  encoderLrDiv?: number;
   depth?: number;
   width?: number;
   validFraction?: number;
@@ -96,8 +106,10 @@ const RANGES: [keyof TrainOptions, string, number, number][] = [
   ['weightDecay', 'weight-decay', 0, 1],
   ['tile', 'tile', 32, 65536],
   ['classBalance', 'class-balance', 0, 1],
+  ['freezeEpochs', 'freeze-epochs', 0, 100000],
+  ['encoderLrDiv', 'encoder-lr-div', 1, 1e6],
 ];
-const INTEGERS = new Set(['crop', 'batch', 'epochs', 'depth', 'width', 'makeGap', 'tile', 'seed', 'maxPixels', 'stopAfterEpochs']);
+const INTEGERS = new Set(['freezeEpochs', 'crop', 'batch', 'epochs', 'depth', 'width', 'makeGap', 'tile', 'seed', 'maxPixels', 'stopAfterEpochs']);
 const CRF_RANGES: [keyof CrfOptions, string, number, number][] = [
   ['weight', 'crf-weight', 0, 1000],
   ['radius', 'crf-radius', 1, 32],
@@ -142,9 +154,17 @@ export function trainConfig(dataset: string, o: TrainOptions): TrainConfig {
   for (const [key, flag, lo, hi] of RANGES) checkNumber(o[key], flag, lo, hi, INTEGERS.has(key));
   checkNumber(o.seed, 'seed', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
   if (o.maxPixels !== undefined && !(Number.isInteger(o.maxPixels) && o.maxPixels >= 1)) throw new GapsegError('--max-pixels must be at least 1', 2);
+  const encoder = o.encoder ?? 'unet';
+  if (encoder !== 'unet' && encoder !== 'mobilenet_v2') throw new GapsegError(`--encoder must be unet or mobilenet_v2, not "${String(encoder)}"`, 2);
+  const mobile = encoder === 'mobilenet_v2';
+  if (!mobile) {
+    const stray = (['encoderWeights', 'freezeEpochs', 'encoderLrDiv'] as const).find((k) => o[k] !== undefined);
+    if (stray) throw new GapsegError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --encoder mobilenet_v2`, 2);
+  }
   const depth = o.depth ?? DEFAULT_TRAIN.depth;
   const crop = o.crop ?? DEFAULT_TRAIN.crop;
-  if (crop % 2 ** depth !== 0) throw new GapsegError(`--crop ${crop} must be a multiple of ${2 ** depth} (2^depth) so the U-Net levels line up`, 2);
+  if (mobile && crop % 32 !== 0) throw new GapsegError(`--crop ${crop} must be a multiple of 32 for the MobileNetV2 encoder (its deepest features are at stride 32)`, 2);
+  if (!mobile && crop % 2 ** depth !== 0) throw new GapsegError(`--crop ${crop} must be a multiple of ${2 ** depth} (2^depth) so the U-Net levels line up`, 2);
   const gapLoss = gapLossOf(o);
   const given = classesOf(o);
   const { classes, source } = resolveClasses(path.resolve(dataset), given.classes, given.file);
@@ -169,6 +189,13 @@ export function trainConfig(dataset: string, o: TrainOptions): TrainConfig {
     classWeights: weights.length ? weights : null,
     depth,
     baseWidth: o.width ?? DEFAULT_TRAIN.baseWidth,
+    ...(mobile
+      ? {
+          encoder,
+          encoderWeights: o.encoderWeights,
+          fineTune: { freezeEpochs: o.freezeEpochs ?? DEFAULT_FINE_TUNE.freezeEpochs, encoderLrDiv: o.encoderLrDiv ?? DEFAULT_FINE_TUNE.encoderLrDiv },
+        }
+      : {}),
     validFraction: o.validFraction ?? DEFAULT_TRAIN.validFraction,
     seed: o.seed ?? DEFAULT_TRAIN.seed,
     tile: o.tile ?? DEFAULT_TRAIN.tile,
@@ -189,6 +216,7 @@ export async function train(dataset: string, options: TrainOptions): Promise<Tra
   const out = path.resolve(options.out);
   // With resume the run keeps its own settings: only the data set is checked against them.
   const config = options.resume ? null : trainConfig(dataset, options);
+  if (config?.encoder === 'mobilenet_v2') config.encoderWeights = await mobileNetV2WeightsFile(options.encoderWeights, log, progressCallbacks(options.onProgress));
   await startEngine(options.threads, log);
   const observers: TrainObserver[] = [];
   if (options.report !== false) observers.push(reportObserver());

@@ -8,6 +8,7 @@ import { train, type TrainOptions } from '../api/train.js';
 import { DEFAULT_TRAIN } from '../train/run.js';
 import { GapsegError } from '../util/errors.js';
 import { DEFAULT_CRF } from '../losses/gapLoss.js';
+import { DEFAULT_FINE_TUNE } from '../train/loop.js';
 
 export const trainSpec: CommandSpec = {
   name: 'train',
@@ -31,6 +32,10 @@ export const trainSpec: CommandSpec = {
     { name: 'lr', type: 'number', placeholder: 'rate', help: 'peak learning rate of the one-cycle schedule', default: DEFAULT_TRAIN.lr },
     { name: 'weight-decay', type: 'number', placeholder: 'w', help: 'decoupled weight decay (AdamW)', default: DEFAULT_TRAIN.weightDecay },
     { name: 'class-weights', type: 'list', placeholder: 'w,w,...', help: 'loss weight per class, in class order' },
+    { name: 'encoder', type: 'string', placeholder: 'unet|mobilenet_v2', help: 'unet: a U-Net trained from scratch; mobilenet_v2: a U-Net decoder on an ImageNet MobileNetV2, fine-tuned (crop a multiple of 32)', default: 'unet' },
+    { name: 'encoder-weights', type: 'string', placeholder: 'file', help: 'with mobilenet_v2: its .tflite weights (default: gapseg\'s cache, downloaded once)' },
+    { name: 'freeze-epochs', type: 'int', placeholder: 'n', help: `with mobilenet_v2: epochs with the encoder frozen first (default ${DEFAULT_FINE_TUNE.freezeEpochs})` },
+    { name: 'encoder-lr-div', type: 'number', placeholder: 'd', help: `with mobilenet_v2: the encoder learns at the rate divided by d (default ${DEFAULT_FINE_TUNE.encoderLrDiv})` },
     { name: 'depth', type: 'int', placeholder: 'n', help: 'U-Net levels (down-samplings)', default: DEFAULT_TRAIN.depth },
     { name: 'width', type: 'int', placeholder: 'n', help: 'channels of the first level (doubling per level)', default: DEFAULT_TRAIN.baseWidth },
     { name: 'valid-fraction', type: 'number', placeholder: 'f', help: 'share held out for validation when the data set has no split', default: DEFAULT_TRAIN.validFraction },
@@ -53,6 +58,7 @@ export const trainSpec: CommandSpec = {
     'gapseg train data/smoke --out runs/smoke --classes "0=background,255=smoke" --make-gap 4 --scale 0.5',
     'gapseg train data/sky --out runs/sky --class-file codes.txt --epochs 30 --crop 128',
     'gapseg train data/smoke --out runs/smoke --resume',
+    'gapseg train data/smoke --out runs/smoke-mnv2 --encoder mobilenet_v2 --make-gap 4 --crop 256',
   ],
 };
 
@@ -75,6 +81,10 @@ export async function trainCommand(p: Parsed): Promise<number> {
     lr: num(p, 'lr'),
     weightDecay: num(p, 'weight-decay'),
     classWeights: list(p, 'class-weights').map(Number),
+    encoder: str(p, 'encoder') as TrainOptions['encoder'],
+    encoderWeights: str(p, 'encoder-weights'),
+    freezeEpochs: given(p, 'freeze-epochs'),
+    encoderLrDiv: given(p, 'encoder-lr-div'),
     depth: num(p, 'depth'),
     width: num(p, 'width'),
     validFraction: num(p, 'valid-fraction'),

@@ -9,7 +9,9 @@ import path from 'node:path';
 import { GapsegError, fsProblem } from '../util/errors.js';
 import { replaceDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { classesToJson, parseClassesJson, type ClassDescription } from '../data/classes.js';
-import { buildUNet, unetValues, type UNet, type UNetConfig } from '../nets/unet/unet.js';
+import { buildNet, netKind, netValues, type AnyNet, type NetConfig } from '../nets/index.js';
+import type { UNetConfig } from '../nets/unet/unet.js';
+import type { MobileUNetConfig } from '../nets/mobilenetV2/unet.js';
 import { checkValues, fromLayersFiles, toLayersFiles } from './layersFormat.js';
 
 /** How to turn an image into network input. */
@@ -24,7 +26,8 @@ export interface InputRecipe {
 }
 
 export interface ModelMeta {
-  unet: UNetConfig;
+  /** The network (a U-Net's config carries no kind in folders from before there were two). */
+  net: NetConfig;
   classes: ClassDescription;
   input: InputRecipe;
   /** Free-form provenance: epoch, validation metrics, data set... */
@@ -43,11 +46,13 @@ export function modelDirOf(p: string): string {
 }
 
 /** Write a model folder atomically. */
-export async function saveModel(dir: string, net: UNet, meta: Omit<ModelMeta, 'unet'>): Promise<void> {
-  const values = await unetValues(net);
+export async function saveModel(dir: string, net: AnyNet, meta: Omit<ModelMeta, 'net'>): Promise<void> {
+  const values = await netValues(net);
+  // A U-Net keeps the section it has always had; other networks name their kind.
+  const section = netKind(net.config) === 'unet' ? { format: 'gapseg-unet', version: 1, unet: net.config } : { format: 'gapseg-net', version: 2, net: net.config };
   const metaJson = {
     ...classesToJson(meta.classes),
-    model: { format: 'gapseg-unet', version: 1, unet: net.config, input: meta.input, info: meta.info },
+    model: { ...section, input: meta.input, info: meta.info },
   };
   const files = await toLayersFiles(net.config, values, metaJson);
   await replaceDirAtomic(dir, async (staging) => {
@@ -67,31 +72,48 @@ export function readModelMeta(dir: string): ModelMeta {
     throw new GapsegError(`${dir}: not a gapseg model folder (no gapseg.json)`);
   }
   const classes = parseClassesJson(text, file);
-  const json = JSON.parse(text) as { model?: { format?: string; unet?: UNetConfig; input?: InputRecipe; info?: Record<string, unknown> } };
+  const json = JSON.parse(text) as { model?: { format?: string; unet?: UNetConfig; net?: MobileUNetConfig; input?: InputRecipe; info?: Record<string, unknown> } };
   const m = json.model;
-  if (!m || m.format !== 'gapseg-unet' || !m.unet || !m.input) {
+  const net: NetConfig | undefined = m?.format === 'gapseg-unet' ? m.unet : m?.format === 'gapseg-net' ? m.net : undefined;
+  if (!m || !net || !m.input) {
     throw new GapsegError(`${file}: has no "model" section; it describes classes but not a gapseg model`);
   }
-  const problem = modelSectionProblem(m.unet, m.input);
+  const problem = (m.format === 'gapseg-unet' ? unetSectionProblem(net as UNetConfig) : netSectionProblem(net as MobileUNetConfig)) ?? inputProblem(m.input);
   if (problem) throw new GapsegError(`${file}: ${problem}; the model folder is damaged`);
-  if (m.unet.numClasses !== classes.classes.length) {
-    throw new GapsegError(`${file}: model has ${m.unet.numClasses} outputs but ${classes.classes.length} classes are described`);
+  if (net.numClasses !== classes.classes.length) {
+    throw new GapsegError(`${file}: model has ${net.numClasses} outputs but ${classes.classes.length} classes are described`);
   }
-  return { unet: m.unet, classes, input: m.input, info: m.info && typeof m.info === 'object' ? m.info : {} };
+  return { net, classes, input: m.input, info: m.info && typeof m.info === 'object' ? m.info : {} };
 }
 
 const isInt = (v: unknown, lo: number, hi: number) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
 const isNum = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
 const triple = (v: unknown, lo: number) => Array.isArray(v) && v.length === 3 && v.every((x) => isNum(x, lo, 1e6));
 
-/** What is wrong with a model section's network config or input recipe, or null. */
-function modelSectionProblem(u: UNetConfig, input: InputRecipe): string | null {
+/** What is wrong with a U-Net section's network config, or null. */
+function unetSectionProblem(u: UNetConfig): string | null {
   if (u.inChannels !== 3) return `model.unet.inChannels must be 3 (RGB), not ${JSON.stringify(u.inChannels)}`;
   if (!isInt(u.numClasses, 1, 254)) return `model.unet.numClasses must be an integer in 1..254, not ${JSON.stringify(u.numClasses)}`;
   if (!isInt(u.depth, 1, 8)) return `model.unet.depth must be an integer in 1..8, not ${JSON.stringify(u.depth)}`;
   if (!isInt(u.baseWidth, 1, 512)) return `model.unet.baseWidth must be an integer in 1..512, not ${JSON.stringify(u.baseWidth)}`;
   if (!isNum(u.bnEpsilon, 1e-12, 1)) return `model.unet.bnEpsilon must be a small positive number, not ${JSON.stringify(u.bnEpsilon)}`;
   if (!isNum(u.bnMomentum, 0, 1)) return `model.unet.bnMomentum must be in 0..1, not ${JSON.stringify(u.bnMomentum)}`;
+  return null;
+}
+
+/** What is wrong with the network config of a MobileNetV2 U-Net section, or null. */
+function netSectionProblem(n: MobileUNetConfig): string | null {
+  if (n.kind !== 'mobilenet_v2_unet') return `model.net.kind must be "mobilenet_v2_unet", not ${JSON.stringify(n.kind)}`;
+  if (n.inChannels !== 3) return `model.net.inChannels must be 3 (RGB), not ${JSON.stringify(n.inChannels)}`;
+  if (!isInt(n.numClasses, 1, 254)) return `model.net.numClasses must be an integer in 1..254, not ${JSON.stringify(n.numClasses)}`;
+  if (!(Array.isArray(n.decoderWidths) && n.decoderWidths.length === 5 && n.decoderWidths.every((w) => isInt(w, 1, 1024)))) return 'model.net.decoderWidths must be five integers in 1..1024';
+  if (!isNum(n.bnEpsilon, 1e-12, 1)) return `model.net.bnEpsilon must be a small positive number, not ${JSON.stringify(n.bnEpsilon)}`;
+  if (!isNum(n.bnMomentum, 0, 1)) return `model.net.bnMomentum must be in 0..1, not ${JSON.stringify(n.bnMomentum)}`;
+  return null;
+}
+
+/** What is wrong with a model section's input recipe, or null. */
+function inputProblem(input: InputRecipe): string | null {
   if (!isNum(input.scale, 0.001, 1000)) return `model.input.scale must be a positive number, not ${JSON.stringify(input.scale)}`;
   if (!triple(input.mean, -1e6)) return 'model.input.mean must be three numbers';
   if (!triple(input.std, 1e-12)) return 'model.input.std must be three positive numbers';
@@ -114,15 +136,15 @@ export function readModelValues(dir: string, meta: ModelMeta): Map<string, Float
   const bin = read(binFile);
   try {
     const values = fromLayersFiles(json, bin, jsonFile);
-    checkValues(meta.unet, values, jsonFile);
+    checkValues(meta.net, values, jsonFile);
     return values;
   } catch (e) {
     throw new GapsegError((e as Error).message.startsWith(dir) ? (e as Error).message : `${dir}: cannot load model (${(e as Error).message})`);
   }
 }
 
-/** Load a model folder into a U-Net (on the current tfjs backend). */
-export function loadModel(dir: string): { net: UNet; meta: ModelMeta } {
+/** Load a model folder into its network (on the current tfjs backend). */
+export function loadModel(dir: string): { net: AnyNet; meta: ModelMeta } {
   const meta = readModelMeta(dir);
-  return { net: buildUNet(meta.unet, readModelValues(dir, meta)), meta };
+  return { net: buildNet(meta.net, readModelValues(dir, meta)), meta };
 }

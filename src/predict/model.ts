@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
 import { loadModel, modelDirOf, type InputRecipe } from '../formats/modelFolder.js';
-import { disposeUNet } from '../nets/unet/unet.js';
+import { disposeNet, netMultiple, netReceptiveRadius } from '../nets/index.js';
 import { tfjsNet } from './tfjsNet.js';
 import { describeEngine, engineInfo } from '../engine/engine.js';
 import type { OutputClass } from './outputs.js';
@@ -54,12 +54,12 @@ export function openTfjsPredictor(p: string): Predictor {
     engineLine: describeEngine(info),
     classes: meta.classes.classes.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe: meta.input,
-    multiple: 2 ** meta.unet.depth,
+    multiple: netMultiple(meta.net),
     net: tfjsNet(net),
-    plan: recipePlan(meta.input, 2 ** meta.unet.depth),
+    plan: recipePlan(meta.input, netMultiple(meta.net), netReceptiveRadius(meta.net)),
     scores: 'logits',
     defaultForbidden: [],
     batch: 4,
-    dispose: () => disposeUNet(net),
+    dispose: () => disposeNet(net),
   };
 }

@@ -161,7 +161,7 @@ function gapsegPredictor(file: string, net: OnnxNet, summary: OnnxSummary, opts:
     size: opts.size,
     pad: opts.pad ?? false,
     tile: recipe.tile,
-    radius: unetReceptiveRadius(Math.log2(multiple)),
+    radius: input.radius ?? unetReceptiveRadius(Math.log2(multiple)),
     multiple,
     mean: recipe.mean,
     std: recipe.std,

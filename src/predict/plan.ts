@@ -193,8 +193,8 @@ export function axisWeightSums(starts: number[], len: number, total: number, n: 
 }
 
 /** The input plan of a gapseg model's recipe: scale, pad to the stride, tile when large. */
-export function recipePlan(recipe: { scale: number; tile: number; mean: number[]; std: number[] }, multiple: number): InputPlan {
-  return { scale: recipe.scale, pad: false, tile: recipe.tile, radius: unetReceptiveRadius(Math.log2(multiple)), multiple, mean: recipe.mean, std: recipe.std };
+export function recipePlan(recipe: { scale: number; tile: number; mean: number[]; std: number[] }, multiple: number, radius = unetReceptiveRadius(Math.log2(multiple))): InputPlan {
+  return { scale: recipe.scale, pad: false, tile: recipe.tile, radius, multiple, mean: recipe.mean, std: recipe.std };
 }
 
 /** Tile start positions along one axis of length n, covering it with overlap. */

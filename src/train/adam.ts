@@ -7,7 +7,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ADAM_UPDATE } from '../engine/kernels/adam.js';
 
 export interface AdamState {
+  /** Updates applied (steps of the optimiser). */
   step: number;
+  /**
+   * Updates each parameter has received, where that differs from `step`: a parameter frozen
+   * for a while starts its bias correction when it first trains, as in PyTorch's Adam.
+   */
+  paramSteps: Record<string, number>;
   m: Record<string, tf.Variable>;
   v: Record<string, tf.Variable>;
 }
@@ -28,24 +34,36 @@ export function createAdamState(params: Record<string, tf.Variable>): AdamState 
     m[k] = tf.variable(tf.zerosLike(p), false);
     v[k] = tf.variable(tf.zerosLike(p), false);
   }
-  return { step: 0, m, v };
+  return { step: 0, paramSteps: {}, m, v };
 }
 
-/** Apply one Adam update to `params` from `grads` (same names), one fused kernel per parameter. */
-export function adamUpdate(params: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, state: AdamState, h: AdamHyper): void {
+/**
+ * Apply one Adam update to the parameters that have a gradient in `grads` (frozen ones have
+ * none and stay), one fused kernel per parameter; `lrScale` scales a parameter's learning rate
+ * (a pretrained encoder's, lower than the decoder's).
+ */
+export function adamUpdate(params: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, state: AdamState, h: AdamHyper, lrScale: (name: string) => number = () => 1): void {
+  const before = state.step;
   state.step += 1;
-  const t = state.step;
-  const attrs = {
-    beta1: h.beta1,
-    beta2: h.beta2,
-    stepSize: h.lr / (1 - h.beta1 ** t),
-    invSqrtBc2: 1 / Math.sqrt(1 - h.beta2 ** t),
-    eps: h.eps,
-    lrWd: h.lr * h.weightDecay,
-  };
   for (const [k, p] of Object.entries(params)) {
     const g = grads[k];
-    if (!g) throw new Error(`adamUpdate: no gradient for ${k}`);
+    if (!g) {
+      // Frozen this step: it keeps the count it had.
+      state.paramSteps[k] ??= before;
+      continue;
+    }
+    const t = (state.paramSteps[k] ?? before) + 1;
+    if (t !== state.step) state.paramSteps[k] = t;
+    else delete state.paramSteps[k];
+    const lr = h.lr * lrScale(k);
+    const attrs = {
+      beta1: h.beta1,
+      beta2: h.beta2,
+      stepSize: lr / (1 - h.beta1 ** t),
+      invSqrtBc2: 1 / Math.sqrt(1 - h.beta2 ** t),
+      eps: h.eps,
+      lrWd: lr * h.weightDecay,
+    };
     const m = state.m[k];
     const v = state.v[k];
     const [p2, m2, v2] = tf.engine().runKernel(ADAM_UPDATE, { p, g, m, v }, attrs) as tf.Tensor[];

@@ -11,7 +11,7 @@ import zlib from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../util/atomic.js';
 import { GapsegError } from '../util/errors.js';
-import type { UNet } from '../nets/unet/unet.js';
+import type { AnyNet } from '../nets/index.js';
 import type { AdamState } from './adam.js';
 
 const MAGIC = 'GAPSEGCK';
@@ -20,6 +20,8 @@ export interface CheckpointState {
   /** Epochs completed. */
   epoch: number;
   adamStep: number;
+  /** Adam's per-parameter counts where they differ from adamStep (absent in older checkpoints: none differ). */
+  adamParamSteps?: Record<string, number>;
   /** Whatever the loop wants back on resume (history, best score...). */
   extra: Record<string, unknown>;
 }
@@ -33,7 +35,7 @@ interface Header {
 }
 
 /** Named tensors of a net and its optimiser, with prefixes so they never collide. */
-function namedTensors(net: UNet, adam: AdamState): [string, tf.Tensor][] {
+function namedTensors(net: AnyNet, adam: AdamState): [string, tf.Tensor][] {
   const out: [string, tf.Tensor][] = [];
   for (const [k, v] of Object.entries(net.params)) out.push([`param:${k}`, v]);
   for (const [k, v] of Object.entries(net.stats)) out.push([`stat:${k}`, v]);
@@ -43,7 +45,7 @@ function namedTensors(net: UNet, adam: AdamState): [string, tf.Tensor][] {
 }
 
 /** The name of the first tensor of net or optimiser holding NaN or an infinity, or null if all are finite. */
-export async function firstNonFinite(net: UNet, adam: AdamState): Promise<string | null> {
+export async function firstNonFinite(net: AnyNet, adam: AdamState): Promise<string | null> {
   for (const [name, t] of namedTensors(net, adam)) {
     const v = (await t.data()) as Float32Array;
     for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return name;
@@ -52,7 +54,7 @@ export async function firstNonFinite(net: UNet, adam: AdamState): Promise<string
 }
 
 /** Write a checkpoint of net + optimiser atomically. */
-export async function saveCheckpoint(file: string, net: UNet, adam: AdamState, state: CheckpointState): Promise<void> {
+export async function saveCheckpoint(file: string, net: AnyNet, adam: AdamState, state: CheckpointState): Promise<void> {
   const named = namedTensors(net, adam);
   const arrays = await Promise.all(named.map(([, t]) => t.data() as Promise<Float32Array>));
   // The loop stops a diverged run before this; a checkpoint that cannot be resumed is never written.
@@ -160,7 +162,7 @@ export function splitCheckpointValues(values: Map<string, Float32Array>): {
 }
 
 /** Restore Adam state tensors from checkpoint moments. */
-export function restoreAdam(net: UNet, m: Map<string, Float32Array>, v: Map<string, Float32Array>, step: number): AdamState {
+export function restoreAdam(net: AnyNet, m: Map<string, Float32Array>, v: Map<string, Float32Array>, step: number, paramSteps: Record<string, number> = {}): AdamState {
   const mm: Record<string, tf.Variable> = {};
   const vv: Record<string, tf.Variable> = {};
   for (const [k, p] of Object.entries(net.params)) {
@@ -170,5 +172,5 @@ export function restoreAdam(net: UNet, m: Map<string, Float32Array>, v: Map<stri
     mm[k] = tf.variable(tf.tensor(a, p.shape), false);
     vv[k] = tf.variable(tf.tensor(b, p.shape), false);
   }
-  return { step, m: mm, v: vv };
+  return { step, paramSteps: { ...paramSteps }, m: mm, v: vv };
 }

@@ -8,13 +8,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { augmentedCrop, normalizeInto, type AugmentOptions } from '../data/augment.js';
 import type { Sample } from '../data/load.js';
 import { deriveSeed, makeRng, shuffled } from '../util/random.js';
-import { type UNet } from '../nets/unet/unet.js';
+import { netMultiple, netReceptiveRadius, type AnyNet } from '../nets/index.js';
 import { netModel, predictImage } from '../predict/pipeline.js';
 import { recipePlan } from '../predict/plan.js';
 import { tfjsNet } from '../predict/tfjsNet.js';
 import { addImage, emptyTotals, report, type EvalReport } from '../metrics/evaluate.js';
 import { lossTargets } from '../losses/crossEntropy.js';
-import { trainStep, type HostBatch } from './step.js';
+import { trainStep, type EncoderPhase, type HostBatch } from './step.js';
 import { oneCycle, scheduleAt } from './schedule.js';
 import type { AdamState } from './adam.js';
 import { firstNonFinite } from './checkpoint.js';
@@ -35,6 +35,8 @@ export interface LoopSettings {
   tile: number;
   /** Regulariser of the unlabelled gap (null: cross-entropy on labelled pixels only). */
   gapLoss?: GapLossConfig | null;
+  /** A pretrained encoder's fine-tuning (absent: every parameter trains on one schedule). */
+  fineTune?: FineTune | null;
 }
 
 export interface EpochRecord {
@@ -68,6 +70,36 @@ export interface LoopCallbacks {
 /** What a diverged run leaves behind, after `done` completed epochs. */
 function kept(done: number): string {
   return done > 0 ? `the checkpoint of epoch ${done} and the best model so far are kept` : 'nothing was saved (no epoch completed)';
+}
+
+/**
+ * Fine-tuning a pretrained encoder as fastai's fine_tune does: for `freezeEpochs` epochs the
+ * encoder is frozen and the decoder trains on a one-cycle schedule warming up over nearly all
+ * of it; then everything trains on a new one-cycle schedule at half the peak rate, the encoder
+ * at 1/encoderLrDiv of the decoder's rate.
+ */
+export interface FineTune {
+  freezeEpochs: number;
+  encoderLrDiv: number;
+}
+
+/** fastai's fine_tune defaults: one frozen epoch; the encoder at a tenth of the decoder's rate. */
+export const DEFAULT_FINE_TUNE: FineTune = { freezeEpochs: 1, encoderLrDiv: 10 };
+
+/** The learning rate, beta1 and encoder treatment of every global step. */
+export function trainingPhases(s: Pick<LoopSettings, 'lr' | 'epochs' | 'fineTune'>, steps: number): (global: number) => { hyper: { lr: number; beta1: number }; encoder: EncoderPhase } {
+  const ft = s.fineTune;
+  if (!ft || ft.freezeEpochs <= 0) {
+    const schedule = oneCycle(s.lr, steps * s.epochs);
+    return (global) => ({ hyper: scheduleAt(schedule, global), encoder: { trainEncoder: true, encoderLrScale: ft ? 1 / ft.encoderLrDiv : 1 } });
+  }
+  const frozenSteps = steps * Math.min(ft.freezeEpochs, s.epochs);
+  const first = oneCycle(s.lr, frozenSteps, 0.99);
+  const second = oneCycle(s.lr / 2, Math.max(1, steps * s.epochs - frozenSteps));
+  return (global) =>
+    global < frozenSteps
+      ? { hyper: scheduleAt(first, global), encoder: { trainEncoder: false, encoderLrScale: 0 } }
+      : { hyper: scheduleAt(second, global - frozenSteps), encoder: { trainEncoder: true, encoderLrScale: 1 / ft.encoderLrDiv } };
 }
 
 /** Steps in one epoch: every training sample once, in full batches. */
@@ -111,7 +143,7 @@ export function labelledCrossEntropy(probs: Float32Array, labels: Uint8Array, k:
 
 /** Validate on whole samples at the training scale. */
 export async function validate(
-  net: UNet,
+  net: AnyNet,
   samples: Sample[],
   s: Pick<LoopSettings, 'mean' | 'std' | 'tile'>,
   onImage?: ValidImageObserver,
@@ -119,7 +151,7 @@ export async function validate(
   const k = net.config.numClasses;
   const totals = emptyTotals(k);
   // The samples are already at the training scale: the plan keeps them as they are.
-  const model = netModel(tfjsNet(net), recipePlan({ scale: 1, tile: s.tile, mean: s.mean, std: s.std }, 2 ** net.config.depth), k, 2);
+  const model = netModel(tfjsNet(net), recipePlan({ scale: 1, tile: s.tile, mean: s.mean, std: s.std }, netMultiple(net.config), netReceptiveRadius(net.config)), k, 2);
   const allowed = [...Array(k).keys()];
   let lossSum = 0;
   let lossCount = 0;
@@ -140,7 +172,7 @@ export async function validate(
  * Stops with a clear error if the loss becomes NaN or infinite; the last checkpoint stays.
  */
 export async function trainLoop(
-  net: UNet,
+  net: AnyNet,
   adam: AdamState,
   train: Sample[],
   valid: Sample[],
@@ -152,7 +184,7 @@ export async function trainLoop(
   const k = net.config.numClasses;
   const settings: LoopSettings = { ...s, classWeights: s.classWeights ?? new Array(k).fill(1) };
   const steps = stepsPerEpoch(train.length, s.batchSize);
-  const schedule = oneCycle(s.lr, steps * s.epochs);
+  const plan = trainingPhases(s, steps);
   for (let epoch = startEpoch; epoch < endEpoch; epoch++) {
     const t0 = Date.now();
     const order = shuffled(makeRng(deriveSeed(s.seed, 1, epoch)), [...train.keys()]);
@@ -163,9 +195,10 @@ export async function trainLoop(
     for (let step = 0; step < steps; step++) {
       const global = epoch * steps + step;
       const batch = makeBatch(train, order, step, global, settings);
-      const h = scheduleAt(schedule, global);
+      const phase = plan(global);
+      const h = phase.hyper;
       lr = h.lr;
-      const loss = trainStep(net, adam, batch, { lr: h.lr, beta1: h.beta1, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay }, s.gapLoss ?? null);
+      const loss = trainStep(net, adam, batch, { lr: h.lr, beta1: h.beta1, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay }, s.gapLoss ?? null, phase.encoder);
       if (!Number.isFinite(loss)) {
         throw new GapsegError(`training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}. Try a lower --lr (now ${s.lr}; start over with --force); ${kept(epoch)}`);
       }

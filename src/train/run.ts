@@ -18,7 +18,11 @@ import { classesToJson, findClassFile, readClassFile, type ClassDescription } fr
 import { discoverDataset, type PairFiles } from '../data/dataset.js';
 import { assertSomeLabelled, channelStats, classCounts, loadSamples, type Sample } from '../data/load.js';
 import { DEFAULT_AUGMENT, type AugmentOptions } from '../data/augment.js';
-import { buildUNet, createUNet, disposeUNet, parameterCount, DEFAULT_UNET, type UNetConfig } from '../nets/unet/unet.js';
+import { DEFAULT_UNET } from '../nets/unet/unet.js';
+import { DEFAULT_MOBILE_UNET } from '../nets/mobilenetV2/unet.js';
+import { activationFloats, buildNet, createNet, describeNet, disposeNet, parameterCount, type AnyNet, type NetConfig } from '../nets/index.js';
+import { readMobileNetV2 } from '../formats/tflite/mobilenetV2.js';
+import type { FineTune } from './loop.js';
 import { saveModel, type InputRecipe } from '../formats/modelFolder.js';
 import { createAdamState, disposeAdamState } from './adam.js';
 import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues, type LoadedCheckpoint } from './checkpoint.js';
@@ -26,6 +30,12 @@ import { checkCheckpointFits, readRunConfig } from './runConfig.js';
 import { trainLoop, type EpochRecord, type LoopSettings, type ValidImageObserver, type ValidReport } from './loop.js';
 import { noProgress, type Progress, type ProgressFactory } from '../util/progress.js';
 import { describeGapLoss, type GapLossConfig } from '../losses/gapLoss.js';
+
+/** The weights file of a pretrained encoder, which a run that names one must have. */
+function requireWeights(cfg: TrainConfig): string {
+  if (!cfg.encoderWeights) throw new GapsegError('a MobileNetV2 encoder needs its ImageNet weights (encoderWeights is not set)');
+  return cfg.encoderWeights;
+}
 
 /** Every setting of a run (what config.json holds). */
 export interface TrainConfig {
@@ -43,8 +53,17 @@ export interface TrainConfig {
   lr: number;
   weightDecay: number;
   classWeights: number[] | null;
+  /** The network: a U-Net from scratch (absent in runs from before there were two), or a U-Net decoder on a pretrained MobileNetV2. */
+  encoder?: 'unet' | 'mobilenet_v2';
+  /** The U-Net's levels and first width (unused with a MobileNetV2 encoder). */
   depth: number;
   baseWidth: number;
+  /** With a MobileNetV2 encoder: the .tflite file its ImageNet weights come from. */
+  encoderWeights?: string;
+  /** With a MobileNetV2 encoder: the decoder's widths at strides 16 to 1 (default 128-64-48-32-16). */
+  decoderWidths?: number[];
+  /** With a MobileNetV2 encoder: its fine-tuning (see train/loop.ts). */
+  fineTune?: FineTune;
   validFraction: number;
   seed: number;
   tile: number;
@@ -142,9 +161,15 @@ export function randomSplit(pairs: PairFiles[], fraction: number, seed: number):
   return { train: pairs.filter((p) => !validNames.has(p.name)), valid };
 }
 
-function unetConfig(cfg: TrainConfig): UNetConfig {
-  return { ...DEFAULT_UNET, numClasses: cfg.classes.classes.length, depth: cfg.depth, baseWidth: cfg.baseWidth };
+/** The network a run trains. */
+export function netConfigOf(cfg: Pick<TrainConfig, 'encoder' | 'depth' | 'baseWidth' | 'decoderWidths' | 'classes'>): NetConfig {
+  const numClasses = cfg.classes.classes.length;
+  if (cfg.encoder === 'mobilenet_v2') return { ...DEFAULT_MOBILE_UNET, numClasses, decoderWidths: cfg.decoderWidths ?? DEFAULT_MOBILE_UNET.decoderWidths };
+  return { ...DEFAULT_UNET, numClasses, depth: cfg.depth, baseWidth: cfg.baseWidth };
 }
+
+/** Float32 copies of the activations a training step holds at its peak, per activation float of the network (fitted, see below). */
+const ACTIVATION_COPIES: Record<string, number> = { unet: 14, mobilenet_v2_unet: 14 };
 
 /**
  * Peak wasm-heap bytes of training, estimated from the shapes: 14 float32 copies of the
@@ -154,11 +179,10 @@ function unetConfig(cfg: TrainConfig): UNetConfig {
  * measured heaps of configurations from crop 64 to 512, width 8 to 64, depth 3 to 5 and
  * batch 2 to 16, and kept above every one of them (test/memory.test.ts checks that it covers).
  */
-export function estimateTrainingBytes(cfg: Pick<TrainConfig, 'crop' | 'batchSize' | 'depth' | 'baseWidth' | 'classes'>): number {
-  let perImage = 0;
-  for (let i = 0; i <= cfg.depth; i++) perImage += (cfg.crop / 2 ** i) ** 2 * cfg.baseWidth * 2 ** i;
-  const params = parameterCount({ ...DEFAULT_UNET, numClasses: cfg.classes.classes.length, depth: cfg.depth, baseWidth: cfg.baseWidth });
-  return 14 * 4 * perImage * cfg.batchSize + 6 * 4 * params + 32e6;
+export function estimateTrainingBytes(cfg: Pick<TrainConfig, 'crop' | 'batchSize' | 'depth' | 'baseWidth' | 'classes' | 'encoder' | 'decoderWidths'>): number {
+  const net = netConfigOf(cfg);
+  const copies = ACTIVATION_COPIES[net.kind ?? 'unet'];
+  return copies * 4 * activationFloats(net, cfg.crop) * cfg.batchSize + 6 * 4 * parameterCount(net) + 32e6;
 }
 
 /** The wasm heap cannot grow beyond 4 GiB. */
@@ -224,7 +248,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     await recoverDir(path.join(runDir, 'model'));
     if (fs.existsSync(checkpointFile)) {
       ck = readCheckpoint(checkpointFile);
-      checkCheckpointFits(ck, unetConfig(cfg), cfg.epochs, checkpointFile);
+      checkCheckpointFits(ck, netConfigOf(cfg), cfg.epochs, checkpointFile);
     }
   }
 
@@ -257,10 +281,12 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   log(`memory: about ${Math.round(estimate / 1e6)} MB of the 4 GiB wasm heap (crop ${cfg.crop}, batch ${cfg.batchSize})`);
   for (let i = 0; i < k; i++) if (counts[i] === 0) log(`warning: class "${cfg.classes.classes[i].name}" has no labelled pixel in the training images`);
 
-  const stats = channelStats(train);
+  const ucfg = netConfigOf(cfg);
+  // A pretrained encoder expects the normalisation it was trained with; a U-Net from scratch the data's own.
+  const pretrained = cfg.encoder === 'mobilenet_v2' ? readMobileNetV2(requireWeights(cfg)) : null;
+  const stats = pretrained ? { mean: [pretrained.input.mean, pretrained.input.mean, pretrained.input.mean], std: [pretrained.input.std, pretrained.input.std, pretrained.input.std] } : channelStats(train);
   const recipe: InputRecipe = { scale: cfg.scale, mean: stats.mean, std: stats.std, tile: cfg.tile };
-  const ucfg = unetConfig(cfg);
-  let net;
+  let net: AnyNet;
   let adam;
   let startEpoch = 0;
   let history: EpochRecord[] = [];
@@ -268,15 +294,15 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   let bestEpoch: number | null = null;
   if (ck) {
     const parts = splitCheckpointValues(ck.values);
-    net = buildUNet(ucfg, parts.net);
-    adam = restoreAdam(net, parts.m, parts.v, ck.state.adamStep);
+    net = buildNet(ucfg, parts.net);
+    adam = restoreAdam(net, parts.m, parts.v, ck.state.adamStep, ck.state.adamParamSteps);
     startEpoch = ck.state.epoch;
     history = (ck.state.extra.history as EpochRecord[]) ?? [];
     bestScore = (ck.state.extra.bestScore as number) ?? -Infinity;
     bestEpoch = (ck.state.extra.bestEpoch as number | null) ?? null;
     log(`resuming after epoch ${startEpoch} of ${cfg.epochs}`);
   } else {
-    net = createUNet(ucfg, deriveSeed(cfg.seed, 0));
+    net = createNet(ucfg, deriveSeed(cfg.seed, 0), pretrained?.encoder);
     adam = createAdamState(net.params);
     await makeDir(runDir);
     await removeStaleTemps(runDir);
@@ -289,7 +315,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   const engine = engineInfo();
   if (engine) log(describeEngine(engine));
   log(
-    `model: U-Net depth ${cfg.depth}, width ${cfg.baseWidth}, ${parameterCount(ucfg).toLocaleString('en')} parameters, ${k} outputs (${cfg.classes.classes.map((c) => c.name).join(', ')}); void has none`,
+    `model: ${describeNet(ucfg)}${pretrained ? ` (ImageNet weights from ${cfg.encoderWeights})` : ''}, ${parameterCount(ucfg).toLocaleString('en')} parameters, ${k} outputs (${cfg.classes.classes.map((c) => c.name).join(', ')}); void has none`,
   );
   if (cfg.gapLoss) log(`gap loss: ${describeGapLoss(cfg.gapLoss)}`);
   const settings: LoopSettings = {
@@ -304,6 +330,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     std: recipe.std,
     tile: cfg.tile,
     gapLoss: cfg.gapLoss,
+    fineTune: cfg.encoder === 'mobilenet_v2' ? (cfg.fineTune ?? null) : null,
   };
   let bar: Progress | null = null;
   try {
@@ -330,13 +357,14 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
         await saveCheckpoint(checkpointFile, net, adam, {
           epoch: r.epoch,
           adamStep: adam.step,
+          adamParamSteps: adam.paramSteps,
           extra: { history, bestScore, bestEpoch },
         });
         for (const o of observers) await o.onEpochEnd?.(r, { runDir, config: cfg, history, bestEpoch });
       },
     });
   } finally {
-    disposeUNet(net);
+    disposeNet(net);
     disposeAdamState(adam);
   }
   return { runDir, history, bestEpoch, seconds: (Date.now() - started) / 1000 };

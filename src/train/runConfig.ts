@@ -6,7 +6,7 @@
 import { GapsegError } from '../util/errors.js';
 import { readTextFile } from '../util/files.js';
 import { validateClasses, type ClassDescription } from '../data/classes.js';
-import { isStat, unetSpecs, type UNetConfig } from '../nets/unet/unet.js';
+import { isStat, netSpecs, type NetConfig } from '../nets/index.js';
 import type { LoadedCheckpoint } from './checkpoint.js';
 import type { TrainConfig } from './run.js';
 
@@ -47,7 +47,16 @@ export function readRunConfig(file: string): TrainConfig {
   const cfg = json as Record<string, unknown>;
   if (typeof cfg.dataset !== 'string' || cfg.dataset === '') bad('"dataset" is missing');
   for (const [name, ok, what] of FIELDS) if (!ok(cfg[name])) bad(`"${name}" must be ${what}, not ${JSON.stringify(cfg[name])}`);
-  if ((cfg.crop as number) % 2 ** (cfg.depth as number) !== 0) bad(`"crop" must be a multiple of 2^depth`);
+  if (cfg.encoder !== undefined && cfg.encoder !== 'unet' && cfg.encoder !== 'mobilenet_v2') bad('"encoder" must be "unet" or "mobilenet_v2"');
+  const multiple = cfg.encoder === 'mobilenet_v2' ? 32 : 2 ** (cfg.depth as number);
+  if ((cfg.crop as number) % multiple !== 0) bad(`"crop" must be a multiple of ${cfg.encoder === 'mobilenet_v2' ? '32' : '2^depth'}`);
+  if (cfg.encoder === 'mobilenet_v2') {
+    if (typeof cfg.encoderWeights !== 'string' || cfg.encoderWeights === '') bad('"encoderWeights" must name the MobileNetV2 weights file');
+    const dw = cfg.decoderWidths;
+    if (dw !== undefined && !(Array.isArray(dw) && dw.length === 5 && dw.every(int(1, 1024)))) bad('"decoderWidths" must be five integers in 1..1024');
+    const ft = cfg.fineTune as Record<string, unknown> | undefined;
+    if (ft !== undefined && !(int(0, 100000)(ft.freezeEpochs) && num(1, 1e6)(ft.encoderLrDiv))) bad('"fineTune" must hold freezeEpochs (an integer) and encoderLrDiv (at least 1)');
+  }
   const classes = cfg.classes as ClassDescription | undefined;
   if (!classes || !Array.isArray(classes.classes) || !Array.isArray(classes.voidValues)) bad('"classes" must hold "classes" and "voidValues" lists');
   validateClasses(classes as ClassDescription, file);
@@ -83,11 +92,11 @@ export function readRunConfig(file: string): TrainConfig {
 }
 
 /** Check that a checkpoint holds every tensor of this network and its optimiser, with the right sizes. */
-export function checkCheckpointFits(ck: LoadedCheckpoint, ucfg: UNetConfig, epochs: number, file: string): void {
+export function checkCheckpointFits(ck: LoadedCheckpoint, ucfg: NetConfig, epochs: number, file: string): void {
   const bad = (what: string): never => {
     throw new GapsegError(`${file}: ${what}; it does not belong to this run's config.json (start over with --force)`);
   };
-  for (const s of unetSpecs(ucfg)) {
+  for (const s of netSpecs(ucfg)) {
     const n = s.shape.reduce((a, b) => a * b, 1);
     const names = isStat(s) ? [`stat:${s.name}`] : [`param:${s.name}`, `adam_m:${s.name}`, `adam_v:${s.name}`];
     for (const name of names) {

@@ -13,9 +13,9 @@ export interface OneCycle {
   maxBeta1: number;
 }
 
-/** Defaults of PyTorch's OneCycleLR. */
-export function oneCycle(maxLr: number, totalSteps: number): OneCycle {
-  return { maxLr, totalSteps, pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4, baseBeta1: 0.85, maxBeta1: 0.95 };
+/** Defaults of PyTorch's OneCycleLR (pctStart: the share of warm-up, 0.3). */
+export function oneCycle(maxLr: number, totalSteps: number, pctStart = 0.3): OneCycle {
+  return { maxLr, totalSteps, pctStart, divFactor: 25, finalDivFactor: 1e4, baseBeta1: 0.85, maxBeta1: 0.95 };
 }
 
 function cosineAnneal(start: number, end: number, frac: number): number {

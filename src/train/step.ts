@@ -4,10 +4,9 @@
  * batch-norm moving averages.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { updateMovingStats, type UNet } from '../nets/unet/unet.js';
+import { isEncoder, netLossAndGradients, updateMovingStats, type AnyNet, type LogitsLoss } from '../nets/index.js';
 import { maskedCrossEntropy, type LossTargets } from '../losses/crossEntropy.js';
 import { adamUpdate, type AdamHyper, type AdamState } from './adam.js';
-import { lossAndGradients, type LogitsLoss } from '../nets/unet/backprop.js';
 import { gapLossTerm, type GapLossConfig } from '../losses/gapLoss.js';
 
 /** A batch on the host: normalised NHWC images and loss targets. */
@@ -39,8 +38,15 @@ export function stepLoss(targets: tf.Tensor, weightSum: number, gap: LogitsLoss 
   };
 }
 
+/** How a step treats a pretrained encoder: frozen (no gradient), or trained at a scaled learning rate. */
+export interface EncoderPhase {
+  trainEncoder: boolean;
+  /** The encoder's learning rate relative to the decoder's. */
+  encoderLrScale: number;
+}
+
 /** Run one training step and return the loss value (before the update), gap loss included. */
-export function trainStep(net: UNet, adam: AdamState, batch: HostBatch, hyper: AdamHyper, gapLoss: GapLossConfig | null = null): number {
+export function trainStep(net: AnyNet, adam: AdamState, batch: HostBatch, hyper: AdamHyper, gapLoss: GapLossConfig | null = null, phase: EncoderPhase = { trainEncoder: true, encoderLrScale: 1 }): number {
   const k = net.config.numClasses;
   const x = tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, net.config.inChannels]);
   const t = tf.tensor4d(batch.targets.oneHot, [batch.n, batch.height, batch.width, k]);
@@ -48,13 +54,13 @@ export function trainStep(net: UNet, adam: AdamState, batch: HostBatch, hyper: A
   const loss = stepLoss(t, batch.targets.weightSum, extra?.term ?? null);
   let result;
   try {
-    result = lossAndGradients(net, x, loss);
+    result = netLossAndGradients(net, x, loss, phase.trainEncoder);
   } finally {
     extra?.dispose();
     tf.dispose([x, t]);
   }
   const { loss: value, grads, batchStats } = result;
-  adamUpdate(net.params, grads, adam, hyper);
+  adamUpdate(net.params, grads, adam, hyper, (name) => (isEncoder(net.config, name) ? phase.encoderLrScale : 1));
   updateMovingStats(net, batchStats);
   tf.dispose(Object.values(grads));
   return value;

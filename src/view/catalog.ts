@@ -10,6 +10,7 @@ import { GapsegError } from '../util/errors.js';
 import { readProblem } from '../util/files.js';
 import { findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
 import { baseName, discoverDataset } from '../data/dataset.js';
+import { netMultiple, netReceptiveRadius } from '../nets/index.js';
 import { modelDirOf, readModelMeta, readModelValues, type InputRecipe } from '../formats/modelFolder.js';
 
 export interface CatalogItem {
@@ -31,7 +32,10 @@ export interface CatalogModel {
   /** Shown to the user. */
   source: string;
   recipe: InputRecipe;
-  depth: number;
+  /** Input sides must be multiples of this. */
+  multiple: number;
+  /** Receptive radius in input pixels, for the tiling margins. */
+  radius: number;
   info: Record<string, unknown>;
 }
 
@@ -93,7 +97,7 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
     const meta = readModelMeta(dir);
     // The page loads the weights itself: damaged ones are found here, not in the browser.
     readModelValues(dir, meta);
-    model = { dir, source, recipe: meta.input, depth: meta.unet.depth, info: meta.info };
+    model = { dir, source, recipe: meta.input, multiple: netMultiple(meta.net), radius: netReceptiveRadius(meta.net), info: meta.info };
     classes = meta.classes;
   };
   if (modelArg) openModel(modelDirOf(modelArg), modelArg);

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { TrainConfig, TrainObserver } from '../train/run.js';
+import { netConfigOf, type TrainConfig, type TrainObserver } from '../train/run.js';
+import { describeNet } from '../nets/index.js';
 import type { EpochRecord } from '../train/loop.js';
 import { previewSource, renderPreview, type PreviewSource } from './previews.js';
 import { renderReport } from './report.js';
@@ -28,7 +29,7 @@ export interface RunReportInput {
 function settingsOf(c: TrainConfig): [string, string][] {
   return [
     ['class source', c.classSource],
-    ['model', `U-Net depth ${c.depth}, width ${c.baseWidth}`],
+    ['model', `${describeNet(netConfigOf(c))}${c.encoder === 'mobilenet_v2' ? `, ImageNet weights ${c.encoderWeights}; fine-tuning: ${c.fineTune?.freezeEpochs ?? 0} epoch(s) frozen, then the encoder at 1/${c.fineTune?.encoderLrDiv ?? 1} of the rate` : ''}`],
     ['epochs, batch, crop', `${c.epochs}, ${c.batchSize}, ${c.crop}px`],
     ['learning rate, weight decay', `${c.lr}, ${c.weightDecay}`],
     ['scale, tile', `${c.scale}, ${c.tile}`],

@@ -171,7 +171,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     title: catalog.title,
     classes: catalog.classes?.classes ?? null,
     voidValues: catalog.classes?.voidValues ?? [],
-    model: catalog.model && { url: '/model/', source: catalog.model.source, recipe: catalog.model.recipe, depth: catalog.model.depth, info: catalog.model.info },
+    model: catalog.model && { url: '/model/', source: catalog.model.source, recipe: catalog.model.recipe, multiple: catalog.model.multiple, radius: catalog.model.radius, info: catalog.model.info },
     reports: catalog.reports.map((r) => `/files/${r.split('/').map(encodeURIComponent).join('/')}`),
     items: catalog.items.map((it) => ({
       id: it.id,

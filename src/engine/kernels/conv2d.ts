@@ -17,11 +17,14 @@ export function stockConvForced(): boolean {
   return kernelRoutes().conv === 'xnnpack';
 }
 
-/** Optional epilogue of convDirect: a bias per output channel, then a ReLU. */
+/** Optional epilogue of convDirect: a bias per output channel, then a ReLU or ReLU6. */
 export interface ConvEpilogue {
   bias?: tf.TensorInfo;
-  relu?: boolean;
+  activation?: 'linear' | 'relu' | 'relu6';
 }
+
+/** conv_fwd's activation codes. */
+const ACTIVATION_CODE = { linear: 0, relu: 1, relu6: 2 } as const;
 
 /**
  * Stride-1 convolution of x [n, h, w, cin] by filter [kh, kw, ci, co] (rotated, for an input
@@ -45,7 +48,7 @@ export function convDirect(
   simd.withScratch(kh * kw * ci * co * 4, (packed) => {
     simd.convPackFilter(simd.address(filter), packed, kh, kw, ci, co, rotate ? 1 : 0);
     const bias = epilogue.bias ? simd.address(epilogue.bias) : 0;
-    const argv = [simd.address(x), packed, bias, simd.address(infos[0]), n, h, w, cin, outShape[3], kh, kw, top, left, outShape[1], outShape[2], epilogue.relu ? 1 : 0];
+    const argv = [simd.address(x), packed, bias, simd.address(infos[0]), n, h, w, cin, outShape[3], kh, kw, top, left, outShape[1], outShape[2], ACTIVATION_CODE[epilogue.activation ?? 'linear']];
     simd.team.split('conv_fwd', argv, n * outShape[1]);
   });
   return infos[0];
@@ -87,9 +90,9 @@ export function conv2dDirect(original: tf.KernelFunc): tf.KernelFunc {
 }
 
 /**
- * Wrap the stock FusedConv2D (inference with batch norm folded in: conv + bias + ReLU) with
- * the direct SIMD path where it applies: no activation or ReLU, a bias of one value per
- * output channel or none.
+ * Wrap the stock FusedConv2D (inference with batch norm folded in: conv + bias + ReLU; the
+ * MobileNetV2 encoder's conv + bias + ReLU6) with the direct SIMD path where it applies: no
+ * activation, ReLU or ReLU6, a bias of one value per output channel or none.
  */
 export function fusedConv2dDirect(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
@@ -100,11 +103,11 @@ export function fusedConv2dDirect(original: tf.KernelFunc): tf.KernelFunc {
     const info = directInfo(simd, x!, filter!, attrs);
     const co = filter!.shape[3];
     const biasOk = !bias || (bias.dtype === 'float32' && bias.shape.reduce((a, b) => a * b, 1) === co && bias.shape[bias.shape.length - 1] === co);
-    const activationOk = attrs.activation === 'linear' || attrs.activation === 'relu';
+    const activationOk = attrs.activation === 'linear' || attrs.activation === 'relu' || attrs.activation === 'relu6';
     if (!simd || !info || !biasOk || !activationOk || preluActivationWeights) return original(args);
     return convDirect(backend, simd, x!, filter!, false, info.padInfo.top, info.padInfo.left, info.outShape, {
       bias,
-      relu: attrs.activation === 'relu',
+      activation: attrs.activation as ConvEpilogue['activation'],
     });
   };
 }

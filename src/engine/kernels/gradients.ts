@@ -1,6 +1,7 @@
 /**
  * Gradients that hand-written backward passes need and TensorFlow.js lacks or runs slowly,
- * one pass each over tensor memory: 2x2 max-pooling and bias gradients (per-channel sums).
+ * one pass each over tensor memory: 2x2 max-pooling, bias gradients (per-channel sums) and
+ * ReLU6 from its output.
  * SIMD on the kernel team's threads on wasm, this JavaScript on cpu.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -9,6 +10,7 @@ import { simdKernels } from '../simd/index.js';
 
 export const MAXPOOL2_GRAD = 'GapsegMaxPool2x2Grad';
 export const CHANNEL_SUMS = 'GapsegChannelSums';
+export const RELU6_GRAD = 'GapsegRelu6Grad';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: tf.NamedAttrMap };
 
@@ -83,8 +85,28 @@ function channelSums(args: Args): tf.TensorInfo {
   return infos[0];
 }
 
+/** Gradient through ReLU6 from its output y: dy where 0 < y < 6, else 0 (one pass; TF.js's takes four kernels). */
+function relu6Grad(args: Args): tf.TensorInfo {
+  const backend = args.backend as tf.KernelBackend;
+  const { dy, y } = args.inputs as Record<string, tf.TensorInfo>;
+  const { infos, views } = outputs(backend, [y.shape]);
+  const n = y.shape.reduce((a, b) => a * b, 1);
+  const simd = simdKernels(backend);
+  if (simd) {
+    const parts = simd.team.size;
+    simd.team.split('relu6_grad_part', [simd.address(dy), simd.address(y), simd.address(infos[0]), n, parts], parts);
+    return infos[0];
+  }
+  const dyv = f32(backend, dy);
+  const yv = f32(backend, y);
+  const dx = views[0];
+  for (let i = 0; i < n; i++) dx[i] = yv[i] > 0 && yv[i] < 6 ? dyv[i] : 0;
+  return infos[0];
+}
+
 /** Register these kernels for wasm and cpu. */
 export function registerGradientKernels(): void {
   registerBoth(MAXPOOL2_GRAD, maxPoolGrad as unknown as tf.KernelFunc);
   registerBoth(CHANNEL_SUMS, channelSums as unknown as tf.KernelFunc);
+  registerBoth(RELU6_GRAD, relu6Grad as unknown as tf.KernelFunc);
 }

@@ -558,7 +558,8 @@ void conv_dw(const float *x, const float *dy, float *dw, int n, int h, int w, in
 /*
  * Stride-1 convolution: y[n, oy, ox, o] = sum over taps (a, b) and channels c of
  * x[n, oy + a - top, ox + b - left, c] * f[a, b, c, o], 0 outside the image (f packed by
- * conv_pack_filter), plus bias[o] if bias is not null, clamped at 0 if relu; for output rows
+ * conv_pack_filter), plus bias[o] if bias is not null, clamped at 0 if relu is 1 and to [0, 6] if it
+ * is 2 (ReLU6); for output rows
  * [r0, r1) of the n*oh rows (threads take disjoint row ranges). Register blocks of CONV_MR
  * neighbouring pixels x 8 output channels, like XNNPACK's GEMM micro-kernels but reading the
  * input in place (no indirection buffer, no packed copy of the filter). Pixels whose window
@@ -593,8 +594,12 @@ static inline __attribute__((always_inline)) void conv_tile(const float *img, in
     }
   }
   for (int i = 0; i < mr; i++)
-    for (int j = 0; j < nv; j++)
-      wasm_v128_store(y + (long)i * co + 4 * j, relu ? wasm_f32x4_max(acc[i][j], wasm_f32x4_splat(0)) : acc[i][j]);
+    for (int j = 0; j < nv; j++) {
+      v128_t v = acc[i][j];
+      if (relu) v = wasm_f32x4_max(v, wasm_f32x4_splat(0));
+      if (relu == 2) v = wasm_f32x4_min(v, wasm_f32x4_splat(6));
+      wasm_v128_store(y + (long)i * co + 4 * j, v);
+    }
 }
 
 /* One tile of mr pixels (1..CONV_MR) for output channels [j, j + 4*nv). */
@@ -1015,4 +1020,21 @@ void depthwise_dfilter(const float *x, const float *dy, float *df, int n, int h,
     for (int t = 0; t < taps; t++)
       for (int l = 0; l < lanes; l++) df[(long)t * c + ch + l] = (float)scratch[4L * taps * u + 4L * t + l];
   }
+}
+
+/*
+ * Gradient through ReLU6 from its output: dx[i] = dy[i] where 0 < y[i] < 6, else 0, for the
+ * elements of chunks [u0, u1) of `parts` nearly equal chunks of the n elements.
+ */
+EXPORT(relu6_grad_part)
+void relu6_grad_part(const float *dy, const float *y, float *dx, int n, int parts, int u0, int u1) {
+  int i = chunk_start(u0, n, parts), hi = chunk_start(u1, n, parts);
+  v128_t zero = wasm_f32x4_splat(0), six = wasm_f32x4_splat(6);
+  for (; i < hi && (i & 3); i++) dx[i] = y[i] > 0 && y[i] < 6 ? dy[i] : 0;
+  for (; i + 4 <= hi; i += 4) {
+    v128_t yv = wasm_v128_load(y + i);
+    v128_t keep = wasm_v128_and(wasm_f32x4_gt(yv, zero), wasm_f32x4_lt(yv, six));
+    wasm_v128_store(dx + i, wasm_v128_and(wasm_v128_load(dy + i), keep));
+  }
+  for (; i < hi; i++) dx[i] = y[i] > 0 && y[i] < 6 ? dy[i] : 0;
 }

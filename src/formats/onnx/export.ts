@@ -7,7 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModel, modelDirOf, type ModelMeta } from '../modelFolder.js';
-import { disposeUNet, unetForward, unetValues, type UNet } from '../../nets/unet/unet.js';
+import { describeNet, disposeNet, netForward, netKind, netMultiple, netReceptiveRadius, netValues, type AnyNet, type NetConfig } from '../../nets/index.js';
+import type { UNetConfig } from '../../nets/unet/unet.js';
+import type { MobileUNetConfig } from '../../nets/mobilenetV2/unet.js';
+import { mobileUNetToOnnx } from './mobileUnetGraph.js';
 import { encodeOnnx } from './model.js';
 import { unetToOnnx } from './unetGraph.js';
 import { makeRng } from '../../util/random.js';
@@ -55,7 +58,7 @@ export function testImageBatch(meta: ModelMeta, n: number, h: number, w: number,
 
 /** The metadata_props of an exported gapseg model. */
 export function exportMetadata(dir: string, meta: ModelMeta): Record<string, string> {
-  const input: OnnxInputMeta = { layout: 'nchw', scores: 'logits', multiple: 2 ** meta.unet.depth, ...meta.input };
+  const input: OnnxInputMeta = { layout: 'nchw', scores: 'logits', multiple: netMultiple(meta.net), radius: netReceptiveRadius(meta.net), ...meta.input };
   return {
     [META.classes]: fs.readFileSync(path.join(dir, 'gapseg.json'), 'utf8'),
     [META.input]: JSON.stringify(input),
@@ -63,12 +66,12 @@ export function exportMetadata(dir: string, meta: ModelMeta): Record<string, str
   };
 }
 
-async function checkExport(file: string, net: UNet, meta: ModelMeta, threads: number): Promise<Omit<ExportResult, 'file' | 'bytes'>> {
-  const m = 2 ** meta.unet.depth;
+async function checkExport(file: string, net: AnyNet, meta: ModelMeta, threads: number): Promise<Omit<ExportResult, 'file' | 'bytes'>> {
+  const m = netMultiple(meta.net);
   const [n, h, w] = [2, 4 * m, 5 * m];
   const x = testImageBatch(meta, n, h, w);
-  const k = meta.unet.numClasses;
-  const refT = tf.tidy(() => tf.transpose(unetForward(net, tf.tensor4d(x, [n, h, w, 3]), false), [0, 3, 1, 2]));
+  const k = meta.net.numClasses;
+  const refT = tf.tidy(() => tf.transpose(netForward(net, tf.tensor4d(x, [n, h, w, 3]), false), [0, 3, 1, 2]));
   const ref = (await refT.data()) as Float32Array;
   refT.dispose();
   const session = await openOnnxNet(file, threads, file, 1);
@@ -87,15 +90,20 @@ async function checkExport(file: string, net: UNet, meta: ModelMeta, threads: nu
   }
 }
 
+/** The ONNX graph of a network. */
+function onnxGraphOf(cfg: NetConfig, values: Map<string, Float32Array>, opts: Parameters<typeof unetToOnnx>[2]) {
+  return netKind(cfg) === 'unet' ? unetToOnnx(cfg as UNetConfig, values, opts) : mobileUNetToOnnx(cfg as MobileUNetConfig, values, opts);
+}
+
 /** Export a run or model folder's model to ONNX (default: model.onnx in the model folder). */
 export async function exportOnnx(p: string, opts: { out?: string; threads: number; version: string }): Promise<ExportResult> {
   const dir = modelDirOf(p);
   requireOnnxRuntime('gapseg export (which checks the file it writes)');
   const { net, meta } = loadModel(dir);
   try {
-    const model = unetToOnnx(meta.unet, await unetValues(net), {
+    const model = onnxGraphOf(meta.net, await netValues(net), {
       metadata: exportMetadata(dir, meta),
-      docString: `gapseg U-Net (depth ${meta.unet.depth}, width ${meta.unet.baseWidth}), classes: ${meta.classes.classes.map((c) => c.name).join(', ')}`,
+      docString: `gapseg ${describeNet(meta.net)}, classes: ${meta.classes.classes.map((c) => c.name).join(', ')}`,
       producerVersion: opts.version,
     });
     const bytes = encodeOnnx(model);
@@ -119,6 +127,6 @@ export async function exportOnnx(p: string, opts: { out?: string; threads: numbe
       await fs.promises.rm(tmp, { force: true });
     }
   } finally {
-    disposeUNet(net);
+    disposeNet(net);
   }
 }

@@ -25,6 +25,8 @@ export interface OnnxInputMeta extends InputRecipe {
   layout: Layout;
   scores: 'logits';
   multiple: number;
+  /** Receptive radius in input pixels (absent in exports from before there were two networks: a U-Net's from `multiple`). */
+  radius?: number;
 }
 
 /** Read an ONNX file's description, as a user error when it is not one. */

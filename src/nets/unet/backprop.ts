@@ -9,7 +9,10 @@
  * gradient, input gradient. Tests check the gradients against tfjs autodiff of unetForward.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BatchStats, UNet } from './unet.js';
+import type { UNet } from './unet.js';
+import type { BatchStats, LogitsLoss, StepGradients } from '../network.js';
+
+export type { LogitsLoss, StepGradients } from '../network.js';
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../../engine/kernels/batchNormRelu.js';
 import { CHANNEL_SUMS, MAXPOOL2_GRAD } from '../../engine/kernels/gradients.js';
 import { concatChannelsOp, splitChannelsOp } from '../../engine/kernels/channels.js';
@@ -37,17 +40,6 @@ function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, shape: number[]): tf.Tensor
 function inputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: number[]): tf.Tensor4D {
   return run(tf.Conv2DBackpropInput, { dy, filter }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined as unknown as string, inputShape }) as tf.Tensor4D;
 }
-
-export interface StepGradients {
-  loss: number;
-  /** Gradient per trainable parameter name. */
-  grads: Record<string, tf.Tensor>;
-  /** Batch mean and variance of every BN layer, for the moving averages. */
-  batchStats: BatchStats;
-}
-
-/** A loss of the logits: its value and its gradient w.r.t. the logits (a new tensor). */
-export type LogitsLoss = (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor };
 
 /**
  * Loss, gradients and batch statistics of one training batch: the forward pass in training

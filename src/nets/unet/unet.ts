@@ -9,11 +9,15 @@
  * TensorFlow.js layers format, so export is a renaming-free copy.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { makeRng, normal } from '../../util/random.js';
+import { buildFromSpecs, disposeNet, foldBatchNorm, initialValuesOf, isStat, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
+
+export { foldBatchNorm, isStat, updateMovingStats, type BatchStats, type TensorSpec } from '../network.js';
 import { batchNormReluTrain, convOfConcat, upsample2x2, type BnBatchStats } from '../ops.js';
 import { concatChannelsOp } from '../../engine/kernels/channels.js';
 
 export interface UNetConfig {
+  /** Absent in models saved before there was a second network. */
+  kind?: 'unet';
   inChannels: number;
   numClasses: number;
   /** Number of 2x down-samplings. Input sides should be multiples of 2^depth. */
@@ -34,22 +38,7 @@ export const DEFAULT_UNET: Omit<UNetConfig, 'numClasses'> = {
 };
 
 /** Trainable weights and batch-norm statistics, by Keras-style name ("enc0_conv1/kernel"). */
-export interface UNet {
-  config: UNetConfig;
-  /** Trained by the optimiser. */
-  params: Record<string, tf.Variable>;
-  /** Batch-norm moving statistics, updated by averaging. */
-  stats: Record<string, tf.Variable>;
-}
-
-/** Name and shape of every tensor of a U-Net, in a stable order. */
-export interface TensorSpec {
-  name: string;
-  shape: number[];
-  kind: 'kernel' | 'bias' | 'gamma' | 'beta' | 'moving_mean' | 'moving_variance';
-  /** fan-in, for initialisation of kernels */
-  fanIn: number;
-}
+export type UNet = Net<UNetConfig>;
 
 /** Channel widths of the encoder levels (the bottleneck is baseWidth * 2^depth). */
 export function levelWidths(cfg: UNetConfig): number[] {
@@ -98,42 +87,14 @@ export function unetSpecs(cfg: UNetConfig): TensorSpec[] {
   return specs;
 }
 
-/** Whether a spec is a batch-norm statistic rather than a trainable weight. */
-export function isStat(spec: TensorSpec): boolean {
-  return spec.kind === 'moving_mean' || spec.kind === 'moving_variance';
-}
-
 /** Deterministic initial values: He-normal kernels, zero biases, unit gammas. */
 export function initialValues(cfg: UNetConfig, seed: number): Map<string, Float32Array> {
-  const rng = makeRng(seed);
-  const values = new Map<string, Float32Array>();
-  for (const s of unetSpecs(cfg)) {
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    const v = new Float32Array(n);
-    if (s.kind === 'kernel') {
-      const std = Math.sqrt(2 / s.fanIn);
-      for (let i = 0; i < n; i++) v[i] = normal(rng) * std;
-    } else if (s.kind === 'gamma' || s.kind === 'moving_variance') {
-      v.fill(1);
-    }
-    values.set(s.name, v);
-  }
-  return values;
+  return initialValuesOf(unetSpecs(cfg), seed);
 }
 
 /** Build a U-Net from a config and named values (from init, a checkpoint or a saved model). */
 export function buildUNet(cfg: UNetConfig, values: Map<string, Float32Array>): UNet {
-  const params: Record<string, tf.Variable> = {};
-  const stats: Record<string, tf.Variable> = {};
-  for (const s of unetSpecs(cfg)) {
-    const v = values.get(s.name);
-    if (!v) throw new Error(`missing weight ${s.name}`);
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    if (v.length !== n) throw new Error(`weight ${s.name} has ${v.length} values, expected ${n} for shape [${s.shape}]`);
-    const variable = tf.variable(tf.tensor(v, s.shape, "float32"), !isStat(s));
-    (isStat(s) ? stats : params)[s.name] = variable;
-  }
-  return { config: cfg, params, stats };
+  return buildFromSpecs(cfg, unetSpecs(cfg), values);
 }
 
 /** A fresh, seeded U-Net. */
@@ -143,22 +104,13 @@ export function createUNet(cfg: UNetConfig, seed: number): UNet {
 
 /** Current values of every tensor of the net, by name. */
 export async function unetValues(net: UNet): Promise<Map<string, Float32Array>> {
-  const out = new Map<string, Float32Array>();
-  for (const s of unetSpecs(net.config)) {
-    const v = net.params[s.name] ?? net.stats[s.name];
-    out.set(s.name, (await v.data()) as Float32Array);
-  }
-  return out;
+  return valuesOf(net, unetSpecs(net.config));
 }
 
 /** Release the net's tensors. */
 export function disposeUNet(net: UNet): void {
-  for (const v of Object.values(net.params)) v.dispose();
-  for (const v of Object.values(net.stats)) v.dispose();
+  disposeNet(net);
 }
-
-/** Batch statistics seen in a training forward pass, for the moving averages. */
-export type BatchStats = Map<string, BnBatchStats>;
 
 function convBnRelu(
   net: UNet,
@@ -181,25 +133,6 @@ function convBnRelu(
   const input = Array.isArray(x) ? (concatChannelsOp(x[0], x[1]) as tf.Tensor4D) : x;
   const folded = foldBatchNorm(kernel, gamma, beta, stats[`${bn}/moving_mean`] as tf.Tensor1D, stats[`${bn}/moving_variance`] as tf.Tensor1D, config.bnEpsilon);
   return tf.fused.conv2d({ x: input, filter: folded.kernel, strides: 1, pad: 'same', bias: folded.bias, activation: 'relu' });
-}
-
-/**
- * Fold inference-mode batch norm into the preceding bias-free convolution:
- * kernel' = kernel * s, bias' = beta - mean * s, with s = gamma / sqrt(variance + eps)
- * per output channel. Used for inference here and for the ONNX export.
- */
-export function foldBatchNorm(
-  kernel: tf.Tensor4D,
-  gamma: tf.Tensor1D,
-  beta: tf.Tensor1D,
-  mean: tf.Tensor1D,
-  variance: tf.Tensor1D,
-  eps: number,
-): { kernel: tf.Tensor4D; bias: tf.Tensor1D } {
-  return tf.tidy(() => {
-    const s = tf.div(gamma, tf.sqrt(tf.add(variance, eps)));
-    return { kernel: tf.mul(kernel, s) as tf.Tensor4D, bias: tf.sub(beta, tf.mul(mean, s)) as tf.Tensor1D };
-  });
 }
 
 /**
@@ -229,28 +162,6 @@ export function unetForward(net: UNet, x: tf.Tensor4D, training: boolean, batchS
     const logits = tf.conv2d(h, params['head/kernel'] as tf.Tensor4D, 1, 'same');
     return tf.add(logits, params['head/bias']) as tf.Tensor4D;
   });
-}
-
-/**
- * Fold a training step's batch statistics into the moving averages. Variance is the
- * unbiased estimate (n/(n-1)), as PyTorch keeps it.
- */
-export function updateMovingStats(net: UNet, batchStats: BatchStats): void {
-  const m = net.config.bnMomentum;
-  tf.tidy(() => {
-    for (const [bn, s] of batchStats) {
-      const mm = net.stats[`${bn}/moving_mean`];
-      const mv = net.stats[`${bn}/moving_variance`];
-      const unbiased = tf.mul(s.variance, s.count / Math.max(s.count - 1, 1));
-      mm.assign(tf.add(tf.mul(mm, m), tf.mul(s.mean, 1 - m)));
-      mv.assign(tf.add(tf.mul(mv, m), tf.mul(unbiased, 1 - m)));
-    }
-  });
-  for (const s of batchStats.values()) {
-    s.mean.dispose();
-    s.variance.dispose();
-  }
-  batchStats.clear();
 }
 
 /** Number of trainable parameters. */

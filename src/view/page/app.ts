@@ -49,7 +49,7 @@ interface CatalogJson {
   title: string;
   classes: ClassInfo[] | null;
   voidValues: number[];
-  model: { url: string; source: string; recipe: { scale: number; mean: number[]; std: number[]; tile: number }; depth: number; info: Record<string, unknown> } | null;
+  model: { url: string; source: string; recipe: { scale: number; mean: number[]; std: number[]; tile: number }; multiple: number; radius: number; info: Record<string, unknown> } | null;
   reports: string[];
   items: Item[];
   notes: string[];
@@ -187,7 +187,7 @@ async function predictProbs(rgba: Uint8ClampedArray, width: number, height: numb
     }
   };
   const all = [...Array(k).keys()];
-  const pred = await predictImage({ width, height, data: rgb }, netModel(net, recipePlan(m.recipe, 2 ** m.depth), k, 1), all);
+  const pred = await predictImage({ width, height, data: rgb }, netModel(net, recipePlan(m.recipe, m.multiple, m.radius), k, 1), all);
   return pred.probs;
 }
 

@@ -1,0 +1,109 @@
+/**
+ * gapseg's networks behind one set of functions, chosen by a config's kind: the U-Net trained
+ * from scratch ('unet', unet/) and the U-Net decoder on an ImageNet MobileNetV2 encoder
+ * ('mobilenet_v2_unet', mobilenetV2/). Training, prediction and the formats call these.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import { disposeNet, isStat, updateMovingStats, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from './network.js';
+import { buildUNet, createUNet, levelWidths, unetForward, unetSpecs, unetValues, type UNet, type UNetConfig } from './unet/unet.js';
+import { lossAndGradients as unetLossAndGradients } from './unet/backprop.js';
+import {
+  buildMobileUNet,
+  isEncoderParam,
+  MOBILE_MULTIPLE,
+  mobileLossAndGradients,
+  mobileReceptiveRadius,
+  mobileUNetForward,
+  mobileUNetSpecs,
+  mobileUNetValues,
+  mobileUNetValuesOf,
+  type MobileUNet,
+  type MobileUNetConfig,
+} from './mobilenetV2/unet.js';
+
+export type NetConfig = UNetConfig | MobileUNetConfig;
+export type AnyNet = Net<NetConfig>;
+export type { TensorSpec, BatchStats, LogitsLoss, StepGradients };
+export { isStat, disposeNet, updateMovingStats };
+
+const isMobile = (cfg: NetConfig): cfg is MobileUNetConfig => cfg.kind === 'mobilenet_v2_unet';
+
+/** The name of a config's network kind. */
+export function netKind(cfg: NetConfig): 'unet' | 'mobilenet_v2_unet' {
+  return isMobile(cfg) ? 'mobilenet_v2_unet' : 'unet';
+}
+
+/** Every tensor of the network, in a stable order. */
+export function netSpecs(cfg: NetConfig): TensorSpec[] {
+  return isMobile(cfg) ? mobileUNetSpecs(cfg) : unetSpecs(cfg);
+}
+
+/** A fresh, seeded network; a MobileNetV2 encoder starts from `encoder` (pretrained values by name) when given. */
+export function createNet(cfg: NetConfig, seed: number, encoder?: Map<string, Float32Array>): AnyNet {
+  if (isMobile(cfg)) return buildMobileUNet(cfg, mobileUNetValues(cfg, seed, encoder));
+  return createUNet(cfg, seed) as AnyNet;
+}
+
+/** The network from named values (a checkpoint or a saved model). */
+export function buildNet(cfg: NetConfig, values: Map<string, Float32Array>): AnyNet {
+  return isMobile(cfg) ? buildMobileUNet(cfg, values) : (buildUNet(cfg, values) as AnyNet);
+}
+
+/** Current values of every tensor, by name. */
+export function netValues(net: AnyNet): Promise<Map<string, Float32Array>> {
+  return isMobile(net.config) ? mobileUNetValuesOf(net as MobileUNet) : unetValues(net as UNet);
+}
+
+/** Forward pass: normalised NHWC input, NHWC logits (training: batch statistics, recorded in batchStats). */
+export function netForward(net: AnyNet, x: tf.Tensor4D, training: boolean, batchStats: BatchStats | null = null): tf.Tensor4D {
+  return isMobile(net.config) ? mobileUNetForward(net as MobileUNet, x, training, batchStats) : unetForward(net as UNet, x, training, batchStats);
+}
+
+/** Whether training can leave this parameter out (a pretrained encoder's, while frozen). */
+export function isEncoder(cfg: NetConfig, name: string): boolean {
+  return isMobile(cfg) && isEncoderParam(name);
+}
+
+/**
+ * Loss, gradients and batch statistics of a training batch. With `trainEncoder` false, a
+ * pretrained encoder is frozen: no gradient for it (nor any work to compute one).
+ */
+export function netLossAndGradients(net: AnyNet, x: tf.Tensor4D, loss: LogitsLoss, trainEncoder = true): StepGradients {
+  return isMobile(net.config) ? mobileLossAndGradients(net as MobileUNet, x, loss, trainEncoder) : unetLossAndGradients(net as UNet, x, loss);
+}
+
+/** Input sides must be multiples of this. */
+export function netMultiple(cfg: NetConfig): number {
+  return isMobile(cfg) ? MOBILE_MULTIPLE : 2 ** cfg.depth;
+}
+
+/** Receptive radius in input pixels: tiles with margins this wide equal untiled prediction. */
+export function netReceptiveRadius(cfg: NetConfig): number {
+  return isMobile(cfg) ? mobileReceptiveRadius(cfg) : 7 * 2 ** cfg.depth - 5;
+}
+
+/** Number of trainable parameters. */
+export function parameterCount(cfg: NetConfig): number {
+  return netSpecs(cfg)
+    .filter((s) => !isStat(s))
+    .reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+}
+
+/** One line naming the network, for logs and reports. */
+export function describeNet(cfg: NetConfig): string {
+  if (isMobile(cfg)) return `U-Net decoder (${cfg.decoderWidths.join('-')}) on a MobileNetV2 encoder`;
+  return `U-Net depth ${cfg.depth}, width ${cfg.baseWidth}`;
+}
+
+/**
+ * Floats of activations per image of side `crop` that a training step keeps, summed over the
+ * network's feature maps (for the memory estimate): per U-Net level its width, per MobileNetV2
+ * block its expanded width at its stride, per decoder level its width.
+ */
+export function activationFloats(cfg: NetConfig, crop: number): number {
+  if (!isMobile(cfg)) return levelWidths(cfg).reduce((a, w, i) => a + (crop / 2 ** i) ** 2 * w, 0);
+  const taps = [96, 144, 192, 576, 1280];
+  const encoder = taps.reduce((a, c, i) => a + (crop / 2 ** (i + 1)) ** 2 * c, 0);
+  const decoder = cfg.decoderWidths.reduce((a, w, j) => a + (crop / 2 ** (4 - j)) ** 2 * w, 0);
+  return encoder + decoder;
+}

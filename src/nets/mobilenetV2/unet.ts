@@ -1,0 +1,165 @@
+/**
+ * A U-Net decoder on the MobileNetV2 encoder (as segmentation_models_pytorch's Unet with a
+ * mobilenet_v2 encoder): from the stride-32 tap up, each decoder level upsamples by a 2x2
+ * stride-2 transposed convolution, reads the concatenation with the tap of its stride (none at
+ * stride 1), and applies two 3x3 convolutions with batch norm and ReLU; a 1x1 head gives one
+ * output per real class (void has none). Input sides are multiples of 32.
+ *
+ * Training runs on TensorFlow.js autodiff (gapseg's kernels give the convolution and depthwise
+ * gradients on wasm). With the encoder frozen its features are computed outside the tape, so
+ * none of its gradients and none of its activations are kept.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { batchNormReluTrain, convOfConcat, upsample2x2 } from '../ops.js';
+import { buildFromSpecs, foldBatchNorm, initialValuesOf, valuesOf, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from '../network.js';
+import { encoderForward, encoderReceptiveRadius, encoderSpecs, tapChannels } from './encoder.js';
+
+export interface MobileUNetConfig {
+  kind: 'mobilenet_v2_unet';
+  inChannels: number;
+  numClasses: number;
+  /** Widths of the decoder levels at strides 16, 8, 4, 2 and 1. */
+  decoderWidths: number[];
+  bnEpsilon: number;
+  bnMomentum: number;
+}
+
+export const DEFAULT_MOBILE_UNET: Omit<MobileUNetConfig, 'numClasses'> = {
+  kind: 'mobilenet_v2_unet',
+  inChannels: 3,
+  decoderWidths: [128, 64, 48, 32, 16],
+  bnEpsilon: 1e-5,
+  bnMomentum: 0.9,
+};
+
+export type MobileUNet = Net<MobileUNetConfig>;
+
+/** Input sides must be multiples of this. */
+export const MOBILE_MULTIPLE = 32;
+
+/** The decoder's tensors; level j reads tap 3 - j (stride 16 first), the last level none. */
+export function decoderSpecs(cfg: MobileUNetConfig): TensorSpec[] {
+  const taps = tapChannels();
+  const specs: TensorSpec[] = [];
+  let cin = taps[4];
+  cfg.decoderWidths.forEach((w, j) => {
+    const skip = j < 4 ? taps[3 - j] : 0;
+    specs.push({ name: `dec${j}_up/kernel`, shape: [2, 2, w, cin], kind: 'kernel', fanIn: cin }, { name: `dec${j}_up/bias`, shape: [w], kind: 'bias', fanIn: 0 });
+    for (const [n, ci] of [[1, w + skip], [2, w]] as const) {
+      specs.push({ name: `dec${j}_conv${n}/kernel`, shape: [3, 3, ci, w], kind: 'kernel', fanIn: 9 * ci });
+      for (const kind of ['gamma', 'beta', 'moving_mean', 'moving_variance'] as const) specs.push({ name: `dec${j}_bn${n}/${kind}`, shape: [w], kind, fanIn: 0 });
+    }
+    cin = w;
+  });
+  specs.push({ name: 'head/kernel', shape: [1, 1, cin, cfg.numClasses], kind: 'kernel', fanIn: cin }, { name: 'head/bias', shape: [cfg.numClasses], kind: 'bias', fanIn: 0 });
+  return specs;
+}
+
+/** All tensors: the encoder's, then the decoder's. */
+export function mobileUNetSpecs(cfg: MobileUNetConfig): TensorSpec[] {
+  return [...encoderSpecs(cfg.inChannels), ...decoderSpecs(cfg)];
+}
+
+/** Whether a parameter belongs to the encoder (pretrained, trained at a lower rate or frozen). */
+export function isEncoderParam(name: string): boolean {
+  return name.startsWith('enc_');
+}
+
+/**
+ * Initial values: the encoder's from `encoder` (pretrained weights by name) when given, else
+ * He-normal like the decoder's (random weights, for speed measurements).
+ */
+export function mobileUNetValues(cfg: MobileUNetConfig, seed: number, encoder?: Map<string, Float32Array>): Map<string, Float32Array> {
+  const values = initialValuesOf(mobileUNetSpecs(cfg), seed);
+  if (encoder) {
+    for (const s of encoderSpecs(cfg.inChannels)) {
+      const v = encoder.get(s.name);
+      if (!v) throw new Error(`pretrained encoder weights lack ${s.name}`);
+      values.set(s.name, v);
+    }
+  }
+  return values;
+}
+
+/** Build the network from named values. */
+export function buildMobileUNet(cfg: MobileUNetConfig, values: Map<string, Float32Array>): MobileUNet {
+  return buildFromSpecs(cfg, mobileUNetSpecs(cfg), values);
+}
+
+/** Current values of every tensor, by name. */
+export function mobileUNetValuesOf(net: MobileUNet): Promise<Map<string, Float32Array>> {
+  return valuesOf(net, mobileUNetSpecs(net.config));
+}
+
+function block(net: MobileUNet, x: tf.Tensor4D | [tf.Tensor4D, tf.Tensor4D], name: string, n: number, training: boolean, batchStats: BatchStats | null): tf.Tensor4D {
+  const { params, stats, config } = net;
+  const kernel = params[`${name}_conv${n}/kernel`] as tf.Tensor4D;
+  const bn = `${name}_bn${n}`;
+  const gamma = params[`${bn}/gamma`] as tf.Tensor1D;
+  const beta = params[`${bn}/beta`] as tf.Tensor1D;
+  if (training) {
+    const y = Array.isArray(x) ? convOfConcat(x[0], x[1], kernel) : tf.conv2d(x, kernel, 1, 'same');
+    return batchNormReluTrain(y, gamma, beta, config.bnEpsilon, batchStats ? (s) => batchStats.set(bn, s) : undefined);
+  }
+  const input = Array.isArray(x) ? (tf.concat(x, 3) as tf.Tensor4D) : x;
+  const folded = foldBatchNorm(kernel, gamma, beta, stats[`${bn}/moving_mean`] as tf.Tensor1D, stats[`${bn}/moving_variance`] as tf.Tensor1D, config.bnEpsilon);
+  return tf.fused.conv2d({ x: input, filter: folded.kernel, strides: 1, pad: 'same', bias: folded.bias, activation: 'relu' });
+}
+
+/** The decoder and head on the encoder's five taps; NHWC logits at the input's size. */
+export function decoderForward(net: MobileUNet, taps: tf.Tensor4D[], training: boolean, batchStats: BatchStats | null = null): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { params } = net;
+    let h = taps[4];
+    net.config.decoderWidths.forEach((_, j) => {
+      const up = upsample2x2(h, params[`dec${j}_up/kernel`] as tf.Tensor4D, params[`dec${j}_up/bias`] as tf.Tensor1D);
+      h = block(net, j < 4 ? [up, taps[3 - j]] : up, `dec${j}`, 1, training, batchStats);
+      h = block(net, h, `dec${j}`, 2, training, batchStats);
+    });
+    return tf.add(tf.conv2d(h, params['head/kernel'] as tf.Tensor4D, 1, 'same'), params['head/bias']) as tf.Tensor4D;
+  });
+}
+
+/** Forward pass: normalised NHWC input to NHWC logits (training: batch statistics, recorded in batchStats). */
+export function mobileUNetForward(net: MobileUNet, x: tf.Tensor4D, training: boolean, batchStats: BatchStats | null = null): tf.Tensor4D {
+  return tf.tidy(() => decoderForward(net, encoderForward(net.params, x, !training), training, batchStats));
+}
+
+/**
+ * Loss, gradients and batch statistics of one training batch by autodiff. `trainEncoder`
+ * false: the encoder runs outside the tape (no encoder gradient, none of its activations kept)
+ * and only decoder gradients are returned.
+ */
+export function mobileLossAndGradients(net: MobileUNet, x: tf.Tensor4D, loss: LogitsLoss, trainEncoder: boolean): StepGradients {
+  const batchStats: BatchStats = new Map();
+  const names = Object.keys(net.params).filter((n) => trainEncoder || !isEncoderParam(n));
+  const byVariable = new Map(names.map((n) => [net.params[n].name, n]));
+  let value = 0;
+  // The loss's value and gradient come from its kernel; autodiff carries that gradient back.
+  const lossOp = tf.customGrad(((logits: tf.Tensor, save: tf.GradSaveFunc) => {
+    const r = loss(logits as tf.Tensor4D);
+    value = r.value;
+    save([r.grad]);
+    return { value: tf.scalar(r.value), gradFunc: (dy: tf.Tensor, [g]: tf.Tensor[]) => tf.mul(g, dy) };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  // A frozen encoder is inference: its fused kernels, no tape.
+  const frozen = trainEncoder ? null : encoderForward(net.params, x, true);
+  try {
+    const { value: v, grads } = tf.variableGrads(
+      () => lossOp(frozen ? decoderForward(net, frozen, true, batchStats) : mobileUNetForward(net, x, true, batchStats)) as tf.Scalar,
+      names.map((n) => net.params[n]),
+    );
+    v.dispose();
+    const out: Record<string, tf.Tensor> = {};
+    for (const [variableName, g] of Object.entries(grads)) out[byVariable.get(variableName)!] = g;
+    return { loss: value, grads: out, batchStats };
+  } finally {
+    if (frozen) tf.dispose(frozen);
+  }
+}
+
+/** Receptive radius in input pixels: the encoder's deepest tap plus the decoder's convolutions at their strides. */
+export function mobileReceptiveRadius(cfg: MobileUNetConfig): number {
+  // Two 3x3 convolutions per decoder level, at strides 16, 8, 4, 2, 1.
+  return encoderReceptiveRadius() + cfg.decoderWidths.reduce((a, _, j) => a + 2 * 2 ** (4 - j), 0);
+}

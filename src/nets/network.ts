@@ -1,0 +1,136 @@
+/**
+ * What every network of gapseg is: plain data (a config and named tensors: weights the
+ * optimiser trains, batch-norm statistics it averages), built from a list of tensor specs.
+ * The networks themselves (unet/, mobilenetV2/) define their specs and passes; nets/index.ts
+ * dispatches on a config's kind.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { makeRng, normal } from '../util/random.js';
+import type { BnBatchStats } from './ops.js';
+
+/** Name and shape of every tensor of a network, in a stable order. */
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+  kind: 'kernel' | 'bias' | 'gamma' | 'beta' | 'moving_mean' | 'moving_variance';
+  /** fan-in, for initialisation of kernels */
+  fanIn: number;
+}
+
+/** A network: its config and its tensors by name. */
+export interface Net<C extends { bnMomentum: number } = { bnMomentum: number }> {
+  config: C;
+  /** Trained by the optimiser. */
+  params: Record<string, tf.Variable>;
+  /** Batch-norm moving statistics, updated by averaging. */
+  stats: Record<string, tf.Variable>;
+}
+
+/** Whether a spec is a batch-norm statistic rather than a trainable weight. */
+export function isStat(spec: TensorSpec): boolean {
+  return spec.kind === 'moving_mean' || spec.kind === 'moving_variance';
+}
+
+/** Deterministic initial values of specs: He-normal kernels, zero biases, unit gammas and variances. */
+export function initialValuesOf(specs: TensorSpec[], seed: number): Map<string, Float32Array> {
+  const rng = makeRng(seed);
+  const values = new Map<string, Float32Array>();
+  for (const s of specs) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const v = new Float32Array(n);
+    if (s.kind === 'kernel') {
+      const std = Math.sqrt(2 / s.fanIn);
+      for (let i = 0; i < n; i++) v[i] = normal(rng) * std;
+    } else if (s.kind === 'gamma' || s.kind === 'moving_variance') {
+      v.fill(1);
+    }
+    values.set(s.name, v);
+  }
+  return values;
+}
+
+/** A network of these specs from named values (from init, a checkpoint or a saved model). */
+export function buildFromSpecs<C extends { bnMomentum: number }>(config: C, specs: TensorSpec[], values: Map<string, Float32Array>): Net<C> {
+  const params: Record<string, tf.Variable> = {};
+  const stats: Record<string, tf.Variable> = {};
+  for (const s of specs) {
+    const v = values.get(s.name);
+    if (!v) throw new Error(`missing weight ${s.name}`);
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    if (v.length !== n) throw new Error(`weight ${s.name} has ${v.length} values, expected ${n} for shape [${s.shape}]`);
+    const variable = tf.variable(tf.tensor(v, s.shape, 'float32'), !isStat(s));
+    (isStat(s) ? stats : params)[s.name] = variable;
+  }
+  return { config, params, stats };
+}
+
+/** Current values of the net's tensors of these specs, by name. */
+export async function valuesOf(net: Net, specs: TensorSpec[]): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const s of specs) {
+    const v = net.params[s.name] ?? net.stats[s.name];
+    out.set(s.name, (await v.data()) as Float32Array);
+  }
+  return out;
+}
+
+/** Release the net's tensors. */
+export function disposeNet(net: Net): void {
+  for (const v of Object.values(net.params)) v.dispose();
+  for (const v of Object.values(net.stats)) v.dispose();
+}
+
+/** Batch statistics seen in a training forward pass, for the moving averages. */
+export type BatchStats = Map<string, BnBatchStats>;
+
+/**
+ * Fold inference-mode batch norm into the preceding bias-free convolution:
+ * kernel' = kernel * s, bias' = beta - mean * s, with s = gamma / sqrt(variance + eps)
+ * per output channel. Used for inference here and for the ONNX export.
+ */
+export function foldBatchNorm(
+  kernel: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  eps: number,
+): { kernel: tf.Tensor4D; bias: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const s = tf.div(gamma, tf.sqrt(tf.add(variance, eps)));
+    return { kernel: tf.mul(kernel, s) as tf.Tensor4D, bias: tf.sub(beta, tf.mul(mean, s)) as tf.Tensor1D };
+  });
+}
+
+/**
+ * Fold a training step's batch statistics into the moving averages. Variance is the
+ * unbiased estimate (n/(n-1)), as PyTorch keeps it.
+ */
+export function updateMovingStats(net: Net, batchStats: BatchStats): void {
+  const m = net.config.bnMomentum;
+  tf.tidy(() => {
+    for (const [bn, s] of batchStats) {
+      const mm = net.stats[`${bn}/moving_mean`];
+      const mv = net.stats[`${bn}/moving_variance`];
+      const unbiased = tf.mul(s.variance, s.count / Math.max(s.count - 1, 1));
+      mm.assign(tf.add(tf.mul(mm, m), tf.mul(s.mean, 1 - m)));
+      mv.assign(tf.add(tf.mul(mv, m), tf.mul(unbiased, 1 - m)));
+    }
+  });
+  for (const s of batchStats.values()) {
+    s.mean.dispose();
+    s.variance.dispose();
+  }
+  batchStats.clear();
+}
+
+export interface StepGradients {
+  loss: number;
+  /** Gradient per trainable parameter name. */
+  grads: Record<string, tf.Tensor>;
+  /** Batch mean and variance of every BN layer, for the moving averages. */
+  batchStats: BatchStats;
+}
+
+/** A loss of the logits: its value and its gradient w.r.t. the logits (a new tensor). */
+export type LogitsLoss = (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor };
