@@ -1,0 +1,130 @@
+/**
+ * Training speed of the MobileNetV2 U-Net (`gapseg train --encoder mobilenet_v2`): gapseg
+ * (TF.js wasm, 2 threads) against PyTorch on the same network shape (torchvision's
+ * mobilenet_v2().features and the same decoder, random weights), batch 4 x 3x256x256, masked
+ * cross-entropy, Adam; each engine in its own process, PyTorch in the faster memory format.
+ * Reports step time (encoder trained, and for gapseg also frozen, as its first fine-tuning
+ * epochs run), inference images/s and peak RSS, with the ratios. The networks are checked to be
+ * the same shape (the count of convolution weights and the logits' shape) or the benchmark
+ * fails; they are not the same function: torchvision's encoder has batch norm after each conv
+ * and pads stride-2 convs on both sides, gapseg's the folded conv + bias of the ImageNet file
+ * and TensorFlow's padding. JSON in bench/results/train-mobilenet.json.
+ *
+ *   npm run bench:train   (runs bench/train.ts, then this)
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs-core';
+import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
+import { createNet, netForward, netSpecs } from '../src/nets/index.js';
+import { DEFAULT_MOBILE_UNET } from '../src/nets/mobilenetV2/unet.js';
+import { createAdamState } from '../src/train/adam.js';
+import { trainStep } from '../src/train/step.js';
+import { REFERENCE_N, REFERENCE_SIZE, referenceBatch, referenceHyper } from './reference.js';
+import { BENCH_DIR, TORCH_HINT, findTorchPython, machine, median, table, writeResult } from './common.js';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+const STEPS = arg('steps', 10);
+const WARMUP = arg('warmup', 2);
+const THREADS = arg('threads', 2);
+const [N, S] = [REFERENCE_N, REFERENCE_SIZE];
+const CFG = { ...DEFAULT_MOBILE_UNET, numClasses: 2 };
+
+interface Row {
+  engine: string;
+  stepSeconds: number;
+  frozenStepSeconds: number | null;
+  forwardImagesPerSecond: number;
+  peakRssMB: number;
+}
+
+async function benchGapseg(): Promise<Row & { convWeights: number; logitsShape: number[] }> {
+  const info = await initEngine({ ...engineOptionsFromEnv(), threads: THREADS });
+  console.error(`gapseg: tfjs ${tf.version_core} wasm, ${info.threads} threads, FMA ${info.fma}`);
+  const net = createNet(CFG, 1);
+  const adam = createAdamState(net.params);
+  const batch = referenceBatch();
+  const hyper = referenceHyper(1e-3);
+  const time = (phase: { trainEncoder: boolean; encoderLrScale: number }) => {
+    for (let i = 0; i < WARMUP; i++) trainStep(net, adam, batch, hyper, null, phase);
+    const ts: number[] = [];
+    for (let i = 0; i < STEPS; i++) {
+      const t0 = performance.now();
+      trainStep(net, adam, batch, hyper, null, phase);
+      ts.push((performance.now() - t0) / 1000);
+    }
+    return median(ts);
+  };
+  const frozen = time({ trainEncoder: false, encoderLrScale: 0 });
+  const step = time({ trainEncoder: true, encoderLrScale: 0.1 });
+  const x = tf.tensor4d(batch.images, [N, S, S, 3]);
+  const fwd: number[] = [];
+  let logitsShape: number[] = [];
+  for (let i = 0; i < WARMUP + STEPS; i++) {
+    const t0 = performance.now();
+    const y = netForward(net, x, false);
+    await y.data();
+    logitsShape = [y.shape[0], y.shape[3], y.shape[1], y.shape[2]];
+    y.dispose();
+    if (i >= WARMUP) fwd.push((performance.now() - t0) / 1000);
+  }
+  x.dispose();
+  const convWeights = netSpecs(CFG)
+    .filter((s) => s.kind === 'kernel')
+    .reduce((a, s) => a + s.shape.reduce((p, q) => p * q, 1), 0);
+  return { engine: 'gapseg (tfjs wasm)', stepSeconds: step, frozenStepSeconds: frozen, forwardImagesPerSecond: N / median(fwd), peakRssMB: process.resourceUsage().maxRSS / 1024, convWeights, logitsShape };
+}
+
+function benchTorch(): (Row & { convWeights: number; logitsShape: number[]; byFormat: Record<string, number> }) | null {
+  const torch = findTorchPython();
+  if (!torch) return null;
+  const r = spawnSync(torch.python, ['-c', 'import torchvision'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error('torchvision not found: install the peer with `sudo apt-get install python3-torchvision` (Debian)');
+    return null;
+  }
+  const runs = ['contiguous', 'channels_last'].map((format) => {
+    const p = spawnSync(torch.python, [path.join(BENCH_DIR, 'torch_mobilenet_unet.py'), '--threads', String(THREADS), '--steps', String(STEPS), '--warmup', String(WARMUP), '--format', format, '--widths', CFG.decoderWidths.join(',')], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (p.status !== 0) throw new Error(`PyTorch benchmark failed:\n${p.stderr}`);
+    return JSON.parse(p.stdout) as { version: string; format: string; stepSeconds: number; forwardImagesPerSecond: number; peakRssMB: number; convWeights: number; logitsShape: number[] };
+  });
+  const best = runs.reduce((a, b) => (b.stepSeconds < a.stepSeconds ? b : a));
+  const fwd = runs.reduce((a, b) => (b.forwardImagesPerSecond > a.forwardImagesPerSecond ? b : a));
+  return {
+    engine: `PyTorch ${best.version} (CPU, ${best.format}; inference BN-folded, ${fwd.format})`,
+    stepSeconds: best.stepSeconds,
+    frozenStepSeconds: null,
+    forwardImagesPerSecond: fwd.forwardImagesPerSecond,
+    peakRssMB: best.peakRssMB,
+    convWeights: best.convWeights,
+    logitsShape: best.logitsShape,
+    byFormat: Object.fromEntries(runs.map((x) => [x.format, x.stepSeconds])),
+  };
+}
+
+async function main(): Promise<void> {
+  // PyTorch first, in its own processes, so the engines never compete for the cores.
+  const torch = benchTorch();
+  if (!torch) console.error(TORCH_HINT);
+  const ours = await benchGapseg();
+  if (torch && (torch.convWeights !== ours.convWeights || torch.logitsShape.join() !== ours.logitsShape.join())) {
+    throw new Error(`PyTorch's network is not gapseg's shape: ${torch.convWeights} vs ${ours.convWeights} convolution weights, logits [${torch.logitsShape}] vs [${ours.logitsShape}]; no ratio is printed`);
+  }
+  console.log(`\nTraining step, MobileNetV2 U-Net (decoder ${CFG.decoderWidths.join('-')}), batch ${N} x 3x${S}x${S}, ${THREADS} threads, median of ${STEPS} steps after ${WARMUP} warm-up; same shape checked (${ours.convWeights.toLocaleString('en')} convolution weights)\n`);
+  const f = (v: number | null) => (v === null ? 'n/a' : v);
+  console.log(table(['engine', 'step s', 'step s, encoder frozen', 'forward img/s', 'peak RSS MB'], [ours, ...(torch ? [torch] : [])].map((r) => [r.engine, r.stepSeconds, f(r.frozenStepSeconds), r.forwardImagesPerSecond, r.peakRssMB])));
+  const ratios = torch ? { stepTime: ours.stepSeconds / torch.stepSeconds, forwardTime: torch.forwardImagesPerSecond / ours.forwardImagesPerSecond, peakRss: ours.peakRssMB / torch.peakRssMB } : null;
+  if (ratios) console.log(`\nratios gapseg / PyTorch (lower is better): step time ${ratios.stepTime.toFixed(2)}, forward time ${ratios.forwardTime.toFixed(2)}, peak RSS ${ratios.peakRss.toFixed(2)}`);
+  const file = writeResult('train-mobilenet.json', { machine: machine(), load: os.loadavg(), settings: { N, S, STEPS, WARMUP, THREADS, decoderWidths: CFG.decoderWidths }, gapseg: ours, pytorch: torch, ratios });
+  console.log(`\nresults: ${file}`);
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
