@@ -77,7 +77,7 @@ export async function mobileNetV2WeightsFile(given: string | undefined, log: (li
     log(`note: ${cached} is not the expected file (its SHA-256 differs); downloading it again`);
   }
   const url = process.env.GAPSEG_WEIGHTS_URL || MOBILENET_V2_WEIGHTS.url;
-  log(`downloading the ImageNet MobileNetV2 weights (${(MOBILENET_V2_WEIGHTS.bytes / 1e6).toFixed(1)} MB) from ${url} into ${dir}`);
+  log(`note: downloading the ImageNet MobileNetV2 weights (${(MOBILENET_V2_WEIGHTS.bytes / 1e6).toFixed(1)} MB) from ${url} into ${dir}`);
   try {
     await download(url, cached, progress);
   } catch (e) {
