@@ -7,8 +7,8 @@
  */
 import { BLOCKS, STEM_CHANNELS, TAP_BLOCKS, TOP_CHANNELS, blockInputs, isResidual, tapChannels } from '../../nets/mobilenetV2/encoder.js';
 import type { MobileUNetConfig } from '../../nets/mobilenetV2/unet.js';
-import { DTYPE, type OnnxAttr, type OnnxModel, type OnnxNode, type OnnxTensor } from './model.js';
-import { ONNX_INPUT, ONNX_IR_VERSION, ONNX_OPSET, ONNX_OUTPUT, convKernelToOnnx, foldBatchNorm, upKernelToOnnx, type UNetOnnxOptions } from './unetGraph.js';
+import { type OnnxAttr, type OnnxModel, type OnnxNode, type OnnxTensor } from './model.js';
+import { ONNX_INPUT, ONNX_OUTPUT, convKernelToOnnx, foldBatchNorm, segmentationModel, upKernelToOnnx, type UNetOnnxOptions } from './unetGraph.js';
 
 function need(values: Map<string, Float32Array>, name: string): Float32Array {
   const v = values.get(name);
@@ -86,21 +86,7 @@ export function mobileUNetToOnnx(cfg: MobileUNetConfig, values: Map<string, Floa
   const k = cfg.numClasses;
   inits.push({ name: 'head.weight', dims: [k, cin, 1, 1], data: convKernelToOnnx(need(values, 'head/kernel'), 1, 1, cin, k) }, { name: 'head.bias', dims: [k], data: need(values, 'head/bias') });
   nodes.push({ op: 'Conv', name: 'head', inputs: [h, 'head.weight', 'head.bias'], outputs: [ONNX_OUTPUT], attrs: [ints('kernel_shape', [1, 1])] });
-  return {
-    graph: {
-      name: 'gapseg_mobilenet_v2_unet',
-      nodes,
-      initializers: inits,
-      inputs: [{ name: ONNX_INPUT, elemType: DTYPE.float, dims: ['batch', cfg.inChannels, 'height', 'width'] }],
-      outputs: [{ name: ONNX_OUTPUT, elemType: DTYPE.float, dims: ['batch', k, 'height', 'width'] }],
-    },
-    opset: ONNX_OPSET,
-    irVersion: ONNX_IR_VERSION,
-    producer: 'gapseg',
-    producerVersion: opts.producerVersion,
-    docString: opts.docString,
-    metadata: opts.metadata,
-  };
+  return segmentationModel('gapseg_mobilenet_v2_unet', nodes, inits, cfg.inChannels, k, opts);
 }
 
 /** TF.js depthwise kernel [k, k, c, 1] to ONNX grouped Conv weight [c, 1, k, k]. */

@@ -69,6 +69,25 @@ export interface UNetOnnxOptions {
   producerVersion: string;
 }
 
+/** A model of gapseg's graph contract: NCHW image in, one logit plane per class out, any batch and size. */
+export function segmentationModel(name: string, nodes: OnnxNode[], initializers: OnnxTensor[], inChannels: number, numClasses: number, opts: UNetOnnxOptions): OnnxModel {
+  return {
+    graph: {
+      name,
+      nodes,
+      initializers,
+      inputs: [{ name: ONNX_INPUT, elemType: DTYPE.float, dims: ['batch', inChannels, 'height', 'width'] }],
+      outputs: [{ name: ONNX_OUTPUT, elemType: DTYPE.float, dims: ['batch', numClasses, 'height', 'width'] }],
+    },
+    opset: ONNX_OPSET,
+    irVersion: ONNX_IR_VERSION,
+    producer: 'gapseg',
+    producerVersion: opts.producerVersion,
+    docString: opts.docString,
+    metadata: opts.metadata,
+  };
+}
+
 /** Build the ONNX model of a U-Net from its config and named values. */
 export function unetToOnnx(cfg: UNetConfig, values: Map<string, Float32Array>, opts: UNetOnnxOptions): OnnxModel {
   const widths = levelWidths(cfg);
@@ -133,19 +152,5 @@ export function unetToOnnx(cfg: UNetConfig, values: Map<string, Float32Array>, o
   inits.push({ name: 'head.bias', dims: [k], data: need(values, 'head/bias') });
   nodes.push({ op: 'Conv', name: 'head', inputs: [h, 'head.weight', 'head.bias'], outputs: [ONNX_OUTPUT], attrs: [ints('kernel_shape', [1, 1])] });
 
-  return {
-    graph: {
-      name: 'gapseg_unet',
-      nodes,
-      initializers: inits,
-      inputs: [{ name: ONNX_INPUT, elemType: DTYPE.float, dims: ['batch', cfg.inChannels, 'height', 'width'] }],
-      outputs: [{ name: ONNX_OUTPUT, elemType: DTYPE.float, dims: ['batch', k, 'height', 'width'] }],
-    },
-    opset: ONNX_OPSET,
-    irVersion: ONNX_IR_VERSION,
-    producer: 'gapseg',
-    producerVersion: opts.producerVersion,
-    docString: opts.docString,
-    metadata: opts.metadata,
-  };
+  return segmentationModel('gapseg_unet', nodes, inits, cfg.inChannels, k, opts);
 }
