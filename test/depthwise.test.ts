@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { engine } from './helpers.js';
+import { maxRelDiff, onBackend } from './kernelHelpers.js';
 import { makeRng } from '../src/util/random.js';
 import { KERNELS_WASM } from '../src/engine/simd/kernelsWasm.js';
 import { DEFAULT_ROUTES, setKernelRoutes } from '../src/engine/routes.js';
@@ -20,24 +21,6 @@ function rand(n: number, seed: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * scale);
 }
 
-/** Run f on a backend with fresh tensors from the given values; return plain arrays. */
-async function onBackend(backend: string, f: (...t: tf.Tensor[]) => tf.Tensor[], inputs: [Float32Array, number[]][]): Promise<Float32Array[]> {
-  await tf.setBackend(backend);
-  try {
-    return tf.tidy(() => f(...inputs.map(([v, s]) => tf.tensor(v, s))).map((t) => t.dataSync() as Float32Array));
-  } finally {
-    await tf.setBackend('wasm');
-  }
-}
-
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let scale = 1e-6;
-  for (const v of b) scale = Math.max(scale, Math.abs(v));
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d / scale;
-}
 
 type Pad = 'same' | 'valid';
 // [name, x shape, filter [kh, kw, channel multiplier], stride, pad]. Channel counts below 4 or

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { engine } from './helpers.js';
+import { maxRelDiff, onBackend } from './kernelHelpers.js';
 import { DEFAULT_ROUTES, setKernelRoutes } from '../src/engine/routes.js';
 import { makeRng } from '../src/util/random.js';
 
@@ -18,24 +19,6 @@ function rand(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
 }
 
-/** Run f on a backend with fresh tensors from the given values; return plain arrays. */
-async function onBackend(backend: string, f: (...t: tf.Tensor[]) => tf.Tensor[], inputs: [Float32Array, number[]][]): Promise<Float32Array[]> {
-  await tf.setBackend(backend);
-  try {
-    return tf.tidy(() => f(...inputs.map(([v, s]) => tf.tensor(v, s))).map((t) => t.dataSync() as Float32Array));
-  } finally {
-    await tf.setBackend('wasm');
-  }
-}
-
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let scale = 1e-6;
-  for (const v of b) scale = Math.max(scale, Math.abs(v));
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d / scale;
-}
 
 const convCases: [string, number[], number[], number, 'same' | 'valid'][] = [
   ['3x3 same stride 1', [2, 8, 8, 3], [3, 3, 3, 4], 1, 'same'],

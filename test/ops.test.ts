@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchNormReluTrain, convOfConcat, upsample2x2, type BnBatchStats } from '../src/nets/ops.js';
 import { makeRng, normal } from '../src/util/random.js';
 import { engine } from './helpers.js';
+import { maxRelDiff } from './kernelHelpers.js';
 
 before(engine);
 
@@ -19,14 +20,6 @@ function randn(n: number, seed: number, scale = 1, shift = 0): Float32Array {
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let scale = 1e-6;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d / scale;
-}
 
 /**
  * Values and gradients of sum(f(inputs) * r) for a random r, for two implementations of f;
