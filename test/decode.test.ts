@@ -10,7 +10,6 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { encodePng, readImage, readLabel } from '../src/data/decode.js';
-import { GapsegError } from '../src/util/errors.js';
 import { rejectsUser, tmpDir, writePng } from './helpers.js';
 
 const dir = tmpDir();

@@ -1,5 +1,4 @@
 /** `gapseg predict`: label images with a trained model, never predicting forbidden classes. */
-import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
 import { flag, list, num, str } from './args.js';
 import { MAX_PIXELS_OPTION, THREADS_OPTION, given, log } from './common.js';

@@ -3,9 +3,6 @@
  * Gives a uniform predictor: the logits function, what each output channel means, and how
  * to prepare input.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { GapsegError } from '../util/errors.js';
 import { loadModel, modelDirOf, type InputRecipe } from '../formats/modelFolder.js';
 import { disposeNet, netMultiple, netReceptiveRadius } from '../nets/index.js';
 import { tfjsNet } from './tfjsNet.js';

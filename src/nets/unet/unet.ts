@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { buildFromSpecs, disposeNet, foldBatchNorm, initialValuesOf, isStat, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
 
 export { foldBatchNorm, isStat, updateMovingStats, type BatchStats, type TensorSpec } from '../network.js';
-import { batchNormReluTrain, convOfConcat, upsample2x2, type BnBatchStats } from '../ops.js';
+import { batchNormReluTrain, convOfConcat, upsample2x2 } from '../ops.js';
 import { concatChannelsOp } from '../../engine/kernels/channels.js';
 
 export interface UNetConfig {
