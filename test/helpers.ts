@@ -11,6 +11,10 @@ import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
 import { encodePng } from '../src/data/decode.js';
 import { GapsegError } from '../src/util/errors.js';
 
+// A run that names no network chooses one by what gapseg's cache holds: every test process gets
+// an empty cache of its own (tests that need one set theirs), so cached weights change nothing.
+process.env.GAPSEG_CACHE_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'gapseg-test-cache-'));
+
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The command as package.json's "bin" names it: what npx and an install link run. */
 export const CLI = path.join(ROOT, (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: { gapseg: string } }).bin.gapseg);

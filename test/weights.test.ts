@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { cacheDir, MOBILENET_V2_WEIGHTS, mobileNetV2WeightsFile } from '../src/api/weights.js';
 import { makeSample } from '../src/api/sample.js';
+import { chooseEncoder } from '../src/api/train.js';
 import { errorLine, rejectsUser, runCli, tmpDir } from './helpers.js';
 import { noRealWeights, realWeights } from './mobilenetFixture.js';
 
@@ -106,7 +107,7 @@ test('the weights are downloaded once, checked, and then read from the cache', {
   }
 });
 
-test('gapseg train --encoder mobilenet_v2: offline with no weights, a crop not a multiple of 32, and encoder flags without the encoder are one-line errors', async () => {
+test('gapseg train --encoder mobilenet_v2: offline with no weights, a crop not a multiple of 32, and encoder flags with the U-Net are one-line errors', async () => {
   const dir = tmpDir();
   const data = path.join(dir, 'data');
   await makeSample(data, { images: 4 });
@@ -121,11 +122,39 @@ test('gapseg train --encoder mobilenet_v2: offline with no weights, a crop not a
   assert.equal(crop.code, 2);
   assert.match(errorLine(crop.stderr, crop.stderr), /--crop 48 must be a multiple of 32/);
 
-  const stray = await runCli(['train', data, '--out', path.join(dir, 'run3'), '--freeze-epochs', '2'], { env });
+  const stray = await runCli(['train', data, '--out', path.join(dir, 'run3'), '--encoder', 'unet', '--freeze-epochs', '2'], { env });
   assert.equal(stray.code, 2);
   assert.match(errorLine(stray.stderr, stray.stderr), /--freeze-epochs goes with --encoder mobilenet_v2/);
 
   const missing = await runCli(['train', data, '--out', path.join(dir, 'run4'), '--encoder', 'mobilenet_v2', '--encoder-weights', path.join(dir, 'no.tflite')], { env });
   assert.notEqual(missing.code, 0);
   assert.match(errorLine(missing.stderr, missing.stderr), /no\.tflite: encoder weights not found/);
+});
+
+test('a run that names no network gets the pretrained one where its weights are cached, else a U-Net, saying which', async () => {
+  const empty = tmpDir();
+  await withEnv({ GAPSEG_CACHE_DIR: empty }, async () => {
+    const none = chooseEncoder({ out: 'run' });
+    assert.equal(none.encoder, 'unet');
+    assert.ok(none.note?.startsWith('note: ') && none.note.includes(empty) && none.note.includes('--encoder mobilenet_v2'), String(none.note));
+    assert.deepEqual(chooseEncoder({ out: 'run', encoderWeights: 'w.tflite' }), { encoder: 'mobilenet_v2', note: null });
+    assert.deepEqual(chooseEncoder({ out: 'run', freezeEpochs: 2 }), { encoder: 'mobilenet_v2', note: null });
+  });
+  const weights = realWeights();
+  if (!weights) return;
+  const cache = tmpDir();
+  fs.copyFileSync(weights, path.join(cache, MOBILENET_V2_WEIGHTS.file));
+  await withEnv({ GAPSEG_CACHE_DIR: cache }, async () => {
+    const cached = chooseEncoder({ out: 'run' });
+    assert.equal(cached.encoder, 'mobilenet_v2');
+    assert.match(String(cached.note), /^note: the ImageNet-pretrained MobileNetV2 U-Net .*--encoder unet/);
+    assert.deepEqual(chooseEncoder({ out: 'run', depth: 3 }), { encoder: 'unet', note: null }, 'a U-Net option chooses the U-Net');
+    assert.deepEqual(chooseEncoder({ out: 'run', encoder: 'unet' }), { encoder: 'unet', note: null });
+    const odd = chooseEncoder({ out: 'run', crop: 100 });
+    assert.equal(odd.encoder, 'unet');
+    assert.match(String(odd.note), /--crop 100 is not a multiple of 32/);
+    // A damaged cached file is not the weights.
+    fs.writeFileSync(path.join(cache, MOBILENET_V2_WEIGHTS.file), 'damaged');
+    assert.equal(chooseEncoder({ out: 'run' }).encoder, 'unet');
+  });
 });

@@ -8,7 +8,7 @@ import { DEFAULT_CRF, type GapLossConfig } from '../losses/gapLoss.js';
 import { reportObserver } from '../view/runReport.js';
 import { startEngine } from './engine.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
-import { mobileNetV2WeightsFile } from './weights.js';
+import { cacheDir, cachedMobileNetV2Weights, mobileNetV2WeightsFile } from './weights.js';
 import { DEFAULT_FINE_TUNE } from '../train/loop.js';
 
 /** Settings of the Gated CRF gap loss (any left out take their defaults). */
@@ -41,7 +41,7 @@ export interface TrainOptions {
   weightDecay?: number;
   /** Loss weight per class, in class order. */
   classWeights?: number[];
-  /** The network: 'unet' (default), a U-Net trained from scratch, or 'mobilenet_v2', a U-Net decoder on an ImageNet-pretrained MobileNetV2, fine-tuned. */
+  /** The network: 'unet', a U-Net trained from scratch, or 'mobilenet_v2', a U-Net decoder on an ImageNet-pretrained MobileNetV2, fine-tuned; unset: see chooseEncoder. */
   encoder?: 'unet' | 'mobilenet_v2';
   /** The MobileNetV2 .tflite file (default: gapseg's cache, downloaded there when missing). */
   encoderWeights?: string;
@@ -49,7 +49,9 @@ export interface TrainOptions {
   freezeEpochs?: number;
   /** With mobilenet_v2: the encoder's learning rate is the decoder's divided by this (default 10). */
   encoderLrDiv?: number;
+  /** The U-Net's levels (naming it, or width, chooses the U-Net). */
   depth?: number;
+  /** The U-Net's channels at its first level. */
   width?: number;
   validFraction?: number;
   seed?: number;
@@ -149,12 +151,28 @@ function classesOf(o: TrainOptions): { classes: ClassDescription | null; file: s
   return { classes: o.classes ?? null, file: o.classFile ?? null };
 }
 
+/**
+ * The network of a run that names none: the pretrained MobileNetV2 U-Net where its weights are
+ * at hand (named, or in the cache) and no U-Net option is given, else a U-Net from scratch;
+ * with a note saying which and why (null when the options chose).
+ */
+export function chooseEncoder(o: TrainOptions): { encoder: 'unet' | 'mobilenet_v2'; note: string | null } {
+  if (o.encoder !== undefined) return { encoder: o.encoder, note: null };
+  if (o.encoderWeights !== undefined || o.freezeEpochs !== undefined || o.encoderLrDiv !== undefined) return { encoder: 'mobilenet_v2', note: null };
+  if (o.depth !== undefined || o.width !== undefined) return { encoder: 'unet', note: null };
+  const crop = o.crop ?? DEFAULT_TRAIN.crop;
+  if (crop % 32 !== 0) return { encoder: 'unet', note: `note: a U-Net from scratch, as --crop ${crop} is not a multiple of 32 (--encoder mobilenet_v2, the pretrained network, needs one)` };
+  const cached = cachedMobileNetV2Weights();
+  if (!cached) return { encoder: 'unet', note: `note: a U-Net from scratch, as no MobileNetV2 weights are in ${cacheDir()}; --encoder mobilenet_v2 downloads them once and learns real photos from far fewer images` };
+  return { encoder: 'mobilenet_v2', note: `note: the ImageNet-pretrained MobileNetV2 U-Net (weights in ${cached}); --encoder unet for a U-Net from scratch` };
+}
+
 /** The run's full settings from the options (checked as `gapseg train` checks its flags). */
 export function trainConfig(dataset: string, o: TrainOptions): TrainConfig {
   for (const [key, flag, lo, hi] of RANGES) checkNumber(o[key], flag, lo, hi, INTEGERS.has(key));
   checkNumber(o.seed, 'seed', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
   if (o.maxPixels !== undefined && !(Number.isInteger(o.maxPixels) && o.maxPixels >= 1)) throw new GapsegError('--max-pixels must be at least 1', 2);
-  const encoder = o.encoder ?? 'unet';
+  const encoder = chooseEncoder(o).encoder;
   if (encoder !== 'unet' && encoder !== 'mobilenet_v2') throw new GapsegError(`--encoder must be unet or mobilenet_v2, not "${String(encoder)}"`, 2);
   const mobile = encoder === 'mobilenet_v2';
   if (!mobile) {
@@ -216,6 +234,8 @@ export async function train(dataset: string, options: TrainOptions): Promise<Tra
   const out = path.resolve(options.out);
   // With resume the run keeps its own settings: only the data set is checked against them.
   const config = options.resume ? null : trainConfig(dataset, options);
+  const choice = options.resume ? null : chooseEncoder(options).note;
+  if (choice) log(choice);
   if (config?.encoder === 'mobilenet_v2') config.encoderWeights = await mobileNetV2WeightsFile(options.encoderWeights, log, progressCallbacks(options.onProgress));
   await startEngine(options.threads, log);
   const observers: TrainObserver[] = [];

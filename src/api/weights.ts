@@ -53,6 +53,16 @@ async function download(url: string, target: string, progress: ProgressFactory |
   await writeFileAtomic(target, bytes);
 }
 
+/** The cached MobileNetV2 weights file when it is there and intact, else null. */
+export function cachedMobileNetV2Weights(): string | null {
+  const cached = path.join(cacheDir(), MOBILENET_V2_WEIGHTS.file);
+  try {
+    return sha256(fs.readFileSync(cached)) === MOBILENET_V2_WEIGHTS.sha256 ? cached : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The MobileNetV2 weights file to train from: `given` (checked to exist), else the cached copy,
  * else downloaded into the cache (GAPSEG_WEIGHTS_URL overrides the location, e.g. a mirror).
