@@ -1,5 +1,6 @@
 /** Shared pieces of the benchmarks: finding the PyTorch peer, tables, result files. */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -53,5 +54,17 @@ export function writeResult(name: string, data: unknown): string {
 
 /** Basic facts about the machine, recorded with every result. */
 export function machine(): Record<string, unknown> {
-  return { node: process.version, cpus: (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? null, date: new Date().toISOString() };
+  const cpus = os.cpus();
+  return { node: process.version, cpus: cpus.length, cpuModel: cpus[0]?.model ?? null, date: new Date().toISOString() };
+}
+
+/** The value after `--name` on the command line, else `def`. */
+export function argString(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+}
+
+/** The number after `--name` on the command line, else `def`. */
+export function argNumber(name: string, def: number): number {
+  return Number(argString(name, String(def)));
 }

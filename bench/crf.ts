@@ -19,17 +19,13 @@ import { DEFAULT_CRF, type GapLossConfig } from '../src/losses/gapLoss.js';
 import { GATED_CRF } from '../src/losses/gatedCrf.js';
 import { generateImage } from '../src/data/sample.js';
 import { makeRng } from '../src/util/random.js';
-import { machine, median, table, writeResult } from './common.js';
+import { argString, machine, median, table, writeResult } from './common.js';
 
-function argStr(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
-const STEPS = Number(argStr('steps', '6'));
-const RADII = argStr('radii', '3,5,8').split(',').map(Number);
-const N = Number(argStr('batch', '4'));
-const S = Number(argStr('size', '256'));
-const WIDTH = Number(argStr('width', String(DEFAULT_UNET.baseWidth)));
+const STEPS = Number(argString('steps', '6'));
+const RADII = argString('radii', '3,5,8').split(',').map(Number);
+const N = Number(argString('batch', '4'));
+const S = Number(argString('size', '256'));
+const WIDTH = Number(argString('width', String(DEFAULT_UNET.baseWidth)));
 const K = 2;
 
 function timeKernel(logits: tf.Tensor4D, image: tf.Tensor4D, gate: tf.Tensor3D, radius: number, reps: number): number {

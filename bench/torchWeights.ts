@@ -1,14 +1,22 @@
 /**
- * gapseg's U-Net weights for the PyTorch peers (bench/torch_unet_model.py's UNet, loaded by
- * load_gapseg_weights), so that both engines can be checked to compute the same network.
+ * gapseg's weights for the PyTorch peers (the U-Net's under bench/torch_unet_model.py's names,
+ * other networks' under gapseg's own), so that both engines can be checked to compute the same
+ * network.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { TensorSpec } from '../src/nets/index.js';
 import type { UNetConfig } from '../src/nets/unet/unet.js';
 import { convKernelToOnnx, upKernelToOnnx } from '../src/formats/onnx/unetGraph.js';
 
+/** A float32 file of tensors and its index: name, shape and byte offset of each. */
+export interface TensorFile {
+  weights: string;
+  tensors: { name: string; shape: number[]; offset: number }[];
+}
+
 /** Write gapseg's tensors under PyTorch state_dict names of the reference UNet; returns the file and its index. */
-export async function writeTorchWeights(dir: string, cfg: UNetConfig, values: Map<string, Float32Array>): Promise<{ weights: string; tensors: { name: string; shape: number[]; offset: number }[] }> {
+export async function writeTorchWeights(dir: string, cfg: UNetConfig, values: Map<string, Float32Array>): Promise<TensorFile> {
   const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
   const w = Array.from({ length: cfg.depth + 1 }, (_, i) => cfg.baseWidth * 2 ** i);
   const v = (n: string) => values.get(n)!;
@@ -36,7 +44,22 @@ export async function writeTorchWeights(dir: string, cfg: UNetConfig, values: Ma
   }
   tensors.push({ name: 'head.weight', shape: [cfg.numClasses, w[0], 1, 1], data: convKernelToOnnx(v('head/kernel'), 1, 1, w[0], cfg.numClasses) });
   tensors.push({ name: 'head.bias', shape: [cfg.numClasses], data: v('head/bias') });
-  const file = path.join(dir, 'torch-weights.bin');
+  return writeTensorFile(path.join(dir, 'torch-weights.bin'), tensors);
+}
+
+/**
+ * gapseg's tensors under their own names and in its own (TensorFlow) layout, for a PyTorch twin
+ * that reads them by name (bench/torch_mobilenet_unet.py); returns the file and its index.
+ */
+export function writeGapsegTensors(dir: string, specs: TensorSpec[], values: Map<string, Float32Array>): TensorFile {
+  return writeTensorFile(
+    path.join(dir, 'gapseg-tensors.bin'),
+    specs.map((s) => ({ name: s.name, shape: s.shape, data: values.get(s.name)! })),
+  );
+}
+
+/** One float32 file of the tensors, back to back, and its index (name, shape, byte offset). */
+function writeTensorFile(file: string, tensors: { name: string; shape: number[]; data: Float32Array }[]): TensorFile {
   const fd = fs.openSync(file, 'w');
   let offset = 0;
   const index = tensors.map((t) => {

@@ -4,33 +4,34 @@
  * mobilenet_v2().features and the same decoder, random weights), batch 4 x 3x256x256, masked
  * cross-entropy, Adam; each engine in its own process, PyTorch in the faster memory format.
  * Reports step time (encoder trained, and for gapseg also frozen, as its first fine-tuning
- * epochs run), inference images/s and peak RSS, with the ratios. The networks are checked to be
- * the same shape (the count of convolution weights and the logits' shape) or the benchmark
- * fails; they are not the same function: torchvision's encoder has batch norm after each conv
- * and pads stride-2 convs on both sides, gapseg's the folded conv + bias of the ImageNet file
- * and TensorFlow's padding. JSON in bench/results/train-mobilenet.json.
+ * epochs run), inference images/s and peak RSS, with the ratios. Two checks come first, and the
+ * benchmark fails with no ratio unless both hold: PyTorch computes gapseg's network itself from
+ * gapseg's tensors (the folded encoder with TensorFlow's padding: inference logits and the
+ * training-mode loss), and the timed torchvision network has gapseg's shape (the count of
+ * convolution weights and the logits' shape). The timed networks are not the same function:
+ * torchvision's encoder has batch norm after each conv (as its users train it), gapseg's the
+ * folded conv + bias of the ImageNet file. JSON in bench/results/train-mobilenet.json.
  *
  *   npm run bench:train   (runs bench/train.ts, then this)
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
-import { createNet, netForward, netSpecs } from '../src/nets/index.js';
+import { createNet, disposeNet, netForward, netSpecs, netValues } from '../src/nets/index.js';
 import { DEFAULT_MOBILE_UNET } from '../src/nets/mobilenetV2/unet.js';
 import { createAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
 import { REFERENCE_N, REFERENCE_SIZE, referenceBatch, referenceHyper } from './reference.js';
-import { BENCH_DIR, TORCH_HINT, findTorchPython, machine, median, table, writeResult } from './common.js';
+import { checkAgreement, writeCheckData } from './peerCheck.js';
+import { writeGapsegTensors } from './torchWeights.js';
+import { argNumber, BENCH_DIR, findTorchPython, machine, median, table, TORCH_HINT, writeResult } from './common.js';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
-const STEPS = arg('steps', 10);
-const WARMUP = arg('warmup', 2);
-const THREADS = arg('threads', 2);
+const STEPS = argNumber('steps', 10);
+const WARMUP = argNumber('warmup', 2);
+const THREADS = argNumber('threads', 2);
 const [N, S] = [REFERENCE_N, REFERENCE_SIZE];
 const CFG = { ...DEFAULT_MOBILE_UNET, numClasses: 2 };
 
@@ -43,8 +44,6 @@ interface Row {
 }
 
 async function benchGapseg(): Promise<Row & { convWeights: number; logitsShape: number[] }> {
-  const info = await initEngine({ ...engineOptionsFromEnv(), threads: THREADS });
-  console.error(`gapseg: tfjs ${tf.version_core} wasm, ${info.threads} threads, FMA ${info.fma}`);
   const net = createNet(CFG, 1);
   const adam = createAdamState(net.params);
   const batch = referenceBatch();
@@ -79,7 +78,28 @@ async function benchGapseg(): Promise<Row & { convWeights: number; logitsShape: 
   return { engine: 'gapseg (tfjs wasm)', stepSeconds: step, frozenStepSeconds: frozen, forwardImagesPerSecond: N / median(fwd), peakRssMB: process.resourceUsage().maxRSS / 1024, convWeights, logitsShape };
 }
 
-function benchTorch(): (Row & { convWeights: number; logitsShape: number[]; byFormat: Record<string, number> }) | null {
+/**
+ * Check that PyTorch computes gapseg's network (bench/torch_mobilenet_unet.py --check, from
+ * gapseg's own tensors); throws when it does not.
+ */
+async function checkTorch(python: string): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gapseg-bench-mobile-'));
+  try {
+    const net = createNet(CFG, 1);
+    const tensors = writeGapsegTensors(dir, netSpecs(CFG), await netValues(net));
+    const { gapsegLoss, ...data } = writeCheckData(dir, net, 1e-3);
+    disposeNet(net);
+    const manifest = path.join(dir, 'manifest.json');
+    fs.writeFileSync(manifest, JSON.stringify({ config: CFG, ...tensors, ...data }));
+    const r = spawnSync(python, [path.join(BENCH_DIR, 'torch_mobilenet_unet.py'), '--threads', String(THREADS), '--check', manifest], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (r.status !== 0) throw new Error(`PyTorch check failed:\n${r.stderr}`);
+    return checkAgreement('PyTorch', JSON.parse(r.stdout), gapsegLoss);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchTorch(): Promise<(Row & { convWeights: number; logitsShape: number[]; byFormat: Record<string, number>; check: string }) | null> {
   const torch = findTorchPython();
   if (!torch) return null;
   const r = spawnSync(torch.python, ['-c', 'import torchvision'], { encoding: 'utf8' });
@@ -87,6 +107,8 @@ function benchTorch(): (Row & { convWeights: number; logitsShape: number[]; byFo
     console.error('torchvision not found: install the peer with `sudo apt-get install python3-torchvision` (Debian)');
     return null;
   }
+  const check = await checkTorch(torch.python);
+  console.error(check);
   const runs = ['contiguous', 'channels_last'].map((format) => {
     const p = spawnSync(torch.python, [path.join(BENCH_DIR, 'torch_mobilenet_unet.py'), '--threads', String(THREADS), '--steps', String(STEPS), '--warmup', String(WARMUP), '--format', format, '--widths', CFG.decoderWidths.join(',')], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (p.status !== 0) throw new Error(`PyTorch benchmark failed:\n${p.stderr}`);
@@ -103,18 +125,21 @@ function benchTorch(): (Row & { convWeights: number; logitsShape: number[]; byFo
     convWeights: best.convWeights,
     logitsShape: best.logitsShape,
     byFormat: Object.fromEntries(runs.map((x) => [x.format, x.stepSeconds])),
+    check,
   };
 }
 
 async function main(): Promise<void> {
-  // PyTorch first, in its own processes, so the engines never compete for the cores.
-  const torch = benchTorch();
+  const info = await initEngine({ ...engineOptionsFromEnv(), threads: THREADS });
+  console.error(`gapseg: tfjs ${tf.version_core} wasm, ${info.threads} threads, FMA ${info.fma}`);
+  // PyTorch first (after the check), in its own processes, so the engines never compete for the cores.
+  const torch = await benchTorch();
   if (!torch) console.error(TORCH_HINT);
   const ours = await benchGapseg();
   if (torch && (torch.convWeights !== ours.convWeights || torch.logitsShape.join() !== ours.logitsShape.join())) {
     throw new Error(`PyTorch's network is not gapseg's shape: ${torch.convWeights} vs ${ours.convWeights} convolution weights, logits [${torch.logitsShape}] vs [${ours.logitsShape}]; no ratio is printed`);
   }
-  console.log(`\nTraining step, MobileNetV2 U-Net (decoder ${CFG.decoderWidths.join('-')}), batch ${N} x 3x${S}x${S}, ${THREADS} threads, median of ${STEPS} steps after ${WARMUP} warm-up; same shape checked (${ours.convWeights.toLocaleString('en')} convolution weights)\n`);
+  console.log(`\nTraining step, MobileNetV2 U-Net (decoder ${CFG.decoderWidths.join('-')}), batch ${N} x 3x${S}x${S}, ${THREADS} threads, median of ${STEPS} steps after ${WARMUP} warm-up; ${torch ? 'PyTorch checked to compute gapseg\'s network from its tensors; the timed torchvision network has its shape' : 'no peer'} (${ours.convWeights.toLocaleString('en')} convolution weights)\n`);
   const f = (v: number | null) => (v === null ? 'n/a' : v);
   console.log(table(['engine', 'step s', 'step s, encoder frozen', 'forward img/s', 'peak RSS MB'], [ours, ...(torch ? [torch] : [])].map((r) => [r.engine, r.stepSeconds, f(r.frozenStepSeconds), r.forwardImagesPerSecond, r.peakRssMB])));
   const ratios = torch ? { stepTime: ours.stepSeconds / torch.stepSeconds, forwardTime: torch.forwardImagesPerSecond / ours.forwardImagesPerSecond, peakRss: ours.peakRssMB / torch.peakRssMB } : null;
