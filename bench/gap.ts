@@ -9,6 +9,12 @@
  *   void-ignored  void as a third output with zero loss weight (ignore index); 3 outputs kept
  *   void-forbid   the void-class model with the void output forbidden at prediction ("bias -500")
  *   full-masks    an upper bound: trained on the full masks (where they exist: the sample and smoke)
+ *   mobilenet_v2  gapseg's loss on the ImageNet-pretrained MobileNetV2 U-Net (--encoder
+ *                 mobilenet_v2, fine-tuned: frozen epochs, then all); +crf with the gap loss
+ *
+ * With the pretrained variants, every from-scratch variant trains for as long as they do
+ * (the same training time, not the same epochs): its epoch count is the MobileNetV2 run's
+ * seconds over the seconds of a one-epoch probe of the scratch U-Net on the same data.
  *
  * Every variant keeps the epoch with the best validation mean IoU over the real classes (a
  * void class, where a variant has one, does not count), and every table figure comes from the
@@ -38,7 +44,7 @@ import { resizeImage, resizeNearest } from '../src/data/resize.js';
 import { makeGap } from '../src/data/gaps.js';
 import { generateImage } from '../src/data/sample.js';
 import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
-import type { ValidReport } from '../src/train/loop.js';
+import { DEFAULT_FINE_TUNE, type ValidReport } from '../src/train/loop.js';
 import { DEFAULT_CRF, type GapLossConfig } from '../src/losses/gapLoss.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
@@ -46,30 +52,26 @@ import { allowedClasses } from '../src/predict/forbid.js';
 import { addFrontierImage, emptyFrontierTotals, frontierImage, frontierReport } from '../src/metrics/frontierMetrics.js';
 import { addImage, emptyTotals, report } from '../src/metrics/evaluate.js';
 import { deriveSeed, makeRng, shuffled, stringHash } from '../src/util/random.js';
-import { BENCH_DIR, machine, table, writeResult } from './common.js';
+import { argString, BENCH_DIR, machine, table, writeResult } from './common.js';
 
-function argStr(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 /** The shared data sets: beside the repository root, or --data (e.g. from a git worktree). */
-const SHARED = path.resolve(argStr('data', path.resolve(BENCH_DIR, '..', '..', 'shared', 'data')));
-const EPOCHS = Number(argStr('epochs', '6'));
-const GAPS = argStr('gaps', '2,4,8').split(',').map(Number);
-const DATASETS = argStr('datasets', 'sample,smoke,allsky').split(',');
-const MAX_TRAIN = Number(argStr('max-train', '0'));
-const WIDTH = Number(argStr('width', '8'));
-const CACHE = argStr('cache', path.join(os.tmpdir(), 'gapseg-bench-gap'));
-const CRF_WEIGHTS = argStr('crf-weights', [...new Set([DEFAULT_CRF.weight, 0.01])].join(',')).split(',').filter(Boolean).map(Number);
+const SHARED = path.resolve(argString('data', path.resolve(BENCH_DIR, '..', '..', 'shared', 'data')));
+const EPOCHS = Number(argString('epochs', '6'));
+const GAPS = argString('gaps', '2,4,8').split(',').map(Number);
+const DATASETS = argString('datasets', 'sample,smoke,allsky').split(',');
+const MAX_TRAIN = Number(argString('max-train', '0'));
+const WIDTH = Number(argString('width', '8'));
+const CACHE = argString('cache', path.join(os.tmpdir(), 'gapseg-bench-gap'));
+const CRF_WEIGHTS = argString('crf-weights', [...new Set([DEFAULT_CRF.weight, 0.01])].join(',')).split(',').filter(Boolean).map(Number);
 /** Variant ids to run (default all); void-forbid needs void-class. */
-const VARIANTS = argStr('variants', '').split(',').filter(Boolean);
+const VARIANTS = argString('variants', '').split(',').filter(Boolean);
 /** Loss weight of the smoke class in every smoke variant (smoke is ~3% of labelled pixels). */
-const SMOKE_WEIGHT = Number(argStr('smoke-weight', '1'));
+const SMOKE_WEIGHT = Number(argString('smoke-weight', '1'));
 /** Smoke frames (512 px) are shrunk by this factor; its plumes are small, 1/4 erases many. */
-const SMOKE_DIV = Number(argStr('smoke-div', '2'));
-const SMOKE_GAPS = argStr('smoke-gaps', '2').split(',').map(Number);
+const SMOKE_DIV = Number(argString('smoke-div', '2'));
+const SMOKE_GAPS = argString('smoke-gaps', '2').split(',').map(Number);
 /** Unevenness of the extra, uneven gaps (0: symmetric gaps only); see data/gaps.ts. */
-const UNEVEN = Number(argStr('uneven', '0.75'));
+const UNEVEN = Number(argString('uneven', '0.75'));
 
 /** A way to make gaps: erode by e px, symmetric (u = 0) or uneven. */
 interface GapSpec {
@@ -79,13 +81,19 @@ interface GapSpec {
 const gapSpecs = (erosions: number[]): GapSpec[] => erosions.flatMap((e) => [{ e, u: 0 }, ...(UNEVEN > 0 ? [{ e, u: UNEVEN }] : [])]);
 const gapKey = (g: GapSpec) => (g.u ? `e${g.e}-u${g.u}` : `e${g.e}`);
 const gapName = (g: GapSpec) => `${2 * g.e} px band${g.u ? `, uneven ${g.u}` : ''} (erode ${g.e})`;
-const SAMPLE_IMAGES = Number(argStr('sample-images', '200'));
+const SAMPLE_IMAGES = Number(argString('sample-images', '200'));
 /** Training seed (initialisation, crops, augmentation) of every variant; the data stay the same. */
-const SEED = Number(argStr('seed', '1'));
-const SMOKE_EPOCHS = Number(argStr('smoke-epochs', '6'));
-const CROP = Number(argStr('crop', '128'));
+const SEED = Number(argString('seed', '1'));
+const SMOKE_EPOCHS = Number(argString('smoke-epochs', '6'));
+const CROP = Number(argString('crop', '128'));
 /** Share of crops centred on a randomly drawn class (see AugmentOptions.classBalance). */
-const CLASS_BALANCE = Number(argStr('class-balance', '0.5'));
+const CLASS_BALANCE = Number(argString('class-balance', '0.5'));
+/** The MobileNetV2 file; the pretrained variants are skipped, saying so, where it is absent. */
+const WEIGHTS = path.resolve(argString('weights', path.join(SHARED, '..', 'weights', 'mobilenet_v2', 'mobilenet_v2_1.0_224_quant.tflite')));
+/** Epochs of the pretrained variants (DEFAULT_FINE_TUNE's frozen epochs first), and their peak rate. */
+const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
+const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+crf'];
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
 
 /** The gapseg+crf variants: one per CRF weight. */
@@ -239,6 +247,8 @@ interface Variant {
   epochs?: number;
   dataset: string;
   gapLoss?: GapLossConfig;
+  /** A pretrained encoder: trained with gapseg's loss from the ImageNet MobileNetV2. */
+  encoder?: 'mobilenet_v2';
 }
 
 interface Row {
@@ -332,6 +342,7 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
       tile: 512,
       validFraction: 0.1,
       gapLoss: v.gapLoss ?? null,
+      ...(v.encoder ? { encoder: v.encoder, encoderWeights: WEIGHTS, fineTune: DEFAULT_FINE_TUNE, lr: MOBILE_LR } : {}),
     },
     { resume: false, force: true, log: (l) => console.error(`  [${gapLabel} ${v.id}] ${l}`), monitor: realClassMeanIoU(v) },
   );
@@ -368,6 +379,50 @@ async function main(): Promise<void> {
     { id: 'sample', prepare: prepareSample, gaps: GAPS, weight: 1, epochs: EPOCHS, missing: '' },
     { id: 'smoke', prepare: prepareSmoke, gaps: SMOKE_GAPS, weight: SMOKE_WEIGHT, epochs: SMOKE_EPOCHS, missing: 'smoke' },
   ];
+  const havePretrained = fs.existsSync(WEIGHTS);
+  if (!havePretrained && PRETRAINED.some(wanted)) missing.push(`the MobileNetV2 weights (${WEIGHTS}; the pretrained variants)`);
+  /** The pretrained variants of a data set (none without the weights). */
+  const pretrained = (classes: ClassDescription, dataset: string, classWeights?: number[]): Variant[] =>
+    havePretrained
+      ? [
+          { id: 'mobilenet_v2', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS },
+          { id: 'mobilenet_v2+crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF, weight: CRF_WEIGHTS[0] } },
+        ].filter((v) => wanted(v.id))
+      : [];
+  /**
+   * Train and evaluate one data set's variants, the pretrained ones first; the scratch ones then
+   * train for as long (epochs from a one-epoch probe), or for `epochs` without pretrained runs.
+   * Returns the scratch epochs used, for the data set's other runs.
+   */
+  async function trainVariants(variants: Variant[], dir: string, label: string, epochs: number, scratchEpochs: number | null, score: (v: Variant, runDir: string) => Promise<Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds'>>, push: (v: Variant, m: Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds'>, t: number) => void): Promise<number> {
+    const times: Record<string, number> = {};
+    const results: { v: Variant; m: Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds'> }[] = [];
+    const first = variants.filter((v) => v.encoder);
+    for (const v of first) {
+      times[v.id] = await runVariant(v, dir, label);
+      results.push({ v, m: await score(v, path.join(dir, v.id)) });
+    }
+    let e = scratchEpochs ?? epochs;
+    if (first.length && scratchEpochs === null) {
+      const budget = first.reduce((a, v) => a + times[v.id], 0) / first.length;
+      const probe = variants.find((v) => !v.encoder && !v.reuse && !v.gapLoss) ?? variants.find((v) => !v.encoder && !v.reuse);
+      if (probe) {
+        const t1 = await runVariant({ ...probe, id: 'probe', epochs: 1 }, dir, label);
+        e = Math.max(1, Math.round(budget / t1));
+        console.error(`  [${label}] pretrained runs took ${budget.toFixed(0)} s; one scratch epoch ${t1.toFixed(0)} s: the scratch variants train ${e} epochs`);
+      }
+    }
+    for (const v of variants.filter((x) => !x.encoder)) {
+      if (!v.reuse) times[v.id] = await runVariant({ ...v, epochs: e }, dir, label);
+      results.push({ v, m: await score(v, path.join(dir, v.reuse ?? v.id)) });
+    }
+    // Table order: the scratch variants as listed, then the pretrained ones.
+    for (const r of [...results.filter((x) => !x.v.encoder), ...results.filter((x) => x.v.encoder)]) {
+      push(r.v, r.m, times[r.v.reuse ?? r.v.id]);
+      console.error(`${label} ${r.v.id}: ${JSON.stringify(r.m)}`);
+    }
+    return e;
+  }
   for (const d of eroded.filter((x) => DATASETS.includes(x.id))) {
     const prepared = await d.prepare();
     if (!prepared) {
@@ -378,30 +433,29 @@ async function main(): Promise<void> {
     const real = parseClassesFlag(`0=background,255=${objectName}`, ['128']);
     const three = parseClassesFlag(`0=background,255=${objectName},128=gap`);
     const w2 = [1, d.weight];
+    let scratchEpochs: number | null = null;
     for (const g of gapSpecs(d.gaps)) {
       const ds = path.join(prepared.dir, `ds-${gapKey(g)}`);
-      const gapLabel = `${d.id} ${gapKey(g)}`;
       const variants: Variant[] = [
         { id: 'gapseg', classes: real, classWeights: w2, dataset: ds },
         ...crfVariants(real, ds, w2),
         { id: 'void-class', classes: three, classWeights: [1, d.weight, 1], dataset: ds, voidAsClass: 'gap' },
         { id: 'void-ignored', classes: three, classWeights: [1, d.weight, 0], dataset: ds, voidAsClass: 'gap' },
         { id: 'void-forbid', classes: three, forbid: ['gap'], reuse: 'void-class', dataset: ds },
-      ]
-        .filter((v) => wanted(v.id))
-        .map((v) => ({ ...v, epochs: d.epochs }));
-      const times: Record<string, number> = {};
-      for (const v of variants) {
-        const runDir = path.join(runsDir, `${d.id}-${gapKey(g)}`, v.reuse ?? v.id);
-        if (!v.reuse) times[v.id] = await runVariant({ ...v }, path.join(runsDir, `${d.id}-${gapKey(g)}`), gapLabel);
-        const m = await evaluate(runDir, ds, prepared.test, real, v.forbid ?? [], path.join(ds, 'truth'));
-        rows.push({ dataset: d.id, gap: gapName(g), variant: v.id, ...m, trainSeconds: times[v.reuse ?? v.id] });
-        console.error(`${gapLabel} ${v.id}: ${JSON.stringify(m)}`);
-      }
+      ].filter((v) => wanted(v.id));
+      scratchEpochs = await trainVariants(
+        [...variants, ...pretrained(real, ds, w2)],
+        path.join(runsDir, `${d.id}-${gapKey(g)}`),
+        `${d.id} ${gapKey(g)}`,
+        d.epochs,
+        scratchEpochs,
+        (v, runDir) => evaluate(runDir, ds, prepared.test, real, v.forbid ?? [], path.join(ds, 'truth')),
+        (v, m, t) => rows.push({ dataset: d.id, gap: gapName(g), variant: v.id, ...m, trainSeconds: t }),
+      );
     }
     if (wanted('full-masks')) {
       const full = path.join(prepared.dir, 'ds-full');
-      const t = await runVariant({ id: 'full-masks', classes: real, classWeights: w2, dataset: full, epochs: d.epochs }, path.join(runsDir, `${d.id}-full`), `${d.id} full`);
+      const t = await runVariant({ id: 'full-masks', classes: real, classWeights: w2, dataset: full, epochs: scratchEpochs ?? d.epochs }, path.join(runsDir, `${d.id}-full`), `${d.id} full`);
       for (const g of gapSpecs(d.gaps)) {
         const ds = path.join(prepared.dir, `ds-${gapKey(g)}`);
         const m = await evaluate(path.join(runsDir, `${d.id}-full`, 'full-masks'), ds, prepared.test, real, [], path.join(ds, 'truth'));
@@ -422,20 +476,22 @@ async function main(): Promise<void> {
         { id: 'void-ignored', classes: three, classWeights: [0, 1, 1], dataset: sky.dir, voidAsClass: 'outside' },
         { id: 'void-forbid', classes: three, forbid: ['outside'], reuse: 'void-class', dataset: sky.dir },
       ].filter((v) => wanted(v.id));
-      const times: Record<string, number> = {};
-      for (const v of variants) {
-        if (!v.reuse) times[v.id] = await runVariant(v, path.join(runsDir, 'allsky'), 'allsky');
-        const m = await evaluate(path.join(runsDir, 'allsky', v.reuse ?? v.id), sky.dir, sky.test, real, v.forbid ?? [], null);
-        rows.push({ dataset: 'allsky-cloud', gap: 'real void', variant: v.id, ...m, trainSeconds: times[v.reuse ?? v.id] });
-        console.error(`allsky ${v.id}: ${JSON.stringify(m)}`);
-      }
+      await trainVariants(
+        [...variants, ...pretrained(real, sky.dir)],
+        path.join(runsDir, 'allsky'),
+        'allsky',
+        EPOCHS,
+        null,
+        (v, runDir) => evaluate(runDir, sky.dir, sky.test, real, v.forbid ?? [], null),
+        (v, m, t) => rows.push({ dataset: 'allsky-cloud', gap: 'real void', variant: v.id, ...m, trainSeconds: t }),
+      );
     }
   }
-  if (missing.length) console.log(`data sets not found under ${SHARED}: ${missing.join(', ')} (skipped)`);
+  if (missing.length) console.log(`not found, skipped: ${missing.map((m) => (m.startsWith('the ') ? m : `${path.join(SHARED, m)}`)).join('; ')}`);
   const pct = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
   const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : x.toFixed(3));
   console.log(
-    `\nGap benchmark: U-Net depth 4 width ${WIDTH}, crop ${CROP}, batch 8, class-balanced crops ${CLASS_BALANCE}, one-cycle Adam lr 5e-3, seed ${SEED}; sample: ${SAMPLE_IMAGES} generated 128-px images (80% train), ${EPOCHS} epochs; smoke at 1/${SMOKE_DIV} scale, loss weight ${SMOKE_WEIGHT}, ${SMOKE_EPOCHS} epochs; allsky-cloud at 1/2 scale, ${EPOCHS} epochs; metrics on the test images at the training scale\n`,
+    `\nGap benchmark: U-Net depth 4 width ${WIDTH}, crop ${CROP}, batch 8, class-balanced crops ${CLASS_BALANCE}, one-cycle Adam lr 5e-3, seed ${SEED}; sample: ${SAMPLE_IMAGES} generated 128-px images (80% train), ${EPOCHS} epochs; smoke at 1/${SMOKE_DIV} scale, loss weight ${SMOKE_WEIGHT}, ${SMOKE_EPOCHS} epochs; allsky-cloud at 1/2 scale, ${EPOCHS} epochs; ${havePretrained && PRETRAINED.some(wanted) ? `mobilenet_v2: the ImageNet MobileNetV2 U-Net, ${MOBILE_EPOCHS} epochs (${DEFAULT_FINE_TUNE.freezeEpochs} frozen), lr ${MOBILE_LR}, encoder at 1/${DEFAULT_FINE_TUNE.encoderLrDiv}; the scratch variants then train for as long (epochs in the log, seconds in the table); ` : ''}metrics on the test images at the training scale\n`,
   );
   console.log(
     table(
@@ -450,7 +506,7 @@ async function main(): Promise<void> {
   }
   const crfNote = CRF_WEIGHTS.length ? ` --crf-weights ${CRF_WEIGHTS.join(',')}` : '';
   const variantsNote = VARIANTS.length ? ` --variants ${VARIANTS.join(',')}` : '';
-  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --width ${WIDTH} --smoke-weight ${SMOKE_WEIGHT} --smoke-div ${SMOKE_DIV} --crop ${CROP} --class-balance ${CLASS_BALANCE} --gaps ${GAPS.join(',')} --smoke-gaps ${SMOKE_GAPS.join(',')} --uneven ${UNEVEN} --sample-images ${SAMPLE_IMAGES} --smoke-epochs ${SMOKE_EPOCHS} --datasets ${DATASETS.join(',')}${SEED !== 1 ? ` --seed ${SEED}` : ''}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
+  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --width ${WIDTH} --smoke-weight ${SMOKE_WEIGHT} --smoke-div ${SMOKE_DIV} --crop ${CROP} --class-balance ${CLASS_BALANCE} --gaps ${GAPS.join(',')} --smoke-gaps ${SMOKE_GAPS.join(',')} --uneven ${UNEVEN} --sample-images ${SAMPLE_IMAGES} --smoke-epochs ${SMOKE_EPOCHS} --mobile-epochs ${MOBILE_EPOCHS} --mobile-lr ${MOBILE_LR} --datasets ${DATASETS.join(",")}${SEED !== 1 ? ` --seed ${SEED}` : ''}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
   const file = writeResult(SEED === 1 ? 'gap.json' : `gap-seed${SEED}.json`, { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH, CRF_WEIGHTS, crf: DEFAULT_CRF, VARIANTS, SEED, UNEVEN }, rows, closed });
   console.log(`results: ${file}`);
   process.exit(0);
