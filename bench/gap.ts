@@ -258,16 +258,23 @@ interface Row {
   labelledAccuracy: number;
   /** Mean over real classes of IoU on labelled pixels (a void prediction counts against). */
   labelledMeanIoU: number;
+  /** IoU on labelled pixels per real class, in class order (the object's is the last). */
+  classIoU: number[];
   gapAccuracy: number | null;
   meanBF: number | null;
   meanBoundaryIoU: number | null;
   voidShare: number;
   frontierInGap: number | null;
   trainSeconds: number;
+  /** Epochs trained (the scratch variants' come from the equal-time probe). */
+  epochs: number;
 }
 
+/** A run's metrics on the test images. */
+type Scores = Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds' | 'epochs'>;
+
 /** Evaluate a run on the test images against the gap labels, the full truth and the real classes. */
-async function evaluate(runDir: string, ds: string, test: string[], real: ClassDescription, forbid: string[], truthDir: string | null): Promise<Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds'>> {
+async function evaluate(runDir: string, ds: string, test: string[], real: ClassDescription, forbid: string[], truthDir: string | null): Promise<Scores> {
   const predictor = openTfjsPredictor(runDir);
   const k = predictor.classes.length;
   const allowed = allowedClasses(k, forbid.map((n) => predictor.classes.findIndex((c) => c.name === n)));
@@ -303,6 +310,7 @@ async function evaluate(runDir: string, ds: string, test: string[], real: ClassD
   return {
     labelledAccuracy: r.pixelAccuracy,
     labelledMeanIoU: r.iou.slice(0, kr).reduce((a, x) => a + (Number.isNaN(x) ? 0 : x), 0) / kr,
+    classIoU: r.iou.slice(0, kr),
     gapAccuracy: r.gapAccuracy,
     meanBF: fr.meanBF,
     meanBoundaryIoU: fr.meanBoundaryIoU,
@@ -349,6 +357,9 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
   return (Date.now() - t0) / 1000;
 }
 
+/** The least lead (gap accuracy, BF) of full-masks over gapseg for a share of it to be reported. */
+const MIN_DISTANCE = 0.01;
+
 /** Per smoke gap and gap-loss variant: (variant - gapseg) / (full-masks - gapseg) for gap accuracy and BF. */
 function distanceClosed(rows: Row[]): { gap: string; variant: string; gapAccuracy: number | null; meanBF: number | null; labelledChange: number }[] {
   const out = [];
@@ -357,7 +368,8 @@ function distanceClosed(rows: Row[]): { gap: string; variant: string; gapAccurac
     const base = rows.find((b) => b.dataset === r.dataset && b.gap === r.gap && b.variant === 'gapseg');
     const full = rows.find((b) => b.dataset === r.dataset && b.gap === r.gap && b.variant === 'full-masks');
     if (!base || !full) continue;
-    const share = (a: number | null, b: number | null, f: number | null) => (a === null || b === null || f === null || f === b ? null : (a - b) / (f - b));
+    // No share where the full-mask model is not ahead by a margin: the ratio would be noise over noise.
+    const share = (a: number | null, b: number | null, f: number | null) => (a === null || b === null || f === null || f - b < MIN_DISTANCE ? null : (a - b) / (f - b));
     out.push({
       gap: `${r.dataset} ${r.gap}`,
       variant: r.variant,
@@ -394,9 +406,9 @@ async function main(): Promise<void> {
    * train for as long (epochs from a one-epoch probe), or for `epochs` without pretrained runs.
    * Returns the scratch epochs used, for the data set's other runs.
    */
-  async function trainVariants(variants: Variant[], dir: string, label: string, epochs: number, scratchEpochs: number | null, score: (v: Variant, runDir: string) => Promise<Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds'>>, push: (v: Variant, m: Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds'>, t: number) => void): Promise<number> {
+  async function trainVariants(variants: Variant[], dir: string, label: string, epochs: number, scratchEpochs: number | null, score: (v: Variant, runDir: string) => Promise<Scores>, push: (v: Variant, m: Scores, t: number, epochs: number) => void): Promise<number> {
     const times: Record<string, number> = {};
-    const results: { v: Variant; m: Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds'> }[] = [];
+    const results: { v: Variant; m: Scores }[] = [];
     const first = variants.filter((v) => v.encoder);
     for (const v of first) {
       times[v.id] = await runVariant(v, dir, label);
@@ -418,7 +430,7 @@ async function main(): Promise<void> {
     }
     // Table order: the scratch variants as listed, then the pretrained ones.
     for (const r of [...results.filter((x) => !x.v.encoder), ...results.filter((x) => x.v.encoder)]) {
-      push(r.v, r.m, times[r.v.reuse ?? r.v.id]);
+      push(r.v, r.m, times[r.v.reuse ?? r.v.id], r.v.encoder ? (r.v.epochs ?? EPOCHS) : e);
       console.error(`${label} ${r.v.id}: ${JSON.stringify(r.m)}`);
     }
     return e;
@@ -450,7 +462,7 @@ async function main(): Promise<void> {
         d.epochs,
         scratchEpochs,
         (v, runDir) => evaluate(runDir, ds, prepared.test, real, v.forbid ?? [], path.join(ds, 'truth')),
-        (v, m, t) => rows.push({ dataset: d.id, gap: gapName(g), variant: v.id, ...m, trainSeconds: t }),
+        (v, m, t, epochs) => rows.push({ dataset: d.id, gap: gapName(g), variant: v.id, ...m, trainSeconds: t, epochs }),
       );
     }
     if (wanted('full-masks')) {
@@ -459,7 +471,7 @@ async function main(): Promise<void> {
       for (const g of gapSpecs(d.gaps)) {
         const ds = path.join(prepared.dir, `ds-${gapKey(g)}`);
         const m = await evaluate(path.join(runsDir, `${d.id}-full`, 'full-masks'), ds, prepared.test, real, [], path.join(ds, 'truth'));
-        rows.push({ dataset: d.id, gap: gapName(g), variant: 'full-masks', ...m, trainSeconds: t });
+        rows.push({ dataset: d.id, gap: gapName(g), variant: 'full-masks', ...m, trainSeconds: t, epochs: scratchEpochs ?? d.epochs });
       }
     }
   }
@@ -483,7 +495,7 @@ async function main(): Promise<void> {
         EPOCHS,
         null,
         (v, runDir) => evaluate(runDir, sky.dir, sky.test, real, v.forbid ?? [], null),
-        (v, m, t) => rows.push({ dataset: 'allsky-cloud', gap: 'real void', variant: v.id, ...m, trainSeconds: t }),
+        (v, m, t, epochs) => rows.push({ dataset: 'allsky-cloud', gap: 'real void', variant: v.id, ...m, trainSeconds: t, epochs }),
       );
     }
   }
@@ -495,13 +507,13 @@ async function main(): Promise<void> {
   );
   console.log(
     table(
-      ['data set', 'gap', 'variant', 'acc labelled', 'mIoU labelled', 'acc in gap', 'BF', 'Boundary IoU', 'predicted void', 'train s'],
-      rows.map((r) => [r.dataset, r.gap, r.variant, pct(r.labelledAccuracy), f3(r.labelledMeanIoU), pct(r.gapAccuracy), f3(r.meanBF), f3(r.meanBoundaryIoU), pct(r.voidShare), r.trainSeconds.toFixed(0)]),
+      ['data set', 'gap', 'variant', 'acc labelled', 'mIoU labelled', 'IoU per class', 'acc in gap', 'BF', 'Boundary IoU', 'predicted void', 'epochs', 'train s'],
+      rows.map((r) => [r.dataset, r.gap, r.variant, pct(r.labelledAccuracy), f3(r.labelledMeanIoU), r.classIoU.map(f3).join(' / '), pct(r.gapAccuracy), f3(r.meanBF), f3(r.meanBoundaryIoU), pct(r.voidShare), String(r.epochs), r.trainSeconds.toFixed(0)]),
     ),
   );
   const closed = distanceClosed(rows);
   if (closed.length) {
-    console.log(`\nShare of the distance from gapseg to full-masks closed by the gap loss (1 = full-mask quality, 0 = none, < 0 = worse)\n`);
+    console.log(`\nShare of the distance from gapseg to full-masks closed by the gap loss (1 = full-mask quality, 0 = none, < 0 = worse; n/a where full-masks is not ahead by ${MIN_DISTANCE})\n`);
     console.log(table(['gap', 'variant', 'acc in gap', 'BF', 'acc labelled change'], closed.map((c) => [c.gap, c.variant, f3(c.gapAccuracy), f3(c.meanBF), `${(100 * c.labelledChange).toFixed(1)} pts`])));
   }
   const crfNote = CRF_WEIGHTS.length ? ` --crf-weights ${CRF_WEIGHTS.join(',')}` : '';
