@@ -21,6 +21,7 @@ import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
 import { createUNet, disposeUNet, unetForward, unetValues, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { writeTorchWeights } from './torchWeights.js';
 import { checkAgreement, writeCheckData } from './peerCheck.js';
+import { kernelProfile, type KernelTime } from './kernelProfile.js';
 import { createAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
 import { lossTargets } from '../src/losses/crossEntropy.js';
@@ -39,7 +40,7 @@ const N = REFERENCE_N;
 const S = REFERENCE_SIZE;
 const LR = 1e-3;
 
-let profile: { kernel: string; ms: number; calls: number }[] = [];
+let profile: KernelTime[] = [];
 let profileKernelCount = 0;
 
 interface EngineResult {
@@ -84,19 +85,12 @@ async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, c
     trainStep(net, adam, batch, hyper);
     times.push((performance.now() - t0) / 1000);
   }
-  // Where one step's time goes, per kernel (tf.profile times each kernel synchronously).
-  const prof = await tf.profile(() => {
+  // Where one step's time goes, per kernel.
+  const prof = await kernelProfile(() => {
     trainStep(net, adam, batch, hyper);
   });
-  const byKernel = new Map<string, { ms: number; calls: number }>();
-  for (const k of prof.kernels) {
-    const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-    e.ms += k.kernelTimeMs as number;
-    e.calls++;
-    byKernel.set(k.name, e);
-  }
-  profile = [...byKernel.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((a, b) => b.ms - a.ms);
-  profileKernelCount = prof.kernels.length;
+  profile = prof.byKernel;
+  profileKernelCount = prof.calls;
   const x = tf.tensor4d(batch.images, [N, S, S, 3]);
   const fwd: number[] = [];
   for (let i = 0; i < WARMUP + STEPS; i++) {

@@ -26,6 +26,7 @@ import { createAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
 import { REFERENCE_N, REFERENCE_SIZE, referenceBatch, referenceHyper } from './reference.js';
 import { checkAgreement, writeCheckData } from './peerCheck.js';
+import { kernelProfile, type KernelTime } from './kernelProfile.js';
 import { writeGapsegTensors } from './torchWeights.js';
 import { argNumber, BENCH_DIR, findTorchPython, machine, median, table, TORCH_HINT, writeResult } from './common.js';
 
@@ -43,7 +44,7 @@ interface Row {
   peakRssMB: number;
 }
 
-async function benchGapseg(): Promise<Row & { convWeights: number; logitsShape: number[] }> {
+async function benchGapseg(): Promise<Row & { convWeights: number; logitsShape: number[]; stepProfile: KernelTime[]; forwardProfile: KernelTime[] }> {
   const net = createNet(CFG, 1);
   const adam = createAdamState(net.params);
   const batch = referenceBatch();
@@ -71,11 +72,14 @@ async function benchGapseg(): Promise<Row & { convWeights: number; logitsShape: 
     y.dispose();
     if (i >= WARMUP) fwd.push((performance.now() - t0) / 1000);
   }
+  // Where a step's and a forward pass's time go, per kernel.
+  const stepProfile = (await kernelProfile(() => void trainStep(net, adam, batch, hyper, null, { trainEncoder: true, encoderLrScale: 0.1 }))).byKernel;
+  const forwardProfile = (await kernelProfile(() => netForward(net, x, false).dispose())).byKernel;
   x.dispose();
   const convWeights = netSpecs(CFG)
     .filter((s) => s.kind === 'kernel')
     .reduce((a, s) => a + s.shape.reduce((p, q) => p * q, 1), 0);
-  return { engine: 'gapseg (tfjs wasm)', stepSeconds: step, frozenStepSeconds: frozen, forwardImagesPerSecond: N / median(fwd), peakRssMB: process.resourceUsage().maxRSS / 1024, convWeights, logitsShape };
+  return { engine: 'gapseg (tfjs wasm)', stepSeconds: step, frozenStepSeconds: frozen, forwardImagesPerSecond: N / median(fwd), peakRssMB: process.resourceUsage().maxRSS / 1024, convWeights, logitsShape, stepProfile, forwardProfile };
 }
 
 /**
@@ -144,6 +148,10 @@ async function main(): Promise<void> {
   console.log(table(['engine', 'step s', 'step s, encoder frozen', 'forward img/s', 'peak RSS MB'], [ours, ...(torch ? [torch] : [])].map((r) => [r.engine, r.stepSeconds, f(r.frozenStepSeconds), r.forwardImagesPerSecond, r.peakRssMB])));
   const ratios = torch ? { stepTime: ours.stepSeconds / torch.stepSeconds, forwardTime: torch.forwardImagesPerSecond / ours.forwardImagesPerSecond, peakRss: ours.peakRssMB / torch.peakRssMB } : null;
   if (ratios) console.log(`\nratios gapseg / PyTorch (lower is better): step time ${ratios.stepTime.toFixed(2)}, forward time ${ratios.forwardTime.toFixed(2)}, peak RSS ${ratios.peakRss.toFixed(2)}`);
+  for (const [what, p] of [['One gapseg step', ours.stepProfile], ['One gapseg forward pass', ours.forwardProfile]] as const) {
+    console.log(`\n${what} by kernel:`);
+    console.log(table(['kernel', 'ms', 'calls'], p.slice(0, 10).map((k) => [k.kernel, k.ms, String(k.calls)])));
+  }
   const file = writeResult('train-mobilenet.json', { machine: machine(), load: os.loadavg(), settings: { N, S, STEPS, WARMUP, THREADS, decoderWidths: CFG.decoderWidths }, gapseg: ours, pytorch: torch, ratios });
   console.log(`\nresults: ${file}`);
   process.exit(0);
