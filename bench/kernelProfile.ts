@@ -11,11 +11,13 @@ export interface KernelTime {
 export async function kernelProfile(fn: () => void): Promise<{ byKernel: KernelTime[]; calls: number }> {
   const prof = await tf.profile(fn);
   const byKernel = new Map<string, { ms: number; calls: number }>();
-  for (const k of prof.kernels) {
+  // Scopes around kernels (ops with a custom gradient: 'x__op', 'unnamed scope') would count their kernels twice.
+  const kernels = prof.kernels.filter((k) => !k.name.endsWith('__op') && k.name !== 'unnamed scope');
+  for (const k of kernels) {
     const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
     e.ms += k.kernelTimeMs as number;
     e.calls++;
     byKernel.set(k.name, e);
   }
-  return { byKernel: [...byKernel.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((a, b) => b.ms - a.ms), calls: prof.kernels.length };
+  return { byKernel: [...byKernel.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((a, b) => b.ms - a.ms), calls: kernels.length };
 }

@@ -232,7 +232,9 @@ test('a MobileNetV2 run through the API: resumes exactly across the unfreezing, 
   // The layers format as the browser loads it computes the network's own logits.
   const { net, meta } = loadModel(whole.modelDir);
   assert.equal(meta.net.kind, 'mobilenet_v2_unet');
-  const layers = await tfl.loadLayersModel(tf.io.fromMemory(JSON.parse(fs.readFileSync(path.join(whole.modelDir, 'model.json'), 'utf8')).modelTopology, ...weightsOf(whole.modelDir)));
+  const [weightSpecs, weightData] = weightsOf(whole.modelDir);
+  const modelTopology = JSON.parse(fs.readFileSync(path.join(whole.modelDir, 'model.json'), 'utf8')).modelTopology;
+  const layers = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology, weightSpecs, weightData }));
   const x = tf.randomNormal([1, 96, 64, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
   const ours = netForward(net as AnyNet, x, false);
   const theirs = layers.predict(x) as tf.Tensor;

@@ -10,6 +10,7 @@
  * none of its gradients and none of its activations are kept.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { concatChannelsOp } from '../../engine/kernels/channels.js';
 import { batchNormReluTrain, convOfConcat, upsample2x2 } from '../ops.js';
 import { buildFromSpecs, foldBatchNorm, initialValuesOf, valuesOf, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from '../network.js';
 import { encoderForward, encoderReceptiveRadius, encoderSpecs, tapChannels } from './encoder.js';
@@ -101,7 +102,7 @@ function block(net: MobileUNet, x: tf.Tensor4D | [tf.Tensor4D, tf.Tensor4D], nam
     const y = Array.isArray(x) ? convOfConcat(x[0], x[1], kernel) : tf.conv2d(x, kernel, 1, 'same');
     return batchNormReluTrain(y, gamma, beta, config.bnEpsilon, batchStats ? (s) => batchStats.set(bn, s) : undefined);
   }
-  const input = Array.isArray(x) ? (tf.concat(x, 3) as tf.Tensor4D) : x;
+  const input = Array.isArray(x) ? (concatChannelsOp(x[0], x[1]) as tf.Tensor4D) : x;
   const folded = foldBatchNorm(kernel, gamma, beta, stats[`${bn}/moving_mean`] as tf.Tensor1D, stats[`${bn}/moving_variance`] as tf.Tensor1D, config.bnEpsilon);
   return tf.fused.conv2d({ x: input, filter: folded.kernel, strides: 1, pad: 'same', bias: folded.bias, activation: 'relu' });
 }
