@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-from torch_unet_model import fused_for_inference, read_f32
+from torch_unet_model import fused_for_inference, read_f32, read_tensors
 
 
 # MobileNetV2's blocks from its (t, c, n, s) table, as src/nets/mobilenetV2/encoder.ts builds them.
@@ -93,14 +93,7 @@ class GapsegTwin:
 def check(manifest_file):
     """Logits and training-mode loss of gapseg's tensors, to compare with gapseg's own."""
     m = json.load(open(manifest_file))
-    with open(m["weights"], "rb") as f:
-        blob = torch.frombuffer(bytearray(f.read()), dtype=torch.float32)
-    p = {}
-    for t in m["tensors"]:
-        n = 1
-        for d in t["shape"]:
-            n *= d
-        p[t["name"]] = blob[t["offset"] // 4 : t["offset"] // 4 + n].clone().reshape(t["shape"])
+    p = read_tensors(m)
     cfg = m["config"]
     twin = GapsegTwin(p, cfg["decoderWidths"], cfg["bnEpsilon"])
     c, b, k = m["check"], m["batch"], cfg["numClasses"]

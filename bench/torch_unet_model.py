@@ -47,17 +47,23 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-def load_gapseg_weights(net, manifest):
-    """Load the weights gapseg wrote (bench/torchWeights.ts: a float32 file and its index) into net."""
+def read_tensors(manifest):
+    """The tensors gapseg wrote (bench/torchWeights.ts: a float32 file and its index), by name."""
     with open(manifest["weights"], "rb") as f:
         blob = torch.frombuffer(bytearray(f.read()), dtype=torch.float32)
-    state = {}
+    tensors = {}
     for t in manifest["tensors"]:
         n = 1
         for d in t["shape"]:
             n *= d
         start = t["offset"] // 4
-        state[t["name"]] = blob[start : start + n].clone().reshape(t["shape"])
+        tensors[t["name"]] = blob[start : start + n].clone().reshape(t["shape"])
+    return tensors
+
+
+def load_gapseg_weights(net, manifest):
+    """Load the weights gapseg wrote under the reference UNet's names into net."""
+    state = read_tensors(manifest)
     missing, unexpected = net.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:
