@@ -25,13 +25,15 @@
  * hidden truth; with --uneven u also uneven gaps, whose two sides and width along a boundary
  * differ per image (data/gaps.ts), so that a frontier put in the middle of the band does not win), and ../shared/data/allsky-cloud (its real void: outside the lens and the sun).
  * Smoke plumes are small and faint: at a budget that fits the hour, models from scratch learn
- * little of them, which the table shows; the generated sample carries the gap-width study. Images are
- * resized to the training scale once, into a cache folder. Metrics on each data set's test
- * images, at the training scale. Writes bench/results/gap.json. For gapseg+crf on smoke, the
- * table below adds the share of the distance from gapseg to full-masks it closes.
+ * little of them, the pretrained ones (mobilenet_v2, with the weights) do; the generated sample
+ * carries the gap-width study. Images are resized to the training scale once, into a cache
+ * folder. Metrics on each data set's test images, at the training scale. Writes
+ * bench/results/gap.json (--results another name). For the gapseg+crf variants the table below
+ * adds the share of the distance from gapseg to full-masks they close.
  *
  *   npm run bench:gap [-- --epochs 6 --gaps 2,4,8 --datasets smoke,allsky --max-train 0
- *                        --crf-weights 0.1,0.3 --variants gapseg,gapseg+crf,full-masks]
+ *                        --crf-weights 0.1,0.3 --variants gapseg,gapseg+crf,mobilenet_v2,full-masks
+ *                        --mobile-epochs 4 --freeze-epochs 1 --encoder-lr-div 10]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,7 +54,7 @@ import { allowedClasses } from '../src/predict/forbid.js';
 import { addFrontierImage, emptyFrontierTotals, frontierImage, frontierReport } from '../src/metrics/frontierMetrics.js';
 import { addImage, emptyTotals, report } from '../src/metrics/evaluate.js';
 import { deriveSeed, makeRng, shuffled, stringHash } from '../src/util/random.js';
-import { argString, BENCH_DIR, machine, table, writeResult } from './common.js';
+import { argNumber, argString, BENCH_DIR, machine, table, writeResult } from './common.js';
 
 /** The shared data sets: beside the repository root, or --data (e.g. from a git worktree). */
 const SHARED = path.resolve(argString('data', path.resolve(BENCH_DIR, '..', '..', 'shared', 'data')));
@@ -92,6 +94,8 @@ const CLASS_BALANCE = Number(argString('class-balance', '0.5'));
 const WEIGHTS = path.resolve(argString('weights', path.join(SHARED, '..', 'weights', 'mobilenet_v2', 'mobilenet_v2_1.0_224_quant.tflite')));
 /** Epochs of the pretrained variants (DEFAULT_FINE_TUNE's frozen epochs first), and their peak rate. */
 const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
+/** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
+const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
 const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+crf'];
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
@@ -350,7 +354,7 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
       tile: 512,
       validFraction: 0.1,
       gapLoss: v.gapLoss ?? null,
-      ...(v.encoder ? { encoder: v.encoder, encoderWeights: WEIGHTS, fineTune: DEFAULT_FINE_TUNE, lr: MOBILE_LR } : {}),
+      ...(v.encoder ? { encoder: v.encoder, encoderWeights: WEIGHTS, fineTune: FINE_TUNE, lr: MOBILE_LR } : {}),
     },
     { resume: false, force: true, log: (l) => console.error(`  [${gapLabel} ${v.id}] ${l}`), monitor: realClassMeanIoU(v) },
   );
@@ -503,7 +507,7 @@ async function main(): Promise<void> {
   const pct = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
   const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : x.toFixed(3));
   console.log(
-    `\nGap benchmark: U-Net depth 4 width ${WIDTH}, crop ${CROP}, batch 8, class-balanced crops ${CLASS_BALANCE}, one-cycle Adam lr 5e-3, seed ${SEED}; sample: ${SAMPLE_IMAGES} generated 128-px images (80% train), ${EPOCHS} epochs; smoke at 1/${SMOKE_DIV} scale, loss weight ${SMOKE_WEIGHT}, ${SMOKE_EPOCHS} epochs; allsky-cloud at 1/2 scale, ${EPOCHS} epochs; ${havePretrained && PRETRAINED.some(wanted) ? `mobilenet_v2: the ImageNet MobileNetV2 U-Net, ${MOBILE_EPOCHS} epochs (${DEFAULT_FINE_TUNE.freezeEpochs} frozen), lr ${MOBILE_LR}, encoder at 1/${DEFAULT_FINE_TUNE.encoderLrDiv}; the scratch variants then train for as long (epochs in the log, seconds in the table); ` : ''}metrics on the test images at the training scale\n`,
+    `\nGap benchmark: U-Net depth 4 width ${WIDTH}, crop ${CROP}, batch 8, class-balanced crops ${CLASS_BALANCE}, one-cycle Adam lr 5e-3, seed ${SEED}; sample: ${SAMPLE_IMAGES} generated 128-px images (80% train), ${EPOCHS} epochs; smoke at 1/${SMOKE_DIV} scale, loss weight ${SMOKE_WEIGHT}, ${SMOKE_EPOCHS} epochs; allsky-cloud at 1/2 scale, ${EPOCHS} epochs; ${havePretrained && PRETRAINED.some(wanted) ? `mobilenet_v2: the ImageNet MobileNetV2 U-Net, ${MOBILE_EPOCHS} epochs (${FINE_TUNE.freezeEpochs} frozen), lr ${MOBILE_LR}, encoder at 1/${FINE_TUNE.encoderLrDiv}; the scratch variants then train for as long (epochs in the log, seconds in the table); ` : ''}metrics on the test images at the training scale\n`,
   );
   console.log(
     table(
@@ -518,8 +522,8 @@ async function main(): Promise<void> {
   }
   const crfNote = CRF_WEIGHTS.length ? ` --crf-weights ${CRF_WEIGHTS.join(',')}` : '';
   const variantsNote = VARIANTS.length ? ` --variants ${VARIANTS.join(',')}` : '';
-  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --width ${WIDTH} --smoke-weight ${SMOKE_WEIGHT} --smoke-div ${SMOKE_DIV} --crop ${CROP} --class-balance ${CLASS_BALANCE} --gaps ${GAPS.join(',')} --smoke-gaps ${SMOKE_GAPS.join(',')} --uneven ${UNEVEN} --sample-images ${SAMPLE_IMAGES} --smoke-epochs ${SMOKE_EPOCHS} --mobile-epochs ${MOBILE_EPOCHS} --mobile-lr ${MOBILE_LR} --datasets ${DATASETS.join(",")}${SEED !== 1 ? ` --seed ${SEED}` : ''}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
-  const file = writeResult(SEED === 1 ? 'gap.json' : `gap-seed${SEED}.json`, { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH, CRF_WEIGHTS, crf: DEFAULT_CRF, VARIANTS, SEED, UNEVEN }, rows, closed });
+  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --width ${WIDTH} --smoke-weight ${SMOKE_WEIGHT} --smoke-div ${SMOKE_DIV} --crop ${CROP} --class-balance ${CLASS_BALANCE} --gaps ${GAPS.join(',')} --smoke-gaps ${SMOKE_GAPS.join(',')} --uneven ${UNEVEN} --sample-images ${SAMPLE_IMAGES} --smoke-epochs ${SMOKE_EPOCHS} --mobile-epochs ${MOBILE_EPOCHS} --mobile-lr ${MOBILE_LR} --freeze-epochs ${FINE_TUNE.freezeEpochs} --encoder-lr-div ${FINE_TUNE.encoderLrDiv} --datasets ${DATASETS.join(",")}${SEED !== 1 ? ` --seed ${SEED}` : ''}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
+  const file = writeResult(argString('results', SEED === 1 ? 'gap.json' : `gap-seed${SEED}.json`), { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH, CRF_WEIGHTS, crf: DEFAULT_CRF, VARIANTS, SEED, UNEVEN, MOBILE_EPOCHS, MOBILE_LR, FINE_TUNE }, rows, closed });
   console.log(`results: ${file}`);
   process.exit(0);
 }
