@@ -5,8 +5,9 @@
  * dispatches on a config's kind.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { concatChannelsOp } from '../engine/kernels/channels.js';
 import { makeRng, normal } from '../util/random.js';
-import type { BnBatchStats } from './ops.js';
+import { batchNormReluTrain, convOfConcat, type BnBatchStats } from './ops.js';
 
 /** Name and shape of every tensor of a network, in a stable order. */
 export interface TensorSpec {
@@ -134,3 +135,31 @@ export interface StepGradients {
 
 /** A loss of the logits: its value and its gradient w.r.t. the logits (a new tensor). */
 export type LogitsLoss = (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor };
+
+/**
+ * A 3x3 'same' convolution (of the concatenation when x is a pair), batch norm and ReLU: the
+ * level block of both U-Nets' decoders (and of the U-Net's encoder), with tensors named
+ * `{level}_conv{n}/kernel` and `{level}_bn{n}/...`. Training uses batch statistics (recorded in
+ * batchStats); inference folds batch norm into the convolution, bias and ReLU fused into one kernel.
+ */
+export function convBnRelu(
+  net: Net<{ bnMomentum: number; bnEpsilon: number }>,
+  x: tf.Tensor4D | [tf.Tensor4D, tf.Tensor4D],
+  level: string,
+  n: number,
+  training: boolean,
+  batchStats: BatchStats | null,
+): tf.Tensor4D {
+  const { params, stats, config } = net;
+  const kernel = params[`${level}_conv${n}/kernel`] as tf.Tensor4D;
+  const bn = `${level}_bn${n}`;
+  const gamma = params[`${bn}/gamma`] as tf.Tensor1D;
+  const beta = params[`${bn}/beta`] as tf.Tensor1D;
+  if (training) {
+    const y = Array.isArray(x) ? convOfConcat(x[0], x[1], kernel) : tf.conv2d(x, kernel, 1, 'same');
+    return batchNormReluTrain(y, gamma, beta, config.bnEpsilon, batchStats ? (s) => batchStats.set(bn, s) : undefined);
+  }
+  const input = Array.isArray(x) ? (concatChannelsOp(x[0], x[1]) as tf.Tensor4D) : x;
+  const folded = foldBatchNorm(kernel, gamma, beta, stats[`${bn}/moving_mean`] as tf.Tensor1D, stats[`${bn}/moving_variance`] as tf.Tensor1D, config.bnEpsilon);
+  return tf.fused.conv2d({ x: input, filter: folded.kernel, strides: 1, pad: 'same', bias: folded.bias, activation: 'relu' });
+}

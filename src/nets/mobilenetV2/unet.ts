@@ -10,9 +10,8 @@
  * none of its gradients and none of its activations are kept.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { concatChannelsOp } from '../../engine/kernels/channels.js';
-import { batchNormReluTrain, convOfConcat, upsample2x2 } from '../ops.js';
-import { buildFromSpecs, foldBatchNorm, initialValuesOf, valuesOf, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from '../network.js';
+import { upsample2x2 } from '../ops.js';
+import { buildFromSpecs, convBnRelu, initialValuesOf, valuesOf, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from '../network.js';
 import { encoderForward, encoderReceptiveRadius, encoderSpecs, tapChannels } from './encoder.js';
 
 export interface MobileUNetConfig {
@@ -92,21 +91,6 @@ export function mobileUNetValuesOf(net: MobileUNet): Promise<Map<string, Float32
   return valuesOf(net, mobileUNetSpecs(net.config));
 }
 
-function block(net: MobileUNet, x: tf.Tensor4D | [tf.Tensor4D, tf.Tensor4D], name: string, n: number, training: boolean, batchStats: BatchStats | null): tf.Tensor4D {
-  const { params, stats, config } = net;
-  const kernel = params[`${name}_conv${n}/kernel`] as tf.Tensor4D;
-  const bn = `${name}_bn${n}`;
-  const gamma = params[`${bn}/gamma`] as tf.Tensor1D;
-  const beta = params[`${bn}/beta`] as tf.Tensor1D;
-  if (training) {
-    const y = Array.isArray(x) ? convOfConcat(x[0], x[1], kernel) : tf.conv2d(x, kernel, 1, 'same');
-    return batchNormReluTrain(y, gamma, beta, config.bnEpsilon, batchStats ? (s) => batchStats.set(bn, s) : undefined);
-  }
-  const input = Array.isArray(x) ? (concatChannelsOp(x[0], x[1]) as tf.Tensor4D) : x;
-  const folded = foldBatchNorm(kernel, gamma, beta, stats[`${bn}/moving_mean`] as tf.Tensor1D, stats[`${bn}/moving_variance`] as tf.Tensor1D, config.bnEpsilon);
-  return tf.fused.conv2d({ x: input, filter: folded.kernel, strides: 1, pad: 'same', bias: folded.bias, activation: 'relu' });
-}
-
 /** The decoder and head on the encoder's five taps; NHWC logits at the input's size. */
 export function decoderForward(net: MobileUNet, taps: tf.Tensor4D[], training: boolean, batchStats: BatchStats | null = null): tf.Tensor4D {
   return tf.tidy(() => {
@@ -114,8 +98,8 @@ export function decoderForward(net: MobileUNet, taps: tf.Tensor4D[], training: b
     let h = taps[4];
     net.config.decoderWidths.forEach((_, j) => {
       const up = upsample2x2(h, params[`dec${j}_up/kernel`] as tf.Tensor4D, params[`dec${j}_up/bias`] as tf.Tensor1D);
-      h = block(net, j < 4 ? [up, taps[3 - j]] : up, `dec${j}`, 1, training, batchStats);
-      h = block(net, h, `dec${j}`, 2, training, batchStats);
+      h = convBnRelu(net, j < 4 ? [up, taps[3 - j]] : up, `dec${j}`, 1, training, batchStats);
+      h = convBnRelu(net, h, `dec${j}`, 2, training, batchStats);
     });
     return tf.add(tf.conv2d(h, params['head/kernel'] as tf.Tensor4D, 1, 'same'), params['head/bias']) as tf.Tensor4D;
   });

@@ -9,11 +9,10 @@
  * TensorFlow.js layers format, so export is a renaming-free copy.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { buildFromSpecs, disposeNet, foldBatchNorm, initialValuesOf, isStat, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
+import { buildFromSpecs, convBnRelu, disposeNet, initialValuesOf, isStat, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
 
 export { foldBatchNorm, isStat, updateMovingStats, type BatchStats, type TensorSpec } from '../network.js';
-import { batchNormReluTrain, convOfConcat, upsample2x2 } from '../ops.js';
-import { concatChannelsOp } from '../../engine/kernels/channels.js';
+import { upsample2x2 } from '../ops.js';
 
 export interface UNetConfig {
   /** Absent in models saved before there was a second network. */
@@ -110,29 +109,6 @@ export async function unetValues(net: UNet): Promise<Map<string, Float32Array>> 
 /** Release the net's tensors. */
 export function disposeUNet(net: UNet): void {
   disposeNet(net);
-}
-
-function convBnRelu(
-  net: UNet,
-  x: tf.Tensor4D | [tf.Tensor4D, tf.Tensor4D],
-  level: string,
-  n: number,
-  training: boolean,
-  batchStats: BatchStats | null,
-): tf.Tensor4D {
-  const { params, stats, config } = net;
-  const kernel = params[`${level}_conv${n}/kernel`] as tf.Tensor4D;
-  const bn = `${level}_bn${n}`;
-  const gamma = params[`${bn}/gamma`] as tf.Tensor1D;
-  const beta = params[`${bn}/beta`] as tf.Tensor1D;
-  if (training) {
-    const y = Array.isArray(x) ? convOfConcat(x[0], x[1], kernel) : tf.conv2d(x, kernel, 1, 'same');
-    return batchNormReluTrain(y, gamma, beta, config.bnEpsilon, batchStats ? (s) => batchStats.set(bn, s) : undefined);
-  }
-  // Inference: batch norm folded into the convolution, bias and ReLU fused into one kernel.
-  const input = Array.isArray(x) ? (concatChannelsOp(x[0], x[1]) as tf.Tensor4D) : x;
-  const folded = foldBatchNorm(kernel, gamma, beta, stats[`${bn}/moving_mean`] as tf.Tensor1D, stats[`${bn}/moving_variance`] as tf.Tensor1D, config.bnEpsilon);
-  return tf.fused.conv2d({ x: input, filter: folded.kernel, strides: 1, pad: 'same', bias: folded.bias, activation: 'relu' });
 }
 
 /**
