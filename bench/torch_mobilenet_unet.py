@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-from torch_unet_model import fused_for_inference, read_f32, read_tensors
+from torch_unet_model import bench_args, fused_for_inference, read_f32, read_tensors
 
 
 # MobileNetV2's blocks from its (t, c, n, s) table, as src/nets/mobilenetV2/encoder.ts builds them.
@@ -164,14 +164,8 @@ def conv_weights(model):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--warmup", type=int, default=2)
+    ap = bench_args(argparse.ArgumentParser())
     ap.add_argument("--widths", default="128,64,48,32,16")
-    ap.add_argument("--format", choices=["contiguous", "channels_last"], default="contiguous")
     ap.add_argument("--check", help="gapseg's tensors and check values (bench/trainMobile.ts); only check")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from torch_unet_model import UNet, fused_for_inference, load_gapseg_weights, read_f32
+from torch_unet_model import UNet, bench_args, fused_for_inference, load_gapseg_weights, read_f32
 
 
 def peak_rss_mb():
@@ -56,16 +56,10 @@ def check(manifest_file):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--warmup", type=int, default=2)
+    ap = bench_args(argparse.ArgumentParser())
     ap.add_argument("--task", help="synthetic task file from bench/train.ts")
     ap.add_argument("--task-steps", type=int, default=30)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--format", choices=["contiguous", "channels_last"], default="contiguous")
     ap.add_argument("--check", help="gapseg's weights and check values (bench/train.ts); only check")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -47,6 +47,17 @@ class UNet(nn.Module):
         return self.head(x)
 
 
+def bench_args(ap):
+    """The flags every PyTorch training peer takes: threads, batch, size, timed and warm-up steps, memory format."""
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--format", choices=["contiguous", "channels_last"], default="contiguous")
+    return ap
+
+
 def read_tensors(manifest):
     """The tensors gapseg wrote (bench/torchWeights.ts: a float32 file and its index), by name."""
     with open(manifest["weights"], "rb") as f:

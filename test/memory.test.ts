@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { engine, tmpDir } from './helpers.js';
-import { createUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { createAdamState, disposeAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
 import { lossTargets } from '../src/losses/crossEntropy.js';
@@ -19,34 +18,33 @@ import { writeSampleDataset } from '../src/data/sample.js';
 
 before(engine);
 
-test('the training memory estimate covers the heap a step uses', () => {
+/** Heap growth over `steps` training steps of the network of `cfg`, from before the net is built. */
+function heapGrowthOfSteps(cfg: Parameters<typeof estimateTrainingBytes>[0], steps: number): number {
   const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
   const start = heap();
-  const cfg = { crop: 128, batchSize: 4, depth: 3, baseWidth: 16, classes: parseClassesFlag('a,b') };
-  const net = createUNet({ ...DEFAULT_UNET, numClasses: 2, depth: cfg.depth, baseWidth: cfg.baseWidth }, 1);
+  const net = createNet(netConfigOf(cfg), 1);
   const adam = createAdamState(net.params);
   const n = cfg.batchSize * cfg.crop * cfg.crop;
   const batch = { n: cfg.batchSize, height: cfg.crop, width: cfg.crop, images: new Float32Array(n * 3).fill(0.3), targets: lossTargets(new Uint8Array(n).map((_, i) => i % 2), 2) };
-  for (let i = 0; i < 3; i++) trainStep(net, adam, batch, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  for (let i = 0; i < steps; i++) trainStep(net, adam, batch, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
   const used = heap() - start;
+  disposeNet(net);
+  disposeAdamState(adam);
+  return used;
+}
+
+test('the training memory estimate covers the heap a step uses', () => {
+  const cfg = { crop: 128, batchSize: 4, depth: 3, baseWidth: 16, classes: parseClassesFlag('a,b') };
+  const used = heapGrowthOfSteps(cfg, 3);
   const estimate = estimateTrainingBytes(cfg);
   assert.ok(used > 0 && used <= estimate, `heap grew by ${used} bytes, estimate ${estimate}`);
 });
 
 test('the training memory estimate covers the heap a MobileNetV2 U-Net step uses', () => {
-  const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
-  const start = heap();
   const cfg = { crop: 128, batchSize: 2, depth: 4, baseWidth: 16, classes: parseClassesFlag('a,b'), encoder: 'mobilenet_v2' as const };
-  const net = createNet(netConfigOf(cfg), 1);
-  const adam = createAdamState(net.params);
-  const n = cfg.batchSize * cfg.crop * cfg.crop;
-  const batch = { n: cfg.batchSize, height: cfg.crop, width: cfg.crop, images: new Float32Array(n * 3).fill(0.3), targets: lossTargets(new Uint8Array(n).map((_, i) => i % 2), 2) };
-  for (let i = 0; i < 2; i++) trainStep(net, adam, batch, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
-  const used = heap() - start;
+  const used = heapGrowthOfSteps(cfg, 2);
   const estimate = estimateTrainingBytes(cfg);
   assert.ok(used > 0 && used <= estimate, `heap grew by ${used} bytes, estimate ${estimate}`);
-  disposeNet(net);
-  disposeAdamState(adam);
 });
 
 test('a run that cannot fit the wasm heap is refused before anything is written', async () => {
