@@ -75,14 +75,12 @@ test('a file of another network is refused in one line naming the file and the o
   assert.throws(() => readMobileNetV2(bad), (e: unknown) => e instanceof GapsegError && e.message.startsWith(`${bad}: not a TFLite model`));
 });
 
-test('the encoder taps five maps at strides 2..32 with 96, 144, 192, 576 and 1280 channels, in inference and in training ops', () => {
+test('the encoder taps five maps at strides 2..32 with 96, 144, 192, 576 and 1280 channels', () => {
   const { encoder } = mobileNetV2Weights(parseTflite(syntheticMobileNetV2().bytes, 'synthetic.tflite'));
   const net = createNet(CFG, 1, encoder);
-  for (const [fused, label] of [[true, 'inference'], [false, 'training ops']] as const) {
-    const taps = encoderForward(net.params, tf.zeros([1, 256, 192, 3]) as tf.Tensor4D, fused);
-    assert.deepEqual(taps.map((t) => t.shape), [[1, 128, 96, 96], [1, 64, 48, 144], [1, 32, 24, 192], [1, 16, 12, 576], [1, 8, 6, 1280]], label);
-    tf.dispose(taps);
-  }
+  const taps = encoderForward(net.params, tf.zeros([1, 256, 192, 3]) as tf.Tensor4D);
+  assert.deepEqual(taps.map((t) => t.shape), [[1, 128, 96, 96], [1, 64, 48, 144], [1, 32, 24, 192], [1, 16, 12, 576], [1, 8, 6, 1280]]);
+  tf.dispose(taps);
   assert.deepEqual(tapChannels(), [96, 144, 192, 576, 1280]);
   disposeNet(net);
   assert.ok(netReceptiveRadius(CFG) > 200, 'the receptive radius covers the deep encoder');
@@ -100,7 +98,7 @@ test('the real ImageNet MobileNetV2, read by gapseg, names the reference photos:
     const img = await readPhoto(path.join(weightsDir(), 'mobilenet_v2', photo), 224, { fit: 'fill', kernel: 'linear' });
     const probs = tf.tidy(() => {
       const x = tf.tensor4d(Float32Array.from(img.data, (v) => (v / 255 - w.input.mean) / w.input.std), [1, 224, 224, 3]);
-      const top = encoderForward(net.params, x, true)[4];
+      const top = encoderForward(net.params, x)[4];
       const pooled = tf.mean(top, [1, 2], true) as tf.Tensor4D;
       return tf.softmax(tf.reshape(tf.add(tf.conv2d(pooled, kernel, 1, 'valid'), bias), [1, 1001])).dataSync();
     });
@@ -154,11 +152,14 @@ function referenceEncoder(p: Record<string, tf.Tensor>, x: tf.Tensor4D): tf.Tens
 const trainingLoss = (t: tf.Tensor, ws: number) => (logits: tf.Tensor4D) => maskedCrossEntropy(logits, t, ws);
 const referenceLoss = (logits: tf.Tensor, t: tf.Tensor, ws: number) => tf.mul(tf.sum(tf.mul(t, tf.logSoftmax(logits))), -1 / ws) as tf.Scalar;
 
-test('a training step\'s gradients (fused layers, their own gradients) equal autodiff of the network in plain ops and a plain loss; a frozen encoder gets none, and the decoder the same', () => {
+test('the hand-written training pass\'s gradients equal autodiff of the network in plain ops and a plain loss, leaving no tensor behind; a frozen encoder gets none, and the decoder the same', () => {
   const { encoder } = mobileNetV2Weights(parseTflite(syntheticMobileNetV2({ seed: 5 }).bytes, 'synthetic.tflite'));
   const net = createNet(CFG, 2, encoder);
   const { x, t, weightSum } = batch(1);
+  const before = tf.memory().numTensors;
   const ours = netLossAndGradients(net, x, trainingLoss(t, weightSum), true);
+  const kept = Object.keys(ours.grads).length + 2 * ours.batchStats.size;
+  assert.equal(tf.memory().numTensors - before, kept, 'only the gradients and batch statistics outlive the step');
   const ref = tf.variableGrads(() => referenceLoss(decoderForward(net as MobileUNet, referenceEncoder(net.params, x), true), t, weightSum), Object.values(net.params));
   assert.ok(Math.abs(ours.loss - ref.value.dataSync()[0]) < 1e-5 * Math.max(1, ours.loss));
   assert.deepEqual(Object.keys(ours.grads).sort(), Object.keys(net.params).sort());
@@ -168,7 +169,9 @@ test('a training step\'s gradients (fused layers, their own gradients) equal aut
     const scale = Math.max(1e-6, maxAbsDiff(b, new Float32Array(b.length)));
     assert.ok(maxAbsDiff(a, b) <= 1e-4 * scale, `${name} differs by ${maxAbsDiff(a, b)} (scale ${scale})`);
   }
+  const beforeFrozen = tf.memory().numTensors;
   const frozen = netLossAndGradients(net, x, trainingLoss(t, weightSum), false);
+  assert.equal(tf.memory().numTensors - beforeFrozen, Object.keys(frozen.grads).length + 2 * frozen.batchStats.size, 'a frozen step leaves only its gradients and statistics');
   assert.ok(Object.keys(frozen.grads).every((k) => !k.startsWith('enc_')), 'no encoder gradient when frozen');
   assert.ok(Object.keys(frozen.grads).length > 0);
   for (const [name, g] of Object.entries(frozen.grads)) {

@@ -11,7 +11,6 @@ import {
   buildMobileUNet,
   isEncoderParam,
   MOBILE_MULTIPLE,
-  mobileLossAndGradients,
   mobileReceptiveRadius,
   mobileUNetForward,
   mobileUNetSpecs,
@@ -20,6 +19,7 @@ import {
   type MobileUNet,
   type MobileUNetConfig,
 } from './mobilenetV2/unet.js';
+import { mobileLossAndGradients } from './mobilenetV2/backprop.js';
 
 export type NetConfig = UNetConfig | MobileUNetConfig;
 export type AnyNet = Net<NetConfig>;

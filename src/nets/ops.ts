@@ -5,7 +5,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../engine/kernels/batchNormRelu.js';
-import { CHANNEL_SUMS, RELU6_GRAD } from '../engine/kernels/gradients.js';
 
 /** Statistics a training forward pass leaves for the moving averages. */
 export interface BnBatchStats {
@@ -79,61 +78,4 @@ export function convOfConcat(a: tf.Tensor4D, b: tf.Tensor4D, kernel: tf.Tensor4D
     const kb = tf.slice(kernel, [0, 0, ca, 0], [kh, kw, cb, cout]) as tf.Tensor4D;
     return tf.add(tf.conv2d(a, ka, 1, 'same'), tf.conv2d(b, kb, 1, 'same')) as tf.Tensor4D;
   });
-}
-
-const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor =>
-  tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
-
-/** The gradient at a layer's pre-activation from the gradient at its output y. */
-function throughActivation(dy: tf.Tensor, y: tf.Tensor, relu6: boolean): tf.Tensor {
-  return relu6 ? run(RELU6_GRAD, { dy, y }) : dy;
-}
-
-const convAttrs = (stride: number) => ({ strides: [stride, stride], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined as unknown as string });
-
-/**
- * A 'same' convolution with bias and optional ReLU6, as one fused kernel forward, and one
- * gradient step back: the ReLU6 mask from the output (one pass), the bias gradient as channel
- * sums, the filter and input gradients from their kernels. Only x and y are kept for the
- * backward pass (autodiff of conv + add + relu6 keeps three tensors and runs seven kernels).
- * `inputGrad` false skips the input gradient (a network's first layer needs none).
- */
-export function convBiasAct(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, stride: number, relu6: boolean, inputGrad = true): tf.Tensor4D {
-  const op = tf.customGrad(((xIn: tf.Tensor4D, k: tf.Tensor4D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    const y = tf.fused.conv2d({ x: xIn, filter: k, strides: stride, pad: 'same', bias: b, activation: relu6 ? 'relu6' : 'linear' });
-    save([xIn, k, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, [sx, sk, sy]: tf.Tensor[]) => {
-        const dz = throughActivation(dy, sy, relu6);
-        const dk = run(tf.Conv2DBackpropFilter, { x: sx, dy: dz }, { ...convAttrs(stride), filterShape: sk.shape });
-        const db = run(CHANNEL_SUMS, { x: dz });
-        const dx = inputGrad ? run(tf.Conv2DBackpropInput, { dy: dz, filter: sk }, { ...convAttrs(stride), inputShape: sx.shape }) : tf.zerosLike(sx);
-        if (dz !== dy) dz.dispose();
-        return [dx, dk, db];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return op(x, kernel, bias) as tf.Tensor4D;
-}
-
-/** A 'same' depthwise convolution (multiplier 1) with bias and ReLU6, fused forward, with the same lean gradient as convBiasAct. */
-export function depthwiseBiasRelu6(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, stride: number): tf.Tensor4D {
-  const op = tf.customGrad(((xIn: tf.Tensor4D, k: tf.Tensor4D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    const y = tf.fused.depthwiseConv2d({ x: xIn, filter: k, strides: stride, pad: 'same', bias: b, activation: 'relu6' });
-    save([xIn, k, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, [sx, sk, sy]: tf.Tensor[]) => {
-        const dz = throughActivation(dy, sy, true);
-        const attrs = { strides: [stride, stride], pad: 'same', dilations: [1, 1], dimRoundingMode: undefined as unknown as string };
-        const dk = run(tf.DepthwiseConv2dNativeBackpropFilter, { x: sx, dy: dz }, { ...attrs, filterShape: sk.shape });
-        const db = run(CHANNEL_SUMS, { x: dz });
-        const dx = run(tf.DepthwiseConv2dNativeBackpropInput, { dy: dz, filter: sk }, { ...attrs, inputShape: sx.shape });
-        dz.dispose();
-        return [dx, dk, db];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return op(x, kernel, bias) as tf.Tensor4D;
 }

@@ -13,7 +13,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TensorSpec } from '../network.js';
-import { convBiasAct, depthwiseBiasRelu6 } from '../ops.js';
 
 /** One inverted residual block: expansion factor, output channels, stride of its depthwise conv. */
 export interface BlockSpec {
@@ -79,41 +78,24 @@ export function encoderSpecs(inChannels: number): TensorSpec[] {
 /** The parameters of the encoder by name (a view of a network's params). */
 export type EncoderParams = Record<string, tf.Tensor>;
 
-function convAct(x: tf.Tensor4D, p: EncoderParams, name: string, stride: number, relu6: boolean, fused: boolean): tf.Tensor4D {
-  const kernel = p[`${name}/kernel`] as tf.Tensor4D;
-  const bias = p[`${name}/bias`] as tf.Tensor1D;
-  // Inference takes the fused kernel (bias and activation in the store); training the same
-  // forward with a lean gradient (nets/ops.ts). The stem needs no input gradient.
-  if (fused) return tf.fused.conv2d({ x, filter: kernel, strides: stride, pad: 'same', bias, activation: relu6 ? 'relu6' : 'linear' });
-  return convBiasAct(x, kernel, bias, stride, relu6, name !== 'enc_stem');
-}
-
-function depthwiseAct(x: tf.Tensor4D, p: EncoderParams, name: string, stride: number, fused: boolean): tf.Tensor4D {
-  const kernel = p[`${name}/depthwise_kernel`] as tf.Tensor4D;
-  const bias = p[`${name}/bias`] as tf.Tensor1D;
-  if (fused) return tf.fused.depthwiseConv2d({ x, filter: kernel, strides: stride, pad: 'same', bias, activation: 'relu6' });
-  return depthwiseBiasRelu6(x, kernel, bias, stride);
-}
-
-/**
- * The five taps of normalised NHWC input x (sides multiples of 32), strides 2 to 32.
- * `fused` (inference) runs the fused kernels; without it, the same with gradients (training).
- */
-export function encoderForward(p: EncoderParams, x: tf.Tensor4D, fused: boolean): tf.Tensor4D[] {
+/** The five taps of normalised NHWC input x (sides multiples of 32), strides 2 to 32, on the inference kernels (bias and ReLU6 fused). */
+export function encoderForward(p: EncoderParams, x: tf.Tensor4D): tf.Tensor4D[] {
+  const conv = (h: tf.Tensor4D, name: string, stride: number, relu6: boolean) =>
+    tf.fused.conv2d({ x: h, filter: p[`${name}/kernel`] as tf.Tensor4D, strides: stride, pad: 'same', bias: p[`${name}/bias`], activation: relu6 ? 'relu6' : 'linear' });
   return tf.tidy(() => {
     const taps: tf.Tensor4D[] = [];
-    let h = convAct(x, p, 'enc_stem', 2, true, fused);
+    let h = conv(x, 'enc_stem', 2, true);
     BLOCKS.forEach((b, i) => {
       const input = h;
       if (b.expand !== 1) {
-        h = convAct(h, p, `enc_b${i}_expand`, 1, true, fused);
+        h = conv(h, `enc_b${i}_expand`, 1, true);
         if (TAP_BLOCKS.includes(i)) taps.push(h);
       }
-      h = depthwiseAct(h, p, `enc_b${i}_dw`, b.stride, fused);
-      h = convAct(h, p, `enc_b${i}_project`, 1, false, fused);
+      h = tf.fused.depthwiseConv2d({ x: h, filter: p[`enc_b${i}_dw/depthwise_kernel`] as tf.Tensor4D, strides: b.stride, pad: 'same', bias: p[`enc_b${i}_dw/bias`], activation: 'relu6' });
+      h = conv(h, `enc_b${i}_project`, 1, false);
       if (isResidual(i)) h = tf.add(h, input) as tf.Tensor4D;
     });
-    taps.push(convAct(h, p, 'enc_top', 1, true, fused));
+    taps.push(conv(h, 'enc_top', 1, true));
     return taps;
   });
 }

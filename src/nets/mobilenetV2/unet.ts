@@ -5,13 +5,12 @@
  * stride 1), and applies two 3x3 convolutions with batch norm and ReLU; a 1x1 head gives one
  * output per real class (void has none). Input sides are multiples of 32.
  *
- * Training runs on TensorFlow.js autodiff (gapseg's kernels give the convolution and depthwise
- * gradients on wasm). With the encoder frozen its features are computed outside the tape, so
- * none of its gradients and none of its activations are kept.
+ * Training has its own hand-written pass (backprop.ts); the forward here is what prediction runs,
+ * and in training mode (batch statistics) the tests' autodiff reference.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { upsample2x2 } from '../ops.js';
-import { buildFromSpecs, convBnRelu, initialValuesOf, valuesOf, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from '../network.js';
+import { buildFromSpecs, convBnRelu, initialValuesOf, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
 import { encoderForward, encoderReceptiveRadius, encoderSpecs, tapChannels } from './encoder.js';
 
 export interface MobileUNetConfig {
@@ -107,40 +106,7 @@ export function decoderForward(net: MobileUNet, taps: tf.Tensor4D[], training: b
 
 /** Forward pass: normalised NHWC input to NHWC logits (training: batch statistics, recorded in batchStats). */
 export function mobileUNetForward(net: MobileUNet, x: tf.Tensor4D, training: boolean, batchStats: BatchStats | null = null): tf.Tensor4D {
-  return tf.tidy(() => decoderForward(net, encoderForward(net.params, x, !training), training, batchStats));
-}
-
-/**
- * Loss, gradients and batch statistics of one training batch by autodiff. `trainEncoder`
- * false: the encoder runs outside the tape (no encoder gradient, none of its activations kept)
- * and only decoder gradients are returned.
- */
-export function mobileLossAndGradients(net: MobileUNet, x: tf.Tensor4D, loss: LogitsLoss, trainEncoder: boolean): StepGradients {
-  const batchStats: BatchStats = new Map();
-  const names = Object.keys(net.params).filter((n) => trainEncoder || !isEncoderParam(n));
-  const byVariable = new Map(names.map((n) => [net.params[n].name, n]));
-  let value = 0;
-  // The loss's value and gradient come from its kernel; autodiff carries that gradient back.
-  const lossOp = tf.customGrad(((logits: tf.Tensor, save: tf.GradSaveFunc) => {
-    const r = loss(logits as tf.Tensor4D);
-    value = r.value;
-    save([r.grad]);
-    return { value: tf.scalar(r.value), gradFunc: (dy: tf.Tensor, [g]: tf.Tensor[]) => tf.mul(g, dy) };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  // A frozen encoder is inference: its fused kernels, no tape.
-  const frozen = trainEncoder ? null : encoderForward(net.params, x, true);
-  try {
-    const { value: v, grads } = tf.variableGrads(
-      () => lossOp(frozen ? decoderForward(net, frozen, true, batchStats) : mobileUNetForward(net, x, true, batchStats)) as tf.Scalar,
-      names.map((n) => net.params[n]),
-    );
-    v.dispose();
-    const out: Record<string, tf.Tensor> = {};
-    for (const [variableName, g] of Object.entries(grads)) out[byVariable.get(variableName)!] = g;
-    return { loss: value, grads: out, batchStats };
-  } finally {
-    if (frozen) tf.dispose(frozen);
-  }
+  return tf.tidy(() => decoderForward(net, encoderForward(net.params, x), training, batchStats));
 }
 
 /** Receptive radius in input pixels: the encoder's deepest tap plus the decoder's convolutions at their strides. */

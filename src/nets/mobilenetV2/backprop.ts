@@ -1,0 +1,166 @@
+/**
+ * The MobileNetV2 U-Net's training pass with a hand-written backward pass (the layers of
+ * nets/backward.ts), as the U-Net has: the forward keeps one tensor per layer (its output; a
+ * linear projection keeps none of its own), and the backward walks decoder then encoder in
+ * reverse, releasing each activation once its gradients are done, so the step's peak is the
+ * forward's activations instead of autodiff's activations and every gradient together.
+ * With the encoder frozen its features come from the inference kernels and only the decoder
+ * is taped. Tests check the gradients against tfjs autodiff of the network in plain ops.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { LogitsLoss, StepGradients } from '../network.js';
+import { Backprop, type ConvActTape, type ConvBnReluTape } from '../backward.js';
+import { upsample2x2 } from '../ops.js';
+import { concatChannelsOp, splitChannelsOp } from '../../engine/kernels/channels.js';
+import { BLOCKS, TAP_BLOCKS, encoderForward, isResidual } from './encoder.js';
+import type { MobileUNet } from './unet.js';
+
+/** One inverted residual block's tapes; its output is `out` (the next block's input). */
+interface BlockTape {
+  expand: ConvActTape | null;
+  dw: ConvActTape;
+  project: ConvActTape;
+  out: tf.Tensor4D;
+}
+
+interface EncoderTape {
+  stem: ConvActTape;
+  blocks: BlockTape[];
+  top: ConvActTape;
+  taps: tf.Tensor4D[];
+}
+
+/** The encoder's training forward: the five taps and what its backward needs. */
+function encoderTrainForward(bp: Backprop, x: tf.Tensor4D): EncoderTape {
+  const taps: tf.Tensor4D[] = [];
+  const stem = bp.convAct(x, 'enc_stem', 2, true);
+  let h = stem.out;
+  const blocks = BLOCKS.map((b, i): BlockTape => {
+    const input = h;
+    let expand: ConvActTape | null = null;
+    if (b.expand !== 1) {
+      const e = bp.convAct(h, `enc_b${i}_expand`, 1, true);
+      expand = e.tape;
+      h = e.out;
+      if (TAP_BLOCKS.includes(i)) taps.push(h);
+    }
+    const dw = bp.convAct(h, `enc_b${i}_dw`, b.stride, true, true);
+    const project = bp.convAct(dw.out, `enc_b${i}_project`, 1, false);
+    h = project.out;
+    if (isResidual(i)) {
+      h = tf.add(project.out, input) as tf.Tensor4D;
+      project.out.dispose();
+    }
+    return { expand, dw: dw.tape, project: project.tape, out: h };
+  });
+  const top = bp.convAct(h, 'enc_top', 1, true);
+  taps.push(top.out);
+  return { stem: stem.tape, blocks, top: top.tape, taps };
+}
+
+/** Backward through the encoder from the gradients at its five taps (freed); frees its activations. */
+function encoderBackward(bp: Backprop, t: EncoderTape, dTaps: tf.Tensor4D[]): void {
+  let dh = bp.convActBackward(t.top, dTaps[4], true)!;
+  t.taps[4].dispose();
+  let tap = TAP_BLOCKS.length - 1;
+  for (let i = BLOCKS.length - 1; i >= 0; i--) {
+    const b = t.blocks[i];
+    b.out.dispose();
+    const dResidual = isResidual(i) ? tf.clone(dh) : null;
+    const dDw = bp.convActBackward(b.project, dh, true)!;
+    let dMid = bp.convActBackward(b.dw, dDw, true)!;
+    b.dw.out!.dispose();
+    if (b.expand) {
+      if (TAP_BLOCKS[tap] === i) {
+        const dTap = dTaps[tap--];
+        const sum = tf.add(dMid, dTap) as tf.Tensor4D;
+        tf.dispose([dMid, dTap]);
+        dMid = sum;
+      }
+      const dIn = bp.convActBackward(b.expand, dMid, true)!;
+      b.expand.out!.dispose();
+      dMid = dIn;
+    }
+    dh = dMid;
+    if (dResidual) {
+      dh = tf.add(dMid, dResidual) as tf.Tensor4D;
+      tf.dispose([dMid, dResidual]);
+    }
+  }
+  bp.convActBackward(t.stem, dh, false);
+  t.stem.out!.dispose();
+}
+
+/** One decoder level's tapes: `below` is the feature map it upsamples (not owned). */
+interface LevelTape {
+  below: tf.Tensor4D;
+  b1: ConvBnReluTape;
+  b2: ConvBnReluTape;
+}
+
+/** The decoder's training forward on the encoder's taps; the last level's output is the head's input. */
+function decoderTrainForward(bp: Backprop, net: MobileUNet, taps: tf.Tensor4D[]): LevelTape[] {
+  const P = net.params;
+  let h = taps[4];
+  return net.config.decoderWidths.map((_, j) => {
+    const up = upsample2x2(h, P[`dec${j}_up/kernel`] as tf.Tensor4D, P[`dec${j}_up/bias`] as tf.Tensor1D);
+    let input = up;
+    if (j < 4) {
+      input = concatChannelsOp(up, taps[3 - j]) as tf.Tensor4D;
+      up.dispose();
+    }
+    const b1 = bp.convBnRelu(input, `dec${j}`, 1);
+    const b2 = bp.convBnRelu(b1.out, `dec${j}`, 2);
+    const level = { below: h, b1, b2 };
+    h = b2.out;
+    return level;
+  });
+}
+
+/**
+ * Backward through the decoder from the gradient at its output (freed); frees its activations
+ * and returns the gradients at the five taps when `tapGrads` (else none are computed or kept).
+ */
+function decoderBackward(bp: Backprop, net: MobileUNet, levels: LevelTape[], dOut: tf.Tensor4D, tapGrads: boolean): tf.Tensor4D[] {
+  const dTaps: tf.Tensor4D[] = [];
+  let dh = dOut;
+  for (let j = levels.length - 1; j >= 0; j--) {
+    const L = levels[j];
+    const d1 = bp.convBnReluBackward(L.b2, dh, true)!;
+    L.b2.out.dispose();
+    let dUp = bp.convBnReluBackward(L.b1, d1, true)!;
+    L.b1.out.dispose();
+    L.b1.input.dispose();
+    if (j < 4) {
+      const [dUpPart, dSkip] = splitChannelsOp(dUp, (net.params[`dec${j}_up/kernel`] as tf.Tensor4D).shape[2]) as tf.Tensor4D[];
+      dUp.dispose();
+      dUp = dUpPart;
+      if (tapGrads) dTaps[3 - j] = dSkip;
+      else dSkip.dispose();
+    }
+    const dBelow = bp.upsampleBackward(`dec${j}_up`, dUp, L.below, j > 0 || tapGrads);
+    if (dBelow) dh = dBelow;
+  }
+  if (tapGrads) dTaps[4] = dh;
+  return dTaps;
+}
+
+/**
+ * Loss, gradients and batch statistics of one training batch. `trainEncoder` false: the encoder
+ * runs on its inference kernels outside the tape (no encoder gradient, none of its activations
+ * kept) and only decoder gradients are returned.
+ */
+export function mobileLossAndGradients(net: MobileUNet, x: tf.Tensor4D, loss: LogitsLoss, trainEncoder: boolean): StepGradients {
+  const bp = new Backprop(net.params, net.config.bnEpsilon);
+  const encoder = trainEncoder ? encoderTrainForward(bp, x) : null;
+  const taps = encoder ? encoder.taps : encoderForward(net.params, x);
+  const levels = decoderTrainForward(bp, net, taps);
+  const features = levels[levels.length - 1].b2.out;
+  const logits = bp.head(features);
+  const { value, grad } = loss(logits);
+  logits.dispose();
+  const dTaps = decoderBackward(bp, net, levels, bp.headBackward(features, grad as tf.Tensor4D), trainEncoder);
+  if (encoder) encoderBackward(bp, encoder, dTaps);
+  else tf.dispose(taps);
+  return { loss: value, grads: bp.grads, batchStats: bp.batchStats };
+}
