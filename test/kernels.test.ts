@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { engine } from './helpers.js';
 import { maxRelDiff, onBackend } from './kernelHelpers.js';
-import { DEFAULT_ROUTES, setKernelRoutes } from '../src/engine/routes.js';
+import { DEFAULT_ROUTES, setKernelRoutes, type KernelRoutes } from '../src/engine/routes.js';
 import { makeRng } from '../src/util/random.js';
 
 before(engine);
@@ -36,11 +36,18 @@ const convCases: [string, number[], number[], number, 'same' | 'valid'][] = [
   ['3x3 same, image narrower than a pixel tile', [1, 6, 3, 4], [3, 3, 4, 8], 1, 'same'],
   // A non-square window checks the filter's rotation for the input gradient.
   ['3x2 same, 8 inputs, 12 outputs', [2, 7, 9, 8], [3, 2, 8, 12], 1, 'same'],
+  // Winograd's tiles (3x3, inputs in multiples of 4): odd sides (a half tile at the bottom and
+  // right), 'valid', and channels wide enough that a row of tiles takes several chunks (4, 4, 2).
+  ['3x3 same, odd sides, 8 inputs, 12 outputs', [2, 13, 11, 8], [3, 3, 8, 12], 1, 'same'],
+  ['3x3 valid, odd output sides', [2, 10, 8, 4], [3, 3, 4, 4], 1, 'valid'],
+  ['3x3 same, 512 inputs: rows of tiles in chunks', [1, 7, 19, 512], [3, 3, 512, 8], 1, 'same'],
 ];
 
 // 'stock': XNNPACK's Conv2D and the convolution route for the filter gradient; 'auto': gapseg's
-// direct SIMD kernels wherever they apply (stride 1, outputs in multiples of 4 for Conv2D).
-for (const route of ['stock', 'auto']) {
+// SIMD kernels wherever they apply (stride 1, outputs in multiples of 4 for Conv2D; Winograd's
+// for 3x3 with inputs in multiples of 4); 'direct': the same without Winograd's.
+const ROUTES: Record<string, Partial<KernelRoutes>> = { stock: { filterGradient: 'conv', conv: 'xnnpack' }, auto: DEFAULT_ROUTES, direct: { conv3x3: 'direct' } };
+for (const route of Object.keys(ROUTES)) {
   for (const [name, xs, ws, stride, pad] of convCases) {
     test(`conv2d and its gradients on wasm match the cpu backend (${route} kernels): ${name}`, async () => {
       const x = rand(xs.reduce((a, b) => a * b), 1);
@@ -50,7 +57,7 @@ for (const route of ['stock', 'auto']) {
         const [gx, gw] = tf.grads(loss)([xt, wt]);
         return [tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, stride, pad), gx, gw];
       };
-      setKernelRoutes(route === 'stock' ? { filterGradient: 'conv', conv: 'xnnpack' } : DEFAULT_ROUTES);
+      setKernelRoutes({ ...DEFAULT_ROUTES, ...ROUTES[route] });
       try {
         const wasm = await onBackend('wasm', f, [[x, xs], [w, ws]]);
         const cpu = await onBackend('cpu', f, [[x, xs], [w, ws]]);
@@ -107,7 +114,7 @@ test('fused conv2d (bias, ReLU, ReLU6) on wasm matches the cpu backend, on and o
   const w12 = rand(3 * 3 * 6 * 12, 11);
   const w6 = rand(3 * 3 * 6 * 6, 12);
   const bias = rand(12, 13);
-  const f = (xt: tf.Tensor, wt: tf.Tensor, w6t: tf.Tensor, bt: tf.Tensor) => {
+  const f = (xt: tf.Tensor, wt: tf.Tensor, w6t: tf.Tensor, bt: tf.Tensor, xt8: tf.Tensor, w8t: tf.Tensor) => {
     const x4 = xt as tf.Tensor4D;
     return [
       tf.fused.conv2d({ x: x4, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', bias: bt, activation: 'relu' }),
@@ -119,13 +126,18 @@ test('fused conv2d (bias, ReLU, ReLU6) on wasm matches the cpu backend, on and o
       tf.fused.conv2d({ x: x4, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', bias: bt, activation: 'elu' }),
       // ReLU6 (the MobileNetV2 encoder's), on the direct kernel; scaled so that some outputs pass 6.
       tf.fused.conv2d({ x: tf.mul(x4, 8) as tf.Tensor4D, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', bias: bt, activation: 'relu6' }),
+      // Winograd's kernel (8 inputs): each epilogue, and none.
+      ...(['relu', 'relu6', 'linear'] as const).map((activation) =>
+        tf.fused.conv2d({ x: tf.mul(xt8, 8) as tf.Tensor4D, filter: w8t as tf.Tensor4D, strides: 1, pad: 'same', bias: activation === 'linear' ? undefined : bt, activation }),
+      ),
     ];
   };
-  const inputs: [Float32Array, number[]][] = [[x, [2, 9, 11, 6]], [w12, [3, 3, 6, 12]], [w6, [3, 3, 6, 6]], [bias, [12]]];
+  const inputs: [Float32Array, number[]][] = [[x, [2, 9, 11, 6]], [w12, [3, 3, 6, 12]], [w6, [3, 3, 6, 6]], [bias, [12]], [rand(2 * 9 * 11 * 8, 14), [2, 9, 11, 8]], [rand(3 * 3 * 8 * 12, 15), [3, 3, 8, 12]]];
   const wasm = await onBackend('wasm', f, inputs);
   const cpu = await onBackend('cpu', f, inputs);
   for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
   assert.ok(cpu[0].some((v) => v === 0) && cpu[0].some((v) => v > 0), 'the ReLU case must clamp some values and keep others');
-  const r6 = cpu[cpu.length - 1];
-  assert.ok(r6.some((v) => v === 0) && r6.some((v) => v === 6) && r6.some((v) => v > 0 && v < 6), 'the ReLU6 case must clamp at both ends and keep others');
+  for (const r6 of [cpu[6], cpu[8]]) {
+    assert.ok(r6.some((v) => v === 0) && r6.some((v) => v === 6) && r6.some((v) => v > 0 && v < 6), 'the ReLU6 cases must clamp at both ends and keep others');
+  }
 });

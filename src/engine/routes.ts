@@ -9,13 +9,15 @@ export interface KernelRoutes {
   simd: boolean;
   /** Stride-1 Conv2D, FusedConv2D and Conv2DBackpropInput: gapseg's direct kernel or XNNPACK's. */
   conv: 'gapseg' | 'xnnpack';
+  /** Stride-1 3x3 convolutions (forward and input gradient) on gapseg's kernel: Winograd's F(2x2, 3x3) or direct. */
+  conv3x3: 'winograd' | 'direct';
   /** Stride-1 filter gradient: gapseg's direct kernel or as a convolution (the route strides > 1 take). */
   filterGradient: 'gapseg' | 'conv';
   /** Depthwise conv forward: gapseg's SIMD kernel or XNNPACK's (the gradients have no stock kernel on wasm). */
   depthwise: 'gapseg' | 'xnnpack';
 }
 
-export const DEFAULT_ROUTES: Readonly<KernelRoutes> = { simd: true, conv: 'gapseg', filterGradient: 'gapseg', depthwise: 'gapseg' };
+export const DEFAULT_ROUTES: Readonly<KernelRoutes> = { simd: true, conv: 'gapseg', conv3x3: 'winograd', filterGradient: 'gapseg', depthwise: 'gapseg' };
 
 let current: KernelRoutes = { ...DEFAULT_ROUTES };
 

@@ -45,10 +45,22 @@ export function convDirect(
   const [n, h, w, cin] = x.shape;
   const [kh, kw, ci, co] = filter.shape;
   const { infos } = outputs(backend, [outShape]);
+  const act = ACTIVATION_CODE[epilogue.activation ?? 'linear'];
+  const bias = epilogue.bias ? simd.address(epilogue.bias) : 0;
+  if (kh === 3 && kw === 3 && cin % 4 === 0 && kernelRoutes().conv3x3 === 'winograd') {
+    // 16 products per 2x2 outputs instead of 36; each thread transforms its tiles into its own scratch.
+    const scratchBytes = 4 * simd.winoScratchFloats(cin) * simd.team.size;
+    simd.withScratch(16 * ci * co * 4 + scratchBytes, (packed) => {
+      simd.winoPackFilter(simd.address(filter), packed, ci, co, rotate ? 1 : 0);
+      const scratch = packed + 16 * ci * co * 4;
+      const argv = [simd.address(x), packed, bias, simd.address(infos[0]), n, h, w, cin, outShape[3], top, left, outShape[1], outShape[2], act, scratch];
+      simd.team.split('wino_fwd', argv, n * Math.ceil(outShape[1] / 2));
+    });
+    return infos[0];
+  }
   simd.withScratch(kh * kw * ci * co * 4, (packed) => {
     simd.convPackFilter(simd.address(filter), packed, kh, kw, ci, co, rotate ? 1 : 0);
-    const bias = epilogue.bias ? simd.address(epilogue.bias) : 0;
-    const argv = [simd.address(x), packed, bias, simd.address(infos[0]), n, h, w, cin, outShape[3], kh, kw, top, left, outShape[1], outShape[2], ACTIVATION_CODE[epilogue.activation ?? 'linear']];
+    const argv = [simd.address(x), packed, bias, simd.address(infos[0]), n, h, w, cin, outShape[3], kh, kw, top, left, outShape[1], outShape[2], act];
     simd.team.split('conv_fwd', argv, n * outShape[1]);
   });
   return infos[0];

@@ -21,6 +21,10 @@ export interface SimdKernels {
   convDw(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, co: number, kh: number, kw: number, top: number, left: number, oh: number, ow: number, u0: number, u1: number): void;
   /** Filter [kh, kw, ci, co] repacked for conv_fwd (rotate = 1: for the input gradient); see kernels.c. */
   convPackFilter(f: number, out: number, kh: number, kw: number, ci: number, co: number, rotate: number): void;
+  /** Filter [3, 3, ci, co] transformed for wino_fwd (rotate = 1: for the input gradient); see kernels.c. */
+  winoPackFilter(f: number, out: number, ci: number, co: number, rotate: number): void;
+  /** Floats of scratch one thread of wino_fwd needs for ci input channels. */
+  winoScratchFloats(ci: number): number;
   /** Whether multiply-adds are fused (the relaxed-SIMD build). */
   fma: boolean;
   /** The threads that kernels with a range split (convDw) run on. */
@@ -90,6 +94,8 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
         adamUpdate: e.adam_update,
         convDw: e.conv_dw,
         convPackFilter: e.conv_pack_filter,
+        winoPackFilter: e.wino_pack_filter,
+        winoScratchFloats: e.wino_scratch_floats,
         // As many threads as the tfjs pool; helpers only where the memory can be shared.
         team: createTeam(module, memory, e, shared ? (b.wasm.tfjs?.getThreadsCount() ?? 1) : 1),
         fma,

@@ -673,6 +673,205 @@ void conv_fwd(const float *x, const float *f, const float *bias, float *y, int n
 }
 
 /*
+ * The store's activation, code 0 none, 1 ReLU, 2 ReLU6, as a clamp to [lo, hi] with pmax and
+ * pmin: one instruction each (max and min are several, for their NaN rules), and they keep a
+ * NaN as the cpu backend's ReLU does. An infinite bound leaves the value as it is.
+ */
+static inline v128_t dwc_lo(int act) { return wasm_f32x4_splat(act ? 0 : -__builtin_inff()); }
+static inline v128_t dwc_hi(int act) { return wasm_f32x4_splat(act == 2 ? 6 : __builtin_inff()); }
+static inline v128_t dwc_clamp(v128_t v, v128_t lo, v128_t hi) { return wasm_f32x4_pmin(wasm_f32x4_pmax(v, lo), hi); }
+
+/*
+ * The same stride-1 3x3 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and
+ * Gray 2016): each 2x2 block of outputs is A^T [(G g G^T) .* (B^T d B)] A over the 4x4 input
+ * block d, so a block costs 16 multiplies per input and output channel instead of 36. The
+ * input transform V = B^T d B (16 values per tile and channel) of a chunk of tiles goes to
+ * scratch; then, per block of 8 output channels and 4 tiles, 16 products of V by the
+ * transformed filter U = G g G^T (wino_pack_filter) accumulate in registers like conv_tile's,
+ * go to a small scratch buffer, and the output transform writes y with the bias and activation.
+ * Needs ci and co multiples of 4. The sums differ from conv_fwd's in rounding only.
+ */
+#define WINO_CHUNK_FLOATS 8192
+#define WINO_PLANE_PAD 16
+
+/* U = G g G^T of the 3x3 filter g read with steps (si, sj) from g0, into u[p * step] for p < 16. */
+static void wino_filter_tile(const float *g0, long si, long sj, float *u, long step) {
+  float gg[4][3];
+  for (int j = 0; j < 3; j++) {
+    float a = g0[j * sj], b = g0[si + j * sj], c = g0[2 * si + j * sj];
+    gg[0][j] = a;
+    gg[1][j] = 0.5f * (a + b + c);
+    gg[2][j] = 0.5f * (a - b + c);
+    gg[3][j] = c;
+  }
+  for (int i = 0; i < 4; i++) {
+    float a = gg[i][0], b = gg[i][1], c = gg[i][2];
+    u[(4 * i + 0) * step] = a;
+    u[(4 * i + 1) * step] = 0.5f * (a + b + c);
+    u[(4 * i + 2) * step] = 0.5f * (a - b + c);
+    u[(4 * i + 3) * step] = c;
+  }
+}
+
+/*
+ * The filter f [3, 3, ci, co] transformed and packed for wino_fwd: per block of 8 output
+ * channels (4 for a last block of 4), [16][ci][8] contiguous. With `rotate`, the filter of the
+ * input gradient (as conv_pack_filter's). out holds 16*ci*co floats.
+ */
+EXPORT(wino_pack_filter)
+void wino_pack_filter(const float *f, float *out, int ci, int co, int rotate) {
+  int in = rotate ? co : ci, outs = rotate ? ci : co;
+  for (int j = 0; j + 4 <= outs; j += 8) {
+    int nw = j + 8 <= outs ? 8 : 4;
+    float *o = out + (long)j * 16 * in;
+    for (int c = 0; c < in; c++)
+      for (int q = 0; q < nw; q++) {
+        /* Tap (a, b) of this (input c, output j + q) pair, before rotation. */
+        const float *g0;
+        long si, sj;
+        if (rotate) {
+          g0 = f + ((long)8 * ci + j + q) * co + c; /* tap (2, 2), stepping back */
+          si = -3L * ci * co;
+          sj = -(long)ci * co;
+        } else {
+          g0 = f + (long)c * co + j + q;
+          si = 3L * ci * co;
+          sj = (long)ci * co;
+        }
+        wino_filter_tile(g0, si, sj, o + (long)c * nw + q, (long)in * nw);
+      }
+  }
+}
+
+/* V = B^T d B of one tile for 4 channels: the 4x4 block at (iy0, ix0), zero outside the image, into v[p * vs]. */
+static inline __attribute__((always_inline)) void wino_input_tile(const float *img, int h, int w, int ci, int iy0, int ix0,
+                                                                  float *v, long vs) {
+  v128_t d[4][4], t[4][4];
+  for (int a = 0; a < 4; a++)
+    for (int b = 0; b < 4; b++) {
+      int iy = iy0 + a, ix = ix0 + b;
+      d[a][b] = iy >= 0 && iy < h && ix >= 0 && ix < w ? wasm_v128_load(img + ((long)iy * w + ix) * ci) : wasm_f32x4_splat(0);
+    }
+  for (int b = 0; b < 4; b++) {
+    t[0][b] = wasm_f32x4_sub(d[0][b], d[2][b]);
+    t[1][b] = wasm_f32x4_add(d[1][b], d[2][b]);
+    t[2][b] = wasm_f32x4_sub(d[2][b], d[1][b]);
+    t[3][b] = wasm_f32x4_sub(d[1][b], d[3][b]);
+  }
+  for (int a = 0; a < 4; a++) {
+    wasm_v128_store(v + (4 * a + 0) * vs, wasm_f32x4_sub(t[a][0], t[a][2]));
+    wasm_v128_store(v + (4 * a + 1) * vs, wasm_f32x4_add(t[a][1], t[a][2]));
+    wasm_v128_store(v + (4 * a + 2) * vs, wasm_f32x4_sub(t[a][2], t[a][1]));
+    wasm_v128_store(v + (4 * a + 3) * vs, wasm_f32x4_sub(t[a][1], t[a][3]));
+  }
+}
+
+/*
+ * m[p][i][8] += V[p][tile i][c] * U[p][c][8] for p < 16, tiles i < mt (1..4), nv vectors of
+ * output channels: 16 register-blocked products over the ci channels.
+ */
+static inline __attribute__((always_inline)) void wino_products(const float *v, long vp, int ci, const float *u, float *m,
+                                                                int mt, int nv) {
+  for (int p = 0; p < 16; p++) {
+    v128_t acc[4][2];
+    for (int i = 0; i < mt; i++)
+      for (int j = 0; j < nv; j++) acc[i][j] = wasm_f32x4_splat(0);
+    const float *vr = v + p * vp, *ur = u + (long)p * ci * 4 * nv;
+    for (int c = 0; c < ci; c++, vr++, ur += 4 * nv) {
+      v128_t bv[2];
+      for (int j = 0; j < nv; j++) bv[j] = wasm_v128_load(ur + 4 * j);
+      for (int i = 0; i < mt; i++) {
+        v128_t av = wasm_v128_load32_splat(vr + (long)i * ci);
+        for (int j = 0; j < nv; j++) acc[i][j] = MADD(av, bv[j], acc[i][j]);
+      }
+    }
+    for (int i = 0; i < mt; i++)
+      for (int j = 0; j < nv; j++) wasm_v128_store(m + (p * 4 + i) * 8 + 4 * j, acc[i][j]);
+  }
+}
+
+/* Y = A^T M A of one tile and 4 output channels (m[p * 32]), plus bias, clamped, stored where inside the output. */
+static inline __attribute__((always_inline)) void wino_output_tile(const float *m, float *y, int co, int ow, int oy,
+                                                                   int ox, int oh, v128_t bias, v128_t lo, v128_t hi) {
+  v128_t s[2][4];
+  for (int b = 0; b < 4; b++) {
+    v128_t m0 = wasm_v128_load(m + (0 + b) * 32), m1 = wasm_v128_load(m + (4 + b) * 32);
+    v128_t m2 = wasm_v128_load(m + (8 + b) * 32), m3 = wasm_v128_load(m + (12 + b) * 32);
+    s[0][b] = wasm_f32x4_add(wasm_f32x4_add(m0, m1), m2);
+    s[1][b] = wasm_f32x4_sub(wasm_f32x4_sub(m1, m2), m3);
+  }
+  for (int a = 0; a < 2; a++) {
+    if (oy + a >= oh) break;
+    v128_t y0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(s[a][0], s[a][1]), s[a][2]), bias);
+    v128_t y1 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(s[a][1], s[a][2]), s[a][3]), bias);
+    float *yr = y + ((long)(oy + a) * ow + ox) * co;
+    wasm_v128_store(yr, dwc_clamp(y0, lo, hi));
+    if (ox + 1 < ow) wasm_v128_store(yr + co, dwc_clamp(y1, lo, hi));
+  }
+}
+
+/*
+ * The convolution of conv_fwd's arguments (kh = kw = 3) for the rows of 2x2 output tiles
+ * [r0, r1) of n * ceil(oh / 2); `part` (the thread's index) picks its scratch of
+ * wino_scratch_floats(ci) floats in `scratch`.
+ */
+EXPORT(wino_fwd)
+void wino_fwd(const float *x, const float *u, const float *bias, float *y, int n, int h, int w, int ci, int co, int top,
+              int left, int oh, int ow, int act, float *scratch, int r0, int r1, int part) {
+  int ty = (oh + 1) / 2, tx = (ow + 1) / 2;
+  int chunk = WINO_CHUNK_FLOATS / (16 * ci) / 4 * 4;
+  if (chunk < 4) chunk = 4;
+  float *v = scratch + (long)part * (16L * (chunk * ci + WINO_PLANE_PAD) + 16 * 4 * 8);
+  float *m = v + 16L * (chunk * ci + WINO_PLANE_PAD);
+  v128_t lo = dwc_lo(act), hi = dwc_hi(act);
+  for (int r = r0; r < r1; r++) {
+    int bn = r / ty, oy = 2 * (r % ty);
+    const float *img = x + (long)bn * h * w * ci;
+    float *yb = y + (long)bn * oh * ow * co;
+    for (int t0 = 0; t0 < tx; t0 += chunk) {
+      int nt = tx - t0 < chunk ? tx - t0 : chunk;
+      /* V[p] of this chunk: [nt][ci], planes a cache line apart from a multiple of 4 KB (the
+         16 stores of a tile would otherwise fall into one cache set). */
+      long vp = (long)nt * ci + WINO_PLANE_PAD;
+      for (int i = 0; i < nt; i++)
+        for (int c = 0; c < ci; c += 4)
+          wino_input_tile(img + c, h, w, ci, oy - top, 2 * (t0 + i) - left, v + (long)i * ci + c, vp);
+      for (int j = 0; j + 4 <= co; j += 8) {
+        int nv = j + 8 <= co ? 2 : 1;
+        const float *uj = u + (long)j * 16 * ci;
+        for (int i = 0; i < nt; i += 4) {
+          int mt = nt - i < 4 ? nt - i : 4;
+          const float *vi = v + (long)i * ci;
+#define WINO_PRODUCTS(MT)                                   \
+  if (nv == 2) wino_products(vi, vp, ci, uj, m, MT, 2);     \
+  else wino_products(vi, vp, ci, uj, m, MT, 1);
+          switch (mt) {
+            case 4: WINO_PRODUCTS(4) break;
+            case 3: WINO_PRODUCTS(3) break;
+            case 2: WINO_PRODUCTS(2) break;
+            default: WINO_PRODUCTS(1) break;
+          }
+#undef WINO_PRODUCTS
+          for (int k = 0; k < mt; k++)
+            for (int q = 0; q < nv; q++) {
+              v128_t b = bias ? wasm_v128_load(bias + j + 4 * q) : wasm_f32x4_splat(0);
+              wino_output_tile(m + k * 8 + 4 * q, yb + j + 4 * q, co, ow, oy, 2 * (t0 + i + k), oh, b, lo, hi);
+            }
+        }
+      }
+    }
+  }
+}
+
+/* Floats of scratch one thread of wino_fwd needs for ci input channels. */
+EXPORT(wino_scratch_floats)
+int wino_scratch_floats(int ci) {
+  int chunk = WINO_CHUNK_FLOATS / (16 * ci) / 4 * 4;
+  if (chunk < 4) chunk = 4;
+  return 16 * (chunk * ci + WINO_PLANE_PAD) + 16 * 4 * 8;
+}
+
+/*
  * Depthwise convolution (channel multiplier 1) of x [n, h, w, c] by f [kh, kw, c], NHWC, any
  * strides, and its two gradients. Vectors run along the channels, 4 at a time; channels that
  * do not fill a vector are done one at a time. Every output is a sum over a rectangle of taps
@@ -681,14 +880,6 @@ void conv_fwd(const float *x, const float *f, const float *bias, float *y, int n
  * rectangle shrinks where the window leaves the image, so padding is never read.
  */
 
-/*
- * The store's activation, code 0 none, 1 ReLU, 2 ReLU6, as a clamp to [lo, hi] with pmax and
- * pmin: one instruction each (max and min are several, for their NaN rules), and they keep a
- * NaN as the cpu backend's ReLU does. An infinite bound leaves the value as it is.
- */
-static inline v128_t dwc_lo(int act) { return wasm_f32x4_splat(act ? 0 : -__builtin_inff()); }
-static inline v128_t dwc_hi(int act) { return wasm_f32x4_splat(act == 2 ? 6 : __builtin_inff()); }
-static inline v128_t dwc_clamp(v128_t v, v128_t lo, v128_t hi) { return wasm_f32x4_pmin(wasm_f32x4_pmax(v, lo), hi); }
 
 /*
  * cnt outputs out[k*os] = act(init + sum over i < na, j < nb of in[k*ik + i*ii + j*ij] *

@@ -14,8 +14,9 @@ export interface KernelTeam {
   /** Threads taking part, the main thread included (1: no helpers). */
   readonly size: number;
   /**
-   * Run the exported kernel `name` as name(...args, start, end) for contiguous ranges that
-   * cover [0, total), one per thread, and return when all have finished.
+   * Run the exported kernel `name` as name(...args, start, end, part) for contiguous ranges
+   * that cover [0, total), one per thread (part: the thread's index below size, for a kernel
+   * that takes per-thread scratch; the others ignore it), and return when all have finished.
    */
   split(name: string, args: number[], total: number): void;
   /** Block until every helper has started (at most timeoutMs); whether they all have. */
@@ -115,23 +116,23 @@ export function createTeam(
     split(name, args, total) {
       const kernel = exportsOfMain[name];
       if (!kernel) throw new Error(`no SIMD kernel named ${name}`);
-      if (args.length + 2 > MAX_ARGS) throw new Error(`SIMD kernel ${name}: too many arguments`);
+      if (args.length + 3 > MAX_ARGS) throw new Error(`SIMD kernel ${name}: too many arguments`);
       // Helpers still starting up get no share; the others get equal ones.
       const ready = helpers.filter((h) => Atomics.load(h.ctl, READY) === 1);
       const parts = ranges(total, 1 + ready.length);
       const index = names.indexOf(name);
       ready.forEach((h, i) => {
         const [start, end] = parts[i + 1];
-        h.args.set([...args, start, end]);
+        h.args.set([...args, start, end, i + 1]);
         h.ctl[KERNEL] = index;
-        h.ctl[ARGC] = args.length + 2;
+        h.ctl[ARGC] = args.length + 3;
         h.posted += 1;
         Atomics.store(h.ctl, POSTED, h.posted);
         Atomics.notify(h.ctl, POSTED);
       });
       let mainError: unknown = null;
       try {
-        kernel(...args, parts[0][0], parts[0][1]);
+        kernel(...args, parts[0][0], parts[0][1], 0);
       } catch (e) {
         mainError = e;
       }
