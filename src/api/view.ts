@@ -1,5 +1,6 @@
 /** The local viewer of data sets, runs and predictions: the API behind `gapseg view`. */
 import { GapsegError } from '../util/errors.js';
+import { parseClassesFlag, readClassFile, type ClassDescription } from '../data/classes.js';
 import { DEFAULT_MAX_UPLOAD, startViewer, type Viewer } from '../view/server.js';
 
 export type { Viewer };
@@ -14,6 +15,12 @@ export interface ViewOptions {
   host?: string;
   /** A run or model folder to predict with in the browser (default: one found in the folder). */
   model?: string;
+  /** Classes to paint with where the folder has no class description: "0=background,255=smoke,128=void" or a description. */
+  classes?: string | ClassDescription;
+  /** With a classes string: label values or class names that mean unlabelled. */
+  void?: (string | number)[];
+  /** A codes.txt or gapseg.json to paint with, instead of classes. */
+  classFile?: string;
   /** Largest image the page may upload for decoding, MB (default 32). */
   maxUploadMB?: number;
   maxPixels?: number;
@@ -29,9 +36,12 @@ export async function view(folder: string, options: ViewOptions = {}): Promise<V
   const mb = options.maxUploadMB;
   if (mb !== undefined && !(mb >= 0.001 && mb <= 4096)) throw new GapsegError(`--max-upload must be between 0.001 and 4096, got ${mb}`, 2);
   if (options.maxPixels !== undefined && !(Number.isInteger(options.maxPixels) && options.maxPixels >= 1)) throw new GapsegError('--max-pixels must be at least 1', 2);
+  if (options.classes !== undefined && options.classFile !== undefined) throw new GapsegError('give either --classes or --class-file, not both', 2);
+  const classes = typeof options.classes === 'string' ? parseClassesFlag(options.classes, (options.void ?? []).map(String)) : options.classFile ? readClassFile(options.classFile) : options.classes;
   const base = {
     root: folder,
     model: options.model,
+    classes,
     host,
     maxUploadBytes: mb !== undefined ? Math.round(mb * 1024 * 1024) : DEFAULT_MAX_UPLOAD,
     limits: options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : undefined,

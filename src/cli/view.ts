@@ -1,13 +1,13 @@
 /** `gapseg view`: a local web viewer for a data set, a run or predictions. */
 import type { CommandSpec, Parsed } from './args.js';
-import { num, str } from './args.js';
-import { MAX_PIXELS_OPTION, given, log } from './common.js';
+import { list, num, str } from './args.js';
+import { CLASS_OPTIONS, MAX_PIXELS_OPTION, given, log } from './common.js';
 import { DEFAULT_VIEW_PORT, view } from '../api/view.js';
 
 export const viewSpec: CommandSpec = {
   name: 'view',
   summary: 'browse a data set, run or predictions in a local web viewer, and predict in the browser',
-  usage: 'gapseg view <run-dir | dataset-dir | folder> [--port n] [--host addr] [--model run-dir]',
+  usage: 'gapseg view <run-dir | dataset-dir | folder> [--port n] [--host addr] [--model run-dir] [--classes spec]',
   description:
     'Serves a page on this machine (127.0.0.1 unless --host says otherwise) that shows the images of the folder\n' +
     'and of its direct sub-folders (a data set, `gapseg predict` output, a run), with toggleable overlays:\n' +
@@ -15,13 +15,17 @@ export const viewSpec: CommandSpec = {
     'metrics where labels exist, sortable to find the worst images. With a model (found in the folder or given\n' +
     'by --model) the page predicts in the browser (TensorFlow.js), including images you drop on it, with\n' +
     'class-forbid toggles and a probability threshold that moves the frontier live.\n' +
-    'Only files under the folder (and the model\'s three files) are served.',
+    'Labels can be painted on the images of a data set (a brush per class, an eraser back to void, undo) and\n' +
+    'saved as its label files, in its own format; a data set with only images/ starts all unlabelled (name its\n' +
+    'classes with --classes, void included, e.g. "0=background,255=smoke,128=void").\n' +
+    'Only files under the folder (and the model\'s three files) are served, and only label files are written.',
   positional: { min: 1, max: 1, names: 'a folder to view' },
   options: [
     { name: 'port', type: 'int', placeholder: 'n', help: `port to listen on; 0 = any free port (default ${DEFAULT_VIEW_PORT}, or any free port when that one is taken)` },
     { name: 'host', type: 'string', placeholder: 'addr', help: 'address to listen on (other machines can connect if not loopback)', default: '127.0.0.1' },
     { name: 'model', type: 'string', placeholder: 'dir', help: 'a run or model folder to predict with (default: one found in the folder)' },
     { name: 'max-upload', type: 'number', placeholder: 'MB', help: 'largest image the page may upload for decoding', default: 32 },
+    ...CLASS_OPTIONS,
     MAX_PIXELS_OPTION,
   ],
   examples: ['gapseg view demo-out', 'gapseg view data/smoke --model runs/smoke', 'gapseg view runs/smoke --port 0'],
@@ -33,6 +37,9 @@ export async function viewCommand(p: Parsed): Promise<number> {
     port: given(p, 'port'),
     host: str(p, 'host'),
     model: str(p, 'model'),
+    classes: str(p, 'classes'),
+    void: list(p, 'void'),
+    classFile: str(p, 'class-file'),
     maxUploadMB: num(p, 'max-upload'),
     maxPixels: given(p, 'max-pixels'),
     log,

@@ -22,6 +22,23 @@ export interface PairFiles {
 
 export type SplitName = 'train' | 'valid' | 'test';
 
+/** An image with no label file yet, and the folder its label file belongs in (the labelling viewer's). */
+export interface UnlabelledImage {
+  name: string;
+  image: string;
+  labelDir: string;
+  split: SplitName;
+}
+
+/** How discovery treats images without a label file. */
+export interface DiscoverOptions {
+  /**
+   * List them in `unlabelled` (an images/ folder without labels/ is then a data set with no
+   * labels yet) instead of refusing the data set: for the viewer, where they get labelled.
+   */
+  unlabelled?: boolean;
+}
+
 export interface DatasetLayout {
   root: string;
   kind: 'images-labels' | 'segnet';
@@ -30,6 +47,8 @@ export interface DatasetLayout {
   validFromFiles: boolean;
   /** Things the user should know about how the files were read (unlisted pairs...). */
   notes: string[];
+  /** Images without a label file, when DiscoverOptions.unlabelled asked for them. */
+  unlabelled: UnlabelledImage[];
 }
 
 const IGNORED = new Set(['thumbs.db', 'desktop.ini']);
@@ -78,17 +97,21 @@ function indexByBase(files: string[], dir: string): Map<string, string> {
 
 const LABEL_SUFFIXES = ['', '_mask', '_label', '_labels', '-mask', '_L', '_P', '_gt'];
 
-/** Pair every image of `imageDir` with the label of the same base name in `labelDir`. */
-export function pairFolder(imageDir: string, labelDir: string, truthDir?: string): PairFiles[] {
+/**
+ * Pair every image of `imageDir` with the label of the same base name in `labelDir`. An image
+ * without one is an error, unless `unlabelled` collects them (labelDir may then not exist yet).
+ */
+export function pairFolder(imageDir: string, labelDir: string, truthDir?: string, unlabelled?: Omit<UnlabelledImage, 'split'>[]): PairFiles[] {
   const images = indexByBase(listFiles(imageDir), imageDir);
-  const labels = indexByBase(listFiles(labelDir), labelDir);
+  const labels = unlabelled && !isDir(labelDir) ? new Map<string, string>() : indexByBase(listFiles(labelDir), labelDir);
   const truths = truthDir ? indexByBase(listFiles(truthDir), truthDir) : null;
   const pairs: PairFiles[] = [];
   const unmatched: string[] = [];
   for (const [name, image] of images) {
     const label = LABEL_SUFFIXES.map((s) => labels.get(name + s)).find((x) => x !== undefined);
     if (!label) {
-      unmatched.push(path.basename(image));
+      if (unlabelled) unlabelled.push({ name, image, labelDir });
+      else unmatched.push(path.basename(image));
       continue;
     }
     const truth = truths ? LABEL_SUFFIXES.map((s) => truths.get(name + s)).find((x) => x !== undefined) : undefined;
@@ -119,12 +142,14 @@ export function readSplitList(file: string): string[] {
   return names;
 }
 
-function selectListed(pairs: PairFiles[], list: string[], listFile: string): PairFiles[] {
+/** The pairs a split list names; names of images still unlabelled (`pending`) are passed over. */
+function selectListed(pairs: PairFiles[], list: string[], listFile: string, pending: Set<string> = new Set()): PairFiles[] {
   const byName = new Map(pairs.map((p) => [p.name, p]));
-  return list.map((n) => {
+  return list.flatMap((n) => {
     const p = byName.get(n);
+    if (!p && pending.has(n)) return [];
     if (!p) throw new GapsegError(`${listFile}: lists "${n}", which has no image/label pair`);
-    return p;
+    return [p];
   });
 }
 
@@ -137,30 +162,37 @@ function isDir(p: string): boolean {
 }
 
 /** Discover the layout of a data set folder. `truthDir` overrides <root>/truth. */
-export function discoverDataset(root: string, truthDir?: string): DatasetLayout {
+export function discoverDataset(root: string, truthDir?: string, opts: DiscoverOptions = {}): DatasetLayout {
   if (!fs.existsSync(root)) throw new GapsegError(`${root}: data set folder not found`);
   if (!isDir(root)) throw new GapsegError(`${root}: not a folder; a data set is a folder with images/ and labels/ (or train/ and trainannot/)`);
   const notes: string[] = [];
   const splits: Record<SplitName, PairFiles[]> = { train: [], valid: [], test: [] };
+  const unlabelled: UnlabelledImage[] = [];
   const truth = truthDir ?? (isDir(path.join(root, 'truth')) ? path.join(root, 'truth') : undefined);
+  const labelling = opts.unlabelled === true;
 
-  if (isDir(path.join(root, 'images')) && isDir(path.join(root, 'labels'))) {
-    const all = pairFolder(path.join(root, 'images'), path.join(root, 'labels'), truth);
-    if (all.length === 0) throw new GapsegError(`${root}: no image/label pairs found in images/ and labels/`);
+  if (isDir(path.join(root, 'images')) && (isDir(path.join(root, 'labels')) || labelling)) {
+    const pending: Omit<UnlabelledImage, 'split'>[] = [];
+    const all = pairFolder(path.join(root, 'images'), path.join(root, 'labels'), truth, labelling ? pending : undefined);
+    if (all.length === 0 && !labelling) throw new GapsegError(`${root}: no image/label pairs found in images/ and labels/`);
     const lists: Partial<Record<SplitName, string>> = {};
     for (const [split, names] of [['train', ['train.txt']], ['valid', ['valid.txt', 'val.txt']], ['test', ['test.txt']]] as const) {
       const f = names.map((n) => path.join(root, n)).find((x) => fs.existsSync(x));
       if (f) lists[split] = f;
     }
+    const pendingNames = new Set(pending.map((u) => u.name));
+    const splitOf = new Map<string, SplitName>();
+    for (const split of ['valid', 'test'] as const) if (lists[split]) for (const n of readSplitList(lists[split]!)) splitOf.set(n, split);
+    unlabelled.push(...pending.map((u) => ({ ...u, split: splitOf.get(u.name) ?? 'train' })));
     if (Object.keys(lists).length === 0) {
       splits.train = all;
-      return { root, kind: 'images-labels', splits, validFromFiles: false, notes };
+      return { root, kind: 'images-labels', splits, validFromFiles: false, notes, unlabelled };
     }
     const used = new Map<string, string>();
     for (const split of ['train', 'valid', 'test'] as const) {
       const f = lists[split];
       if (!f) continue;
-      splits[split] = selectListed(all, readSplitList(f), f);
+      splits[split] = selectListed(all, readSplitList(f), f, pendingNames);
       for (const p of splits[split]) {
         const other = used.get(p.name);
         // A pair in two splits (or twice in one) would leak validation data into training.
@@ -174,7 +206,7 @@ export function discoverDataset(root: string, truthDir?: string): DatasetLayout 
     }
     const unused = all.length - used.size;
     if (unused > 0) notes.push(`${unused} pair(s) are in no split list and are not used`);
-    return { root, kind: 'images-labels', splits, validFromFiles: splits.valid.length > 0, notes };
+    return { root, kind: 'images-labels', splits, validFromFiles: splits.valid.length > 0, notes, unlabelled };
   }
 
   const segnet: [SplitName, string, string][] = [
@@ -184,21 +216,23 @@ export function discoverDataset(root: string, truthDir?: string): DatasetLayout 
   ];
   if (isDir(path.join(root, 'train')) && isDir(path.join(root, 'trainannot'))) {
     for (const [split, img, ann] of segnet) {
-      if (!isDir(path.join(root, img)) || !isDir(path.join(root, ann))) continue;
-      let pairs = pairFolder(path.join(root, img), path.join(root, ann));
+      if (!isDir(path.join(root, img)) || (!isDir(path.join(root, ann)) && !labelling)) continue;
+      const pending: Omit<UnlabelledImage, 'split'>[] = [];
+      let pairs = pairFolder(path.join(root, img), path.join(root, ann), undefined, labelling ? pending : undefined);
+      unlabelled.push(...pending.map((u) => ({ ...u, split })));
       const listFile = path.join(root, `${img}.txt`);
       if (fs.existsSync(listFile)) {
         const names = readSplitList(listFile);
         if (names.length > 0) {
-          const listed = selectListed(pairs, names, listFile);
+          const listed = selectListed(pairs, names, listFile, new Set(pending.map((u) => u.name)));
           if (listed.length < pairs.length) notes.push(`${pairs.length - listed.length} pair(s) of ${img}/ are not in ${img}.txt and are not used`);
           pairs = listed;
         }
       }
       splits[split] = pairs;
     }
-    if (splits.train.length === 0) throw new GapsegError(`${root}: no image/label pairs found in train/ and trainannot/`);
-    return { root, kind: 'segnet', splits, validFromFiles: splits.valid.length > 0, notes };
+    if (splits.train.length === 0 && !labelling) throw new GapsegError(`${root}: no image/label pairs found in train/ and trainannot/`);
+    return { root, kind: 'segnet', splits, validFromFiles: splits.valid.length > 0, notes, unlabelled };
   }
   throw new GapsegError(`${root}: no image/label pairs found; expected images/ + labels/ or train/ + trainannot/ folders`);
 }

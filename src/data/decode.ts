@@ -72,6 +72,17 @@ export async function readImage(file: string, limits?: DecodeLimits): Promise<Rg
   }
 }
 
+/** Width and height of an image file, from its header (as readImage decodes it: no EXIF rotation). */
+export async function imageDimensions(file: string, limits?: DecodeLimits): Promise<{ width: number; height: number }> {
+  try {
+    const meta = await openSharp(file, limits).metadata();
+    if (!meta.width || !meta.height) throw new Error('no size in its header');
+    return { width: meta.width, height: meta.height };
+  } catch (e) {
+    throw decodeError(file, e, limits);
+  }
+}
+
 /** Decode an in-memory encoded image (upload, test fixture) to 8-bit RGB. */
 export async function decodeImageBuffer(buf: Uint8Array, name: string, limits?: DecodeLimits): Promise<RgbImage> {
   try {

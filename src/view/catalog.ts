@@ -24,6 +24,10 @@ export interface CatalogItem {
   truth?: string;
   /** Predicted label mask written by `gapseg predict`. */
   pred?: string;
+  /** For an image of a data set: where its label file is (or goes, once painted), relative to the root. */
+  labelTarget?: string;
+  /** The data set folder it belongs to (relative to the root), for items with a labelTarget. */
+  dataset?: string;
 }
 
 export interface CatalogModel {
@@ -72,8 +76,11 @@ function listImages(dir: string, skip: (file: string, problem: string) => void):
   return files;
 }
 
-/** Find what a folder holds; `modelArg` is an explicit --model run or model folder. */
-export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
+/**
+ * Find what a folder holds; `modelArg` is an explicit --model run or model folder, `classesArg`
+ * a class description to use where the folder has none (for a set that is still to be labelled).
+ */
+export function buildCatalog(rootArg: string, modelArg?: string, classesArg?: ClassDescription): Catalog {
   if (!isDir(rootArg)) throw new GapsegError(`${rootArg}: not a folder`);
   const root = fs.realpathSync(rootArg);
   const rel = (p: string) => path.relative(root, p).split(path.sep).join('/');
@@ -102,8 +109,8 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
   };
   if (modelArg) openModel(modelDirOf(modelArg), modelArg);
 
-  const isDataset = (dir: string) =>
-    (isDir(path.join(dir, 'images')) && isDir(path.join(dir, 'labels'))) || (isDir(path.join(dir, 'train')) && isDir(path.join(dir, 'trainannot')));
+  // images/ alone is a data set whose labels are still to be painted.
+  const isDataset = (dir: string) => isDir(path.join(dir, 'images')) || (isDir(path.join(dir, 'train')) && isDir(path.join(dir, 'trainannot')));
   const isPredictions = (dir: string) => isDir(path.join(dir, 'labels')) && isDir(path.join(dir, 'overlays'));
   // A data set's or predictions folder's sub-folders are its own parts, not more folders to show.
   const candidates = isDataset(root) || isPredictions(root) ? [root] : [root, ...subdirs];
@@ -125,16 +132,20 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
       }
     }
     if (isDataset(dir)) {
-      const layout = discoverDataset(dir);
+      const layout = discoverDataset(dir, undefined, { unlabelled: true });
       for (const n of layout.notes) notes.push(`${label}: ${n}`);
       if (!classes) {
         const f = findClassFile(dir);
         if (f) classes = readClassFile(f);
       }
+      const dataset = rel(dir);
       for (const split of ['train', 'valid', 'test'] as const) {
         for (const p of layout.splits[split]) {
-          add({ name: p.name, group: `${label}/${split}`, image: rel(p.image), label: rel(p.label), truth: p.truth ? rel(p.truth) : undefined });
+          add({ name: p.name, group: `${label}/${split}`, image: rel(p.image), label: rel(p.label), truth: p.truth ? rel(p.truth) : undefined, labelTarget: rel(p.label), dataset });
         }
+      }
+      for (const u of layout.unlabelled) {
+        add({ name: u.name, group: `${label}/${u.split}`, image: rel(u.image), labelTarget: rel(path.join(u.labelDir, `${u.name}.png`)), dataset });
       }
       continue;
     }
@@ -155,6 +166,7 @@ export function buildCatalog(rootArg: string, modelArg?: string): Catalog {
     if (it) it.pred = pred;
     else if (predictionOverlays.has(name)) add({ name, group: 'predictions', image: predictionOverlays.get(name) as string, pred });
   }
+  if (!classes && classesArg) classes = classesArg;
   if (!classes && items.some((it) => it.label || it.pred)) {
     notes.push('no class description (gapseg.json or codes.txt) and no model: labels cannot be shown');
   }

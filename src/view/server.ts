@@ -9,8 +9,11 @@
  *   /model/<file>          model.json, weights.bin, gapseg.json of the model
  *   /files/<path>          any file under the folder
  *   POST /api/decode       an uploaded image (size-limited) decoded and returned as PNG
- * Every file path is checked by safePath.ts; only GET/HEAD (and that one POST) are allowed;
- * requests naming another host are refused (no DNS rebinding).
+ *   PUT /api/labels/<id>   a painted label (class indices) saved as the item's label file
+ * Every file path is checked by safePath.ts; only GET/HEAD (and that POST and PUT) are allowed;
+ * requests naming another host are refused (no DNS rebinding). A save must come from the page
+ * itself (labelSave.ts: its write token, same origin) and name a label file of the served data
+ * set; it refuses to overwrite a file that changed on disk since the page read it.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -23,11 +26,15 @@ import { decodeImageBuffer, encodePng, readImage, readLabel, type DecodeLimits }
 import { GapsegError, describeError } from '../util/errors.js';
 import { buildCatalog, type Catalog } from './catalog.js';
 import { resolveInside } from './safePath.js';
+import { checkWriter, labelVersion, saveLabel, writeToken } from './labelSave.js';
+import type { ClassDescription } from '../data/classes.js';
 import { packageRoot } from '../util/packageInfo.js';
 
 export interface ViewerOptions {
   root: string;
   model?: string;
+  /** Classes to label with where the folder has no class description. */
+  classes?: ClassDescription;
   host: string;
   /** 0 = any free port. */
   port: number;
@@ -157,7 +164,8 @@ function allowedHosts(host: string, port: number): Set<string> {
 
 /** Start the viewer on a folder. */
 export async function startViewer(o: ViewerOptions): Promise<Viewer> {
-  const catalog = buildCatalog(o.root, o.model);
+  const catalog = buildCatalog(o.root, o.model, o.classes);
+  const token = writeToken();
   const rootReal = catalog.root;
   const distReal = fs.realpathSync(COMPILED);
   if (!fs.existsSync(path.join(PAGE_DIR, 'index.html'))) throw new Error(`viewer page not found in ${PAGE_DIR}`);
@@ -181,7 +189,10 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       label: it.label && table ? `/api/classes/${it.id}/label` : null,
       truth: it.truth && table ? `/api/classes/${it.id}/truth` : null,
       pred: it.pred && table ? `/api/classes/${it.id}/pred` : null,
+      // Paintable: an image of a data set, with classes to paint; its label file's version now.
+      labelVersion: it.labelTarget && table ? labelVersion(path.join(rootReal, it.labelTarget)) : null,
     })),
+    writeToken: token,
     notes: catalog.notes,
     maxUploadBytes: o.maxUploadBytes,
   });
@@ -222,12 +233,25 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       send(res, 200, await encodePng(img.data, img.width, img.height, 3), 'image/png', false);
       return;
     }
+    let m: RegExpMatchArray | null;
+    if ((m = p.match(/^\/api\/labels\/(\d+)$/))) {
+      if (method !== 'PUT') throw new HttpError(405, 'PUT a label here');
+      const refused = checkWriter(req.headers, token);
+      if (refused) throw new HttpError(403, refused);
+      const it = item(m[1]);
+      if (!it.labelTarget || !catalog.classes) throw new HttpError(403, 'not an image of the served data set: its label cannot be written');
+      const body = await readBody(req, o.maxUploadBytes);
+      const r = await saveLabel({ rootReal, catalog, item: it, body, headers: req.headers, limits: o.limits });
+      if ('status' in r) throw new HttpError(r.status, r.reason);
+      o.log(`viewer: saved ${it.labelTarget}`);
+      send(res, 200, JSON.stringify(r), TYPES['.json'], false);
+      return;
+    }
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       throw new HttpError(405, 'only GET and HEAD');
     }
     const head = method === 'HEAD';
-    let m: RegExpMatchArray | null;
     if (p === '/' || p === '/index.html') return sendFile(res, path.join(pageReal, 'index.html'), head);
     if ((m = p.match(/^\/app\/js\/(.+\.js(?:\.map)?)$/))) return sendFile(res, fileUnder(distReal, m[1]), head);
     if ((m = p.match(/^\/app\/vendor\/([^/]+)$/))) {
@@ -251,9 +275,11 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       const relFile = it[m[2] as 'label' | 'truth' | 'pred'];
       if (!relFile || !table) throw new HttpError(404, `no ${m[2]} mask`);
       const file = fileUnder(rootReal, encodeURIComponent(relFile).replace(/%2F/g, '/'));
+      // The version before the read: a change during it makes the page's save a conflict, not a loss.
+      const version = m[2] === 'label' && it.labelTarget ? labelVersion(path.join(rootReal, it.labelTarget)) : null;
       const lab = await readLabel(file, o.limits);
       const idx = encodeLabels(lab.values, lab.width, table, path.relative(rootReal, file));
-      return send(res, 200, await encodePng(idx, lab.width, lab.height, 1), 'image/png', head);
+      return send(res, 200, await encodePng(idx, lab.width, lab.height, 1), 'image/png', head, version ? { 'X-Label-Version': version } : {});
     }
     if ((m = p.match(/^\/model\/([^/]+)$/))) {
       if (!modelReal || !MODEL_FILES.has(m[1])) throw new HttpError(404, 'not found');

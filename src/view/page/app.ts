@@ -4,8 +4,11 @@
  * layers (label, void, prediction, frontier, probability) under zoom and pan, and predicts
  * with the model in the page (TensorFlow.js layers model), with forbidden classes and a
  * threshold that re-decide classes and move the frontier without running the model again.
+ * On the images of a data set it paints labels (a brush per class, an eraser back to void,
+ * undo and redo) and saves them through the server as the set's label files.
  */
-import { VOID, classLayer, decideClasses, focusProbability, heatLayer, imageMetrics, voidLayer, type Decision, type ImageMetrics, type Rgb } from '../shared/layers.js';
+import { VOID, classLayer, classLayerRect, decideClasses, focusProbability, heatLayer, imageMetrics, voidLayer, voidLayerRect, type Decision, type ImageMetrics, type Rect, type Rgb } from '../shared/layers.js';
+import { LabelHistory, type StrokeBuilder } from '../shared/paint.js';
 import { classOutline, pathData, type Polyline } from '../shared/contour.js';
 import { frontierLines } from '../shared/frontierLayer.js';
 import { netModel, predictImage } from '../../predict/pipeline.js';
@@ -44,6 +47,8 @@ interface Item {
   label: string | null;
   truth: string | null;
   pred: string | null;
+  /** The label file's version when the image can be painted (a data set's), else null. */
+  labelVersion: string | null;
 }
 interface CatalogJson {
   title: string;
@@ -54,6 +59,15 @@ interface CatalogJson {
   items: Item[];
   notes: string[];
   maxUploadBytes: number;
+  writeToken: string;
+}
+
+/** An item's painted label, kept in the page until saved (switching images loses nothing). */
+interface Edit {
+  labels: Uint8Array;
+  history: LabelHistory;
+  /** The label file's version the strokes apply to. */
+  version: string;
 }
 
 /** One image on screen: its pixels, masks and (when predicted in the page) probabilities. */
@@ -96,6 +110,13 @@ const state = {
   zoom: { s: 1, x: 0, y: 0 },
   metricsRun: 0,
   lastLines: [] as Polyline[],
+  /** 'pan', or the class painted (VOID: the eraser). */
+  tool: 'pan' as 'pan' | number,
+  brush: 16,
+  edits: new Map<number, Edit>(),
+  stroke: null as { builder: StrokeBuilder; x: number; y: number } | null,
+  /** Milliseconds from a pointer move to the frame that shows its stroke (the last 500). */
+  paintLatency: [] as number[],
 };
 
 function setStatus(s: string): void {
@@ -133,13 +154,19 @@ async function fetchPixels(url: string) {
   return bitmapPixels(await r.blob());
 }
 
-/** Class indices (255 = void) from a server class-index PNG. */
-async function fetchClasses(url: string, w: number, h: number): Promise<Uint8Array> {
-  const px = await fetchPixels(url);
+/** Class indices (255 = void) from a server class-index PNG, and the label file's version when the server gives it. */
+async function fetchMask(url: string, w: number, h: number): Promise<{ classes: Uint8Array; version: string | null }> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await errorText(r)}`);
+  const px = await bitmapPixels(await r.blob());
   if (px.width !== w || px.height !== h) throw new Error(`${url}: mask is ${px.width}x${px.height}, image is ${w}x${h}`);
   const out = new Uint8Array(w * h);
   for (let i = 0; i < out.length; i++) out[i] = px.rgba[i * 4];
-  return out;
+  return { classes: out, version: r.headers.get('X-Label-Version') };
+}
+
+async function fetchClasses(url: string, w: number, h: number): Promise<Uint8Array> {
+  return (await fetchMask(url, w, h)).classes;
 }
 
 // --- Prediction in the page ---
@@ -326,15 +353,23 @@ function setupZoom(): void {
   );
   let drag: { x: number; y: number } | null = null;
   vp.addEventListener('pointerdown', (e) => {
-    drag = { x: e.clientX - state.zoom.x, y: e.clientY - state.zoom.y };
     vp.setPointerCapture(e.pointerId);
+    // The left button paints with a brush selected; any other button (or the pan tool) pans.
+    if (e.button === 0 && beginStroke(e)) return;
+    drag = { x: e.clientX - state.zoom.x, y: e.clientY - state.zoom.y };
     vp.classList.add('dragging');
   });
   vp.addEventListener('pointerup', () => {
+    if (state.stroke) endStroke();
     drag = null;
     vp.classList.remove('dragging');
   });
   vp.addEventListener('pointermove', (e) => {
+    if (state.stroke) {
+      continueStroke(e);
+      showPixel(e);
+      return;
+    }
     if (drag) {
       state.zoom.x = e.clientX - drag.x;
       state.zoom.y = e.clientY - drag.y;
@@ -351,6 +386,184 @@ function setupZoom(): void {
   $('zoom-in').onclick = () => zoomAt(1.5, vp.clientWidth / 2, vp.clientHeight / 2);
   $('zoom-out').onclick = () => zoomAt(1 / 1.5, vp.clientWidth / 2, vp.clientHeight / 2);
   new ResizeObserver(() => state.current && zoomFit()).observe(vp);
+}
+
+// --- Painting labels ---
+/** A pointer event's position in image pixels (fractional). */
+function imagePoint(e: PointerEvent): { x: number; y: number } {
+  const r = $('viewport').getBoundingClientRect();
+  return { x: (e.clientX - r.left - state.zoom.x) / state.zoom.s, y: (e.clientY - r.top - state.zoom.y) / state.zoom.s };
+}
+
+/** The current image's edit, made on its first stroke; null where it cannot be painted. */
+function currentEdit(create: boolean): Edit | null {
+  const it = state.currentItem;
+  const v = state.current;
+  if (!it || !v || !v.labels || it.labelVersion === null || v.key !== `item-${it.id}`) return null;
+  let e = state.edits.get(it.id);
+  if (!e && create) {
+    e = { labels: v.labels, history: new LabelHistory(v.labels, v.width, v.height), version: it.labelVersion };
+    state.edits.set(it.id, e);
+  }
+  return e ?? null;
+}
+
+/** Redraw the label and void layers inside a rectangle only (a full redraw of a 12-megapixel image takes far longer than a pointer move). */
+function redrawLabels(r: Rect | null): void {
+  const v = state.current;
+  if (!r || !v || !v.labels) return;
+  const g = (id: string) => canvas(id).getContext('2d') as CanvasRenderingContext2D;
+  g('layer-label').putImageData(new ImageData(classLayerRect(v.labels, v.width, r, state.colors), r.w, r.h), r.x, r.y);
+  g('layer-void').putImageData(new ImageData(voidLayerRect(v.labels, v.width, r), r.w, r.h), r.x, r.y);
+}
+
+function unionRect(a: Rect | null, b: Rect | null): Rect | null {
+  if (!a || !b) return a ?? b;
+  const x = Math.min(a.x, b.x);
+  const y = Math.min(a.y, b.y);
+  return { x, y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
+}
+
+function beginStroke(e: PointerEvent): boolean {
+  if (state.tool === 'pan') return false;
+  const edit = currentEdit(true);
+  if (!edit) return false;
+  const builder = edit.history.begin(state.tool);
+  const p = imagePoint(e);
+  state.stroke = { builder, x: p.x, y: p.y };
+  $<HTMLInputElement>('show-label').checked = true;
+  refreshVisibility();
+  redrawLabels(builder.segment(p.x, p.y, p.x, p.y, state.brush / 2));
+  return true;
+}
+
+function continueStroke(e: PointerEvent): void {
+  const st = state.stroke!;
+  let dirty: Rect | null = null;
+  // Every intermediate position the browser saw since the last event, so fast strokes stay continuous.
+  const events = typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
+  for (const ev of events.length ? events : [e]) {
+    const p = imagePoint(ev);
+    dirty = unionRect(dirty, st.builder.segment(st.x, st.y, p.x, p.y, state.brush / 2));
+    st.x = p.x;
+    st.y = p.y;
+  }
+  redrawLabels(dirty);
+  const t = e.timeStamp;
+  requestAnimationFrame(() => {
+    state.paintLatency.push(performance.now() - t);
+    if (state.paintLatency.length > 500) state.paintLatency.shift();
+  });
+}
+
+function endStroke(): void {
+  const edit = currentEdit(false);
+  const st = state.stroke;
+  state.stroke = null;
+  if (edit && st) edit.history.push(st.builder.finish());
+  updatePaintControls();
+  showCurrentMetrics();
+}
+
+function undoRedo(redo: boolean): void {
+  const edit = currentEdit(false);
+  if (!edit || state.stroke) return;
+  redrawLabels(redo ? edit.history.redo() : edit.history.undo());
+  updatePaintControls();
+  showCurrentMetrics();
+}
+
+function updatePaintControls(): void {
+  const edit = currentEdit(false);
+  const paintable = !!state.currentItem && state.currentItem.labelVersion !== null && !!state.current?.labels;
+  $<HTMLButtonElement>('undo').disabled = !edit?.history.canUndo();
+  $<HTMLButtonElement>('redo').disabled = !edit?.history.canRedo();
+  $<HTMLButtonElement>('save').disabled = !edit?.history.dirty();
+  for (const b of Array.from($('tools').querySelectorAll('button'))) {
+    b.classList.toggle('active', b.dataset.tool === String(state.tool));
+    if (b.dataset.tool !== 'pan') b.disabled = !paintable;
+  }
+  $('viewport').classList.toggle('painting', state.tool !== 'pan' && paintable);
+  document.body.dataset.unsaved = String([...state.edits.values()].filter((e) => e.history.dirty()).length);
+}
+
+/** Save the current image's painted label through the server (PUT /api/labels/<id>). */
+async function saveLabel(): Promise<void> {
+  const it = state.currentItem;
+  const v = state.current;
+  const edit = currentEdit(false);
+  const status = $('save-status');
+  if (!it || !v || !edit) return;
+  status.textContent = 'saving…';
+  document.body.dataset.saved = 'saving';
+  try {
+    const r = await fetch(`/api/labels/${it.id}`, {
+      method: 'PUT',
+      body: edit.labels as Uint8Array<ArrayBuffer>,
+      headers: {
+        'Content-Type': 'application/octet-stream',
+        'X-Gapseg-Token': (state.catalog as CatalogJson).writeToken,
+        'X-Label-Width': String(v.width),
+        'X-Label-Height': String(v.height),
+        'If-Match': edit.version,
+      },
+    });
+    if (!r.ok) throw new Error(await errorText(r));
+    const j = (await r.json()) as { version: string; label: string; classFile: string | null };
+    edit.version = j.version;
+    it.labelVersion = j.version;
+    it.label = `/api/classes/${it.id}/label`;
+    edit.history.saved();
+    status.textContent = `saved ${j.label}${j.classFile ? `; classes written to ${j.classFile}` : ''}`;
+    document.body.dataset.saved = String(it.id);
+  } catch (e) {
+    status.innerHTML = `<span class="error">not saved: ${esc((e as Error).message)}</span>`;
+    document.body.dataset.saved = 'error';
+  }
+  updatePaintControls();
+}
+
+function setupPaint(c: CatalogJson): void {
+  const classes = c.classes ?? [];
+  if (classes.length === 0 || !c.items.some((it) => it.labelVersion !== null)) return;
+  $('paint').hidden = false;
+  const tools: [string, string, string][] = [
+    ['pan', 'pan', 'drag to pan (any tool: drag with the middle or right button)'],
+    ...classes.map((cl, i): [string, string, string] => [String(i), `<span class="sw" style="background:rgb(${cl.color.join(',')})"></span>${esc(cl.name)}`, `paint "${esc(cl.name)}" (key ${i + 1})`]),
+    [String(VOID), 'eraser', 'erase back to unlabelled (void) (key E)'],
+  ];
+  $('tools').innerHTML = tools.map(([t, text, title]) => `<button data-tool="${t}" title="${title}">${text}</button>`).join('');
+  for (const b of Array.from($('tools').querySelectorAll('button'))) {
+    b.addEventListener('click', () => {
+      state.tool = b.dataset.tool === 'pan' ? 'pan' : Number(b.dataset.tool);
+      updatePaintControls();
+    });
+  }
+  const brush = $<HTMLInputElement>('brush');
+  brush.addEventListener('input', () => {
+    state.brush = brush.valueAsNumber;
+    $('brush-value').textContent = String(state.brush);
+  });
+  $('undo').onclick = () => undoRedo(false);
+  $('redo').onclick = () => undoRedo(true);
+  $('save').onclick = () => void saveLabel();
+  window.addEventListener('keydown', (e) => {
+    if ((e.target as HTMLElement).tagName === 'INPUT' && (e.target as HTMLInputElement).type !== 'range') return;
+    const mod = e.ctrlKey || e.metaKey;
+    const key = e.key.toLowerCase();
+    if (mod && key === 'z') undoRedo(e.shiftKey);
+    else if (mod && key === 'y') undoRedo(true);
+    else if (mod && key === 's') void saveLabel();
+    else if (!mod && key === 'e') state.tool = VOID;
+    else if (!mod && /^[1-9]$/.test(key) && Number(key) <= classes.length) state.tool = Number(key) - 1;
+    else return;
+    e.preventDefault();
+    updatePaintControls();
+  });
+  window.addEventListener('beforeunload', (e) => {
+    if ([...state.edits.values()].some((x) => x.history.dirty())) e.preventDefault();
+  });
+  updatePaintControls();
 }
 
 function showPixel(e: PointerEvent): void {
@@ -377,7 +590,13 @@ function showPixel(e: PointerEvent): void {
 async function loadItem(it: Item): Promise<View> {
   const px = await fetchPixels(it.image);
   const v: View = { key: `item-${it.id}`, name: it.name, width: px.width, height: px.height, rgba: px.rgba, labels: null, truth: null, filePred: null, probs: null, pred: null };
-  if (it.label) v.labels = await fetchClasses(it.label, px.width, px.height);
+  const edit = state.edits.get(it.id);
+  if (edit && edit.labels.length === px.width * px.height) v.labels = edit.labels;
+  else if (it.label) {
+    const m = await fetchMask(it.label, px.width, px.height);
+    v.labels = m.classes;
+    if (m.version) it.labelVersion = m.version;
+  } else if (it.labelVersion !== null) v.labels = new Uint8Array(px.width * px.height).fill(VOID);
   if (it.truth) v.truth = await fetchClasses(it.truth, px.width, px.height);
   if (state.model) v.probs = await predictProbs(px.rgba, px.width, px.height);
   else if (it.pred) v.filePred = await fetchClasses(it.pred, px.width, px.height);
@@ -395,6 +614,7 @@ async function open(it: Item): Promise<void> {
     state.current = v;
     draw(v);
     if (first) zoomFit();
+    updatePaintControls();
     const row = state.rows.find((r) => r.item === it);
     if (row && v.labels && v.pred) {
       row.metrics = imageMetrics(v.labels, v.pred, state.k, v.truth ?? undefined);
@@ -625,6 +845,7 @@ async function main(): Promise<void> {
   state.rows = c.items.map((item) => ({ item, metrics: null, error: null }));
   setupControls(c);
   setupZoom();
+  setupPaint(c);
   renderLegend(c);
   renderTable();
   if (c.model) {
@@ -648,6 +869,11 @@ async function main(): Promise<void> {
 // For tests and the console: the current prediction, summarised.
 (window as unknown as Record<string, unknown>).gapseg = {
   state,
+  /** Pointer move to frame shown while painting, in ms: median and 95th percentile of the last moves. */
+  paintLatency() {
+    const xs = [...state.paintLatency].sort((a, b) => a - b);
+    return xs.length ? { moves: xs.length, median: xs[Math.floor(xs.length / 2)], p95: xs[Math.floor(xs.length * 0.95)] } : null;
+  },
   lastPrediction() {
     const v = state.current;
     if (!v || !v.pred) return null;

@@ -65,34 +65,54 @@ function isBlack(c: Rgb): boolean {
   return c[0] + c[1] + c[2] === 0;
 }
 
-/** Class colours as RGBA; classes coloured black stay transparent (as in gapseg's overlays). */
+/** A rectangle of pixels. */
+export interface Rect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** Class colours as RGBA; void and classes coloured black stay transparent (as in gapseg's overlays). */
 export function classLayer(classes: Uint8Array, colors: readonly Rgb[]): Uint8ClampedArray {
-  const out = new Uint8ClampedArray(classes.length * 4);
-  for (let i = 0; i < classes.length; i++) {
-    const c = classes[i];
-    if (c === VOID || c >= colors.length) continue;
-    const col = colors[c];
-    if (isBlack(col)) continue;
-    out[i * 4] = col[0];
-    out[i * 4 + 1] = col[1];
-    out[i * 4 + 2] = col[2];
-    out[i * 4 + 3] = 255;
+  return classLayerRect(classes, classes.length, { x: 0, y: 0, w: classes.length, h: 1 }, colors);
+}
+
+/** classLayer of one rectangle of a class map `width` pixels wide (the painter redraws only what a stroke changed). */
+export function classLayerRect(classes: Uint8Array, width: number, r: Rect, colors: readonly Rgb[]): Uint8ClampedArray<ArrayBuffer> {
+  const out = new Uint8ClampedArray(r.w * r.h * 4);
+  for (let y = 0; y < r.h; y++) {
+    for (let x = 0, i = (r.y + y) * width + r.x, o = y * r.w * 4; x < r.w; x++, i++, o += 4) {
+      const c = classes[i];
+      if (c === VOID || c >= colors.length) continue;
+      const col = colors[c];
+      if (isBlack(col)) continue;
+      out[o] = col[0];
+      out[o + 1] = col[1];
+      out[o + 2] = col[2];
+      out[o + 3] = 255;
+    }
   }
   return out;
 }
 
 /** Void pixels hatched: diagonal stripes of `stripe` over a dimmed band, so a gap never looks like a class. */
 export function voidLayer(labels: Uint8Array, width: number, stripe: Rgb = [255, 230, 0], period = 6): Uint8ClampedArray {
-  const out = new Uint8ClampedArray(labels.length * 4);
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i] !== VOID) continue;
-    const x = i % width;
-    const y = (i - x) / width;
-    const on = (x + y) % period < period / 2;
-    out[i * 4] = on ? stripe[0] : 20;
-    out[i * 4 + 1] = on ? stripe[1] : 20;
-    out[i * 4 + 2] = on ? stripe[2] : 20;
-    out[i * 4 + 3] = on ? 255 : 170;
+  return voidLayerRect(labels, width, { x: 0, y: 0, w: width, h: labels.length / width }, stripe, period);
+}
+
+/** voidLayer of one rectangle (the stripes stay where they are on the whole image). */
+export function voidLayerRect(labels: Uint8Array, width: number, r: Rect, stripe: Rgb = [255, 230, 0], period = 6): Uint8ClampedArray<ArrayBuffer> {
+  const out = new Uint8ClampedArray(r.w * r.h * 4);
+  for (let y = r.y; y < r.y + r.h; y++) {
+    for (let x = r.x, i = y * width + r.x, o = (y - r.y) * r.w * 4; x < r.x + r.w; x++, i++, o += 4) {
+      if (labels[i] !== VOID) continue;
+      const on = (x + y) % period < period / 2;
+      out[o] = on ? stripe[0] : 20;
+      out[o + 1] = on ? stripe[1] : 20;
+      out[o + 2] = on ? stripe[2] : 20;
+      out[o + 3] = on ? 255 : 170;
+    }
   }
   return out;
 }

@@ -1,0 +1,247 @@
+/**
+ * Saving painted labels through the viewer's server: the file holds exactly the painted
+ * classes as the set's label values (grey, 16-bit or palette, as the set has them), void
+ * elsewhere; an images-only set starts unlabelled and gets labels/ and its class file; and
+ * every write that is not the page's own, not a label of the served set, malformed, or over a
+ * file changed on disk since it was read, is refused with the file left as it was.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { writeSampleDataset } from '../src/data/sample.js';
+import { readLabel } from '../src/data/decode.js';
+import { discoverDataset } from '../src/data/dataset.js';
+import { encodeLabelFile, labelFormatOf, labelValuesOf } from '../src/data/labelFile.js';
+import { parseClassesFlag } from '../src/data/classes.js';
+import { startViewer, type Viewer } from '../src/view/server.js';
+import { CLI, tmpDir, writePng } from './helpers.js';
+
+const VOID = 255;
+const viewers: Viewer[] = [];
+after(async () => {
+  for (const v of viewers) await v.close();
+});
+
+interface Reply {
+  status: number;
+  body: Buffer;
+}
+
+function request(url: string, opts: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}): Promise<Reply> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+interface CatalogItem {
+  id: number;
+  name: string;
+  label: string | null;
+  labelVersion: string | null;
+}
+interface Catalog {
+  writeToken: string;
+  items: CatalogItem[];
+  classes: { name: string; value: number }[] | null;
+}
+
+async function catalogOf(v: Viewer): Promise<Catalog> {
+  return JSON.parse((await request(`${v.url}api/catalog`)).body.toString()) as Catalog;
+}
+
+async function serve(root: string, extra: Partial<Parameters<typeof startViewer>[0]> = {}): Promise<Viewer> {
+  const v = await startViewer({ root, host: '127.0.0.1', port: 0, maxUploadBytes: 8 * 1024 * 1024, log: () => {}, ...extra });
+  viewers.push(v);
+  return v;
+}
+
+/** Two painted rectangles (class 0 top left, class 1 bottom right), void elsewhere. */
+function painting(w: number, h: number): Uint8Array {
+  const a = new Uint8Array(w * h).fill(VOID);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (x < w / 3 && y < h / 3) a[y * w + x] = 0;
+      if (x > w / 2 && y > h / 2) a[y * w + x] = 1;
+    }
+  }
+  return a;
+}
+
+function save(v: Viewer, c: Catalog, id: number, labels: Uint8Array, w: number, h: number, headers: Record<string, string> = {}, version?: string): Promise<Reply> {
+  return request(`${v.url}api/labels/${id}`, {
+    method: 'PUT',
+    body: Buffer.from(labels),
+    headers: { 'Content-Type': 'application/octet-stream', 'X-Gapseg-Token': c.writeToken, 'X-Label-Width': String(w), 'X-Label-Height': String(h), 'If-Match': version ?? (c.items[id].labelVersion as string), ...headers },
+  });
+}
+
+test('label files in the three conventions read back with exactly the values written', async () => {
+  const dir = tmpDir('gapseg-labelfile-');
+  const desc = parseClassesFlag('0=background,255=smoke,128=void');
+  const idx = painting(7, 5);
+  const values = labelValuesOf(idx, desc, 'x.png');
+  assert.deepEqual([...new Set(values)].sort((a, b) => a - b), [0, 128, 255]);
+  const plte = Uint8Array.from({ length: 256 * 3 }, (_, i) => (i * 37) % 256);
+  for (const format of [{ kind: 'grey8' as const }, { kind: 'grey16' as const }, { kind: 'palette' as const, plte, trns: null }]) {
+    const f = path.join(dir, `${format.kind}.png`);
+    fs.writeFileSync(f, await encodeLabelFile(values, 7, 5, format, f));
+    const back = await readLabel(f);
+    assert.deepEqual([...back.values], [...values], format.kind);
+    assert.equal(labelFormatOf(f).kind, format.kind);
+  }
+  const pal = labelFormatOf(path.join(dir, 'palette.png'));
+  assert.ok(pal.kind === 'palette' && Buffer.from(pal.plte).equals(Buffer.from(plte)), 'the palette is kept');
+  assert.throws(() => labelValuesOf(Uint8Array.from([3]), desc, 'x.png'), /class index 3/);
+  assert.throws(() => labelValuesOf(Uint8Array.from([VOID]), parseClassesFlag('0=a,1=b'), 'x.png'), /no void value/);
+});
+
+test('a painted label is saved as the set\'s label file: painted classes as their values, void elsewhere; the version moves and an old one is a conflict', async () => {
+  const root = tmpDir('gapseg-save-');
+  await writeSampleDataset(path.join(root, 'data'), { count: 3, size: 32, gap: 2, seed: 1, valid: 1, test: 0 });
+  const v = await serve(root);
+  const c = await catalogOf(v);
+  const it = c.items[0];
+  assert.ok(it.labelVersion && it.labelVersion !== 'none', 'an existing label has a version');
+  const labelFile = path.join(root, 'data', 'labels', `${it.name}.png`);
+  const r = await save(v, c, 0, painting(32, 32), 32, 32);
+  assert.equal(r.status, 200, r.body.toString());
+  const saved = JSON.parse(r.body.toString()) as { version: string; label: string; classFile: string | null };
+  assert.equal(saved.label, `data/labels/${it.name}.png`);
+  assert.equal(saved.classFile, null, 'the set has its gapseg.json');
+  const back = await readLabel(labelFile);
+  const expected = [...painting(32, 32)].map((k) => (k === VOID ? 128 : k === 0 ? 0 : 255));
+  assert.deepEqual([...back.values], expected);
+  const before = fs.readFileSync(labelFile);
+  const stale = await save(v, c, 0, new Uint8Array(32 * 32).fill(0), 32, 32);
+  assert.equal(stale.status, 409);
+  assert.match(JSON.parse(stale.body.toString()).error, /changed on disk since the page read it/);
+  assert.ok(fs.readFileSync(labelFile).equals(before), 'a conflict leaves the file as it was');
+  const again = await save(v, c, 0, new Uint8Array(32 * 32).fill(1), 32, 32, {}, saved.version);
+  assert.equal(again.status, 200, 'the new version saves');
+  assert.ok((await readLabel(labelFile)).values.every((x) => x === 255));
+});
+
+test('writes that are not the page\'s own, or not a label of the served set, or malformed, are refused and change nothing', async () => {
+  const root = tmpDir('gapseg-refuse-');
+  await writeSampleDataset(path.join(root, 'data'), { count: 2, size: 32, gap: 2, seed: 2, valid: 0, test: 0 });
+  await writePng(path.join(root, 'loose', 'photo.png'), new Uint8Array(16 * 16 * 3).fill(90), 16, 16, 3);
+  const v = await serve(root);
+  const c = await catalogOf(v);
+  const loose = c.items.find((i) => i.name === 'photo')!;
+  assert.equal(loose.labelVersion, null, 'an image outside a data set cannot be painted');
+  const snapshot = () => fs.readdirSync(root, { recursive: true }).map(String).sort().map((f) => [f, fs.statSync(path.join(root, f)).isFile() ? fs.readFileSync(path.join(root, f)).toString('base64') : 'dir']);
+  const start = JSON.stringify(snapshot());
+  const ok = painting(32, 32);
+  const cases: [string, Promise<Reply>, number, RegExp][] = [
+    ['no token', save(v, c, 0, ok, 32, 32, { 'X-Gapseg-Token': '' }), 403, /write token/],
+    ['a wrong token', save(v, c, 0, ok, 32, 32, { 'X-Gapseg-Token': 'f'.repeat(c.writeToken.length) }), 403, /write token/],
+    ['another origin', save(v, c, 0, ok, 32, 32, { Origin: 'http://evil.example' }), 403, /another origin/],
+    ['another site', save(v, c, 0, ok, 32, 32, { 'Sec-Fetch-Site': 'cross-site' }), 403, /another site/],
+    ['an image outside the data set', save(v, c, loose.id, new Uint8Array(256), 16, 16, {}, 'none'), 403, /not an image of the served data set/],
+    ['no such item', save(v, c, 99, ok, 32, 32, {}, 'none'), 404, /no such item/],
+    ['a path for an id', request(`${v.url}api/labels/..%2F..%2Fsecret`, { method: 'PUT', body: Buffer.from(ok) }), 405, /only GET and HEAD/],
+    ['the wrong size', save(v, c, 0, ok, 16, 64), 400, /is 16x64, the image/],
+    ['too few bytes', save(v, c, 0, ok.subarray(1), 32, 32), 400, /needs 1024 bytes/],
+    ['a class index out of range', save(v, c, 0, new Uint8Array(32 * 32).fill(9), 32, 32), 422, /class index 9/],
+    ['GET', request(`${v.url}api/labels/0`), 405, /PUT a label/],
+  ];
+  for (const [what, reply, status, message] of cases) {
+    const r = await reply;
+    assert.equal(r.status, status, `${what}: ${r.body.toString()}`);
+    assert.match(JSON.parse(r.body.toString()).error, message, what);
+  }
+  assert.equal(JSON.stringify(snapshot()), start, 'no refused write changed a file');
+});
+
+test('an images-only data set starts unlabelled; a save creates labels/ and the class file, and the set becomes trainable', async () => {
+  const root = tmpDir('gapseg-fresh-');
+  for (const n of ['a', 'b']) await writePng(path.join(root, 'images', `${n}.png`), new Uint8Array(24 * 20 * 3).fill(n === 'a' ? 40 : 200), 24, 20, 3);
+  const v = await serve(root, { classes: parseClassesFlag('0=sky,255=cloud,128=void') });
+  const c = await catalogOf(v);
+  assert.deepEqual(c.items.map((i) => [i.name, i.label, i.labelVersion]), [['a', null, 'none'], ['b', null, 'none']]);
+  const r = await save(v, c, 0, painting(24, 20), 24, 20);
+  assert.equal(r.status, 200, r.body.toString());
+  assert.equal((JSON.parse(r.body.toString()) as { classFile: string }).classFile, 'gapseg.json');
+  const back = await readLabel(path.join(root, 'labels', 'a.png'));
+  assert.deepEqual([...back.values], [...painting(24, 20)].map((k) => (k === VOID ? 128 : k === 0 ? 0 : 255)));
+  const layout = discoverDataset(root, undefined, { unlabelled: true });
+  assert.deepEqual(layout.splits.train.map((p) => p.name), ['a']);
+  assert.deepEqual(layout.unlabelled.map((u) => u.name), ['b']);
+  assert.throws(() => discoverDataset(root), /no label for 1 image/, 'training still refuses a set with unlabelled images, saying so');
+  const again = await catalogOf(v);
+  assert.notEqual(again.items[0].labelVersion, 'none');
+});
+
+test('a set of palette labels keeps its palette when a label is saved', async () => {
+  const root = tmpDir('gapseg-palette-');
+  const plte = Uint8Array.from([0, 0, 0, 255, 0, 0, 0, 255, 0, 255, 255, 255]);
+  const desc = parseClassesFlag('0=background,1=object,3=void');
+  await writePng(path.join(root, 'images', 'p.png'), new Uint8Array(8 * 8 * 3).fill(10), 8, 8, 3);
+  await writePng(path.join(root, 'images', 'q.png'), new Uint8Array(8 * 8 * 3).fill(10), 8, 8, 3);
+  fs.mkdirSync(path.join(root, 'labels'));
+  fs.writeFileSync(path.join(root, 'labels', 'p.png'), await encodeLabelFile(new Uint16Array(64).fill(3), 8, 8, { kind: 'palette', plte, trns: null }, 'p.png'), { flag: 'w' });
+  const v = await serve(root, { classes: desc });
+  const c = await catalogOf(v);
+  const q = c.items.find((i) => i.name === 'q')!;
+  const r = await save(v, c, q.id, painting(8, 8), 8, 8);
+  assert.equal(r.status, 200, r.body.toString());
+  const f = labelFormatOf(path.join(root, 'labels', 'q.png'));
+  assert.ok(f.kind === 'palette' && Buffer.from(f.plte).equals(Buffer.from(plte)), 'the new file has the set\'s palette');
+  assert.deepEqual([...(await readLabel(path.join(root, 'labels', 'q.png'))).values], [...painting(8, 8)].map((k) => (k === VOID ? 3 : k)));
+});
+
+test('a viewer killed while it saves leaves the previous label file whole (or the new one, never a torn one)', async (t) => {
+  const root = tmpDir('gapseg-kill-');
+  const [w, h] = [1600, 1200];
+  await writePng(path.join(root, 'images', 'big.png'), new Uint8Array(w * h * 3).fill(70), w, h, 3);
+  const desc = parseClassesFlag('0=background,255=smoke,128=void');
+  const old = await encodeLabelFile(new Uint16Array(w * h).fill(128), w, h, { kind: 'grey8' }, 'big.png');
+  fs.mkdirSync(path.join(root, 'labels'));
+  fs.writeFileSync(path.join(root, 'labels', 'big.png'), old);
+  fs.writeFileSync(path.join(root, 'gapseg.json'), JSON.stringify({ classes: desc.classes.map((x) => ({ name: x.name, value: x.value })), void: [128] }));
+  // Noisy strokes compress slowly, which keeps the save busy long enough for the kill.
+  const painted = Uint8Array.from({ length: w * h }, (_, i) => [0, 1, VOID][(i * 2654435761) % 7 % 3]);
+  const outcomes = new Set<string>();
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const child = spawn(process.execPath, [CLI, 'view', root, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = out.match(/at (http:\/\/\S+)/);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', () => reject(new Error(`viewer exited: ${out}`)));
+    });
+    const c = JSON.parse((await request(`${url}api/catalog`)).body.toString()) as Catalog;
+    const r = request(`${url}api/labels/0`, {
+      method: 'PUT',
+      body: Buffer.from(painted),
+      headers: { 'Content-Type': 'application/octet-stream', 'X-Gapseg-Token': c.writeToken, 'X-Label-Width': String(w), 'X-Label-Height': String(h), 'If-Match': c.items[0].labelVersion as string },
+    }).catch(() => null);
+    await new Promise((res) => setTimeout(res, 60 + 40 * attempt));
+    child.kill('SIGKILL');
+    await r;
+    await new Promise((res) => child.once('exit', res));
+    const now = fs.readFileSync(path.join(root, 'labels', 'big.png'));
+    const values = (await readLabel(path.join(root, 'labels', 'big.png'))).values;
+    if (now.equals(old)) outcomes.add('previous');
+    else {
+      assert.deepEqual(values.length, w * h);
+      assert.ok(values.every((x, i) => x === [0, 255, 128][[0, 1, VOID].indexOf(painted[i])]), 'a replaced file is the whole new label');
+      outcomes.add('new');
+      fs.writeFileSync(path.join(root, 'labels', 'big.png'), old);
+    }
+  }
+  t.diagnostic(`after the kills the label file was: ${[...outcomes].join(', ')}`);
+});
