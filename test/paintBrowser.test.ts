@@ -58,9 +58,9 @@ const at = (s: PageState, x: number, y: number) => s.labels![y * s.width + x];
 
 test('viewer in Chromium: paint two classes on an unlabelled image, undo, redo, save: the file holds exactly the painted values, void elsewhere', { skip: skip ?? false, timeout: 240_000 }, async () => {
   const root = tmpDir('gapseg-paint-');
-  const [w, h] = [96, 72];
+  const [w, h] = [96, 96];
   const gen = generateImage(makeRng(3), w, 3);
-  await writePng(path.join(root, 'images', 'scene.png'), gen.rgb.subarray(0, w * h * 3), w, h, 3);
+  await writePng(path.join(root, 'images', 'scene.png'), gen.rgb, w, h, 3);
   await writePng(path.join(root, 'images', 'other.png'), new Uint8Array(w * h * 3).fill(120), w, h, 3);
   const viewer = await startViewer({ root, host: '127.0.0.1', port: 0, maxUploadBytes: 32 << 20, classes: parseClassesFlag('0=background,255=smoke,128=void'), log: () => {} });
   const ctx = await launchChromium();
@@ -83,11 +83,11 @@ test('viewer in Chromium: paint two classes on an unlabelled image, undo, redo, 
     });
     await stroke(page, w, [[10, 10], [40, 10], [40, 20]]);
     await page.click('#tools button:has-text("smoke")');
-    await stroke(page, w, [[60, 50], [85, 60]]);
+    await stroke(page, w, [[68, 38], [86, 46]]);
     const painted = await pageLabels(page);
     assert.equal(at(painted, 25, 10), 0, 'the background stroke');
     assert.equal(at(painted, 40, 16), 0, 'its second segment');
-    assert.equal(at(painted, 72, 55), 1, 'the smoke stroke');
+    assert.equal(at(painted, 77, 42), 1, 'the smoke stroke');
     assert.equal(at(painted, 5, 65), 255, 'far from the strokes: void');
     assert.equal(at(painted, 25, 17), 255, 'a 6 px brush paints 3 px either side');
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'viewer-paint.png') });
@@ -104,10 +104,10 @@ test('viewer in Chromium: paint two classes on an unlabelled image, undo, redo, 
 
     // The eraser takes a stroke back to void.
     await page.click('#tools button:has-text("eraser")');
-    await stroke(page, w, [[85, 60], [85, 60]]);
+    await stroke(page, w, [[86, 46], [86, 46]]);
     const final = await pageLabels(page);
-    assert.equal(at(final, 85, 60), 255, 'erased');
-    assert.equal(at(final, 65, 51), 1, 'the rest of the smoke stroke stays');
+    assert.equal(at(final, 86, 46), 255, 'erased');
+    assert.equal(at(final, 70, 39), 1, 'the rest of the smoke stroke stays');
 
     assert.equal(await page.getAttribute('body', 'data-unsaved'), '1');
     await page.click('#save');
@@ -118,6 +118,7 @@ test('viewer in Chromium: paint two classes on an unlabelled image, undo, redo, 
     assert.deepEqual(Array.from(file.values), final.labels!.map((k) => (k === 255 ? 128 : k === 0 ? 0 : 255)), 'the file holds exactly the painted values, void (128) elsewhere');
     assert.ok(final.labels!.includes(0) && final.labels!.includes(1));
     assert.equal(await page.getAttribute('body', 'data-unsaved'), '0');
+    if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'viewer-paint-saved.png') });
 
     // The saved label comes back on reload; a file changed behind the page's back is not overwritten.
     await page.reload();

@@ -256,7 +256,8 @@ function refreshVisibility(): void {
   layerVisible('layer-heat', $<HTMLInputElement>('show-heat').checked, !!v?.probs);
   layerVisible('layer-frontier', $<HTMLInputElement>('show-frontier').checked, !!v?.pred);
   for (const id of ['layer-label', 'layer-pred', 'layer-heat']) $(id).style.opacity = String(op);
-  $('layer-void').style.opacity = String(Math.min(1, op + 0.35));
+  // While painting, the hatching steps back so that the image under the gap stays visible.
+  $('layer-void').style.opacity = String(state.tool !== 'pan' ? op * 0.5 : Math.min(1, op + 0.35));
 }
 
 /** Redraw what depends on the decision (prediction layer and frontier). */
@@ -484,6 +485,7 @@ function updatePaintControls(): void {
     if (b.dataset.tool !== 'pan') b.disabled = !paintable;
   }
   $('viewport').classList.toggle('painting', state.tool !== 'pan' && paintable);
+  refreshVisibility();
   document.body.dataset.unsaved = String([...state.edits.values()].filter((e) => e.history.dirty()).length);
 }
 
