@@ -10,6 +10,8 @@ import { startEngine } from './engine.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
 import { cacheDir, cachedMobileNetV2Weights, mobileNetV2WeightsFile } from './weights.js';
 import { DEFAULT_FINE_TUNE } from '../train/loop.js';
+import { netKind, type NetConfig } from '../nets/index.js';
+import { modelDirOf, readModelMeta } from '../formats/modelFolder.js';
 
 /** Settings of the Gated CRF gap loss (any left out take their defaults). */
 export interface CrfOptions {
@@ -66,6 +68,10 @@ export interface TrainOptions {
   crf?: CrfOptions;
   /** Compute threads (default: all cores, at most 8). */
   threads?: number;
+  /** Start from the weights of this run or model folder (its network, classes and input normalisation): refine a model, e.g. once more labels are painted. */
+  initFrom?: string;
+  /** Train on the images that have a label file, leaving out (and counting) those that have none yet. */
+  skipUnlabelled?: boolean;
   /** Continue the run in `out` from its last checkpoint (its own settings are kept). */
   resume?: boolean;
   /** Start over in a run folder that already holds a run. */
@@ -157,6 +163,7 @@ function classesOf(o: TrainOptions): { classes: ClassDescription | null; file: s
  * with a note saying which and why (null when the options chose).
  */
 export function chooseEncoder(o: TrainOptions): { encoder: 'unet' | 'mobilenet_v2'; note: string | null } {
+  if (o.initFrom !== undefined) return { encoder: netKind(startModel(o.initFrom).net) === 'unet' ? 'unet' : 'mobilenet_v2', note: null };
   if (o.encoder !== undefined) return { encoder: o.encoder, note: null };
   if (o.encoderWeights !== undefined || o.freezeEpochs !== undefined || o.encoderLrDiv !== undefined) return { encoder: 'mobilenet_v2', note: null };
   if (o.depth !== undefined || o.width !== undefined) return { encoder: 'unet', note: null };
@@ -165,6 +172,29 @@ export function chooseEncoder(o: TrainOptions): { encoder: 'unet' | 'mobilenet_v
   const cached = cachedMobileNetV2Weights();
   if (!cached) return { encoder: 'unet', note: `note: a U-Net from scratch, as no MobileNetV2 weights are in ${cacheDir()}; --encoder mobilenet_v2 downloads them once and learns real photos from far fewer images` };
   return { encoder: 'mobilenet_v2', note: `note: the ImageNet-pretrained MobileNetV2 U-Net (weights in ${cached}); --encoder unet for a U-Net from scratch` };
+}
+
+/** The model a run refines (--init-from): its folder and what it holds. */
+function startModel(from: string): { dir: string; net: NetConfig; classes: ClassDescription } {
+  const dir = path.resolve(modelDirOf(from));
+  const meta = readModelMeta(dir);
+  return { dir, net: meta.net, classes: meta.classes };
+}
+
+/** The settings a run refining `from` takes from it: its network; its classes, which the data set's must equal. */
+function initFromSettings(from: string, o: TrainOptions, classes: ClassDescription): Partial<TrainConfig> {
+  const stray = (['encoder', 'encoderWeights', 'depth', 'width'] as const).find((k) => o[k] !== undefined);
+  if (stray) throw new GapsegError(`--init-from ${from} trains its network; drop --${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, 2);
+  const m = startModel(from);
+  const same = (a: ClassDescription) => JSON.stringify(a.classes.map((c) => [c.name, c.value]));
+  if (same(m.classes) !== same(classes)) {
+    throw new GapsegError(`--init-from ${from}: its classes (${m.classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')}) differ from the data set's (${classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')})`, 2);
+  }
+  if (netKind(m.net) === 'unet') {
+    const u = m.net as { depth: number; baseWidth: number };
+    return { initFrom: m.dir, depth: u.depth, baseWidth: u.baseWidth };
+  }
+  return { initFrom: m.dir, decoderWidths: (m.net as { decoderWidths: number[] }).decoderWidths };
 }
 
 /** The run's full settings from the options (checked as `gapseg train` checks its flags). */
@@ -191,6 +221,8 @@ export function trainConfig(dataset: string, o: TrainOptions): TrainConfig {
     throw new GapsegError(`--class-weights needs ${classes.classes.length} non-negative numbers (one per class: ${classes.classes.map((c) => c.name).join(', ')})`, 2);
   }
   const noAugment = o.augment === false;
+  const from = o.initFrom !== undefined ? initFromSettings(o.initFrom, o, classes) : {};
+  if (from.depth !== undefined && crop % 2 ** from.depth !== 0) throw new GapsegError(`--crop ${crop} must be a multiple of ${2 ** from.depth} for the U-Net of ${o.initFrom}`, 2);
   return {
     ...DEFAULT_TRAIN,
     dataset: path.resolve(dataset),
@@ -223,6 +255,8 @@ export function trainConfig(dataset: string, o: TrainOptions): TrainConfig {
     },
     gapLoss,
     ...(o.maxPixels !== undefined ? { maxPixels: o.maxPixels } : {}),
+    ...(o.skipUnlabelled ? { skipUnlabelled: true } : {}),
+    ...from,
   };
 }
 
@@ -236,7 +270,7 @@ export async function train(dataset: string, options: TrainOptions): Promise<Tra
   const config = options.resume ? null : trainConfig(dataset, options);
   const choice = options.resume ? null : chooseEncoder(options).note;
   if (choice) log(choice);
-  if (config?.encoder === 'mobilenet_v2') config.encoderWeights = await mobileNetV2WeightsFile(options.encoderWeights, log, progressCallbacks(options.onProgress));
+  if (config?.encoder === 'mobilenet_v2' && !config.initFrom) config.encoderWeights = await mobileNetV2WeightsFile(options.encoderWeights, log, progressCallbacks(options.onProgress));
   await startEngine(options.threads, log);
   const observers: TrainObserver[] = [];
   if (options.report !== false) observers.push(reportObserver());

@@ -23,7 +23,7 @@ import { DEFAULT_MOBILE_UNET } from '../nets/mobilenetV2/unet.js';
 import { activationFloats, buildNet, createNet, describeNet, disposeNet, parameterCount, type AnyNet, type NetConfig } from '../nets/index.js';
 import { readMobileNetV2 } from '../formats/tflite/mobilenetV2.js';
 import type { FineTune } from './loop.js';
-import { saveModel, type InputRecipe } from '../formats/modelFolder.js';
+import { readModelMeta, readModelValues, saveModel, type InputRecipe } from '../formats/modelFolder.js';
 import { createAdamState, disposeAdamState } from './adam.js';
 import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues, type LoadedCheckpoint } from './checkpoint.js';
 import { checkCheckpointFits, readRunConfig } from './runConfig.js';
@@ -71,6 +71,10 @@ export interface TrainConfig {
   maxPixels?: number;
   /** Regulariser of the unlabelled gap (null: cross-entropy on labelled pixels only). */
   gapLoss: GapLossConfig | null;
+  /** A model folder whose weights and input normalisation the run starts from (its network is the run's). */
+  initFrom?: string;
+  /** Leave out the images that have no label file yet (counted in a note), instead of refusing the data set. */
+  skipUnlabelled?: boolean;
 }
 
 export const DEFAULT_TRAIN: Omit<TrainConfig, 'dataset' | 'classSource' | 'classes'> = {
@@ -257,8 +261,10 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     }
   }
 
-  const layout = discoverDataset(cfg.dataset);
+  const layout = discoverDataset(cfg.dataset, undefined, { unlabelled: cfg.skipUnlabelled === true });
   for (const note of layout.notes) log(`note: ${note}`);
+  if (layout.unlabelled.length > 0) log(`note: ${layout.unlabelled.length} image(s) have no label file yet and are left out`);
+  if (layout.splits.train.length + layout.splits.valid.length === 0) throw new GapsegError(`${cfg.dataset}: no image has a label file yet; paint some (gapseg view) or add labels/`);
   let trainPairs = layout.splits.train;
   let validPairs = layout.splits.valid;
   if (!layout.validFromFiles) ({ train: trainPairs, valid: validPairs } = randomSplit(trainPairs, cfg.validFraction, cfg.seed));
@@ -288,8 +294,14 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
 
   const ucfg = netConfigOf(cfg);
   // A pretrained encoder expects the normalisation it was trained with; a U-Net from scratch the data's own.
-  const pretrained = cfg.encoder === 'mobilenet_v2' ? readMobileNetV2(requireWeights(cfg)) : null;
-  const stats = pretrained ? { mean: [pretrained.input.mean, pretrained.input.mean, pretrained.input.mean], std: [pretrained.input.std, pretrained.input.std, pretrained.input.std] } : channelStats(train);
+  // A run refining a model keeps the normalisation that model learned with.
+  const start = cfg.initFrom ? readModelMeta(cfg.initFrom) : null;
+  const pretrained = cfg.encoder === 'mobilenet_v2' && !start ? readMobileNetV2(requireWeights(cfg)) : null;
+  const stats = start
+    ? { mean: start.input.mean, std: start.input.std }
+    : pretrained
+      ? { mean: [pretrained.input.mean, pretrained.input.mean, pretrained.input.mean], std: [pretrained.input.std, pretrained.input.std, pretrained.input.std] }
+      : channelStats(train);
   const recipe: InputRecipe = { scale: cfg.scale, mean: stats.mean, std: stats.std, tile: cfg.tile };
   let net: AnyNet;
   let adam;
@@ -307,7 +319,8 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     bestEpoch = (ck.state.extra.bestEpoch as number | null) ?? null;
     log(`resuming after epoch ${startEpoch} of ${cfg.epochs}`);
   } else {
-    net = createNet(ucfg, deriveSeed(cfg.seed, 0), pretrained?.encoder);
+    net = start ? buildNet(ucfg, readModelValues(cfg.initFrom as string, start)) : createNet(ucfg, deriveSeed(cfg.seed, 0), pretrained?.encoder);
+    if (start) log(`starting from the weights of ${cfg.initFrom}`);
     adam = createAdamState(net.params);
     await makeDir(runDir);
     await removeStaleTemps(runDir);

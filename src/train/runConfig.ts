@@ -51,12 +51,15 @@ export function readRunConfig(file: string): TrainConfig {
   const multiple = cfg.encoder === 'mobilenet_v2' ? 32 : 2 ** (cfg.depth as number);
   if ((cfg.crop as number) % multiple !== 0) bad(`"crop" must be a multiple of ${cfg.encoder === 'mobilenet_v2' ? '32' : '2^depth'}`);
   if (cfg.encoder === 'mobilenet_v2') {
-    if (typeof cfg.encoderWeights !== 'string' || cfg.encoderWeights === '') bad('"encoderWeights" must name the MobileNetV2 weights file');
+    // A run that starts from another model's weights needs no ImageNet file.
+    if (cfg.initFrom === undefined && (typeof cfg.encoderWeights !== 'string' || cfg.encoderWeights === '')) bad('"encoderWeights" must name the MobileNetV2 weights file');
     const dw = cfg.decoderWidths;
     if (dw !== undefined && !(Array.isArray(dw) && dw.length === 5 && dw.every(int(1, 1024)))) bad('"decoderWidths" must be five integers in 1..1024');
     const ft = cfg.fineTune as Record<string, unknown> | undefined;
     if (ft !== undefined && !(int(0, 100000)(ft.freezeEpochs) && num(1, 1e6)(ft.encoderLrDiv))) bad('"fineTune" must hold freezeEpochs (an integer) and encoderLrDiv (at least 1)');
   }
+  if (cfg.initFrom !== undefined && (typeof cfg.initFrom !== 'string' || cfg.initFrom === '')) bad('"initFrom" must name a model folder');
+  if (cfg.skipUnlabelled !== undefined && typeof cfg.skipUnlabelled !== 'boolean') bad('"skipUnlabelled" must be true or false');
   const classes = cfg.classes as ClassDescription | undefined;
   if (!classes || !Array.isArray(classes.classes) || !Array.isArray(classes.voidValues)) bad('"classes" must hold "classes" and "voidValues" lists');
   validateClasses(classes as ClassDescription, file);
