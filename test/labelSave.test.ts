@@ -245,3 +245,32 @@ test('a viewer killed while it saves leaves the previous label file whole (or th
   }
   t.diagnostic(`after the kills the label file was: ${[...outcomes].join(', ')}`);
 });
+
+test('training from the page: one at a time, only from the page, cancellable; the run folder is the server\'s choice', async () => {
+  const root = tmpDir('gapseg-train-api-');
+  await writeSampleDataset(root, { count: 4, size: 32, gap: 2, seed: 3, valid: 1, test: 0 });
+  const v = await serve(root, { trainArgs: ['--depth', '2', '--width', '4', '--crop', '32', '--batch', '2', '--tile', '64'] });
+  const c = await catalogOf(v);
+  const post = (p: string, body: object, headers: Record<string, string> = { 'X-Gapseg-Token': c.writeToken }) =>
+    request(`${v.url}${p}`, { method: 'POST', body: Buffer.from(JSON.stringify(body)), headers: { 'Content-Type': 'application/json', ...headers } });
+  assert.equal((await post('api/train', { epochs: 1 }, {})).status, 403, 'no token, no training');
+  assert.equal((await post('api/train', { epochs: 1 }, { 'X-Gapseg-Token': c.writeToken, Origin: 'http://evil.example' })).status, 403);
+  assert.equal((await post('api/train', { epochs: 0 })).status, 400);
+  assert.equal((await post('api/train', { epochs: 500 })).status, 202);
+  const twice = await post('api/train', { epochs: 1 });
+  assert.equal(twice.status, 409);
+  assert.match(JSON.parse(twice.body.toString()).error, /already running/);
+  const status = JSON.parse((await request(`${v.url}api/train`)).body.toString()) as { state: string; run: string };
+  assert.deepEqual([status.state, status.run], ['running', 'view-run-1']);
+  assert.equal((await post('api/train/cancel', {}, {})).status, 403, 'nor a cancel');
+  assert.equal((await post('api/train/cancel', {})).status, 200);
+  for (let i = 0; i < 200; i++) {
+    const s = JSON.parse((await request(`${v.url}api/train`)).body.toString()) as { state: string };
+    if (s.state !== 'running') {
+      assert.equal(s.state, 'cancelled');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail('the training did not stop after cancel');
+});

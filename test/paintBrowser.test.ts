@@ -15,7 +15,7 @@ import { tmpDir, writePng } from './helpers.js';
 import { startViewer } from '../src/view/server.js';
 import { parseClassesFlag } from '../src/data/classes.js';
 import { readLabel } from '../src/data/decode.js';
-import { generateImage } from '../src/data/sample.js';
+import { generateImage, writeSampleDataset } from '../src/data/sample.js';
 import { makeRng } from '../src/util/random.js';
 
 const skip = browserSkipReason();
@@ -170,6 +170,49 @@ test('viewer in Chromium: painting a 4000 x 3000 photo, pointer move to frame', 
       return v.labels[350 * v.width + 2000];
     });
     assert.equal(painted, 1, 'the stroke painted the photo');
+  } finally {
+    await ctx.close();
+    await viewer.close();
+  }
+});
+
+test('viewer in Chromium: train from the page on the labelled images, progress streams, a reload picks the run up, the page predicts with the new model, and a second round continues from it', { skip: skip ?? false, timeout: 300_000 }, async () => {
+  const root = tmpDir('gapseg-page-train-');
+  await writeSampleDataset(root, { count: 8, size: 48, gap: 3, seed: 7, valid: 2, test: 0 });
+  for (const n of fs.readdirSync(path.join(root, 'labels')).sort().slice(0, 2)) fs.rmSync(path.join(root, 'labels', n));
+  const trainArgs = ['--depth', '2', '--width', '4', '--crop', '32', '--batch', '4', '--tile', '64', '--lr', '0.005'];
+  const viewer = await startViewer({ root, host: '127.0.0.1', port: 0, maxUploadBytes: 32 << 20, trainArgs, log: () => {} });
+  const ctx = await launchChromium();
+  const prediction = (page: Page) => page.evaluate(() => (window as unknown as { gapseg: { lastPrediction(): { probSum: number } | null } }).gapseg.lastPrediction());
+  try {
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    await page.goto(viewer.url);
+    await page.waitForSelector('body[data-status="shown"]', { timeout: 60_000 });
+    assert.equal(await prediction(page), null, 'no model yet');
+    await page.fill('#train-epochs', '3');
+    await page.click('#train-start');
+    await page.waitForSelector('body[data-training="running"]');
+    await page.waitForFunction(() => /view-run-1: training · epoch \d\/3/.test(document.querySelector('#train-status')?.textContent ?? ''));
+    // Reloading neither stops nor loses the run: the page finds it where it is.
+    await page.reload();
+    await page.waitForSelector('body[data-status="shown"]', { timeout: 60_000 });
+    await page.waitForFunction(() => /view-run-1/.test(document.querySelector('#train-status')?.textContent ?? '') || /view-run-1/.test(document.querySelector('#model-info')?.textContent ?? ''));
+    await page.waitForFunction(() => (window as unknown as { gapseg: { lastPrediction(): unknown } }).gapseg.lastPrediction() !== null, undefined, { timeout: 180_000 });
+    assert.match((await page.textContent('#model-info')) ?? '', /view-run-1/);
+    const first = (await prediction(page))!;
+    const history = JSON.parse(fs.readFileSync(path.join(root, 'view-run-1', 'history.json'), 'utf8')) as unknown[];
+    assert.equal(history.length, 3);
+
+    await page.fill('#train-epochs', '2');
+    await page.click('#train-start');
+    await page.waitForSelector('body[data-trained="2"]', { timeout: 180_000 });
+    assert.match((await page.textContent('#model-info')) ?? '', /view-run-2/);
+    const config = JSON.parse(fs.readFileSync(path.join(root, 'view-run-2', 'config.json'), 'utf8')) as { initFrom?: string; skipUnlabelled?: boolean };
+    assert.equal(config.initFrom, fs.realpathSync(path.join(root, 'view-run-1', 'model')), 'the second round continues from the first');
+    assert.equal(config.skipUnlabelled, true);
+    const second = (await prediction(page))!;
+    assert.notEqual(second.probSum, first.probSum, 'the page predicts with the new model');
+    if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'viewer-trained.png') });
   } finally {
     await ctx.close();
     await viewer.close();

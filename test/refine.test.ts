@@ -45,13 +45,14 @@ test('a run refines another: it starts from its weights and normalisation, on th
   assert.ok(diff < 1e-5, `at a learning rate of 1e-8 the weights stay those of the first run (max change ${diff})`);
 });
 
-test('refining refuses a network option, other classes, and a set with no label at all, in one line', async () => {
+test('refining takes network options that agree with the model and refuses others, other classes, and a set with no label at all, in one line', async () => {
   const dir = tmpDir('gapseg-refine-bad-');
   const data = path.join(dir, 'data');
   await writeSampleDataset(data, { count: 4, size: 32, gap: 2, seed: 5, valid: 0, test: 0 });
   const first = await train(data, { ...SMALL, out: path.join(dir, 'a'), epochs: 1 });
   const oneLine = (re: RegExp) => (e: unknown) => e instanceof GapsegError && !e.message.includes('\n') && re.test(e.message);
-  await assert.rejects(train(data, { ...SMALL, out: path.join(dir, 'b'), initFrom: first.dir }), oneLine(/--init-from .* trains its network; drop --depth/));
+  await assert.rejects(train(data, { ...SMALL, depth: 3, out: path.join(dir, 'b'), initFrom: first.dir }), oneLine(/--init-from .* trains its own network \(depth 2\); --depth 3 differs/));
+  await train(data, { ...SMALL, out: path.join(dir, 'b2'), epochs: 1, initFrom: first.dir });
   const { depth: _d, width: _w, ...rest } = SMALL;
   await assert.rejects(train(data, { ...rest, out: path.join(dir, 'c'), initFrom: first.dir, classes: '0=sky,255=cloud', void: [128] }), oneLine(/its classes \(0=background, 255=smoke\) differ from the data set's \(0=sky, 255=cloud\)/));
   fs.rmSync(path.join(data, 'labels'), { recursive: true });

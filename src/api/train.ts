@@ -181,11 +181,14 @@ function startModel(from: string): { dir: string; net: NetConfig; classes: Class
   return { dir, net: meta.net, classes: meta.classes };
 }
 
-/** The settings a run refining `from` takes from it: its network; its classes, which the data set's must equal. */
+/** The settings a run refining `from` takes from it: its network (network options must agree); its classes, which the data set's must equal. */
 function initFromSettings(from: string, o: TrainOptions, classes: ClassDescription): Partial<TrainConfig> {
-  const stray = (['encoder', 'encoderWeights', 'depth', 'width'] as const).find((k) => o[k] !== undefined);
-  if (stray) throw new GapsegError(`--init-from ${from} trains its network; drop --${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, 2);
   const m = startModel(from);
+  const unet = netKind(m.net) === 'unet';
+  const has = { encoder: unet ? 'unet' : 'mobilenet_v2', depth: unet ? (m.net as { depth: number }).depth : undefined, width: unet ? (m.net as { baseWidth: number }).baseWidth : undefined };
+  for (const k of ['encoder', 'depth', 'width'] as const) {
+    if (o[k] !== undefined && o[k] !== has[k]) throw new GapsegError(`--init-from ${from} trains its own network (${k} ${has[k] ?? 'none'}); --${k} ${o[k]} differs`, 2);
+  }
   const same = (a: ClassDescription) => JSON.stringify(a.classes.map((c) => [c.name, c.value]));
   if (same(m.classes) !== same(classes)) {
     throw new GapsegError(`--init-from ${from}: its classes (${m.classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')}) differ from the data set's (${classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')})`, 2);

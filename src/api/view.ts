@@ -21,6 +21,8 @@ export interface ViewOptions {
   void?: (string | number)[];
   /** A codes.txt or gapseg.json to paint with, instead of classes. */
   classFile?: string;
+  /** Extra `gapseg train` arguments for training from the page, e.g. ["--crop", "128"]. */
+  trainArgs?: string[];
   /** Largest image the page may upload for decoding, MB (default 32). */
   maxUploadMB?: number;
   maxPixels?: number;
@@ -42,6 +44,7 @@ export async function view(folder: string, options: ViewOptions = {}): Promise<V
     root: folder,
     model: options.model,
     classes,
+    trainArgs: options.trainArgs,
     host,
     maxUploadBytes: mb !== undefined ? Math.round(mb * 1024 * 1024) : DEFAULT_MAX_UPLOAD,
     limits: options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : undefined,

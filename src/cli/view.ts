@@ -15,6 +15,8 @@ export const viewSpec: CommandSpec = {
     'metrics where labels exist, sortable to find the worst images. With a model (found in the folder or given\n' +
     'by --model) the page predicts in the browser (TensorFlow.js), including images you drop on it, with\n' +
     'class-forbid toggles and a probability threshold that moves the frontier live.\n' +
+    'The page can train (gapseg train in a child process, on the labelled images, from the current model), and\n' +
+    'predicts with the new model when it is done; each round writes a run folder view-run-<n> in the folder.\n' +
     'Labels can be painted on the images of a data set (a brush per class, an eraser back to void, undo) and\n' +
     'saved as its label files, in its own format; a data set with only images/ starts all unlabelled (name its\n' +
     'classes with --classes, void included, e.g. "0=background,255=smoke,128=void").\n' +
@@ -26,6 +28,7 @@ export const viewSpec: CommandSpec = {
     { name: 'model', type: 'string', placeholder: 'dir', help: 'a run or model folder to predict with (default: one found in the folder)' },
     { name: 'max-upload', type: 'number', placeholder: 'MB', help: 'largest image the page may upload for decoding', default: 32 },
     ...CLASS_OPTIONS,
+    { name: 'train-args', type: 'string', placeholder: '"flags"', help: 'gapseg train flags for training from the page, e.g. "--crop 128 --batch 2"' },
     MAX_PIXELS_OPTION,
   ],
   examples: ['gapseg view demo-out', 'gapseg view data/smoke --model runs/smoke', 'gapseg view runs/smoke --port 0'],
@@ -40,6 +43,7 @@ export async function viewCommand(p: Parsed): Promise<number> {
     classes: str(p, 'classes'),
     void: list(p, 'void'),
     classFile: str(p, 'class-file'),
+    trainArgs: str(p, 'train-args')?.split(/\s+/).filter(Boolean),
     maxUploadMB: num(p, 'max-upload'),
     maxPixels: given(p, 'max-pixels'),
     log,

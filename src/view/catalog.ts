@@ -12,6 +12,7 @@ import { findClassFile, readClassFile, type ClassDescription } from '../data/cla
 import { baseName, discoverDataset } from '../data/dataset.js';
 import { netMultiple, netReceptiveRadius } from '../nets/index.js';
 import { modelDirOf, readModelMeta, readModelValues, type InputRecipe } from '../formats/modelFolder.js';
+import { viewRuns } from './training.js';
 
 export interface CatalogItem {
   id: number;
@@ -76,6 +77,13 @@ function listImages(dir: string, skip: (file: string, problem: string) => void):
   return files;
 }
 
+/** A model folder as the viewer serves it, with its classes; its weights are read once here, so that damaged ones are found on the server, not in the browser. */
+export function catalogModel(dir: string, source: string): { model: CatalogModel; classes: ClassDescription } {
+  const meta = readModelMeta(dir);
+  readModelValues(dir, meta);
+  return { model: { dir, source, recipe: meta.input, multiple: netMultiple(meta.net), radius: netReceptiveRadius(meta.net), info: meta.info }, classes: meta.classes };
+}
+
 /**
  * Find what a folder holds; `modelArg` is an explicit --model run or model folder, `classesArg`
  * a class description to use where the folder has none (for a set that is still to be labelled).
@@ -101,13 +109,14 @@ export function buildCatalog(rootArg: string, modelArg?: string, classesArg?: Cl
   const skip = (f: string, problem: string) => notes.push(`skipped ${rel(f)}: ${problem}`);
 
   const openModel = (dir: string, source: string) => {
-    const meta = readModelMeta(dir);
-    // The page loads the weights itself: damaged ones are found here, not in the browser.
-    readModelValues(dir, meta);
-    model = { dir, source, recipe: meta.input, multiple: netMultiple(meta.net), radius: netReceptiveRadius(meta.net), info: meta.info };
-    classes = meta.classes;
+    ({ model, classes } = catalogModel(dir, source));
   };
   if (modelArg) openModel(modelDirOf(modelArg), modelArg);
+  else {
+    // The newest round of training from the page, if the folder has one.
+    const newest = viewRuns(root).find((r) => fs.existsSync(path.join(r, 'model', 'gapseg.json')));
+    if (newest) openModel(path.join(newest, 'model'), rel(newest));
+  }
 
   // images/ alone is a data set whose labels are still to be painted.
   const isDataset = (dir: string) => isDir(path.join(dir, 'images')) || (isDir(path.join(dir, 'train')) && isDir(path.join(dir, 'trainannot')));

@@ -10,6 +10,8 @@
  *   /files/<path>          any file under the folder
  *   POST /api/decode       an uploaded image (size-limited) decoded and returned as PNG
  *   PUT /api/labels/<id>   a painted label (class indices) saved as the item's label file
+ *   GET /api/train, POST /api/train {epochs}, POST /api/train/cancel
+ *                          training on the data set's labelled images (training.ts)
  * Every file path is checked by safePath.ts; only GET/HEAD (and that POST and PUT) are allowed;
  * requests naming another host are refused (no DNS rebinding). A save must come from the page
  * itself (labelSave.ts: its write token, same origin) and name a label file of the served data
@@ -24,7 +26,8 @@ import type { AddressInfo } from 'node:net';
 import { labelMap, encodeLabels } from '../data/classes.js';
 import { decodeImageBuffer, encodePng, readImage, readLabel, type DecodeLimits } from '../data/decode.js';
 import { GapsegError, describeError } from '../util/errors.js';
-import { buildCatalog, type Catalog } from './catalog.js';
+import { buildCatalog, catalogModel, type Catalog } from './catalog.js';
+import { PageTraining } from './training.js';
 import { resolveInside } from './safePath.js';
 import { checkWriter, labelVersion, saveLabel, writeToken } from './labelSave.js';
 import type { ClassDescription } from '../data/classes.js';
@@ -35,6 +38,8 @@ export interface ViewerOptions {
   model?: string;
   /** Classes to label with where the folder has no class description. */
   classes?: ClassDescription;
+  /** Extra `gapseg train` arguments for training from the page (from the command line, never from the page). */
+  trainArgs?: string[];
   host: string;
   /** 0 = any free port. */
   port: number;
@@ -170,7 +175,26 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
   const distReal = fs.realpathSync(COMPILED);
   if (!fs.existsSync(path.join(PAGE_DIR, 'index.html'))) throw new Error(`viewer page not found in ${PAGE_DIR}`);
   const pageReal = fs.realpathSync(PAGE_DIR);
-  const modelReal = catalog.model ? fs.realpathSync(catalog.model.dir) : null;
+  let modelReal = catalog.model ? fs.realpathSync(catalog.model.dir) : null;
+  let modelVersion = 0;
+  const datasets = [...new Set(catalog.items.filter((it) => it.dataset !== undefined).map((it) => it.dataset as string))];
+  const trainingUnavailable =
+    datasets.length === 0 ? 'no data set to train on (a folder with images/ and labels/)' : datasets.length > 1 ? `several data sets here (${datasets.join(', ')}): view one of them to train from the page` : null;
+  const training = trainingUnavailable
+    ? null
+    : new PageTraining({
+        root: rootReal,
+        dataset: path.join(rootReal, datasets[0]),
+        extraArgs: o.trainArgs ?? [],
+        currentModel: () => catalog.model?.dir ?? null,
+        onModel: (runDir) => {
+          const m = catalogModel(path.join(runDir, 'model'), path.relative(rootReal, runDir));
+          catalog.model = m.model;
+          modelReal = fs.realpathSync(m.model.dir);
+          modelVersion += 1;
+        },
+        log: o.log,
+      });
   const table = catalog.classes ? labelMap(catalog.classes) : null;
   let hosts = new Set<string>();
   const anyHost = o.host === '0.0.0.0' || o.host === '::';
@@ -179,7 +203,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     title: catalog.title,
     classes: catalog.classes?.classes ?? null,
     voidValues: catalog.classes?.voidValues ?? [],
-    model: catalog.model && { url: '/model/', source: catalog.model.source, recipe: catalog.model.recipe, multiple: catalog.model.multiple, radius: catalog.model.radius, info: catalog.model.info },
+    model: catalog.model && { url: '/model/', version: modelVersion, source: catalog.model.source, recipe: catalog.model.recipe, multiple: catalog.model.multiple, radius: catalog.model.radius, info: catalog.model.info },
     reports: catalog.reports.map((r) => `/files/${r.split('/').map(encodeURIComponent).join('/')}`),
     items: catalog.items.map((it) => ({
       id: it.id,
@@ -193,6 +217,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       labelVersion: it.labelTarget && table ? labelVersion(path.join(rootReal, it.labelTarget)) : null,
     })),
     writeToken: token,
+    training: training ? { available: true } : { available: false, reason: trainingUnavailable },
     notes: catalog.notes,
     maxUploadBytes: o.maxUploadBytes,
   });
@@ -246,6 +271,24 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       o.log(`viewer: saved ${it.labelTarget}`);
       send(res, 200, JSON.stringify(r), TYPES['.json'], false);
       return;
+    }
+    if (p === '/api/train' || p === '/api/train/cancel') {
+      if (!training) throw new HttpError(404, trainingUnavailable ?? 'no training here');
+      if (p === '/api/train' && method === 'GET') return send(res, 200, JSON.stringify(training.current()), TYPES['.json'], false);
+      if (method !== 'POST') throw new HttpError(405, 'POST to start or cancel training');
+      const refused = checkWriter(req.headers, token);
+      if (refused) throw new HttpError(403, refused);
+      const body = await readBody(req, 4096);
+      if (p === '/api/train/cancel') return send(res, 200, JSON.stringify({ cancelled: training.cancel() }), TYPES['.json'], false);
+      let epochs: unknown;
+      try {
+        epochs = (JSON.parse(body.toString() || '{}') as { epochs?: unknown }).epochs ?? 3;
+      } catch {
+        throw new HttpError(400, 'send {"epochs": n} as JSON');
+      }
+      const why = training.start(epochs as number);
+      if (why) throw new HttpError(why.startsWith('a training') ? 409 : 400, why);
+      return send(res, 202, JSON.stringify(training.current()), TYPES['.json'], false);
     }
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
@@ -316,6 +359,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     catalog,
     close: () =>
       new Promise<void>((resolve) => {
+        training?.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

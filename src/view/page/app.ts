@@ -54,12 +54,25 @@ interface CatalogJson {
   title: string;
   classes: ClassInfo[] | null;
   voidValues: number[];
-  model: { url: string; source: string; recipe: { scale: number; mean: number[]; std: number[]; tile: number }; multiple: number; radius: number; info: Record<string, unknown> } | null;
+  model: { url: string; version: number; source: string; recipe: { scale: number; mean: number[]; std: number[]; tile: number }; multiple: number; radius: number; info: Record<string, unknown> } | null;
   reports: string[];
   items: Item[];
   notes: string[];
   maxUploadBytes: number;
   writeToken: string;
+  training: { available: boolean; reason?: string };
+}
+
+/** The server's training (GET /api/train). */
+interface TrainingStatus {
+  state: 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
+  round: number;
+  run: string | null;
+  epochs: number;
+  history: { epoch: number; trainLoss: number; valid: { meanIoU: number; pixelAccuracy: number } | null }[];
+  elapsed: number;
+  eta: number | null;
+  lines: string[];
 }
 
 /** An item's painted label, kept in the page until saved (switching images loses nothing). */
@@ -183,7 +196,7 @@ async function initModel(c: CatalogJson): Promise<void> {
   if (backend === 'cpu') await tf.setBackend('cpu');
   await tf.ready();
   state.backend = tf.getBackend();
-  state.model = await tf.loadLayersModel(`${c.model.url}model.json`);
+  state.model = await tf.loadLayersModel(`${c.model.url}model.json?v=${c.model.version}`);
 }
 
 /**
@@ -834,6 +847,84 @@ function renderLegend(c: CatalogJson): void {
   $('legend').innerHTML = classes.join('');
 }
 
+// --- Training from the page ---
+const writeHeaders = () => ({ 'Content-Type': 'application/json', 'X-Gapseg-Token': (state.catalog as CatalogJson).writeToken });
+let trainPoll: number | null = null;
+let seenRound = -1;
+
+const seconds = (s: number) => (s < 90 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
+
+function renderTraining(t: TrainingStatus): void {
+  const running = t.state === 'running';
+  $<HTMLButtonElement>('train-start').disabled = running;
+  $('train-cancel').hidden = !running;
+  const bar = $<HTMLProgressElement>('train-progress');
+  bar.hidden = t.state === 'idle';
+  bar.value = t.epochs ? t.history.length / t.epochs : 0;
+  const last = t.history[t.history.length - 1];
+  const parts: string[] = [];
+  if (t.run) parts.push(`${t.run}: ${t.state === 'running' ? 'training' : t.state}`);
+  if (t.epochs) parts.push(`epoch ${t.history.length}/${t.epochs}`);
+  if (last) parts.push(`loss ${last.trainLoss.toFixed(4)}`);
+  if (last?.valid) parts.push(`valid mIoU ${last.valid.meanIoU.toFixed(3)}`);
+  if (running) parts.push(`${seconds(t.elapsed)}${t.eta !== null ? `, about ${seconds(t.eta)} left` : ''}`);
+  const tail = t.lines[t.lines.length - 1];
+  const unsaved = [...state.edits.values()].filter((e) => e.history.dirty()).length;
+  $('train-status').textContent = parts.join(' · ') + (tail && t.state !== 'done' ? `\n${tail}` : '') + (unsaved ? `\n${unsaved} image(s) have unsaved strokes: training reads the saved labels` : '');
+  document.body.dataset.training = t.state;
+}
+
+/** Follow the server's training; when a round has written its model, predict with it. */
+async function pollTraining(): Promise<void> {
+  const t = await fetchJson<TrainingStatus>('/api/train');
+  renderTraining(t);
+  if (t.state === 'running') {
+    trainPoll ??= window.setInterval(() => void pollTraining(), 1000);
+    return;
+  }
+  if (trainPoll !== null) {
+    window.clearInterval(trainPoll);
+    trainPoll = null;
+  }
+  if (t.state === 'done' && t.round !== seenRound && seenRound !== -1) await useNewModel(t);
+  seenRound = t.round;
+}
+
+async function useNewModel(t: TrainingStatus): Promise<void> {
+  const c = await fetchJson<CatalogJson>('/api/catalog');
+  const cat = state.catalog as CatalogJson;
+  cat.model = c.model;
+  await initModel(cat);
+  $('model-info').textContent = `model ${c.model?.source} (trained from the page) · predicting in the page on ${state.backend}`;
+  $('decision').style.display = '';
+  if (state.currentItem) await open(state.currentItem);
+  document.body.dataset.trained = String(t.round);
+  void computeMetrics();
+}
+
+function setupTraining(c: CatalogJson): void {
+  if (!c.training.available) return;
+  $('train').hidden = false;
+  $('train-start').onclick = async () => {
+    const epochs = $<HTMLInputElement>('train-epochs').valueAsNumber;
+    const r = await fetch('/api/train', { method: 'POST', headers: writeHeaders(), body: JSON.stringify({ epochs }) });
+    if (!r.ok) {
+      $('train-status').innerHTML = `<span class="error">${esc(await errorText(r))}</span>`;
+      return;
+    }
+    seenRound = Math.max(seenRound, 0);
+    await pollTraining();
+  };
+  $('train-cancel').onclick = async () => {
+    await fetch('/api/train/cancel', { method: 'POST', headers: writeHeaders(), body: '{}' });
+    await pollTraining();
+  };
+  // A training started before this page was opened (or reloaded) is picked up where it is.
+  void pollTraining().then(() => {
+    if (seenRound === -1) seenRound = 0;
+  });
+}
+
 async function main(): Promise<void> {
   const c = await fetchJson<CatalogJson>('/api/catalog');
   state.catalog = c;
@@ -848,6 +939,7 @@ async function main(): Promise<void> {
   setupControls(c);
   setupZoom();
   setupPaint(c);
+  setupTraining(c);
   renderLegend(c);
   renderTable();
   if (c.model) {
@@ -881,7 +973,9 @@ async function main(): Promise<void> {
     if (!v || !v.pred) return null;
     const counts = new Array(256).fill(0);
     for (const c of v.pred) counts[c]++;
-    return { name: v.name, width: v.width, height: v.height, numClasses: state.k, counts: counts.slice(0, state.k), voidCount: counts[VOID], other: v.pred.length - counts.slice(0, state.k).reduce((a: number, b: number) => a + b, 0), frontierLines: state.lastLines.length, classes: Array.from(v.pred) };
+    let probSum = 0;
+    if (v.probs) for (const p of v.probs) probSum += p * p;
+    return { name: v.name, probSum, width: v.width, height: v.height, numClasses: state.k, counts: counts.slice(0, state.k), voidCount: counts[VOID], other: v.pred.length - counts.slice(0, state.k).reduce((a: number, b: number) => a + b, 0), frontierLines: state.lastLines.length, classes: Array.from(v.pred) };
   },
 };
 
