@@ -212,6 +212,15 @@ test('viewer in Chromium: train from the page on the labelled images, progress s
     assert.equal(config.skipUnlabelled, true);
     const second = (await prediction(page))!;
     assert.notEqual(second.probSum, first.probSum, 'the page predicts with the new model');
+    // Where to label next: the images by their share of unsure pixels, highest first.
+    await page.waitForSelector('body[data-metrics="done"]', { timeout: 120_000 });
+    await page.click('#unsure-first');
+    const shares = await page.$$eval('#items tbody tr td:nth-child(6)', (tds) => tds.map((td) => parseFloat(td.textContent ?? '')));
+    assert.equal(shares.length, 8, 'every image, labelled or not, has its share');
+    assert.ok(shares.every((x) => x >= 0 && x <= 100), `shares ${shares}`);
+    assert.deepEqual(shares, [...shares].sort((a, b) => b - a), 'sorted, most unsure first');
+    await page.check('#show-unsure');
+    assert.ok(await page.locator('#layer-unsure').isVisible());
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'viewer-trained.png') });
   } finally {
     await ctx.close();

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classOutline, isoLines, pathData } from '../src/view/shared/contour.js';
-import { VOID, argmaxDecision, classLayer, decideClasses, imageMetrics, voidLayer } from '../src/view/shared/layers.js';
+import { VOID, argmaxDecision, classLayer, classLayerRect, decideClasses, imageMetrics, share, unsurePixels, voidLayer, voidLayerRect } from '../src/view/shared/layers.js';
+import { LabelHistory } from '../src/view/shared/paint.js';
 import { frontierLines } from '../src/view/shared/frontierLayer.js';
 import { addImage, emptyTotals, report } from '../src/metrics/evaluate.js';
 import { makeRng } from '../src/util/random.js';
@@ -129,4 +130,56 @@ test('frontier of two classes follows the threshold; with three it is the class 
   const three = new Uint8Array(w * h).map((_, i) => (i % w < 4 ? 0 : i % w < 8 ? 1 : 2));
   const lines = frontierLines({ probs: new Float32Array(w * h * 3), width: w, height: h, numClasses: 3, classes: three }, argmaxDecision(3));
   assert.equal(lines.length, 2);
+});
+
+test('unsure pixels: the two most probable allowed classes within 0.5; a forbidden class does not count', () => {
+  // Pixels of 3 classes: sure, unsure (0.6 / 0.4), and unsure only while class 2 is allowed.
+  const probs = Float32Array.from([0.9, 0.05, 0.05, 0.6, 0.4, 0, 0.45, 0.1, 0.45]);
+  assert.deepEqual([...unsurePixels(probs, 3, 3, [true, true, true])], [0, 1, 1]);
+  assert.deepEqual([...unsurePixels(probs, 3, 3, [true, true, false])], [0, 1, 0], 'without class 2, pixel 3 is 0.82 against 0.18');
+  assert.equal(share(Uint8Array.from([1, 0, 1, 0])), 0.5);
+});
+
+test('painting: a stroke records each changed pixel once, undo and redo restore exactly, rectangles redraw what the full layers draw', () => {
+  const [w, h] = [40, 30];
+  const labels = new Uint8Array(w * h).fill(VOID);
+  const hist = new LabelHistory(labels, w, h);
+  const s = hist.begin(1);
+  const r1 = s.segment(5, 5, 30, 5, 3)!;
+  const r2 = s.segment(30, 5, 30, 20, 3)!;
+  assert.ok(r1.w > 25 && r1.h >= 6 && r2.h > 15, JSON.stringify([r1, r2]));
+  const stroke = s.finish()!;
+  assert.equal(stroke.indices.length, new Set(stroke.indices).size, 'each pixel once, where the segments overlap too');
+  assert.equal(stroke.indices.length, labels.filter((k) => k === 1).length);
+  hist.push(stroke);
+  const painted = Uint8Array.from(labels);
+  const e = hist.begin(VOID);
+  e.segment(20, 5, 20, 5, 2);
+  hist.push(e.finish());
+  assert.notDeepEqual([...labels], [...painted]);
+  assert.ok(hist.dirty());
+  hist.undo();
+  assert.deepEqual([...labels], [...painted], 'undo restores exactly');
+  hist.redo();
+  assert.equal(labels[5 * w + 20], VOID, 'redo erases again');
+  hist.undo();
+  hist.undo();
+  assert.ok(labels.every((k) => k === VOID) && !hist.canUndo(), 'back to the start');
+  hist.saved();
+  assert.ok(!hist.dirty());
+  hist.redo();
+  const colors = [[0, 0, 0], [200, 10, 10]] as const;
+  const full = classLayer(labels, colors);
+  const hatch = voidLayer(labels, w);
+  const r = { x: 3, y: 2, w: 11, h: 7 };
+  const part = classLayerRect(labels, w, r, colors);
+  const partVoid = voidLayerRect(labels, w, r);
+  for (let y = 0; y < r.h; y++) {
+    for (let x = 0; x < r.w; x++) {
+      const i = ((r.y + y) * w + r.x + x) * 4;
+      const j = (y * r.w + x) * 4;
+      assert.deepEqual([...part.subarray(j, j + 4)], [...full.subarray(i, i + 4)]);
+      assert.deepEqual([...partVoid.subarray(j, j + 4)], [...hatch.subarray(i, i + 4)]);
+    }
+  }
 });

@@ -7,7 +7,7 @@
  * On the images of a data set it paints labels (a brush per class, an eraser back to void,
  * undo and redo) and saves them through the server as the set's label files.
  */
-import { VOID, classLayer, classLayerRect, decideClasses, focusProbability, heatLayer, imageMetrics, voidLayer, voidLayerRect, type Decision, type ImageMetrics, type Rect, type Rgb } from '../shared/layers.js';
+import { VOID, classLayer, classLayerRect, decideClasses, focusProbability, heatLayer, imageMetrics, share, unsureLayer, unsurePixels, voidLayer, voidLayerRect, type Decision, type ImageMetrics, type Rect, type Rgb } from '../shared/layers.js';
 import { LabelHistory, type StrokeBuilder } from '../shared/paint.js';
 import { classOutline, pathData, type Polyline } from '../shared/contour.js';
 import { frontierLines } from '../shared/frontierLayer.js';
@@ -101,6 +101,8 @@ interface View {
 interface Row {
   item: Item;
   metrics: ImageMetrics | null;
+  /** Share of the image's pixels where the model is unsure (null without a model). */
+  unsure: number | null;
   error: string | null;
 }
 
@@ -112,7 +114,7 @@ const state = {
   model: null as TfLayersModel | null,
   backend: '',
   rows: [] as Row[],
-  sortKey: 'name' as keyof ImageMetrics | 'name' | 'group',
+  sortKey: 'name' as keyof ImageMetrics | 'name' | 'group' | 'unsure',
   sortDir: 1,
   current: null as View | null,
   currentItem: null as Item | null,
@@ -267,8 +269,9 @@ function refreshVisibility(): void {
   layerVisible('layer-void', $<HTMLInputElement>('show-void').checked, !!v?.labels);
   layerVisible('layer-pred', $<HTMLInputElement>('show-pred').checked, !!v?.pred);
   layerVisible('layer-heat', $<HTMLInputElement>('show-heat').checked, !!v?.probs);
+  layerVisible('layer-unsure', $<HTMLInputElement>('show-unsure').checked, !!v?.probs);
   layerVisible('layer-frontier', $<HTMLInputElement>('show-frontier').checked, !!v?.pred);
-  for (const id of ['layer-label', 'layer-pred', 'layer-heat']) $(id).style.opacity = String(op);
+  for (const id of ['layer-label', 'layer-pred', 'layer-heat', 'layer-unsure']) $(id).style.opacity = String(op);
   // While painting, the hatching steps back so that the image under the gap stays visible.
   $('layer-void').style.opacity = String(state.tool !== 'pan' ? op * 0.5 : Math.min(1, op + 0.35));
 }
@@ -280,6 +283,7 @@ function drawPrediction(): void {
   decide(v);
   put('layer-pred', v.width, v.height, v.pred ? classLayer(v.pred, state.colors) : null);
   put('layer-heat', v.width, v.height, v.probs ? heatLayer(focusProbability(v.probs, v.width * v.height, state.k, decision())) : null);
+  put('layer-unsure', v.width, v.height, v.probs ? unsureLayer(unsurePixels(v.probs, v.width * v.height, state.k, decision().allowed)) : null);
   let lines: Polyline[] = [];
   if (v.probs && v.pred) lines = frontierLines({ probs: v.probs, width: v.width, height: v.height, numClasses: state.k, classes: v.pred }, decision());
   else if (v.pred) lines = classOutline(v.pred, v.width, v.height);
@@ -631,10 +635,9 @@ async function open(it: Item): Promise<void> {
     if (first) zoomFit();
     updatePaintControls();
     const row = state.rows.find((r) => r.item === it);
-    if (row && v.labels && v.pred) {
-      row.metrics = imageMetrics(v.labels, v.pred, state.k, v.truth ?? undefined);
-      renderTable();
-    }
+    if (row && v.probs) row.unsure = share(unsurePixels(v.probs, v.width * v.height, state.k, decision().allowed));
+    if (row && v.labels && v.pred && it.label) row.metrics = imageMetrics(v.labels, v.pred, state.k, v.truth ?? undefined);
+    if (row) renderTable();
   } catch (e) {
     $('current').innerHTML = `<span class="error">${esc((e as Error).message)}</span>`;
     setStatus('error');
@@ -693,6 +696,7 @@ function sortValue(r: Row): string | number {
   const k = state.sortKey;
   if (k === 'name') return r.item.name;
   if (k === 'group') return r.item.group;
+  if (k === 'unsure') return r.unsure ?? NaN;
   const v = r.metrics?.[k];
   return typeof v === 'number' && !Number.isNaN(v) ? v : NaN;
 }
@@ -716,8 +720,8 @@ function renderTable(): void {
       const cur = state.currentItem === r.item ? ' class="current"' : '';
       const bad = m && m.accuracy < 0.9 ? ' bad' : '';
       const cells = r.error
-        ? `<td colspan="3" class="error" title="${esc(r.error)}">error</td>`
-        : `<td class="num${bad}">${pct(m?.accuracy)}</td><td class="num">${fix(m?.meanIoU)}</td><td class="num">${pct(m?.gapAccuracy)}</td>`;
+        ? `<td colspan="4" class="error" title="${esc(r.error)}">error</td>`
+        : `<td class="num${bad}">${pct(m?.accuracy)}</td><td class="num">${fix(m?.meanIoU)}</td><td class="num">${pct(m?.gapAccuracy)}</td><td class="num">${pct(r.unsure)}</td>`;
       return `<tr data-id="${r.item.id}"${cur}><td>${esc(r.item.name)}</td><td class="muted">${esc(r.item.group)}</td>${cells}</tr>`;
     })
     .join('');
@@ -727,10 +731,13 @@ function renderTable(): void {
   }
 }
 
-/** Predict (or read predictions of) every labelled image, in the background, to fill the metrics. */
+/**
+ * Predict (or read predictions of) the images in the background: metrics for the labelled
+ * ones, and with a model the share of unsure pixels of every one (where to label next).
+ */
 async function computeMetrics(): Promise<void> {
   const run = ++state.metricsRun;
-  const todo = state.rows.filter((r) => r.item.label && (state.model || r.item.pred));
+  const todo = state.rows.filter((r) => state.model || (r.item.label && r.item.pred));
   const el = $('metrics-status');
   if (todo.length === 0) {
     el.textContent = state.rows.some((r) => r.item.label) ? 'no model or predictions: no metrics' : 'no labels: no metrics';
@@ -744,7 +751,8 @@ async function computeMetrics(): Promise<void> {
     try {
       const v = await loadItem(r.item);
       decide(v);
-      r.metrics = imageMetrics(v.labels as Uint8Array, v.pred as Uint8Array, state.k, v.truth ?? undefined);
+      r.metrics = v.labels && v.pred && r.item.label ? imageMetrics(v.labels, v.pred, state.k, v.truth ?? undefined) : null;
+      r.unsure = v.probs ? share(unsurePixels(v.probs, v.width * v.height, state.k, decision().allowed)) : null;
       r.error = null;
     } catch (e) {
       r.error = (e as Error).message;
@@ -767,7 +775,7 @@ async function computeMetrics(): Promise<void> {
 
 // --- Controls ---
 function setupControls(c: CatalogJson): void {
-  for (const id of ['show-label', 'show-void', 'show-pred', 'show-frontier', 'show-heat', 'opacity']) $(id).addEventListener('input', refreshVisibility);
+  for (const id of ['show-label', 'show-void', 'show-pred', 'show-frontier', 'show-heat', 'show-unsure', 'opacity']) $(id).addEventListener('input', refreshVisibility);
   const th = $<HTMLInputElement>('threshold');
   th.addEventListener('input', () => {
     state.threshold = th.valueAsNumber;
@@ -809,6 +817,11 @@ function setupControls(c: CatalogJson): void {
   $('worst').onclick = () => {
     state.sortKey = 'accuracy';
     state.sortDir = 1;
+    renderTable();
+  };
+  $('unsure-first').onclick = () => {
+    state.sortKey = 'unsure';
+    state.sortDir = -1;
     renderTable();
   };
   $('filter').addEventListener('input', renderTable);
@@ -935,7 +948,7 @@ async function main(): Promise<void> {
   $('title').textContent = c.title;
   $('notes').innerHTML = c.notes.map((n) => `<div>${esc(n)}</div>`).join('');
   $('links').innerHTML = c.reports.map((r) => `<a href="${r}" target="_blank">training report</a>`).join(' ');
-  state.rows = c.items.map((item) => ({ item, metrics: null, error: null }));
+  state.rows = c.items.map((item) => ({ item, metrics: null, unsure: null, error: null }));
   setupControls(c);
   setupZoom();
   setupPaint(c);

@@ -174,6 +174,51 @@ export interface ImageMetrics {
   gapAccuracy: number | null;
 }
 
+/** How close the two most probable allowed classes may be for a pixel to count as unsure. */
+export const UNSURE_MARGIN = 0.5;
+
+/**
+ * Pixels where the model is unsure: its two most probable allowed classes (renormalised over
+ * the allowed ones) within `margin` of each other; with two classes, the top one below 0.75.
+ * Labelling time goes furthest there.
+ */
+export function unsurePixels(probs: Float32Array, n: number, k: number, allowed: readonly boolean[], margin = UNSURE_MARGIN): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    let p1 = 0;
+    let p2 = 0;
+    for (let c = 0; c < k; c++) {
+      if (!allowed[c]) continue;
+      const p = probs[i * k + c];
+      sum += p;
+      if (p > p1) {
+        p2 = p1;
+        p1 = p;
+      } else if (p > p2) p2 = p;
+    }
+    out[i] = sum > 0 && (p1 - p2) / sum < margin ? 1 : 0;
+  }
+  return out;
+}
+
+/** The unsure pixels in magenta, the rest transparent. */
+export function unsureLayer(mask: Uint8Array): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(mask.length * 4);
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    out.set([255, 0, 200, 255], i * 4);
+  }
+  return out;
+}
+
+/** Share of ones in a mask. */
+export function share(mask: Uint8Array): number {
+  let s = 0;
+  for (const v of mask) s += v;
+  return mask.length ? s / mask.length : 0;
+}
+
 /** Metrics of one image, as eval computes them (metrics/): labels may hold VOID; pred must not. */
 export function imageMetrics(labels: Uint8Array, pred: Uint8Array, k: number, truth?: Uint8Array): ImageMetrics {
   const totals = emptyTotals(k);
