@@ -274,3 +274,37 @@ test('training from the page: one at a time, only from the page, cancellable; th
   }
   assert.fail('the training did not stop after cancel');
 });
+
+test('images added from the page: decoded before they are kept, plain names only, never over another image; they join the catalog unlabelled', async () => {
+  const root = tmpDir('gapseg-add-');
+  await writeSampleDataset(root, { count: 2, size: 32, gap: 2, seed: 6, valid: 0, test: 0 });
+  const v = await serve(root, { maxUploadBytes: 64 * 1024 });
+  const c = await catalogOf(v);
+  const png = fs.readFileSync(path.join(root, 'images', fs.readdirSync(path.join(root, 'images'))[0]));
+  const add = (name: string, body: Buffer, headers: Record<string, string> = { 'X-Gapseg-Token': c.writeToken }) =>
+    request(`${v.url}api/images`, { method: 'POST', body, headers: { 'X-File-Name': encodeURIComponent(name), ...headers } });
+  const before = fs.readdirSync(path.join(root, 'images')).sort();
+  const refused: [string, Promise<Reply>, number, RegExp][] = [
+    ['no token', add('new.png', png, {}), 403, /write token/],
+    ['a path', add('../escape.png', png), 400, /not a plain image file name/],
+    ['a hidden name', add('.x.png', png), 400, /not a plain image file name/],
+    ['another type', add('notes.txt', Buffer.from('hello')), 400, /not a plain image file name/],
+    ['not an image', add('fake.png', Buffer.from('not a png at all')), 415, /cannot decode/],
+    ['an existing name', add(`${before[0].replace(/\.png$/, '')}.jpg`, png), 409, /already has an image named/],
+    ['too large', add('big.png', Buffer.alloc(70 * 1024, 1)), 413, /larger than/],
+  ];
+  for (const [what, reply, status, message] of refused) {
+    const r = await reply;
+    assert.equal(r.status, status, `${what}: ${r.body.toString()}`);
+    assert.match(JSON.parse(r.body.toString()).error, message, what);
+  }
+  assert.deepEqual(fs.readdirSync(path.join(root, 'images')).sort(), before, 'nothing refused was kept');
+  const ok = await add('new photo (1).png', png);
+  assert.equal(ok.status, 200, ok.body.toString());
+  assert.ok(fs.readFileSync(path.join(root, 'images', 'new photo (1).png')).equals(png));
+  const after = await catalogOf(v);
+  const item = after.items.find((i) => i.name === 'new photo (1)')!;
+  assert.deepEqual([item.label, item.labelVersion], [null, 'none'], 'unlabelled, and paintable');
+  assert.equal((await save(v, after, item.id, painting(32, 32), 32, 32)).status, 200, 'its label saves');
+  assert.ok(fs.existsSync(path.join(root, 'labels', 'new photo (1).png')));
+});

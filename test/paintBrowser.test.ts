@@ -136,6 +136,14 @@ test('viewer in Chromium: paint two classes on an unlabelled image, undo, redo, 
     await page.waitForSelector('body[data-saved="error"]');
     assert.match((await page.textContent('#save-status')) ?? '', /changed on disk since the page read it/);
     assert.ok(fs.readFileSync(f).equals(before), 'the changed file is left as it is');
+
+    // An image added from the page joins the data set and the list, unlabelled.
+    const extra = path.join(tmpDir(), 'added.png');
+    await writePng(extra, new Uint8Array(40 * 30 * 3).fill(200), 40, 30, 3);
+    await page.setInputFiles('#add-input', extra);
+    await page.waitForSelector('body[data-added="1"]');
+    assert.equal(await page.locator('#items tbody tr:has-text("added")').count(), 1);
+    assert.ok(fs.readFileSync(path.join(root, 'images', 'added.png')).equals(fs.readFileSync(extra)));
     assert.deepEqual(errors, []);
   } finally {
     await ctx.close();

@@ -44,8 +44,18 @@ export interface CatalogModel {
   info: Record<string, unknown>;
 }
 
+/** A data set of the folder, and where images added from the page and their labels go (relative to the root). */
+export interface CatalogDataset {
+  dir: string;
+  imageDir: string;
+  labelDir: string;
+  /** The group its training images are listed under. */
+  group: string;
+}
+
 export interface Catalog {
   root: string;
+  datasets: CatalogDataset[];
   title: string;
   classes: ClassDescription | null;
   model: CatalogModel | null;
@@ -94,6 +104,7 @@ export function buildCatalog(rootArg: string, modelArg?: string, classesArg?: Cl
   const rel = (p: string) => path.relative(root, p).split(path.sep).join('/');
   const notes: string[] = [];
   const items: CatalogItem[] = [];
+  const datasets: CatalogDataset[] = [];
   const reports: string[] = [];
   let classes: ClassDescription | null = null;
   let model: CatalogModel | null = null;
@@ -148,6 +159,8 @@ export function buildCatalog(rootArg: string, modelArg?: string, classesArg?: Cl
         if (f) classes = readClassFile(f);
       }
       const dataset = rel(dir);
+      const [imgs, labs] = layout.kind === 'segnet' ? ['train', 'trainannot'] : ['images', 'labels'];
+      datasets.push({ dir: dataset, imageDir: rel(path.join(dir, imgs)), labelDir: rel(path.join(dir, labs)), group: `${label}/train` });
       for (const split of ['train', 'valid', 'test'] as const) {
         for (const p of layout.splits[split]) {
           add({ name: p.name, group: `${label}/${split}`, image: rel(p.image), label: rel(p.label), truth: p.truth ? rel(p.truth) : undefined, labelTarget: rel(p.label), dataset });
@@ -191,5 +204,5 @@ export function buildCatalog(rootArg: string, modelArg?: string, classesArg?: Cl
   if (items.length === 0 && !model) {
     throw new GapsegError(`${rootArg}: nothing to show: no data set (images/ + labels/), images, predictions or model here or in its sub-folders`);
   }
-  return { root, title: path.basename(root), classes, model, reports, items, notes };
+  return { root, datasets, title: path.basename(root), classes, model, reports, items, notes };
 }

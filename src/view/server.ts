@@ -10,6 +10,7 @@
  *   /files/<path>          any file under the folder
  *   POST /api/decode       an uploaded image (size-limited) decoded and returned as PNG
  *   PUT /api/labels/<id>   a painted label (class indices) saved as the item's label file
+ *   POST /api/images       an image added to the data set (imageAdd.ts), unlabelled
  *   GET /api/train, POST /api/train {epochs}, POST /api/train/cancel
  *                          training on the data set's labelled images (training.ts)
  * Every file path is checked by safePath.ts; only GET/HEAD (and that POST and PUT) are allowed;
@@ -28,6 +29,7 @@ import { decodeImageBuffer, encodePng, readImage, readLabel, type DecodeLimits }
 import { GapsegError, describeError } from '../util/errors.js';
 import { buildCatalog, catalogModel, type Catalog } from './catalog.js';
 import { PageTraining } from './training.js';
+import { addImage } from './imageAdd.js';
 import { resolveInside } from './safePath.js';
 import { checkWriter, labelVersion, saveLabel, writeToken } from './labelSave.js';
 import type { ClassDescription } from '../data/classes.js';
@@ -177,7 +179,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
   const pageReal = fs.realpathSync(PAGE_DIR);
   let modelReal = catalog.model ? fs.realpathSync(catalog.model.dir) : null;
   let modelVersion = 0;
-  const datasets = [...new Set(catalog.items.filter((it) => it.dataset !== undefined).map((it) => it.dataset as string))];
+  const datasets = catalog.datasets.map((d) => d.dir);
   const trainingUnavailable =
     datasets.length === 0 ? 'no data set to train on (a folder with images/ and labels/)' : datasets.length > 1 ? `several data sets here (${datasets.join(', ')}): view one of them to train from the page` : null;
   const training = trainingUnavailable
@@ -217,6 +219,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       labelVersion: it.labelTarget && table ? labelVersion(path.join(rootReal, it.labelTarget)) : null,
     })),
     writeToken: token,
+    canAddImages: catalog.datasets.length === 1 && !!catalog.classes,
     training: training ? { available: true } : { available: false, reason: trainingUnavailable },
     notes: catalog.notes,
     maxUploadBytes: o.maxUploadBytes,
@@ -271,6 +274,17 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       o.log(`viewer: saved ${it.labelTarget}`);
       send(res, 200, JSON.stringify(r), TYPES['.json'], false);
       return;
+    }
+    if (p === '/api/images') {
+      if (method !== 'POST') throw new HttpError(405, 'POST an image here');
+      const refused = checkWriter(req.headers, token);
+      if (refused) throw new HttpError(403, refused);
+      if (catalog.datasets.length !== 1 || !catalog.classes) throw new HttpError(403, catalog.datasets.length > 1 ? 'several data sets here: view one of them to add images' : 'no data set (with classes) to add images to');
+      const body = await readBody(req, o.maxUploadBytes);
+      const r = await addImage(rootReal, catalog, String(req.headers['x-file-name'] ?? ''), body, o.limits);
+      if ('status' in r) throw new HttpError(r.status, r.reason);
+      o.log(`viewer: added ${r.item.image}`);
+      return send(res, 200, JSON.stringify({ id: r.item.id, image: r.item.image }), TYPES['.json'], false);
     }
     if (p === '/api/train' || p === '/api/train/cancel') {
       if (!training) throw new HttpError(404, trainingUnavailable ?? 'no training here');

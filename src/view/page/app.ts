@@ -60,6 +60,7 @@ interface CatalogJson {
   notes: string[];
   maxUploadBytes: number;
   writeToken: string;
+  canAddImages: boolean;
   training: { available: boolean; reason?: string };
 }
 
@@ -915,8 +916,51 @@ async function useNewModel(t: TrainingStatus): Promise<void> {
   void computeMetrics();
 }
 
+/** Upload images into the data set (POST /api/images); they join the list unlabelled. */
+async function addImages(files: File[]): Promise<void> {
+  const c = state.catalog as CatalogJson;
+  const status = $('train-status');
+  const problems: string[] = [];
+  let added = 0;
+  for (const f of files) {
+    if (f.size > c.maxUploadBytes) {
+      problems.push(`${f.name} is larger than the ${(c.maxUploadBytes / 1048576).toFixed(0)} MB limit`);
+      continue;
+    }
+    const r = await fetch('/api/images', { method: 'POST', body: f, headers: { 'X-Gapseg-Token': c.writeToken, 'X-File-Name': encodeURIComponent(f.name) } });
+    if (r.ok) added++;
+    else problems.push(`${f.name}: ${await errorText(r)}`);
+  }
+  const fresh = await fetchJson<CatalogJson>('/api/catalog');
+  const known = new Set(state.rows.map((r) => r.item.id));
+  for (const item of fresh.items) if (!known.has(item.id)) state.rows.push({ item, metrics: null, unsure: null, error: null });
+  c.items = fresh.items;
+  renderTable();
+  status.innerHTML = [`${added} image(s) added`, ...problems.map((p) => `<span class="error">${esc(p)}</span>`)].join('<br>');
+  document.body.dataset.added = String(added);
+}
+
 function setupTraining(c: CatalogJson): void {
-  if (!c.training.available) return;
+  if (c.canAddImages) {
+    $('add').hidden = false;
+    $('train').hidden = false;
+    const input = $<HTMLInputElement>('add-input');
+    input.addEventListener('change', () => input.files && void addImages(Array.from(input.files)));
+    const zone = $('train');
+    zone.addEventListener('dragover', (e) => {
+      e.preventDefault();
+      e.stopPropagation();
+    });
+    zone.addEventListener('drop', (e) => {
+      e.preventDefault();
+      e.stopPropagation();
+      if (e.dataTransfer?.files.length) void addImages(Array.from(e.dataTransfer.files));
+    });
+  }
+  if (!c.training.available) {
+    $('train-row').hidden = true;
+    return;
+  }
   $('train').hidden = false;
   $('train-start').onclick = async () => {
     const epochs = $<HTMLInputElement>('train-epochs').valueAsNumber;
