@@ -17,7 +17,7 @@ before(engine);
 
 const SMALL = { crop: 32, batch: 2, depth: 2, width: 4, seed: 1, tile: 64, report: false } as const;
 
-test('a run refines another: it starts from its weights and normalisation, on the labelled images only, saying how many were left out', async () => {
+test('a run refines another: it starts from its weights, normalisation and recipe, on the labelled images only, saying how many were left out', async () => {
   const dir = tmpDir('gapseg-refine-');
   const data = path.join(dir, 'data');
   await writeSampleDataset(data, { count: 6, size: 32, gap: 2, seed: 4, valid: 0, test: 0 });
@@ -26,8 +26,10 @@ test('a run refines another: it starts from its weights and normalisation, on th
   for (const f of ['train.txt', 'valid.txt', 'test.txt']) fs.rmSync(path.join(data, f), { force: true });
   await assert.rejects(train(data, { ...SMALL, out: path.join(dir, 'b'), epochs: 1 }), /no label for 2 image\(s\)/, 'without --skip-unlabelled the set is refused, as before');
   const lines: string[] = [];
-  const { depth: _d, width: _w, ...rest } = SMALL;
+  const { depth: _d, width: _w, crop: _c, batch: _b, ...rest } = SMALL;
   const refined = await train(data, { ...rest, out: path.join(dir, 'b'), epochs: 1, lr: 1e-8, initFrom: first.dir, skipUnlabelled: true, log: (l) => lines.push(l) });
+  const cfg = JSON.parse(fs.readFileSync(path.join(refined.dir, 'config.json'), 'utf8')) as { crop: number; batchSize: number; lr: number };
+  assert.deepEqual([cfg.crop, cfg.batchSize, cfg.lr], [32, 2, 1e-8], 'crop and batch continue the first run\'s recipe; a given rate wins');
   assert.ok(lines.some((l) => /2 image\(s\) have no label file yet and are left out/.test(l)), lines.join('\n'));
   assert.ok(lines.some((l) => l.startsWith('starting from the weights of')), lines.join('\n'));
   const a = readModelMeta(first.modelDir);

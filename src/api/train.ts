@@ -1,4 +1,5 @@
 /** Training a model from a data set with gaps: the API behind `gapseg train`. */
+import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
 import { parseClassesFlag, type ClassDescription } from '../data/classes.js';
@@ -12,6 +13,7 @@ import { cacheDir, cachedMobileNetV2Weights, mobileNetV2WeightsFile } from './we
 import { DEFAULT_FINE_TUNE } from '../train/loop.js';
 import { netKind, type NetConfig } from '../nets/index.js';
 import { modelDirOf, readModelMeta } from '../formats/modelFolder.js';
+import { readRunConfig } from '../train/runConfig.js';
 
 /** Settings of the Gated CRF gap loss (any left out take their defaults). */
 export interface CrfOptions {
@@ -68,7 +70,7 @@ export interface TrainOptions {
   crf?: CrfOptions;
   /** Compute threads (default: all cores, at most 8). */
   threads?: number;
-  /** Start from the weights of this run or model folder (its network, classes and input normalisation): refine a model, e.g. once more labels are painted. */
+  /** Start from the weights of this run or model folder (its network, classes and input normalisation; its run's crop, batch, rate, scale, gap and tile unless given): refine a model, e.g. once more labels are painted. */
   initFrom?: string;
   /** Train on the images that have a label file, leaving out (and counting) those that have none yet. */
   skipUnlabelled?: boolean;
@@ -181,6 +183,18 @@ function startModel(from: string): { dir: string; net: NetConfig; classes: Class
   return { dir, net: meta.net, classes: meta.classes };
 }
 
+/**
+ * A refining run's defaults from the run it refines (its config.json beside or above the model):
+ * the same crop, batch, rate, scale, gap and tile, so that a few more epochs continue its recipe.
+ */
+function refineDefaults(from: string): Partial<TrainOptions> {
+  const dir = path.resolve(modelDirOf(from));
+  const file = [path.join(dir, 'config.json'), path.join(dir, '..', 'config.json')].find((f) => fs.existsSync(f));
+  if (!file) return {};
+  const c = readRunConfig(file);
+  return { crop: c.crop, batch: c.batchSize, lr: c.lr, weightDecay: c.weightDecay, scale: c.scale, makeGap: c.makeGap, ...(c.gapUneven ? { gapUneven: c.gapUneven } : {}), tile: c.tile };
+}
+
 /** The settings a run refining `from` takes from it: its network (network options must agree); its classes, which the data set's must equal. */
 function initFromSettings(from: string, o: TrainOptions, classes: ClassDescription): Partial<TrainConfig> {
   const m = startModel(from);
@@ -201,7 +215,8 @@ function initFromSettings(from: string, o: TrainOptions, classes: ClassDescripti
 }
 
 /** The run's full settings from the options (checked as `gapseg train` checks its flags). */
-export function trainConfig(dataset: string, o: TrainOptions): TrainConfig {
+export function trainConfig(dataset: string, options: TrainOptions): TrainConfig {
+  const o: TrainOptions = options.initFrom !== undefined ? ({ ...refineDefaults(options.initFrom), ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as TrainOptions) : options;
   for (const [key, flag, lo, hi] of RANGES) checkNumber(o[key], flag, lo, hi, INTEGERS.has(key));
   checkNumber(o.seed, 'seed', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
   if (o.maxPixels !== undefined && !(Number.isInteger(o.maxPixels) && o.maxPixels >= 1)) throw new GapsegError('--max-pixels must be at least 1', 2);
