@@ -199,6 +199,8 @@ async function readmeFixtures(): Promise<void> {
   fs.writeFileSync(path.join(project, 'camvid.onnx'), foreignModel({}));
   fs.writeFileSync(path.join(project, 'codes.txt'), 'background\nsmoke\nvoid\n');
   await halves(path.join(project, 'frames', 'halves.png'));
+  // mysmoke: photos to label in the viewer, no labels yet.
+  for (const n of ['a', 'b']) await writePng(path.join(project, 'mysmoke', 'images', `${n}.png`), new Uint8Array(32 * 32 * 3).fill(n === 'a' ? 60 : 180), 32, 32, 3);
   // demo-out: what npm run demo leaves, a data set and a run with its model.
   await writeSampleDataset(path.join(project, 'demo-out/data'), { count: 4, size: 64, gap: 3, seed: 2, valid: 1, test: 1 });
   await saveTinyModel(path.join(project, 'demo-out/run/model'));

@@ -10,7 +10,8 @@ export function readmeCommands(readme: string): string[] {
   const found: string[] = [];
   let inBlock = false;
   for (const line of readme.split('\n')) {
-    if (line.startsWith('```')) {
+    // Fences may be indented (a code block inside a list item).
+    if (line.trimStart().startsWith('```')) {
       inBlock = !inBlock;
       continue;
     }
