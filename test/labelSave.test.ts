@@ -308,3 +308,19 @@ test('images added from the page: decoded before they are kept, plain names only
   assert.equal((await save(v, after, item.id, painting(32, 32), 32, 32)).status, 200, 'its label saves');
   assert.ok(fs.existsSync(path.join(root, 'labels', 'new photo (1).png')));
 });
+
+test('a SegNet-style set: a new label goes into trainannot/, beside the image\'s split', async () => {
+  const root = tmpDir('gapseg-segnet-save-');
+  const desc = parseClassesFlag('0=sky,1=cloud,2=void');
+  for (const n of ['s1', 's2']) await writePng(path.join(root, 'train', `${n}.png`), new Uint8Array(8 * 6 * 3).fill(30), 8, 6, 3);
+  fs.mkdirSync(path.join(root, 'trainannot'));
+  fs.writeFileSync(path.join(root, 'trainannot', 's1.png'), await encodeLabelFile(new Uint16Array(48).fill(2), 8, 6, { kind: 'grey8' }, 's1.png'));
+  const v = await serve(root, { classes: desc });
+  const c = await catalogOf(v);
+  const s2 = c.items.find((i) => i.name === 's2')!;
+  assert.equal(s2.labelVersion, 'none');
+  const r = await save(v, c, s2.id, painting(8, 6), 8, 6);
+  assert.equal(r.status, 200, r.body.toString());
+  assert.equal((JSON.parse(r.body.toString()) as { label: string }).label, 'trainannot/s2.png');
+  assert.deepEqual([...(await readLabel(path.join(root, 'trainannot', 's2.png'))).values], [...painting(8, 6)].map((k) => (k === VOID ? 2 : k)));
+});

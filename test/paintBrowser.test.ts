@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { browserSkipReason, launchChromium } from './browser.js';
@@ -230,6 +231,120 @@ test('viewer in Chromium: train from the page on the labelled images, progress s
     await page.check('#show-unsure');
     assert.ok(await page.locator('#layer-unsure').isVisible());
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'viewer-trained.png') });
+  } finally {
+    await ctx.close();
+    await viewer.close();
+  }
+});
+
+test('viewer in Chromium: writes the server refuses, from the page itself (outside the set, a bad name) and from a page of another origin', { skip: skip ?? false, timeout: 120_000 }, async () => {
+  const root = tmpDir('gapseg-paint-refuse-');
+  await writeSampleDataset(path.join(root, 'data'), { count: 2, size: 32, gap: 2, seed: 8, valid: 0, test: 0 });
+  await writePng(path.join(root, 'loose', 'photo.png'), new Uint8Array(16 * 16 * 3).fill(90), 16, 16, 3);
+  const snapshot = () => JSON.stringify(fs.readdirSync(root, { recursive: true }).map(String).sort().map((f) => [f, fs.statSync(path.join(root, f)).isFile() ? fs.readFileSync(path.join(root, f)).toString('base64') : 'dir']));
+  const start = snapshot();
+  const viewer = await startViewer({ root, host: '127.0.0.1', port: 0, maxUploadBytes: 1 << 20, log: () => {} });
+  // Another origin: a page on another port that tries to write into the viewer.
+  const evil = http.createServer((_, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end('<!doctype html><title>other</title>');
+  });
+  await new Promise<void>((r) => evil.listen(0, '127.0.0.1', () => r()));
+  const evilUrl = `http://127.0.0.1:${(evil.address() as { port: number }).port}/`;
+  const ctx = await launchChromium();
+  try {
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    await page.goto(viewer.url);
+    await page.waitForSelector('body[data-status="shown"]', { timeout: 60_000 });
+    const own = await page.evaluate(async () => {
+      const c = (window as unknown as { gapseg: { state: { catalog: { writeToken: string; items: { id: number; name: string }[] } } } }).gapseg.state.catalog;
+      const loose = c.items.find((i) => i.name === 'photo')!;
+      const headers = { 'X-Gapseg-Token': c.writeToken, 'X-Label-Width': '16', 'X-Label-Height': '16', 'If-Match': 'none' };
+      const outside = await fetch(`/api/labels/${loose.id}`, { method: 'PUT', body: new Uint8Array(256), headers });
+      const badName = await fetch('/api/images', { method: 'POST', body: new Uint8Array(10), headers: { 'X-Gapseg-Token': c.writeToken, 'X-File-Name': encodeURIComponent('../../x.png') } });
+      return [outside.status, badName.status];
+    });
+    assert.deepEqual(own, [403, 400], 'a label outside the set, an image with a path for a name');
+    const other = await ctx.newPage();
+    await other.goto(evilUrl);
+    const foreign = await other.evaluate(async (target) => {
+      const out: string[] = [];
+      // With the page's headers the browser must ask first (CORS preflight), and the viewer never allows it.
+      try {
+        const r = await fetch(`${target}api/labels/0`, { method: 'PUT', body: new Uint8Array(32 * 32), headers: { 'X-Gapseg-Token': 'guess', 'X-Label-Width': '32', 'X-Label-Height': '32', 'If-Match': 'none' } });
+        out.push(`put ${r.status}`);
+      } catch {
+        out.push('put blocked');
+      }
+      // A simple request needs no preflight: it reaches the viewer, which refuses it (no token, another origin).
+      await fetch(`${target}api/images`, { method: 'POST', mode: 'no-cors', body: 'x' }).catch(() => null);
+      await fetch(`${target}api/train`, { method: 'POST', mode: 'no-cors', body: '{"epochs": 1}' }).catch(() => null);
+      return out;
+    }, viewer.url);
+    assert.deepEqual(foreign, ['put blocked']);
+    const status = JSON.parse(await (await fetch(`${viewer.url}api/train`)).text()) as { state: string };
+    assert.equal(status.state, 'idle', 'no training was started from the other origin');
+    assert.equal(snapshot(), start, 'no file was written or changed');
+  } finally {
+    await ctx.close();
+    await viewer.close();
+    await new Promise((r) => evil.close(r));
+  }
+});
+
+test('viewer in Chromium, the whole loop from a folder of photos with no labels: strokes on a few images, saved, trained from the page, and a frontier is drawn', { skip: skip ?? false, timeout: 300_000 }, async () => {
+  const root = tmpDir('gapseg-from-nothing-');
+  const size = 64;
+  const truths: Uint8Array[] = [];
+  for (let i = 0; i < 4; i++) {
+    const g = generateImage(makeRng(20 + i), size, 3);
+    truths.push(Uint8Array.from(g.truth, (v) => (v ? 1 : 0)));
+    await writePng(path.join(root, 'images', `photo${i}.png`), g.rgb, size, size, 3);
+  }
+  /** A pixel of class `c` whose 5x5 neighbourhood is all `c`. */
+  const deep = (t: Uint8Array, c: number): [number, number] => {
+    for (let y = 3; y < size - 3; y++) {
+      for (let x = 3; x < size - 3; x++) {
+        let ok = true;
+        for (let dy = -2; dy <= 2 && ok; dy++) for (let dx = -2; dx <= 2 && ok; dx++) ok = t[(y + dy) * size + x + dx] === c;
+        if (ok) return [x, y];
+      }
+    }
+    throw new Error(`no deep pixel of class ${c}`);
+  };
+  const trainArgs = ['--depth', '2', '--width', '8', '--crop', '64', '--batch', '3', '--tile', '64', '--lr', '0.01', '--valid-fraction', '0'];
+  const viewer = await startViewer({ root, host: '127.0.0.1', port: 0, maxUploadBytes: 32 << 20, classes: parseClassesFlag('0=background,255=smoke,128=void'), trainArgs, log: () => {} });
+  const ctx = await launchChromium();
+  try {
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    await page.goto(viewer.url);
+    await page.waitForSelector('body[data-status="shown"]', { timeout: 60_000 });
+    await page.$eval('#brush', (el) => {
+      (el as HTMLInputElement).value = '5';
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    for (let i = 0; i < 3; i++) {
+      await page.click(`#items tbody tr:has-text("photo${i}")`);
+      await page.waitForSelector(`body[data-shown="item-${i}"]`);
+      for (const c of [0, 1]) {
+        await page.keyboard.press(String(c + 1));
+        const [x, y] = deep(truths[i], c);
+        await stroke(page, size, [[x - 1, y], [x + 1, y]]);
+      }
+      await page.keyboard.press('Control+S');
+      await page.waitForSelector(`body[data-saved="${i}"]`);
+    }
+    assert.equal(fs.readdirSync(path.join(root, 'labels')).length, 3);
+    await page.fill('#train-epochs', '12');
+    await page.click('#train-start');
+    await page.waitForSelector('body[data-trained="1"]', { timeout: 240_000 });
+    await page.click('#items tbody tr:has-text("photo3")');
+    await page.waitForSelector('body[data-shown="item-3"]');
+    await page.waitForFunction(() => ((window as unknown as { gapseg: { lastPrediction(): { counts: number[] } | null } }).gapseg.lastPrediction()?.counts.length ?? 0) > 0);
+    const s = (await page.evaluate(() => (window as unknown as { gapseg: { lastPrediction(): unknown } }).gapseg.lastPrediction())) as { counts: number[]; frontierLines: number };
+    assert.ok(s.counts[0] > 0 && s.counts[1] > 0, `an unlabelled photo gets both classes: ${s.counts}`);
+    assert.ok(s.frontierLines > 0, 'and a frontier between them');
+    assert.ok(await page.locator('#frontier-path').isVisible());
   } finally {
     await ctx.close();
     await viewer.close();
