@@ -12,6 +12,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BatchStats } from './network.js';
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../engine/kernels/batchNormRelu.js';
 import { CHANNEL_SUMS, RELU6_GRAD } from '../engine/kernels/gradients.js';
+import { concatChannelsOp, splitChannelsOp } from '../engine/kernels/channels.js';
+import { upsample2x2 } from './ops.js';
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor | tf.Tensor[] =>
   tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
@@ -43,11 +45,14 @@ export interface ConvActTape {
   depthwise: boolean;
 }
 
-/** Gradients of the 2x2 stride-2 transposed convolution of ops.upsample2x2. */
-export interface UpsampleGradients {
-  dInput: tf.Tensor4D | null;
-  dKernel: tf.Tensor4D;
-  dBias: tf.Tensor1D;
+/** What the backward pass of a U-Net decoder level needs: the map it upsampled (not owned) and its two blocks; its output is b2.out. */
+export interface DecoderLevelTape {
+  below: tf.Tensor4D;
+  b1: ConvBnReluTape;
+  b2: ConvBnReluTape;
+  /** Channels of the upsampled part of b1's input (the rest is the skip). */
+  upChannels: number;
+  skip: boolean;
 }
 
 /**
@@ -131,6 +136,41 @@ export class Backprop {
     const dh = tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(dLogits, [count, k]), tf.reshape(headK, [c, k]), false, true), h.shape)) as tf.Tensor4D;
     dLogits.dispose();
     return dh;
+  }
+
+  /**
+   * A U-Net decoder level `{level}`: upsample `below` (`{level}_up`), concatenate `skip` when
+   * given (one conv over [up, skip], a SIMD channel copy), two convBnRelu blocks.
+   */
+  decoderLevel(below: tf.Tensor4D, skip: tf.Tensor4D | null, level: string): DecoderLevelTape {
+    const up = upsample2x2(below, this.param<tf.Tensor4D>(`${level}_up/kernel`), this.param<tf.Tensor1D>(`${level}_up/bias`));
+    let input = up;
+    if (skip) {
+      input = concatChannelsOp(up, skip) as tf.Tensor4D;
+      up.dispose();
+    }
+    const b1 = this.convBnRelu(input, level, 1);
+    const b2 = this.convBnRelu(b1.out, level, 2);
+    return { below, b1, b2, upChannels: up.shape[3], skip: skip !== null };
+  }
+
+  /**
+   * Backward through decoderLevel: frees dOut and the level's activations (its output
+   * included, not `below`); returns the gradients at `below` (when asked) and at the skip.
+   */
+  decoderLevelBackward(t: DecoderLevelTape, dOut: tf.Tensor4D, level: string, needBelow: boolean): { dBelow: tf.Tensor4D | null; dSkip: tf.Tensor4D | null } {
+    const d1 = this.convBnReluBackward(t.b2, dOut, true)!;
+    t.b2.out.dispose();
+    let dUp = this.convBnReluBackward(t.b1, d1, true)!;
+    t.b1.out.dispose();
+    t.b1.input.dispose();
+    let dSkip: tf.Tensor4D | null = null;
+    if (t.skip) {
+      const [a, b] = splitChannelsOp(dUp, t.upChannels) as tf.Tensor4D[];
+      dUp.dispose();
+      [dUp, dSkip] = [a, b];
+    }
+    return { dBelow: this.upsampleBackward(`${level}_up`, dUp, t.below, needBelow), dSkip };
   }
 
   /** Backward through upsample2x2 with `{name}/kernel` and `{name}/bias` on input x: frees dy, returns the input gradient when asked. */

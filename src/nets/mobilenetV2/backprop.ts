@@ -9,9 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsLoss, StepGradients } from '../network.js';
-import { Backprop, type ConvActTape, type ConvBnReluTape } from '../backward.js';
-import { upsample2x2 } from '../ops.js';
-import { concatChannelsOp, splitChannelsOp } from '../../engine/kernels/channels.js';
+import { Backprop, type ConvActTape, type DecoderLevelTape } from '../backward.js';
 import { BLOCKS, TAP_BLOCKS, encoderForward, isResidual } from './encoder.js';
 import type { MobileUNet } from './unet.js';
 
@@ -91,28 +89,12 @@ function encoderBackward(bp: Backprop, t: EncoderTape, dTaps: tf.Tensor4D[]): vo
   t.stem.out!.dispose();
 }
 
-/** One decoder level's tapes: `below` is the feature map it upsamples (not owned). */
-interface LevelTape {
-  below: tf.Tensor4D;
-  b1: ConvBnReluTape;
-  b2: ConvBnReluTape;
-}
-
-/** The decoder's training forward on the encoder's taps; the last level's output is the head's input. */
-function decoderTrainForward(bp: Backprop, net: MobileUNet, taps: tf.Tensor4D[]): LevelTape[] {
-  const P = net.params;
+/** The decoder's training forward on the encoder's taps (level j reads tap 3 - j, the last none); the last level's output is the head's input. */
+function decoderTrainForward(bp: Backprop, net: MobileUNet, taps: tf.Tensor4D[]): DecoderLevelTape[] {
   let h = taps[4];
   return net.config.decoderWidths.map((_, j) => {
-    const up = upsample2x2(h, P[`dec${j}_up/kernel`] as tf.Tensor4D, P[`dec${j}_up/bias`] as tf.Tensor1D);
-    let input = up;
-    if (j < 4) {
-      input = concatChannelsOp(up, taps[3 - j]) as tf.Tensor4D;
-      up.dispose();
-    }
-    const b1 = bp.convBnRelu(input, `dec${j}`, 1);
-    const b2 = bp.convBnRelu(b1.out, `dec${j}`, 2);
-    const level = { below: h, b1, b2 };
-    h = b2.out;
+    const level = bp.decoderLevel(h, j < 4 ? taps[3 - j] : null, `dec${j}`);
+    h = level.b2.out;
     return level;
   });
 }
@@ -121,24 +103,13 @@ function decoderTrainForward(bp: Backprop, net: MobileUNet, taps: tf.Tensor4D[])
  * Backward through the decoder from the gradient at its output (freed); frees its activations
  * and returns the gradients at the five taps when `tapGrads` (else none are computed or kept).
  */
-function decoderBackward(bp: Backprop, net: MobileUNet, levels: LevelTape[], dOut: tf.Tensor4D, tapGrads: boolean): tf.Tensor4D[] {
+function decoderBackward(bp: Backprop, levels: DecoderLevelTape[], dOut: tf.Tensor4D, tapGrads: boolean): tf.Tensor4D[] {
   const dTaps: tf.Tensor4D[] = [];
   let dh = dOut;
   for (let j = levels.length - 1; j >= 0; j--) {
-    const L = levels[j];
-    const d1 = bp.convBnReluBackward(L.b2, dh, true)!;
-    L.b2.out.dispose();
-    let dUp = bp.convBnReluBackward(L.b1, d1, true)!;
-    L.b1.out.dispose();
-    L.b1.input.dispose();
-    if (j < 4) {
-      const [dUpPart, dSkip] = splitChannelsOp(dUp, (net.params[`dec${j}_up/kernel`] as tf.Tensor4D).shape[2]) as tf.Tensor4D[];
-      dUp.dispose();
-      dUp = dUpPart;
-      if (tapGrads) dTaps[3 - j] = dSkip;
-      else dSkip.dispose();
-    }
-    const dBelow = bp.upsampleBackward(`dec${j}_up`, dUp, L.below, j > 0 || tapGrads);
+    const { dBelow, dSkip } = bp.decoderLevelBackward(levels[j], dh, `dec${j}`, j > 0 || tapGrads);
+    if (dSkip && tapGrads) dTaps[3 - j] = dSkip;
+    else dSkip?.dispose();
     if (dBelow) dh = dBelow;
   }
   if (tapGrads) dTaps[4] = dh;
@@ -159,7 +130,7 @@ export function mobileLossAndGradients(net: MobileUNet, x: tf.Tensor4D, loss: Lo
   const logits = bp.head(features);
   const { value, grad } = loss(logits);
   logits.dispose();
-  const dTaps = decoderBackward(bp, net, levels, bp.headBackward(features, grad as tf.Tensor4D), trainEncoder);
+  const dTaps = decoderBackward(bp, levels, bp.headBackward(features, grad as tf.Tensor4D), trainEncoder);
   if (encoder) encoderBackward(bp, encoder, dTaps);
   else tf.dispose(taps);
   return { loss: value, grads: bp.grads, batchStats: bp.batchStats };

@@ -8,10 +8,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { UNet } from './unet.js';
 import type { LogitsLoss, StepGradients } from '../network.js';
-import { Backprop, type ConvBnReluTape } from '../backward.js';
-import { upsample2x2 } from '../ops.js';
+import { Backprop, type ConvBnReluTape, type DecoderLevelTape } from '../backward.js';
 import { MAXPOOL2_GRAD } from '../../engine/kernels/gradients.js';
-import { concatChannelsOp, splitChannelsOp } from '../../engine/kernels/channels.js';
 
 export type { LogitsLoss, StepGradients } from '../network.js';
 
@@ -39,16 +37,10 @@ export function lossAndGradients(net: UNet, x: tf.Tensor4D, loss: LogitsLoss): S
   const m1 = bp.convBnRelu(h, 'mid', 1);
   const m2 = bp.convBnRelu(m1.out, 'mid', 2);
   h = m2.out;
-  const dec: { below: tf.Tensor4D; b1: ConvBnReluTape; b2: ConvBnReluTape }[] = [];
+  const dec: DecoderLevelTape[] = [];
   for (let i = cfg.depth - 1; i >= 0; i--) {
-    const up = upsample2x2(h, P[`dec${i}_up/kernel`] as tf.Tensor4D, P[`dec${i}_up/bias`] as tf.Tensor1D);
-    // One conv over the channel concatenation [up, skip] (SIMD copy; the stock Concat is slow).
-    const cat = concatChannelsOp(up, enc[i][1].out) as tf.Tensor4D;
-    up.dispose();
-    const b1 = bp.convBnRelu(cat, `dec${i}`, 1);
-    const b2 = bp.convBnRelu(b1.out, `dec${i}`, 2);
-    dec[i] = { below: h, b1, b2 };
-    h = b2.out;
+    dec[i] = bp.decoderLevel(h, enc[i][1].out, `dec${i}`);
+    h = dec[i].b2.out;
   }
   const logits = bp.head(h);
 
@@ -60,17 +52,9 @@ export function lossAndGradients(net: UNet, x: tf.Tensor4D, loss: LogitsLoss): S
   let dh = bp.headBackward(h, grad as tf.Tensor4D);
   const dSkips: tf.Tensor4D[] = [];
   for (let i = 0; i < cfg.depth; i++) {
-    const d = dec[i];
-    const dOut1 = bp.convBnReluBackward(d.b2, dh, true)!;
-    d.b2.out.dispose();
-    const dCat = bp.convBnReluBackward(d.b1, dOut1, true)!;
-    d.b1.out.dispose();
-    d.b1.input.dispose();
-    const upChannels = (P[`dec${i}_up/kernel`] as tf.Tensor4D).shape[2];
-    const [dUp, dSkip] = splitChannelsOp(dCat, upChannels) as tf.Tensor4D[];
-    dCat.dispose();
-    dSkips[i] = dSkip;
-    dh = bp.upsampleBackward(`dec${i}_up`, dUp, d.below, true)!;
+    const { dBelow, dSkip } = bp.decoderLevelBackward(dec[i], dh, `dec${i}`, true);
+    dSkips[i] = dSkip!;
+    dh = dBelow!;
   }
   {
     const dOut1 = bp.convBnReluBackward(m2, dh, true)!;
