@@ -10,7 +10,9 @@
  *   void-forbid   the void-class model with the void output forbidden at prediction ("bias -500")
  *   full-masks    an upper bound: trained on the full masks (where they exist: the sample and smoke)
  *   mobilenet_v2  gapseg's loss on the ImageNet-pretrained MobileNetV2 U-Net (--encoder
- *                 mobilenet_v2, fine-tuned: frozen epochs, then all); +crf with the gap loss
+ *                 mobilenet_v2, fine-tuned: frozen epochs, then all); +crf with the gap loss;
+ *                 +full-masks trained on the full masks: the pretrained variants' upper bound
+ *                 (on smoke the scratch full-mask model learns nothing, so it bounds nothing)
  *
  * With the pretrained variants, every from-scratch variant trains for as long as they do
  * (the same training time, not the same epochs): its epoch count is the MobileNetV2 run's
@@ -97,7 +99,7 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+crf'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+crf', 'mobilenet_v2+full-masks'];
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
 
 /** The gapseg+crf variants: one per CRF weight. */
@@ -364,13 +366,19 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
 /** The least lead (gap accuracy, BF) of full-masks over gapseg for a share of it to be reported. */
 const MIN_DISTANCE = 0.01;
 
-/** Per smoke gap and gap-loss variant: (variant - gapseg) / (full-masks - gapseg) for gap accuracy and BF. */
+/**
+ * Per gap and gap-loss variant: (variant - base) / (upper - base) for gap accuracy and BF, where
+ * base and upper are gapseg and full-masks for the scratch variants, mobilenet_v2 and
+ * mobilenet_v2+full-masks for the pretrained ones.
+ */
 function distanceClosed(rows: Row[]): { gap: string; variant: string; gapAccuracy: number | null; meanBF: number | null; labelledChange: number }[] {
   const out = [];
   for (const r of rows) {
-    if (r.dataset === 'allsky-cloud' || !r.variant.startsWith('gapseg+crf')) continue;
-    const base = rows.find((b) => b.dataset === r.dataset && b.gap === r.gap && b.variant === 'gapseg');
-    const full = rows.find((b) => b.dataset === r.dataset && b.gap === r.gap && b.variant === 'full-masks');
+    const pretrained = r.variant === 'mobilenet_v2+crf';
+    if (r.dataset === 'allsky-cloud' || !(r.variant.startsWith('gapseg+crf') || pretrained)) continue;
+    const [baseId, fullId] = pretrained ? ['mobilenet_v2', 'mobilenet_v2+full-masks'] : ['gapseg', 'full-masks'];
+    const base = rows.find((b) => b.dataset === r.dataset && b.gap === r.gap && b.variant === baseId);
+    const full = rows.find((b) => b.dataset === r.dataset && b.gap === r.gap && b.variant === fullId);
     if (!base || !full) continue;
     // No share where the full-mask model is not ahead by a margin: the ratio would be noise over noise.
     const share = (a: number | null, b: number | null, f: number | null) => (a === null || b === null || f === null || f - b < MIN_DISTANCE ? null : (a - b) / (f - b));
@@ -469,6 +477,16 @@ async function main(): Promise<void> {
         (v, m, t, epochs) => rows.push({ dataset: d.id, gap: gapName(g), variant: v.id, ...m, trainSeconds: t, epochs }),
       );
     }
+    if (havePretrained && wanted('mobilenet_v2+full-masks')) {
+      const full = path.join(prepared.dir, 'ds-full');
+      const id = 'mobilenet_v2+full-masks';
+      const t = await runVariant({ id, classes: real, classWeights: w2, dataset: full, encoder: 'mobilenet_v2', epochs: MOBILE_EPOCHS }, path.join(runsDir, `${d.id}-full`), `${d.id} full`);
+      for (const g of gapSpecs(d.gaps)) {
+        const ds = path.join(prepared.dir, `ds-${gapKey(g)}`);
+        const m = await evaluate(path.join(runsDir, `${d.id}-full`, id), ds, prepared.test, real, [], path.join(ds, 'truth'));
+        rows.push({ dataset: d.id, gap: gapName(g), variant: id, ...m, trainSeconds: t, epochs: MOBILE_EPOCHS });
+      }
+    }
     if (wanted('full-masks')) {
       const full = path.join(prepared.dir, 'ds-full');
       const t = await runVariant({ id: 'full-masks', classes: real, classWeights: w2, dataset: full, epochs: scratchEpochs ?? d.epochs }, path.join(runsDir, `${d.id}-full`), `${d.id} full`);
@@ -517,7 +535,7 @@ async function main(): Promise<void> {
   );
   const closed = distanceClosed(rows);
   if (closed.length) {
-    console.log(`\nShare of the distance from gapseg to full-masks closed by the gap loss (1 = full-mask quality, 0 = none, < 0 = worse; n/a where full-masks is not ahead by ${MIN_DISTANCE})\n`);
+    console.log(`\nShare of the distance to the full-mask model closed by the gap loss (scratch: gapseg to full-masks; pretrained: mobilenet_v2 to mobilenet_v2+full-masks; 1 = full-mask quality, 0 = none, < 0 = worse; n/a where the full-mask model is not ahead by ${MIN_DISTANCE})\n`);
     console.log(table(['gap', 'variant', 'acc in gap', 'BF', 'acc labelled change'], closed.map((c) => [c.gap, c.variant, f3(c.gapAccuracy), f3(c.meanBF), `${(100 * c.labelledChange).toFixed(1)} pts`])));
   }
   const crfNote = CRF_WEIGHTS.length ? ` --crf-weights ${CRF_WEIGHTS.join(',')}` : '';
