@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import sharp from 'sharp';
 import type { Sharp, CreateRaw } from 'sharp';
 import { GapsegError, describeError } from '../util/errors.js';
-import { pngPaletteIndices } from './pngIndices.js';
+import { pngChunks, pngPaletteIndices } from './png.js';
 import { readProblem } from '../util/files.js';
 
 /** An 8-bit RGB image, row-major, 3 bytes per pixel. */
@@ -99,18 +99,7 @@ export async function decodeImageBuffer(buf: Uint8Array, name: string, limits?: 
 
 /** The PLTE chunk of a PNG file as RGB triples, or null when the file has none. */
 function pngPalette(bytes: Uint8Array): Uint8Array | null {
-  const sig = [137, 80, 78, 71, 13, 10, 26, 10];
-  if (bytes.length < 8 || sig.some((b, i) => bytes[i] !== b)) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let p = 8;
-  while (p + 8 <= bytes.length) {
-    const len = view.getUint32(p);
-    const type = String.fromCharCode(bytes[p + 4], bytes[p + 5], bytes[p + 6], bytes[p + 7]);
-    if (type === 'PLTE') return bytes.subarray(p + 8, p + 8 + len);
-    if (type === 'IDAT' || type === 'IEND') return null;
-    p += 12 + len;
-  }
-  return null;
+  return pngChunks(bytes)?.find((c) => c.type === 'PLTE')?.data ?? null;
 }
 
 /**

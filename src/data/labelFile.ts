@@ -5,40 +5,30 @@
  * data/decode.ts readLabel) with exactly the painted values.
  */
 import fs from 'node:fs';
-import zlib from 'node:zlib';
 import { GapsegError } from '../util/errors.js';
 import { encodePng } from './decode.js';
+import { palettePng, pngChunks, type PngChunk } from './png.js';
 import { VOID_INDEX } from './labelIndices.js';
 import type { ClassDescription } from './classes.js';
 
 /** How a set's label files store their values. */
 export type LabelFormat = { kind: 'grey8' } | { kind: 'grey16' } | { kind: 'palette'; plte: Uint8Array; trns: Uint8Array | null };
 
-const PNG_SIGNATURE = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
-
-/** The chunks of a PNG file by type (the first of each), or null when it is not a PNG. */
-function pngChunks(bytes: Uint8Array): Map<string, Uint8Array> | null {
-  if (bytes.length < 8 || !PNG_SIGNATURE.equals(bytes.subarray(0, 8))) return null;
-  const chunks = new Map<string, Uint8Array>();
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = 8; at + 12 <= bytes.length; ) {
-    const length = view.getUint32(at);
-    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
-    if (at + 12 + length > bytes.length) return null;
-    if (!chunks.has(type)) chunks.set(type, bytes.subarray(at + 8, at + 8 + length));
-    at += 12 + length;
-    if (type === 'IEND') break;
-  }
-  return chunks.has('IHDR') ? chunks : null;
-}
-
 /** The convention of an existing label file: palette, grey 16-bit or grey 8-bit PNG. Other formats are refused (labels are saved as PNG). */
 export function labelFormatOf(file: string): LabelFormat {
-  const chunks = pngChunks(fs.readFileSync(file));
-  if (!chunks) throw new GapsegError(`${file}: not a PNG; the viewer saves labels as PNG only`);
-  const ihdr = chunks.get('IHDR')!;
+  let chunks: PngChunk[] | null;
+  try {
+    chunks = pngChunks(fs.readFileSync(file));
+  } catch (e) {
+    throw new GapsegError(`${file}: damaged PNG (${(e as Error).message})`);
+  }
+  const get = (type: string) => chunks?.find((c) => c.type === type)?.data;
+  const ihdr = get('IHDR');
+  if (!ihdr) throw new GapsegError(`${file}: not a PNG; the viewer saves labels as PNG only`);
   const [depth, colorType] = [ihdr[8], ihdr[9]];
-  if (colorType === 3 && chunks.has('PLTE')) return { kind: 'palette', plte: Uint8Array.from(chunks.get('PLTE')!), trns: chunks.has('tRNS') ? Uint8Array.from(chunks.get('tRNS')!) : null };
+  const plte = get('PLTE');
+  const trns = get('tRNS');
+  if (colorType === 3 && plte) return { kind: 'palette', plte: Uint8Array.from(plte), trns: trns ? Uint8Array.from(trns) : null };
   return depth === 16 ? { kind: 'grey16' } : { kind: 'grey8' };
 }
 
@@ -65,43 +55,6 @@ export function labelValuesOf(indices: Uint8Array, desc: ClassDescription, where
     else throw new GapsegError(`${where}: class index ${c} at pixel ${i} is not one of the ${k} classes`);
   }
   return out;
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(parts: Uint8Array[]): number {
-  let c = 0xffffffff;
-  for (const p of parts) for (let i = 0; i < p.length; i++) c = CRC_TABLE[(c ^ p[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32([head.subarray(4), data]), 0);
-  return Buffer.concat([head, data, crc]);
-}
-
-/** An 8-bit palette PNG of indices with the given PLTE (and tRNS) chunks. */
-function palettePng(indices: Uint8Array, width: number, height: number, plte: Uint8Array, trns: Uint8Array | null): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 3, 0, 0, 0], 8);
-  // Each scanline starts with filter type 0 (none).
-  const raw = Buffer.alloc((width + 1) * height);
-  for (let y = 0; y < height; y++) raw.set(indices.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
-  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('PLTE', plte), ...(trns ? [chunk('tRNS', trns)] : []), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
 }
 
 /** PNG bytes of label values in a format; `where` names the file in errors. */
