@@ -207,10 +207,7 @@ function initFromSettings(from: string, o: TrainOptions, classes: ClassDescripti
   if (same(m.classes) !== same(classes)) {
     throw new GapsegError(`--init-from ${from}: its classes (${m.classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')}) differ from the data set's (${classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')})`, 2);
   }
-  if (netKind(m.net) === 'unet') {
-    const u = m.net as { depth: number; baseWidth: number };
-    return { initFrom: m.dir, depth: u.depth, baseWidth: u.baseWidth };
-  }
+  if (unet) return { initFrom: m.dir, depth: has.depth, baseWidth: has.width };
   return { initFrom: m.dir, decoderWidths: (m.net as { decoderWidths: number[] }).decoderWidths };
 }
 

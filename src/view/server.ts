@@ -24,7 +24,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { labelMap, encodeLabels } from '../data/classes.js';
+import { labelMap, encodeLabels, type ClassDescription } from '../data/classes.js';
 import { decodeImageBuffer, encodePng, readImage, readLabel, type DecodeLimits } from '../data/decode.js';
 import { GapsegError, describeError } from '../util/errors.js';
 import { buildCatalog, catalogModel, type Catalog } from './catalog.js';
@@ -32,7 +32,6 @@ import { PageTraining } from './training.js';
 import { addImage } from './imageAdd.js';
 import { resolveInside } from './safePath.js';
 import { checkWriter, labelVersion, saveLabel, writeToken } from './labelSave.js';
-import type { ClassDescription } from '../data/classes.js';
 import { packageRoot } from '../util/packageInfo.js';
 
 export interface ViewerOptions {
@@ -261,11 +260,15 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       send(res, 200, await encodePng(img.data, img.width, img.height, 3), 'image/png', false);
       return;
     }
+    // Every write comes from the page itself: its token, its origin.
+    const requireWriter = () => {
+      const refused = checkWriter(req.headers, token);
+      if (refused) throw new HttpError(403, refused);
+    };
     let m: RegExpMatchArray | null;
     if ((m = p.match(/^\/api\/labels\/(\d+)$/))) {
       if (method !== 'PUT') throw new HttpError(405, 'PUT a label here');
-      const refused = checkWriter(req.headers, token);
-      if (refused) throw new HttpError(403, refused);
+      requireWriter();
       const it = item(m[1]);
       if (!it.labelTarget || !catalog.classes) throw new HttpError(403, 'not an image of the served data set: its label cannot be written');
       const body = await readBody(req, o.maxUploadBytes);
@@ -277,8 +280,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     }
     if (p === '/api/images') {
       if (method !== 'POST') throw new HttpError(405, 'POST an image here');
-      const refused = checkWriter(req.headers, token);
-      if (refused) throw new HttpError(403, refused);
+      requireWriter();
       if (catalog.datasets.length !== 1 || !catalog.classes) throw new HttpError(403, catalog.datasets.length > 1 ? 'several data sets here: view one of them to add images' : 'no data set (with classes) to add images to');
       const body = await readBody(req, o.maxUploadBytes);
       const r = await addImage(rootReal, catalog, String(req.headers['x-file-name'] ?? ''), body, o.limits);
@@ -290,8 +292,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       if (!training) throw new HttpError(404, trainingUnavailable ?? 'no training here');
       if (p === '/api/train' && method === 'GET') return send(res, 200, JSON.stringify(training.current()), TYPES['.json'], false);
       if (method !== 'POST') throw new HttpError(405, 'POST to start or cancel training');
-      const refused = checkWriter(req.headers, token);
-      if (refused) throw new HttpError(403, refused);
+      requireWriter();
       const body = await readBody(req, 4096);
       if (p === '/api/train/cancel') return send(res, 200, JSON.stringify({ cancelled: training.cancel() }), TYPES['.json'], false);
       let epochs: unknown;
@@ -300,8 +301,8 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       } catch {
         throw new HttpError(400, 'send {"epochs": n} as JSON');
       }
-      const why = training.start(epochs as number);
-      if (why) throw new HttpError(why.startsWith('a training') ? 409 : 400, why);
+      const refused = training.start(epochs as number);
+      if (refused) throw new HttpError(refused.status, refused.reason);
       return send(res, 202, JSON.stringify(training.current()), TYPES['.json'], false);
     }
     if (method !== 'GET' && method !== 'HEAD') {

@@ -62,10 +62,10 @@ export class PageTraining {
 
   constructor(private readonly setup: TrainingSetup) {}
 
-  /** Start a round of `epochs` epochs; the reason when it cannot start. */
-  start(epochs: number): string | null {
-    if (this.child) return 'a training is already running; cancel it or wait for it to finish';
-    if (!(Number.isInteger(epochs) && epochs >= 1 && epochs <= 1000)) return 'epochs must be an integer from 1 to 1000';
+  /** Start a round of `epochs` epochs; why it cannot start (409: one is running, 400: bad epochs), or null. */
+  start(epochs: number): { status: 400 | 409; reason: string } | null {
+    if (this.child) return { status: 409, reason: 'a training is already running; cancel it or wait for it to finish' };
+    if (!(Number.isInteger(epochs) && epochs >= 1 && epochs <= 1000)) return { status: 400, reason: 'epochs must be an integer from 1 to 1000' };
     const { root, dataset, extraArgs } = this.setup;
     const last = viewRuns(root)[0];
     const run = path.join(root, `view-run-${last ? Number(RUN_NAME.exec(path.basename(last))![1]) + 1 : 1}`);
