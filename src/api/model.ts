@@ -14,6 +14,7 @@ import type { Predictor } from '../predict/model.js';
 import type { OutputClass } from '../predict/outputs.js';
 import { labelValues } from '../predict/outputs.js';
 import { predictImage, predictModel } from '../predict/pipeline.js';
+import { denseCrfSettings, type RefineOption } from '../predict/refine/denseCrf.js';
 import { allowedClasses } from '../predict/forbid.js';
 import { frontierPolygons, uncertaintyMask, type ClassPolygons } from '../predict/frontier.js';
 import { predictStream, type StreamResult } from '../predict/stream.js';
@@ -48,6 +49,8 @@ export interface PredictOptions {
   frontier?: boolean;
   /** Also mark the pixels whose top probability is below this (0..1). */
   uncertainty?: number;
+  /** Refine the probabilities with the dense CRF (true: its defaults); every output then comes from them. */
+  refine?: RefineOption;
   maxPixels?: number;
 }
 
@@ -83,6 +86,8 @@ export interface PredictFilesOptions {
   /** Write the frontier as SVG and GeoJSON polygons. */
   frontier?: boolean;
   uncertainty?: number;
+  /** Refine every prediction with the dense CRF (true: its defaults) before writing it. */
+  refine?: RefineOption;
   /** Skip images whose outputs are complete. */
   resume?: boolean;
   /** Only shard i of n ("i/n"), split by image name. */
@@ -104,6 +109,8 @@ export interface EvaluateOptions {
   /** With makeGap: how uneven, 0 (default) to 1, as `train --gap-uneven` makes them. */
   gapUneven?: number;
   forbid?: (string | number)[];
+  /** Evaluate the dense CRF's refined predictions (true: its defaults). */
+  refine?: RefineOption;
   /** The data set's classes, when they differ from the model's description. */
   classes?: string;
   void?: (string | number)[];
@@ -219,7 +226,7 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
       checkShare(o.uncertainty, 'uncertainty');
       const img = await decodeInput(image, limitsOf(o.maxPixels));
       const allowed = allowedClasses(k, [...new Set([...p.defaultForbidden, ...forbiddenOf(o.forbid ?? [], p.classes, log)])]);
-      const pred = await predictImage(img, predictModel(p), allowed);
+      const pred = await predictImage(img, predictModel(p), allowed, denseCrfSettings(o.refine));
       const frontier = o.frontier === false ? [] : frontierPolygons(pred.probs, pred.width, pred.height, k, pred.classes, allowed);
       return {
         width: pred.width,
@@ -257,6 +264,7 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
         npy: o.npy,
         frontier: o.frontier,
         uncertainty: o.uncertainty,
+        refine: denseCrfSettings(o.refine),
         resume: o.resume,
         strict: o.strict,
         limits,
@@ -277,6 +285,7 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
         makeGap: o.makeGap ?? 0,
         gapUneven: o.gapUneven ?? 0,
         forbidden: forbiddenOf(o.forbid ?? [], p.classes, log),
+        refine: denseCrfSettings(o.refine),
         classes: datasetClasses(o, source),
         limits: limitsOf(o.maxPixels),
         progress: progressCallbacks(o.onProgress),

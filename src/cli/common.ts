@@ -1,6 +1,9 @@
 /** Pieces shared by several commands: common options and logging. */
 import { DEFAULT_MAX_PIXELS } from '../data/decode.js';
 import type { OptionSpec, Parsed } from './args.js';
+import { list, str } from './args.js';
+import { DEFAULT_DENSE_CRF, type RefineOption } from '../predict/refine/denseCrf.js';
+import { GapsegError } from '../util/errors.js';
 
 export const CLASS_OPTIONS: OptionSpec[] = [
   { name: 'classes', type: 'string', placeholder: 'spec', help: 'label values and class names, e.g. "0=background,255=smoke"' },
@@ -25,4 +28,28 @@ export function given(p: Parsed, name: string): number | undefined {
 /** Write a line to stderr (progress and notes go there; results go to stdout). */
 export function log(line: string): void {
   process.stderr.write(line + '\n');
+}
+
+/** --refine and --crf, shared by predict and eval. */
+export const REFINE_OPTIONS: OptionSpec[] = [
+  { name: 'refine', type: 'string', placeholder: 'crf|none', help: 'refine the probabilities with a dense CRF over the image colours (crf)', default: 'none' },
+  { name: 'crf', type: 'list', placeholder: 'key=value', help: `dense CRF settings over the defaults, e.g. sigmaRGB=8,iterations=10 (${Object.entries(DEFAULT_DENSE_CRF).map(([k, v]) => `${k}=${v}`).join(', ')})` },
+];
+
+/** The API's refine option from --refine and --crf. */
+export function refineOption(p: Parsed): RefineOption | undefined {
+  const kind = str(p, 'refine') ?? 'none';
+  const settings = list(p, 'crf');
+  if (kind !== 'crf' && kind !== 'none') throw new GapsegError(`--refine must be crf or none, not "${kind}"`, 2);
+  if (kind === 'none') {
+    if (settings.length) throw new GapsegError('--crf goes with --refine crf', 2);
+    return undefined;
+  }
+  const o: Record<string, number> = {};
+  for (const s of settings) {
+    const m = /^\s*([A-Za-z]+)\s*=\s*(\S+)\s*$/.exec(s);
+    if (!m || !Number.isFinite(Number(m[2]))) throw new GapsegError(`--crf expects key=number, got "${s}"`, 2);
+    o[m[1]] = Number(m[2]);
+  }
+  return settings.length ? o : true;
 }

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
 import { flag, list, num, str } from './args.js';
-import { CLASS_OPTIONS, MAX_PIXELS_OPTION, THREADS_OPTION, given, log } from './common.js';
+import { CLASS_OPTIONS, MAX_PIXELS_OPTION, REFINE_OPTIONS, THREADS_OPTION, given, log, refineOption } from './common.js';
 import { progressBars } from './progress.js';
 import { openModel, type EvaluateOptions } from '../api/model.js';
 import { formatReport } from '../metrics/evalRun.js';
@@ -29,6 +29,7 @@ export const evalSpec: CommandSpec = {
     { name: 'bf-tolerance', type: 'number', placeholder: 'share', help: 'BF distance tolerance as a share of the image diagonal', default: DEFAULT_BF_TOLERANCE },
     { name: 'biou-band', type: 'number', placeholder: 'share', help: 'Boundary IoU band width as a share of the image diagonal', default: DEFAULT_BIOU_DILATION },
     { name: 'forbid', type: 'list', placeholder: 'name', help: 'classes never to predict' },
+    ...REFINE_OPTIONS,
     ...CLASS_OPTIONS,
     MAX_PIXELS_OPTION,
     THREADS_OPTION,
@@ -51,6 +52,7 @@ export async function evalCommand(p: Parsed): Promise<number> {
       makeGap: num(p, 'make-gap'),
       gapUneven: num(p, 'gap-uneven'),
       forbid: list(p, 'forbid'),
+      refine: refineOption(p),
       classes: str(p, 'classes'),
       void: list(p, 'void'),
       classFile: str(p, 'class-file'),

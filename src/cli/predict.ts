@@ -1,7 +1,7 @@
 /** `gapseg predict`: label images with a trained model, never predicting forbidden classes. */
 import type { CommandSpec, Parsed } from './args.js';
 import { flag, list, num, str } from './args.js';
-import { MAX_PIXELS_OPTION, THREADS_OPTION, given, log } from './common.js';
+import { MAX_PIXELS_OPTION, REFINE_OPTIONS, THREADS_OPTION, given, log, refineOption } from './common.js';
 import { progressBars } from './progress.js';
 import { openModel, type OpenModelOptions } from '../api/model.js';
 import { GapsegError } from '../util/errors.js';
@@ -20,6 +20,9 @@ export const predictSpec: CommandSpec = {
     'With --frontier, also <out>/frontier/<name>.svg and .geojson: the class boundaries as sub-pixel polygons\n' +
     '(pixel coordinates, y down); with --uncertainty <p>, <out>/uncertainty/<name>.png marks (255) pixels whose\n' +
     'top class probability is below p.\n' +
+    'With --refine crf, a dense CRF (mean field over position and colour, as DeepLab did) refines each\n' +
+    'prediction\'s probabilities before anything is written: labels, probabilities, frontier and band all come\n' +
+    'from the refined ones (kernel widths in pixels at the model\'s scale; --crf changes them).\n' +
     '\n' +
     'Engine: ONNX Runtime when given a .onnx file or when the model folder holds a current model.onnx\n' +
     '(see gapseg export), TensorFlow.js otherwise.\n' +
@@ -45,6 +48,7 @@ export const predictSpec: CommandSpec = {
     { name: 'npy', type: 'boolean', help: 'also write all class probabilities as .npy (float32 [H, W, K])' },
     { name: 'frontier', type: 'boolean', help: 'write class boundaries as SVG and GeoJSON polygons' },
     { name: 'uncertainty', type: 'number', placeholder: 'p', help: 'write the band of pixels whose top probability is below p (e.g. 0.9)' },
+    ...REFINE_OPTIONS,
     { name: 'resume', type: 'boolean', help: 'skip images whose outputs are already complete' },
     { name: 'shard', type: 'string', placeholder: 'i/n', help: 'predict only shard i of n (0 <= i < n), split by image name' },
     MAX_PIXELS_OPTION,
@@ -119,6 +123,7 @@ export async function predictCommand(p: Parsed): Promise<number> {
       npy: flag(p, 'npy'),
       frontier: flag(p, 'frontier'),
       uncertainty: given(p, 'uncertainty'),
+      refine: refineOption(p),
       resume: flag(p, 'resume'),
       shard: str(p, 'shard'),
       strict: flag(p, 'strict'),

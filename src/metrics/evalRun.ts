@@ -10,6 +10,7 @@ import { encodeLabels, labelMap, type ClassDescription } from '../data/classes.j
 import { makeGap } from '../data/gaps.js';
 import { stringHash } from '../util/random.js';
 import { predictImage, predictModel } from '../predict/pipeline.js';
+import type { DenseCrfParams } from '../predict/refine/denseCrf.js';
 import { allowedClasses } from '../predict/forbid.js';
 import type { Predictor } from '../predict/model.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
@@ -25,6 +26,8 @@ export interface EvalOptions {
   /** How uneven made gaps are, 0 (symmetric) to 1, drawn per image from its name as training draws them. */
   gapUneven?: number;
   forbidden: number[];
+  /** Evaluate the dense CRF's refined predictions. */
+  refine?: DenseCrfParams | null;
   classes: ClassDescription;
   /** Progress over the images (no display by default). */
   progress?: ProgressFactory;
@@ -97,7 +100,7 @@ export async function evaluateDataset(predictor: Predictor, dataset: string, opt
       labels = makeGap(labels, image.width, image.height, opts.makeGap, opts.gapUneven ?? 0, stringHash(p.name));
     }
     if (rows.length === 0) opts.log?.(predictor.engineLine);
-    const pred = await predictImage(image, predictModel(predictor), allowed);
+    const pred = await predictImage(image, predictModel(predictor), allowed, opts.refine);
     const one = emptyTotals(k);
     addImage(one, labels, pred.classes, truth);
     addImage(totals, labels, pred.classes, truth);

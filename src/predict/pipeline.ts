@@ -8,6 +8,7 @@ import { resizeImage } from '../data/resize.js';
 import type { Predictor, NetFn } from './model.js';
 import { fillWindow, imageGeometry, type InputPlan } from './plan.js';
 import { ResultRows, WindowBlender } from './rows.js';
+import { refineDenseCrf, type DenseCrfParams } from './refine/denseCrf.js';
 
 export interface Prediction {
   width: number;
@@ -27,8 +28,11 @@ export function predictModel(p: Predictor): PredictModel {
   return { net: p.net, plan: p.plan, scores: p.scores, batch: p.batch, numClasses: p.classes.length };
 }
 
-/** Predict one image at its own size, with the argmax over `allowed` classes only. */
-export async function predictImage(img: RgbImage, model: PredictModel, allowed: readonly number[]): Promise<Prediction> {
+/**
+ * Predict one image at its own size, with the argmax over `allowed` classes only; with
+ * `refine`, the dense CRF's probabilities and their argmax.
+ */
+export async function predictImage(img: RgbImage, model: PredictModel, allowed: readonly number[], refine?: DenseCrfParams | null): Promise<Prediction> {
   const k = model.numClasses;
   const geo = imageGeometry(img.width, img.height, model.plan);
   const netRgb = geo.nw === img.width && geo.nh === img.height ? img.data : resizeImage(img.data, img.width, img.height, 3, geo.nw, geo.nh);
@@ -60,7 +64,17 @@ export async function predictImage(img: RgbImage, model: PredictModel, allowed: 
     for (let i = 0; i < n; i++) blender.add(first + i, scores, i * k * tw * th);
   }
   if (!result.complete) throw new Error('predictImage: rows missing after the last window');
-  return { width: img.width, height: img.height, numClasses: k, probs, classes: result.classes };
+  const pred = { width: img.width, height: img.height, numClasses: k, probs, classes: result.classes };
+  return refine ? refinePrediction(img, pred, allowed, refine, img.width / geo.nw) : pred;
+}
+
+/**
+ * A prediction refined by the dense CRF over its image's colours; `scale` is image pixels per
+ * network pixel (the kernels' widths are at the network's scale).
+ */
+export function refinePrediction(img: RgbImage, pred: Prediction, allowed: readonly number[], params: DenseCrfParams, scale: number): Prediction {
+  const r = refineDenseCrf({ width: pred.width, height: pred.height, rgb: img.data, probs: pred.probs, numClasses: pred.numClasses }, allowed, params, scale);
+  return { ...pred, probs: r.probs, classes: r.classes };
 }
 
 /** A model view for a bare network function (tests, validation during training). */

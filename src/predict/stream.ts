@@ -19,6 +19,8 @@ import { removeStaleTemps } from '../util/atomic.js';
 import { settleAll } from '../util/settle.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { writeFrontierOutputs } from './frontierOutputs.js';
+import type { DenseCrfParams } from './refine/denseCrf.js';
+import { refinePrediction, type Prediction } from './pipeline.js';
 import { allowedClasses } from './forbid.js';
 import type { Predictor } from './model.js';
 import { NpyWriter, outputPaths, outputsComplete, writePngOutputs, type OutputPaths, type OutputSpec } from './outputFiles.js';
@@ -37,6 +39,8 @@ export interface StreamOptions {
   frontier?: boolean;
   /** Also write the band of pixels whose top probability is below this. */
   uncertainty?: number;
+  /** Refine every prediction with the dense CRF; every output then comes from its probabilities. */
+  refine?: DenseCrfParams | null;
   /** Skip images whose outputs are complete. */
   resume?: boolean;
   /** Stop at the first unreadable image instead of skipping it. */
@@ -166,6 +170,18 @@ async function removeOutputTemps(outDir: string): Promise<void> {
   for (const dir of [outDir, ...subdirs]) await removeStaleTemps(dir);
 }
 
+/** The probability PNGs' pixels of `classes` from HWC probabilities (8 or 16 bits). */
+function probabilityMaps(probs: Float32Array, n: number, k: number, classes: readonly number[], bits: 8 | 16): Map<number, Uint8Array | Uint16Array> {
+  const maps = new Map<number, Uint8Array | Uint16Array>();
+  for (const c of classes) {
+    const map = bits === 16 ? new Uint16Array(n) : new Uint8Array(n);
+    const max = bits === 16 ? 65535 : 255;
+    for (let i = 0; i < n; i++) map[i] = probs[i * k + c] * max + 0.5;
+    maps.set(c, map);
+  }
+  return maps;
+}
+
 /** Predict every file and write its outputs under opts.outDir. */
 export async function predictStream(files: string[], predictor: Predictor, opts: StreamOptions): Promise<StreamResult> {
   const log = opts.log ?? (() => undefined);
@@ -181,7 +197,9 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
     frontier: opts.frontier ?? false,
     uncertainty: opts.uncertainty,
   };
-  const keepProbs = spec.frontier || spec.uncertainty !== undefined;
+  const refine = opts.refine ?? null;
+  // Refinement needs the whole image's probabilities before any output can be written.
+  const keepProbs = spec.frontier || spec.uncertainty !== undefined || refine !== null;
   const failed: StreamResult['failed'] = [];
   await removeOutputTemps(opts.outDir);
   let todo = files;
@@ -224,7 +242,7 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
       const netRgb = same ? image.data : resizeImage(image.data, image.width, image.height, 3, geo.nw, geo.nh);
       const name = baseName(item.file);
       const paths = outputPaths(spec, name);
-      const npy = paths.npy ? new NpyWriter(paths.npy, image.height, image.width, k) : null;
+      const npy = paths.npy && !refine ? new NpyWriter(paths.npy, image.height, image.width, k) : null;
       const probs = keepProbs ? new Float32Array(image.width * image.height * k) : null;
       const result = new ResultRows({
         width: image.width,
@@ -234,7 +252,7 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
         numClasses: k,
         allowed,
         scores: predictor.scores,
-        probClasses: spec.probClasses,
+        probClasses: refine ? [] : spec.probClasses,
         probBits: spec.probBits,
         probRows:
           npy || probs
@@ -300,25 +318,38 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
   };
 
   const finish = async (job: Job): Promise<void> => {
+    let npy = job.npy;
     try {
       if (!job.result.complete) throw new Error(`${job.file}: rows missing after the last window`);
-      const frontierFiles = job.probs
-        ? writeFrontierOutputs({
-            outDir: spec.outDir,
-            name: job.name,
-            imageFile: job.file,
-            pred: { width: job.image.width, height: job.image.height, numClasses: k, probs: job.probs, classes: job.result.classes },
-            classes: spec.classes,
-            allowed,
-            frontier: spec.frontier ?? false,
-            uncertainty: spec.uncertainty,
-          })
-        : undefined;
-      await settleAll([job.npy?.commit(), writePngOutputs(job.paths, job.image, job.result.classes, spec.classes, job.result.probMaps), frontierFiles]);
+      const { width: w, height: h } = job.image;
+      let pred: Prediction | null = job.probs ? { width: w, height: h, numClasses: k, probs: job.probs, classes: job.result.classes } : null;
+      let probMaps = job.result.probMaps;
+      if (refine && pred) {
+        pred = refinePrediction(job.image, pred, allowed, refine, w / job.geo.nw);
+        probMaps = probabilityMaps(pred.probs, w * h, k, spec.probClasses, spec.probBits);
+        if (job.paths.npy) {
+          npy = new NpyWriter(job.paths.npy, h, w, k);
+          for (let y = 0; y < h; y++) npy.writeRow(y, pred.probs.subarray(y * w * k, (y + 1) * w * k));
+        }
+      }
+      const frontierFiles =
+        pred && (spec.frontier || spec.uncertainty !== undefined)
+          ? writeFrontierOutputs({
+              outDir: spec.outDir,
+              name: job.name,
+              imageFile: job.file,
+              pred,
+              classes: spec.classes,
+              allowed,
+              frontier: spec.frontier ?? false,
+              uncertainty: spec.uncertainty,
+            })
+          : undefined;
+      await settleAll([npy?.commit(), writePngOutputs(job.paths, job.image, pred?.classes ?? job.result.classes, spec.classes, probMaps), frontierFiles]);
       predicted++;
       bar.tick();
     } catch (e) {
-      job.npy?.abort();
+      npy?.abort();
       try {
         fail(job.file, e);
       } catch (f) {
