@@ -8,14 +8,22 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildLattice } from '../src/predict/refine/lattice.js';
-import { DEFAULT_DENSE_CRF, denseCrfSettings, refineDenseCrf } from '../src/predict/refine/denseCrf.js';
+import { buildLattice } from '../src/crf/lattice.js';
+import { DEFAULT_DENSE_CRF, denseCrfSettings, refineDenseCrf as refineProbs } from '../src/crf/denseCrf.js';
+import { argmaxAllowed, planesOf } from '../src/predict/forbid.js';
 import { openModel } from '../src/index.js';
 import { makeRng } from '../src/util/random.js';
 import { engine, errorLine, runCli, throwsUser, tmpDir, writePng } from './helpers.js';
 import { foreignModel, halves, readGrey, readNpy, saveTinyModel, writeTestImage } from './predictHelpers.js';
 
 before(engine);
+
+/** The refined probabilities and their argmax over the allowed classes. */
+function refineDenseCrf(...args: Parameters<typeof refineProbs>): { probs: Float32Array; classes: Uint8Array } {
+  const probs = refineProbs(...args);
+  const { width, height, numClasses } = args[0];
+  return { probs, classes: argmaxAllowed(planesOf(probs, width * height, numClasses), args[1], width * height) };
+}
 
 /** Kernel-weighted means sum_j K v_j / sum_j K, K = exp(-|f_i - f_j|^2 / 2), exactly. */
 function bruteMeans(f: Float32Array, v: Float32Array, n: number, d: number): Float64Array {

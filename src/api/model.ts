@@ -14,7 +14,7 @@ import type { Predictor } from '../predict/model.js';
 import type { OutputClass } from '../predict/outputs.js';
 import { labelValues } from '../predict/outputs.js';
 import { predictImage, predictModel } from '../predict/pipeline.js';
-import { denseCrfSettings, type RefineOption } from '../predict/refine/denseCrf.js';
+import { denseCrfSettings, type RefineOption } from '../crf/denseCrf.js';
 import { allowedClasses } from '../predict/forbid.js';
 import { frontierPolygons, uncertaintyMask, type ClassPolygons } from '../predict/frontier.js';
 import { predictStream, type StreamResult } from '../predict/stream.js';

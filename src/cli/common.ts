@@ -2,7 +2,7 @@
 import { DEFAULT_MAX_PIXELS } from '../data/decode.js';
 import type { OptionSpec, Parsed } from './args.js';
 import { list, str } from './args.js';
-import { DEFAULT_DENSE_CRF, type RefineOption } from '../predict/refine/denseCrf.js';
+import { DEFAULT_DENSE_CRF, type RefineOption } from '../crf/denseCrf.js';
 import { GapsegError } from '../util/errors.js';
 
 export const CLASS_OPTIONS: OptionSpec[] = [

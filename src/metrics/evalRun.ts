@@ -10,7 +10,7 @@ import { encodeLabels, labelMap, type ClassDescription } from '../data/classes.j
 import { makeGap } from '../data/gaps.js';
 import { stringHash } from '../util/random.js';
 import { predictImage, predictModel } from '../predict/pipeline.js';
-import type { DenseCrfParams } from '../predict/refine/denseCrf.js';
+import type { DenseCrfParams } from '../crf/denseCrf.js';
 import { allowedClasses } from '../predict/forbid.js';
 import type { Predictor } from '../predict/model.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';

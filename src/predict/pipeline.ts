@@ -8,7 +8,8 @@ import { resizeImage } from '../data/resize.js';
 import type { Predictor, NetFn } from './model.js';
 import { fillWindow, imageGeometry, type InputPlan } from './plan.js';
 import { ResultRows, WindowBlender } from './rows.js';
-import { refineDenseCrf, type DenseCrfParams } from './refine/denseCrf.js';
+import { refineDenseCrf, type DenseCrfParams } from '../crf/denseCrf.js';
+import { argmaxAllowed, planesOf } from './forbid.js';
 
 export interface Prediction {
   width: number;
@@ -73,8 +74,9 @@ export async function predictImage(img: RgbImage, model: PredictModel, allowed: 
  * network pixel (the kernels' widths are at the network's scale).
  */
 export function refinePrediction(img: RgbImage, pred: Prediction, allowed: readonly number[], params: DenseCrfParams, scale: number): Prediction {
-  const r = refineDenseCrf({ width: pred.width, height: pred.height, rgb: img.data, probs: pred.probs, numClasses: pred.numClasses }, allowed, params, scale);
-  return { ...pred, probs: r.probs, classes: r.classes };
+  const n = pred.width * pred.height;
+  const probs = refineDenseCrf({ width: pred.width, height: pred.height, rgb: img.data, probs: pred.probs, numClasses: pred.numClasses }, allowed, params, scale);
+  return { ...pred, probs, classes: argmaxAllowed(planesOf(probs, n, pred.numClasses), allowed, n) };
 }
 
 /** A model view for a bare network function (tests, validation during training). */

@@ -19,7 +19,7 @@ import { removeStaleTemps } from '../util/atomic.js';
 import { settleAll } from '../util/settle.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { writeFrontierOutputs } from './frontierOutputs.js';
-import type { DenseCrfParams } from './refine/denseCrf.js';
+import type { DenseCrfParams } from '../crf/denseCrf.js';
 import { refinePrediction, type Prediction } from './pipeline.js';
 import { allowedClasses } from './forbid.js';
 import type { Predictor } from './model.js';

@@ -1,5 +1,5 @@
 /**
- * Refinement at prediction time: the fully connected CRF of Krähenbühl and Koltun (NeurIPS
+ * The fully connected CRF of Krähenbühl and Koltun (NeurIPS
  * 2011), as DeepLab used it, over the network's probabilities. Unary: -log p; pairwise: Potts
  * with an appearance kernel (position and colour) and a smoothness kernel (position only).
  * Mean field, each message a Gaussian filter on the permutohedral lattice (lattice.ts).
@@ -8,11 +8,11 @@
  * of the neighbours' class probabilities), so a kernel's weight is the logit a pixel gains for
  * a class its whole neighbourhood holds, whatever the kernel's width or the image's size.
  * Forbidden classes stay at probability 0 and never enter the filtering. Kernel widths are in
- * pixels at the model's scale (`scale` converts them to the image's). Pure TypeScript,
- * browser-safe.
+ * pixels at the model's scale (`scale` converts them to the image's). Used at prediction time
+ * (`predict --refine crf`) and for the gap's training targets (losses/gapLoss.ts). Pure
+ * TypeScript, browser-safe.
  */
-import { GapsegError } from '../../util/errors.js';
-import { argmaxAllowed } from '../forbid.js';
+import { GapsegError } from '../util/errors.js';
 import { buildLattice, type Lattice } from './lattice.js';
 
 /** Settings of the dense CRF (`predict --refine crf`). */
@@ -86,10 +86,10 @@ function pixelLattice(width: number, height: number, sxy: number, rgb: Uint8Arra
 }
 
 /**
- * The refined HWC probabilities (forbidden classes 0) and their argmax over `allowed`.
- * `scale` is image pixels per model pixel (the kernels' widths are given at the model's scale).
+ * The refined HWC probabilities over `allowed` (other classes 0). `scale` is image pixels per
+ * model pixel (the kernels' widths are given at the model's scale).
  */
-export function refineDenseCrf(input: RefineInput, allowed: readonly number[], params: DenseCrfParams, scale = 1): { probs: Float32Array; classes: Uint8Array } {
+export function refineDenseCrf(input: RefineInput, allowed: readonly number[], params: DenseCrfParams, scale = 1): Float32Array {
   const { width: w, height: h, numClasses: k } = input;
   const n = w * h;
   if (input.probs.length !== n * k || input.rgb.length !== n * 3) throw new Error(`refineDenseCrf: ${input.probs.length} probabilities and ${input.rgb.length} RGB bytes for ${w}x${h}x${k}`);
@@ -135,12 +135,6 @@ export function refineDenseCrf(input: RefineInput, allowed: readonly number[], p
     }
   }
   const probs = new Float32Array(n * k);
-  const planes = Array.from({ length: k }, () => new Float32Array(0));
-  for (let a = 0; a < ka; a++) {
-    const c = allowed[a];
-    const plane = new Float32Array(n);
-    for (let i = 0; i < n; i++) plane[i] = probs[i * k + c] = q[i * ka + a];
-    planes[c] = plane;
-  }
-  return { probs, classes: argmaxAllowed(planes, allowed, n) };
+  for (let a = 0; a < ka; a++) for (let i = 0; i < n; i++) probs[i * k + allowed[a]] = q[i * ka + a];
+  return probs;
 }
