@@ -49,7 +49,8 @@ import { makeGap } from '../src/data/gaps.js';
 import { generateImage } from '../src/data/sample.js';
 import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
 import { DEFAULT_FINE_TUNE, type ValidReport } from '../src/train/loop.js';
-import { DEFAULT_CRF, type GapLossConfig } from '../src/losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, type GapLossConfig } from '../src/losses/gapLoss.js';
+import { DEFAULT_DENSE_CRF, type DenseCrfParams } from '../src/crf/denseCrf.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
@@ -99,7 +100,9 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+crf', 'mobilenet_v2+full-masks'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks'];
+/** Weight of the CRF-targets gap loss in the +crf-targets variants. */
+const TARGETS_WEIGHT = argNumber('targets-weight', DEFAULT_CRF_TARGETS.weight);
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
 
 /** The gapseg+crf variants: one per CRF weight. */
@@ -255,6 +258,8 @@ interface Variant {
   gapLoss?: GapLossConfig;
   /** A pretrained encoder: trained with gapseg's loss from the ImageNet MobileNetV2. */
   encoder?: 'mobilenet_v2';
+  /** Predictions refined by the dense CRF (predict --refine crf). */
+  refine?: DenseCrfParams;
 }
 
 interface Row {
@@ -271,6 +276,8 @@ interface Row {
   meanBoundaryIoU: number | null;
   voidShare: number;
   frontierInGap: number | null;
+  /** Seconds per test image of prediction (refinement included). */
+  predictSeconds: number;
   trainSeconds: number;
   /** Epochs trained (the scratch variants' come from the equal-time probe). */
   epochs: number;
@@ -280,7 +287,7 @@ interface Row {
 type Scores = Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds' | 'epochs'>;
 
 /** Evaluate a run on the test images against the gap labels, the full truth and the real classes. */
-async function evaluate(runDir: string, ds: string, test: string[], real: ClassDescription, forbid: string[], truthDir: string | null): Promise<Scores> {
+async function evaluate(runDir: string, ds: string, test: string[], real: ClassDescription, forbid: string[], truthDir: string | null, refine?: DenseCrfParams): Promise<Scores> {
   const predictor = openTfjsPredictor(runDir);
   const k = predictor.classes.length;
   const allowed = allowedClasses(k, forbid.map((n) => predictor.classes.findIndex((c) => c.name === n)));
@@ -293,13 +300,16 @@ async function evaluate(runDir: string, ds: string, test: string[], real: ClassD
   const scores = emptyTotals(kr + 1);
   let voids = 0;
   let pixels = 0;
+  let predictSeconds = 0;
   try {
     for (const name of test) {
       const image = await readImage(path.join(ds, 'images', `${name}.png`));
       const lab = await readLabel(path.join(ds, 'labels', `${name}.png`));
       const labels = encodeLabels(lab.values, lab.width, realTable, name);
       const truth = truthDir ? encodeLabels((await readLabel(path.join(truthDir, `${name}.png`))).values, lab.width, realTable, name) : undefined;
-      const out = await predictImage(image, predictModel(predictor), allowed);
+      const t0 = performance.now();
+      const out = await predictImage(image, predictModel(predictor), allowed, refine);
+      predictSeconds += (performance.now() - t0) / 1000;
       const values = Uint16Array.from(out.classes, (c) => predictor.classes[c].value);
       // Predicted label values mapped to the real classes; a void prediction becomes VOID_INDEX.
       const pred = Uint8Array.from(values, (v) => (v === voidValue ? VOID_INDEX : realTable[v]));
@@ -322,6 +332,7 @@ async function evaluate(runDir: string, ds: string, test: string[], real: ClassD
     meanBoundaryIoU: fr.meanBoundaryIoU,
     voidShare: voids / pixels,
     frontierInGap: fr.frontierInGap,
+    predictSeconds: predictSeconds / test.length,
   };
 }
 
@@ -374,7 +385,7 @@ const MIN_DISTANCE = 0.01;
 function distanceClosed(rows: Row[]): { gap: string; variant: string; gapAccuracy: number | null; meanBF: number | null; labelledChange: number }[] {
   const out = [];
   for (const r of rows) {
-    const pretrained = r.variant === 'mobilenet_v2+crf';
+    const pretrained = r.variant.startsWith('mobilenet_v2+') && r.variant !== 'mobilenet_v2+full-masks';
     if (r.dataset === 'allsky-cloud' || !(r.variant.startsWith('gapseg+crf') || pretrained)) continue;
     const [baseId, fullId] = pretrained ? ['mobilenet_v2', 'mobilenet_v2+full-masks'] : ['gapseg', 'full-masks'];
     const base = rows.find((b) => b.dataset === r.dataset && b.gap === r.gap && b.variant === baseId);
@@ -411,7 +422,10 @@ async function main(): Promise<void> {
       ? [
           { id: 'mobilenet_v2', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS },
           { id: 'mobilenet_v2+crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF, weight: CRF_WEIGHTS[0] } },
-        ].filter((v) => wanted(v.id))
+          { id: 'mobilenet_v2+crf-targets', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF_TARGETS, weight: TARGETS_WEIGHT } },
+          { id: 'mobilenet_v2+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2', refine: DEFAULT_DENSE_CRF },
+          { id: 'mobilenet_v2+crf-targets+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+crf-targets', refine: DEFAULT_DENSE_CRF },
+        ].filter((v) => wanted(v.id) && (!v.reuse || wanted(v.reuse)))
       : [];
   /**
    * Train and evaluate one data set's variants, the pretrained ones first; the scratch ones then
@@ -423,12 +437,13 @@ async function main(): Promise<void> {
     const results: { v: Variant; m: Scores }[] = [];
     const first = variants.filter((v) => v.encoder);
     for (const v of first) {
-      times[v.id] = await runVariant(v, dir, label);
-      results.push({ v, m: await score(v, path.join(dir, v.id)) });
+      if (!v.reuse) times[v.id] = await runVariant(v, dir, label);
+      results.push({ v, m: await score(v, path.join(dir, v.reuse ?? v.id)) });
     }
+    const trained = first.filter((v) => !v.reuse);
     let e = scratchEpochs ?? epochs;
-    if (first.length && scratchEpochs === null) {
-      const budget = first.reduce((a, v) => a + times[v.id], 0) / first.length;
+    if (trained.length && scratchEpochs === null) {
+      const budget = trained.reduce((a, v) => a + times[v.id], 0) / trained.length;
       const probe = variants.find((v) => !v.encoder && !v.reuse && !v.gapLoss) ?? variants.find((v) => !v.encoder && !v.reuse);
       if (probe) {
         const t1 = await runVariant({ ...probe, id: 'probe', epochs: 1 }, dir, label);
@@ -473,7 +488,7 @@ async function main(): Promise<void> {
         `${d.id} ${gapKey(g)}`,
         d.epochs,
         scratchEpochs,
-        (v, runDir) => evaluate(runDir, ds, prepared.test, real, v.forbid ?? [], path.join(ds, 'truth')),
+        (v, runDir) => evaluate(runDir, ds, prepared.test, real, v.forbid ?? [], path.join(ds, 'truth'), v.refine),
         (v, m, t, epochs) => rows.push({ dataset: d.id, gap: gapName(g), variant: v.id, ...m, trainSeconds: t, epochs }),
       );
     }
@@ -516,7 +531,7 @@ async function main(): Promise<void> {
         'allsky',
         EPOCHS,
         null,
-        (v, runDir) => evaluate(runDir, sky.dir, sky.test, real, v.forbid ?? [], null),
+        (v, runDir) => evaluate(runDir, sky.dir, sky.test, real, v.forbid ?? [], null, v.refine),
         (v, m, t, epochs) => rows.push({ dataset: 'allsky-cloud', gap: 'real void', variant: v.id, ...m, trainSeconds: t, epochs }),
       );
     }
@@ -529,13 +544,13 @@ async function main(): Promise<void> {
   );
   console.log(
     table(
-      ['data set', 'gap', 'variant', 'acc labelled', 'mIoU labelled', 'IoU per class', 'acc in gap', 'BF', 'Boundary IoU', 'predicted void', 'epochs', 'train s'],
-      rows.map((r) => [r.dataset, r.gap, r.variant, pct(r.labelledAccuracy), f3(r.labelledMeanIoU), r.classIoU.map(f3).join(' / '), pct(r.gapAccuracy), f3(r.meanBF), f3(r.meanBoundaryIoU), pct(r.voidShare), String(r.epochs), r.trainSeconds.toFixed(0)]),
+      ['data set', 'gap', 'variant', 'acc labelled', 'mIoU labelled', 'IoU per class', 'acc in gap', 'BF', 'Boundary IoU', 'predicted void', 'epochs', 'train s', 'predict s/img'],
+      rows.map((r) => [r.dataset, r.gap, r.variant, pct(r.labelledAccuracy), f3(r.labelledMeanIoU), r.classIoU.map(f3).join(' / '), pct(r.gapAccuracy), f3(r.meanBF), f3(r.meanBoundaryIoU), pct(r.voidShare), String(r.epochs), r.trainSeconds.toFixed(0), r.predictSeconds.toFixed(3)]),
     ),
   );
   const closed = distanceClosed(rows);
   if (closed.length) {
-    console.log(`\nShare of the distance to the full-mask model closed by the gap loss (scratch: gapseg to full-masks; pretrained: mobilenet_v2 to mobilenet_v2+full-masks; 1 = full-mask quality, 0 = none, < 0 = worse; n/a where the full-mask model is not ahead by ${MIN_DISTANCE})\n`);
+    console.log(`\nShare of the distance to the full-mask model closed by the gap losses and refinement (scratch: gapseg to full-masks; pretrained: mobilenet_v2 to mobilenet_v2+full-masks; 1 = full-mask quality, 0 = none, < 0 = worse; n/a where the full-mask model is not ahead by ${MIN_DISTANCE})\n`);
     console.log(table(['gap', 'variant', 'acc in gap', 'BF', 'acc labelled change'], closed.map((c) => [c.gap, c.variant, f3(c.gapAccuracy), f3(c.meanBF), `${(100 * c.labelledChange).toFixed(1)} pts`])));
   }
   const crfNote = CRF_WEIGHTS.length ? ` --crf-weights ${CRF_WEIGHTS.join(',')}` : '';

@@ -172,6 +172,25 @@ test('--gap-loss: an unknown kind, a CRF option without it and a bad radius are 
   assert.ok(!fs.existsSync(out));
 });
 
+test('--gap-loss crf-targets trains (the loss and its settings in config.json and the log); the Gated CRF\'s kernel options are refused with it', async () => {
+  const data = await dataset({ pairs: 2 });
+  const out = freshOut();
+  const wrong = await train(data, freshOut(), ...CLASSES, '--gap-loss', 'crf-targets', '--crf-sigma-rgb', '0.2');
+  assertUserError(wrong, '--crf-sigma-rgb', 'goes with --gap-loss crf, not crf-targets');
+  const r = await train(data, out, ...CLASSES, '--make-gap', '2', '--gap-loss', 'crf-targets', '--crf-weight', '0.3');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /gap loss: CRF targets in the gap \(weight 0\.3; dense CRF: 5 iterations/);
+  const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { gapLoss: { kind: string; weight: number; sigmaRGB: number } };
+  assert.equal(cfg.gapLoss.kind, 'crf-targets');
+  assert.equal(cfg.gapLoss.weight, 0.3);
+  assert.ok(cfg.gapLoss.sigmaRGB > 0);
+  const history = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8')) as { trainLoss: number }[];
+  assert.ok(Number.isFinite(history[0].trainLoss) && history[0].trainLoss > 0);
+  // The run's config is read back (resume checks it): the new kind is accepted there too.
+  const again = await train(data, out, ...CLASSES, '--make-gap', '2', '--gap-loss', 'crf-targets', '--crf-weight', '0.3', '--resume');
+  assert.equal(again.code, 0, again.stderr);
+});
+
 // Every option of the train command as specified; removing or renaming one must fail here.
 const TRAIN_OPTIONS = [
   'out', 'classes', 'void', 'class-file', 'make-gap', 'scale', 'crop', 'batch', 'epochs', 'lr', 'weight-decay',

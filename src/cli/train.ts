@@ -7,7 +7,7 @@ import { progressBars } from './progress.js';
 import { train, type TrainOptions } from '../api/train.js';
 import { DEFAULT_TRAIN } from '../train/run.js';
 import { GapsegError } from '../util/errors.js';
-import { DEFAULT_CRF } from '../losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS } from '../losses/gapLoss.js';
 import { DEFAULT_FINE_TUNE } from '../train/loop.js';
 
 export const trainSpec: CommandSpec = {
@@ -44,11 +44,11 @@ export const trainSpec: CommandSpec = {
     MAX_PIXELS_OPTION,
     { name: 'no-augment', type: 'boolean', help: 'no flips, rotations, scaling or colour jitter' },
     { name: 'class-balance', type: 'number', placeholder: 'p', help: 'share of crops centred on a pixel of a randomly drawn class (helps small, rare objects)', default: 0 },
-    { name: 'gap-loss', type: 'string', placeholder: 'none|crf', help: 'regularise the unlabelled gap: crf pulls nearby pixels of similar colour to the same class', default: DEFAULT_TRAIN.gapLoss?.kind ?? 'none' },
-    { name: 'crf-weight', type: 'number', placeholder: 'w', help: 'weight of the CRF loss (relative to the cross-entropy)', default: DEFAULT_TRAIN.gapLoss?.weight ?? DEFAULT_CRF.weight },
-    { name: 'crf-radius', type: 'int', placeholder: 'px', help: 'CRF window radius; time grows with (2r+1)^2', default: DEFAULT_TRAIN.gapLoss?.radius ?? DEFAULT_CRF.radius },
-    { name: 'crf-sigma-xy', type: 'number', placeholder: 'px', help: 'CRF spatial kernel width', default: DEFAULT_TRAIN.gapLoss?.sigmaXY ?? DEFAULT_CRF.sigmaXY },
-    { name: 'crf-sigma-rgb', type: 'number', placeholder: 's', help: 'CRF colour kernel width, on RGB in 0..1', default: DEFAULT_TRAIN.gapLoss?.sigmaRGB ?? DEFAULT_CRF.sigmaRGB },
+    { name: 'gap-loss', type: 'string', placeholder: 'none|crf|crf-targets', help: 'a loss on the unlabelled gap from the image colours: crf pulls nearby pixels of similar colour to the same class; crf-targets trains the gap towards the dense CRF of the prediction (predict --refine crf)', default: DEFAULT_TRAIN.gapLoss?.kind ?? 'none' },
+    { name: 'crf-weight', type: 'number', placeholder: 'w', help: `weight of the gap loss relative to the cross-entropy (default ${DEFAULT_CRF.weight} for crf, ${DEFAULT_CRF_TARGETS.weight} for crf-targets)` },
+    { name: 'crf-radius', type: 'int', placeholder: 'px', help: 'crf: window radius; time grows with (2r+1)^2', default: DEFAULT_CRF.radius },
+    { name: 'crf-sigma-xy', type: 'number', placeholder: 'px', help: 'crf: spatial kernel width', default: DEFAULT_CRF.sigmaXY },
+    { name: 'crf-sigma-rgb', type: 'number', placeholder: 's', help: 'crf: colour kernel width, on RGB in 0..1', default: DEFAULT_CRF.sigmaRGB },
     THREADS_OPTION,
     { name: 'init-from', type: 'string', placeholder: 'dir', help: 'start from the weights of this run or model (its network, classes, normalisation): refine it with more labels' },
     { name: 'skip-unlabelled', type: 'boolean', help: 'train on the images that have a label file, leaving out those that have none yet' },

@@ -6,6 +6,7 @@
 import { GapsegError } from '../util/errors.js';
 import { readTextFile } from '../util/files.js';
 import { validateClasses, type ClassDescription } from '../data/classes.js';
+import { checkDenseCrf, type DenseCrfParams } from '../crf/denseCrf.js';
 import { isStat, netSpecs, type NetConfig } from '../nets/index.js';
 import type { LoadedCheckpoint } from './checkpoint.js';
 import type { TrainConfig } from './run.js';
@@ -87,8 +88,17 @@ export function readRunConfig(file: string): TrainConfig {
   const gap = cfg.gapLoss as Record<string, unknown> | null | undefined;
   if (gap !== null && gap !== undefined) {
     // Ranges as the train command checks them.
-    if (gap.kind !== 'crf' || !num(0, 1000)(gap.weight) || !int(1, 32)(gap.radius) || !num(0.1, 1000)(gap.sigmaXY) || !num(0.001, 10)(gap.sigmaRGB)) {
-      bad('"gapLoss" must be null or {"kind": "crf", weight, radius, sigmaXY, sigmaRGB} within the train command\'s ranges');
+    const crf = gap.kind === 'crf' && num(0, 1000)(gap.weight) && int(1, 32)(gap.radius) && num(0.1, 1000)(gap.sigmaXY) && num(0.001, 10)(gap.sigmaRGB);
+    let targets = gap.kind === 'crf-targets' && num(0, 1000)(gap.weight);
+    if (targets) {
+      try {
+        checkDenseCrf(gap as unknown as DenseCrfParams);
+      } catch {
+        targets = false;
+      }
+    }
+    if (!crf && !targets) {
+      bad('"gapLoss" must be null, {"kind": "crf", weight, radius, sigmaXY, sigmaRGB} or {"kind": "crf-targets", weight and the dense CRF settings} within the train command\'s ranges');
     }
   }
   return cfg as unknown as TrainConfig;
