@@ -100,7 +100,12 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
+/**
+ * Evaluate a variant's finished run from an earlier invocation (same cache, seed and settings:
+ * the caller's promise) instead of training it again; its training seconds come from its history.
+ */
+const KEEP_TRAINED = argString('keep-trained', 'no') === 'yes';
 /** Weight of the CRF-targets gap loss in the +crf-targets variants. */
 const TARGETS_WEIGHT = argNumber('targets-weight', DEFAULT_CRF_TARGETS.weight);
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
@@ -114,6 +119,21 @@ function crfVariants(classes: ClassDescription, dataset: string, classWeights?: 
     dataset,
     gapLoss: { ...DEFAULT_CRF, weight },
   }));
+}
+
+/**
+ * The usual fixes, with void as a third output: trained as a class, ignored (zero loss weight),
+ * and the void-class model with void forbidden at prediction; from scratch or on the pretrained
+ * encoder (ids prefixed mobilenet_v2+, as fastai users train them).
+ */
+function voidFixes(three: ClassDescription, voidName: string, classWeights: number[] | undefined, ignoredWeights: number[], dataset: string, pretrainedEncoder = false): Variant[] {
+  const pre = pretrainedEncoder ? 'mobilenet_v2+' : '';
+  const on = pretrainedEncoder ? { encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS } : {};
+  return [
+    { id: `${pre}void-class`, classes: three, classWeights, dataset, voidAsClass: voidName, ...on },
+    { id: `${pre}void-ignored`, classes: three, classWeights: ignoredWeights, dataset, voidAsClass: voidName, ...on },
+    { id: `${pre}void-forbid`, classes: three, forbid: [voidName], reuse: `${pre}void-class`, dataset, ...on },
+  ];
 }
 
 interface Prepared {
@@ -347,6 +367,14 @@ function realClassMeanIoU(v: Variant): (valid: ValidReport) => number {
 
 async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promise<number> {
   const runDir = path.join(runsDir, v.id);
+  const epochs = v.epochs ?? EPOCHS;
+  if (KEEP_TRAINED && fs.existsSync(path.join(runDir, 'model')) && fs.existsSync(path.join(runDir, 'history.json'))) {
+    const history = JSON.parse(fs.readFileSync(path.join(runDir, 'history.json'), 'utf8')) as { seconds: number }[];
+    if (history.length === epochs) {
+      console.error(`  [${gapLabel} ${v.id}] kept: the finished ${epochs}-epoch run in ${runDir}`);
+      return history.reduce((a, e) => a + e.seconds, 0);
+    }
+  }
   const t0 = Date.now();
   await runTraining(
     runDir,
@@ -359,7 +387,7 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
       crop: CROP,
       augment: { ...DEFAULT_TRAIN.augment, classBalance: CLASS_BALANCE },
       batchSize: 8,
-      epochs: v.epochs ?? EPOCHS,
+      epochs,
       lr: 5e-3,
       depth: 4,
       baseWidth: WIDTH,
@@ -417,9 +445,10 @@ async function main(): Promise<void> {
   const havePretrained = fs.existsSync(WEIGHTS);
   if (!havePretrained && PRETRAINED.some(wanted)) missing.push(`the MobileNetV2 weights (${WEIGHTS}; the pretrained variants)`);
   /** The pretrained variants of a data set (none without the weights). */
-  const pretrained = (classes: ClassDescription, dataset: string, classWeights?: number[]): Variant[] =>
+  const pretrained = (classes: ClassDescription, dataset: string, classWeights: number[] | undefined, fixes: Variant[]): Variant[] =>
     havePretrained
       ? [
+          ...fixes.filter((v) => wanted(v.id) && (!v.reuse || wanted(v.reuse))),
           { id: 'mobilenet_v2', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS },
           { id: 'mobilenet_v2+crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF, weight: CRF_WEIGHTS[0] } },
           { id: 'mobilenet_v2+crf-targets', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF_TARGETS, weight: TARGETS_WEIGHT } },
@@ -478,12 +507,10 @@ async function main(): Promise<void> {
       const variants: Variant[] = [
         { id: 'gapseg', classes: real, classWeights: w2, dataset: ds },
         ...crfVariants(real, ds, w2),
-        { id: 'void-class', classes: three, classWeights: [1, d.weight, 1], dataset: ds, voidAsClass: 'gap' },
-        { id: 'void-ignored', classes: three, classWeights: [1, d.weight, 0], dataset: ds, voidAsClass: 'gap' },
-        { id: 'void-forbid', classes: three, forbid: ['gap'], reuse: 'void-class', dataset: ds },
+        ...voidFixes(three, 'gap', [1, d.weight, 1], [1, d.weight, 0], ds),
       ].filter((v) => wanted(v.id));
       scratchEpochs = await trainVariants(
-        [...variants, ...pretrained(real, ds, w2)],
+        [...variants, ...pretrained(real, ds, w2, voidFixes(three, 'gap', [1, d.weight, 1], [1, d.weight, 0], ds, true))],
         path.join(runsDir, `${d.id}-${gapKey(g)}`),
         `${d.id} ${gapKey(g)}`,
         d.epochs,
@@ -521,12 +548,10 @@ async function main(): Promise<void> {
       const variants: Variant[] = [
         { id: 'gapseg', classes: real, dataset: sky.dir },
         ...crfVariants(real, sky.dir),
-        { id: 'void-class', classes: three, dataset: sky.dir, voidAsClass: 'outside' },
-        { id: 'void-ignored', classes: three, classWeights: [0, 1, 1], dataset: sky.dir, voidAsClass: 'outside' },
-        { id: 'void-forbid', classes: three, forbid: ['outside'], reuse: 'void-class', dataset: sky.dir },
+        ...voidFixes(three, 'outside', undefined, [0, 1, 1], sky.dir),
       ].filter((v) => wanted(v.id));
       await trainVariants(
-        [...variants, ...pretrained(real, sky.dir)],
+        [...variants, ...pretrained(real, sky.dir, undefined, voidFixes(three, 'outside', undefined, [0, 1, 1], sky.dir, true))],
         path.join(runsDir, 'allsky'),
         'allsky',
         EPOCHS,
