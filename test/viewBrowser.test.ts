@@ -17,6 +17,7 @@ import { makeRng } from '../src/util/random.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
+import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
 
 const skip = browserSkipReason();
 if (skip) process.stderr.write(`browser tests skipped: ${skip}\n`);
@@ -102,6 +103,23 @@ test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, r
     } finally {
       predictor.dispose();
     }
+
+    // Refinement in the page: what gapseg predict --refine crf computes in Node, and off again.
+    await page.check('#refine');
+    await page.waitForSelector('body[data-refined="file-generated.png"]', { timeout: 60_000 });
+    const refinedPage = await summary(page);
+    const refiner = openTfjsPredictor(run);
+    try {
+      const node = await predictImage({ width: 80, height: 80, data: gen.rgb }, predictModel(refiner), allowedClasses(2, []), DEFAULT_DENSE_CRF);
+      let same = 0;
+      for (let i = 0; i < node.classes.length; i++) if (node.classes[i] === refinedPage.classes[i]) same++;
+      assert.ok(same / node.classes.length > 0.99, `refined: browser and Node agree on ${same} of ${node.classes.length} pixels`);
+    } finally {
+      refiner.dispose();
+    }
+    await page.uncheck('#refine');
+    await page.waitForSelector('body[data-refined=""]', { timeout: 60_000 });
+    assert.deepEqual((await summary(page)).classes, s.classes, 'unrefined again');
 
     // The threshold re-decides classes and moves the frontier, without running the model again.
     // Thresholds at the 30th and 70th percentiles of p(smoke), so both split the image.

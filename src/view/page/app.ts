@@ -12,6 +12,8 @@ import { LabelHistory, type StrokeBuilder } from '../shared/paint.js';
 import { classOutline, pathData, type Polyline } from '../shared/contour.js';
 import { frontierLines } from '../shared/frontierLayer.js';
 import { netModel, predictImage } from '../../predict/pipeline.js';
+import { imageGeometry } from '../../predict/plan.js';
+import { DEFAULT_DENSE_CRF, refineDenseCrf } from '../../crf/denseCrf.js';
 import { recipePlan } from '../../predict/plan.js';
 
 // --- TensorFlow.js, loaded as classic scripts before this module (global `tf`) ---
@@ -95,7 +97,10 @@ interface View {
   truth: Uint8Array | null;
   /** Predicted classes read from a predictions folder (no probabilities). */
   filePred: Uint8Array | null;
+  /** The probabilities shown: the network's, or their dense-CRF refinement while "refine" is on. */
   probs: Float32Array | null;
+  /** The network's own probabilities. */
+  netProbs: Float32Array | null;
   pred: Uint8Array | null;
 }
 
@@ -232,6 +237,21 @@ async function predictProbs(rgba: Uint8ClampedArray, width: number, height: numb
   const all = [...Array(k).keys()];
   const pred = await predictImage({ width, height, data: rgb }, netModel(net, recipePlan(m.recipe, m.multiple, m.radius), k, 1), all);
   return pred.probs;
+}
+
+/**
+ * The probabilities to show: the network's, or while "refine" is on their refinement by the
+ * dense CRF of gapseg predict --refine crf (same settings and kernel scale). The page refines
+ * over every class and forbids afterwards; the command forbids first (README).
+ */
+function shownProbs(v: View): Float32Array | null {
+  if (!v.netProbs || !$<HTMLInputElement>('refine').checked) return v.netProbs;
+  const c = state.catalog as CatalogJson;
+  const m = c.model as NonNullable<CatalogJson['model']>;
+  const geo = imageGeometry(v.width, v.height, recipePlan(m.recipe, m.multiple, m.radius));
+  const rgb = new Uint8Array(v.width * v.height * 3);
+  for (let i = 0; i < v.width * v.height; i++) for (let ch = 0; ch < 3; ch++) rgb[i * 3 + ch] = v.rgba[i * 4 + ch];
+  return refineDenseCrf({ width: v.width, height: v.height, rgb, probs: v.netProbs, numClasses: state.k }, [...Array(state.k).keys()], DEFAULT_DENSE_CRF, v.width / geo.nw);
 }
 
 function decision(): Decision {
@@ -609,7 +629,7 @@ function showPixel(e: PointerEvent): void {
 // --- Opening images ---
 async function loadItem(it: Item): Promise<View> {
   const px = await fetchPixels(it.image);
-  const v: View = { key: `item-${it.id}`, name: it.name, width: px.width, height: px.height, rgba: px.rgba, labels: null, truth: null, filePred: null, probs: null, pred: null };
+  const v: View = { key: `item-${it.id}`, name: it.name, width: px.width, height: px.height, rgba: px.rgba, labels: null, truth: null, filePred: null, probs: null, netProbs: null, pred: null };
   const edit = state.edits.get(it.id);
   if (edit && edit.labels.length === px.width * px.height) v.labels = edit.labels;
   else if (it.label) {
@@ -618,8 +638,10 @@ async function loadItem(it: Item): Promise<View> {
     if (m.version) it.labelVersion = m.version;
   } else if (it.labelVersion !== null) v.labels = new Uint8Array(px.width * px.height).fill(VOID);
   if (it.truth) v.truth = await fetchClasses(it.truth, px.width, px.height);
-  if (state.model) v.probs = await predictProbs(px.rgba, px.width, px.height);
-  else if (it.pred) v.filePred = await fetchClasses(it.pred, px.width, px.height);
+  if (state.model) {
+    v.netProbs = await predictProbs(px.rgba, px.width, px.height);
+    v.probs = shownProbs(v);
+  } else if (it.pred) v.filePred = await fetchClasses(it.pred, px.width, px.height);
   return v;
 }
 
@@ -669,9 +691,10 @@ async function openFile(file: File): Promise<void> {
       px = await bitmapPixels(await r.blob());
     }
     const t0 = performance.now();
-    const probs = await predictProbs(px.rgba, px.width, px.height);
+    const netProbs = await predictProbs(px.rgba, px.width, px.height);
+    const v: View = { key: `file-${file.name}`, name: file.name, width: px.width, height: px.height, rgba: px.rgba, labels: null, truth: null, filePred: null, probs: null, netProbs, pred: null };
+    v.probs = shownProbs(v);
     const ms = performance.now() - t0;
-    const v: View = { key: `file-${file.name}`, name: file.name, width: px.width, height: px.height, rgba: px.rgba, labels: null, truth: null, filePred: null, probs, pred: null };
     state.current = v;
     state.currentItem = null;
     renderTable();
@@ -783,6 +806,13 @@ function setupControls(c: CatalogJson): void {
     state.thresholdTouched = true;
     $('threshold-value').textContent = state.threshold.toFixed(2);
     drawPrediction();
+  });
+  $('refine').addEventListener('change', () => {
+    const v = state.current;
+    if (!v) return;
+    v.probs = shownProbs(v);
+    drawPrediction();
+    document.body.dataset.refined = $<HTMLInputElement>('refine').checked ? v.key : '';
   });
   const classes = c.classes ?? [];
   const focus = $<HTMLSelectElement>('focus');
