@@ -12,7 +12,11 @@
  *   mobilenet_v2  gapseg's loss on the ImageNet-pretrained MobileNetV2 U-Net (--encoder
  *                 mobilenet_v2, fine-tuned: frozen epochs, then all); +crf with the gap loss;
  *                 +full-masks trained on the full masks: the pretrained variants' upper bound
- *                 (on smoke the scratch full-mask model learns nothing, so it bounds nothing)
+ *                 (on smoke the scratch full-mask model learns nothing, so it bounds nothing);
+ *                 +crf-targets with the CRF-targets gap loss (--gap-loss crf-targets); +refine and
+ *                 +crf-targets+refine: those models' predictions refined by the dense CRF
+ *                 (predict --refine crf; no training of their own); +void-class, +void-ignored,
+ *                 +void-forbid: the void fixes on the pretrained encoder (fastai's recipe)
  *
  * With the pretrained variants, every from-scratch variant trains for as long as they do
  * (the same training time, not the same epochs): its epoch count is the MobileNetV2 run's
@@ -32,6 +36,9 @@
  * folder. Metrics on each data set's test images, at the training scale. Writes
  * bench/results/gap.json (--results another name). For the gapseg+crf variants the table below
  * adds the share of the distance from gapseg to full-masks they close.
+ *
+ * --keep-trained yes evaluates runs an earlier invocation finished (same cache and settings)
+ * instead of training them again.
  *
  *   npm run bench:gap [-- --epochs 6 --gaps 2,4,8 --datasets smoke,allsky --max-train 0
  *                        --crf-weights 0.1,0.3 --variants gapseg,gapseg+crf,mobilenet_v2,full-masks
