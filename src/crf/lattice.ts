@@ -45,19 +45,18 @@ class KeyTable {
   /** The vertex of key[at..at+d), created when `insert`; -1 when absent. */
   find(key: Int32Array, at: number, insert: boolean): number {
     const d = this.d;
+    const keys = this.keys;
+    const slots = this.slots;
+    const mask = this.mask;
     let s = this.hash(key, at);
     for (;;) {
-      const v = this.slots[s];
+      const v = slots[s];
       if (v < 0) break;
-      let same = true;
-      for (let i = 0; i < d; i++) {
-        if (this.keys[v * d + i] !== key[at + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return v;
-      s = (s + 1) & this.mask;
+      let i = 0;
+      const base = v * d;
+      while (i < d && keys[base + i] === key[at + i]) i++;
+      if (i === d) return v;
+      s = (s + 1) & mask;
     }
     if (!insert) return -1;
     if (this.size * d >= this.keys.length) {
