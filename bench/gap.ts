@@ -13,7 +13,8 @@
  *                 mobilenet_v2, fine-tuned: frozen epochs, then all); +crf with the gap loss;
  *                 +full-masks trained on the full masks: the pretrained variants' upper bound
  *                 (on smoke the scratch full-mask model learns nothing, so it bounds nothing);
- *                 +crf-targets with the CRF-targets gap loss (--gap-loss crf-targets); +refine and
+ *                 +crf-targets with the CRF-targets gap loss (--gap-loss crf-targets); +mean-teacher
+ *                 with self-training in the gap (the mean-teacher gap loss); +refine and
  *                 +crf-targets+refine: those models' predictions refined by the dense CRF
  *                 (predict --refine crf; no training of their own); +void-class, +void-ignored,
  *                 +void-forbid: the void fixes on the pretrained encoder (fastai's recipe)
@@ -56,7 +57,7 @@ import { makeGap } from '../src/data/gaps.js';
 import { generateImage } from '../src/data/sample.js';
 import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
 import { DEFAULT_FINE_TUNE, type ValidReport } from '../src/train/loop.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, type GapLossConfig } from '../src/losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, type GapLossConfig } from '../src/losses/gapLoss.js';
 import { DEFAULT_DENSE_CRF, type DenseCrfParams } from '../src/crf/denseCrf.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
@@ -107,7 +108,7 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
 /**
  * Evaluate a variant's finished run from an earlier invocation (same cache, seed and settings:
  * the caller's promise) instead of training it again; its training seconds come from its history.
@@ -459,6 +460,7 @@ async function main(): Promise<void> {
           { id: 'mobilenet_v2', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS },
           { id: 'mobilenet_v2+crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF, weight: CRF_WEIGHTS[0] } },
           { id: 'mobilenet_v2+crf-targets', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF_TARGETS, weight: TARGETS_WEIGHT } },
+          { id: 'mobilenet_v2+mean-teacher', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: DEFAULT_MEAN_TEACHER },
           { id: 'mobilenet_v2+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+crf-targets+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+crf-targets', refine: DEFAULT_DENSE_CRF },
         ].filter((v) => wanted(v.id) && (!v.reuse || wanted(v.reuse)))

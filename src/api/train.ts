@@ -5,7 +5,7 @@ import { GapsegError } from '../util/errors.js';
 import { parseClassesFlag, type ClassDescription } from '../data/classes.js';
 import { DEFAULT_TRAIN, resolveClasses, runTraining, type RunResult, type TrainConfig, type TrainObserver } from '../train/run.js';
 import type { EpochRecord } from '../train/loop.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, type GapLossConfig } from '../losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, type GapLossConfig } from '../losses/gapLoss.js';
 import { reportObserver } from '../view/runReport.js';
 import { startEngine } from './engine.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
@@ -66,8 +66,10 @@ export interface TrainOptions {
   /** Share of crops centred on a pixel of a randomly drawn class. */
   classBalance?: number;
   /** A loss on the unlabelled gap: 'crf' pulls nearby pixels of similar colour to the same class; 'crf-targets' trains the gap towards the dense CRF of the prediction. */
-  gapLoss?: 'none' | 'crf' | 'crf-targets';
+  gapLoss?: 'none' | 'crf' | 'crf-targets' | 'mean-teacher';
   crf?: CrfOptions;
+  /** With gapLoss 'mean-teacher': its weight relative to the cross-entropy. */
+  teacherWeight?: number;
   /** Compute threads (default: all cores, at most 8). */
   threads?: number;
   /** Start from the weights of this run or model folder (its network, classes and input normalisation; its run's crop, batch, rate, scale, gap and tile unless given): refine a model, e.g. once more labels are painted. */
@@ -138,13 +140,20 @@ function checkNumber(value: unknown, flag: string, lo: number, hi: number, integ
 /** The gap loss of the options (null: cross-entropy on labelled pixels only). */
 function gapLossOf(o: TrainOptions): GapLossConfig | null {
   const kind = o.gapLoss ?? 'none';
-  if (kind !== 'none' && kind !== 'crf' && kind !== 'crf-targets') throw new GapsegError(`--gap-loss must be none, crf or crf-targets, got "${String(kind)}"`, 2);
+  if (kind !== 'none' && kind !== 'crf' && kind !== 'crf-targets' && kind !== 'mean-teacher') throw new GapsegError(`--gap-loss must be none, crf, crf-targets or mean-teacher, got "${String(kind)}"`, 2);
+  checkNumber(o.teacherWeight, 'teacher-weight', 0, 1000, false);
+  if (o.teacherWeight !== undefined && kind !== 'mean-teacher') throw new GapsegError('--teacher-weight needs --gap-loss mean-teacher', 2);
   const crf = o.crf ?? {};
   for (const [key, flag, lo, hi] of CRF_RANGES) checkNumber(crf[key], flag, lo, hi, key === 'radius');
   if (kind === 'none') {
     const stray = CRF_RANGES.find(([key]) => crf[key] !== undefined);
     if (stray) throw new GapsegError(`--${stray[1]} needs --gap-loss crf`, 2);
     return null;
+  }
+  if (kind === 'mean-teacher') {
+    const stray = CRF_RANGES.find(([key]) => crf[key] !== undefined);
+    if (stray) throw new GapsegError(`--${stray[1]} goes with --gap-loss crf or crf-targets, not mean-teacher`, 2);
+    return { ...DEFAULT_MEAN_TEACHER, ...(o.teacherWeight !== undefined ? { weight: o.teacherWeight } : {}) };
   }
   if (kind === 'crf-targets') {
     // Its kernels are the dense CRF's of predict --refine (given in RGB 0..255), not the Gated CRF's.

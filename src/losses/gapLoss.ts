@@ -1,13 +1,15 @@
 /**
  * The optional loss on the unlabelled gap. Cross-entropy on labelled pixels says nothing about
- * the gap; two losses say something, both from the image's colours:
+ * the gap; these losses do:
  *  - 'crf', the Gated CRF loss (gatedCrf.ts): on every pixel inside the image, a pull of
  *    neighbouring pixels of similar colour towards the same class;
  *  - 'crf-targets': inside the gap, cross-entropy towards the fully connected CRF's refinement
  *    of the network's own prediction (crf/denseCrf.ts, the mean field of `predict --refine crf`,
  *    held fixed: no gradient through it), as Kolesnikov and Lampert's constrain-to-boundary loss
- *    (SEC, ECCV 2016) does on all pixels. The frontier is pulled to where the CRF puts it.
- * Either way the frontier falls on the image's own edges rather than wherever the network's
+ *    (SEC, ECCV 2016) does on all pixels;
+ *  - 'mean-teacher': self-training, the confident predictions of a weight-averaged teacher on
+ *    the flipped crop become the gap's targets.
+ * The first two put the frontier on the image's own edges rather than wherever the network's
  * smoothness puts it. Colour is the augmented crop's own RGB (what the network sees, before the
  * mean/std normalisation); the gate is the crop's validity mask (0 on padding outside the image).
  */
@@ -19,12 +21,41 @@ import { DEFAULT_DENSE_CRF, refineDenseCrf, type DenseCrfParams } from '../crf/d
 export interface CrfGapLoss extends GatedCrfParams {
   kind: 'crf';
 }
-/** CRF targets in the gap: `weight` times the mean cross-entropy over gap pixels. */
+/** CRF targets in the gap: cross-entropy over gap pixels, each weighing `weight` labelled pixels. */
 export interface CrfTargetsGapLoss extends DenseCrfParams {
   kind: 'crf-targets';
   weight: number;
 }
-export type GapLossConfig = CrfGapLoss | CrfTargetsGapLoss;
+/**
+ * Self-training in the gap: targets from a teacher, the exponential moving average of the
+ * network's weights (Tarvainen and Valpola 2017), on the horizontally flipped crop, where its
+ * top probability reaches `confidence`.
+ */
+export interface MeanTeacherGapLoss {
+  kind: 'mean-teacher';
+  weight: number;
+  /** The teacher's weights move this much of the way to the student's per step: 1 - ema. */
+  ema: number;
+  confidence: number;
+}
+export type GapLossConfig = CrfGapLoss | CrfTargetsGapLoss | MeanTeacherGapLoss;
+
+/** Settings of the mean teacher. */
+export const DEFAULT_MEAN_TEACHER: MeanTeacherGapLoss = { kind: 'mean-teacher', weight: 0.5, ema: 0.99, confidence: 0.7 };
+
+/** Share of training over which the self-referential gap losses ramp up from 0. */
+const RAMP = 0.5;
+
+/**
+ * The gap loss at `progress` (0..1) of training. The losses whose targets come from the network
+ * itself (crf-targets, mean-teacher) start at weight 0 and reach theirs halfway, as consistency
+ * losses do (Laine and Aila 2017): an untrained network's targets are its own guesses, and at
+ * full weight from the start they taught the gap "background" until no smoke was left.
+ */
+export function gapLossAt(cfg: GapLossConfig | null, progress: number): GapLossConfig | null {
+  if (!cfg || cfg.kind === 'crf') return cfg;
+  return { ...cfg, weight: cfg.weight * Math.min(1, Math.max(0, progress) / RAMP) };
+}
 
 /** Settings of `--gap-loss crf-targets`: the dense CRF of `predict --refine crf`. */
 export const DEFAULT_CRF_TARGETS: CrfTargetsGapLoss = { kind: 'crf-targets', weight: 0.5, ...DEFAULT_DENSE_CRF };
@@ -47,39 +78,48 @@ export interface GapLossInputs {
   width: number;
   rgb?: Uint8Array;
   valid?: Uint8Array;
-  targets?: { oneHot: Float32Array };
+  targets?: { oneHot: Float32Array; weightSum?: number };
 }
 
 type GapTerm = { term: (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor4D }; dispose: () => void };
 
-/** The CRF-targets term: pixels inside a crop with no target are the gap. */
-function crfTargetsTerm(cfg: CrfTargetsGapLoss, batch: GapLossInputs): GapTerm {
+/** Pixels of the batch inside their crop with no target: the gap. */
+function gapPixels(batch: GapLossInputs): { gap: Uint8Array; k: number } {
   const { n, height: h, width: w } = batch;
-  const hw = h * w;
-  const rgb = batch.rgb;
   const oneHot = batch.targets?.oneHot;
-  if (!rgb || rgb.length !== n * hw * 3 || !oneHot || oneHot.length % (n * hw) !== 0) throw new Error('gap loss: the batch carries no crop RGB or targets of the right size');
-  const k = oneHot.length / (n * hw);
-  const gap = new Uint8Array(n * hw);
-  let count = 0;
-  for (let i = 0; i < n * hw; i++) {
+  if (!oneHot || oneHot.length % (n * h * w) !== 0) throw new Error('gap loss: the batch carries no targets of the right size');
+  const k = oneHot.length / (n * h * w);
+  const gap = new Uint8Array(n * h * w);
+  for (let i = 0; i < gap.length; i++) {
     if (batch.valid && !batch.valid[i]) continue;
     let s = 0;
     for (let c = 0; c < k; c++) s += oneHot[i * k + c];
-    if (s === 0) {
-      gap[i] = 1;
-      count++;
-    }
+    if (s === 0) gap[i] = 1;
   }
-  const classes = [...Array(k).keys()];
+  return { gap, k };
+}
+
+/**
+ * The cross-entropy towards soft targets over the gap pixels whose target's top probability
+ * reaches `confidence`, each pixel weighing `weight` labelled pixels of weight 1 (the sum is
+ * divided by the batch's labelled weight, as the cross-entropy is; by the pixels used when
+ * nothing is labelled). targets(b, probs) gives crop b's HWC targets from its softmax; they
+ * are held fixed: the gradient is weight (p - q) / that sum.
+ */
+function softTargetsTerm(weight: number, batch: GapLossInputs, targets: (b: number, probs: Float32Array) => Float32Array, confidence = 0): GapTerm {
+  const { n, height: h, width: w } = batch;
+  const hw = h * w;
+  const { gap, k } = gapPixels(batch);
+  const anyGap = (b: number) => gap.subarray(b * hw, (b + 1) * hw).includes(1);
   return {
     term: (logits) => {
       const grad = new Float32Array(n * hw * k);
-      if (count === 0 || cfg.weight === 0) return { value: 0, grad: tf.tensor4d(grad, logits.shape) };
-      const z = logits.dataSync();
+      const z = weight === 0 || !gap.includes(1) ? null : logits.dataSync();
       const probs = new Float32Array(hw * k);
       let value = 0;
-      for (let b = 0; b < n; b++) {
+      let count = 0;
+      for (let b = 0; z && b < n; b++) {
+        if (!anyGap(b)) continue;
         const base = b * hw;
         for (let i = 0; i < hw; i++) {
           const o = (base + i) * k;
@@ -89,12 +129,13 @@ function crfTargetsTerm(cfg: CrfTargetsGapLoss, batch: GapLossInputs): GapTerm {
           for (let c = 0; c < k; c++) sum += probs[i * k + c] = Math.exp(z[o + c] - m);
           for (let c = 0; c < k; c++) probs[i * k + c] /= sum;
         }
-        let any = false;
-        for (let i = 0; i < hw && !any; i++) any = gap[base + i] === 1;
-        if (!any) continue;
-        const q = refineDenseCrf({ width: w, height: h, rgb: rgb.subarray(base * 3, (base + hw) * 3), probs, numClasses: k }, classes, cfg);
+        const q = targets(b, probs);
         for (let i = 0; i < hw; i++) {
           if (!gap[base + i]) continue;
+          let top = 0;
+          for (let c = 0; c < k; c++) top = Math.max(top, q[i * k + c]);
+          if (top < confidence) continue;
+          count++;
           for (let c = 0; c < k; c++) {
             const p = probs[i * k + c];
             value -= q[i * k + c] * Math.log(Math.max(p, 1e-12));
@@ -102,7 +143,8 @@ function crfTargetsTerm(cfg: CrfTargetsGapLoss, batch: GapLossInputs): GapTerm {
           }
         }
       }
-      const scale = cfg.weight / count;
+      const labelled = batch.targets?.weightSum ?? 0;
+      const scale = count ? weight / (labelled > 0 ? labelled : count) : 0;
       for (let i = 0; i < grad.length; i++) grad[i] *= scale;
       return { value: value * scale, grad: tf.tensor4d(grad, logits.shape) };
     },
@@ -110,12 +152,32 @@ function crfTargetsTerm(cfg: CrfTargetsGapLoss, batch: GapLossInputs): GapTerm {
   };
 }
 
+/** CRF targets: the dense CRF of each crop's own prediction over its colours. */
+function crfTargetsTerm(cfg: CrfTargetsGapLoss, batch: GapLossInputs): GapTerm {
+  const { n, height: h, width: w } = batch;
+  const hw = h * w;
+  const rgb = batch.rgb;
+  if (!rgb || rgb.length !== n * hw * 3) throw new Error('gap loss: the batch carries no crop RGB of the right size');
+  const k = (batch.targets?.oneHot.length ?? 0) / (n * hw);
+  const classes = [...Array(k).keys()];
+  return softTargetsTerm(cfg.weight, batch, (b, probs) => refineDenseCrf({ width: w, height: h, rgb: rgb.subarray(b * hw * 3, (b + 1) * hw * 3), probs, numClasses: k }, classes, cfg));
+}
+
+/** Mean-teacher targets: the teacher's probabilities of the batch, where confident. */
+function teacherTerm(cfg: MeanTeacherGapLoss, batch: GapLossInputs, teacher: Float32Array | undefined): GapTerm {
+  const hw = batch.height * batch.width;
+  const k = (batch.targets?.oneHot.length ?? 0) / (batch.n * hw);
+  if (!teacher || teacher.length !== batch.n * hw * k) throw new Error('gap loss: mean teacher without the teacher\'s probabilities of the batch');
+  return softTargetsTerm(cfg.weight, batch, (b) => teacher.subarray(b * hw * k, (b + 1) * hw * k), cfg.confidence);
+}
+
 /**
  * The gap loss of a batch as a function of the logits (value and gradient w.r.t. them);
  * `dispose` frees its image and gate tensors.
  */
-export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs): GapTerm {
+export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs, teacher?: Float32Array): GapTerm {
   if (cfg.kind === 'crf-targets') return crfTargetsTerm(cfg, batch);
+  if (cfg.kind === 'mean-teacher') return teacherTerm(cfg, batch, teacher);
   const { n, height: h, width: w } = batch;
   if (!batch.rgb || batch.rgb.length !== n * h * w * 3) throw new Error('gap loss: the batch carries no crop RGB of the right size');
   const rgb = new Float32Array(batch.rgb.length);
@@ -140,6 +202,7 @@ export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs): GapTerm {
 /** One-line description for logs. */
 export function describeGapLoss(cfg: GapLossConfig | null | undefined): string {
   if (!cfg) return 'none';
+  if (cfg.kind === 'mean-teacher') return `mean teacher in the gap (weight ${cfg.weight}, weights averaged with ${cfg.ema} per step, targets where the teacher's top probability reaches ${cfg.confidence}, teacher on the flipped crop)`;
   if (cfg.kind === 'crf-targets') {
     return `CRF targets in the gap (weight ${cfg.weight}; dense CRF: ${cfg.iterations} iterations, appearance ${cfg.appearanceWeight} at sigma xy ${cfg.sigmaXY} px, rgb ${cfg.sigmaRGB}; smoothness ${cfg.smoothnessWeight} at ${cfg.smoothnessXY} px)`;
   }

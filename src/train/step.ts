@@ -4,7 +4,7 @@
  * batch-norm moving averages.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { isEncoder, netLossAndGradients, updateMovingStats, type AnyNet, type LogitsLoss } from '../nets/index.js';
+import { buildNet, isEncoder, netForward, netLossAndGradients, netValues, updateMovingStats, type AnyNet, type LogitsLoss } from '../nets/index.js';
 import { maskedCrossEntropy, type LossTargets } from '../losses/crossEntropy.js';
 import { adamUpdate, type AdamHyper, type AdamState } from './adam.js';
 import { gapLossTerm, type GapLossConfig } from '../losses/gapLoss.js';
@@ -45,12 +45,49 @@ export interface EncoderPhase {
   encoderLrScale: number;
 }
 
+/** A mean teacher: a copy of the network whose weights follow the student's by averaging. */
+export interface Teacher {
+  net: AnyNet;
+  ema: number;
+}
+
+/** A teacher starting from the network's current weights. */
+export async function makeTeacher(net: AnyNet, ema: number): Promise<Teacher> {
+  return { net: buildNet(net.config, await netValues(net)), ema };
+}
+
+/** The teacher's class probabilities of a batch [n,h,w,k]: its forward pass on the flipped crops, flipped back. */
+function teacherProbs(teacher: Teacher, x: tf.Tensor4D): Float32Array {
+  const p = tf.tidy(() => tf.reverse(tf.softmax(netForward(teacher.net, tf.reverse(x, 2), true)), 2));
+  try {
+    return p.dataSync() as Float32Array;
+  } finally {
+    p.dispose();
+  }
+}
+
+/** Move the teacher's weights towards the student's: t = ema t + (1 - ema) s. */
+function followStudent(teacher: Teacher, net: AnyNet): void {
+  tf.tidy(() => {
+    for (const [name, t] of Object.entries(teacher.net.params)) t.assign(tf.add(tf.mul(t, teacher.ema), tf.mul(net.params[name], 1 - teacher.ema)));
+  });
+}
+
 /** Run one training step and return the loss value (before the update), gap loss included. */
-export function trainStep(net: AnyNet, adam: AdamState, batch: HostBatch, hyper: AdamHyper, gapLoss: GapLossConfig | null = null, phase: EncoderPhase = { trainEncoder: true, encoderLrScale: 1 }): number {
+export function trainStep(
+  net: AnyNet,
+  adam: AdamState,
+  batch: HostBatch,
+  hyper: AdamHyper,
+  gapLoss: GapLossConfig | null = null,
+  phase: EncoderPhase = { trainEncoder: true, encoderLrScale: 1 },
+  teacher: Teacher | null = null,
+): number {
   const k = net.config.numClasses;
   const x = tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, net.config.inChannels]);
   const t = tf.tensor4d(batch.targets.oneHot, [batch.n, batch.height, batch.width, k]);
-  const extra = gapLoss ? gapLossTerm(gapLoss, batch) : null;
+  if (gapLoss?.kind === 'mean-teacher' && !teacher) throw new Error('trainStep: the mean-teacher gap loss needs a teacher');
+  const extra = gapLoss ? gapLossTerm(gapLoss, batch, teacher ? teacherProbs(teacher, x) : undefined) : null;
   const loss = stepLoss(t, batch.targets.weightSum, extra?.term ?? null);
   let result;
   try {
@@ -63,5 +100,6 @@ export function trainStep(net: AnyNet, adam: AdamState, batch: HostBatch, hyper:
   adamUpdate(net.params, grads, adam, hyper, (name) => (isEncoder(net.config, name) ? phase.encoderLrScale : 1));
   updateMovingStats(net, batchStats);
   tf.dispose(Object.values(grads));
+  if (teacher) followStudent(teacher, net);
   return value;
 }
