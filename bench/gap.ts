@@ -150,9 +150,16 @@ interface Prepared {
   test: string[];
 }
 
+/**
+ * Write a cache file whole (temp file, then rename), so that another invocation sharing the
+ * cache never reads it half-written: one preparing other gap widths rewrote the images under a
+ * running one, which then failed on an empty file.
+ */
 async function writeBytes(file: string, bytes: Uint8Array): Promise<void> {
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
-  await fs.promises.writeFile(file, bytes);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.promises.writeFile(tmp, bytes);
+  await fs.promises.rename(tmp, file);
 }
 
 function link(target: string, at: string): void {
