@@ -13,6 +13,7 @@
  * TypeScript, browser-safe.
  */
 import { GapsegError } from '../util/errors.js';
+import { softmaxPixels } from '../util/softmax.js';
 import { buildLattice, type Lattice } from './lattice.js';
 
 /** Settings of the dense CRF (`predict --refine crf`). */
@@ -131,13 +132,7 @@ export function refineDenseCrf(input: RefineInput, allowed: readonly number[], p
         for (let a = 0; a < ka; a++) logits[i * ka + a] += s * filtered[i * ka + a];
       }
     }
-    for (let i = 0; i < n; i++) {
-      let m = -Infinity;
-      for (let a = 0; a < ka; a++) m = Math.max(m, logits[i * ka + a]);
-      let z = 0;
-      for (let a = 0; a < ka; a++) z += q[i * ka + a] = Math.exp(logits[i * ka + a] - m);
-      for (let a = 0; a < ka; a++) q[i * ka + a] /= z;
-    }
+    softmaxPixels(logits, 0, q, 0, n, ka);
   }
   const probs = new Float32Array(n * k);
   for (let a = 0; a < ka; a++) for (let i = 0; i < n; i++) probs[i * k + allowed[a]] = q[i * ka + a];

@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GATED_CRF, type GatedCrfParams } from './gatedCrf.js';
 import { DEFAULT_DENSE_CRF, refineDenseCrf, type DenseCrfParams } from '../crf/denseCrf.js';
+import { softmaxPixels } from '../util/softmax.js';
 
 /** A regulariser of the gap, as stored in config.json. */
 export interface CrfGapLoss extends GatedCrfParams {
@@ -121,14 +122,7 @@ function softTargetsTerm(weight: number, batch: GapLossInputs, targets: (b: numb
       for (let b = 0; z && b < n; b++) {
         if (!anyGap(b)) continue;
         const base = b * hw;
-        for (let i = 0; i < hw; i++) {
-          const o = (base + i) * k;
-          let m = -Infinity;
-          for (let c = 0; c < k; c++) m = Math.max(m, z[o + c]);
-          let sum = 0;
-          for (let c = 0; c < k; c++) sum += probs[i * k + c] = Math.exp(z[o + c] - m);
-          for (let c = 0; c < k; c++) probs[i * k + c] /= sum;
-        }
+        softmaxPixels(z, base * k, probs, 0, hw, k);
         const q = targets(b, probs);
         for (let i = 0; i < hw; i++) {
           if (!gap[base + i]) continue;

@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from '../engine/kernels/heap.js';
 import { simdKernels } from '../engine/simd/index.js';
+import { softmaxPixels } from '../util/softmax.js';
 
 export const GATED_CRF = 'GapsegGatedCrf';
 
@@ -52,14 +53,7 @@ export function gatedCrfLoss(logits: Values, image: Values, gate: Values, shape:
   let pairSum = 0;
   for (let b = 0; b < n; b++) {
     const base = b * hw;
-    for (let i = 0; i < hw; i++) {
-      const o = (base + i) * k;
-      let m = -Infinity;
-      for (let c = 0; c < k; c++) m = Math.max(m, logits[o + c]);
-      let z = 0;
-      for (let c = 0; c < k; c++) z += s[i * k + c] = Math.exp(logits[o + c] - m);
-      for (let c = 0; c < k; c++) s[i * k + c] /= z;
-    }
+    softmaxPixels(logits, base * k, s, 0, hw, k);
     acc.fill(0);
     for (let dy = 0; dy <= r; dy++) {
       for (let dx = -r; dx <= r; dx++) {
