@@ -145,22 +145,17 @@ function gapLossOf(o: TrainOptions): GapLossConfig | null {
   if (o.teacherWeight !== undefined && kind !== 'mean-teacher') throw new GapsegError('--teacher-weight needs --gap-loss mean-teacher', 2);
   const crf = o.crf ?? {};
   for (const [key, flag, lo, hi] of CRF_RANGES) checkNumber(crf[key], flag, lo, hi, key === 'radius');
-  if (kind === 'none') {
-    const stray = CRF_RANGES.find(([key]) => crf[key] !== undefined);
-    if (stray) throw new GapsegError(`--${stray[1]} needs --gap-loss crf`, 2);
-    return null;
+  // The Gated CRF takes every --crf-* option; crf-targets only the weight (its kernels are the
+  // dense CRF's of predict --refine, in RGB 0..255); none and mean-teacher none of them.
+  const takes: (keyof CrfOptions)[] = kind === 'crf' ? CRF_RANGES.map(([key]) => key) : kind === 'crf-targets' ? ['weight'] : [];
+  const stray = CRF_RANGES.find(([key]) => crf[key] !== undefined && !takes.includes(key));
+  if (stray) {
+    const owners = stray[0] === 'weight' ? 'crf or crf-targets' : 'crf';
+    throw new GapsegError(kind === 'none' ? `--${stray[1]} needs --gap-loss crf` : `--${stray[1]} goes with --gap-loss ${owners}, not ${kind}`, 2);
   }
-  if (kind === 'mean-teacher') {
-    const stray = CRF_RANGES.find(([key]) => crf[key] !== undefined);
-    if (stray) throw new GapsegError(`--${stray[1]} goes with --gap-loss crf or crf-targets, not mean-teacher`, 2);
-    return { ...DEFAULT_MEAN_TEACHER, ...(o.teacherWeight !== undefined ? { weight: o.teacherWeight } : {}) };
-  }
-  if (kind === 'crf-targets') {
-    // Its kernels are the dense CRF's of predict --refine (given in RGB 0..255), not the Gated CRF's.
-    const stray = CRF_RANGES.find(([key]) => key !== 'weight' && crf[key] !== undefined);
-    if (stray) throw new GapsegError(`--${stray[1]} goes with --gap-loss crf, not crf-targets`, 2);
-    return { ...DEFAULT_CRF_TARGETS, ...(crf.weight !== undefined ? { weight: crf.weight } : {}) };
-  }
+  if (kind === 'none') return null;
+  if (kind === 'mean-teacher') return { ...DEFAULT_MEAN_TEACHER, ...(o.teacherWeight !== undefined ? { weight: o.teacherWeight } : {}) };
+  if (kind === 'crf-targets') return { ...DEFAULT_CRF_TARGETS, ...(crf.weight !== undefined ? { weight: crf.weight } : {}) };
   return { ...DEFAULT_CRF, ...Object.fromEntries(Object.entries(crf).filter(([, v]) => v !== undefined)), kind: 'crf' };
 }
 
