@@ -207,6 +207,17 @@ async function initModel(c: CatalogJson): Promise<void> {
   state.model = await tf.loadLayersModel(`${c.model.url}model.json?v=${c.model.version}`);
 }
 
+/** The RGB bytes of n RGBA pixels (canvas data), as the pipeline and the CRF take them. */
+function rgbOf(rgba: Uint8ClampedArray, n: number): Uint8Array {
+  const rgb = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    rgb[i * 3] = rgba[i * 4];
+    rgb[i * 3 + 1] = rgba[i * 4 + 1];
+    rgb[i * 3 + 2] = rgba[i * 4 + 2];
+  }
+  return rgb;
+}
+
 /**
  * HWC class probabilities at the image's own size, through the same windows, blending and
  * resizing as gapseg predict (predict/pipeline.ts); only the network runs here, in the page.
@@ -216,12 +227,7 @@ async function predictProbs(rgba: Uint8ClampedArray, width: number, height: numb
   const m = c.model as NonNullable<CatalogJson['model']>;
   const model = state.model as TfLayersModel;
   const k = state.k;
-  const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0; i < width * height; i++) {
-    rgb[i * 3] = rgba[i * 4];
-    rgb[i * 3 + 1] = rgba[i * 4 + 1];
-    rgb[i * 3 + 2] = rgba[i * 4 + 2];
-  }
+  const rgb = rgbOf(rgba, width * height);
   // The layers model is NHWC; the pipeline hands planar NCHW windows and wants NCHW scores.
   const net = async (input: Float32Array, n: number, th: number, tw: number): Promise<Float32Array> => {
     const x = tf.tensor4d(input, [n, 3, th, tw]);
@@ -249,9 +255,7 @@ function shownProbs(v: View): Float32Array | null {
   const c = state.catalog as CatalogJson;
   const m = c.model as NonNullable<CatalogJson['model']>;
   const geo = imageGeometry(v.width, v.height, recipePlan(m.recipe, m.multiple, m.radius));
-  const rgb = new Uint8Array(v.width * v.height * 3);
-  for (let i = 0; i < v.width * v.height; i++) for (let ch = 0; ch < 3; ch++) rgb[i * 3 + ch] = v.rgba[i * 4 + ch];
-  return refineDenseCrf({ width: v.width, height: v.height, rgb, probs: v.netProbs, numClasses: state.k }, [...Array(state.k).keys()], DEFAULT_DENSE_CRF, v.width / geo.nw);
+  return refineDenseCrf({ width: v.width, height: v.height, rgb: rgbOf(v.rgba, v.width * v.height), probs: v.netProbs, numClasses: state.k }, [...Array(state.k).keys()], DEFAULT_DENSE_CRF, v.width / geo.nw);
 }
 
 function decision(): Decision {
