@@ -17,7 +17,9 @@
  *                 with self-training in the gap (the mean-teacher gap loss); +refine and
  *                 +crf-targets+refine: those models' predictions refined by the dense CRF
  *                 (predict --refine crf; no training of their own); +void-class, +void-ignored,
- *                 +void-forbid: the void fixes on the pretrained encoder (fastai's recipe)
+ *                 +void-forbid: the void fixes on the pretrained encoder (fastai's recipe);
+ *                 +uncertain with even odds taught in the gap (--gap-loss uncertain), and
+ *                 +uncertain+refine, that model refined by the dense CRF
  *
  * With the pretrained variants, every from-scratch variant trains for as long as they do
  * (the same training time, not the same epochs): its epoch count is the MobileNetV2 run's
@@ -57,7 +59,7 @@ import { makeGap } from '../src/data/gaps.js';
 import { generateImage } from '../src/data/sample.js';
 import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
 import { DEFAULT_FINE_TUNE, type ValidReport } from '../src/train/loop.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, type GapLossConfig } from '../src/losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, type GapLossConfig } from '../src/losses/gapLoss.js';
 import { DEFAULT_DENSE_CRF, type DenseCrfParams } from '../src/crf/denseCrf.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
@@ -108,12 +110,14 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
 /**
  * Evaluate a variant's finished run from an earlier invocation (same cache, seed and settings:
  * the caller's promise) instead of training it again; its training seconds come from its history.
  */
 const KEEP_TRAINED = argString('keep-trained', 'no') === 'yes';
+/** Weight of the even-odds gap loss in the +uncertain variants. */
+const UNCERTAIN_WEIGHT = argNumber('uncertain-weight', DEFAULT_UNCERTAIN.weight);
 /** Weight of the CRF-targets gap loss in the +crf-targets variants. */
 const TARGETS_WEIGHT = argNumber('targets-weight', DEFAULT_CRF_TARGETS.weight);
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
@@ -465,11 +469,13 @@ async function main(): Promise<void> {
       ? [
           ...fixes.filter((v) => wanted(v.id) && (!v.reuse || wanted(v.reuse))),
           { id: 'mobilenet_v2', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS },
+          { id: 'mobilenet_v2+uncertain', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
           { id: 'mobilenet_v2+crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF, weight: CRF_WEIGHTS[0] } },
           { id: 'mobilenet_v2+crf-targets', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF_TARGETS, weight: TARGETS_WEIGHT } },
           { id: 'mobilenet_v2+mean-teacher', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: DEFAULT_MEAN_TEACHER },
           { id: 'mobilenet_v2+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+crf-targets+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+crf-targets', refine: DEFAULT_DENSE_CRF },
+          { id: 'mobilenet_v2+uncertain+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+uncertain', refine: DEFAULT_DENSE_CRF },
         ].filter((v) => wanted(v.id) && (!v.reuse || wanted(v.reuse)))
       : [];
   /**

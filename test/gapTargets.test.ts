@@ -1,15 +1,17 @@
 /**
  * The mean-teacher gap loss: targets only on gap pixels where the teacher is confident, the
  * gradient weight x (p - q) / labelled weight there; the teacher follows the student by
- * averaging; the self-referential losses ramp up.
+ * averaging; the self-referential losses ramp up. The uncertain gap loss: even odds over the
+ * crop's labelled classes on every gap pixel.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { engine } from './helpers.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, gapLossAt, gapLossTerm } from '../src/losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, gapLossAt, gapLossTerm } from '../src/losses/gapLoss.js';
 import { makeTeacher, trainStep } from '../src/train/step.js';
 import { createUNet, disposeUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
+import { netForward } from '../src/nets/index.js';
 import { createAdamState, disposeAdamState } from '../src/train/adam.js';
 import { lossTargets } from '../src/losses/crossEntropy.js';
 import { VOID_INDEX } from '../src/data/classes.js';
@@ -85,8 +87,81 @@ test('the teacher follows the student: t = ema t + (1 - ema) s after each step',
   disposeUNet(net);
 });
 
-test('the self-referential gap losses ramp up over the first half of training; the Gated CRF does not', () => {
+test('uncertain gap loss: every gap pixel pulled towards even odds of the classes its crop labels, weighing `weight` labelled pixels; nothing without a gap', () => {
+  const [n, h, w, k] = [2, 3, 5, 3];
+  const rng = makeRng(9);
+  const logits = Float32Array.from({ length: n * h * w * k }, () => rng.next() * 4 - 2);
+  // Crop 0: column 0 class 0, column 4 class 2, columns 1..3 the gap. Crop 1: column 0 class 1, the rest the gap.
+  const labels = new Uint8Array(n * h * w).map((_, i) => {
+    const [b, col] = [Math.floor(i / (h * w)), i % w];
+    if (b === 0) return col === 0 ? 0 : col === 4 ? 2 : VOID_INDEX;
+    return col === 0 ? 1 : VOID_INDEX;
+  });
+  const targets = lossTargets(labels, k, [1, 2, 1]);
+  const cfg = { ...DEFAULT_UNCERTAIN, weight: 0.7 };
+  const { value, grad } = gapLossTerm(cfg, { n, height: h, width: w, targets }).term(tf.tensor4d(logits, [n, h, w, k]));
+  const g = grad.dataSync();
+  // Labelled weight: crop 0 has 2 x 3 pixels of weight 1, crop 1 has 3 of weight 2.
+  const labelled = 12;
+  let want = 0;
+  for (let i = 0; i < n * h * w; i++) {
+    const z = [0, 1, 2].map((c) => logits[i * k + c]);
+    const m = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - m));
+    const p = e.map((v) => v / (e[0] + e[1] + e[2]));
+    const q = labels[i] !== VOID_INDEX ? null : i < h * w ? [0.5, 0, 0.5] : [0, 1, 0];
+    for (let c = 0; c < k; c++) {
+      const expected = q ? (0.7 * (p[c] - q[c])) / labelled : 0;
+      assert.ok(Math.abs(g[i * k + c] - expected) < 1e-6, `pixel ${i} class ${c}: ${g[i * k + c]} vs ${expected}`);
+      if (q && q[c] > 0) want -= (0.7 * q[c] * Math.log(p[c])) / labelled;
+    }
+  }
+  assert.ok(Math.abs(value - want) < 1e-5, `${value} vs ${want}`);
+  grad.dispose();
+  const none = gapLossTerm(cfg, { n, height: h, width: w, targets: lossTargets(new Uint8Array(n * h * w), k) });
+  const x = tf.tensor4d(logits, [n, h, w, k]);
+  const r = none.term(x);
+  assert.equal(r.value, 0);
+  assert.ok(r.grad.dataSync().every((v) => v === 0));
+  tf.dispose([x, r.grad]);
+});
+
+test('uncertain gap loss: a few steps on a toy batch bring the gap towards even odds while the labelled pixels stay right', () => {
+  const net = createUNet({ ...DEFAULT_UNET, numClasses: 2, depth: 2, baseWidth: 4 }, 3);
+  const adam = createAdamState(net.params);
+  const size = 16;
+  const labels = new Uint8Array(size * size).map((_, i) => (i % size < 6 ? 0 : i % size > 9 ? 1 : VOID_INDEX));
+  const images = new Float32Array(size * size * 3).map((_, i) => (Math.floor(i / 3) % size) / size);
+  const batch = { n: 1, height: size, width: size, images, targets: lossTargets(labels, 2) };
+  const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+  const spread = (): { gap: number; labelled: number } => {
+    const p = tf.tidy(() => tf.softmax(netForward(net as never, tf.tensor4d(images, [1, size, size, 3]), false)).dataSync());
+    let gap = 0;
+    let right = 0;
+    let labelled = 0;
+    for (let i = 0; i < size * size; i++) {
+      if (labels[i] === VOID_INDEX) gap = Math.max(gap, Math.abs(p[i * 2 + 1] - 0.5));
+      else {
+        labelled++;
+        if ((p[i * 2 + 1] > 0.5 ? 1 : 0) === labels[i]) right++;
+      }
+    }
+    return { gap, labelled: right / labelled };
+  };
+  for (let i = 0; i < 60; i++) trainStep(net, adam, batch, hyper, null);
+  const plain = spread();
+  for (let i = 0; i < 60; i++) trainStep(net, adam, batch, hyper, { ...DEFAULT_UNCERTAIN, weight: 1 });
+  const even = spread();
+  assert.equal(plain.labelled, 1);
+  assert.equal(even.labelled, 1, 'labelled pixels stay right');
+  assert.ok(even.gap < plain.gap - 0.1, `the gap's largest distance from even odds: ${plain.gap} -> ${even.gap}`);
+  disposeAdamState(adam);
+  disposeUNet(net);
+});
+
+test('the self-referential gap losses ramp up over the first half of training; the Gated CRF and the uncertain loss do not', () => {
   assert.deepEqual(gapLossAt(DEFAULT_CRF, 0), DEFAULT_CRF);
+  assert.deepEqual(gapLossAt(DEFAULT_UNCERTAIN, 0), DEFAULT_UNCERTAIN);
   assert.equal(gapLossAt(null, 0.5), null);
   for (const cfg of [DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER]) {
     assert.equal(gapLossAt(cfg, 0)?.weight, 0);

@@ -8,7 +8,14 @@
  *    held fixed: no gradient through it), as Kolesnikov and Lampert's constrain-to-boundary loss
  *    (SEC, ECCV 2016) does on all pixels;
  *  - 'mean-teacher': self-training, the confident predictions of a weight-averaged teacher on
- *    the flipped crop become the gap's targets.
+ *    the flipped crop become the gap's targets;
+ *  - 'uncertain': inside the gap, cross-entropy towards even odds over the classes labelled in
+ *    the crop. What nobody labelled is taught as undecided, not left to the network's
+ *    extrapolation from either side (which tends to carry one side's class across the gap); the
+ *    frontier falls where the two sides' evidence balances, and a refinement at prediction
+ *    time (predict --refine crf) can move it onto the image's edges. It is the pull that the
+ *    void-as-a-class fix exerts on the real classes inside the gap (there the void target's
+ *    gradient lowers each class's logit by its probability), without a void output.
  * The first two put the frontier on the image's own edges rather than wherever the network's
  * smoothness puts it. Colour is the augmented crop's own RGB (what the network sees, before the
  * mean/std normalisation); the gate is the crop's validity mask (0 on padding outside the image).
@@ -39,10 +46,18 @@ export interface MeanTeacherGapLoss {
   ema: number;
   confidence: number;
 }
-export type GapLossConfig = CrfGapLoss | CrfTargetsGapLoss | MeanTeacherGapLoss;
+/** Even odds in the gap: each gap pixel weighs `weight` labelled pixels. */
+export interface UncertainGapLoss {
+  kind: 'uncertain';
+  weight: number;
+}
+export type GapLossConfig = CrfGapLoss | CrfTargetsGapLoss | MeanTeacherGapLoss | UncertainGapLoss;
 
 /** Settings of the mean teacher. */
 export const DEFAULT_MEAN_TEACHER: MeanTeacherGapLoss = { kind: 'mean-teacher', weight: 0.5, ema: 0.99, confidence: 0.7 };
+
+/** Settings of `--gap-loss uncertain`. */
+export const DEFAULT_UNCERTAIN: UncertainGapLoss = { kind: 'uncertain', weight: 0.5 };
 
 /** Share of training over which the self-referential gap losses ramp up from 0. */
 const RAMP = 0.5;
@@ -54,7 +69,7 @@ const RAMP = 0.5;
  * full weight from the start they taught the gap "background" until no smoke was left.
  */
 export function gapLossAt(cfg: GapLossConfig | null, progress: number): GapLossConfig | null {
-  if (!cfg || cfg.kind === 'crf') return cfg;
+  if (!cfg || cfg.kind === 'crf' || cfg.kind === 'uncertain') return cfg;
   return { ...cfg, weight: cfg.weight * Math.min(1, Math.max(0, progress) / RAMP) };
 }
 
@@ -165,6 +180,23 @@ function teacherTerm(cfg: MeanTeacherGapLoss, batch: GapLossInputs, teacher: Flo
   return softTargetsTerm(cfg.weight, batch, (b) => teacher.subarray(b * hw * k, (b + 1) * hw * k), cfg.confidence);
 }
 
+/** Even-odds targets: uniform over the classes labelled somewhere in the crop (all classes when none is). */
+function uncertainTerm(cfg: UncertainGapLoss, batch: GapLossInputs): GapTerm {
+  const hw = batch.height * batch.width;
+  const oneHot = batch.targets?.oneHot ?? new Float32Array(0);
+  const k = oneHot.length / (batch.n * hw);
+  return softTargetsTerm(cfg.weight, batch, (b) => {
+    const present = new Uint8Array(k);
+    const crop = oneHot.subarray(b * hw * k, (b + 1) * hw * k);
+    for (let i = 0; i < crop.length; i++) if (crop[i] > 0) present[i % k] = 1;
+    const count = present.reduce((a, v) => a + v, 0);
+    const row = Float32Array.from(present, (v) => (count === 0 ? 1 / k : v / count));
+    const q = new Float32Array(hw * k);
+    for (let i = 0; i < hw; i++) q.set(row, i * k);
+    return q;
+  });
+}
+
 /**
  * The gap loss of a batch as a function of the logits (value and gradient w.r.t. them);
  * `dispose` frees its image and gate tensors.
@@ -172,6 +204,7 @@ function teacherTerm(cfg: MeanTeacherGapLoss, batch: GapLossInputs, teacher: Flo
 export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs, teacher?: Float32Array): GapTerm {
   if (cfg.kind === 'crf-targets') return crfTargetsTerm(cfg, batch);
   if (cfg.kind === 'mean-teacher') return teacherTerm(cfg, batch, teacher);
+  if (cfg.kind === 'uncertain') return uncertainTerm(cfg, batch);
   const { n, height: h, width: w } = batch;
   if (!batch.rgb || batch.rgb.length !== n * h * w * 3) throw new Error('gap loss: the batch carries no crop RGB of the right size');
   const rgb = new Float32Array(batch.rgb.length);
@@ -196,6 +229,7 @@ export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs, teacher?: 
 /** One-line description for logs. */
 export function describeGapLoss(cfg: GapLossConfig | null | undefined): string {
   if (!cfg) return 'none';
+  if (cfg.kind === 'uncertain') return `even odds in the gap (weight ${cfg.weight}: cross-entropy towards equal probabilities of the classes labelled in the crop)`;
   if (cfg.kind === 'mean-teacher') return `mean teacher in the gap (weight ${cfg.weight}, weights averaged with ${cfg.ema} per step, targets where the teacher's top probability reaches ${cfg.confidence}, teacher on the flipped crop)`;
   if (cfg.kind === 'crf-targets') {
     return `CRF targets in the gap (weight ${cfg.weight}; dense CRF: ${cfg.iterations} iterations, appearance ${cfg.appearanceWeight} at sigma xy ${cfg.sigmaXY} px, rgb ${cfg.sigmaRGB}; smoothness ${cfg.smoothnessWeight} at ${cfg.smoothnessXY} px)`;
