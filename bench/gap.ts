@@ -3,6 +3,7 @@
  * do they predict "void"? Same network and budget for every variant:
  *
  *   gapseg        one output per real class, loss over labelled pixels only
+ *   gapseg+uncertain  the same plus even odds taught in the gap (--gap-loss uncertain)
  *   gapseg+crf    the same plus the Gated CRF gap loss (--gap-loss crf) on all pixels, one
  *                 row per weight in --crf-weights (other settings: the CLI defaults)
  *   void-class    void as a third class, trained as a class (fastai's CamVid recipe)
@@ -19,7 +20,8 @@
  *                 (predict --refine crf; no training of their own); +void-class, +void-ignored,
  *                 +void-forbid: the void fixes on the pretrained encoder (fastai's recipe);
  *                 +uncertain with even odds taught in the gap (--gap-loss uncertain), and
- *                 +uncertain+refine, that model refined by the dense CRF
+ *                 +uncertain+refine, that model refined by the dense CRF; +band with a band
+ *                 output trained on the gap beside the classes (--gap-loss band), +band+refine
  *
  * With the pretrained variants, every from-scratch variant trains for as long as they do
  * (the same training time, not the same epochs): its epoch count is the MobileNetV2 run's
@@ -59,7 +61,7 @@ import { makeGap } from '../src/data/gaps.js';
 import { generateImage } from '../src/data/sample.js';
 import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
 import { DEFAULT_FINE_TUNE, type ValidReport } from '../src/train/loop.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, type GapLossConfig } from '../src/losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_BAND, type GapLossConfig } from '../src/losses/gapLoss.js';
 import { DEFAULT_DENSE_CRF, type DenseCrfParams } from '../src/crf/denseCrf.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
@@ -110,7 +112,7 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
 /**
  * Evaluate a variant's finished run from an earlier invocation (same cache, seed and settings:
  * the caller's promise) instead of training it again; its training seconds come from its history.
@@ -469,6 +471,8 @@ async function main(): Promise<void> {
       ? [
           ...fixes.filter((v) => wanted(v.id) && (!v.reuse || wanted(v.reuse))),
           { id: 'mobilenet_v2', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS },
+          { id: 'mobilenet_v2+band', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: DEFAULT_BAND },
+          { id: 'mobilenet_v2+band+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+uncertain', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
           { id: 'mobilenet_v2+crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF, weight: CRF_WEIGHTS[0] } },
           { id: 'mobilenet_v2+crf-targets', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF_TARGETS, weight: TARGETS_WEIGHT } },
@@ -528,6 +532,7 @@ async function main(): Promise<void> {
       const ds = path.join(prepared.dir, `ds-${gapKey(g)}`);
       const variants: Variant[] = [
         { id: 'gapseg', classes: real, classWeights: w2, dataset: ds },
+        { id: 'gapseg+uncertain', classes: real, classWeights: w2, dataset: ds, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
         ...crfVariants(real, ds, w2),
         ...voidFixes(three, 'gap', [1, d.weight, 1], [1, d.weight, 0], ds),
       ].filter((v) => wanted(v.id));
@@ -569,6 +574,7 @@ async function main(): Promise<void> {
       const three = parseClassesFlag('0=outside,1=sky,2=cloud');
       const variants: Variant[] = [
         { id: 'gapseg', classes: real, dataset: sky.dir },
+        { id: 'gapseg+uncertain', classes: real, dataset: sky.dir, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
         ...crfVariants(real, sky.dir),
         ...voidFixes(three, 'outside', undefined, [0, 1, 1], sky.dir),
       ].filter((v) => wanted(v.id));

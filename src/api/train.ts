@@ -5,7 +5,7 @@ import { GapsegError } from '../util/errors.js';
 import { parseClassesFlag, type ClassDescription } from '../data/classes.js';
 import { DEFAULT_TRAIN, resolveClasses, runTraining, type RunResult, type TrainConfig, type TrainObserver } from '../train/run.js';
 import type { EpochRecord } from '../train/loop.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, type GapLossConfig } from '../losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_BAND, type GapLossConfig } from '../losses/gapLoss.js';
 import { reportObserver } from '../view/runReport.js';
 import { startEngine } from './engine.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
@@ -65,13 +65,15 @@ export interface TrainOptions {
   augment?: boolean;
   /** Share of crops centred on a pixel of a randomly drawn class. */
   classBalance?: number;
-  /** A loss on the unlabelled gap: 'crf' pulls nearby pixels of similar colour to the same class; 'crf-targets' trains the gap towards the dense CRF of the prediction; 'mean-teacher' towards a weight-averaged copy's confident predictions; 'uncertain' towards even odds. */
-  gapLoss?: 'none' | 'crf' | 'crf-targets' | 'mean-teacher' | 'uncertain';
+  /** A loss on the unlabelled gap: 'crf' pulls nearby pixels of similar colour to the same class; 'crf-targets' trains the gap towards the dense CRF of the prediction; 'mean-teacher' towards a weight-averaged copy's confident predictions; 'uncertain' towards even odds; 'band' trains a band output (kept out of the classes) on where the gap lies. */
+  gapLoss?: 'none' | 'crf' | 'crf-targets' | 'mean-teacher' | 'uncertain' | 'band';
   crf?: CrfOptions;
   /** With gapLoss 'mean-teacher': its weight relative to the cross-entropy. */
   teacherWeight?: number;
   /** With gapLoss 'uncertain': its weight relative to the cross-entropy. */
   uncertainWeight?: number;
+  /** With gapLoss 'band': its weight relative to the cross-entropy. */
+  bandWeight?: number;
   /** Compute threads (default: all cores, at most 8). */
   threads?: number;
   /** Start from the weights of this run or model folder (its network, classes and input normalisation; its run's crop, batch, rate, scale, gap and tile unless given): refine a model, e.g. once more labels are painted. */
@@ -142,17 +144,19 @@ function checkNumber(value: unknown, flag: string, lo: number, hi: number, integ
 /** The gap loss of the options (null: cross-entropy on labelled pixels only). */
 function gapLossOf(o: TrainOptions): GapLossConfig | null {
   const kind = o.gapLoss ?? 'none';
-  if (kind !== 'none' && kind !== 'crf' && kind !== 'crf-targets' && kind !== 'mean-teacher' && kind !== 'uncertain') {
-    throw new GapsegError(`--gap-loss must be none, crf, crf-targets, mean-teacher or uncertain, got "${String(kind)}"`, 2);
+  if (kind !== 'none' && kind !== 'crf' && kind !== 'crf-targets' && kind !== 'mean-teacher' && kind !== 'uncertain' && kind !== 'band') {
+    throw new GapsegError(`--gap-loss must be none, crf, crf-targets, mean-teacher, uncertain or band, got "${String(kind)}"`, 2);
   }
   checkNumber(o.teacherWeight, 'teacher-weight', 0, 1000, false);
   if (o.teacherWeight !== undefined && kind !== 'mean-teacher') throw new GapsegError('--teacher-weight needs --gap-loss mean-teacher', 2);
   checkNumber(o.uncertainWeight, 'uncertain-weight', 0, 1000, false);
   if (o.uncertainWeight !== undefined && kind !== 'uncertain') throw new GapsegError('--uncertain-weight needs --gap-loss uncertain', 2);
+  checkNumber(o.bandWeight, 'band-weight', 0, 1000, false);
+  if (o.bandWeight !== undefined && kind !== 'band') throw new GapsegError('--band-weight needs --gap-loss band', 2);
   const crf = o.crf ?? {};
   for (const [key, flag, lo, hi] of CRF_RANGES) checkNumber(crf[key], flag, lo, hi, key === 'radius');
   // The Gated CRF takes every --crf-* option; crf-targets only the weight (its kernels are the
-  // dense CRF's of predict --refine, in RGB 0..255); none, mean-teacher and uncertain none of them.
+  // dense CRF's of predict --refine, in RGB 0..255); none, mean-teacher, uncertain and band none of them.
   const takes: (keyof CrfOptions)[] = kind === 'crf' ? CRF_RANGES.map(([key]) => key) : kind === 'crf-targets' ? ['weight'] : [];
   const stray = CRF_RANGES.find(([key]) => crf[key] !== undefined && !takes.includes(key));
   if (stray) {
@@ -162,6 +166,7 @@ function gapLossOf(o: TrainOptions): GapLossConfig | null {
   if (kind === 'none') return null;
   if (kind === 'mean-teacher') return { ...DEFAULT_MEAN_TEACHER, ...(o.teacherWeight !== undefined ? { weight: o.teacherWeight } : {}) };
   if (kind === 'uncertain') return { ...DEFAULT_UNCERTAIN, ...(o.uncertainWeight !== undefined ? { weight: o.uncertainWeight } : {}) };
+  if (kind === 'band') return { ...DEFAULT_BAND, ...(o.bandWeight !== undefined ? { weight: o.bandWeight } : {}) };
   if (kind === 'crf-targets') return { ...DEFAULT_CRF_TARGETS, ...(crf.weight !== undefined ? { weight: crf.weight } : {}) };
   return { ...DEFAULT_CRF, ...Object.fromEntries(Object.entries(crf).filter(([, v]) => v !== undefined)), kind: 'crf' };
 }

@@ -47,14 +47,18 @@ export function modelDirOf(p: string): string {
 
 /** Write a model folder atomically. */
 export async function saveModel(dir: string, net: AnyNet, meta: Omit<ModelMeta, 'net'>): Promise<void> {
+  // A band head is training's (nets/network.ts bandHeadSpecs): the model is its classes alone.
+  const { bandOutput: _band, ...config } = net.config;
   const values = await netValues(net);
+  values.delete('band/kernel');
+  values.delete('band/bias');
   // A U-Net keeps the section it has always had; other networks name their kind.
-  const section = netKind(net.config) === 'unet' ? { format: 'gapseg-unet', version: 1, unet: net.config } : { format: 'gapseg-net', version: 2, net: net.config };
+  const section = netKind(config) === 'unet' ? { format: 'gapseg-unet', version: 1, unet: config } : { format: 'gapseg-net', version: 2, net: config };
   const metaJson = {
     ...classesToJson(meta.classes),
     model: { ...section, input: meta.input, info: meta.info },
   };
-  const files = await toLayersFiles(net.config, values, metaJson);
+  const files = await toLayersFiles(config, values, metaJson);
   await replaceDirAtomic(dir, async (staging) => {
     await writeFileAtomic(path.join(staging, 'model.json'), files.modelJson);
     await writeFileAtomic(path.join(staging, 'weights.bin'), files.weightsBin);

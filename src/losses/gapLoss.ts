@@ -46,15 +46,26 @@ export interface MeanTeacherGapLoss {
   ema: number;
   confidence: number;
 }
+/**
+ * A band output trained on where the gap lies (bandLoss.ts): the network learns the band as
+ * the void-as-a-class fix teaches it, but on a head of its own that no class decision sees.
+ */
+export interface BandGapLoss {
+  kind: 'band';
+  weight: number;
+}
 /** Even odds in the gap: each gap pixel weighs `weight` labelled pixels. */
 export interface UncertainGapLoss {
   kind: 'uncertain';
   weight: number;
 }
-export type GapLossConfig = CrfGapLoss | CrfTargetsGapLoss | MeanTeacherGapLoss | UncertainGapLoss;
+export type GapLossConfig = CrfGapLoss | CrfTargetsGapLoss | MeanTeacherGapLoss | UncertainGapLoss | BandGapLoss;
 
 /** Settings of the mean teacher. */
 export const DEFAULT_MEAN_TEACHER: MeanTeacherGapLoss = { kind: 'mean-teacher', weight: 0.5, ema: 0.99, confidence: 0.7 };
+
+/** Settings of `--gap-loss band`: a pixel's band loss weighs as much as a labelled pixel's cross-entropy. */
+export const DEFAULT_BAND: BandGapLoss = { kind: 'band', weight: 1 };
 
 /** Settings of `--gap-loss uncertain`. */
 export const DEFAULT_UNCERTAIN: UncertainGapLoss = { kind: 'uncertain', weight: 0.5 };
@@ -69,7 +80,7 @@ const RAMP = 0.5;
  * full weight from the start they taught the gap "background" until no smoke was left.
  */
 export function gapLossAt(cfg: GapLossConfig | null, progress: number): GapLossConfig | null {
-  if (!cfg || cfg.kind === 'crf' || cfg.kind === 'uncertain') return cfg;
+  if (!cfg || cfg.kind === 'crf' || cfg.kind === 'uncertain' || cfg.kind === 'band') return cfg;
   return { ...cfg, weight: cfg.weight * Math.min(1, Math.max(0, progress) / RAMP) };
 }
 
@@ -100,7 +111,7 @@ export interface GapLossInputs {
 type GapTerm = { term: (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor4D }; dispose: () => void };
 
 /** Pixels of the batch inside their crop with no target: the gap. */
-function gapPixels(batch: GapLossInputs): { gap: Uint8Array; k: number } {
+export function gapPixels(batch: GapLossInputs): { gap: Uint8Array; k: number } {
   const { n, height: h, width: w } = batch;
   const oneHot = batch.targets?.oneHot;
   if (!oneHot || oneHot.length % (n * h * w) !== 0) throw new Error('gap loss: the batch carries no targets of the right size');
@@ -205,6 +216,7 @@ export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs, teacher?: 
   if (cfg.kind === 'crf-targets') return crfTargetsTerm(cfg, batch);
   if (cfg.kind === 'mean-teacher') return teacherTerm(cfg, batch, teacher);
   if (cfg.kind === 'uncertain') return uncertainTerm(cfg, batch);
+  if (cfg.kind === 'band') throw new Error('gap loss: the band loss acts on the band head (bandLoss.ts), not on the class logits');
   const { n, height: h, width: w } = batch;
   if (!batch.rgb || batch.rgb.length !== n * h * w * 3) throw new Error('gap loss: the batch carries no crop RGB of the right size');
   const rgb = new Float32Array(batch.rgb.length);
@@ -229,6 +241,7 @@ export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs, teacher?: 
 /** One-line description for logs. */
 export function describeGapLoss(cfg: GapLossConfig | null | undefined): string {
   if (!cfg) return 'none';
+  if (cfg.kind === 'band') return `a band output trained on where the gap lies (weight ${cfg.weight}; binary cross-entropy on every pixel inside the crop; kept out of the classes and of the saved model)`;
   if (cfg.kind === 'uncertain') return `even odds in the gap (weight ${cfg.weight}: cross-entropy towards equal probabilities of the classes labelled in the crop)`;
   if (cfg.kind === 'mean-teacher') return `mean teacher in the gap (weight ${cfg.weight}, weights averaged with ${cfg.ema} per step, targets where the teacher's top probability reaches ${cfg.confidence}, teacher on the flipped crop)`;
   if (cfg.kind === 'crf-targets') {

@@ -121,19 +121,45 @@ export class Backprop {
     return dInput;
   }
 
-  /** The 1x1 head `head/kernel` + `head/bias`: logits of the last feature map. */
+  /** Whether the network has a band head (network.ts bandHeadSpecs). */
+  private get band(): boolean {
+    return 'band/kernel' in this.params;
+  }
+
+  /** The head's kernel and bias: the class head's, with the band head's as one more output channel where there is one. */
+  private headWeights(): { kernel: tf.Tensor4D; bias: tf.Tensor1D } {
+    const kernel = this.param<tf.Tensor4D>('head/kernel');
+    const bias = this.param<tf.Tensor1D>('head/bias');
+    if (!this.band) return { kernel, bias };
+    return { kernel: tf.concat([kernel, this.param<tf.Tensor4D>('band/kernel')], 3), bias: tf.concat([bias, this.param<tf.Tensor1D>('band/bias')]) };
+  }
+
+  /** The 1x1 head `head/kernel` + `head/bias`: logits of the last feature map (the band's after the classes', with a band head). */
   head(h: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => tf.add(tf.conv2d(h, this.param<tf.Tensor4D>('head/kernel'), 1, 'same'), this.param('head/bias'))) as tf.Tensor4D;
+    return tf.tidy(() => {
+      const { kernel, bias } = this.headWeights();
+      return tf.add(tf.conv2d(h, kernel, 1, 'same'), bias);
+    }) as tf.Tensor4D;
   }
 
   /** Backward through the head (as matrix products over pixels): frees dLogits, returns the gradient at h. */
   headBackward(h: tf.Tensor4D, dLogits: tf.Tensor4D): tf.Tensor4D {
-    const headK = this.param<tf.Tensor4D>('head/kernel');
-    const [c, k] = [h.shape[3], headK.shape[3]];
+    const [c, k] = [h.shape[3], dLogits.shape[3]];
     const count = h.size / c;
-    this.grads['head/kernel'] = tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(h, [count, c]), tf.reshape(dLogits, [count, k]), true, false), [1, 1, c, k]));
-    this.grads['head/bias'] = run(CHANNEL_SUMS, { x: dLogits }) as tf.Tensor;
-    const dh = tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(dLogits, [count, k]), tf.reshape(headK, [c, k]), false, true), h.shape)) as tf.Tensor4D;
+    const dKernel = tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(h, [count, c]), tf.reshape(dLogits, [count, k]), true, false), [1, 1, c, k]));
+    const dBias = run(CHANNEL_SUMS, { x: dLogits }) as tf.Tensor;
+    if (this.band) {
+      const classes = k - 1;
+      this.grads['head/kernel'] = tf.slice(dKernel, [0, 0, 0, 0], [1, 1, c, classes]);
+      this.grads['band/kernel'] = tf.slice(dKernel, [0, 0, 0, classes], [1, 1, c, 1]);
+      this.grads['head/bias'] = tf.slice(dBias, [0], [classes]);
+      this.grads['band/bias'] = tf.slice(dBias, [classes], [1]);
+      tf.dispose([dKernel, dBias]);
+    } else {
+      this.grads['head/kernel'] = dKernel;
+      this.grads['head/bias'] = dBias;
+    }
+    const dh = tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(dLogits, [count, k]), tf.reshape(this.headWeights().kernel, [c, k]), false, true), h.shape)) as tf.Tensor4D;
     dLogits.dispose();
     return dh;
   }

@@ -27,6 +27,18 @@ export interface Net<C extends { bnMomentum: number } = { bnMomentum: number }> 
   stats: Record<string, tf.Variable>;
 }
 
+/**
+ * The band head's tensors: a 1x1 output beside the class head, on the same last feature map,
+ * trained (--gap-loss band) to say where the gap lies. It is never a class: the class softmax
+ * and argmax do not see it, and a saved model leaves it out (training and its checkpoints only).
+ */
+export function bandHeadSpecs(cin: number): TensorSpec[] {
+  return [
+    { name: 'band/kernel', shape: [1, 1, cin, 1], kind: 'kernel', fanIn: cin },
+    { name: 'band/bias', shape: [1], kind: 'bias', fanIn: 0 },
+  ];
+}
+
 /** Whether a spec is a batch-norm statistic rather than a trainable weight. */
 export function isStat(spec: TensorSpec): boolean {
   return spec.kind === 'moving_mean' || spec.kind === 'moving_variance';

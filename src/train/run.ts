@@ -20,7 +20,7 @@ import { assertSomeLabelled, channelStats, classCounts, loadSamples, type Sample
 import { DEFAULT_AUGMENT, type AugmentOptions } from '../data/augment.js';
 import { DEFAULT_UNET } from '../nets/unet/unet.js';
 import { DEFAULT_MOBILE_UNET } from '../nets/mobilenetV2/unet.js';
-import { activationFloats, buildNet, createNet, describeNet, disposeNet, parameterCount, type AnyNet, type NetConfig } from '../nets/index.js';
+import { activationFloats, buildNet, createNet, describeNet, disposeNet, initialValuesOf, netSpecs, parameterCount, type AnyNet, type NetConfig } from '../nets/index.js';
 import { readMobileNetV2 } from '../formats/tflite/mobilenetV2.js';
 import type { FineTune } from './loop.js';
 import { readModelMeta, readModelValues, saveModel, type InputRecipe } from '../formats/modelFolder.js';
@@ -166,10 +166,19 @@ export function randomSplit(pairs: PairFiles[], fraction: number, seed: number):
 }
 
 /** The network a run trains. */
-export function netConfigOf(cfg: Pick<TrainConfig, 'encoder' | 'depth' | 'baseWidth' | 'decoderWidths' | 'classes'>): NetConfig {
+export function netConfigOf(cfg: Pick<TrainConfig, 'encoder' | 'depth' | 'baseWidth' | 'decoderWidths' | 'classes'> & { gapLoss?: TrainConfig['gapLoss'] }): NetConfig {
   const numClasses = cfg.classes.classes.length;
-  if (cfg.encoder === 'mobilenet_v2') return { ...DEFAULT_MOBILE_UNET, numClasses, decoderWidths: cfg.decoderWidths ?? DEFAULT_MOBILE_UNET.decoderWidths };
-  return { ...DEFAULT_UNET, numClasses, depth: cfg.depth, baseWidth: cfg.baseWidth };
+  const band = cfg.gapLoss?.kind === 'band' ? { bandOutput: true } : {};
+  if (cfg.encoder === 'mobilenet_v2') return { ...DEFAULT_MOBILE_UNET, numClasses, decoderWidths: cfg.decoderWidths ?? DEFAULT_MOBILE_UNET.decoderWidths, ...band };
+  return { ...DEFAULT_UNET, numClasses, depth: cfg.depth, baseWidth: cfg.baseWidth, ...band };
+}
+
+/** A saved model's values with a band head added where the run trains one (saved models have none): its initial values. */
+function withFreshBand(ucfg: NetConfig, values: Map<string, Float32Array>, seed: number): Map<string, Float32Array> {
+  if (!ucfg.bandOutput) return values;
+  const fresh = initialValuesOf(netSpecs(ucfg), deriveSeed(seed, 0));
+  for (const name of ['band/kernel', 'band/bias']) values.set(name, fresh.get(name) as Float32Array);
+  return values;
 }
 
 /**
@@ -319,7 +328,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     bestEpoch = (ck.state.extra.bestEpoch as number | null) ?? null;
     log(`resuming after epoch ${startEpoch} of ${cfg.epochs}`);
   } else {
-    net = start ? buildNet(ucfg, readModelValues(cfg.initFrom as string, start)) : createNet(ucfg, deriveSeed(cfg.seed, 0), pretrained?.encoder);
+    net = start ? buildNet(ucfg, withFreshBand(ucfg, readModelValues(cfg.initFrom as string, start), cfg.seed)) : createNet(ucfg, deriveSeed(cfg.seed, 0), pretrained?.encoder);
     if (start) log(`starting from the weights of ${cfg.initFrom}`);
     adam = createAdamState(net.params);
     await makeDir(runDir);
@@ -333,7 +342,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   const engine = engineInfo();
   if (engine) log(describeEngine(engine));
   log(
-    `model: ${describeNet(ucfg)}${pretrained ? ` (ImageNet weights from ${cfg.encoderWeights})` : ''}, ${parameterCount(ucfg).toLocaleString('en')} parameters, ${k} outputs (${cfg.classes.classes.map((c) => c.name).join(', ')}); void has none`,
+    `model: ${describeNet(ucfg)}${pretrained ? ` (ImageNet weights from ${cfg.encoderWeights})` : ''}, ${parameterCount(ucfg).toLocaleString('en')} parameters, ${k} outputs (${cfg.classes.classes.map((c) => c.name).join(', ')}); void has none${ucfg.bandOutput ? '; a band head beside them for training (not in the saved model)' : ''}`,
   );
   if (cfg.gapLoss) log(`gap loss: ${describeGapLoss(cfg.gapLoss)}`);
   const settings: LoopSettings = {

@@ -8,6 +8,7 @@ import { buildNet, isEncoder, netForward, netLossAndGradients, netValues, update
 import { maskedCrossEntropy, type LossTargets } from '../losses/crossEntropy.js';
 import { adamUpdate, type AdamHyper, type AdamState } from './adam.js';
 import { gapLossTerm, type GapLossConfig } from '../losses/gapLoss.js';
+import { bandLossTerm, type BandTerm } from '../losses/bandLoss.js';
 
 /** A batch on the host: normalised NHWC images and loss targets. */
 export interface HostBatch {
@@ -35,6 +36,26 @@ export function stepLoss(targets: tf.Tensor, weightSum: number, gap: LogitsLoss 
     const grad = tf.add(ce.grad, g.grad);
     tf.dispose([ce.grad, g.grad]);
     return { value: ce.value + g.value, grad };
+  };
+}
+
+/**
+ * The loss of a network with a band head: `classLoss` on the class logits (all channels but the
+ * last) and `band` on the band logit (the last); the gradient of both, in the logits' layout.
+ */
+export function withBand(classLoss: LogitsLoss, band: BandTerm): LogitsLoss {
+  return (logits) => {
+    const k = logits.shape[3] - 1;
+    const [classLogits, bandLogits] = tf.split(logits, [k, 1], 3) as tf.Tensor4D[];
+    try {
+      const c = classLoss(classLogits);
+      const b = band(bandLogits);
+      const grad = tf.concat([c.grad, b.grad], 3);
+      tf.dispose([c.grad, b.grad]);
+      return { value: c.value + b.value, grad };
+    } finally {
+      tf.dispose([classLogits, bandLogits]);
+    }
   };
 }
 
@@ -87,8 +108,10 @@ export function trainStep(
   const x = tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, net.config.inChannels]);
   const t = tf.tensor4d(batch.targets.oneHot, [batch.n, batch.height, batch.width, k]);
   if (gapLoss?.kind === 'mean-teacher' && !teacher) throw new Error('trainStep: the mean-teacher gap loss needs a teacher');
-  const extra = gapLoss ? gapLossTerm(gapLoss, batch, teacher ? teacherProbs(teacher, x) : undefined) : null;
-  const loss = stepLoss(t, batch.targets.weightSum, extra?.term ?? null);
+  if ((gapLoss?.kind === 'band') !== Boolean(net.config.bandOutput)) throw new Error('trainStep: the band gap loss and a band head go together');
+  const extra = gapLoss && gapLoss.kind !== 'band' ? gapLossTerm(gapLoss, batch, teacher ? teacherProbs(teacher, x) : undefined) : null;
+  const classLoss = stepLoss(t, batch.targets.weightSum, extra?.term ?? null);
+  const loss = gapLoss?.kind === 'band' ? withBand(classLoss, bandLossTerm(gapLoss.weight, batch)) : classLoss;
   let result;
   try {
     result = netLossAndGradients(net, x, loss, phase.trainEncoder);

@@ -9,7 +9,7 @@
  * TensorFlow.js layers format, so export is a renaming-free copy.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { buildFromSpecs, convBnRelu, disposeNet, initialValuesOf, isStat, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
+import { bandHeadSpecs, buildFromSpecs, convBnRelu, disposeNet, initialValuesOf, isStat, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
 
 export { foldBatchNorm, isStat, updateMovingStats, type BatchStats, type TensorSpec } from '../network.js';
 import { upsample2x2 } from '../ops.js';
@@ -26,6 +26,8 @@ export interface UNetConfig {
   bnEpsilon: number;
   /** Weight of the old value in the moving averages of batch norm (Keras convention). */
   bnMomentum: number;
+  /** A band head for training (network.ts bandHeadSpecs); absent in saved models. */
+  bandOutput?: boolean;
 }
 
 export const DEFAULT_UNET: Omit<UNetConfig, 'numClasses'> = {
@@ -83,6 +85,7 @@ export function unetSpecs(cfg: UNetConfig): TensorSpec[] {
   }
   specs.push({ name: 'head/kernel', shape: [1, 1, w[0], cfg.numClasses], kind: 'kernel', fanIn: w[0] });
   specs.push({ name: 'head/bias', shape: [cfg.numClasses], kind: 'bias', fanIn: 0 });
+  if (cfg.bandOutput) specs.push(...bandHeadSpecs(w[0]));
   return specs;
 }
 

@@ -1,0 +1,197 @@
+/**
+ * The band head (--gap-loss band): a band output beside the classes, trained on where the gap
+ * lies, that no class decision sees and no saved model keeps. Its loss and gradient against the
+ * formula, the class gradients untouched by it at weight 0, its own gradient against finite
+ * differences, the saved model without it, and the CLI run (resume and --init-from included).
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { engine, runCli, tmpDir, writePng } from './helpers.js';
+import { bandLossTerm } from '../src/losses/bandLoss.js';
+import { DEFAULT_BAND } from '../src/losses/gapLoss.js';
+import { lossTargets } from '../src/losses/crossEntropy.js';
+import { VOID_INDEX } from '../src/data/classes.js';
+import { createUNet, disposeUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
+import { netForward, netLossAndGradients, type AnyNet } from '../src/nets/index.js';
+import { stepLoss, trainStep, withBand } from '../src/train/step.js';
+import { createAdamState, disposeAdamState } from '../src/train/adam.js';
+import { loadModel, saveModel } from '../src/formats/modelFolder.js';
+import { encodePng } from '../src/data/decode.js';
+import { makeRng } from '../src/util/random.js';
+
+before(engine);
+
+const SIZE = 16;
+/** Columns 0..5 background, 10..15 object, 6..9 the gap. */
+const labels = new Uint8Array(SIZE * SIZE).map((_, i) => (i % SIZE < 6 ? 0 : i % SIZE > 9 ? 1 : VOID_INDEX));
+const images = new Float32Array(SIZE * SIZE * 3).map((_, i) => ((Math.floor(i / 3) % SIZE) + (i % 3)) / SIZE);
+const tiny = (band: boolean) => createUNet({ ...DEFAULT_UNET, numClasses: 2, depth: 2, baseWidth: 4, ...(band ? { bandOutput: true } : {}) }, 7) as AnyNet;
+
+test('band loss: binary cross-entropy of "in the gap" on every pixel inside the crop, each weighing `weight` labelled pixels; outside pixels and an all-void batch add no NaN', () => {
+  const [n, h, w] = [1, 2, 4];
+  // Pixels 0, 1 labelled (weight 2 and 1), 2..6 gap, 7 outside the image.
+  const lab = new Uint8Array([0, 1, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX]);
+  const valid = new Uint8Array([1, 1, 1, 1, 1, 1, 1, 0]);
+  const targets = lossTargets(lab, 2, [2, 1]);
+  const z = [0.3, -1.2, 2, -0.5, 0, 40, -40, 5];
+  const term = bandLossTerm(0.5, { n, height: h, width: w, targets, valid });
+  const { value, grad } = term(tf.tensor4d(z, [n, h, w, 1]));
+  const g = grad.dataSync();
+  const sig = (x: number) => 1 / (1 + Math.exp(-x));
+  let want = 0;
+  for (let i = 0; i < z.length; i++) {
+    const y = i >= 2 && i <= 6 ? 1 : 0;
+    const expected = i === 7 ? 0 : (0.5 * (sig(z[i]) - y)) / 3;
+    assert.ok(Math.abs(g[i] - expected) < 1e-6, `pixel ${i}: ${g[i]} vs ${expected}`);
+    if (i < 7) want -= (0.5 * (y ? Math.log(sig(z[i])) : Math.log(1 - sig(z[i])))) / 3;
+  }
+  assert.ok(Math.abs(value - want) < 1e-4, `${value} vs ${want}`);
+  grad.dispose();
+  const allVoid = bandLossTerm(1, { n, height: h, width: w, targets: lossTargets(new Uint8Array(8).fill(VOID_INDEX), 2) });
+  const r = allVoid(tf.tensor4d(z, [n, h, w, 1]));
+  assert.ok(Number.isFinite(r.value) && r.value > 0, 'an all-void batch is all band: a finite loss, normalised by its pixels');
+  r.grad.dispose();
+});
+
+test('band head: at weight 0 the class gradients are those of the same network without it; its own gradient matches finite differences', () => {
+  const targets = lossTargets(labels, 2);
+  const batch = { n: 1, height: SIZE, width: SIZE, targets };
+  const x = tf.tensor4d(images, [1, SIZE, SIZE, 3]);
+  const plain = tiny(false);
+  const banded = tiny(true);
+  const t = () => tf.tensor4d(targets.oneHot, [1, SIZE, SIZE, 2]);
+  const t1 = t();
+  const a = netLossAndGradients(plain, x, stepLoss(t1, targets.weightSum, null));
+  const b = netLossAndGradients(banded, x, withBand(stepLoss(t1, targets.weightSum, null), bandLossTerm(0, batch)));
+  assert.equal(b.loss, a.loss);
+  for (const [name, g] of Object.entries(a.grads)) {
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(g, b.grads[name]))).dataSync()[0]);
+    assert.ok(d < 1e-6, `${name} differs by ${d}`);
+  }
+  assert.ok(b.grads['band/kernel'].dataSync().every((v) => v === 0), 'no band gradient at weight 0');
+  // Weight 1: the band bias's and one band kernel weight's gradients against central differences of the loss.
+  const lossOf = () => netLossAndGradients(banded, x, withBand(stepLoss(t1, targets.weightSum, null), bandLossTerm(1, batch)));
+  const g = lossOf();
+  for (const [name, index] of [['band/bias', 0], ['band/kernel', 2]] as const) {
+    const v = banded.params[name];
+    const base = v.dataSync().slice();
+    const at = (delta: number) => {
+      const moved = base.slice();
+      moved[index] += delta;
+      v.assign(tf.tensor(moved, v.shape));
+      const r = lossOf();
+      tf.dispose(Object.values(r.grads));
+      for (const s of r.batchStats.values()) tf.dispose([s.mean, s.variance]);
+      return r.loss;
+    };
+    const eps = 1e-2;
+    const numeric = (at(eps) - at(-eps)) / (2 * eps);
+    v.assign(tf.tensor(base, v.shape));
+    const analytic = g.grads[name].dataSync()[index];
+    assert.ok(Math.abs(numeric - analytic) < 2e-3 + 0.02 * Math.abs(analytic), `${name}[${index}]: ${analytic} vs ${numeric}`);
+  }
+  for (const r of [a, b, g]) {
+    tf.dispose(Object.values(r.grads));
+    for (const s of r.batchStats.values()) tf.dispose([s.mean, s.variance]);
+  }
+  tf.dispose([x, t1]);
+  disposeUNet(plain as never);
+  disposeUNet(banded as never);
+});
+
+test('band head: training learns where the gap is; the saved model has the classes alone and predicts as the trained net; steps do not leak; a band loss without a band head is refused', async () => {
+  const net = tiny(true);
+  const adam = createAdamState(net.params);
+  const batch = { n: 1, height: SIZE, width: SIZE, images, targets: lossTargets(labels, 2) };
+  const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+  trainStep(net, adam, batch, hyper, DEFAULT_BAND);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 80; i++) trainStep(net, adam, batch, hyper, DEFAULT_BAND);
+  assert.equal(tf.memory().numTensors, before, 'band training steps leak');
+  assert.throws(() => trainStep(tiny(false), createAdamState(tiny(false).params), batch, hyper, DEFAULT_BAND), /band/);
+  assert.throws(() => trainStep(net, adam, batch, hyper, null), /band/);
+  // The band logit: the network's features through the band head, the classes' forward unchanged.
+  const dir = tmpDir('gapseg-band-');
+  await saveModel(dir, net, { classes: { classes: [{ name: 'background', values: [0] }, { name: 'object', values: [255] }], void: [] } as never, input: { scale: 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], tile: 64 }, info: {} });
+  const saved = JSON.parse(fs.readFileSync(path.join(dir, 'gapseg.json'), 'utf8')) as { model: { unet: Record<string, unknown> } };
+  assert.equal(saved.model.unet.bandOutput, undefined, 'the saved config has no band head');
+  assert.deepEqual(bandWeights(dir), [], 'the saved weights have no band head');
+  const { net: loaded } = loadModel(dir);
+  assert.equal(Object.keys(loaded.params).filter((k) => k.startsWith('band')).length, 0);
+  const x = tf.tensor4d(images, [1, SIZE, SIZE, 3]);
+  const d = tf.tidy(() => tf.max(tf.abs(tf.sub(netForward(net, x, false), netForward(loaded, x, false)))).dataSync()[0]);
+  assert.ok(d < 1e-5, `saved model predicts as the trained net (max difference ${d})`);
+  // The band head itself: high in the gap, low on labelled pixels.
+  const bandProbs = bandOf(net, x);
+  const gapMean = mean(bandProbs, (i) => labels[i] === VOID_INDEX);
+  const labelledMean = mean(bandProbs, (i) => labels[i] !== VOID_INDEX);
+  assert.ok(gapMean > labelledMean + 0.3, `band probability in the gap ${gapMean.toFixed(3)}, on labelled pixels ${labelledMean.toFixed(3)}`);
+  x.dispose();
+  disposeAdamState(adam);
+  disposeUNet(net as never);
+  disposeUNet(loaded as never);
+});
+
+/** The band head's probabilities of x, read through the training pass (the loss records its input). */
+function bandOf(net: AnyNet, x: tf.Tensor4D): Float32Array {
+  let probs: Float32Array = new Float32Array(0);
+  const r = netLossAndGradients(net, x, (logits) => {
+    const k = logits.shape[3];
+    probs = tf.tidy(() => tf.sigmoid(tf.slice(logits, [0, 0, 0, k - 1], [-1, -1, -1, 1])).dataSync() as Float32Array);
+    return { value: 0, grad: tf.zerosLike(logits) };
+  });
+  tf.dispose(Object.values(r.grads));
+  for (const s of r.batchStats.values()) tf.dispose([s.mean, s.variance]);
+  return probs;
+}
+
+/** Names of a saved model's weights that belong to a band head. */
+function bandWeights(dir: string): string[] {
+  const model = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { weightsManifest: { weights: { name: string }[] }[] };
+  const names = model.weightsManifest.flatMap((m) => m.weights.map((w) => w.name));
+  assert.ok(names.some((n) => n.includes('head')), `the manifest names the class head: ${names.slice(-3).join(', ')}`);
+  return names.filter((n) => n.includes('band'));
+}
+
+function mean(v: Float32Array, where: (i: number) => boolean): number {
+  let s = 0;
+  let c = 0;
+  for (let i = 0; i < v.length; i++) if (where(i)) (s += v[i]), c++;
+  return s / c;
+}
+
+test('gapseg train --gap-loss band: trains, keeps the band head in checkpoints (resume) and out of the model; predict and --init-from work; --band-weight alone is refused', async () => {
+  const data = tmpDir('gapseg-band-data-');
+  fs.mkdirSync(path.join(data, 'images'));
+  fs.mkdirSync(path.join(data, 'labels'));
+  const rng = makeRng(3);
+  const size = 32;
+  for (let i = 0; i < 3; i++) {
+    const lab = new Uint8Array(size * size).map((_, j) => (j % size < 12 ? 0 : j % size > 19 ? 255 : 128));
+    const rgb = new Uint8Array(size * size * 3).map((_, j) => (lab[Math.floor(j / 3)] === 255 ? 200 : 40) + Math.floor(rng.next() * 20));
+    await writePng(path.join(data, 'images', `img${i}.png`), rgb, size, size, 3);
+    fs.writeFileSync(path.join(data, 'labels', `img${i}.png`), await encodePng(lab, size, size, 1));
+  }
+  const out = path.join(tmpDir('gapseg-band-run-'), 'run');
+  const common = ['--classes', '0=background,255=smoke', '--void', '128', '--crop', '32', '--depth', '2', '--width', '4', '--threads', '1'];
+  const stray = await runCli(['train', data, '--out', `${out}-x`, ...common, '--band-weight', '0.5']);
+  assert.equal(stray.code, 2, stray.stderr);
+  assert.match(stray.stderr, /--band-weight needs --gap-loss band/);
+  const r = await runCli(['train', data, '--out', out, ...common, '--epochs', '1', '--gap-loss', 'band', '--band-weight', '0.5']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /a band head beside them for training/);
+  const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { gapLoss: unknown };
+  assert.deepEqual(cfg.gapLoss, { kind: 'band', weight: 0.5 });
+  const again = await runCli(['train', data, '--out', out, ...common, '--epochs', '2', '--gap-loss', 'band', '--band-weight', '0.5', '--resume']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /resuming after epoch 1/);
+  assert.deepEqual(bandWeights(path.join(out, 'model')), []);
+  const pred = await runCli(['predict', out, path.join(data, 'images'), '--out', path.join(out, 'pred')]);
+  assert.equal(pred.code, 0, pred.stderr);
+  assert.deepEqual(fs.readdirSync(path.join(out, 'pred', 'labels')).sort(), ['img0.png', 'img1.png', 'img2.png']);
+  const refined = await runCli(['train', data, '--out', `${out}-2`, ...common, '--epochs', '1', '--gap-loss', 'band', '--init-from', out]);
+  assert.equal(refined.code, 0, refined.stderr);
+});
