@@ -118,6 +118,8 @@ const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refi
  * the caller's promise) instead of training it again; its training seconds come from its history.
  */
 const KEEP_TRAINED = argString('keep-trained', 'no') === 'yes';
+/** Weight of the band loss in the +band variants. */
+const BAND_WEIGHT = argNumber('band-weight', DEFAULT_BAND.weight);
 /** Weight of the even-odds gap loss in the +uncertain variants. */
 const UNCERTAIN_WEIGHT = argNumber('uncertain-weight', DEFAULT_UNCERTAIN.weight);
 /** Weight of the CRF-targets gap loss in the +crf-targets variants. */
@@ -471,7 +473,7 @@ async function main(): Promise<void> {
       ? [
           ...fixes.filter((v) => wanted(v.id) && (!v.reuse || wanted(v.reuse))),
           { id: 'mobilenet_v2', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS },
-          { id: 'mobilenet_v2+band', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: DEFAULT_BAND },
+          { id: 'mobilenet_v2+band', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_BAND, weight: BAND_WEIGHT } },
           { id: 'mobilenet_v2+band+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+uncertain', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
           { id: 'mobilenet_v2+crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF, weight: CRF_WEIGHTS[0] } },
