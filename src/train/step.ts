@@ -105,10 +105,10 @@ export function trainStep(
   teacher: Teacher | null = null,
 ): number {
   const k = net.config.numClasses;
-  const x = tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, net.config.inChannels]);
-  const t = tf.tensor4d(batch.targets.oneHot, [batch.n, batch.height, batch.width, k]);
   if (gapLoss?.kind === 'mean-teacher' && !teacher) throw new Error('trainStep: the mean-teacher gap loss needs a teacher');
   if ((gapLoss?.kind === 'band') !== Boolean(net.config.bandOutput)) throw new Error('trainStep: the band gap loss and a band head go together');
+  const x = tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, net.config.inChannels]);
+  const t = tf.tensor4d(batch.targets.oneHot, [batch.n, batch.height, batch.width, k]);
   const extra = gapLoss && gapLoss.kind !== 'band' ? gapLossTerm(gapLoss, batch, teacher ? teacherProbs(teacher, x) : undefined) : null;
   const classLoss = stepLoss(t, batch.targets.weightSum, extra?.term ?? null);
   const loss = gapLoss?.kind === 'band' ? withBand(classLoss, bandLossTerm(gapLoss.weight, batch)) : classLoss;
