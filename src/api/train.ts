@@ -141,18 +141,23 @@ function checkNumber(value: unknown, flag: string, lo: number, hi: number, integ
   if (value < lo || value > hi) throw new GapsegError(`--${flag} must be between ${lo} and ${hi}, got ${value}`, 2);
 }
 
+/** The gap losses whose only option is their weight: the option, its flag, the kind and its settings. */
+const KIND_WEIGHTS: ['teacherWeight' | 'uncertainWeight' | 'bandWeight', string, GapLossConfig['kind'], GapLossConfig][] = [
+  ['teacherWeight', 'teacher-weight', 'mean-teacher', DEFAULT_MEAN_TEACHER],
+  ['uncertainWeight', 'uncertain-weight', 'uncertain', DEFAULT_UNCERTAIN],
+  ['bandWeight', 'band-weight', 'band', DEFAULT_BAND],
+];
+
 /** The gap loss of the options (null: cross-entropy on labelled pixels only). */
 function gapLossOf(o: TrainOptions): GapLossConfig | null {
   const kind = o.gapLoss ?? 'none';
   if (kind !== 'none' && kind !== 'crf' && kind !== 'crf-targets' && kind !== 'mean-teacher' && kind !== 'uncertain' && kind !== 'band') {
     throw new GapsegError(`--gap-loss must be none, crf, crf-targets, mean-teacher, uncertain or band, got "${String(kind)}"`, 2);
   }
-  checkNumber(o.teacherWeight, 'teacher-weight', 0, 1000, false);
-  if (o.teacherWeight !== undefined && kind !== 'mean-teacher') throw new GapsegError('--teacher-weight needs --gap-loss mean-teacher', 2);
-  checkNumber(o.uncertainWeight, 'uncertain-weight', 0, 1000, false);
-  if (o.uncertainWeight !== undefined && kind !== 'uncertain') throw new GapsegError('--uncertain-weight needs --gap-loss uncertain', 2);
-  checkNumber(o.bandWeight, 'band-weight', 0, 1000, false);
-  if (o.bandWeight !== undefined && kind !== 'band') throw new GapsegError('--band-weight needs --gap-loss band', 2);
+  for (const [key, flag, owner] of KIND_WEIGHTS) {
+    checkNumber(o[key], flag, 0, 1000, false);
+    if (o[key] !== undefined && kind !== owner) throw new GapsegError(`--${flag} needs --gap-loss ${owner}`, 2);
+  }
   const crf = o.crf ?? {};
   for (const [key, flag, lo, hi] of CRF_RANGES) checkNumber(crf[key], flag, lo, hi, key === 'radius');
   // The Gated CRF takes every --crf-* option; crf-targets only the weight (its kernels are the
@@ -164,9 +169,11 @@ function gapLossOf(o: TrainOptions): GapLossConfig | null {
     throw new GapsegError(kind === 'none' ? `--${stray[1]} needs --gap-loss crf` : `--${stray[1]} goes with --gap-loss ${owners}, not ${kind}`, 2);
   }
   if (kind === 'none') return null;
-  if (kind === 'mean-teacher') return { ...DEFAULT_MEAN_TEACHER, ...(o.teacherWeight !== undefined ? { weight: o.teacherWeight } : {}) };
-  if (kind === 'uncertain') return { ...DEFAULT_UNCERTAIN, ...(o.uncertainWeight !== undefined ? { weight: o.uncertainWeight } : {}) };
-  if (kind === 'band') return { ...DEFAULT_BAND, ...(o.bandWeight !== undefined ? { weight: o.bandWeight } : {}) };
+  const own = KIND_WEIGHTS.find(([, , owner]) => owner === kind);
+  if (own) {
+    const weight = o[own[0]];
+    return { ...own[3], ...(weight !== undefined ? { weight } : {}) };
+  }
   if (kind === 'crf-targets') return { ...DEFAULT_CRF_TARGETS, ...(crf.weight !== undefined ? { weight: crf.weight } : {}) };
   return { ...DEFAULT_CRF, ...Object.fromEntries(Object.entries(crf).filter(([, v]) => v !== undefined)), kind: 'crf' };
 }
