@@ -9,7 +9,7 @@ import path from 'node:path';
 import { GapsegError, fsProblem } from '../util/errors.js';
 import { replaceDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { classesToJson, parseClassesJson, type ClassDescription } from '../data/classes.js';
-import { buildNet, netKind, netValues, type AnyNet, type NetConfig } from '../nets/index.js';
+import { BAND_HEAD, buildNet, netKind, netValues, type AnyNet, type NetConfig } from '../nets/index.js';
 import type { UNetConfig } from '../nets/unet/unet.js';
 import type { MobileUNetConfig } from '../nets/mobilenetV2/unet.js';
 import { checkValues, fromLayersFiles, toLayersFiles } from './layersFormat.js';
@@ -50,8 +50,7 @@ export async function saveModel(dir: string, net: AnyNet, meta: Omit<ModelMeta, 
   // A band head is training's (nets/network.ts bandHeadSpecs): the model is its classes alone.
   const { bandOutput: _band, ...config } = net.config;
   const values = await netValues(net);
-  values.delete('band/kernel');
-  values.delete('band/bias');
+  for (const name of Object.values(BAND_HEAD)) values.delete(name);
   // A U-Net keeps the section it has always had; other networks name their kind.
   const section = netKind(config) === 'unet' ? { format: 'gapseg-unet', version: 1, unet: config } : { format: 'gapseg-net', version: 2, net: config };
   const metaJson = {

@@ -9,7 +9,7 @@
  * only the gradient it was given and its own internals.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BatchStats } from './network.js';
+import { BAND_HEAD, type BatchStats } from './network.js';
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../engine/kernels/batchNormRelu.js';
 import { CHANNEL_SUMS, RELU6_GRAD } from '../engine/kernels/gradients.js';
 import { concatChannelsOp, splitChannelsOp } from '../engine/kernels/channels.js';
@@ -123,7 +123,7 @@ export class Backprop {
 
   /** Whether the network has a band head (network.ts bandHeadSpecs). */
   private get band(): boolean {
-    return 'band/kernel' in this.params;
+    return BAND_HEAD.kernel in this.params;
   }
 
   /** The head's kernel and bias: the class head's, with the band head's as one more output channel where there is one. */
@@ -131,7 +131,7 @@ export class Backprop {
     const kernel = this.param<tf.Tensor4D>('head/kernel');
     const bias = this.param<tf.Tensor1D>('head/bias');
     if (!this.band) return { kernel, bias };
-    return { kernel: tf.concat([kernel, this.param<tf.Tensor4D>('band/kernel')], 3), bias: tf.concat([bias, this.param<tf.Tensor1D>('band/bias')]) };
+    return { kernel: tf.concat([kernel, this.param<tf.Tensor4D>(BAND_HEAD.kernel)], 3), bias: tf.concat([bias, this.param<tf.Tensor1D>(BAND_HEAD.bias)]) };
   }
 
   /** The 1x1 head `head/kernel` + `head/bias`: logits of the last feature map (the band's after the classes', with a band head). */
@@ -151,9 +151,9 @@ export class Backprop {
     if (this.band) {
       const classes = k - 1;
       this.grads['head/kernel'] = tf.slice(dKernel, [0, 0, 0, 0], [1, 1, c, classes]);
-      this.grads['band/kernel'] = tf.slice(dKernel, [0, 0, 0, classes], [1, 1, c, 1]);
+      this.grads[BAND_HEAD.kernel] = tf.slice(dKernel, [0, 0, 0, classes], [1, 1, c, 1]);
       this.grads['head/bias'] = tf.slice(dBias, [0], [classes]);
-      this.grads['band/bias'] = tf.slice(dBias, [classes], [1]);
+      this.grads[BAND_HEAD.bias] = tf.slice(dBias, [classes], [1]);
       tf.dispose([dKernel, dBias]);
     } else {
       this.grads['head/kernel'] = dKernel;

@@ -4,7 +4,7 @@
  * ('mobilenet_v2_unet', mobilenetV2/). Training, prediction and the formats call these.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { disposeNet, initialValuesOf, isStat, updateMovingStats, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from './network.js';
+import { BAND_HEAD, disposeNet, initialValuesOf, isStat, updateMovingStats, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from './network.js';
 import { buildUNet, createUNet, levelWidths, unetForward, unetSpecs, unetValues, type UNet, type UNetConfig } from './unet/unet.js';
 import { lossAndGradients as unetLossAndGradients } from './unet/backprop.js';
 import {
@@ -24,7 +24,7 @@ import { mobileLossAndGradients } from './mobilenetV2/backprop.js';
 export type NetConfig = UNetConfig | MobileUNetConfig;
 export type AnyNet = Net<NetConfig>;
 export type { TensorSpec, BatchStats, LogitsLoss, StepGradients };
-export { isStat, disposeNet, updateMovingStats, initialValuesOf };
+export { isStat, disposeNet, updateMovingStats, initialValuesOf, BAND_HEAD };
 
 const isMobile = (cfg: NetConfig): cfg is MobileUNetConfig => cfg.kind === 'mobilenet_v2_unet';
 

@@ -34,10 +34,13 @@ export interface Net<C extends { bnMomentum: number } = { bnMomentum: number }> 
  */
 export function bandHeadSpecs(cin: number): TensorSpec[] {
   return [
-    { name: 'band/kernel', shape: [1, 1, cin, 1], kind: 'kernel', fanIn: cin },
-    { name: 'band/bias', shape: [1], kind: 'bias', fanIn: 0 },
+    { name: BAND_HEAD.kernel, shape: [1, 1, cin, 1], kind: 'kernel', fanIn: cin },
+    { name: BAND_HEAD.bias, shape: [1], kind: 'bias', fanIn: 0 },
   ];
 }
+
+/** The band head's tensor names, the ones a saved model leaves out and --init-from starts fresh. */
+export const BAND_HEAD = { kernel: 'band/kernel', bias: 'band/bias' } as const;
 
 /** Whether a spec is a batch-norm statistic rather than a trainable weight. */
 export function isStat(spec: TensorSpec): boolean {

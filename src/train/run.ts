@@ -20,7 +20,7 @@ import { assertSomeLabelled, channelStats, classCounts, loadSamples, type Sample
 import { DEFAULT_AUGMENT, type AugmentOptions } from '../data/augment.js';
 import { DEFAULT_UNET } from '../nets/unet/unet.js';
 import { DEFAULT_MOBILE_UNET } from '../nets/mobilenetV2/unet.js';
-import { activationFloats, buildNet, createNet, describeNet, disposeNet, initialValuesOf, netSpecs, parameterCount, type AnyNet, type NetConfig } from '../nets/index.js';
+import { activationFloats, BAND_HEAD, buildNet, createNet, describeNet, disposeNet, initialValuesOf, netSpecs, parameterCount, type AnyNet, type NetConfig } from '../nets/index.js';
 import { readMobileNetV2 } from '../formats/tflite/mobilenetV2.js';
 import type { FineTune } from './loop.js';
 import { readModelMeta, readModelValues, saveModel, type InputRecipe } from '../formats/modelFolder.js';
@@ -177,7 +177,7 @@ export function netConfigOf(cfg: Pick<TrainConfig, 'encoder' | 'depth' | 'baseWi
 function withFreshBand(ucfg: NetConfig, values: Map<string, Float32Array>, seed: number): Map<string, Float32Array> {
   if (!ucfg.bandOutput) return values;
   const fresh = initialValuesOf(netSpecs(ucfg), deriveSeed(seed, 0));
-  for (const name of ['band/kernel', 'band/bias']) values.set(name, fresh.get(name) as Float32Array);
+  for (const name of Object.values(BAND_HEAD)) values.set(name, fresh.get(name) as Float32Array);
   return values;
 }
 
