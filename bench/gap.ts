@@ -21,7 +21,8 @@
  *                 +void-forbid: the void fixes on the pretrained encoder (fastai's recipe);
  *                 +uncertain with even odds taught in the gap (--gap-loss uncertain), and
  *                 +uncertain+refine, that model refined by the dense CRF; +band with a band
- *                 output trained on the gap beside the classes (--gap-loss band), +band+refine
+ *                 output trained on the gap beside the classes (--gap-loss band), +band+refine;
+ *                 +ramp with targets ramping across the gap (--gap-loss ramp), +ramp+refine
  *
  * With the pretrained variants, every from-scratch variant trains for as long as they do
  * (the same training time, not the same epochs): its epoch count is the MobileNetV2 run's
@@ -61,7 +62,7 @@ import { makeGap } from '../src/data/gaps.js';
 import { generateImage } from '../src/data/sample.js';
 import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
 import { DEFAULT_FINE_TUNE, type ValidReport } from '../src/train/loop.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_BAND, type GapLossConfig } from '../src/losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP, DEFAULT_BAND, type GapLossConfig } from '../src/losses/gapLoss.js';
 import { DEFAULT_DENSE_CRF, type DenseCrfParams } from '../src/crf/denseCrf.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
@@ -112,7 +113,7 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
 /**
  * Evaluate a variant's finished run from an earlier invocation (same cache, seed and settings:
  * the caller's promise) instead of training it again; its training seconds come from its history.
@@ -120,6 +121,8 @@ const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refi
 const KEEP_TRAINED = argString('keep-trained', 'no') === 'yes';
 /** Weight of the band loss in the +band variants. */
 const BAND_WEIGHT = argNumber('band-weight', DEFAULT_BAND.weight);
+/** Weight of the distance-ramp gap loss in the +ramp variants. */
+const RAMP_WEIGHT = argNumber('ramp-weight', DEFAULT_RAMP.weight);
 /** Weight of the even-odds gap loss in the +uncertain variants. */
 const UNCERTAIN_WEIGHT = argNumber('uncertain-weight', DEFAULT_UNCERTAIN.weight);
 /** Weight of the CRF-targets gap loss in the +crf-targets variants. */
@@ -476,6 +479,8 @@ async function main(): Promise<void> {
           { id: 'mobilenet_v2+band', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_BAND, weight: BAND_WEIGHT } },
           { id: 'mobilenet_v2+band+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+uncertain', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
+          { id: 'mobilenet_v2+ramp', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT } },
+          { id: 'mobilenet_v2+ramp+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+ramp', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF, weight: CRF_WEIGHTS[0] } },
           { id: 'mobilenet_v2+crf-targets', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF_TARGETS, weight: TARGETS_WEIGHT } },
           { id: 'mobilenet_v2+mean-teacher', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: DEFAULT_MEAN_TEACHER },

@@ -207,30 +207,33 @@ test('--gap-loss mean-teacher trains with --teacher-weight; the flag without it 
   assert.deepEqual([cfg.gapLoss.kind, cfg.gapLoss.weight, cfg.gapLoss.ema], ['mean-teacher', 0.4, 0.99]);
 });
 
-test('--gap-loss uncertain trains with --uncertain-weight and is read back on --resume; the flag without it and CRF options with it are refused', async () => {
-  const data = await dataset({ pairs: 2 });
-  const [stray, crfOption] = await Promise.all([
-    train(data, freshOut(), ...CLASSES, '--uncertain-weight', '0.4'),
-    train(data, freshOut(), ...CLASSES, '--gap-loss', 'uncertain', '--crf-weight', '0.4'),
-  ]);
-  assertUserError(stray, '--uncertain-weight needs --gap-loss uncertain');
-  assertUserError(crfOption, '--crf-weight', 'not uncertain');
-  const out = freshOut();
-  const r = await train(data, out, ...CLASSES, '--make-gap', '2', '--gap-loss', 'uncertain', '--uncertain-weight', '0.4');
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /gap loss: even odds in the gap \(weight 0\.4/);
-  const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { gapLoss: { kind: string; weight: number } };
-  assert.deepEqual(cfg.gapLoss, { kind: 'uncertain', weight: 0.4 });
-  const again = await train(data, out, ...CLASSES, '--make-gap', '2', '--gap-loss', 'uncertain', '--uncertain-weight', '0.4', '--resume');
-  assert.equal(again.code, 0, again.stderr);
-});
+// The gap losses whose one option is their weight: each trains, is read back on --resume, and refuses its flag alone and CRF options.
+for (const [kind, log] of [['uncertain', /gap loss: even odds in the gap \(weight 0\.4/], ['ramp', /gap loss: distance ramp in the gap \(weight 0\.4/]] as const) {
+  test(`--gap-loss ${kind} trains with --${kind}-weight and is read back on --resume; the flag without it and CRF options with it are refused`, async () => {
+    const data = await dataset({ pairs: 2 });
+    const [stray, crfOption] = await Promise.all([
+      train(data, freshOut(), ...CLASSES, `--${kind}-weight`, '0.4'),
+      train(data, freshOut(), ...CLASSES, '--gap-loss', kind, '--crf-weight', '0.4'),
+    ]);
+    assertUserError(stray, `--${kind}-weight needs --gap-loss ${kind}`);
+    assertUserError(crfOption, '--crf-weight', `not ${kind}`);
+    const out = freshOut();
+    const r = await train(data, out, ...CLASSES, '--make-gap', '2', '--gap-loss', kind, `--${kind}-weight`, '0.4');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, log);
+    const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { gapLoss: { kind: string; weight: number } };
+    assert.deepEqual(cfg.gapLoss, { kind, weight: 0.4 });
+    const again = await train(data, out, ...CLASSES, '--make-gap', '2', '--gap-loss', kind, `--${kind}-weight`, '0.4', '--resume');
+    assert.equal(again.code, 0, again.stderr);
+  });
+}
 
 // Every option of the train command as specified; removing or renaming one must fail here.
 const TRAIN_OPTIONS = [
   'out', 'classes', 'void', 'class-file', 'make-gap', 'scale', 'crop', 'batch', 'epochs', 'lr', 'weight-decay',
   'class-weights', 'depth', 'width', 'valid-fraction', 'seed', 'tile', 'max-pixels', 'no-augment', 'threads',
   'resume', 'force', 'quiet', 'gap-loss', 'crf-weight', 'crf-radius', 'crf-sigma-xy', 'crf-sigma-rgb', 'teacher-weight',
-  'uncertain-weight', 'band-weight',
+  'uncertain-weight', 'ramp-weight', 'band-weight',
 ];
 
 test('gapseg --help and gapseg <command> --help exit 0 and list every command and option', async () => {

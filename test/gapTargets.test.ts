@@ -8,7 +8,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { engine } from './helpers.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, gapLossAt, gapLossTerm } from '../src/losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP, gapLossAt, gapLossTerm, rampTargets } from '../src/losses/gapLoss.js';
 import { makeTeacher, trainStep } from '../src/train/step.js';
 import { createUNet, disposeUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { netForward } from '../src/nets/index.js';
@@ -159,9 +159,77 @@ test('uncertain gap loss: a few steps on a toy batch bring the gap towards even 
   disposeUNet(net);
 });
 
-test('the self-referential gap losses ramp up over the first half of training; the Gated CRF and the uncertain loss do not', () => {
+test('ramp targets: each labelled class weighted by the inverse of its distance, labelled pixels their own class, even odds in a crop with no label', () => {
+  // One row of 7 pixels: class 0 at column 0, class 1 at columns 5 and 6, the gap between; k = 3 (class 2 absent).
+  const [w, h, k] = [7, 1, 3];
+  const labels = Uint8Array.from([0, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX, 1, 1]);
+  const q = rampTargets(lossTargets(labels, k).oneHot, w, h, k);
+  for (let x = 0; x < w; x++) {
+    const [d0, d1] = [x, Math.max(5 - x, 0)];
+    const want = labels[x] !== VOID_INDEX ? [labels[x] === 0 ? 1 : 0, labels[x] === 1 ? 1 : 0, 0] : [1 / d0 / (1 / d0 + 1 / d1), 1 / d1 / (1 / d0 + 1 / d1), 0];
+    for (let c = 0; c < k; c++) assert.ok(Math.abs(q[x * k + c] - want[c]) < 1e-6, `pixel ${x} class ${c}: ${q[x * k + c]} vs ${want[c]}`);
+  }
+  // Two px from class 0 and three from class 1: 3/5 and 2/5, whatever the direction.
+  assert.ok(Math.abs(q[2 * k] - 0.6) < 1e-6);
+  const unlabelled = rampTargets(new Float32Array(4 * k), 4, 1, k);
+  assert.ok(unlabelled.every((v) => Math.abs(v - 1 / k) < 1e-7));
+});
+
+test('ramp gap loss: the cross-entropy towards the ramp targets on gap pixels only, each weighing `weight` labelled pixels', () => {
+  const [n, h, w, k] = [1, 2, 6, 2];
+  const rng = makeRng(4);
+  const logits = Float32Array.from({ length: n * h * w * k }, () => rng.next() * 4 - 2);
+  const labels = new Uint8Array(n * h * w).map((_, i) => (i % w === 0 ? 0 : i % w === 5 ? 1 : VOID_INDEX));
+  const targets = lossTargets(labels, k);
+  const q = rampTargets(targets.oneHot, w, h, k);
+  const { value, grad } = gapLossTerm({ ...DEFAULT_RAMP, weight: 0.5 }, { n, height: h, width: w, targets }).term(tf.tensor4d(logits, [n, h, w, k]));
+  const g = grad.dataSync();
+  let want = 0;
+  for (let i = 0; i < n * h * w; i++) {
+    const [z0, z1] = [logits[i * 2], logits[i * 2 + 1]];
+    const p1 = 1 / (1 + Math.exp(z0 - z1));
+    const p = [1 - p1, p1];
+    for (let c = 0; c < k; c++) {
+      const expected = labels[i] === VOID_INDEX ? (0.5 * (p[c] - q[i * k + c])) / 4 : 0;
+      assert.ok(Math.abs(g[i * k + c] - expected) < 1e-6, `pixel ${i} class ${c}`);
+      if (labels[i] === VOID_INDEX) want -= (0.5 * q[i * k + c] * Math.log(p[c])) / 4;
+    }
+  }
+  assert.ok(Math.abs(value - want) < 1e-5, `${value} vs ${want}`);
+  grad.dispose();
+});
+
+test('ramp gap loss: on a toy batch whose image gives no edge in the gap, training puts the frontier halfway across it', () => {
+  const net = createUNet({ ...DEFAULT_UNET, numClasses: 2, depth: 2, baseWidth: 4 }, 3);
+  const adam = createAdamState(net.params);
+  const size = 16;
+  // Class 0 up to column 3, class 1 from column 12: the gap is columns 4..11, its middle at 7.5;
+  // the image is a flat field with a step at column 2, far from the middle.
+  const labels = new Uint8Array(size * size).map((_, i) => (i % size < 4 ? 0 : i % size > 11 ? 1 : VOID_INDEX));
+  const images = new Float32Array(size * size * 3).map((_, i) => (Math.floor(i / 3) % size < 2 ? 0 : 1));
+  const batch = { n: 1, height: size, width: size, images, targets: lossTargets(labels, 2) };
+  const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+  // The frontier: the mean over rows of the number of gap columns predicted class 0.
+  const crossing = (): number => {
+    const p = tf.tidy(() => tf.softmax(netForward(net as never, tf.tensor4d(images, [1, size, size, 3]), false)).dataSync());
+    let zeros = 0;
+    for (let i = 0; i < size * size; i++) if (labels[i] === VOID_INDEX && p[i * 2] > p[i * 2 + 1]) zeros++;
+    return 4 + zeros / size;
+  };
+  for (let i = 0; i < 150; i++) trainStep(net, adam, batch, hyper, null);
+  const plain = crossing();
+  for (let i = 0; i < 150; i++) trainStep(net, adam, batch, hyper, DEFAULT_RAMP);
+  const frontier = crossing();
+  assert.ok(Math.abs(plain - 8) > 1.5, `without the ramp the frontier is wherever the net extrapolates (column ${plain}), so this test can fail`);
+  assert.ok(Math.abs(frontier - 8) <= 1, `frontier at column ${frontier}, want about 8`);
+  disposeAdamState(adam);
+  disposeUNet(net);
+});
+
+test('the self-referential gap losses ramp up over the first half of training; the Gated CRF, the uncertain and the ramp loss do not', () => {
   assert.deepEqual(gapLossAt(DEFAULT_CRF, 0), DEFAULT_CRF);
   assert.deepEqual(gapLossAt(DEFAULT_UNCERTAIN, 0), DEFAULT_UNCERTAIN);
+  assert.deepEqual(gapLossAt(DEFAULT_RAMP, 0), DEFAULT_RAMP);
   assert.equal(gapLossAt(null, 0.5), null);
   for (const cfg of [DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER]) {
     assert.equal(gapLossAt(cfg, 0)?.weight, 0);

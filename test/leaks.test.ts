@@ -6,7 +6,7 @@ import { engine } from './helpers.js';
 import { createUNet, disposeUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { createAdamState, disposeAdamState } from '../src/train/adam.js';
 import { makeTeacher, trainStep } from '../src/train/step.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN } from '../src/losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP } from '../src/losses/gapLoss.js';
 import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
 import { lossTargets } from '../src/losses/crossEntropy.js';
 import { validate } from '../src/train/loop.js';
@@ -60,7 +60,7 @@ test('training steps with each gap loss (a mean teacher included) and refined pr
   const batch = { n: 1, height: size, width: size, images, targets: lossTargets(gen.labels, 2), rgb: gen.rgb };
   const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4 };
   const teacher = await makeTeacher(net, DEFAULT_MEAN_TEACHER.ema);
-  for (const gap of [DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN]) {
+  for (const gap of [DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP]) {
     const t = gap.kind === 'mean-teacher' ? teacher : null;
     trainStep(net, adam, batch, hyper, gap, undefined, t);
     const before = tf.memory().numTensors;

@@ -5,7 +5,7 @@ import { GapsegError } from '../util/errors.js';
 import { parseClassesFlag, type ClassDescription } from '../data/classes.js';
 import { DEFAULT_TRAIN, resolveClasses, runTraining, type RunResult, type TrainConfig, type TrainObserver } from '../train/run.js';
 import type { EpochRecord } from '../train/loop.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_BAND, type GapLossConfig } from '../losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP, DEFAULT_BAND, type GapLossConfig } from '../losses/gapLoss.js';
 import { reportObserver } from '../view/runReport.js';
 import { startEngine } from './engine.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
@@ -65,13 +65,15 @@ export interface TrainOptions {
   augment?: boolean;
   /** Share of crops centred on a pixel of a randomly drawn class. */
   classBalance?: number;
-  /** A loss on the unlabelled gap: 'crf' pulls nearby pixels of similar colour to the same class; 'crf-targets' trains the gap towards the dense CRF of the prediction; 'mean-teacher' towards a weight-averaged copy's confident predictions; 'uncertain' towards even odds; 'band' trains a band output (kept out of the classes) on where the gap lies. */
-  gapLoss?: 'none' | 'crf' | 'crf-targets' | 'mean-teacher' | 'uncertain' | 'band';
+  /** A loss on the unlabelled gap: 'crf' pulls nearby pixels of similar colour to the same class; 'crf-targets' trains the gap towards the dense CRF of the prediction; 'mean-teacher' towards a weight-averaged copy's confident predictions; 'uncertain' towards even odds; 'ramp' towards targets passing from one side's class to the other's halfway across; 'band' trains a band output (kept out of the classes) on where the gap lies. */
+  gapLoss?: 'none' | 'crf' | 'crf-targets' | 'mean-teacher' | 'uncertain' | 'ramp' | 'band';
   crf?: CrfOptions;
   /** With gapLoss 'mean-teacher': its weight relative to the cross-entropy. */
   teacherWeight?: number;
   /** With gapLoss 'uncertain': its weight relative to the cross-entropy. */
   uncertainWeight?: number;
+  /** With gapLoss 'ramp': its weight relative to the cross-entropy. */
+  rampWeight?: number;
   /** With gapLoss 'band': its weight relative to the cross-entropy. */
   bandWeight?: number;
   /** Compute threads (default: all cores, at most 8). */
@@ -142,17 +144,18 @@ function checkNumber(value: unknown, flag: string, lo: number, hi: number, integ
 }
 
 /** The gap losses whose only option is their weight: the option, its flag, the kind and its settings. */
-const KIND_WEIGHTS: ['teacherWeight' | 'uncertainWeight' | 'bandWeight', string, GapLossConfig['kind'], GapLossConfig][] = [
+const KIND_WEIGHTS: ['teacherWeight' | 'uncertainWeight' | 'rampWeight' | 'bandWeight', string, GapLossConfig['kind'], GapLossConfig][] = [
   ['teacherWeight', 'teacher-weight', 'mean-teacher', DEFAULT_MEAN_TEACHER],
   ['uncertainWeight', 'uncertain-weight', 'uncertain', DEFAULT_UNCERTAIN],
+  ['rampWeight', 'ramp-weight', 'ramp', DEFAULT_RAMP],
   ['bandWeight', 'band-weight', 'band', DEFAULT_BAND],
 ];
 
 /** The gap loss of the options (null: cross-entropy on labelled pixels only). */
 function gapLossOf(o: TrainOptions): GapLossConfig | null {
   const kind = o.gapLoss ?? 'none';
-  if (kind !== 'none' && kind !== 'crf' && kind !== 'crf-targets' && kind !== 'mean-teacher' && kind !== 'uncertain' && kind !== 'band') {
-    throw new GapsegError(`--gap-loss must be none, crf, crf-targets, mean-teacher, uncertain or band, got "${String(kind)}"`, 2);
+  if (kind !== 'none' && kind !== 'crf' && kind !== 'crf-targets' && kind !== 'mean-teacher' && kind !== 'uncertain' && kind !== 'ramp' && kind !== 'band') {
+    throw new GapsegError(`--gap-loss must be none, crf, crf-targets, mean-teacher, uncertain, ramp or band, got "${String(kind)}"`, 2);
   }
   for (const [key, flag, owner] of KIND_WEIGHTS) {
     checkNumber(o[key], flag, 0, 1000, false);
@@ -161,7 +164,7 @@ function gapLossOf(o: TrainOptions): GapLossConfig | null {
   const crf = o.crf ?? {};
   for (const [key, flag, lo, hi] of CRF_RANGES) checkNumber(crf[key], flag, lo, hi, key === 'radius');
   // The Gated CRF takes every --crf-* option; crf-targets only the weight (its kernels are the
-  // dense CRF's of predict --refine, in RGB 0..255); none, mean-teacher, uncertain and band none of them.
+  // dense CRF's of predict --refine, in RGB 0..255); none, mean-teacher, uncertain, ramp and band none of them.
   const takes: (keyof CrfOptions)[] = kind === 'crf' ? CRF_RANGES.map(([key]) => key) : kind === 'crf-targets' ? ['weight'] : [];
   const stray = CRF_RANGES.find(([key]) => crf[key] !== undefined && !takes.includes(key));
   if (stray) {

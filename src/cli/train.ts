@@ -7,7 +7,7 @@ import { progressBars } from './progress.js';
 import { train, type TrainOptions } from '../api/train.js';
 import { DEFAULT_TRAIN } from '../train/run.js';
 import { GapsegError } from '../util/errors.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_BAND } from '../losses/gapLoss.js';
+import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP, DEFAULT_BAND } from '../losses/gapLoss.js';
 import { DEFAULT_FINE_TUNE } from '../train/loop.js';
 
 export const trainSpec: CommandSpec = {
@@ -44,8 +44,9 @@ export const trainSpec: CommandSpec = {
     MAX_PIXELS_OPTION,
     { name: 'no-augment', type: 'boolean', help: 'no flips, rotations, scaling or colour jitter' },
     { name: 'class-balance', type: 'number', placeholder: 'p', help: 'share of crops centred on a pixel of a randomly drawn class (helps small, rare objects)', default: 0 },
-    { name: 'gap-loss', type: 'string', placeholder: 'none|crf|crf-targets|mean-teacher|uncertain|band', help: 'a loss on the unlabelled gap: crf pulls nearby pixels of similar colour to the same class; crf-targets trains the gap towards the dense CRF of the prediction (predict --refine crf); mean-teacher towards a weight-averaged copy\'s confident predictions; uncertain towards even odds; band trains a band output on where the gap lies (kept out of the classes and the saved model)', default: DEFAULT_TRAIN.gapLoss?.kind ?? 'none' },
+    { name: 'gap-loss', type: 'string', placeholder: 'none|crf|crf-targets|mean-teacher|uncertain|ramp|band', help: 'a loss on the unlabelled gap: crf pulls nearby pixels of similar colour to the same class; crf-targets trains the gap towards the dense CRF of the prediction (predict --refine crf); mean-teacher towards a weight-averaged copy\'s confident predictions; uncertain towards even odds; ramp towards targets passing from one side\'s class to the other\'s halfway across; band trains a band output on where the gap lies (kept out of the classes and the saved model)', default: DEFAULT_TRAIN.gapLoss?.kind ?? 'none' },
     { name: 'uncertain-weight', type: 'number', placeholder: 'w', help: `weight of the uncertain gap loss (default ${DEFAULT_UNCERTAIN.weight})` },
+    { name: 'ramp-weight', type: 'number', placeholder: 'w', help: `weight of the ramp gap loss (default ${DEFAULT_RAMP.weight})` },
     { name: 'band-weight', type: 'number', placeholder: 'w', help: `weight of the band gap loss (default ${DEFAULT_BAND.weight})` },
     { name: 'teacher-weight', type: 'number', placeholder: 'w', help: `weight of the mean-teacher gap loss (default ${DEFAULT_MEAN_TEACHER.weight})` },
     { name: 'crf-weight', type: 'number', placeholder: 'w', help: `weight of the gap loss relative to the cross-entropy (default ${DEFAULT_CRF.weight} for crf, ${DEFAULT_CRF_TARGETS.weight} for crf-targets)` },
@@ -102,6 +103,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
     gapLoss,
     teacherWeight: given(p, 'teacher-weight'),
     uncertainWeight: given(p, 'uncertain-weight'),
+    rampWeight: given(p, 'ramp-weight'),
     bandWeight: given(p, 'band-weight'),
     crf: { weight: given(p, 'crf-weight'), radius: given(p, 'crf-radius'), sigmaXY: given(p, 'crf-sigma-xy'), sigmaRGB: given(p, 'crf-sigma-rgb') },
     threads: given(p, 'threads'),

@@ -15,7 +15,12 @@
  *    frontier falls where the two sides' evidence balances, and a refinement at prediction
  *    time (predict --refine crf) can move it onto the image's edges. It is the pull that the
  *    void-as-a-class fix exerts on the real classes inside the gap (there the void target's
- *    gradient lowers each class's logit by its probability), without a void output.
+ *    gradient lowers each class's logit by its probability), without a void output;
+ *  - 'ramp': inside the gap, targets that pass from one side's class to the other's with the
+ *    distance to each (a class's share is the inverse of its distance to its nearest labelled
+ *    pixel in the crop): the frontier halfway across the gap, the probabilities ramping over
+ *    it. Trained as a class, void teaches both real classes to end where their labels end, so
+ *    their scores cross midway; this teaches the crossing itself, without a void output.
  * The first two put the frontier on the image's own edges rather than wherever the network's
  * smoothness puts it. Colour is the augmented crop's own RGB (what the network sees, before the
  * mean/std normalisation); the gate is the crop's validity mask (0 on padding outside the image).
@@ -24,6 +29,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GATED_CRF, type GatedCrfParams } from './gatedCrf.js';
 import { DEFAULT_DENSE_CRF, refineDenseCrf, type DenseCrfParams } from '../crf/denseCrf.js';
 import { softmaxPixels } from '../util/softmax.js';
+import { squaredDistanceTo } from '../data/gaps.js';
 
 /** A regulariser of the gap, as stored in config.json. */
 export interface CrfGapLoss extends GatedCrfParams {
@@ -59,7 +65,12 @@ export interface UncertainGapLoss {
   kind: 'uncertain';
   weight: number;
 }
-export type GapLossConfig = CrfGapLoss | CrfTargetsGapLoss | MeanTeacherGapLoss | UncertainGapLoss | BandGapLoss;
+/** Distance-ramp targets in the gap: each gap pixel weighs `weight` labelled pixels. */
+export interface RampGapLoss {
+  kind: 'ramp';
+  weight: number;
+}
+export type GapLossConfig = CrfGapLoss | CrfTargetsGapLoss | MeanTeacherGapLoss | UncertainGapLoss | BandGapLoss | RampGapLoss;
 
 /** Settings of the mean teacher. */
 export const DEFAULT_MEAN_TEACHER: MeanTeacherGapLoss = { kind: 'mean-teacher', weight: 0.5, ema: 0.99, confidence: 0.7 };
@@ -69,6 +80,9 @@ export const DEFAULT_BAND: BandGapLoss = { kind: 'band', weight: 1 };
 
 /** Settings of `--gap-loss uncertain`. */
 export const DEFAULT_UNCERTAIN: UncertainGapLoss = { kind: 'uncertain', weight: 0.5 };
+
+/** Settings of `--gap-loss ramp`: a gap pixel weighs as much as a labelled pixel. */
+export const DEFAULT_RAMP: RampGapLoss = { kind: 'ramp', weight: 1 };
 
 /** Share of training over which the self-referential gap losses ramp up from 0. */
 const RAMP = 0.5;
@@ -80,7 +94,7 @@ const RAMP = 0.5;
  * full weight from the start they taught the gap "background" until no smoke was left.
  */
 export function gapLossAt(cfg: GapLossConfig | null, progress: number): GapLossConfig | null {
-  if (!cfg || cfg.kind === 'crf' || cfg.kind === 'uncertain' || cfg.kind === 'band') return cfg;
+  if (!cfg || cfg.kind === 'crf' || cfg.kind === 'uncertain' || cfg.kind === 'band' || cfg.kind === 'ramp') return cfg;
   return { ...cfg, weight: cfg.weight * Math.min(1, Math.max(0, progress) / RAMP) };
 }
 
@@ -209,6 +223,42 @@ function uncertainTerm(cfg: UncertainGapLoss, batch: GapLossInputs): GapTerm {
 }
 
 /**
+ * One crop's ramp targets [h*w*k] from its one-hot targets: per pixel, each class labelled in
+ * the crop gets the inverse of its distance to its nearest labelled pixel, normalised (two
+ * classes: d_other / (d_own + d_other)); a crop with no label gets even odds. Labelled pixels
+ * get their own class.
+ */
+export function rampTargets(oneHot: Float32Array, width: number, height: number, k: number): Float32Array {
+  const hw = width * height;
+  const q = new Float32Array(hw * k);
+  const inverse = Array.from({ length: k }, (_, c) => {
+    let present = false;
+    for (let i = 0; i < hw && !present; i++) present = oneHot[i * k + c] > 0;
+    return present ? squaredDistanceTo((i) => oneHot[i * k + c] > 0, width, height).map((d2) => (d2 === 0 ? Infinity : 1 / Math.sqrt(d2))) : null;
+  });
+  for (let i = 0; i < hw; i++) {
+    let sum = 0;
+    let own = -1;
+    for (let c = 0; c < k; c++) {
+      const v = inverse[c]?.[i] ?? 0;
+      if (v === Infinity) own = c;
+      sum += v;
+    }
+    for (let c = 0; c < k; c++) q[i * k + c] = own >= 0 ? (c === own ? 1 : 0) : sum > 0 ? (inverse[c]?.[i] ?? 0) / sum : 1 / k;
+  }
+  return q;
+}
+
+/** Ramp targets: from each crop's own labels. */
+function rampTerm(cfg: RampGapLoss, batch: GapLossInputs): GapTerm {
+  const { n, height: h, width: w } = batch;
+  const hw = h * w;
+  const oneHot = batch.targets?.oneHot ?? new Float32Array(0);
+  const k = oneHot.length / (n * hw);
+  return softTargetsTerm(cfg.weight, batch, (b) => rampTargets(oneHot.subarray(b * hw * k, (b + 1) * hw * k), w, h, k));
+}
+
+/**
  * The gap loss of a batch as a function of the logits (value and gradient w.r.t. them);
  * `dispose` frees its image and gate tensors.
  */
@@ -216,6 +266,7 @@ export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs, teacher?: 
   if (cfg.kind === 'crf-targets') return crfTargetsTerm(cfg, batch);
   if (cfg.kind === 'mean-teacher') return teacherTerm(cfg, batch, teacher);
   if (cfg.kind === 'uncertain') return uncertainTerm(cfg, batch);
+  if (cfg.kind === 'ramp') return rampTerm(cfg, batch);
   if (cfg.kind === 'band') throw new Error('gap loss: the band loss acts on the band head (bandLoss.ts), not on the class logits');
   const { n, height: h, width: w } = batch;
   if (!batch.rgb || batch.rgb.length !== n * h * w * 3) throw new Error('gap loss: the batch carries no crop RGB of the right size');
@@ -242,6 +293,7 @@ export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs, teacher?: 
 export function describeGapLoss(cfg: GapLossConfig | null | undefined): string {
   if (!cfg) return 'none';
   if (cfg.kind === 'band') return `a band output trained on where the gap lies (weight ${cfg.weight}; binary cross-entropy on every pixel inside the crop; kept out of the classes and of the saved model)`;
+  if (cfg.kind === 'ramp') return `distance ramp in the gap (weight ${cfg.weight}: cross-entropy towards targets passing from one side's class to the other's, halfway across)`;
   if (cfg.kind === 'uncertain') return `even odds in the gap (weight ${cfg.weight}: cross-entropy towards equal probabilities of the classes labelled in the crop)`;
   if (cfg.kind === 'mean-teacher') return `mean teacher in the gap (weight ${cfg.weight}, weights averaged with ${cfg.ema} per step, targets where the teacher's top probability reaches ${cfg.confidence}, teacher on the flipped crop)`;
   if (cfg.kind === 'crf-targets') {

@@ -98,9 +98,9 @@ export function readRunConfig(file: string): TrainConfig {
       }
     }
     const teacher = gap.kind === 'mean-teacher' && num(0, 1000)(gap.weight) && num(0, 0.9999)(gap.ema) && num(0, 1)(gap.confidence);
-    const weightOnly = (gap.kind === 'uncertain' || gap.kind === 'band') && num(0, 1000)(gap.weight);
+    const weightOnly = (gap.kind === 'uncertain' || gap.kind === 'ramp' || gap.kind === 'band') && num(0, 1000)(gap.weight);
     if (!crf && !targets && !teacher && !weightOnly) {
-      bad('"gapLoss" must be null, {"kind": "crf", weight, radius, sigmaXY, sigmaRGB}, {"kind": "crf-targets", weight and the dense CRF settings}, {"kind": "mean-teacher", weight, ema, confidence}, {"kind": "uncertain", weight} or {"kind": "band", weight} within the train command\'s ranges');
+      bad('"gapLoss" must be null, {"kind": "crf", weight, radius, sigmaXY, sigmaRGB}, {"kind": "crf-targets", weight and the dense CRF settings}, {"kind": "mean-teacher", weight, ema, confidence}, {"kind": "uncertain", weight}, {"kind": "ramp", weight} or {"kind": "band", weight} within the train command\'s ranges');
     }
   }
   return cfg as unknown as TrainConfig;
