@@ -44,11 +44,14 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** Write a JSON result file under bench/results/. */
+/** Write a JSON result file atomically: under bench/results/, or at an absolute path. */
 export function writeResult(name: string, data: unknown): string {
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = path.join(RESULTS_DIR, name);
-  fs.writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+  // An absolute --results path is taken as given; a bare name lands in bench/results.
+  const file = path.resolve(RESULTS_DIR, name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n');
+  fs.renameSync(tmp, file);
   return file;
 }
 
