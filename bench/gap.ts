@@ -4,6 +4,7 @@
  *
  *   gapseg        one output per real class, loss over labelled pixels only
  *   gapseg+uncertain  the same plus even odds taught in the gap (--gap-loss uncertain)
+ *   gapseg+ramp   the same plus targets ramping across the gap (--gap-loss ramp); +refine: refined
  *   gapseg+crf    the same plus the Gated CRF gap loss (--gap-loss crf) on all pixels, one
  *                 row per weight in --crf-weights (other settings: the CLI defaults)
  *   void-class    void as a third class, trained as a class (fastai's CamVid recipe)
@@ -440,7 +441,7 @@ function distanceClosed(rows: Row[]): { gap: string; variant: string; gapAccurac
   const out = [];
   for (const r of rows) {
     const pretrained = r.variant.startsWith('mobilenet_v2+') && r.variant !== 'mobilenet_v2+full-masks';
-    if (r.dataset === 'allsky-cloud' || !(r.variant.startsWith('gapseg+crf') || pretrained)) continue;
+    if (r.dataset === 'allsky-cloud' || !(r.variant.startsWith('gapseg+') || pretrained)) continue;
     const [baseId, fullId] = pretrained ? ['mobilenet_v2', 'mobilenet_v2+full-masks'] : ['gapseg', 'full-masks'];
     const base = rows.find((b) => b.dataset === r.dataset && b.gap === r.gap && b.variant === baseId);
     const full = rows.find((b) => b.dataset === r.dataset && b.gap === r.gap && b.variant === fullId);
@@ -539,7 +540,10 @@ async function main(): Promise<void> {
       const ds = path.join(prepared.dir, `ds-${gapKey(g)}`);
       const variants: Variant[] = [
         { id: 'gapseg', classes: real, classWeights: w2, dataset: ds },
+        { id: 'gapseg+refine', classes: real, dataset: ds, reuse: 'gapseg', refine: DEFAULT_DENSE_CRF },
         { id: 'gapseg+uncertain', classes: real, classWeights: w2, dataset: ds, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
+        { id: 'gapseg+ramp', classes: real, classWeights: w2, dataset: ds, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT } },
+        { id: 'gapseg+ramp+refine', classes: real, dataset: ds, reuse: 'gapseg+ramp', refine: DEFAULT_DENSE_CRF },
         ...crfVariants(real, ds, w2),
         ...voidFixes(three, 'gap', [1, d.weight, 1], [1, d.weight, 0], ds),
       ].filter((v) => wanted(v.id));
@@ -582,6 +586,7 @@ async function main(): Promise<void> {
       const variants: Variant[] = [
         { id: 'gapseg', classes: real, dataset: sky.dir },
         { id: 'gapseg+uncertain', classes: real, dataset: sky.dir, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
+        { id: 'gapseg+ramp', classes: real, dataset: sky.dir, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT } },
         ...crfVariants(real, sky.dir),
         ...voidFixes(three, 'outside', undefined, [0, 1, 1], sky.dir),
       ].filter((v) => wanted(v.id));
