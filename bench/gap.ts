@@ -114,7 +114,7 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+ramp-crf', 'mobilenet_v2+ramp-crf+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
 /**
  * Evaluate a variant's finished run from an earlier invocation (same cache, seed and settings:
  * the caller's promise) instead of training it again; its training seconds come from its history.
@@ -481,6 +481,8 @@ async function main(): Promise<void> {
           { id: 'mobilenet_v2+band+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+uncertain', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
           { id: 'mobilenet_v2+ramp', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT } },
+          { id: 'mobilenet_v2+ramp-crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT, crf: DEFAULT_DENSE_CRF } },
+          { id: 'mobilenet_v2+ramp-crf+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+ramp-crf', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+ramp+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+ramp', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF, weight: CRF_WEIGHTS[0] } },
           { id: 'mobilenet_v2+crf-targets', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_CRF_TARGETS, weight: TARGETS_WEIGHT } },

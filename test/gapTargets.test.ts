@@ -16,6 +16,7 @@ import { createAdamState, disposeAdamState } from '../src/train/adam.js';
 import { lossTargets } from '../src/losses/crossEntropy.js';
 import { VOID_INDEX } from '../src/data/classes.js';
 import { makeRng } from '../src/util/random.js';
+import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
 
 before(engine);
 
@@ -197,6 +198,27 @@ test('ramp gap loss: the cross-entropy towards the ramp targets on gap pixels on
   }
   assert.ok(Math.abs(value - want) < 1e-5, `${value} vs ${want}`);
   grad.dispose();
+});
+
+test('ramp gap loss with a dense CRF: gap pixels coloured like one side take that side\'s class, where the plain ramp splits the gap in the middle', () => {
+  // One row of 8: class 0 at column 0 (dark), class 1 at column 7 (bright); the gap between is
+  // bright from column 2 on: the image's edge lies 1.5 px from class 0, not in the middle.
+  const [n, h, w, k] = [1, 1, 8, 2];
+  const labels = Uint8Array.from([0, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX, 1]);
+  const rgb = new Uint8Array(w * 3).map((_, i) => (Math.floor(i / 3) < 2 ? 0 : 255));
+  const targets = lossTargets(labels, k);
+  // At zero logits p = 1/2, so the gradient weight (p - q) / labelled gives the targets back.
+  const targetsOf = (cfg: typeof DEFAULT_RAMP) => {
+    const { grad } = gapLossTerm(cfg, { n, height: h, width: w, rgb, targets }).term(tf.zeros([n, h, w, k]) as tf.Tensor4D);
+    const g = grad.dataSync();
+    grad.dispose();
+    return Array.from({ length: w }, (_, x) => 0.5 - g[x * k + 1] * 2);
+  };
+  const plain = targetsOf({ ...DEFAULT_RAMP, weight: 1 });
+  const crf = targetsOf({ ...DEFAULT_RAMP, weight: 1, crf: DEFAULT_DENSE_CRF });
+  assert.ok(plain[3] < 0.5 && plain[4] > 0.5, `the plain ramp crosses in the middle: ${plain.map((v) => v.toFixed(2))}`);
+  for (const x of [2, 3, 4, 5, 6]) assert.ok(crf[x] > 0.5, `bright gap pixel ${x} towards class 1: ${crf.map((v) => v.toFixed(2))}`);
+  assert.ok(crf[1] < 0.5, `the dark gap pixel towards class 0: ${crf[1]}`);
 });
 
 test('ramp gap loss: on a toy batch whose image gives no edge in the gap, training puts the frontier halfway across it', () => {

@@ -65,10 +65,15 @@ export interface UncertainGapLoss {
   kind: 'uncertain';
   weight: number;
 }
-/** Distance-ramp targets in the gap: each gap pixel weighs `weight` labelled pixels. */
+/**
+ * Distance-ramp targets in the gap: each gap pixel weighs `weight` labelled pixels. With `crf`,
+ * the ramp is the unary of a dense CRF over the crop's colours (the labelled pixels held by
+ * theirs), so the targets' crossing moves from the gap's middle onto the image's edges.
+ */
 export interface RampGapLoss {
   kind: 'ramp';
   weight: number;
+  crf?: DenseCrfParams;
 }
 export type GapLossConfig = CrfGapLoss | CrfTargetsGapLoss | MeanTeacherGapLoss | UncertainGapLoss | BandGapLoss | RampGapLoss;
 
@@ -255,7 +260,14 @@ function rampTerm(cfg: RampGapLoss, batch: GapLossInputs): GapTerm {
   const hw = h * w;
   const oneHot = batch.targets?.oneHot ?? new Float32Array(0);
   const k = oneHot.length / (n * hw);
-  return softTargetsTerm(cfg.weight, batch, (b) => rampTargets(oneHot.subarray(b * hw * k, (b + 1) * hw * k), w, h, k));
+  const rgb = batch.rgb;
+  const crf = cfg.crf;
+  if (crf && (!rgb || rgb.length !== n * hw * 3)) throw new Error('gap loss: the batch carries no crop RGB of the right size');
+  const classes = [...Array(k).keys()];
+  return softTargetsTerm(cfg.weight, batch, (b) => {
+    const ramp = rampTargets(oneHot.subarray(b * hw * k, (b + 1) * hw * k), w, h, k);
+    return crf && rgb ? refineDenseCrf({ width: w, height: h, rgb: rgb.subarray(b * hw * 3, (b + 1) * hw * 3), probs: ramp, numClasses: k }, classes, crf) : ramp;
+  });
 }
 
 /**
@@ -293,7 +305,10 @@ export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs, teacher?: 
 export function describeGapLoss(cfg: GapLossConfig | null | undefined): string {
   if (!cfg) return 'none';
   if (cfg.kind === 'band') return `a band output trained on where the gap lies (weight ${cfg.weight}; binary cross-entropy on every pixel inside the crop; kept out of the classes and of the saved model)`;
-  if (cfg.kind === 'ramp') return `distance ramp in the gap (weight ${cfg.weight}: cross-entropy towards targets passing from one side's class to the other's, halfway across)`;
+  if (cfg.kind === 'ramp') {
+    const crf = cfg.crf ? `, moved onto the crop's colour edges by a dense CRF (${cfg.crf.iterations} iterations, appearance ${cfg.crf.appearanceWeight} at sigma xy ${cfg.crf.sigmaXY} px, rgb ${cfg.crf.sigmaRGB})` : '';
+    return `distance ramp in the gap (weight ${cfg.weight}: cross-entropy towards targets passing from one side's class to the other's, halfway across${crf})`;
+  }
   if (cfg.kind === 'uncertain') return `even odds in the gap (weight ${cfg.weight}: cross-entropy towards equal probabilities of the classes labelled in the crop)`;
   if (cfg.kind === 'mean-teacher') return `mean teacher in the gap (weight ${cfg.weight}, weights averaged with ${cfg.ema} per step, targets where the teacher's top probability reaches ${cfg.confidence}, teacher on the flipped crop)`;
   if (cfg.kind === 'crf-targets') {

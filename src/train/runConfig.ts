@@ -89,18 +89,19 @@ export function readRunConfig(file: string): TrainConfig {
   if (gap !== null && gap !== undefined) {
     // Ranges as the train command checks them.
     const crf = gap.kind === 'crf' && num(0, 1000)(gap.weight) && int(1, 32)(gap.radius) && num(0.1, 1000)(gap.sigmaXY) && num(0.001, 10)(gap.sigmaRGB);
-    let targets = gap.kind === 'crf-targets' && num(0, 1000)(gap.weight);
-    if (targets) {
-      try {
-        checkDenseCrf(gap as unknown as DenseCrfParams);
-      } catch {
-        targets = false;
-      }
-    }
     const teacher = gap.kind === 'mean-teacher' && num(0, 1000)(gap.weight) && num(0, 0.9999)(gap.ema) && num(0, 1)(gap.confidence);
-    const weightOnly = (gap.kind === 'uncertain' || gap.kind === 'ramp' || gap.kind === 'band') && num(0, 1000)(gap.weight);
+    const denseCrf = (v: unknown) => {
+      try {
+        return typeof v === 'object' && v !== null && Boolean(checkDenseCrf(v as DenseCrfParams));
+      } catch {
+        return false;
+      }
+    };
+    const targets = gap.kind === 'crf-targets' && num(0, 1000)(gap.weight) && denseCrf(gap);
+    const rampCrf = gap.kind !== 'ramp' || gap.crf === undefined || denseCrf(gap.crf);
+    const weightOnly = (gap.kind === 'uncertain' || gap.kind === 'ramp' || gap.kind === 'band') && num(0, 1000)(gap.weight) && rampCrf;
     if (!crf && !targets && !teacher && !weightOnly) {
-      bad('"gapLoss" must be null, {"kind": "crf", weight, radius, sigmaXY, sigmaRGB}, {"kind": "crf-targets", weight and the dense CRF settings}, {"kind": "mean-teacher", weight, ema, confidence}, {"kind": "uncertain", weight}, {"kind": "ramp", weight} or {"kind": "band", weight} within the train command\'s ranges');
+      bad('"gapLoss" must be null, {"kind": "crf", weight, radius, sigmaXY, sigmaRGB}, {"kind": "crf-targets", weight and the dense CRF settings}, {"kind": "mean-teacher", weight, ema, confidence}, {"kind": "uncertain", weight}, {"kind": "ramp", weight and optionally crf, the dense CRF settings} or {"kind": "band", weight} within the train command\'s ranges');
     }
   }
   return cfg as unknown as TrainConfig;
