@@ -13,6 +13,8 @@ import { trainSpec } from '../src/cli/train.js';
 import { predictSpec } from '../src/cli/predict.js';
 import { evalSpec } from '../src/cli/eval.js';
 import { demoSpec } from '../src/cli/demo.js';
+import { DEFAULT_RAMP } from '../src/losses/gapLoss.js';
+import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
 
 const SIZE = 32;
 const CLASSES = ['--classes', '0=background,255=smoke', '--void', '128'];
@@ -228,12 +230,26 @@ for (const [kind, log] of [['uncertain', /gap loss: even odds in the gap \(weigh
   });
 }
 
+test('--gap-loss ramp --ramp-crf stores the dense CRF of predict --refine crf in the run config; --ramp-crf alone is refused', async () => {
+  const data = await dataset({ pairs: 2 });
+  const out = freshOut();
+  const [stray, r] = await Promise.all([
+    train(data, freshOut(), ...CLASSES, '--ramp-crf'),
+    train(data, out, ...CLASSES, '--make-gap', '2', '--gap-loss', 'ramp', '--ramp-crf'),
+  ]);
+  assertUserError(stray, '--ramp-crf needs --gap-loss ramp');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /distance ramp in the gap .*dense CRF \(10 iterations/);
+  const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { gapLoss: unknown };
+  assert.deepEqual(cfg.gapLoss, { ...DEFAULT_RAMP, crf: DEFAULT_DENSE_CRF });
+});
+
 // Every option of the train command as specified; removing or renaming one must fail here.
 const TRAIN_OPTIONS = [
   'out', 'classes', 'void', 'class-file', 'make-gap', 'scale', 'crop', 'batch', 'epochs', 'lr', 'weight-decay',
   'class-weights', 'depth', 'width', 'valid-fraction', 'seed', 'tile', 'max-pixels', 'no-augment', 'threads',
   'resume', 'force', 'quiet', 'gap-loss', 'crf-weight', 'crf-radius', 'crf-sigma-xy', 'crf-sigma-rgb', 'teacher-weight',
-  'uncertain-weight', 'ramp-weight', 'band-weight',
+  'uncertain-weight', 'ramp-weight', 'ramp-crf', 'band-weight',
 ];
 
 test('gapseg --help and gapseg <command> --help exit 0 and list every command and option', async () => {

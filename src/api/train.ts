@@ -6,6 +6,7 @@ import { parseClassesFlag, type ClassDescription } from '../data/classes.js';
 import { DEFAULT_TRAIN, resolveClasses, runTraining, type RunResult, type TrainConfig, type TrainObserver } from '../train/run.js';
 import type { EpochRecord } from '../train/loop.js';
 import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP, DEFAULT_BAND, type GapLossConfig } from '../losses/gapLoss.js';
+import { DEFAULT_DENSE_CRF } from '../crf/denseCrf.js';
 import { reportObserver } from '../view/runReport.js';
 import { startEngine } from './engine.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
@@ -74,6 +75,8 @@ export interface TrainOptions {
   uncertainWeight?: number;
   /** With gapLoss 'ramp': its weight relative to the cross-entropy. */
   rampWeight?: number;
+  /** With gapLoss 'ramp': pass its targets through the dense CRF of `refine` over the crop's colours. */
+  rampCrf?: boolean;
   /** With gapLoss 'band': its weight relative to the cross-entropy. */
   bandWeight?: number;
   /** Compute threads (default: all cores, at most 8). */
@@ -161,6 +164,7 @@ function gapLossOf(o: TrainOptions): GapLossConfig | null {
     checkNumber(o[key], flag, 0, 1000, false);
     if (o[key] !== undefined && kind !== owner) throw new GapsegError(`--${flag} needs --gap-loss ${owner}`, 2);
   }
+  if (o.rampCrf !== undefined && kind !== 'ramp') throw new GapsegError('--ramp-crf needs --gap-loss ramp', 2);
   const crf = o.crf ?? {};
   for (const [key, flag, lo, hi] of CRF_RANGES) checkNumber(crf[key], flag, lo, hi, key === 'radius');
   // The Gated CRF takes every --crf-* option; crf-targets only the weight (its kernels are the
@@ -175,7 +179,7 @@ function gapLossOf(o: TrainOptions): GapLossConfig | null {
   const own = KIND_WEIGHTS.find(([, , owner]) => owner === kind);
   if (own) {
     const weight = o[own[0]];
-    return { ...own[3], ...(weight !== undefined ? { weight } : {}) };
+    return { ...own[3], ...(weight !== undefined ? { weight } : {}), ...(kind === 'ramp' && o.rampCrf ? { crf: DEFAULT_DENSE_CRF } : {}) };
   }
   if (kind === 'crf-targets') return { ...DEFAULT_CRF_TARGETS, ...(crf.weight !== undefined ? { weight: crf.weight } : {}) };
   return { ...DEFAULT_CRF, ...Object.fromEntries(Object.entries(crf).filter(([, v]) => v !== undefined)), kind: 'crf' };
