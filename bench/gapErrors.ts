@@ -1,8 +1,8 @@
 /**
  * Where the gap benchmark's models go wrong on a two-class eroded data set (smoke): the share of
  * the object's labelled and gap pixels predicted background, of the background's predicted as
- * the object, and how far the predicted object boundary lies from the true one (signed: + outside
- * the true object). BF on smoke mixes detection with placement; this separates them.
+ * the object, and how far the predicted object boundary lies from the true one (near it, or far
+ * outside or inside the true object). BF on smoke mixes detection with placement; this separates them.
  *
  *   node build/bench/gapErrors.js --dataset <cache>/smoke-256/ds-e4 --runs <cache>/runs/smoke-e4/mobilenet_v2,... [--object smoke]
  *
@@ -59,11 +59,19 @@ async function errorsOf(run: string, test: string[]): Promise<Errors> {
       const pred = Uint8Array.from(out.classes, (c) => (predictor.classes[c].value === objectValue ? 1 : 0));
       for (let i = 0; i < pred.length; i++) {
         const inGap = labels[i] === VOID_INDEX;
-        if (truth[i]) {
-          if (inGap) [n.objG, n.objGMiss] = [n.objG + 1, n.objGMiss + (pred[i] ? 0 : 1)];
-          else [n.objL, n.objLMiss] = [n.objL + 1, n.objLMiss + (pred[i] ? 0 : 1)];
-        } else if (inGap) [n.bgG, n.bgGCalled] = [n.bgG + 1, n.bgGCalled + pred[i]];
-        else [n.bgL, n.bgLCalled] = [n.bgL + 1, n.bgLCalled + pred[i]];
+        if (truth[i] && inGap) {
+          n.objG++;
+          n.objGMiss += 1 - pred[i];
+        } else if (truth[i]) {
+          n.objL++;
+          n.objLMiss += 1 - pred[i];
+        } else if (inGap) {
+          n.bgG++;
+          n.bgGCalled += pred[i];
+        } else {
+          n.bgL++;
+          n.bgLCalled += pred[i];
+        }
         n.pred += pred[i];
         n.truth += truth[i];
       }

@@ -90,7 +90,7 @@ export const DEFAULT_UNCERTAIN: UncertainGapLoss = { kind: 'uncertain', weight: 
 export const DEFAULT_RAMP: RampGapLoss = { kind: 'ramp', weight: 1 };
 
 /** Share of training over which the self-referential gap losses ramp up from 0. */
-const RAMP = 0.5;
+const RAMP_UP = 0.5;
 
 /**
  * The gap loss at `progress` (0..1) of training. The losses whose targets come from the network
@@ -100,7 +100,7 @@ const RAMP = 0.5;
  */
 export function gapLossAt(cfg: GapLossConfig | null, progress: number): GapLossConfig | null {
   if (!cfg || cfg.kind === 'crf' || cfg.kind === 'uncertain' || cfg.kind === 'band' || cfg.kind === 'ramp') return cfg;
-  return { ...cfg, weight: cfg.weight * Math.min(1, Math.max(0, progress) / RAMP) };
+  return { ...cfg, weight: cfg.weight * Math.min(1, Math.max(0, progress) / RAMP_UP) };
 }
 
 /** Settings of `--gap-loss crf-targets`: the dense CRF of `predict --refine crf`. */
@@ -210,15 +210,20 @@ function teacherTerm(cfg: MeanTeacherGapLoss, batch: GapLossInputs, teacher: Flo
   return softTargetsTerm(cfg.weight, batch, (b) => teacher.subarray(b * hw * k, (b + 1) * hw * k), cfg.confidence);
 }
 
+/** 1 per class with a labelled pixel (a non-zero weighted one-hot entry) in a crop's HWC targets. */
+function labelledClasses(oneHot: Float32Array, k: number): Uint8Array {
+  const present = new Uint8Array(k);
+  for (let i = 0; i < oneHot.length; i++) if (oneHot[i] > 0) present[i % k] = 1;
+  return present;
+}
+
 /** Even-odds targets: uniform over the classes labelled somewhere in the crop (all classes when none is). */
 function uncertainTerm(cfg: UncertainGapLoss, batch: GapLossInputs): GapTerm {
   const hw = batch.height * batch.width;
   const oneHot = batch.targets?.oneHot ?? new Float32Array(0);
   const k = oneHot.length / (batch.n * hw);
   return softTargetsTerm(cfg.weight, batch, (b) => {
-    const present = new Uint8Array(k);
-    const crop = oneHot.subarray(b * hw * k, (b + 1) * hw * k);
-    for (let i = 0; i < crop.length; i++) if (crop[i] > 0) present[i % k] = 1;
+    const present = labelledClasses(oneHot.subarray(b * hw * k, (b + 1) * hw * k), k);
     const count = present.reduce((a, v) => a + v, 0);
     const row = Float32Array.from(present, (v) => (count === 0 ? 1 / k : v / count));
     const q = new Float32Array(hw * k);
@@ -236,11 +241,10 @@ function uncertainTerm(cfg: UncertainGapLoss, batch: GapLossInputs): GapTerm {
 export function rampTargets(oneHot: Float32Array, width: number, height: number, k: number): Float32Array {
   const hw = width * height;
   const q = new Float32Array(hw * k);
-  const inverse = Array.from({ length: k }, (_, c) => {
-    let present = false;
-    for (let i = 0; i < hw && !present; i++) present = oneHot[i * k + c] > 0;
-    return present ? squaredDistanceTo((i) => oneHot[i * k + c] > 0, width, height).map((d2) => (d2 === 0 ? Infinity : 1 / Math.sqrt(d2))) : null;
-  });
+  const present = labelledClasses(oneHot, k);
+  const inverse = Array.from({ length: k }, (_, c) =>
+    present[c] ? squaredDistanceTo((i) => oneHot[i * k + c] > 0, width, height).map((d2) => (d2 === 0 ? Infinity : 1 / Math.sqrt(d2))) : null,
+  );
   for (let i = 0; i < hw; i++) {
     let sum = 0;
     let own = -1;
