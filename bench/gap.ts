@@ -97,7 +97,16 @@ interface GapSpec {
   e: number;
   u: number;
 }
-const gapSpecs = (erosions: number[]): GapSpec[] => erosions.flatMap((e) => [{ e, u: 0 }, ...(UNEVEN > 0 ? [{ e, u: UNEVEN }] : [])]);
+/** A bad flag: one line and exit 2, before any work. */
+function usage(message: string): never {
+  console.error(`bench:gap: ${message}`);
+  process.exit(2);
+}
+/** With --symmetric no, only the uneven gaps (a further seed of them without retraining the rest). */
+const SYMMETRIC = argString('symmetric', 'yes');
+if (SYMMETRIC !== 'yes' && SYMMETRIC !== 'no') usage(`--symmetric must be yes or no, not ${SYMMETRIC}`);
+if (SYMMETRIC === 'no' && !(UNEVEN > 0)) usage('--symmetric no needs --uneven above 0: no gaps would be left');
+const gapSpecs = (erosions: number[]): GapSpec[] => erosions.flatMap((e) => [...(SYMMETRIC === 'yes' ? [{ e, u: 0 }] : []), ...(UNEVEN > 0 ? [{ e, u: UNEVEN }] : [])]);
 const gapKey = (g: GapSpec) => (g.u ? `e${g.e}-u${g.u}` : `e${g.e}`);
 const gapName = (g: GapSpec) => `${2 * g.e} px band${g.u ? `, uneven ${g.u}` : ''} (erode ${g.e})`;
 const SAMPLE_IMAGES = Number(argString('sample-images', '200'));
@@ -622,7 +631,7 @@ async function main(): Promise<void> {
   }
   const crfNote = CRF_WEIGHTS.length ? ` --crf-weights ${CRF_WEIGHTS.join(',')}` : '';
   const variantsNote = VARIANTS.length ? ` --variants ${VARIANTS.join(',')}` : '';
-  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --width ${WIDTH} --smoke-weight ${SMOKE_WEIGHT} --smoke-div ${SMOKE_DIV} --crop ${CROP} --class-balance ${CLASS_BALANCE} --gaps ${GAPS.join(',')} --smoke-gaps ${SMOKE_GAPS.join(',')} --uneven ${UNEVEN} --sample-images ${SAMPLE_IMAGES} --smoke-epochs ${SMOKE_EPOCHS} --mobile-epochs ${MOBILE_EPOCHS} --mobile-lr ${MOBILE_LR} --freeze-epochs ${FINE_TUNE.freezeEpochs} --encoder-lr-div ${FINE_TUNE.encoderLrDiv} --datasets ${DATASETS.join(",")}${SEED !== 1 ? ` --seed ${SEED}` : ''}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
+  console.log(`\ntotal ${((Date.now() - started) / 60000).toFixed(1)} min; reproduce: npm run bench:gap -- --epochs ${EPOCHS} --width ${WIDTH} --smoke-weight ${SMOKE_WEIGHT} --smoke-div ${SMOKE_DIV} --crop ${CROP} --class-balance ${CLASS_BALANCE} --gaps ${GAPS.join(',')} --smoke-gaps ${SMOKE_GAPS.join(',')} --uneven ${UNEVEN}${SYMMETRIC === 'no' ? ' --symmetric no' : ''} --sample-images ${SAMPLE_IMAGES} --smoke-epochs ${SMOKE_EPOCHS} --mobile-epochs ${MOBILE_EPOCHS} --mobile-lr ${MOBILE_LR} --freeze-epochs ${FINE_TUNE.freezeEpochs} --encoder-lr-div ${FINE_TUNE.encoderLrDiv} --datasets ${DATASETS.join(",")}${SEED !== 1 ? ` --seed ${SEED}` : ''}${MAX_TRAIN ? ` --max-train ${MAX_TRAIN}` : ''}${crfNote}${variantsNote}`);
   const file = writeResult(argString('results', SEED === 1 ? 'gap.json' : `gap-seed${SEED}.json`), { machine: machine(), settings: { EPOCHS, GAPS, DATASETS, MAX_TRAIN, WIDTH, CRF_WEIGHTS, crf: DEFAULT_CRF, VARIANTS, SEED, UNEVEN, MOBILE_EPOCHS, MOBILE_LR, FINE_TUNE }, rows, closed });
   console.log(`results: ${file}`);
   process.exit(0);
