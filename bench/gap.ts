@@ -137,7 +137,16 @@ const RAMP_WEIGHT = argNumber('ramp-weight', DEFAULT_RAMP.weight);
 const UNCERTAIN_WEIGHT = argNumber('uncertain-weight', DEFAULT_UNCERTAIN.weight);
 /** Weight of the CRF-targets gap loss in the +crf-targets variants. */
 const TARGETS_WEIGHT = argNumber('targets-weight', DEFAULT_CRF_TARGETS.weight);
+/** Every variant id --variants may name. */
+const KNOWN = ['gapseg', 'gapseg+refine', 'gapseg+uncertain', 'gapseg+ramp', 'gapseg+ramp+refine', 'gapseg+crf', 'void-class', 'void-ignored', 'void-forbid', 'full-masks', ...PRETRAINED];
+const unknown = VARIANTS.filter((v) => !KNOWN.includes(v));
+if (unknown.length) usage(`--variants: no variant ${unknown.join(', ')} (known: ${KNOWN.join(', ')})`);
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
+
+/** The wanted variants and the ones whose model they reuse (void-forbid needs void-class trained). */
+function selected(vs: Variant[]): Variant[] {
+  return vs.filter((v) => wanted(v.id) || vs.some((u) => u.reuse === v.id && wanted(u.id)));
+}
 
 /** The gapseg+crf variants: one per CRF weight. */
 function crfVariants(classes: ClassDescription, dataset: string, classWeights?: number[]): Variant[] {
@@ -484,7 +493,7 @@ async function main(): Promise<void> {
   const pretrained = (classes: ClassDescription, dataset: string, classWeights: number[] | undefined, fixes: Variant[]): Variant[] =>
     havePretrained
       ? [
-          ...fixes.filter((v) => wanted(v.id) && (!v.reuse || wanted(v.reuse))),
+          ...fixes,
           { id: 'mobilenet_v2', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS },
           { id: 'mobilenet_v2+band', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_BAND, weight: BAND_WEIGHT } },
           { id: 'mobilenet_v2+band+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band', refine: DEFAULT_DENSE_CRF },
@@ -499,7 +508,7 @@ async function main(): Promise<void> {
           { id: 'mobilenet_v2+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+crf-targets+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+crf-targets', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+uncertain+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+uncertain', refine: DEFAULT_DENSE_CRF },
-        ].filter((v) => wanted(v.id) && (!v.reuse || wanted(v.reuse)))
+        ]
       : [];
   /**
    * Train and evaluate one data set's variants, the pretrained ones first; the scratch ones then
@@ -557,9 +566,9 @@ async function main(): Promise<void> {
         { id: 'gapseg+ramp+refine', classes: real, dataset: ds, reuse: 'gapseg+ramp', refine: DEFAULT_DENSE_CRF },
         ...crfVariants(real, ds, w2),
         ...voidFixes(three, 'gap', [1, d.weight, 1], [1, d.weight, 0], ds),
-      ].filter((v) => wanted(v.id));
+      ];
       scratchEpochs = await trainVariants(
-        [...variants, ...pretrained(real, ds, w2, voidFixes(three, 'gap', [1, d.weight, 1], [1, d.weight, 0], ds, true))],
+        selected([...variants, ...pretrained(real, ds, w2, voidFixes(three, 'gap', [1, d.weight, 1], [1, d.weight, 0], ds, true))]),
         path.join(runsDir, `${d.id}-${gapKey(g)}`),
         `${d.id} ${gapKey(g)}`,
         d.epochs,
@@ -600,9 +609,9 @@ async function main(): Promise<void> {
         { id: 'gapseg+ramp', classes: real, dataset: sky.dir, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT } },
         ...crfVariants(real, sky.dir),
         ...voidFixes(three, 'outside', undefined, [0, 1, 1], sky.dir),
-      ].filter((v) => wanted(v.id));
+      ];
       await trainVariants(
-        [...variants, ...pretrained(real, sky.dir, undefined, voidFixes(three, 'outside', undefined, [0, 1, 1], sky.dir, true))],
+        selected([...variants, ...pretrained(real, sky.dir, undefined, voidFixes(three, 'outside', undefined, [0, 1, 1], sky.dir, true))]),
         path.join(runsDir, 'allsky'),
         'allsky',
         EPOCHS,
