@@ -4,10 +4,11 @@
  * the object, and how far the predicted object boundary lies from the true one (near it, or far
  * outside or inside the true object). BF on smoke mixes detection with placement; this separates them.
  *
- *   node build/bench/gapErrors.js --dataset <cache>/smoke-256/ds-e4 --runs <cache>/runs/smoke-e4/mobilenet_v2,... [--object smoke]
+ *   node build/bench/gapErrors.js --dataset <cache>/smoke-256/ds-e4 --runs <cache>/runs/smoke-e4/mobilenet_v2,... [--object smoke] [--refine crf]
  *
  * The data set folder is one bench:gap writes (images/, labels/, truth/, test.txt); a run whose
- * model has a class named "gap" (void-class) is evaluated with it forbidden (void-forbid).
+ * model has a class named "gap" (void-class) is evaluated with it forbidden (void-forbid). With
+ * --refine crf every run's predictions are refined by the dense CRF first (predict --refine crf).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,11 +20,14 @@ import { classBoundary } from '../src/metrics/boundary.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
+import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
 import { argString, table, writeResult } from './common.js';
 
 const DATASET = argString('dataset', '');
 const RUNS = argString('runs', '').split(',').filter(Boolean);
 const OBJECT = argString('object', 'smoke');
+const REFINE = argString('refine', 'none');
+const refine = REFINE === 'crf' ? DEFAULT_DENSE_CRF : null;
 
 interface Errors {
   run: string;
@@ -55,7 +59,7 @@ async function errorsOf(run: string, test: string[]): Promise<Errors> {
       const lab = await readLabel(path.join(DATASET, 'labels', `${name}.png`));
       const labels = encodeLabels(lab.values, lab.width, realTable, name);
       const truth = encodeLabels((await readLabel(path.join(DATASET, 'truth', `${name}.png`))).values, lab.width, realTable, name);
-      const out = await predictImage(image, predictModel(predictor), allowed);
+      const out = await predictImage(image, predictModel(predictor), allowed, refine);
       const pred = Uint8Array.from(out.classes, (c) => (predictor.classes[c].value === objectValue ? 1 : 0));
       for (let i = 0; i < pred.length; i++) {
         const inGap = labels[i] === VOID_INDEX;
@@ -94,7 +98,7 @@ async function errorsOf(run: string, test: string[]): Promise<Errors> {
   }
   const share = (a: number, b: number) => (b > 0 ? a / b : NaN);
   return {
-    run: path.basename(run),
+    run: path.basename(run) + (refine ? ' + refine' : ''),
     objectMissedLabelled: share(n.objLMiss, n.objL),
     objectMissedGap: share(n.objGMiss, n.objG),
     backgroundCalledLabelled: share(n.bgLCalled, n.bgL),
@@ -108,6 +112,7 @@ async function errorsOf(run: string, test: string[]): Promise<Errors> {
 
 async function main(): Promise<void> {
   if (!DATASET || RUNS.length === 0) throw new Error('usage: gapErrors --dataset <bench:gap data set folder> --runs <run folder>,...');
+  if (REFINE !== 'none' && REFINE !== 'crf') throw new Error(`--refine ${REFINE}: expected crf or none`);
   for (const f of ['test.txt', 'truth', 'labels', 'images']) if (!fs.existsSync(path.join(DATASET, f))) throw new Error(`${DATASET}: no ${f} (not a folder bench:gap wrote)`);
   await initEngine(engineOptionsFromEnv());
   const test = fs.readFileSync(path.join(DATASET, 'test.txt'), 'utf8').split('\n').filter(Boolean);
