@@ -9,7 +9,8 @@
  *                 row per weight in --crf-weights (other settings: the CLI defaults)
  *   void-class    void as a third class, trained as a class (fastai's CamVid recipe)
  *   void-ignored  void as a third output with zero loss weight (ignore index); 3 outputs kept
- *   void-forbid   the void-class model with the void output forbidden at prediction ("bias -500")
+ *   void-forbid   the void-class model with the void output forbidden at prediction ("bias -500");
+ *                 void-forbid+refine, that refined by gapseg's dense CRF over the real classes
  *   full-masks    an upper bound: trained on the full masks (where they exist: the sample and smoke)
  *   mobilenet_v2  gapseg's loss on the ImageNet-pretrained MobileNetV2 U-Net (--encoder
  *                 mobilenet_v2, fine-tuned: frozen epochs, then all); +crf with the gap loss;
@@ -19,10 +20,13 @@
  *                 with self-training in the gap (the mean-teacher gap loss); +refine and
  *                 +crf-targets+refine: those models' predictions refined by the dense CRF
  *                 (predict --refine crf; no training of their own); +void-class, +void-ignored,
- *                 +void-forbid: the void fixes on the pretrained encoder (fastai's recipe);
+ *                 +void-forbid, +void-forbid+refine: the void fixes on the pretrained encoder
+ *                 (fastai's recipe);
  *                 +uncertain with even odds taught in the gap (--gap-loss uncertain), and
  *                 +uncertain+refine, that model refined by the dense CRF; +band with a band
  *                 output trained on the gap beside the classes (--gap-loss band), +band+refine;
+ *                 +band-softmax with that output in the classes' softmax during training
+ *                 (--band-softmax: void-class's loss, no void output kept), +band-softmax+refine;
  *                 +ramp with targets ramping across the gap (--gap-loss ramp), +ramp+refine
  *
  * With the pretrained variants, every from-scratch variant trains for as long as they do
@@ -123,7 +127,7 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+ramp-crf', 'mobilenet_v2+ramp-crf+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+band-softmax', 'mobilenet_v2+band-softmax+refine', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+ramp-crf', 'mobilenet_v2+ramp-crf+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid', 'mobilenet_v2+void-forbid+refine'];
 /**
  * Evaluate a variant's finished run from an earlier invocation (same cache, seed and settings:
  * the caller's promise) instead of training it again; its training seconds come from its history.
@@ -138,7 +142,7 @@ const UNCERTAIN_WEIGHT = argNumber('uncertain-weight', DEFAULT_UNCERTAIN.weight)
 /** Weight of the CRF-targets gap loss in the +crf-targets variants. */
 const TARGETS_WEIGHT = argNumber('targets-weight', DEFAULT_CRF_TARGETS.weight);
 /** Every variant id --variants may name. */
-const KNOWN = ['gapseg', 'gapseg+refine', 'gapseg+uncertain', 'gapseg+ramp', 'gapseg+ramp+refine', 'gapseg+crf', 'void-class', 'void-ignored', 'void-forbid', 'full-masks', ...PRETRAINED];
+const KNOWN = ['gapseg', 'gapseg+refine', 'gapseg+uncertain', 'gapseg+ramp', 'gapseg+ramp+refine', 'gapseg+crf', 'void-class', 'void-ignored', 'void-forbid', 'void-forbid+refine', 'full-masks', ...PRETRAINED];
 const unknown = VARIANTS.filter((v) => !KNOWN.includes(v));
 if (unknown.length) usage(`--variants: no variant ${unknown.join(', ')} (known: ${KNOWN.join(', ')})`);
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
@@ -171,6 +175,7 @@ function voidFixes(three: ClassDescription, voidName: string, classWeights: numb
     { id: `${pre}void-class`, classes: three, classWeights, dataset, voidAsClass: voidName, ...on },
     { id: `${pre}void-ignored`, classes: three, classWeights: ignoredWeights, dataset, voidAsClass: voidName, ...on },
     { id: `${pre}void-forbid`, classes: three, forbid: [voidName], reuse: `${pre}void-class`, dataset, ...on },
+    { id: `${pre}void-forbid+refine`, classes: three, forbid: [voidName], reuse: `${pre}void-class`, dataset, refine: DEFAULT_DENSE_CRF, ...on },
   ];
 }
 
@@ -497,6 +502,8 @@ async function main(): Promise<void> {
           { id: 'mobilenet_v2', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS },
           { id: 'mobilenet_v2+band', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_BAND, weight: BAND_WEIGHT } },
           { id: 'mobilenet_v2+band+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band', refine: DEFAULT_DENSE_CRF },
+          { id: 'mobilenet_v2+band-softmax', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_BAND, weight: BAND_WEIGHT, softmax: true } },
+          { id: 'mobilenet_v2+band-softmax+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band-softmax', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+uncertain', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
           { id: 'mobilenet_v2+ramp', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT } },
           { id: 'mobilenet_v2+ramp-crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT, crf: DEFAULT_DENSE_CRF } },

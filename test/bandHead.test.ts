@@ -3,6 +3,8 @@
  * lies, that no class decision sees and no saved model keeps. Its loss and gradient against the
  * formula, the class gradients untouched by it at weight 0, its own gradient against finite
  * differences, the saved model without it, and the CLI run (resume and --init-from included).
+ * With --band-softmax the band logit joins the classes' softmax in training: the loss is then
+ * the void-as-a-class cross-entropy, and the saved model still has the classes alone.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,9 +12,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { engine, runCli, tmpDir, writePng } from './helpers.js';
-import { bandLossTerm } from '../src/losses/bandLoss.js';
+import { bandLossTerm, bandSoftmaxTerm } from '../src/losses/bandLoss.js';
 import { DEFAULT_BAND } from '../src/losses/gapLoss.js';
-import { lossTargets } from '../src/losses/crossEntropy.js';
+import { lossTargets, maskedCrossEntropy } from '../src/losses/crossEntropy.js';
 import { VOID_INDEX } from '../src/data/classes.js';
 import { createUNet, disposeUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { netForward, netLossAndGradients, type AnyNet } from '../src/nets/index.js';
@@ -54,6 +56,25 @@ test('band loss: binary cross-entropy of "in the gap" on every pixel inside the 
   const r = allVoid(tf.tensor4d(z, [n, h, w, 1]));
   assert.ok(Number.isFinite(r.value) && r.value > 0, 'an all-void batch is all band: a finite loss, normalised by its pixels');
   r.grad.dispose();
+});
+
+test('band softmax loss: the void-as-a-class cross-entropy (gap pixels inside the crop the band\'s, at `weight`), value and gradient; outside pixels add nothing; an all-void batch is all band, finite', () => {
+  const [n, h, w] = [1, 2, 4];
+  const lab = new Uint8Array([0, 1, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX]);
+  const valid = new Uint8Array([1, 1, 1, 1, 1, 1, 1, 0]);
+  const z = tf.tensor4d([0.3, -1.2, 2, 1, -0.5, 0, 0, 0, 3, 40, -40, 1, -2, 2, 0.5, 7, 1, 1, 5, 0, 0.2, -0.1, 9, 9], [n, h, w, 3]);
+  // The same batch as a three-class one: the gap class 2 at weight 0.5, the outside pixel void.
+  const asClass = lossTargets(lab.map((c, i) => (c === VOID_INDEX && valid[i] ? 2 : c)), 3, [2, 1, 0.5]);
+  const want = maskedCrossEntropy(z, tf.tensor4d(asClass.oneHot, [n, h, w, 3]), asClass.weightSum);
+  const got = bandSoftmaxTerm(0.5, { n, height: h, width: w, targets: lossTargets(lab, 2, [2, 1]), valid })(z);
+  assert.ok(Math.abs(got.value - want.value) < 1e-6, `${got.value} vs ${want.value}`);
+  const [g, wg] = [got.grad.dataSync(), want.grad.dataSync()];
+  for (let i = 0; i < g.length; i++) assert.ok(Math.abs(g[i] - wg[i]) < 1e-7, `logit ${i}: ${g[i]} vs ${wg[i]}`);
+  assert.deepEqual(Array.from(g.slice(21, 24)), [0, 0, 0], 'the pixel outside its image has no gradient');
+  assert.throws(() => bandSoftmaxTerm(1, { n, height: h, width: w, targets: lossTargets(lab, 2) })(tf.zeros([n, h, w, 2]) as tf.Tensor4D), /3 classes|2 classes/);
+  const allVoid = bandSoftmaxTerm(1, { n, height: h, width: w, targets: lossTargets(new Uint8Array(8).fill(VOID_INDEX), 2) })(z);
+  assert.ok(Number.isFinite(allVoid.value) && allVoid.value > 0);
+  tf.dispose([z, got.grad, want.grad, allVoid.grad]);
 });
 
 test('band head: at weight 0 the class gradients are those of the same network without it; its own gradient matches finite differences', () => {
@@ -113,6 +134,21 @@ test('band head: training learns where the gap is; the saved model has the class
   assert.equal(tf.memory().numTensors, before, 'band training steps leak');
   assert.throws(() => trainStep(tiny(false), createAdamState(tiny(false).params), batch, hyper, DEFAULT_BAND), /band/);
   assert.throws(() => trainStep(net, adam, batch, hyper, null), /band/);
+  // In the softmax: the band wins in the gap and loses on labelled pixels, without leaks.
+  const softNet = tiny(true);
+  const softAdam = createAdamState(softNet.params);
+  const soft = { ...DEFAULT_BAND, softmax: true };
+  trainStep(softNet, softAdam, batch, hyper, soft);
+  const softBefore = tf.memory().numTensors;
+  for (let i = 0; i < 80; i++) trainStep(softNet, softAdam, batch, hyper, soft);
+  assert.equal(tf.memory().numTensors, softBefore, 'band softmax training steps leak');
+  const xs = tf.tensor4d(images, [1, SIZE, SIZE, 3]);
+  const softBand = logitsOf(softNet, xs, (logits) => tf.slice(tf.softmax(logits), [0, 0, 0, 2], [-1, -1, -1, 1]));
+  const [softGap, softLabelled] = [mean(softBand, (i) => labels[i] === VOID_INDEX), mean(softBand, (i) => labels[i] !== VOID_INDEX)];
+  assert.ok(softGap > 0.5 && softLabelled < 0.3, `band share of the softmax in the gap ${softGap.toFixed(3)}, on labelled pixels ${softLabelled.toFixed(3)}`);
+  xs.dispose();
+  disposeAdamState(softAdam);
+  disposeUNet(softNet as never);
   // The band logit: the network's features through the band head, the classes' forward unchanged.
   const dir = tmpDir('gapseg-band-');
   await saveModel(dir, net, { classes: { classes: [{ name: 'background', values: [0] }, { name: 'object', values: [255] }], void: [] } as never, input: { scale: 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], tile: 64 }, info: {} });
@@ -135,17 +171,21 @@ test('band head: training learns where the gap is; the saved model has the class
   disposeUNet(loaded as never);
 });
 
-/** The band head's probabilities of x, read through the training pass (the loss records its input). */
+/** The band head's probabilities of x. */
 function bandOf(net: AnyNet, x: tf.Tensor4D): Float32Array {
-  let probs: Float32Array = new Float32Array(0);
+  return logitsOf(net, x, (logits) => tf.sigmoid(tf.slice(logits, [0, 0, 0, logits.shape[3] - 1], [-1, -1, -1, 1])));
+}
+
+/** f of the network's logits of x, read through the training pass (the loss records its input; batch statistics, as trained). */
+function logitsOf(net: AnyNet, x: tf.Tensor4D, f: (logits: tf.Tensor4D) => tf.Tensor): Float32Array {
+  let values: Float32Array = new Float32Array(0);
   const r = netLossAndGradients(net, x, (logits) => {
-    const k = logits.shape[3];
-    probs = tf.tidy(() => tf.sigmoid(tf.slice(logits, [0, 0, 0, k - 1], [-1, -1, -1, 1])).dataSync() as Float32Array);
+    values = tf.tidy(() => f(logits).dataSync() as Float32Array);
     return { value: 0, grad: tf.zerosLike(logits) };
   });
   tf.dispose(Object.values(r.grads));
   for (const s of r.batchStats.values()) tf.dispose([s.mean, s.variance]);
-  return probs;
+  return values;
 }
 
 /** Names of a saved model's weights that belong to a band head. */
@@ -163,7 +203,7 @@ function mean(v: Float32Array, where: (i: number) => boolean): number {
   return s / c;
 }
 
-test('gapseg train --gap-loss band: trains, keeps the band head in checkpoints (resume) and out of the model; predict and --init-from work; --band-weight alone is refused', async () => {
+test('gapseg train --gap-loss band: trains, keeps the band head in checkpoints (resume) and out of the model; predict and --init-from work; --band-weight alone is refused; --band-softmax trains the band in the softmax and is refused alone', async () => {
   const data = tmpDir('gapseg-band-data-');
   fs.mkdirSync(path.join(data, 'images'));
   fs.mkdirSync(path.join(data, 'labels'));
@@ -194,4 +234,12 @@ test('gapseg train --gap-loss band: trains, keeps the band head in checkpoints (
   assert.deepEqual(fs.readdirSync(path.join(out, 'pred', 'labels')).sort(), ['img0.png', 'img1.png', 'img2.png']);
   const refined = await runCli(['train', data, '--out', `${out}-2`, ...common, '--epochs', '1', '--gap-loss', 'band', '--init-from', out]);
   assert.equal(refined.code, 0, refined.stderr);
+  const straySoftmax = await runCli(['train', data, '--out', `${out}-y`, ...common, '--band-softmax']);
+  assert.equal(straySoftmax.code, 2, straySoftmax.stderr);
+  assert.match(straySoftmax.stderr, /--band-softmax needs --gap-loss band/);
+  const softmax = await runCli(['train', data, '--out', `${out}-3`, ...common, '--epochs', '1', '--gap-loss', 'band', '--band-softmax']);
+  assert.equal(softmax.code, 0, softmax.stderr);
+  assert.match(softmax.stderr, /band output in the classes' softmax during training/);
+  assert.deepEqual((JSON.parse(fs.readFileSync(path.join(`${out}-3`, 'config.json'), 'utf8')) as { gapLoss: unknown }).gapLoss, { kind: 'band', weight: 1, softmax: true });
+  assert.deepEqual(bandWeights(path.join(`${out}-3`, 'model')), []);
 });

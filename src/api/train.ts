@@ -79,6 +79,8 @@ export interface TrainOptions {
   rampCrf?: boolean;
   /** With gapLoss 'band': its weight relative to the cross-entropy. */
   bandWeight?: number;
+  /** With gapLoss 'band': put the band logit in the classes' softmax during training (the void-as-a-class loss; the band stays out of the saved model). */
+  bandSoftmax?: boolean;
   /** Compute threads (default: all cores, at most 8). */
   threads?: number;
   /** Start from the weights of this run or model folder (its network, classes and input normalisation; its run's crop, batch, rate, scale, gap and tile unless given): refine a model, e.g. once more labels are painted. */
@@ -165,6 +167,7 @@ function gapLossOf(o: TrainOptions): GapLossConfig | null {
     if (o[key] !== undefined && kind !== owner) throw new GapsegError(`--${flag} needs --gap-loss ${owner}`, 2);
   }
   if (o.rampCrf !== undefined && kind !== 'ramp') throw new GapsegError('--ramp-crf needs --gap-loss ramp', 2);
+  if (o.bandSoftmax !== undefined && kind !== 'band') throw new GapsegError('--band-softmax needs --gap-loss band', 2);
   const crf = o.crf ?? {};
   for (const [key, flag, lo, hi] of CRF_RANGES) checkNumber(crf[key], flag, lo, hi, key === 'radius');
   // The Gated CRF takes every --crf-* option; crf-targets only the weight (its kernels are the
@@ -179,7 +182,7 @@ function gapLossOf(o: TrainOptions): GapLossConfig | null {
   const own = KIND_WEIGHTS.find(([, , owner]) => owner === kind);
   if (own) {
     const weight = o[own[0]];
-    return { ...own[3], ...(weight !== undefined ? { weight } : {}), ...(kind === 'ramp' && o.rampCrf ? { crf: DEFAULT_DENSE_CRF } : {}) };
+    return { ...own[3], ...(weight !== undefined ? { weight } : {}), ...(kind === 'ramp' && o.rampCrf ? { crf: DEFAULT_DENSE_CRF } : {}), ...(kind === 'band' && o.bandSoftmax ? { softmax: true } : {}) };
   }
   if (kind === 'crf-targets') return { ...DEFAULT_CRF_TARGETS, ...(crf.weight !== undefined ? { weight: crf.weight } : {}) };
   return { ...DEFAULT_CRF, ...Object.fromEntries(Object.entries(crf).filter(([, v]) => v !== undefined)), kind: 'crf' };

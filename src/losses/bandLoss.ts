@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { gapPixels, type GapLossInputs } from './gapLoss.js';
+import { maskedCrossEntropy } from './crossEntropy.js';
 
 /** Value and gradient of the band loss w.r.t. the band logits [n,h,w,1]. */
 export type BandTerm = (bandLogits: tf.Tensor4D) => { value: number; grad: tf.Tensor4D };
@@ -35,5 +36,37 @@ export function bandLossTerm(weight: number, batch: GapLossInputs): BandTerm {
       grad[i] = (1 / (1 + Math.exp(-z[i])) - y) * scale;
     }
     return { value: value * scale, grad: tf.tensor4d(grad, bandLogits.shape) };
+  };
+}
+
+/** The loss of all logits [n,h,w,k+1] of a network with a band head: value and gradient. */
+export type BandSoftmaxTerm = (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor };
+
+/**
+ * The band softmax loss of a batch (--band-softmax): one cross-entropy over the k class logits
+ * and the band logit, labelled pixels towards their class, gap pixels inside their crop towards
+ * the band with weight `weight`, averaged over all of them: the void-as-a-class loss, whose band
+ * output the saved model then drops.
+ */
+export function bandSoftmaxTerm(weight: number, batch: GapLossInputs): BandSoftmaxTerm {
+  const { gap, k } = gapPixels(batch);
+  const oneHot = batch.targets?.oneHot as Float32Array;
+  const targets = new Float32Array(gap.length * (k + 1));
+  let weightSum = batch.targets?.weightSum ?? 0;
+  for (let i = 0; i < gap.length; i++) {
+    for (let c = 0; c < k; c++) targets[i * (k + 1) + c] = oneHot[i * k + c];
+    if (gap[i] && weight > 0) {
+      targets[i * (k + 1) + k] = weight;
+      weightSum += weight;
+    }
+  }
+  return (logits) => {
+    if (logits.shape[3] !== k + 1) throw new Error(`band softmax loss: ${logits.shape[3]} logits per pixel for ${k} classes and the band`);
+    const t = tf.tensor4d(targets, logits.shape);
+    try {
+      return maskedCrossEntropy(logits, t, weightSum);
+    } finally {
+      t.dispose();
+    }
   };
 }

@@ -59,6 +59,12 @@ export interface MeanTeacherGapLoss {
 export interface BandGapLoss {
   kind: 'band';
   weight: number;
+  /**
+   * The band logit joins the classes' softmax during training (the void-as-a-class fix's loss:
+   * a gap pixel's target is the band, a labelled pixel's its class against the band too), and
+   * is still left out of the saved model, so nothing can predict it.
+   */
+  softmax?: boolean;
 }
 /** Even odds in the gap: each gap pixel weighs `weight` labelled pixels. */
 export interface UncertainGapLoss {
@@ -308,6 +314,7 @@ export function gapLossTerm(cfg: GapLossConfig, batch: GapLossInputs, teacher?: 
 /** One-line description for logs. */
 export function describeGapLoss(cfg: GapLossConfig | null | undefined): string {
   if (!cfg) return 'none';
+  if (cfg.kind === 'band' && cfg.softmax) return `a band output in the classes' softmax during training, the gap its target (weight ${cfg.weight}; the void-as-a-class loss), kept out of the saved model`;
   if (cfg.kind === 'band') return `a band output trained on where the gap lies (weight ${cfg.weight}; binary cross-entropy on every pixel inside the crop; kept out of the classes and of the saved model)`;
   if (cfg.kind === 'ramp') {
     const crf = cfg.crf ? `, moved onto the crop's colour edges by a dense CRF (${cfg.crf.iterations} iterations, appearance ${cfg.crf.appearanceWeight} at sigma xy ${cfg.crf.sigmaXY} px, rgb ${cfg.crf.sigmaRGB})` : '';

@@ -99,9 +99,10 @@ export function readRunConfig(file: string): TrainConfig {
     };
     const targets = gap.kind === 'crf-targets' && num(0, 1000)(gap.weight) && denseCrf(gap);
     const rampCrf = gap.kind !== 'ramp' || gap.crf === undefined || denseCrf(gap.crf);
-    const weightOnly = (gap.kind === 'uncertain' || gap.kind === 'ramp' || gap.kind === 'band') && num(0, 1000)(gap.weight) && rampCrf;
+    const bandSoftmax = gap.kind !== 'band' || gap.softmax === undefined || typeof gap.softmax === 'boolean';
+    const weightOnly = (gap.kind === 'uncertain' || gap.kind === 'ramp' || gap.kind === 'band') && num(0, 1000)(gap.weight) && rampCrf && bandSoftmax;
     if (!crf && !targets && !teacher && !weightOnly) {
-      bad('"gapLoss" must be null, {"kind": "crf", weight, radius, sigmaXY, sigmaRGB}, {"kind": "crf-targets", weight and the dense CRF settings}, {"kind": "mean-teacher", weight, ema, confidence}, {"kind": "uncertain", weight}, {"kind": "ramp", weight and optionally crf, the dense CRF settings} or {"kind": "band", weight} within the train command\'s ranges');
+      bad('"gapLoss" must be null, {"kind": "crf", weight, radius, sigmaXY, sigmaRGB}, {"kind": "crf-targets", weight and the dense CRF settings}, {"kind": "mean-teacher", weight, ema, confidence}, {"kind": "uncertain", weight}, {"kind": "ramp", weight and optionally crf, the dense CRF settings} or {"kind": "band", weight and optionally softmax} within the train command\'s ranges');
     }
   }
   return cfg as unknown as TrainConfig;

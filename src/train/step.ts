@@ -8,7 +8,7 @@ import { buildNet, isEncoder, netForward, netLossAndGradients, netValues, update
 import { maskedCrossEntropy, type LossTargets } from '../losses/crossEntropy.js';
 import { adamUpdate, type AdamHyper, type AdamState } from './adam.js';
 import { gapLossTerm, type GapLossConfig } from '../losses/gapLoss.js';
-import { bandLossTerm, type BandTerm } from '../losses/bandLoss.js';
+import { bandLossTerm, bandSoftmaxTerm, type BandTerm } from '../losses/bandLoss.js';
 
 /** A batch on the host: normalised NHWC images and loss targets. */
 export interface HostBatch {
@@ -111,7 +111,7 @@ export function trainStep(
   const t = tf.tensor4d(batch.targets.oneHot, [batch.n, batch.height, batch.width, k]);
   const extra = gapLoss && gapLoss.kind !== 'band' ? gapLossTerm(gapLoss, batch, teacher ? teacherProbs(teacher, x) : undefined) : null;
   const classLoss = stepLoss(t, batch.targets.weightSum, extra?.term ?? null);
-  const loss = gapLoss?.kind === 'band' ? withBand(classLoss, bandLossTerm(gapLoss.weight, batch)) : classLoss;
+  const loss = gapLoss?.kind !== 'band' ? classLoss : gapLoss.softmax ? bandSoftmaxTerm(gapLoss.weight, batch) : withBand(classLoss, bandLossTerm(gapLoss.weight, batch));
   let result;
   try {
     result = netLossAndGradients(net, x, loss, phase.trainEncoder);
