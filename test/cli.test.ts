@@ -249,7 +249,7 @@ const TRAIN_OPTIONS = [
   'out', 'classes', 'void', 'class-file', 'make-gap', 'scale', 'crop', 'batch', 'epochs', 'lr', 'weight-decay',
   'class-weights', 'depth', 'width', 'valid-fraction', 'seed', 'tile', 'max-pixels', 'no-augment', 'threads',
   'resume', 'force', 'quiet', 'gap-loss', 'crf-weight', 'crf-radius', 'crf-sigma-xy', 'crf-sigma-rgb', 'teacher-weight',
-  'uncertain-weight', 'ramp-weight', 'ramp-crf', 'band-weight',
+  'uncertain-weight', 'ramp-weight', 'ramp-crf', 'band-weight', 'band-softmax',
 ];
 
 test('gapseg --help and gapseg <command> --help exit 0 and list every command and option', async () => {
