@@ -1,8 +1,10 @@
 /**
- * The band head's loss (--gap-loss band): binary cross-entropy of the band logit against
- * "this pixel lies in the gap" on every pixel inside its crop. It gives the network what the
- * void-as-a-class fix gives it, the band as something to detect, without putting void in the
- * class softmax: the class logits get no gradient from it, only the shared features do.
+ * The band head's losses (--gap-loss band). By default a binary cross-entropy of the band logit
+ * against "this pixel lies in the gap" on every pixel inside its crop: it gives the network what
+ * the void-as-a-class fix gives it, the band as something to detect, without putting void in the
+ * class softmax: the class logits get no gradient from it, only the shared features do. With
+ * --band-softmax, the fix's own loss: the band logit inside the softmax, so in the gap the class
+ * logits are pushed down too. Either way the saved model has no band output.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { gapPixels, type GapLossInputs } from './gapLoss.js';
