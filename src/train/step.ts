@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { buildNet, isEncoder, netForward, netLossAndGradients, netValues, updateMovingStats, type AnyNet, type LogitsLoss } from '../nets/index.js';
 import { maskedCrossEntropy, type LossTargets } from '../losses/crossEntropy.js';
 import { adamUpdate, type AdamHyper, type AdamState } from './adam.js';
-import { gapLossTerm, type GapLossConfig } from '../losses/gapLoss.js';
+import { gapLossTerm, type BandGapLoss, type GapLossConfig } from '../losses/gapLoss.js';
 import { bandLossTerm, bandSoftmaxTerm, type BandTerm } from '../losses/bandLoss.js';
 
 /** A batch on the host: normalised NHWC images and loss targets. */
@@ -108,16 +108,22 @@ export function trainStep(
   if (gapLoss?.kind === 'mean-teacher' && !teacher) throw new Error('trainStep: the mean-teacher gap loss needs a teacher');
   if ((gapLoss?.kind === 'band') !== Boolean(net.config.bandOutput)) throw new Error('trainStep: the band gap loss and a band head go together');
   const x = tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, net.config.inChannels]);
-  const t = tf.tensor4d(batch.targets.oneHot, [batch.n, batch.height, batch.width, k]);
-  const extra = gapLoss && gapLoss.kind !== 'band' ? gapLossTerm(gapLoss, batch, teacher ? teacherProbs(teacher, x) : undefined) : null;
-  const classLoss = stepLoss(t, batch.targets.weightSum, extra?.term ?? null);
-  const loss = gapLoss?.kind !== 'band' ? classLoss : gapLoss.softmax ? bandSoftmaxTerm(gapLoss.weight, batch) : withBand(classLoss, bandLossTerm(gapLoss.weight, batch));
+  const band = gapLoss?.kind === 'band' ? gapLoss : null;
+  // The band softmax loss builds its own targets over the classes and the band: no class-only tensor for it.
+  const t = band?.softmax ? null : tf.tensor4d(batch.targets.oneHot, [batch.n, batch.height, batch.width, k]);
+  const extra = gapLoss && !band ? gapLossTerm(gapLoss, batch, teacher ? teacherProbs(teacher, x) : undefined) : null;
+  let loss: LogitsLoss;
+  if (!t) loss = bandSoftmaxTerm((band as BandGapLoss).weight, batch);
+  else {
+    const classLoss = stepLoss(t, batch.targets.weightSum, extra?.term ?? null);
+    loss = band ? withBand(classLoss, bandLossTerm(band.weight, batch)) : classLoss;
+  }
   let result;
   try {
     result = netLossAndGradients(net, x, loss, phase.trainEncoder);
   } finally {
     extra?.dispose();
-    tf.dispose([x, t]);
+    tf.dispose(t ? [x, t] : [x]);
   }
   const { loss: value, grads, batchStats } = result;
   adamUpdate(net.params, grads, adam, hyper, (name) => (isEncoder(net.config, name) ? phase.encoderLrScale : 1));
