@@ -31,3 +31,4 @@ export type { EvalResult, ImageRow } from './metrics/evalRun.js';
 export type { EvalReport } from './metrics/evaluate.js';
 export type { FrontierReport } from './metrics/frontierMetrics.js';
 export type { EpochRecord, ValidReport } from './train/loop.js';
+export type { RefineCheck } from './predict/refineCheck.js';

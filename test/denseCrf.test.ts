@@ -238,7 +238,7 @@ test('--refine and --crf refusals are one line with exit code 2', async () => {
   await saveTinyModel(model, { depth: 2, width: 4 });
   await writeTestImage(path.join(dir, 'a.png'), 20, 20, 1);
   for (const [extra, pattern] of [
-    [['--refine', 'bilateral'], /--refine must be crf or none, not "bilateral"/],
+    [['--refine', 'bilateral'], /--refine must be crf, auto or none, not "bilateral"/],
     [['--crf', 'sigmaRGB=5'], /--crf goes with --refine crf/],
     [['--refine', 'crf', '--crf', 'sigmaRGB'], /--crf expects key=number, got "sigmaRGB"/],
     [['--refine', 'crf', '--crf', 'colour=3'], /unknown setting "colour"/],

@@ -14,7 +14,8 @@ import type { Predictor } from '../predict/model.js';
 import type { OutputClass } from '../predict/outputs.js';
 import { labelValues } from '../predict/outputs.js';
 import { predictImage, predictModel } from '../predict/pipeline.js';
-import { denseCrfSettings, type RefineOption } from '../crf/denseCrf.js';
+import type { DenseCrfParams, RefineOption } from '../crf/denseCrf.js';
+import { describeRefineCheck, refineSettings, type RefineCheck } from '../predict/refineCheck.js';
 import { allowedClasses } from '../predict/forbid.js';
 import { frontierPolygons, uncertaintyMask, type ClassPolygons } from '../predict/frontier.js';
 import { predictStream, type StreamResult } from '../predict/stream.js';
@@ -133,6 +134,8 @@ export interface Model {
   classes: readonly OutputClass[];
   /** Channels forbidden unless asked (void channels of foreign models). */
   defaultForbidden: readonly number[];
+  /** What training's refinement check found on the validation images (refine: 'auto' follows it); none for foreign models. */
+  refineCheck?: RefineCheck;
   /** Predict one image in memory. */
   predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;
   /** Predict image files (folders expanded) into an output folder, as `gapseg predict` does. */
@@ -214,6 +217,13 @@ async function decodeInput(image: ImageInput, limits: DecodeLimits | undefined):
   return image;
 }
 
+/** refineSettings, saying which way 'auto' went and why. */
+function autoRefine(o: RefineOption | undefined, p: Predictor, log: (line: string) => void): DenseCrfParams | null {
+  const settings = refineSettings(o, p);
+  if (o === 'auto' && p.refineCheck) log(`${describeRefineCheck(p.refineCheck)} (stored with the model)`);
+  return settings;
+}
+
 function modelOf(p: Predictor, source: string, log: (line: string) => void): Model {
   const k = p.classes.length;
   return {
@@ -222,11 +232,12 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
     engineLine: p.engineLine,
     classes: p.classes,
     defaultForbidden: p.defaultForbidden,
+    ...(p.refineCheck ? { refineCheck: p.refineCheck } : {}),
     async predict(image, o = {}) {
       checkShare(o.uncertainty, 'uncertainty');
       const img = await decodeInput(image, limitsOf(o.maxPixels));
       const allowed = allowedClasses(k, [...new Set([...p.defaultForbidden, ...forbiddenOf(o.forbid ?? [], p.classes, log)])]);
-      const pred = await predictImage(img, predictModel(p), allowed, denseCrfSettings(o.refine));
+      const pred = await predictImage(img, predictModel(p), allowed, refineSettings(o.refine, p));
       const frontier = o.frontier === false ? [] : frontierPolygons(pred.probs, pred.width, pred.height, k, pred.classes, allowed);
       return {
         width: pred.width,
@@ -264,7 +275,7 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
         npy: o.npy,
         frontier: o.frontier,
         uncertainty: o.uncertainty,
-        refine: denseCrfSettings(o.refine),
+        refine: autoRefine(o.refine, p, flog),
         resume: o.resume,
         strict: o.strict,
         limits,
@@ -285,7 +296,7 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
         makeGap: o.makeGap ?? 0,
         gapUneven: o.gapUneven ?? 0,
         forbidden: forbiddenOf(o.forbid ?? [], p.classes, log),
-        refine: denseCrfSettings(o.refine),
+        refine: autoRefine(o.refine, p, log),
         classes: datasetClasses(o, source),
         limits: limitsOf(o.maxPixels),
         progress: progressCallbacks(o.onProgress),

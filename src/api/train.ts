@@ -7,6 +7,7 @@ import { DEFAULT_TRAIN, resolveClasses, runTraining, type RunResult, type TrainC
 import type { EpochRecord } from '../train/loop.js';
 import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP, DEFAULT_BAND, type GapLossConfig } from '../losses/gapLoss.js';
 import { DEFAULT_DENSE_CRF } from '../crf/denseCrf.js';
+import type { RefineCheck } from '../predict/refineCheck.js';
 import { reportObserver } from '../view/runReport.js';
 import { startEngine } from './engine.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
@@ -112,6 +113,8 @@ export interface TrainResult {
   history: EpochRecord[];
   bestEpoch: number | null;
   seconds: number;
+  /** Whether `refine: 'auto'` refines this model's predictions, and the validation accuracies behind it (null: no validation images). */
+  refineCheck: RefineCheck | null;
 }
 
 /** Valid ranges of the numeric options. */
@@ -339,5 +342,5 @@ export async function train(dataset: string, options: TrainOptions): Promise<Tra
     observers,
     stopAfterEpochs: options.stopAfterEpochs,
   });
-  return { dir: r.runDir, modelDir: path.join(r.runDir, 'model'), history: r.history, bestEpoch: r.bestEpoch, seconds: r.seconds };
+  return { dir: r.runDir, modelDir: path.join(r.runDir, 'model'), history: r.history, bestEpoch: r.bestEpoch, seconds: r.seconds, refineCheck: r.refineCheck };
 }

@@ -32,7 +32,7 @@ export function log(line: string): void {
 
 /** --refine and --crf, shared by predict and eval. */
 export const REFINE_OPTIONS: OptionSpec[] = [
-  { name: 'refine', type: 'string', placeholder: 'crf|none', help: 'refine the probabilities with a dense CRF over the image colours (crf)', default: 'none' },
+  { name: 'refine', type: 'string', placeholder: 'crf|auto|none', help: 'refine the probabilities with a dense CRF over the image colours (crf), or where the model\'s refinement check on its validation images found it harmless (auto)', default: 'none' },
   { name: 'crf', type: 'list', placeholder: 'key=value', help: `dense CRF settings over the defaults, e.g. sigmaRGB=8,iterations=10 (${Object.entries(DEFAULT_DENSE_CRF).map(([k, v]) => `${k}=${v}`).join(', ')})` },
 ];
 
@@ -40,11 +40,10 @@ export const REFINE_OPTIONS: OptionSpec[] = [
 export function refineOption(p: Parsed): RefineOption | undefined {
   const kind = str(p, 'refine') ?? 'none';
   const settings = list(p, 'crf');
-  if (kind !== 'crf' && kind !== 'none') throw new GapsegError(`--refine must be crf or none, not "${kind}"`, 2);
-  if (kind === 'none') {
-    if (settings.length) throw new GapsegError('--crf goes with --refine crf', 2);
-    return undefined;
-  }
+  if (kind !== 'crf' && kind !== 'auto' && kind !== 'none') throw new GapsegError(`--refine must be crf, auto or none, not "${kind}"`, 2);
+  if (kind !== 'crf' && settings.length) throw new GapsegError('--crf goes with --refine crf', 2);
+  if (kind === 'none') return undefined;
+  if (kind === 'auto') return 'auto';
   const o: Record<string, number> = {};
   for (const s of settings) {
     const m = /^\s*([A-Za-z]+)\s*=\s*(\S+)\s*$/.exec(s);

@@ -22,7 +22,9 @@ export const predictSpec: CommandSpec = {
     'top class probability is below p.\n' +
     'With --refine crf, a dense CRF (mean field over position and colour, as DeepLab did) refines each\n' +
     'prediction\'s probabilities before anything is written: labels, probabilities, frontier and band all come\n' +
-    'from the refined ones (kernel widths in pixels at the model\'s scale; --crf changes them).\n' +
+    'from the refined ones (kernel widths in pixels at the model\'s scale; --crf changes them). With\n' +
+    '--refine auto, only where the check gapseg train ran on its validation images found that refining kept\n' +
+    'the labelled pixels right (it says which way it went).\n' +
     '\n' +
     'Engine: ONNX Runtime when given a .onnx file or when the model folder holds a current model.onnx\n' +
     '(see gapseg export), TensorFlow.js otherwise.\n' +

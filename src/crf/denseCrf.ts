@@ -49,13 +49,17 @@ export function checkDenseCrf(p: DenseCrfParams): DenseCrfParams {
   return p;
 }
 
-/** How the API asks for refinement: true for the defaults, or some settings over them. */
-export type RefineOption = boolean | Partial<DenseCrfParams>;
+/**
+ * How the API asks for refinement: true for the defaults, some settings over them, or 'auto':
+ * the defaults where the model's refinement check found them harmless (predict/refineCheck.ts).
+ */
+export type RefineOption = boolean | 'auto' | Partial<DenseCrfParams>;
 
 /** The dense CRF's settings for an option (null: no refinement); unknown settings are refused. */
 export function denseCrfSettings(o: RefineOption | null | undefined): DenseCrfParams | null {
   if (o === undefined || o === null || o === false) return null;
   if (o === true) return DEFAULT_DENSE_CRF;
+  if (o === 'auto') throw new Error("denseCrfSettings: 'auto' depends on the model (predict/refineCheck.ts refineSettings)");
   for (const key of Object.keys(o)) {
     if (!(key in DEFAULT_DENSE_CRF)) throw new GapsegError(`refine: unknown setting "${key}" (known: ${Object.keys(DEFAULT_DENSE_CRF).join(', ')})`, 2);
   }

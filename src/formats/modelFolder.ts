@@ -65,6 +65,27 @@ export async function saveModel(dir: string, net: AnyNet, meta: Omit<ModelMeta, 
   });
 }
 
+/**
+ * Add one entry to a saved model's info (gapseg.json and model.json's copy of it), the folder
+ * replaced atomically; the weights are copied unchanged.
+ */
+export async function setModelInfo(dir: string, key: string, value: unknown): Promise<void> {
+  const withInfo = (meta: { model?: { info?: Record<string, unknown> } }) => {
+    if (!meta.model) throw new GapsegError(`${dir}: gapseg.json has no "model" section`);
+    meta.model.info = { ...(meta.model.info ?? {}), [key]: value };
+  };
+  const metaJson = JSON.parse(fs.readFileSync(path.join(dir, 'gapseg.json'), 'utf8'));
+  withInfo(metaJson);
+  const modelJson = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  if (modelJson.userDefinedMetadata?.gapseg) withInfo(modelJson.userDefinedMetadata.gapseg);
+  const weights = fs.readFileSync(path.join(dir, 'weights.bin'));
+  await replaceDirAtomic(dir, async (staging) => {
+    await writeFileAtomic(path.join(staging, 'model.json'), JSON.stringify(modelJson));
+    await writeFileAtomic(path.join(staging, 'weights.bin'), weights);
+    await writeFileAtomic(path.join(staging, 'gapseg.json'), JSON.stringify(metaJson, null, 2) + '\n');
+  });
+}
+
 /** Read a model folder's description without loading weights. */
 export function readModelMeta(dir: string): ModelMeta {
   const file = path.join(dir, 'gapseg.json');

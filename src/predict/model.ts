@@ -3,12 +3,14 @@
  * Gives a uniform predictor: the logits function, what each output channel means, and how
  * to prepare input.
  */
+import path from 'node:path';
 import { loadModel, modelDirOf, type InputRecipe } from '../formats/modelFolder.js';
 import { disposeNet, netMultiple, netReceptiveRadius } from '../nets/index.js';
 import { tfjsNet } from './tfjsNet.js';
 import { describeEngine, engineInfo } from '../engine/engine.js';
 import type { OutputClass } from './outputs.js';
 import { recipePlan, type InputPlan } from './plan.js';
+import { refineCheckOf, type RefineCheck } from './refineCheck.js';
 
 /** Runs the network on a batch: planar NCHW normalised input -> NCHW scores [n, K, h, w]. */
 export type NetFn = (input: Float32Array, n: number, height: number, width: number) => Promise<Float32Array>;
@@ -36,6 +38,8 @@ export interface Predictor {
   batch: number;
   /** Network calls worth keeping in flight (default 2). */
   inflight?: number;
+  /** The refinement check training stored with the model (none: foreign or older models). */
+  refineCheck?: RefineCheck;
   dispose(): void;
 }
 
@@ -57,6 +61,7 @@ export function openTfjsPredictor(p: string): Predictor {
     scores: 'logits',
     defaultForbidden: [],
     batch: 4,
+    refineCheck: refineCheckOf(meta.info, path.join(dir, 'gapseg.json')),
     dispose: () => disposeNet(net),
   };
 }

@@ -17,6 +17,7 @@ import { onnxRuntime, type OnnxDevice } from '../engine/onnx/runtime.js';
 import type { NetFn, Predictor } from './model.js';
 import { unetReceptiveRadius, type InputPlan } from './plan.js';
 import type { ChannelClass } from './foreign.js';
+import { refineCheckOf } from './refineCheck.js';
 
 /** How any model's input is prepared and batched (gapseg's and foreign ones alike). */
 export interface InputOptions {
@@ -179,6 +180,7 @@ function gapsegPredictor(file: string, net: OnnxNet, summary: OnnxSummary, opts:
     defaultForbidden: [],
     batch: opts.batch ?? 4,
     inflight: net.sessions + 1,
+    refineCheck: refineCheckOf(parseJsonMeta<{ model?: { info?: Record<string, unknown> } }>(summary.metadata[META.classes], file, META.classes).model?.info ?? {}, `${file} (metadata ${META.classes})`),
     dispose: () => void net.close(),
   };
 }

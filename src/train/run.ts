@@ -4,7 +4,8 @@
  *   gapseg.json     the class description used
  *   history.json    per-epoch loss and validation metrics
  *   checkpoint.bin  state after the last completed epoch (for --resume)
- *   model/          the best model so far by validation mean IoU (layers format + gapseg.json)
+ *   model/          the best model so far by validation mean IoU (layers format + gapseg.json),
+ *                   with the refinement check on the validation images once training ends
  * Every file is replaced atomically. Anything else (a report, progress display, callbacks of a
  * program) is an observer of the run, wired by the caller: training knows no screen or report.
  */
@@ -23,7 +24,11 @@ import { DEFAULT_MOBILE_UNET } from '../nets/mobilenetV2/unet.js';
 import { activationFloats, BAND_HEAD, buildNet, createNet, describeNet, disposeNet, initialValuesOf, netSpecs, parameterCount, type AnyNet, type NetConfig } from '../nets/index.js';
 import { readMobileNetV2 } from '../formats/tflite/mobilenetV2.js';
 import type { FineTune } from './loop.js';
-import { readModelMeta, readModelValues, saveModel, type InputRecipe } from '../formats/modelFolder.js';
+import { readModelMeta, readModelValues, saveModel, setModelInfo, type InputRecipe } from '../formats/modelFolder.js';
+import { DEFAULT_DENSE_CRF } from '../crf/denseCrf.js';
+import { openTfjsPredictor } from '../predict/model.js';
+import { predictModel } from '../predict/pipeline.js';
+import { checkRefinement, describeRefineCheck, type RefineCheck } from '../predict/refineCheck.js';
 import { createAdamState, disposeAdamState } from './adam.js';
 import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues, type LoadedCheckpoint } from './checkpoint.js';
 import { checkCheckpointFits, readRunConfig } from './runConfig.js';
@@ -136,6 +141,8 @@ export interface RunResult {
   history: EpochRecord[];
   bestEpoch: number | null;
   seconds: number;
+  /** The kept model's refinement check on the validation images (null: none to check on). */
+  refineCheck: RefineCheck | null;
 }
 
 /** Resolve the class description: explicit > file given > beside the data set. */
@@ -394,5 +401,25 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     disposeNet(net);
     disposeAdamState(adam);
   }
-  return { runDir, history, bestEpoch, seconds: (Date.now() - started) / 1000 };
+  const refineCheck = await storeRefineCheck(path.join(runDir, 'model'), valid, progress, log);
+  return { runDir, history, bestEpoch, seconds: (Date.now() - started) / 1000, refineCheck };
+}
+
+/** Run the refinement check on the kept model's validation images and store it in the model. */
+async function storeRefineCheck(modelDir: string, valid: Sample[], progress: ProgressFactory, log: (line: string) => void): Promise<RefineCheck | null> {
+  if (valid.length === 0 || !fs.existsSync(path.join(modelDir, 'gapseg.json'))) return null;
+  const p = openTfjsPredictor(modelDir);
+  try {
+    const bar = progress('refine check', valid.length, 'img');
+    // The samples are at the training scale already.
+    const model = { ...predictModel(p), plan: { ...p.plan, scale: 1 } };
+    const check = await checkRefinement(model, valid, [...p.classes.keys()], DEFAULT_DENSE_CRF, () => bar.tick(1));
+    bar.done();
+    if (!check) return null;
+    log(describeRefineCheck(check));
+    await setModelInfo(modelDir, 'refineCheck', check);
+    return check;
+  } finally {
+    p.dispose();
+  }
 }

@@ -1,0 +1,161 @@
+/**
+ * The refinement check: training measures on its validation images whether `--refine crf`
+ * keeps the labelled pixels right, stores the verdict in the model, and `--refine auto`
+ * follows it in predict, eval, ONNX Runtime and the API; a model without one is refused.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
+import { VOID_INDEX } from '../src/data/classes.js';
+import { encodePng } from '../src/data/decode.js';
+import { checkRefinement, REFINE_COST, refineCheckOf, refineSettings, type RefineCheck } from '../src/predict/refineCheck.js';
+import type { PredictModel } from '../src/predict/pipeline.js';
+import { openModel } from '../src/index.js';
+import { makeRng } from '../src/util/random.js';
+import { engine, errorLine, runCli, throwsUser, tmpDir, writePng } from './helpers.js';
+import { readGrey, saveTinyModel } from './predictHelpers.js';
+
+before(engine);
+
+const [W, H, EDGE, FRONTIER] = [64, 24, 24, 30];
+
+/** A network whose frontier lies at x = FRONTIER (class 1 to the right), whatever the image. */
+const fixedFrontier: PredictModel = {
+  net: async (_input, n, h, w) => {
+    const out = new Float32Array(n * 2 * h * w);
+    for (let b = 0; b < n; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(b * 2 + 1) * h * w + y * w + x] = (x + 0.5 - FRONTIER) / 3;
+    return out;
+  },
+  plan: { scale: 1, pad: false, tile: 256, radius: 0, multiple: 1, mean: [0, 0, 0], std: [1, 1, 1] },
+  scores: 'logits',
+  batch: 1,
+  numClasses: 2,
+};
+
+/** An image with its colour edge at x = EDGE, labelled with class 1 from x = `from`, void on columns in `gap`. */
+function labelled(from: number, gap: [number, number] = [0, 0]): { width: number; height: number; image: Uint8Array; labels: Uint8Array } {
+  const rng = makeRng(7);
+  const image = new Uint8Array(W * H * 3).map((_, j) => ((Math.floor(j / 3) % W) < EDGE ? 60 : 180) + Math.floor(rng.next() * 8));
+  const labels = new Uint8Array(W * H).map((_, i) => {
+    const x = i % W;
+    return x >= gap[0] && x < gap[1] ? VOID_INDEX : x >= from ? 1 : 0;
+  });
+  return { width: W, height: H, image, labels };
+}
+
+test('the refinement check: refine where refining keeps the labelled pixels right (up to a small cost), not where it moves the frontier off them; no labelled pixel, no verdict', async () => {
+  // The object's edge is the colour edge: refinement moves the frontier onto it.
+  const onEdge = await checkRefinement(fixedFrontier, [labelled(EDGE)], [0, 1]);
+  assert.ok(onEdge, 'a verdict');
+  assert.equal(onEdge.refine, true);
+  assert.ok(onEdge.refinedAccuracy > onEdge.accuracy + 0.05, `${onEdge.accuracy} -> ${onEdge.refinedAccuracy}`);
+  assert.deepEqual([onEdge.images, onEdge.pixels], [1, W * H]);
+  // The object's edge is where the network puts it, a colour step away: refinement would move it wrongly.
+  const offEdge = await checkRefinement(fixedFrontier, [labelled(FRONTIER), labelled(FRONTIER)], [0, 1]);
+  assert.ok(offEdge);
+  assert.equal(offEdge.refine, false);
+  assert.ok(offEdge.refinedAccuracy < offEdge.accuracy - 0.05, `${offEdge.accuracy} -> ${offEdge.refinedAccuracy}`);
+  assert.equal(offEdge.images, 2);
+  // What refinement changes inside the gap counts for nothing: a tie, which refines.
+  const gapOnly = await checkRefinement(fixedFrontier, [labelled(FRONTIER, [EDGE - 4, FRONTIER + 4])], [0, 1]);
+  assert.ok(gapOnly);
+  assert.equal(gapOnly.accuracy, gapOnly.refinedAccuracy);
+  assert.equal(gapOnly.refine, true);
+  assert.equal(await checkRefinement(fixedFrontier, [labelled(FRONTIER, [0, W])], [0, 1]), null);
+  // Refinement may cost up to REFINE_COST of labelled accuracy: one labelled column it moves
+  // wrongly (x = FRONTIER - 1, H pixels) among many or few images whose gap hides the rest.
+  const oneColumn = labelled(FRONTIER, [EDGE - 4, FRONTIER - 1]);
+  const hidden = labelled(FRONTIER, [EDGE - 4, FRONTIER + 4]);
+  const many = await checkRefinement(fixedFrontier, [oneColumn, ...Array(25).fill(hidden)], [0, 1]);
+  assert.ok(many);
+  const cost = many.accuracy - many.refinedAccuracy;
+  assert.ok(Math.abs(cost - H / many.pixels) < 1e-9 && cost < REFINE_COST, `cost ${cost}`);
+  assert.equal(many.refine, true, 'a cost below the limit');
+  const few = await checkRefinement(fixedFrontier, [oneColumn, ...Array(3).fill(hidden)], [0, 1]);
+  assert.ok(few && few.accuracy - few.refinedAccuracy > REFINE_COST);
+  assert.equal(few.refine, false, 'a cost above it');
+});
+
+test("refine 'auto' follows the stored verdict; no check, or a damaged one, is refused in one line", () => {
+  const check = (refine: boolean): RefineCheck => ({ images: 3, pixels: 100, accuracy: 0.9, refinedAccuracy: refine ? 0.91 : 0.89, refine });
+  assert.deepEqual(refineSettings('auto', { source: 'm', refineCheck: check(true) }), DEFAULT_DENSE_CRF);
+  assert.equal(refineSettings('auto', { source: 'm', refineCheck: check(false) }), null);
+  assert.deepEqual(refineSettings(true, { source: 'm' }), DEFAULT_DENSE_CRF);
+  assert.equal(refineSettings(undefined, { source: 'm', refineCheck: check(true) }), null, 'no option, no refinement');
+  throwsUser(() => refineSettings('auto', { source: 'runs/old' }), 'runs/old: --refine auto needs the refinement check', 'use --refine crf or none');
+  assert.equal(refineCheckOf({}, 'f'), undefined);
+  assert.deepEqual(refineCheckOf({ refineCheck: check(true) }, 'f'), check(true));
+  throwsUser(() => refineCheckOf({ refineCheck: { ...check(true), refine: 'yes' } }, 'm/gapseg.json'), 'm/gapseg.json: its refineCheck', 'is damaged');
+});
+
+test('gapseg train stores the check in the model; predict, eval, ONNX Runtime and the API follow it with --refine auto', async () => {
+  const data = tmpDir('gapseg-check-data-');
+  fs.mkdirSync(path.join(data, 'images'));
+  fs.mkdirSync(path.join(data, 'labels'));
+  const rng = makeRng(5);
+  const size = 32;
+  for (let i = 0; i < 5; i++) {
+    const edge = 10 + 3 * i;
+    const lab = new Uint8Array(size * size).map((_, j) => (j % size < edge - 2 ? 0 : j % size >= edge + 2 ? 255 : 128));
+    const rgb = new Uint8Array(size * size * 3).map((_, j) => (Math.floor(j / 3) % size >= edge ? 190 : 50) + Math.floor(rng.next() * 30));
+    await writePng(path.join(data, 'images', `img${i}.png`), rgb, size, size, 3);
+    fs.writeFileSync(path.join(data, 'labels', `img${i}.png`), await encodePng(lab, size, size, 1));
+  }
+  const run = path.join(tmpDir('gapseg-check-run-'), 'run');
+  const r = await runCli(['train', data, '--out', run, '--classes', '0=background,255=smoke', '--void', '128', '--crop', '32', '--depth', '2', '--width', '4', '--epochs', '2', '--threads', '1']);
+  assert.equal(r.code, 0, r.stderr);
+  const meta = JSON.parse(fs.readFileSync(path.join(run, 'model', 'gapseg.json'), 'utf8')) as { model: { info: { refineCheck: RefineCheck; epoch: number } } };
+  const check = meta.model.info.refineCheck;
+  assert.equal(check.images, 1, 'one validation image of five (20%)');
+  assert.ok(check.pixels > 0 && check.pixels < size * size, 'labelled pixels only');
+  assert.equal(check.refine, check.accuracy - check.refinedAccuracy <= REFINE_COST + 1e-12);
+  assert.ok(Number.isInteger(meta.model.info.epoch), 'the rest of the info stays');
+  assert.match(r.stderr, new RegExp(`refine check on 1 validation image\\(s\\): labelled accuracy [0-9.]+% plain, [0-9.]+% refined: --refine auto ${check.refine ? 'refines' : 'does not refine'}`));
+
+  const predict = async (model: string, out: string, extra: string[]) => {
+    const p = await runCli(['predict', model, path.join(data, 'images'), '--out', path.join(run, out), '--quiet', ...extra]);
+    assert.equal(p.code, 0, p.stderr);
+    return p;
+  };
+  const auto = await predict(run, 'auto', ['--refine', 'auto']);
+  assert.match(auto.stderr, /refine check on 1 validation image.*\(stored with the model\)/);
+  await predict(run, 'crf', ['--refine', 'crf']);
+  await predict(run, 'plain', []);
+  const same = async (a: string, b: string) => {
+    for (let i = 0; i < 5; i++) assert.deepEqual((await readGrey(path.join(run, a, 'labels', `img${i}.png`))).data, (await readGrey(path.join(run, b, 'labels', `img${i}.png`))).data, `${a} and ${b}, img${i}`);
+  };
+  let differ = 0;
+  for (let i = 0; i < 5; i++) {
+    const [a, b] = [await readGrey(path.join(run, 'crf', 'labels', `img${i}.png`)), await readGrey(path.join(run, 'plain', 'labels', `img${i}.png`))];
+    differ += a.data.filter((v, j) => v !== b.data[j]).length;
+  }
+  assert.ok(differ > 0, 'refinement changes some labels here, so which way auto went shows');
+  await same('auto', check.refine ? 'crf' : 'plain');
+  // The check travels in the exported ONNX model's metadata.
+  const ex = await runCli(['export', run]);
+  assert.equal(ex.code, 0, ex.stderr);
+  const onnx = path.join(run, 'model', 'model.onnx');
+  await predict(onnx, 'onnx-auto', ['--refine', 'auto']);
+  await predict(onnx, 'onnx-chosen', check.refine ? ['--refine', 'crf'] : []);
+  await same('onnx-auto', 'onnx-chosen');
+  const ev = await runCli(['eval', run, data, '--refine', 'auto', '--split', 'all', '--quiet']);
+  assert.equal(ev.code, 0, ev.stderr);
+  const m = await openModel(run, { log: () => undefined });
+  try {
+    assert.deepEqual(m.refineCheck, check);
+  } finally {
+    m.close();
+  }
+
+  // A model without a check: --refine auto is refused, and --crf goes with crf only.
+  const tiny = path.join(run, 'tiny');
+  await saveTinyModel(tiny, { depth: 2, width: 4 });
+  const refused = await runCli(['predict', tiny, path.join(data, 'images'), '--out', path.join(run, 'x'), '--refine', 'auto']);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(errorLine(refused.stderr, refused.stderr), /tiny: --refine auto needs the refinement check/);
+  const stray = await runCli(['predict', run, path.join(data, 'images'), '--out', path.join(run, 'x'), '--refine', 'auto', '--crf', 'sigmaRGB=5']);
+  assert.equal(stray.code, 2, stray.stderr);
+  assert.match(errorLine(stray.stderr, stray.stderr), /--crf goes with --refine crf/);
+});
