@@ -253,7 +253,7 @@ test('every npx gapseg command of the README runs as written in the installed pr
     ran.push(command);
   }
   // What the commands were to leave behind.
-  for (const f of ['runs/smoke/model/model.json', 'runs/smoke/report.html', 'predictions/labels/p0.png', 'refined/labels/p0.png', 'refined/frontier/p0.svg', 'metrics.json', 'runs/smoke/model/model.onnx', 'pred/labels/halves.png']) {
+  for (const f of ['runs/smoke/model/model.json', 'runs/smoke/report.html', 'predictions/labels/p0.png', 'refined/labels/p0.png', 'refined/frontier/p0.svg', 'auto/labels/p0.png', 'metrics.json', 'runs/smoke/model/model.onnx', 'pred/labels/halves.png']) {
     assert.ok(fs.existsSync(path.join(project, f)), `${f} was not written (commands run: ${ran.join(' | ')})`);
   }
   if (!noRealWeights()) assert.ok(fs.existsSync(path.join(project, 'runs/smoke-mnv2/model/model.json')), 'the MobileNetV2 run wrote its model');

@@ -1,6 +1,6 @@
 /**
  * `gapseg demo`: the whole job on the built-in sample, in a few minutes: generate smoke-like
- * images with gap labels, train, predict the held-out images, evaluate (including accuracy
+ * images with gap labels, train, predict the held-out images (--refine auto), evaluate (including accuracy
  * inside the gap against the hidden full truth), and say where everything is.
  */
 import fs from 'node:fs';
@@ -23,7 +23,8 @@ export const demoSpec: CommandSpec = {
   description:
     'Generates the sample data set (images/, labels/ with 128 = void between "surely smoke" and\n' +
     '"surely not smoke", truth/ with the full masks), trains a small U-Net on it, predicts the held-out\n' +
-    'test images, and evaluates them, including accuracy inside the unlabelled gap.',
+    'test images (refined where the model\'s refinement check says so, as --refine auto does), and\n' +
+    'evaluates them, including accuracy inside the unlabelled gap.',
   positional: { min: 0, max: 0, names: 'no arguments' },
   options: [
     { name: 'out', type: 'string', placeholder: 'dir', help: 'folder for data, run, predictions and report', default: 'demo-out' },
@@ -52,14 +53,14 @@ export async function demoCommand(p: Parsed): Promise<number> {
   try {
     const testFiles = readSplitList(path.join(dataDir, 'test.txt')).map((n) => path.join(dataDir, 'images', `${n}.png`));
     await fs.promises.rm(predDir, { recursive: true, force: true });
-    await model.predictFiles(testFiles, { out: predDir, frontier: true, strict: true, onProgress, log });
-    const evalResult = await model.evaluate(dataDir, { split: 'test', onProgress });
+    await model.predictFiles(testFiles, { out: predDir, frontier: true, strict: true, refine: result.refineCheck ? 'auto' : undefined, onProgress, log });
+    const evalResult = await model.evaluate(dataDir, { split: 'test', refine: result.refineCheck ? 'auto' : undefined, onProgress });
     process.stdout.write(`\n${formatReport(evalResult, evalResult.classes)}\n`);
     const reportFile = path.join(out, 'report.json');
     const seconds = (Date.now() - started) / 1000;
     await writeFileAtomic(
       reportFile,
-      JSON.stringify({ seconds, trainSeconds: result.seconds, bestEpoch: result.bestEpoch, history: result.history, test: evalResult }, null, 2) + '\n',
+      JSON.stringify({ seconds, trainSeconds: result.seconds, bestEpoch: result.bestEpoch, history: result.history, refineCheck: result.refineCheck, test: evalResult }, null, 2) + '\n',
     );
     const r = evalResult.report;
     process.stdout.write(
