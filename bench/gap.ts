@@ -27,6 +27,8 @@
  *                 output trained on the gap beside the classes (--gap-loss band), +band+refine;
  *                 +band-softmax with that output in the classes' softmax during training
  *                 (--band-softmax: void-class's loss, no void output kept), +band-softmax+refine;
+ *                 +refine-auto and +band-softmax+refine-auto: predict --refine auto, refined
+ *                 where the model's own check on its validation images says so
  *                 +ramp with targets ramping across the gap (--gap-loss ramp), +ramp+refine
  *
  * With the pretrained variants, every from-scratch variant trains for as long as they do
@@ -70,6 +72,7 @@ import { DEFAULT_FINE_TUNE, type ValidReport } from '../src/train/loop.js';
 import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP, DEFAULT_BAND, type GapLossConfig } from '../src/losses/gapLoss.js';
 import { DEFAULT_DENSE_CRF, type DenseCrfParams } from '../src/crf/denseCrf.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
+import { describeRefineCheck, refineSettings } from '../src/predict/refineCheck.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 import { addFrontierImage, emptyFrontierTotals, frontierImage, frontierReport } from '../src/metrics/frontierMetrics.js';
@@ -127,7 +130,7 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+band-softmax', 'mobilenet_v2+band-softmax+refine', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+ramp-crf', 'mobilenet_v2+ramp-crf+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid', 'mobilenet_v2+void-forbid+refine'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+band-softmax', 'mobilenet_v2+band-softmax+refine', 'mobilenet_v2+refine-auto', 'mobilenet_v2+band-softmax+refine-auto', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+ramp-crf', 'mobilenet_v2+ramp-crf+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid', 'mobilenet_v2+void-forbid+refine'];
 /**
  * Evaluate a variant's finished run from an earlier invocation (same cache, seed and settings:
  * the caller's promise) instead of training it again; its training seconds come from its history.
@@ -328,8 +331,8 @@ interface Variant {
   gapLoss?: GapLossConfig;
   /** A pretrained encoder: trained with gapseg's loss from the ImageNet MobileNetV2. */
   encoder?: 'mobilenet_v2';
-  /** Predictions refined by the dense CRF (predict --refine crf). */
-  refine?: DenseCrfParams;
+  /** Predictions refined by the dense CRF (predict --refine crf), or as the model's check says (auto). */
+  refine?: DenseCrfParams | 'auto';
 }
 
 interface Row {
@@ -357,8 +360,10 @@ interface Row {
 type Scores = Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds' | 'epochs'>;
 
 /** Evaluate a run on the test images against the gap labels, the full truth and the real classes. */
-async function evaluate(runDir: string, ds: string, test: string[], real: ClassDescription, forbid: string[], truthDir: string | null, refine?: DenseCrfParams): Promise<Scores> {
+async function evaluate(runDir: string, ds: string, test: string[], real: ClassDescription, forbid: string[], truthDir: string | null, refineOption?: DenseCrfParams | 'auto'): Promise<Scores> {
   const predictor = openTfjsPredictor(runDir);
+  const refine = refineOption === 'auto' ? refineSettings('auto', predictor) : refineOption;
+  if (refineOption === 'auto' && predictor.refineCheck) console.log(`  [${path.basename(runDir)}] ${describeRefineCheck(predictor.refineCheck)}`);
   const k = predictor.classes.length;
   const allowed = allowedClasses(k, forbid.map((n) => predictor.classes.findIndex((c) => c.name === n)));
   const realTable = labelMap(real);
@@ -504,6 +509,8 @@ async function main(): Promise<void> {
           { id: 'mobilenet_v2+band+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+band-softmax', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_BAND, weight: BAND_WEIGHT, softmax: true } },
           { id: 'mobilenet_v2+band-softmax+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band-softmax', refine: DEFAULT_DENSE_CRF },
+          { id: 'mobilenet_v2+band-softmax+refine-auto', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band-softmax', refine: 'auto' },
+          { id: 'mobilenet_v2+refine-auto', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2', refine: 'auto' },
           { id: 'mobilenet_v2+uncertain', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
           { id: 'mobilenet_v2+ramp', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT } },
           { id: 'mobilenet_v2+ramp-crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT, crf: DEFAULT_DENSE_CRF } },
