@@ -23,13 +23,13 @@ export interface RefineCheck {
 }
 
 /**
- * The labelled accuracy refinement may cost and still be used (0.2 point). It moves some
+ * The labelled accuracy refinement may cost and still be used (0.15 point). It moves some
  * labelled pixels next to the gap along with the frontier: on smoke's validation images that
  * cost 0.03-0.08 points for 1-2 points gained in the gap, where on allsky-cloud's, with no gap
- * between sky and cloud, it cost 0.6-0.8 points for nothing (README, gap benchmark); the limit
- * lies between the two, well clear of both.
+ * between sky and cloud, it cost 0.21-0.78 points for nothing (README, gap benchmark); the
+ * limit lies between the two on a log scale.
  */
-export const REFINE_COST = 0.002;
+export const REFINE_COST = 0.0015;
 
 /** A labelled image at the network's scale (training's validation samples). */
 export interface CheckImage {
@@ -68,7 +68,7 @@ export async function checkRefinement(model: PredictModel, images: Iterable<Chec
 /** One line for logs: the two accuracies and the verdict. */
 export function describeRefineCheck(c: RefineCheck): string {
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-  return `refine check on ${c.images} validation image(s): labelled accuracy ${pct(c.accuracy)} plain, ${pct(c.refinedAccuracy)} refined: --refine auto ${c.refine ? 'refines' : `does not refine (refining may cost ${100 * REFINE_COST} point at most)`}`;
+  return `refine check on ${c.images} validation image(s): labelled accuracy ${pct(c.accuracy)} plain, ${pct(c.refinedAccuracy)} refined: --refine auto ${c.refine ? 'refines' : `does not refine (refining may cost ${+(100 * REFINE_COST).toFixed(4)} point at most)`}`;
 }
 
 /** The stored check of a model's info (undefined: none stored); a damaged one is refused. */
