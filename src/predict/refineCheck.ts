@@ -25,7 +25,7 @@ export interface RefineCheck {
 /**
  * The labelled accuracy refinement may cost and still be used (0.15 point). It moves some
  * labelled pixels next to the gap along with the frontier: on smoke's validation images that
- * cost 0.03-0.08 points for 1-2 points gained in the gap, where on allsky-cloud's, with no gap
+ * cost 0.03-0.10 points for 1-2 points gained in the gap, where on allsky-cloud's, with no gap
  * between sky and cloud, it cost 0.21-0.78 points for nothing (README, gap benchmark); the
  * limit lies between the two on a log scale.
  */
