@@ -37,6 +37,9 @@ test('a training run writes a self-contained report.html with curves, metrics an
   assert.equal((html.match(/src="data:image\/jpeg;base64,/g) ?? []).length, 16);
   assert.equal((html.match(/<path d="[^"]*" class="fr"\/>/g) ?? []).length, 8, 'a frontier over prediction and probability panels');
   assert.match(html, /void \(unlabelled\)/);
+  // Once training ended, the refinement check's verdict is among the settings.
+  assert.ok(result.refineCheck, 'the tiny run has validation images');
+  assert.match(html, /refine check on \d+ validation image\(s\): labelled accuracy [0-9.]+% plain, [0-9.]+% refined: --refine auto (refines|does not refine)/);
 });
 
 test('report escapes names and marks a run in progress', () => {

@@ -114,6 +114,8 @@ export interface TrainObserver {
   onValidImage?: ValidImageObserver;
   /** After each epoch, once the run folder holds its checkpoint, history and (if better) model. */
   onEpochEnd?: (record: EpochRecord, run: RunState) => void | Promise<void>;
+  /** Once training has ended and the kept model holds its refinement check (null: none). */
+  onRunEnd?: (run: RunState, refineCheck: RefineCheck | null) => void | Promise<void>;
 }
 
 export interface RunOptions {
@@ -402,6 +404,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     disposeAdamState(adam);
   }
   const refineCheck = await storeRefineCheck(path.join(runDir, 'model'), valid, progress, log);
+  for (const o of observers) await o.onRunEnd?.({ runDir, config: cfg, history, bestEpoch }, refineCheck);
   return { runDir, history, bestEpoch, seconds: (Date.now() - started) / 1000, refineCheck };
 }
 

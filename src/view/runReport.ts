@@ -11,6 +11,7 @@ import type { EpochRecord } from '../train/loop.js';
 import { previewSource, renderPreview, type PreviewSource } from './previews.js';
 import { renderReport } from './report.js';
 import { describeGapLoss } from '../losses/gapLoss.js';
+import { describeRefineCheck, type RefineCheck } from '../predict/refineCheck.js';
 
 export const REPORT_FILE = 'report.html';
 
@@ -24,6 +25,8 @@ export interface RunReportInput {
   previews: PreviewSource[];
   /** Epoch whose model made the previews. */
   previewEpoch: number | null;
+  /** The kept model's refinement check, once training has ended. */
+  refineCheck?: RefineCheck | null;
 }
 
 function settingsOf(c: TrainConfig): [string, string][] {
@@ -53,7 +56,7 @@ export async function writeRunReport(runDir: string, r: RunReportInput): Promise
     generatedAt: new Date().toISOString().replace('T', ' ').slice(0, 19) + ' UTC',
     epochsPlanned: r.config.epochs,
     finished: !!last && last.epoch >= r.config.epochs,
-    settings: settingsOf(r.config),
+    settings: [...settingsOf(r.config), ...(r.refineCheck ? ([['refinement', describeRefineCheck(r.refineCheck)]] as [string, string][]) : [])],
     classes: r.config.classes.classes,
     voidValues: r.config.classes.voidValues,
     history: r.history,
@@ -70,12 +73,17 @@ export async function writeRunReport(runDir: string, r: RunReportInput): Promise
 /** The observer that keeps <runDir>/report.html current: previews of the first validation images, rewritten each epoch. */
 export function reportObserver(): TrainObserver {
   const previews: PreviewSource[] = [];
+  let lastEpoch: number | null = null;
   return {
     onValidImage: (i, sample, probs, pred) => {
       if (i < REPORT_SAMPLES) previews[i] = previewSource(sample, probs, pred);
     },
     onEpochEnd: async (r, run) => {
+      lastEpoch = r.epoch;
       await writeRunReport(run.runDir, { config: run.config, history: run.history, bestEpoch: run.bestEpoch, previews, previewEpoch: r.epoch });
+    },
+    onRunEnd: async (run, refineCheck) => {
+      if (refineCheck) await writeRunReport(run.runDir, { config: run.config, history: run.history, bestEpoch: run.bestEpoch, previews, previewEpoch: lastEpoch, refineCheck });
     },
   };
 }
