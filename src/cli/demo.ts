@@ -53,8 +53,9 @@ export async function demoCommand(p: Parsed): Promise<number> {
   try {
     const testFiles = readSplitList(path.join(dataDir, 'test.txt')).map((n) => path.join(dataDir, 'images', `${n}.png`));
     await fs.promises.rm(predDir, { recursive: true, force: true });
-    await model.predictFiles(testFiles, { out: predDir, frontier: true, strict: true, refine: result.refineCheck ? 'auto' : undefined, onProgress, log });
-    const evalResult = await model.evaluate(dataDir, { split: 'test', refine: result.refineCheck ? 'auto' : undefined, onProgress });
+    const refine = result.refineCheck ? ('auto' as const) : undefined;
+    await model.predictFiles(testFiles, { out: predDir, frontier: true, strict: true, refine, onProgress, log });
+    const evalResult = await model.evaluate(dataDir, { split: 'test', refine, onProgress });
     process.stdout.write(`\n${formatReport(evalResult, evalResult.classes)}\n`);
     const reportFile = path.join(out, 'report.json');
     const seconds = (Date.now() - started) / 1000;

@@ -58,9 +58,14 @@ export async function saveModel(dir: string, net: AnyNet, meta: Omit<ModelMeta, 
     model: { ...section, input: meta.input, info: meta.info },
   };
   const files = await toLayersFiles(config, values, metaJson);
+  await writeModelFolder(dir, files.modelJson, files.weightsBin, metaJson);
+}
+
+/** A model folder's three files, the folder replaced atomically. */
+async function writeModelFolder(dir: string, modelJson: string, weights: Uint8Array, metaJson: object): Promise<void> {
   await replaceDirAtomic(dir, async (staging) => {
-    await writeFileAtomic(path.join(staging, 'model.json'), files.modelJson);
-    await writeFileAtomic(path.join(staging, 'weights.bin'), files.weightsBin);
+    await writeFileAtomic(path.join(staging, 'model.json'), modelJson);
+    await writeFileAtomic(path.join(staging, 'weights.bin'), weights);
     await writeFileAtomic(path.join(staging, 'gapseg.json'), JSON.stringify(metaJson, null, 2) + '\n');
   });
 }
@@ -78,12 +83,7 @@ export async function setModelInfo(dir: string, key: string, value: unknown): Pr
   withInfo(metaJson);
   const modelJson = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
   if (modelJson.userDefinedMetadata?.gapseg) withInfo(modelJson.userDefinedMetadata.gapseg);
-  const weights = fs.readFileSync(path.join(dir, 'weights.bin'));
-  await replaceDirAtomic(dir, async (staging) => {
-    await writeFileAtomic(path.join(staging, 'model.json'), JSON.stringify(modelJson));
-    await writeFileAtomic(path.join(staging, 'weights.bin'), weights);
-    await writeFileAtomic(path.join(staging, 'gapseg.json'), JSON.stringify(metaJson, null, 2) + '\n');
-  });
+  await writeModelFolder(dir, JSON.stringify(modelJson), fs.readFileSync(path.join(dir, 'weights.bin')), metaJson);
 }
 
 /** Read a model folder's description without loading weights. */

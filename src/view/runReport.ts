@@ -73,17 +73,15 @@ export async function writeRunReport(runDir: string, r: RunReportInput): Promise
 /** The observer that keeps <runDir>/report.html current: previews of the first validation images, rewritten each epoch. */
 export function reportObserver(): TrainObserver {
   const previews: PreviewSource[] = [];
-  let lastEpoch: number | null = null;
   return {
     onValidImage: (i, sample, probs, pred) => {
       if (i < REPORT_SAMPLES) previews[i] = previewSource(sample, probs, pred);
     },
     onEpochEnd: async (r, run) => {
-      lastEpoch = r.epoch;
       await writeRunReport(run.runDir, { config: run.config, history: run.history, bestEpoch: run.bestEpoch, previews, previewEpoch: r.epoch });
     },
     onRunEnd: async (run, refineCheck) => {
-      if (refineCheck) await writeRunReport(run.runDir, { config: run.config, history: run.history, bestEpoch: run.bestEpoch, previews, previewEpoch: lastEpoch, refineCheck });
+      if (refineCheck) await writeRunReport(run.runDir, { config: run.config, history: run.history, bestEpoch: run.bestEpoch, previews, previewEpoch: run.history.at(-1)?.epoch ?? null, refineCheck });
     },
   };
 }
