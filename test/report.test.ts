@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tinyRun } from './viewFixtures.js';
+import { train } from '../src/index.js';
 import { renderReport, type ReportData } from '../src/view/report.js';
 import type { EpochRecord } from '../src/train/loop.js';
 
@@ -16,7 +17,7 @@ export function externalReferences(html: string): string[] {
 }
 
 test('a training run writes a self-contained report.html with curves, metrics and previews', async () => {
-  const { run, result } = await tinyRun();
+  const { run, data, result } = await tinyRun();
   const file = path.join(run, 'report.html');
   const html = fs.readFileSync(file, 'utf8');
   assert.deepEqual(externalReferences(html), []);
@@ -40,6 +41,11 @@ test('a training run writes a self-contained report.html with curves, metrics an
   // Once training ended, the refinement check's verdict is among the settings.
   assert.ok(result.refineCheck, 'the tiny run has validation images');
   assert.match(html, /refine check on \d+ validation image\(s\): labelled accuracy [0-9.]+% plain, [0-9.]+% refined: --refine auto (refines|does not refine)/);
+  // Resuming the finished run validates nothing: the report keeps its previews and verdict.
+  await train(data, { out: run, resume: true });
+  const again = fs.readFileSync(file, 'utf8');
+  assert.equal((again.match(/<div class="sample">/g) ?? []).length, 4);
+  assert.match(again, /refine check on \d+ validation image/);
 });
 
 test('report escapes names and marks a run in progress', () => {

@@ -81,7 +81,8 @@ export function reportObserver(): TrainObserver {
       await writeRunReport(run.runDir, { config: run.config, history: run.history, bestEpoch: run.bestEpoch, previews, previewEpoch: r.epoch });
     },
     onRunEnd: async (run, refineCheck) => {
-      if (refineCheck) await writeRunReport(run.runDir, { config: run.config, history: run.history, bestEpoch: run.bestEpoch, previews, previewEpoch: run.history.at(-1)?.epoch ?? null, refineCheck });
+      // Without previews (a finished run resumed, no epoch validated here) the last report stands.
+      if (refineCheck && previews.length > 0) await writeRunReport(run.runDir, { config: run.config, history: run.history, bestEpoch: run.bestEpoch, previews, previewEpoch: run.history.at(-1)?.epoch ?? null, refineCheck });
     },
   };
 }
