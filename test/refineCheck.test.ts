@@ -10,7 +10,7 @@ import path from 'node:path';
 import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
 import { VOID_INDEX } from '../src/data/classes.js';
 import { encodePng } from '../src/data/decode.js';
-import { checkRefinement, REFINE_COST, refineCheckOf, refineSettings, type RefineCheck } from '../src/predict/refineCheck.js';
+import { checkRefinement, FLIPS_GAIN, flipsSetting, REFINE_COST, refineCheckOf, refineSettings, type RefineCheck } from '../src/predict/refineCheck.js';
 import type { PredictModel } from '../src/predict/pipeline.js';
 import { openModel } from '../src/index.js';
 import { makeRng } from '../src/util/random.js';
@@ -78,6 +78,34 @@ test('the refinement check: refine where refining keeps the labelled pixels righ
   assert.equal(few.refine, false, 'a cost above it');
 });
 
+/** A network right everywhere (class 1) but on its left quarter, where it is wrong by less than it is right elsewhere. */
+const leftBiased: PredictModel = {
+  ...fixedFrontier,
+  net: async (_input, n, h, w) => {
+    const out = new Float32Array(n * 2 * h * w);
+    for (let b = 0; b < n; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(b * 2 + 1) * h * w + y * w + x] = x < w / 4 ? -1 : 3;
+    return out;
+  },
+};
+
+test('the refinement check averages flips where they raise the labelled accuracy by FLIPS_GAIN, and judges the CRF on what it would refine', async () => {
+  const allObject = { ...labelled(0), labels: new Uint8Array(W * H).fill(1) };
+  const biased = await checkRefinement(leftBiased, [allObject], [0, 1]);
+  assert.ok(biased && biased.flipsAccuracy !== undefined && biased.flipsRefinedAccuracy !== undefined);
+  // The left quarter is wrong plainly; averaged with its right-hand mirror, it is right.
+  assert.equal(biased.accuracy, 0.75);
+  assert.equal(biased.flipsAccuracy, 1);
+  assert.equal(biased.flips, true);
+  // Refinement is judged on the flip-averaged predictions when flips are chosen.
+  assert.equal(biased.refine, biased.flipsAccuracy - biased.flipsRefinedAccuracy <= REFINE_COST);
+  // A frontier fixed in the window (x = FRONTIER) is mirrored by the left-right flip, so the
+  // average moves it off the labels: no flips.
+  const mirrored = await checkRefinement(fixedFrontier, [labelled(EDGE)], [0, 1]);
+  assert.ok(mirrored && mirrored.flipsAccuracy !== undefined && mirrored.flipsAccuracy < mirrored.accuracy);
+  assert.equal(mirrored.flips, false);
+  assert.ok(FLIPS_GAIN > 0);
+});
+
 test("refine 'auto' follows the stored verdict; no check, or a damaged one, is refused in one line", () => {
   const check = (refine: boolean): RefineCheck => ({ images: 3, pixels: 100, accuracy: 0.9, refinedAccuracy: refine ? 0.91 : 0.89, refine });
   assert.deepEqual(refineSettings('auto', { source: 'm', refineCheck: check(true) }), DEFAULT_DENSE_CRF);
@@ -88,6 +116,16 @@ test("refine 'auto' follows the stored verdict; no check, or a damaged one, is r
   assert.equal(refineCheckOf({}, 'f'), undefined);
   assert.deepEqual(refineCheckOf({ refineCheck: check(true) }, 'f'), check(true));
   throwsUser(() => refineCheckOf({ refineCheck: { ...check(true), refine: 'yes' } }, 'm/gapseg.json'), 'm/gapseg.json: its refineCheck', 'is damaged');
+  // Flips: as asked when asked, else as the check says under 'auto'; a check from before flips says no.
+  const withFlipsVerdict = (flips: boolean): RefineCheck => ({ ...check(true), flipsAccuracy: 0.92, flipsRefinedAccuracy: 0.93, flips });
+  assert.equal(flipsSetting('auto', { refineCheck: withFlipsVerdict(true) }), true);
+  assert.equal(flipsSetting('auto', { refineCheck: withFlipsVerdict(false) }), false);
+  assert.equal(flipsSetting('auto', { refineCheck: check(true) }), false, 'a check stored before flips');
+  assert.equal(flipsSetting('auto', { refineCheck: withFlipsVerdict(true) }, false), false, 'asked: no flips');
+  assert.equal(flipsSetting(undefined, { refineCheck: withFlipsVerdict(true) }), false, 'no option, no flips');
+  assert.equal(flipsSetting(true, {}, true), true);
+  assert.deepEqual(refineCheckOf({ refineCheck: withFlipsVerdict(true) }, 'f'), withFlipsVerdict(true));
+  throwsUser(() => refineCheckOf({ refineCheck: { ...check(true), flips: true } }, 'm/gapseg.json'), 'm/gapseg.json: its refineCheck', 'flipsAccuracy, flipsRefinedAccuracy and flips go together');
 });
 
 test('gapseg train stores the check in the model; predict, eval, ONNX Runtime and the API follow it with --refine auto', async () => {
@@ -110,9 +148,12 @@ test('gapseg train stores the check in the model; predict, eval, ONNX Runtime an
   const check = meta.model.info.refineCheck;
   assert.equal(check.images, 1, 'one validation image of five (20%)');
   assert.ok(check.pixels > 0 && check.pixels < size * size, 'labelled pixels only');
-  assert.equal(check.refine, check.accuracy - check.refinedAccuracy <= REFINE_COST + 1e-12);
+  assert.ok(check.flipsAccuracy !== undefined && check.flipsRefinedAccuracy !== undefined);
+  assert.equal(check.flips, check.flipsAccuracy - check.accuracy >= FLIPS_GAIN - 1e-12);
+  const [base, refinedBase] = check.flips ? [check.flipsAccuracy, check.flipsRefinedAccuracy] : [check.accuracy, check.refinedAccuracy];
+  assert.equal(check.refine, base - refinedBase <= REFINE_COST + 1e-12);
   assert.ok(Number.isInteger(meta.model.info.epoch), 'the rest of the info stays');
-  assert.match(r.stderr, new RegExp(`refine check on 1 validation image\\(s\\): labelled accuracy [0-9.]+% plain, [0-9.]+% refined: --refine auto ${check.refine ? 'refines' : 'does not refine'}`));
+  assert.match(r.stderr, new RegExp(`refine check on 1 validation image\\(s\\): labelled accuracy [0-9.]+% plain, [0-9.]+% refined, [0-9.]+% flip-averaged, [0-9.]+% both: --refine auto ${check.flips ? 'averages flips' : 'does not average flips'}.* ${check.refine ? 'refines' : 'does not refine'}`));
 
   const predict = async (model: string, out: string, extra: string[]) => {
     const p = await runCli(['predict', model, path.join(data, 'images'), '--out', path.join(run, out), '--quiet', ...extra]);
@@ -123,6 +164,9 @@ test('gapseg train stores the check in the model; predict, eval, ONNX Runtime an
   assert.match(auto.stderr, /refine check on 1 validation image.*\(stored with the model\)/);
   await predict(run, 'crf', ['--refine', 'crf']);
   await predict(run, 'plain', []);
+  // What auto chose, asked for by hand.
+  const chosen = [...(check.flips ? ['--flips'] : []), ...(check.refine ? ['--refine', 'crf'] : [])];
+  await predict(run, 'chosen', chosen);
   const same = async (a: string, b: string) => {
     for (let i = 0; i < 5; i++) assert.deepEqual((await readGrey(path.join(run, a, 'labels', `img${i}.png`))).data, (await readGrey(path.join(run, b, 'labels', `img${i}.png`))).data, `${a} and ${b}, img${i}`);
   };
@@ -132,14 +176,22 @@ test('gapseg train stores the check in the model; predict, eval, ONNX Runtime an
     differ += a.data.filter((v, j) => v !== b.data[j]).length;
   }
   assert.ok(differ > 0, 'refinement changes some labels here, so which way auto went shows');
-  await same('auto', check.refine ? 'crf' : 'plain');
+  await predict(run, 'flips', ['--flips']);
+  let flipped = 0;
+  for (let i = 0; i < 5; i++) {
+    const [a, b] = [await readGrey(path.join(run, 'flips', 'labels', `img${i}.png`)), await readGrey(path.join(run, 'plain', 'labels', `img${i}.png`))];
+    flipped += a.data.filter((v, j) => v !== b.data[j]).length;
+  }
+  assert.ok(flipped > 0, '--flips changes some labels here too');
+  await same('auto', 'chosen');
   // The check travels in the exported ONNX model's metadata.
   const ex = await runCli(['export', run]);
   assert.equal(ex.code, 0, ex.stderr);
   const onnx = path.join(run, 'model', 'model.onnx');
   await predict(onnx, 'onnx-auto', ['--refine', 'auto']);
-  await predict(onnx, 'onnx-chosen', check.refine ? ['--refine', 'crf'] : []);
+  await predict(onnx, 'onnx-chosen', chosen);
   await same('onnx-auto', 'onnx-chosen');
+  await same('onnx-chosen', 'chosen');
   const ev = await runCli(['eval', run, data, '--refine', 'auto', '--split', 'all', '--quiet']);
   assert.equal(ev.code, 0, ev.stderr);
   const m = await openModel(run, { log: () => undefined });

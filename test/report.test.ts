@@ -40,7 +40,7 @@ test('a training run writes a self-contained report.html with curves, metrics an
   assert.match(html, /void \(unlabelled\)/);
   // Once training ended, the refinement check's verdict is among the settings.
   assert.ok(result.refineCheck, 'the tiny run has validation images');
-  assert.match(html, /refine check on \d+ validation image\(s\): labelled accuracy [0-9.]+% plain, [0-9.]+% refined: --refine auto (refines|does not refine)/);
+  assert.match(html, /refine check on \d+ validation image\(s\): labelled accuracy [0-9.]+% plain, [0-9.]+% refined, [0-9.]+% flip-averaged, [0-9.]+% both: --refine auto (averages flips|does not average flips).* (refines|does not refine)/);
   // Resuming the finished run validates nothing: the report keeps its previews and verdict.
   await train(data, { out: run, resume: true });
   const again = fs.readFileSync(file, 'utf8');

@@ -15,7 +15,7 @@ import type { OutputClass } from '../predict/outputs.js';
 import { labelValues } from '../predict/outputs.js';
 import { predictImage, predictModel } from '../predict/pipeline.js';
 import type { DenseCrfParams, RefineOption } from '../crf/denseCrf.js';
-import { describeRefineCheck, refineSettings, type RefineCheck } from '../predict/refineCheck.js';
+import { describeRefineCheck, flipsSetting, refineSettings, withFlips, type RefineCheck } from '../predict/refineCheck.js';
 import { allowedClasses } from '../predict/forbid.js';
 import { frontierPolygons, uncertaintyMask, type ClassPolygons } from '../predict/frontier.js';
 import { predictStream, type StreamResult } from '../predict/stream.js';
@@ -52,6 +52,8 @@ export interface PredictOptions {
   uncertainty?: number;
   /** Refine the probabilities with the dense CRF (true: its defaults); every output then comes from them. */
   refine?: RefineOption;
+  /** Average the network's scores over the four flips of each window (default: as refine 'auto' decides, else no). */
+  flips?: boolean;
   maxPixels?: number;
 }
 
@@ -89,6 +91,8 @@ export interface PredictFilesOptions {
   uncertainty?: number;
   /** Refine every prediction with the dense CRF (true: its defaults) before writing it. */
   refine?: RefineOption;
+  /** Average the network's scores over the four flips of each window (default: as refine 'auto' decides, else no). */
+  flips?: boolean;
   /** Skip images whose outputs are complete. */
   resume?: boolean;
   /** Only shard i of n ("i/n"), split by image name. */
@@ -112,6 +116,8 @@ export interface EvaluateOptions {
   forbid?: (string | number)[];
   /** Evaluate the dense CRF's refined predictions (true: its defaults). */
   refine?: RefineOption;
+  /** Average the network's scores over the four flips of each window (default: as refine 'auto' decides, else no). */
+  flips?: boolean;
   /** The data set's classes, when they differ from the model's description. */
   classes?: string;
   void?: (string | number)[];
@@ -217,11 +223,12 @@ async function decodeInput(image: ImageInput, limits: DecodeLimits | undefined):
   return image;
 }
 
-/** refineSettings, saying which way 'auto' went and why. */
-function autoRefine(o: RefineOption | undefined, p: Predictor, log: (line: string) => void): DenseCrfParams | null {
-  const settings = refineSettings(o, p);
-  if (o === 'auto' && p.refineCheck) log(`${describeRefineCheck(p.refineCheck)} (stored with the model)`);
-  return settings;
+/** The predictor and dense CRF settings for the refine and flips options, saying which way 'auto' went and why. */
+function refined(o: { refine?: RefineOption; flips?: boolean }, p: Predictor, log: (line: string) => void): { p: Predictor; crf: DenseCrfParams | null } {
+  if (o.flips !== undefined && typeof o.flips !== 'boolean') throw new GapsegError(`flips must be true or false, not ${JSON.stringify(o.flips)}`, 2);
+  const crf = refineSettings(o.refine, p);
+  if (o.refine === 'auto' && p.refineCheck) log(`${describeRefineCheck(p.refineCheck)} (stored with the model)`);
+  return { p: withFlips(p, flipsSetting(o.refine, p, o.flips)), crf };
 }
 
 function modelOf(p: Predictor, source: string, log: (line: string) => void): Model {
@@ -237,7 +244,8 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
       checkShare(o.uncertainty, 'uncertainty');
       const img = await decodeInput(image, limitsOf(o.maxPixels));
       const allowed = allowedClasses(k, [...new Set([...p.defaultForbidden, ...forbiddenOf(o.forbid ?? [], p.classes, log)])]);
-      const pred = await predictImage(img, predictModel(p), allowed, refineSettings(o.refine, p));
+      const r = refined(o, p, () => undefined);
+      const pred = await predictImage(img, predictModel(r.p), allowed, r.crf);
       const frontier = o.frontier === false ? [] : frontierPolygons(pred.probs, pred.width, pred.height, k, pred.classes, allowed);
       return {
         width: pred.width,
@@ -267,7 +275,8 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
       }
       const forbidden = [...new Set([...(o.allowVoid ? [] : p.defaultForbidden), ...forbiddenOf(o.forbid ?? [], p.classes, flog)])];
       if (p.defaultForbidden.length > 0 && !o.allowVoid) flog(`forbidden by default (void): ${p.defaultForbidden.map((i) => p.classes[i].name).join(', ')}`);
-      return predictStream(files, p, {
+      const r = refined(o, p, flog);
+      return predictStream(files, r.p, {
         outDir,
         forbidden,
         probClasses: o.probClasses?.length ? classIndices(o.probClasses, p.classes) : undefined,
@@ -275,7 +284,7 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
         npy: o.npy,
         frontier: o.frontier,
         uncertainty: o.uncertainty,
-        refine: autoRefine(o.refine, p, flog),
+        refine: r.crf,
         resume: o.resume,
         strict: o.strict,
         limits,
@@ -290,13 +299,14 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
       checkShare(o.biouBand, 'biou-band');
       checkShare(o.gapUneven, 'gap-uneven');
       if (o.makeGap !== undefined && !(Number.isInteger(o.makeGap) && o.makeGap >= 0)) throw new GapsegError(`--make-gap must be a non-negative integer, got ${o.makeGap}`, 2);
-      return evaluateDataset(p, path.resolve(dataset), {
+      const r = refined(o, p, log);
+      return evaluateDataset(r.p, path.resolve(dataset), {
         split,
         truthDir: o.truth,
         makeGap: o.makeGap ?? 0,
         gapUneven: o.gapUneven ?? 0,
         forbidden: forbiddenOf(o.forbid ?? [], p.classes, log),
-        refine: autoRefine(o.refine, p, log),
+        refine: r.crf,
         classes: datasetClasses(o, source),
         limits: limitsOf(o.maxPixels),
         progress: progressCallbacks(o.onProgress),

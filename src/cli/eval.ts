@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { CommandSpec, Parsed } from './args.js';
 import { flag, list, num, str } from './args.js';
-import { CLASS_OPTIONS, MAX_PIXELS_OPTION, REFINE_OPTIONS, THREADS_OPTION, given, log, refineOption } from './common.js';
+import { CLASS_OPTIONS, MAX_PIXELS_OPTION, REFINE_OPTIONS, THREADS_OPTION, flipsOption, given, log, refineOption } from './common.js';
 import { progressBars } from './progress.js';
 import { openModel, type EvaluateOptions } from '../api/model.js';
 import { formatReport } from '../metrics/evalRun.js';
@@ -53,6 +53,7 @@ export async function evalCommand(p: Parsed): Promise<number> {
       gapUneven: num(p, 'gap-uneven'),
       forbid: list(p, 'forbid'),
       refine: refineOption(p),
+      flips: flipsOption(p),
       classes: str(p, 'classes'),
       void: list(p, 'void'),
       classFile: str(p, 'class-file'),

@@ -1,7 +1,7 @@
 /** `gapseg predict`: label images with a trained model, never predicting forbidden classes. */
 import type { CommandSpec, Parsed } from './args.js';
 import { flag, list, num, str } from './args.js';
-import { MAX_PIXELS_OPTION, REFINE_OPTIONS, THREADS_OPTION, given, log, refineOption } from './common.js';
+import { MAX_PIXELS_OPTION, REFINE_OPTIONS, THREADS_OPTION, flipsOption, given, log, refineOption } from './common.js';
 import { progressBars } from './progress.js';
 import { openModel, type OpenModelOptions } from '../api/model.js';
 import { GapsegError } from '../util/errors.js';
@@ -23,8 +23,9 @@ export const predictSpec: CommandSpec = {
     'With --refine crf, a dense CRF (mean field over position and colour, as DeepLab did) refines each\n' +
     'prediction\'s probabilities before anything is written: labels, probabilities, frontier and band all come\n' +
     'from the refined ones (kernel widths in pixels at the model\'s scale; --crf changes them). With\n' +
-    '--refine auto, only where the check gapseg train ran on its validation images found that refining kept\n' +
-    'the labelled pixels right (it says which way it went).\n' +
+    '--flips, the network\'s scores are averaged over the four flips of each window (four times its time).\n' +
+    'With --refine auto, each is used as the check gapseg train ran on its validation images says: flips where\n' +
+    'they raised the labelled accuracy, the CRF where it kept the labelled pixels right (it says which way it went).\n' +
     '\n' +
     'Engine: ONNX Runtime when given a .onnx file or when the model folder holds a current model.onnx\n' +
     '(see gapseg export), TensorFlow.js otherwise.\n' +
@@ -126,6 +127,7 @@ export async function predictCommand(p: Parsed): Promise<number> {
       frontier: flag(p, 'frontier'),
       uncertainty: given(p, 'uncertainty'),
       refine: refineOption(p),
+      flips: flipsOption(p),
       resume: flag(p, 'resume'),
       shard: str(p, 'shard'),
       strict: flag(p, 'strict'),
