@@ -10,7 +10,8 @@
  *   void-class    void as a third class, trained as a class (fastai's CamVid recipe)
  *   void-ignored  void as a third output with zero loss weight (ignore index); 3 outputs kept
  *   void-forbid   the void-class model with the void output forbidden at prediction ("bias -500");
- *                 void-forbid+refine, that refined by gapseg's dense CRF over the real classes
+ *                 void-forbid+refine, that refined by gapseg's dense CRF over the real classes;
+ *                 void-forbid+flips, that with gapseg's flip averaging
  *   full-masks    an upper bound: trained on the full masks (where they exist: the sample and smoke)
  *   mobilenet_v2  gapseg's loss on the ImageNet-pretrained MobileNetV2 U-Net (--encoder
  *                 mobilenet_v2, fine-tuned: frozen epochs, then all); +crf with the gap loss;
@@ -28,7 +29,9 @@
  *                 +band-softmax with that output in the classes' softmax during training
  *                 (--band-softmax: void-class's loss, no void output kept), +band-softmax+refine;
  *                 +refine-auto and +band-softmax+refine-auto: predict --refine auto, refined
- *                 where the model's own check on its validation images says so
+ *                 (flip averaging, dense CRF) where the model's own check on its validation
+ *                 images says so; +flips, +band-softmax+flips, +void-forbid+flips: those models
+ *                 with the network's scores averaged over the four flips (predict --flips)
  *                 +ramp with targets ramping across the gap (--gap-loss ramp), +ramp+refine
  *
  * With the pretrained variants, every from-scratch variant trains for as long as they do
@@ -72,7 +75,7 @@ import { DEFAULT_FINE_TUNE, type ValidReport } from '../src/train/loop.js';
 import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP, DEFAULT_BAND, type GapLossConfig } from '../src/losses/gapLoss.js';
 import { DEFAULT_DENSE_CRF, type DenseCrfParams } from '../src/crf/denseCrf.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
-import { describeRefineCheck, refineSettings } from '../src/predict/refineCheck.js';
+import { describeRefineCheck, flipsSetting, refineSettings, withFlips } from '../src/predict/refineCheck.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 import { addFrontierImage, emptyFrontierTotals, frontierImage, frontierReport } from '../src/metrics/frontierMetrics.js';
@@ -130,7 +133,7 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+band-softmax', 'mobilenet_v2+band-softmax+refine', 'mobilenet_v2+refine-auto', 'mobilenet_v2+band-softmax+refine-auto', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+ramp-crf', 'mobilenet_v2+ramp-crf+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid', 'mobilenet_v2+void-forbid+refine'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+band-softmax', 'mobilenet_v2+band-softmax+refine', 'mobilenet_v2+refine-auto', 'mobilenet_v2+band-softmax+refine-auto', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+ramp-crf', 'mobilenet_v2+ramp-crf+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid', 'mobilenet_v2+void-forbid+refine', 'mobilenet_v2+flips', 'mobilenet_v2+band-softmax+flips', 'mobilenet_v2+void-forbid+flips'];
 /**
  * Evaluate a variant's finished run from an earlier invocation (same cache, seed and settings:
  * the caller's promise) instead of training it again; its training seconds come from its history.
@@ -145,7 +148,7 @@ const UNCERTAIN_WEIGHT = argNumber('uncertain-weight', DEFAULT_UNCERTAIN.weight)
 /** Weight of the CRF-targets gap loss in the +crf-targets variants. */
 const TARGETS_WEIGHT = argNumber('targets-weight', DEFAULT_CRF_TARGETS.weight);
 /** Every variant id --variants may name. */
-const KNOWN = ['gapseg', 'gapseg+refine', 'gapseg+uncertain', 'gapseg+ramp', 'gapseg+ramp+refine', 'gapseg+crf', 'void-class', 'void-ignored', 'void-forbid', 'void-forbid+refine', 'full-masks', ...PRETRAINED];
+const KNOWN = ['gapseg', 'gapseg+refine', 'gapseg+uncertain', 'gapseg+ramp', 'gapseg+ramp+refine', 'gapseg+crf', 'void-class', 'void-ignored', 'void-forbid', 'void-forbid+refine', 'void-forbid+flips', 'full-masks', ...PRETRAINED];
 const unknown = VARIANTS.filter((v) => !KNOWN.includes(v));
 if (unknown.length) usage(`--variants: no variant ${unknown.join(', ')} (known: ${KNOWN.join(', ')})`);
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
@@ -179,6 +182,7 @@ function voidFixes(three: ClassDescription, voidName: string, classWeights: numb
     { id: `${pre}void-ignored`, classes: three, classWeights: ignoredWeights, dataset, voidAsClass: voidName, ...on },
     { id: `${pre}void-forbid`, classes: three, forbid: [voidName], reuse: `${pre}void-class`, dataset, ...on },
     { id: `${pre}void-forbid+refine`, classes: three, forbid: [voidName], reuse: `${pre}void-class`, dataset, refine: DEFAULT_DENSE_CRF, ...on },
+    { id: `${pre}void-forbid+flips`, classes: three, forbid: [voidName], reuse: `${pre}void-class`, dataset, flips: true, ...on },
   ];
 }
 
@@ -331,8 +335,10 @@ interface Variant {
   gapLoss?: GapLossConfig;
   /** A pretrained encoder: trained with gapseg's loss from the ImageNet MobileNetV2. */
   encoder?: 'mobilenet_v2';
-  /** Predictions refined by the dense CRF (predict --refine crf), or as the model's check says (auto). */
+  /** Predictions refined by the dense CRF (predict --refine crf), or as the model's check says (auto: flips too). */
   refine?: DenseCrfParams | 'auto';
+  /** The network's scores averaged over the four flips of each window (predict --flips). */
+  flips?: boolean;
 }
 
 interface Row {
@@ -360,9 +366,10 @@ interface Row {
 type Scores = Omit<Row, 'dataset' | 'gap' | 'variant' | 'trainSeconds' | 'epochs'>;
 
 /** Evaluate a run on the test images against the gap labels, the full truth and the real classes. */
-async function evaluate(runDir: string, ds: string, test: string[], real: ClassDescription, forbid: string[], truthDir: string | null, refineOption?: DenseCrfParams | 'auto'): Promise<Scores> {
-  const predictor = openTfjsPredictor(runDir);
-  const refine = refineOption === 'auto' ? refineSettings('auto', predictor) : refineOption;
+async function evaluate(runDir: string, ds: string, test: string[], real: ClassDescription, forbid: string[], truthDir: string | null, refineOption?: DenseCrfParams | 'auto', flips?: boolean): Promise<Scores> {
+  const opened = openTfjsPredictor(runDir);
+  const refine = refineOption === 'auto' ? refineSettings('auto', opened) : refineOption;
+  const predictor = withFlips(opened, flipsSetting(refineOption, opened, flips));
   if (refineOption === 'auto' && predictor.refineCheck) console.log(`  [${path.basename(runDir)}] ${describeRefineCheck(predictor.refineCheck)}`);
   const k = predictor.classes.length;
   const allowed = allowedClasses(k, forbid.map((n) => predictor.classes.findIndex((c) => c.name === n)));
@@ -511,6 +518,8 @@ async function main(): Promise<void> {
           { id: 'mobilenet_v2+band-softmax+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band-softmax', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+band-softmax+refine-auto', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band-softmax', refine: 'auto' },
           { id: 'mobilenet_v2+refine-auto', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2', refine: 'auto' },
+          { id: 'mobilenet_v2+flips', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2', flips: true },
+          { id: 'mobilenet_v2+band-softmax+flips', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band-softmax', flips: true },
           { id: 'mobilenet_v2+uncertain', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
           { id: 'mobilenet_v2+ramp', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT } },
           { id: 'mobilenet_v2+ramp-crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT, crf: DEFAULT_DENSE_CRF } },
@@ -587,7 +596,7 @@ async function main(): Promise<void> {
         `${d.id} ${gapKey(g)}`,
         d.epochs,
         scratchEpochs,
-        (v, runDir) => evaluate(runDir, ds, prepared.test, real, v.forbid ?? [], path.join(ds, 'truth'), v.refine),
+        (v, runDir) => evaluate(runDir, ds, prepared.test, real, v.forbid ?? [], path.join(ds, 'truth'), v.refine, v.flips),
         (v, m, t, epochs) => rows.push({ dataset: d.id, gap: gapName(g), variant: v.id, ...m, trainSeconds: t, epochs }),
       );
     }
@@ -630,7 +639,7 @@ async function main(): Promise<void> {
         'allsky',
         EPOCHS,
         null,
-        (v, runDir) => evaluate(runDir, sky.dir, sky.test, real, v.forbid ?? [], null, v.refine),
+        (v, runDir) => evaluate(runDir, sky.dir, sky.test, real, v.forbid ?? [], null, v.refine, v.flips),
         (v, m, t, epochs) => rows.push({ dataset: 'allsky-cloud', gap: 'real void', variant: v.id, ...m, trainSeconds: t, epochs }),
       );
     }
