@@ -11,11 +11,11 @@ import type { NetFn } from './model.js';
 export const FLIP_VIEWS = 4;
 
 /** Copy planes [count, h, w] from `src` to `dst` flipped left-right (fx) and/or up-down (fy). */
-function flipPlanes(src: ArrayLike<number>, srcOffset: number, dst: Float32Array, count: number, h: number, w: number, fx: boolean, fy: boolean): void {
+function flipPlanes(src: ArrayLike<number>, dst: Float32Array, count: number, h: number, w: number, fx: boolean, fy: boolean): void {
   for (let p = 0; p < count; p++) {
     const base = p * h * w;
     for (let y = 0; y < h; y++) {
-      const from = srcOffset + base + (fy ? h - 1 - y : y) * w;
+      const from = base + (fy ? h - 1 - y : y) * w;
       const to = base + y * w;
       if (fx) for (let x = 0; x < w; x++) dst[to + x] = src[from + w - 1 - x];
       else for (let x = 0; x < w; x++) dst[to + x] = src[from + x];
@@ -25,8 +25,9 @@ function flipPlanes(src: ArrayLike<number>, srcOffset: number, dst: Float32Array
 
 /**
  * A NetFn whose scores are the mean of `net`'s over the four flips of each window
- * (`numClasses` score planes per window). Each flip is its own call with the caller's batch,
- * so memory stays that of one call; the network's time is four times as long.
+ * (`numClasses` score planes per window; logits or probabilities, whichever the network gives).
+ * Each flip is its own call with the caller's batch, so memory stays that of one call; the
+ * network's time is four times as long.
  */
 export function flipAveraged(net: NetFn, numClasses: number): NetFn {
   return async (input, n, height, width) => {
@@ -38,10 +39,11 @@ export function flipAveraged(net: NetFn, numClasses: number): NetFn {
     for (let v = 0; v < FLIP_VIEWS; v++) {
       const fx = (v & 1) !== 0;
       const fy = (v & 2) !== 0;
-      const scores = v === 0 ? await net(input, n, height, width) : (flipPlanes(input, 0, view, n * channels, height, width, fx, fy), await net(view, n, height, width));
+      if (v > 0) flipPlanes(input, view, n * channels, height, width, fx, fy);
+      const scores = await net(v === 0 ? input : view, n, height, width);
       if (scores.length !== out.length) throw new Error(`flipAveraged: the network gave ${scores.length} scores for ${n} window(s) of ${numClasses} class(es)`);
       // A flip is its own inverse: flipping the scores back is the same copy.
-      flipPlanes(scores, 0, back, n * numClasses, height, width, fx, fy);
+      flipPlanes(scores, back, n * numClasses, height, width, fx, fy);
       for (let i = 0; i < out.length; i++) out[i] += back[i];
     }
     for (let i = 0; i < out.length; i++) out[i] /= FLIP_VIEWS;
