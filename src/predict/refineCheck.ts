@@ -45,8 +45,9 @@ export const REFINE_COST = 0.0015;
 
 /**
  * The labelled accuracy flip averaging must gain to be used (0.1 point), as it takes four
- * times the network's time. On allsky-cloud's validation images it gained 0.36 point, on the
- * generated sample's 0.9, on smoke's it lost 0.01 (README, gap benchmark).
+ * times the network's time. On allsky-cloud's validation images it gained 0.22-0.36 point, on
+ * the generated sample's six-epoch model 0.9, on smoke's it lost 0.01-0.17, and the test images
+ * agreed (README, gap benchmark).
  */
 export const FLIPS_GAIN = 0.001;
 
