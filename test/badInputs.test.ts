@@ -692,6 +692,7 @@ test('damaged model folders and ONNX files: predict, eval, export and view name 
   damaged('gapseg.json without input.mean', (m) => editJson(m, (j) => delete j.model.input.mean), /model\.input\.mean must be three numbers/);
   damaged('gapseg.json with a negative std', (m) => editJson(m, (j) => (j.model.input.std = [1, -1, 1])), /model\.input\.std must be three positive numbers/);
   damaged('gapseg.json with 3 outputs for 2 classes', (m) => editJson(m, (j) => (j.model.unet.numClasses = 3)), /model has 3 outputs but 2 classes are described/);
+  damaged('gapseg.json with a damaged refineCheck', (m) => editJson(m, (j) => ((j.model as { info?: Record<string, unknown> }).info = { refineCheck: { images: 'x' } })), /its refineCheck \(gapseg\.json, model\.info\) is damaged/, ['predict', 'eval', 'view']);
   damaged('weights of another network size', (m) => (editJson(m, (j) => (j.model.unet.baseWidth = 8)), path.join(m, 'model.json')), /weight .* has \d+ values, expected \d+/);
   damaged('a run folder without a model yet', (m) => {
     for (const f of fs.readdirSync(m)) fs.rmSync(path.join(m, f));

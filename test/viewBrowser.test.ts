@@ -18,6 +18,8 @@ import { openTfjsPredictor } from '../src/predict/model.js';
 import { predictImage, predictModel } from '../src/predict/pipeline.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
+import { withFlips } from '../src/predict/refineCheck.js';
+import { setModelInfo } from '../src/formats/modelFolder.js';
 
 const skip = browserSkipReason();
 if (skip) process.stderr.write(`browser tests skipped: ${skip}\n`);
@@ -32,6 +34,8 @@ interface Summary {
   other: number;
   frontierLines: number;
   classes: number[];
+  /** Sum of the squared probabilities shown. */
+  probSum: number;
 }
 
 const summary = (page: Page) => page.evaluate(() => (window as unknown as { gapseg: { lastPrediction(): unknown } }).gapseg.lastPrediction()) as Promise<Summary>;
@@ -47,8 +51,19 @@ async function setRange(page: Page, selector: string, value: number): Promise<vo
   );
 }
 
-test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, refuses traversal', { skip: skip ?? false, timeout: 240_000 }, async () => {
-  const { root, run } = await tinyRun();
+/** Share of pixels where two label maps agree. */
+function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}
+
+test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, refuses traversal', { skip: skip ?? false, timeout: 300_000 }, async () => {
+  const { root, run, result } = await tinyRun();
+  // A check that chose both flips and the CRF, whatever this tiny model's own check said, so
+  // that switches left off by a page ignoring the check would show.
+  assert.ok(result.refineCheck, 'the tiny run stores a refinement check');
+  await setModelInfo(path.join(run, 'model'), 'refineCheck', { ...result.refineCheck, flipsAccuracy: result.refineCheck.accuracy, flipsRefinedAccuracy: result.refineCheck.accuracy, flips: true, refine: true });
   fs.writeFileSync(path.join(path.dirname(root), `${path.basename(root)}-secret.txt`), 'secret');
   const viewer = await startViewer({ root, host: '127.0.0.1', port: 0, maxUploadBytes: 32 << 20, log: () => {} });
   let ctx: BrowserContext | null = null;
@@ -62,6 +77,9 @@ test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, r
     await page.waitForSelector('body[data-status="shown"]', { timeout: 120_000 });
     assert.match(await page.textContent('#model-info') ?? '', /predicting in the page on (wasm|cpu)/);
     assert.ok((await page.locator('#items tbody tr').count()) === 12, 'every image listed');
+    // The switches start as --refine auto would use this model.
+    assert.ok((await page.isChecked('#flips')) && (await page.isChecked('#refine')), 'flip-average and refine start as the check chose');
+    assert.match((await page.getAttribute('#refine-check', 'title')) ?? '', /^refine check on \d+ validation image\(s\).*averages flips and refines$/);
 
     // The label overlay toggles.
     const label = page.locator('#layer-label');
@@ -71,12 +89,26 @@ test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, r
     await page.check('#show-label');
     assert.ok(await label.isVisible());
 
-    // Predict a generated image in the page.
+    // Predict a generated image in the page: as gapseg predict --refine auto does with this model.
     const gen = generateImage(makeRng(42), 80, 3);
     const file = path.join(tmpDir(), 'generated.png');
     await writePng(file, gen.rgb, 80, 80, 3);
     await page.setInputFiles('#file-input', file);
     await page.waitForSelector('body[data-predicted="generated.png"]', { timeout: 60_000 });
+    const auto = await summary(page);
+    const autoNode = openTfjsPredictor(run);
+    try {
+      const node = await predictImage({ width: 80, height: 80, data: gen.rgb }, predictModel(withFlips(autoNode, true)), allowedClasses(2, []), DEFAULT_DENSE_CRF);
+      const same = agreement(node.classes, auto.classes);
+      assert.ok(same > 0.99, `flip-averaged and refined: browser and Node agree on ${(100 * same).toFixed(2)}% of pixels`);
+    } finally {
+      autoNode.dispose();
+    }
+    // Both off: the plain network.
+    await page.uncheck('#flips');
+    await page.waitForSelector('body[data-flipped=""]', { timeout: 60_000 });
+    await page.uncheck('#refine');
+    await page.waitForSelector('body[data-refined=""]', { timeout: 60_000 });
     const s = await summary(page);
     assert.deepEqual([s.width, s.height, s.numClasses], [80, 80, 2]);
     assert.equal(s.voidCount, 0, 'a prediction has no void');
@@ -97,9 +129,8 @@ test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, r
     const predictor = openTfjsPredictor(run);
     try {
       const node = await predictImage({ width: 80, height: 80, data: gen.rgb }, predictModel(predictor), allowedClasses(2, []));
-      let same = 0;
-      for (let i = 0; i < node.classes.length; i++) if (node.classes[i] === s.classes[i]) same++;
-      assert.ok(same / node.classes.length > 0.99, `browser and Node agree on ${same} of ${node.classes.length} pixels`);
+      const same = agreement(node.classes, s.classes);
+      assert.ok(same > 0.99, `browser and Node agree on ${(100 * same).toFixed(2)}% of pixels`);
     } finally {
       predictor.dispose();
     }
@@ -111,15 +142,32 @@ test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, r
     const refiner = openTfjsPredictor(run);
     try {
       const node = await predictImage({ width: 80, height: 80, data: gen.rgb }, predictModel(refiner), allowedClasses(2, []), DEFAULT_DENSE_CRF);
-      let same = 0;
-      for (let i = 0; i < node.classes.length; i++) if (node.classes[i] === refinedPage.classes[i]) same++;
-      assert.ok(same / node.classes.length > 0.99, `refined: browser and Node agree on ${same} of ${node.classes.length} pixels`);
+      const same = agreement(node.classes, refinedPage.classes);
+      assert.ok(same > 0.99, `refined: browser and Node agree on ${(100 * same).toFixed(2)}% of pixels`);
     } finally {
       refiner.dispose();
     }
     await page.uncheck('#refine');
     await page.waitForSelector('body[data-refined=""]', { timeout: 60_000 });
     assert.deepEqual((await summary(page)).classes, s.classes, 'unrefined again');
+
+    // Flip averaging alone: what gapseg predict --flips computes, and off again.
+    await page.check('#flips');
+    await page.waitForSelector('body[data-flipped="file-generated.png"]', { timeout: 60_000 });
+    const flipped = await summary(page);
+    assert.notEqual(flipped.probSum, s.probSum, 'flip averaging changes the probabilities');
+    const flipper = openTfjsPredictor(run);
+    try {
+      const node = await predictImage({ width: 80, height: 80, data: gen.rgb }, predictModel(withFlips(flipper, true)), allowedClasses(2, []));
+      const same = agreement(node.classes, flipped.classes);
+      assert.ok(same > 0.99, `flip-averaged: browser and Node agree on ${(100 * same).toFixed(2)}% of pixels`);
+    } finally {
+      flipper.dispose();
+    }
+    await page.uncheck('#flips');
+    await page.waitForSelector('body[data-flipped=""]', { timeout: 60_000 });
+    const unflipped = await summary(page);
+    assert.deepEqual([unflipped.classes, unflipped.probSum], [s.classes, s.probSum], 'the plain network again');
 
     // The threshold re-decides classes and moves the frontier, without running the model again.
     // Thresholds at the 30th and 70th percentiles of p(smoke), so both split the image.

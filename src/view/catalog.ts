@@ -11,6 +11,7 @@ import { readProblem } from '../util/files.js';
 import { findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
 import { baseName, discoverDataset } from '../data/dataset.js';
 import { netMultiple, netReceptiveRadius } from '../nets/index.js';
+import { refineCheckOf, type RefineCheck } from '../predict/refineCheck.js';
 import { modelDirOf, readModelMeta, readModelValues, type InputRecipe } from '../formats/modelFolder.js';
 import { viewRuns } from './training.js';
 
@@ -42,6 +43,8 @@ export interface CatalogModel {
   /** Receptive radius in input pixels, for the tiling margins. */
   radius: number;
   info: Record<string, unknown>;
+  /** The refinement check training stored (validated here): the page starts its switches as `--refine auto` would. */
+  refineCheck?: RefineCheck;
 }
 
 /** A data set of the folder, and where images added from the page and their labels go (relative to the root). */
@@ -91,7 +94,8 @@ function listImages(dir: string, skip: (file: string, problem: string) => void):
 export function catalogModel(dir: string, source: string): { model: CatalogModel; classes: ClassDescription } {
   const meta = readModelMeta(dir);
   readModelValues(dir, meta);
-  return { model: { dir, source, recipe: meta.input, multiple: netMultiple(meta.net), radius: netReceptiveRadius(meta.net), info: meta.info }, classes: meta.classes };
+  const refineCheck = refineCheckOf(meta.info, path.join(dir, 'gapseg.json'));
+  return { model: { dir, source, recipe: meta.input, multiple: netMultiple(meta.net), radius: netReceptiveRadius(meta.net), info: meta.info, refineCheck }, classes: meta.classes };
 }
 
 /**

@@ -33,6 +33,7 @@ import { addImage } from './imageAdd.js';
 import { resolveInside } from './safePath.js';
 import { checkWriter, labelVersion, saveLabel, writeToken } from './labelSave.js';
 import { packageRoot } from '../util/packageInfo.js';
+import { describeRefineCheck } from '../predict/refineCheck.js';
 
 export interface ViewerOptions {
   root: string;
@@ -204,7 +205,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     title: catalog.title,
     classes: catalog.classes?.classes ?? null,
     voidValues: catalog.classes?.voidValues ?? [],
-    model: catalog.model && { url: '/model/', version: modelVersion, source: catalog.model.source, recipe: catalog.model.recipe, multiple: catalog.model.multiple, radius: catalog.model.radius, info: catalog.model.info },
+    model: catalog.model && { url: '/model/', version: modelVersion, source: catalog.model.source, recipe: catalog.model.recipe, multiple: catalog.model.multiple, radius: catalog.model.radius, info: catalog.model.info, refineCheck: catalog.model.refineCheck ?? null, refineLine: catalog.model.refineCheck ? describeRefineCheck(catalog.model.refineCheck) : null },
     reports: catalog.reports.map((r) => `/files/${r.split('/').map(encodeURIComponent).join('/')}`),
     items: catalog.items.map((it) => ({
       id: it.id,

@@ -3,7 +3,8 @@
  * It lists the folder's images with per-image metrics, draws one image with toggleable
  * layers (label, void, prediction, frontier, probability) under zoom and pan, and predicts
  * with the model in the page (TensorFlow.js layers model), with forbidden classes and a
- * threshold that re-decide classes and move the frontier without running the model again.
+ * threshold that re-decide classes and move the frontier without running the model again,
+ * and flip averaging and the dense CRF, which start as the model's refinement check chose.
  * On the images of a data set it paints labels (a brush per class, an eraser back to void,
  * undo and redo) and saves them through the server as the set's label files.
  */
@@ -14,6 +15,7 @@ import { frontierLines } from '../shared/frontierLayer.js';
 import { netModel, predictImage } from '../../predict/pipeline.js';
 import { imageGeometry } from '../../predict/plan.js';
 import { DEFAULT_DENSE_CRF, refineDenseCrf } from '../../crf/denseCrf.js';
+import { flipAveraged } from '../../predict/flips.js';
 import { recipePlan } from '../../predict/plan.js';
 
 // --- TensorFlow.js, loaded as classic scripts before this module (global `tf`) ---
@@ -56,7 +58,7 @@ interface CatalogJson {
   title: string;
   classes: ClassInfo[] | null;
   voidValues: number[];
-  model: { url: string; version: number; source: string; recipe: { scale: number; mean: number[]; std: number[]; tile: number }; multiple: number; radius: number; info: Record<string, unknown> } | null;
+  model: { url: string; version: number; source: string; recipe: { scale: number; mean: number[]; std: number[]; tile: number }; multiple: number; radius: number; info: Record<string, unknown>; refineCheck: { refine: boolean; flips?: boolean } | null; refineLine: string | null } | null;
   reports: string[];
   items: Item[];
   notes: string[];
@@ -220,7 +222,8 @@ function rgbOf(rgba: Uint8ClampedArray, n: number): Uint8Array {
 
 /**
  * HWC class probabilities at the image's own size, through the same windows, blending and
- * resizing as gapseg predict (predict/pipeline.ts); only the network runs here, in the page.
+ * resizing as gapseg predict (predict/pipeline.ts), flip-averaged while "flip-average" is on
+ * (gapseg predict --flips); only the network runs here, in the page.
  */
 async function predictProbs(rgba: Uint8ClampedArray, width: number, height: number): Promise<Float32Array> {
   const c = state.catalog as CatalogJson;
@@ -241,7 +244,8 @@ async function predictProbs(rgba: Uint8ClampedArray, width: number, height: numb
     }
   };
   const all = [...Array(k).keys()];
-  const pred = await predictImage({ width, height, data: rgb }, netModel(net, recipePlan(m.recipe, m.multiple, m.radius), k, 1), all);
+  const viewed = $<HTMLInputElement>('flips').checked ? flipAveraged(net, k) : net;
+  const pred = await predictImage({ width, height, data: rgb }, netModel(viewed, recipePlan(m.recipe, m.multiple, m.radius), k, 1), all);
   return pred.probs;
 }
 
@@ -256,6 +260,28 @@ function shownProbs(v: View): Float32Array | null {
   const m = c.model as NonNullable<CatalogJson['model']>;
   const geo = imageGeometry(v.width, v.height, recipePlan(m.recipe, m.multiple, m.radius));
   return refineDenseCrf({ width: v.width, height: v.height, rgb: rgbOf(v.rgba, v.width * v.height), probs: v.netProbs, numClasses: state.k }, [...Array(state.k).keys()], DEFAULT_DENSE_CRF, v.width / geo.nw);
+}
+
+/**
+ * Set the flip-average and refine switches as `gapseg predict --refine auto` would use them with
+ * this model (its stored refinement check), so that the page shows the frontier that command
+ * writes; without a check both start off, as the command's default.
+ */
+function applyRefineCheck(c: CatalogJson): void {
+  const check = c.model?.refineCheck ?? null;
+  $<HTMLInputElement>('flips').checked = check?.flips === true;
+  $<HTMLInputElement>('refine').checked = check?.refine === true;
+  const note = $('refine-check');
+  note.textContent = check ? 'as --refine auto' : '';
+  note.title = c.model?.refineLine ?? '';
+}
+
+/** What the page's predictions are, for the metrics line. */
+function predictionKind(): string {
+  const parts = [state.backend];
+  if ($<HTMLInputElement>('flips').checked) parts.push('flip-averaged');
+  if ($<HTMLInputElement>('refine').checked) parts.push('refined');
+  return parts.join(', ');
 }
 
 function decision(): Decision {
@@ -771,7 +797,7 @@ async function computeMetrics(): Promise<void> {
     el.textContent = state.rows.some((r) => r.item.label) ? 'no model or predictions: no metrics' : 'no labels: no metrics';
     return;
   }
-  const how = state.model ? `in-browser predictions (${state.backend})` : 'prediction files';
+  const how = state.model ? `in-browser predictions (${predictionKind()})` : 'prediction files';
   let done = 0;
   for (const r of todo) {
     if (run !== state.metricsRun) return;
@@ -801,6 +827,25 @@ async function computeMetrics(): Promise<void> {
   document.body.dataset.metrics = 'done';
 }
 
+/** Predict the image on screen again after the flip-average switch moved (the network's output changes, not only the decision). */
+async function reflip(): Promise<void> {
+  const v = state.current;
+  if (!v || !state.model) return;
+  const flipped = $<HTMLInputElement>('flips').checked;
+  setStatus('predicting');
+  try {
+    const netProbs = await predictProbs(v.rgba, v.width, v.height);
+    if (state.current !== v) return;
+    v.netProbs = netProbs;
+    v.probs = shownProbs(v);
+    drawPrediction();
+    document.body.dataset.flipped = flipped ? v.key : '';
+  } catch (e) {
+    $('current').innerHTML = `<span class="error">${esc((e as Error).message)}</span>`;
+    setStatus('error');
+  }
+}
+
 // --- Controls ---
 function setupControls(c: CatalogJson): void {
   for (const id of ['show-label', 'show-void', 'show-pred', 'show-frontier', 'show-heat', 'show-unsure', 'opacity']) $(id).addEventListener('input', refreshVisibility);
@@ -818,6 +863,7 @@ function setupControls(c: CatalogJson): void {
     drawPrediction();
     document.body.dataset.refined = $<HTMLInputElement>('refine').checked ? v.key : '';
   });
+  $('flips').addEventListener('change', () => void reflip());
   const classes = c.classes ?? [];
   const focus = $<HTMLSelectElement>('focus');
   focus.innerHTML = classes.map((cl, i) => `<option value="${i}">${esc(cl.name)}</option>`).join('');
@@ -943,6 +989,7 @@ async function useNewModel(t: TrainingStatus): Promise<void> {
   const cat = state.catalog as CatalogJson;
   cat.model = c.model;
   await initModel(cat);
+  applyRefineCheck(cat);
   $('model-info').textContent = `model ${c.model?.source} (trained from the page) · predicting in the page on ${state.backend}`;
   $('decision').style.display = '';
   if (state.currentItem) await open(state.currentItem);
@@ -1037,6 +1084,7 @@ async function main(): Promise<void> {
     $('model-info').textContent = `model ${c.model.source} · loading…`;
     try {
       await initModel(c);
+      applyRefineCheck(c);
       const epoch = c.model.info.epoch;
       $('model-info').textContent = `model ${c.model.source}${epoch ? ` (epoch ${epoch})` : ''} · predicting in the page on ${state.backend}`;
     } catch (e) {
