@@ -132,6 +132,7 @@ const state = {
   thresholdTouched: false,
   zoom: { s: 1, x: 0, y: 0 },
   metricsRun: 0,
+  reflipRun: 0,
   lastLines: [] as Polyline[],
   /** 'pan', or the class painted (VOID: the eraser). */
   tool: 'pan' as 'pan' | number,
@@ -820,7 +821,7 @@ async function computeMetrics(): Promise<void> {
   if (state.model) {
     const b = document.createElement('button');
     b.textContent = 'recompute';
-    b.title = 'recompute with the current threshold and forbidden classes';
+    b.title = 'recompute with the current threshold, forbidden classes, flip averaging and refinement';
     b.onclick = () => void computeMetrics();
     el.append(' ', b);
   }
@@ -832,10 +833,12 @@ async function reflip(): Promise<void> {
   const v = state.current;
   if (!v || !state.model) return;
   const flipped = $<HTMLInputElement>('flips').checked;
+  // A later toggle wins, however long the earlier prediction takes (a flip-averaged one takes four times as long).
+  const run = ++state.reflipRun;
   setStatus('predicting');
   try {
     const netProbs = await predictProbs(v.rgba, v.width, v.height);
-    if (state.current !== v) return;
+    if (state.current !== v || run !== state.reflipRun) return;
     v.netProbs = netProbs;
     v.probs = shownProbs(v);
     drawPrediction();
