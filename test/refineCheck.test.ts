@@ -12,6 +12,7 @@ import { VOID_INDEX } from '../src/data/classes.js';
 import { encodePng } from '../src/data/decode.js';
 import { checkRefinement, FLIPS_GAIN, flipsSetting, REFINE_COST, refineCheckOf, refineSettings, type RefineCheck } from '../src/predict/refineCheck.js';
 import type { PredictModel } from '../src/predict/pipeline.js';
+import { FLIP_VIEWS } from '../src/predict/flips.js';
 import { openModel } from '../src/index.js';
 import { makeRng } from '../src/util/random.js';
 import { engine, errorLine, runCli, throwsUser, tmpDir, writePng } from './helpers.js';
@@ -98,6 +99,12 @@ test('the refinement check averages flips where they raise the labelled accuracy
   assert.equal(biased.flips, true);
   // Refinement is judged on the flip-averaged predictions when flips are chosen.
   assert.equal(biased.refine, biased.flipsAccuracy - biased.flipsRefinedAccuracy <= REFINE_COST);
+  // Four network passes per image (one window each here): the plain prediction is the unflipped view's.
+  let calls = 0;
+  const counted: PredictModel = { ...leftBiased, net: (input, n, h, w) => (calls++, leftBiased.net(input, n, h, w)) };
+  const twice = await checkRefinement(counted, [allObject, allObject], [0, 1]);
+  assert.deepEqual(twice, { ...biased, images: 2, pixels: 2 * biased.pixels });
+  assert.equal(calls, 2 * FLIP_VIEWS);
   // A frontier fixed in the window (x = FRONTIER) is mirrored by the left-right flip, so the
   // average moves it off the labels: no flips.
   const mirrored = await checkRefinement(fixedFrontier, [labelled(EDGE)], [0, 1]);

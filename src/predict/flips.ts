@@ -27,9 +27,10 @@ function flipPlanes(src: ArrayLike<number>, dst: Float32Array, count: number, h:
  * A NetFn whose scores are the mean of `net`'s over the four flips of each window
  * (`numClasses` score planes per window; logits or probabilities, whichever the network gives).
  * Each flip is its own call with the caller's batch, so memory stays that of one call; the
- * network's time is four times as long.
+ * network's time is four times as long. `onPlain` receives each call's unflipped scores, so
+ * that a caller wanting the plain prediction too need not run the network a fifth time.
  */
-export function flipAveraged(net: NetFn, numClasses: number): NetFn {
+export function flipAveraged(net: NetFn, numClasses: number, onPlain?: (scores: Float32Array) => void): NetFn {
   return async (input, n, height, width) => {
     const plane = height * width;
     const channels = input.length / (n * plane);
@@ -42,6 +43,7 @@ export function flipAveraged(net: NetFn, numClasses: number): NetFn {
       if (v > 0) flipPlanes(input, view, n * channels, height, width, fx, fy);
       const scores = await net(v === 0 ? input : view, n, height, width);
       if (scores.length !== out.length) throw new Error(`flipAveraged: the network gave ${scores.length} scores for ${n} window(s) of ${numClasses} class(es)`);
+      if (v === 0) onPlain?.(Float32Array.from(scores));
       // A flip is its own inverse: flipping the scores back is the same copy.
       flipPlanes(scores, back, n * numClasses, height, width, fx, fy);
       for (let i = 0; i < out.length; i++) out[i] += back[i];

@@ -61,20 +61,34 @@ export interface CheckImage {
   labels: Uint8Array;
 }
 
+/** A NetFn answering each call with the next recorded scores (in the order they were recorded). */
+function replayed(recorded: Float32Array[]): NetFn {
+  return async (_input, n, height, width) => {
+    const scores = recorded.shift();
+    if (!scores || scores.length % (n * height * width) !== 0) throw new Error(`checkRefinement: no recorded scores for ${n} window(s) of ${width}x${height}`);
+    return scores;
+  };
+}
+
 /**
  * Compare plain, refined, flip-averaged and flip-averaged refined predictions on labelled
  * images (null: no labelled pixel).
  */
 export async function checkRefinement(model: PredictModel, images: Iterable<CheckImage>, allowed: readonly number[], params: DenseCrfParams = DEFAULT_DENSE_CRF, onImage?: () => void): Promise<RefineCheck | null> {
-  const flipsModel = { ...model, net: flipAveraged(model.net, model.numClasses) };
+  // The flip-averaged pass keeps its unflipped scores, and the plain pass replays them: the
+  // same image through the same windows calls the network in the same order.
+  const unflipped: Float32Array[] = [];
+  const flipsModel = { ...model, net: flipAveraged(model.net, model.numClasses, (s) => unflipped.push(s)) };
+  const replayModel = { ...model, net: replayed(unflipped) };
   let count = 0;
   let pixels = 0;
   // Correct labelled pixels: plain, refined, flips, flips refined.
   const correct = [0, 0, 0, 0];
   for (const im of images) {
     const img = { width: im.width, height: im.height, data: im.image };
-    const plain = await predictImage(img, model, allowed);
     const flipped = await predictImage(img, flipsModel, allowed);
+    const plain = await predictImage(img, replayModel, allowed);
+    if (unflipped.length) throw new Error(`checkRefinement: ${unflipped.length} network call(s) of the flip-averaged pass not replayed`);
     const preds = [plain, refinePrediction(img, plain, allowed, params, 1), flipped, refinePrediction(img, flipped, allowed, params, 1)].map((p) => p.classes);
     for (let i = 0; i < im.labels.length; i++) {
       const label = im.labels[i];
