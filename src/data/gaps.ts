@@ -104,3 +104,40 @@ export function makeGap(labels: Uint8Array, w: number, h: number, px: number, un
   }
   return out;
 }
+
+/**
+ * Mark, along one line of `count` pixels from `start` by `stride`, the void pixels whose nearest
+ * labelled pixels before and after them on the line are of two different classes.
+ */
+function markBetween(labels: Uint8Array, start: number, stride: number, count: number, marks: Uint8Array): void {
+  // Walk each run of void pixels, and mark it when the classes at its two ends differ.
+  let before = VOID_INDEX;
+  let runStart = -1;
+  for (let k = 0; k < count; k++) {
+    const c = labels[start + k * stride];
+    if (c === VOID_INDEX) {
+      if (runStart < 0) runStart = k;
+      continue;
+    }
+    if (runStart >= 0 && before !== VOID_INDEX && before !== c) for (let j = runStart; j < k; j++) marks[start + j * stride] = 1;
+    runStart = -1;
+    before = c;
+  }
+}
+
+/**
+ * The gap's pixels (indices, ascending): void pixels lying between two labelled classes, whose
+ * nearest labelled pixels to the left and to the right, or above and below, are of different
+ * classes. Void that borders one class only (outside a lens, along the image's edge, a hole in
+ * one class) is not gap.
+ */
+export function gapPixels(labels: Uint8Array, w: number, h: number): Uint32Array {
+  const marks = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) markBetween(labels, y * w, 1, w, marks);
+  for (let x = 0; x < w; x++) markBetween(labels, x, w, h, marks);
+  let n = 0;
+  for (let i = 0; i < marks.length; i++) n += marks[i];
+  const out = new Uint32Array(n);
+  for (let i = 0, k = 0; i < marks.length; i++) if (marks[i]) out[k++] = i;
+  return out;
+}
