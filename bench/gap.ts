@@ -31,9 +31,7 @@
  *                 +refine-auto and +band-softmax+refine-auto: predict --refine auto, refined
  *                 (flip averaging, dense CRF) where the model's own check on its validation
  *                 images says so; +flips, +band-softmax+flips, +void-forbid+flips: those models
- *                 with the network's scores averaged over the four flips (predict --flips);
- *                 +gap-crops, +band-softmax+gap-crops (+refine, +refine-auto): class-balanced
- *                 crops centred on the gap too (train --gap-crops), as often as on each class
+ *                 with the network's scores averaged over the four flips (predict --flips)
  *                 +ramp with targets ramping across the gap (--gap-loss ramp), +ramp+refine
  *
  * With the pretrained variants, every from-scratch variant trains for as long as they do
@@ -135,7 +133,7 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
-const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+band-softmax', 'mobilenet_v2+band-softmax+refine', 'mobilenet_v2+refine-auto', 'mobilenet_v2+band-softmax+refine-auto', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+ramp-crf', 'mobilenet_v2+ramp-crf+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid', 'mobilenet_v2+void-forbid+refine', 'mobilenet_v2+flips', 'mobilenet_v2+band-softmax+flips', 'mobilenet_v2+void-forbid+flips', 'mobilenet_v2+band-softmax+gap-crops', 'mobilenet_v2+band-softmax+gap-crops+refine', 'mobilenet_v2+band-softmax+gap-crops+refine-auto', 'mobilenet_v2+gap-crops', 'mobilenet_v2+gap-crops+refine'];
+const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+band-softmax', 'mobilenet_v2+band-softmax+refine', 'mobilenet_v2+refine-auto', 'mobilenet_v2+band-softmax+refine-auto', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+ramp-crf', 'mobilenet_v2+ramp-crf+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid', 'mobilenet_v2+void-forbid+refine', 'mobilenet_v2+flips', 'mobilenet_v2+band-softmax+flips', 'mobilenet_v2+void-forbid+flips'];
 /**
  * Evaluate a variant's finished run from an earlier invocation (same cache, seed and settings:
  * the caller's promise) instead of training it again; its training seconds come from its history.
@@ -341,8 +339,6 @@ interface Variant {
   refine?: DenseCrfParams | 'auto';
   /** The network's scores averaged over the four flips of each window (predict --flips). */
   flips?: boolean;
-  /** Class-balanced crops also centred on the gap (train --gap-crops). */
-  gapCrops?: boolean;
 }
 
 interface Row {
@@ -451,7 +447,7 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
       classes: v.classes,
       classWeights: v.classWeights ?? null,
       crop: CROP,
-      augment: { ...DEFAULT_TRAIN.augment, classBalance: CLASS_BALANCE, ...(v.gapCrops ? { gapCrops: true } : {}) },
+      augment: { ...DEFAULT_TRAIN.augment, classBalance: CLASS_BALANCE },
       batchSize: 8,
       epochs,
       lr: 5e-3,
@@ -524,11 +520,6 @@ async function main(): Promise<void> {
           { id: 'mobilenet_v2+refine-auto', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2', refine: 'auto' },
           { id: 'mobilenet_v2+flips', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2', flips: true },
           { id: 'mobilenet_v2+band-softmax+flips', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band-softmax', flips: true },
-          { id: 'mobilenet_v2+band-softmax+gap-crops', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_BAND, weight: BAND_WEIGHT, softmax: true }, gapCrops: true },
-          { id: 'mobilenet_v2+band-softmax+gap-crops+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band-softmax+gap-crops', refine: DEFAULT_DENSE_CRF },
-          { id: 'mobilenet_v2+band-softmax+gap-crops+refine-auto', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+band-softmax+gap-crops', refine: 'auto' },
-          { id: 'mobilenet_v2+gap-crops', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapCrops: true },
-          { id: 'mobilenet_v2+gap-crops+refine', classes, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, reuse: 'mobilenet_v2+gap-crops', refine: DEFAULT_DENSE_CRF },
           { id: 'mobilenet_v2+uncertain', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_UNCERTAIN, weight: UNCERTAIN_WEIGHT } },
           { id: 'mobilenet_v2+ramp', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT } },
           { id: 'mobilenet_v2+ramp-crf', classes, classWeights, dataset, encoder: 'mobilenet_v2' as const, epochs: MOBILE_EPOCHS, gapLoss: { ...DEFAULT_RAMP, weight: RAMP_WEIGHT, crf: DEFAULT_DENSE_CRF } },

@@ -184,27 +184,3 @@ test('class balance: crops centred on a drawn class show a tiny object far more 
   assert.ok(uniform < 0.2, `uniform crops hold the object ${uniform}`);
   assert.ok(balanced > 2 * uniform);
 });
-
-test('gap crops: class-balanced crops also centre on the gap between two classes, not on other void', () => {
-  // Class 0 left, class 1 right, a 2-px void band between them at x 31..32; void along the top
-  // rows borders class 0 and 1 from above only, so it is not gap.
-  const labelAt = (x: number, y: number) => (y < 4 || (x >= 31 && x < 33) ? VOID_INDEX : x < 31 ? 0 : 1);
-  const sample = encodedSample(64, 64, labelAt);
-  const opts = { ...OPTS, size: 8, scaleRange: [1, 1] as [number, number], flipRotate: false };
-  const centredOnGap = (gapCrops: boolean) => {
-    let n = 0;
-    for (let i = 0; i < 600; i++) {
-      const crop = augmentedCrop(sample, makeRng(5000 + i), { ...opts, classBalance: 1, gapCrops });
-      // An 8-px crop centred on the band holds void with both classes on either side of it.
-      if (crop.labels.includes(VOID_INDEX) && crop.labels.includes(0) && crop.labels.includes(1)) n++;
-    }
-    return n / 600;
-  };
-  const without = centredOnGap(false);
-  const withGap = centredOnGap(true);
-  // Three groups (two classes and the gap), each a third of the crops.
-  assert.ok(withGap > 0.3, `gap crops hold the band ${withGap}`);
-  assert.ok(withGap > without + 0.2, `with ${withGap}, without ${without}`);
-  // Off by default: the same crops as before the option existed.
-  for (let i = 0; i < 20; i++) assert.deepEqual(augmentedCrop(sample, makeRng(i), { ...opts, classBalance: 1 }), augmentedCrop(sample, makeRng(i), { ...opts, classBalance: 1, gapCrops: false }));
-});

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VOID_INDEX } from '../src/data/classes.js';
-import { gapPixels, makeGap, squaredDistanceTo } from '../src/data/gaps.js';
+import { makeGap, squaredDistanceTo } from '../src/data/gaps.js';
 import { makeRng } from '../src/util/random.js';
 
 /** Brute-force erosion: void wherever a pixel of another value lies within distance px. */
@@ -162,40 +162,4 @@ test('uneven gaps: the two sides of a boundary differ, the width varies along it
   assert.ok(Math.max(...ratios) / Math.min(...ratios) > 1.5, `the inner/outer band ratio hardly varies: ${ratios.map((r) => r.toFixed(2))}`);
   const [ei, eo] = sides(labels, even);
   assert.ok(Math.abs(ei / eo - 1) < 0.2, 'the symmetric gap is about equal on both sides (outer perimeter slightly longer)');
-});
-
-test('gapPixels: the void between two classes is gap; void that borders one class only is not', () => {
-  const [w, h] = [40, 30];
-  // Class 0 left, class 1 right, a void band between (x 18..21); a void hole inside class 0
-  // (x 4..6, y 4..6); void along the right edge (x 37..39), next to class 1 only.
-  const labels = new Uint8Array(w * h).map((_, i) => {
-    const [x, y] = [i % w, Math.floor(i / w)];
-    if (x >= 18 && x < 22) return VOID_INDEX;
-    if (x >= 4 && x < 7 && y >= 4 && y < 7) return VOID_INDEX;
-    if (x >= 37) return VOID_INDEX;
-    return x < 18 ? 0 : 1;
-  });
-  const gap = gapPixels(labels, w, h);
-  const want: number[] = [];
-  for (let y = 0; y < h; y++) for (let x = 18; x < 22; x++) want.push(y * w + x);
-  assert.deepEqual(Array.from(gap), want.sort((a, b) => a - b));
-  // Between two classes vertically too: class 0 above, class 1 below a void row.
-  const rows = new Uint8Array(w * h).map((_, i) => (Math.floor(i / w) === 10 ? VOID_INDEX : Math.floor(i / w) < 10 ? 0 : 1));
-  assert.deepEqual(Array.from(gapPixels(rows, w, h)), Array.from({ length: w }, (_, x) => 10 * w + x));
-  // No void, or all void: no gap.
-  assert.equal(gapPixels(new Uint8Array(w * h), w, h).length, 0);
-  assert.equal(gapPixels(new Uint8Array(w * h).fill(VOID_INDEX), w, h).length, 0);
-});
-
-test('gapPixels on made gaps: every gap pixel is void, and a made gap between two classes is found', () => {
-  const [w, h] = [48, 48];
-  const labels = square(w, h, 12, 12, 20);
-  const gapped = makeGap(labels, w, h, 3);
-  const gap = gapPixels(gapped, w, h);
-  for (const i of gap) assert.equal(gapped[i], VOID_INDEX);
-  // Along the square's horizontal middle row, the band on each side is gap.
-  const y = 22;
-  for (let x = 0; x < w; x++) {
-    if (gapped[y * w + x] === VOID_INDEX) assert.ok(gap.includes(y * w + x), `(${x}, ${y}) is void between the two classes`);
-  }
 });

@@ -7,7 +7,6 @@
  */
 import { VOID_INDEX } from './classes.js';
 import type { Rng } from '../util/random.js';
-import { gapPixels } from './gaps.js';
 import type { Sample } from './load.js';
 
 export interface AugmentOptions {
@@ -27,12 +26,6 @@ export interface AugmentOptions {
    * of a few pixels) are otherwise seldom in a crop and a network learns to ignore them.
    */
   classBalance?: number;
-  /**
-   * Class-balanced crops also centre on the gap (data/gaps.ts gapPixels), as one more group
-   * drawn as often as each class: the frontier lies there, and crops centred on labelled pixels
-   * hold it less often than the void-as-a-class fix's crops, whose void is a class to balance.
-   */
-  gapCrops?: boolean;
 }
 
 export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
@@ -45,17 +38,6 @@ export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
 
 /** Pixel indices of each labelled class of a sample, computed once per sample. */
 const classPixels = new WeakMap<Sample, Map<number, Uint32Array>>();
-/** Pixel indices of a sample's gap, computed once per sample. */
-const gapPixelLists = new WeakMap<Sample, Uint32Array>();
-
-function gapOf(sample: Sample): Uint32Array {
-  let g = gapPixelLists.get(sample);
-  if (!g) {
-    g = gapPixels(sample.labels, sample.width, sample.height);
-    gapPixelLists.set(sample, g);
-  }
-  return g;
-}
 
 function pixelsByClass(sample: Sample): Map<number, Uint32Array> {
   let m = classPixels.get(sample);
@@ -100,10 +82,6 @@ export function augmentedCrop(sample: Sample, rng: Rng, opts: AugmentOptions): C
   let oy = sample.height > side ? rng.next() * (sample.height - side) : (sample.height - side) * rng.next();
   if (opts.classBalance && rng.next() < opts.classBalance) {
     const classes = [...pixelsByClass(sample).values()];
-    if (opts.gapCrops) {
-      const gap = gapOf(sample);
-      if (gap.length > 0) classes.push(gap);
-    }
     if (classes.length > 0) {
       const pixels = classes[Math.floor(rng.next() * classes.length)];
       const p = pixels[Math.floor(rng.next() * pixels.length)];

@@ -79,10 +79,9 @@ export function readRunConfig(file: string): TrainConfig {
     typeof aug.flipRotate !== 'boolean' ||
     !num(0, 1)(aug.brightness) ||
     !num(0, 1)(aug.contrast) ||
-    (aug.classBalance !== undefined && !num(0, 1)(aug.classBalance)) ||
-    (aug.gapCrops !== undefined && typeof aug.gapCrops !== 'boolean')
+    (aug.classBalance !== undefined && !num(0, 1)(aug.classBalance))
   ) {
-    bad('"augment" must hold scaleRange [lo, hi], flipRotate, brightness and contrast (classBalance a number in 0..1, gapCrops true or false)');
+    bad('"augment" must hold scaleRange [lo, hi], flipRotate, brightness and contrast');
   }
   if (cfg.gapUneven !== undefined && !num(0, 1)(cfg.gapUneven)) bad('"gapUneven" must be a number in 0..1');
   if (cfg.maxPixels !== undefined && !int(1, Number.MAX_SAFE_INTEGER)(cfg.maxPixels)) bad('"maxPixels" must be a positive integer');
