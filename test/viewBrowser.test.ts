@@ -58,6 +58,18 @@ function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return same / a.length;
 }
 
+/** Assert that the page's labels are Node's (gapseg predict, with --flips and/or --refine crf as asked) on more than 99% of pixels. */
+async function assertNodeAgrees(run: string, image: { rgb: Uint8Array }, page: Summary, how: { flips: boolean; refine: boolean }, what: string): Promise<void> {
+  const predictor = openTfjsPredictor(run);
+  try {
+    const node = await predictImage({ width: page.width, height: page.height, data: image.rgb }, predictModel(withFlips(predictor, how.flips)), allowedClasses(2, []), how.refine ? DEFAULT_DENSE_CRF : undefined);
+    const same = agreement(node.classes, page.classes);
+    assert.ok(same > 0.99, `${what}browser and Node agree on ${(100 * same).toFixed(2)}% of pixels`);
+  } finally {
+    predictor.dispose();
+  }
+}
+
 test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, refuses traversal', { skip: skip ?? false, timeout: 300_000 }, async () => {
   const { root, run, result } = await tinyRun();
   // A check that chose both flips and the CRF, whatever this tiny model's own check said, so
@@ -96,14 +108,7 @@ test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, r
     await page.setInputFiles('#file-input', file);
     await page.waitForSelector('body[data-predicted="generated.png"]', { timeout: 60_000 });
     const auto = await summary(page);
-    const autoNode = openTfjsPredictor(run);
-    try {
-      const node = await predictImage({ width: 80, height: 80, data: gen.rgb }, predictModel(withFlips(autoNode, true)), allowedClasses(2, []), DEFAULT_DENSE_CRF);
-      const same = agreement(node.classes, auto.classes);
-      assert.ok(same > 0.99, `flip-averaged and refined: browser and Node agree on ${(100 * same).toFixed(2)}% of pixels`);
-    } finally {
-      autoNode.dispose();
-    }
+    await assertNodeAgrees(run, gen, auto, { flips: true, refine: true }, 'flip-averaged and refined: ');
     // Both off: the plain network.
     await page.uncheck('#flips');
     await page.waitForSelector('body[data-flipped=""]', { timeout: 60_000 });
@@ -126,27 +131,13 @@ test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, r
     assert.deepEqual(tinted, { n: s.counts[1], w: 80, h: 80 });
 
     // The page predicts what gapseg predict computes in Node.
-    const predictor = openTfjsPredictor(run);
-    try {
-      const node = await predictImage({ width: 80, height: 80, data: gen.rgb }, predictModel(predictor), allowedClasses(2, []));
-      const same = agreement(node.classes, s.classes);
-      assert.ok(same > 0.99, `browser and Node agree on ${(100 * same).toFixed(2)}% of pixels`);
-    } finally {
-      predictor.dispose();
-    }
+    await assertNodeAgrees(run, gen, s, { flips: false, refine: false }, '');
 
     // Refinement in the page: what gapseg predict --refine crf computes in Node, and off again.
     await page.check('#refine');
     await page.waitForSelector('body[data-refined="file-generated.png"]', { timeout: 60_000 });
     const refinedPage = await summary(page);
-    const refiner = openTfjsPredictor(run);
-    try {
-      const node = await predictImage({ width: 80, height: 80, data: gen.rgb }, predictModel(refiner), allowedClasses(2, []), DEFAULT_DENSE_CRF);
-      const same = agreement(node.classes, refinedPage.classes);
-      assert.ok(same > 0.99, `refined: browser and Node agree on ${(100 * same).toFixed(2)}% of pixels`);
-    } finally {
-      refiner.dispose();
-    }
+    await assertNodeAgrees(run, gen, refinedPage, { flips: false, refine: true }, 'refined: ');
     await page.uncheck('#refine');
     await page.waitForSelector('body[data-refined=""]', { timeout: 60_000 });
     assert.deepEqual((await summary(page)).classes, s.classes, 'unrefined again');
@@ -156,14 +147,7 @@ test('viewer in Chromium: loads, toggles an overlay, predicts a dropped image, r
     await page.waitForSelector('body[data-flipped="file-generated.png"]', { timeout: 60_000 });
     const flipped = await summary(page);
     assert.notEqual(flipped.probSum, s.probSum, 'flip averaging changes the probabilities');
-    const flipper = openTfjsPredictor(run);
-    try {
-      const node = await predictImage({ width: 80, height: 80, data: gen.rgb }, predictModel(withFlips(flipper, true)), allowedClasses(2, []));
-      const same = agreement(node.classes, flipped.classes);
-      assert.ok(same > 0.99, `flip-averaged: browser and Node agree on ${(100 * same).toFixed(2)}% of pixels`);
-    } finally {
-      flipper.dispose();
-    }
+    await assertNodeAgrees(run, gen, flipped, { flips: true, refine: false }, 'flip-averaged: ');
     await page.uncheck('#flips');
     await page.waitForSelector('body[data-flipped=""]', { timeout: 60_000 });
     const unflipped = await summary(page);
