@@ -43,13 +43,16 @@ interface Errors {
   boundaryNear: number;
   boundaryFarOutside: number;
   boundaryFarInside: number;
+  /** Mean top probability (over the allowed classes) on gap / labelled pixels: how much room the CRF has to move the frontier. */
+  confidenceGap: number;
+  confidenceLabelled: number;
 }
 
 async function errorsOf(run: string, test: string[]): Promise<Errors> {
   const real = parseClassesFlag(`0=background,255=${OBJECT}`, ['128']);
   const realTable = labelMap(real);
   const predictor = openTfjsPredictor(run);
-  const n = { objL: 0, objLMiss: 0, objG: 0, objGMiss: 0, bgL: 0, bgLCalled: 0, bgG: 0, bgGCalled: 0, pred: 0, truth: 0, bnd: 0, near: 0, farOut: 0, farIn: 0 };
+  const n = { objL: 0, objLMiss: 0, objG: 0, objGMiss: 0, bgL: 0, bgLCalled: 0, bgG: 0, bgGCalled: 0, pred: 0, truth: 0, bnd: 0, near: 0, farOut: 0, farIn: 0, confG: 0, confL: 0 };
   try {
     const gap = predictor.classes.findIndex((c) => c.name === 'gap');
     const allowed = allowedClasses(predictor.classes.length, gap >= 0 ? [gap] : []);
@@ -63,6 +66,9 @@ async function errorsOf(run: string, test: string[]): Promise<Errors> {
       const pred = Uint8Array.from(out.classes, (c) => (predictor.classes[c].value === objectValue ? 1 : 0));
       for (let i = 0; i < pred.length; i++) {
         const inGap = labels[i] === VOID_INDEX;
+        const top = out.probs[i * predictor.classes.length + out.classes[i]];
+        if (inGap) n.confG += top;
+        else n.confL += top;
         if (truth[i] && inGap) {
           n.objG++;
           n.objGMiss += 1 - pred[i];
@@ -107,6 +113,8 @@ async function errorsOf(run: string, test: string[]): Promise<Errors> {
     boundaryNear: share(n.near, n.bnd),
     boundaryFarOutside: share(n.farOut, n.bnd),
     boundaryFarInside: share(n.farIn, n.bnd),
+    confidenceGap: share(n.confG, n.objG + n.bgG),
+    confidenceLabelled: share(n.confL, n.objL + n.bgL),
   };
 }
 
@@ -122,8 +130,8 @@ async function main(): Promise<void> {
   console.log(`\nErrors on the ${test.length} test images of ${DATASET} (${OBJECT} against background; boundary distances to the true ${OBJECT} boundary)\n`);
   console.log(
     table(
-      ['run', `${OBJECT} missed, labelled`, `${OBJECT} missed, gap`, `bg called ${OBJECT}, labelled`, `bg called ${OBJECT}, gap`, 'predicted / true area', 'boundary <= 2 px', '> 8 px outside', '> 8 px inside'],
-      rows.map((r) => [r.run, pct(r.objectMissedLabelled), pct(r.objectMissedGap), pct(r.backgroundCalledLabelled), pct(r.backgroundCalledGap), r.areaRatio.toFixed(2), pct(r.boundaryNear), pct(r.boundaryFarOutside), pct(r.boundaryFarInside)]),
+      ['run', `${OBJECT} missed, labelled`, `${OBJECT} missed, gap`, `bg called ${OBJECT}, labelled`, `bg called ${OBJECT}, gap`, 'predicted / true area', 'boundary <= 2 px', '> 8 px outside', '> 8 px inside', 'top p, gap', 'top p, labelled'],
+      rows.map((r) => [r.run, pct(r.objectMissedLabelled), pct(r.objectMissedGap), pct(r.backgroundCalledLabelled), pct(r.backgroundCalledGap), r.areaRatio.toFixed(2), pct(r.boundaryNear), pct(r.boundaryFarOutside), pct(r.boundaryFarInside), r.confidenceGap.toFixed(3), r.confidenceLabelled.toFixed(3)]),
     ),
   );
   console.log(`\nwrote ${writeResult(argString('results', 'gap-errors.json'), { dataset: DATASET, rows })}`);
