@@ -26,6 +26,11 @@ export interface AugmentOptions {
    * of a few pixels) are otherwise seldom in a crop and a network learns to ignore them.
    */
   classBalance?: number;
+  /**
+   * Class-balanced crops also centre on void pixels, as one more group drawn after the classes:
+   * the crops the void-as-a-class fix draws, whose void is a class to balance.
+   */
+  voidCrops?: boolean;
 }
 
 export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
@@ -38,12 +43,15 @@ export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
 
 /** Pixel indices of each labelled class of a sample, computed once per sample. */
 const classPixels = new WeakMap<Sample, Map<number, Uint32Array>>();
+/** The same with void as one more group (its index sorts after every class). */
+const groupPixels = new WeakMap<Sample, Map<number, Uint32Array>>();
 
-function pixelsByClass(sample: Sample): Map<number, Uint32Array> {
-  let m = classPixels.get(sample);
+function pixelsByClass(sample: Sample, withVoid = false): Map<number, Uint32Array> {
+  const cache = withVoid ? groupPixels : classPixels;
+  let m = cache.get(sample);
   if (m) return m;
   const counts = new Map<number, number>();
-  for (const v of sample.labels) if (v !== VOID_INDEX) counts.set(v, (counts.get(v) ?? 0) + 1);
+  for (const v of sample.labels) if (withVoid || v !== VOID_INDEX) counts.set(v, (counts.get(v) ?? 0) + 1);
   const lists = new Map<number, Uint32Array>();
   const fill = new Map<number, number>();
   for (const [c, n] of counts) {
@@ -51,13 +59,13 @@ function pixelsByClass(sample: Sample): Map<number, Uint32Array> {
     fill.set(c, 0);
   }
   sample.labels.forEach((v, i) => {
-    if (v === VOID_INDEX) return;
+    if (v === VOID_INDEX && !withVoid) return;
     const k = fill.get(v) as number;
     (lists.get(v) as Uint32Array)[k] = i;
     fill.set(v, k + 1);
   });
   m = new Map([...lists.entries()].sort((a, b) => a[0] - b[0]));
-  classPixels.set(sample, m);
+  cache.set(sample, m);
   return m;
 }
 
@@ -81,7 +89,7 @@ export function augmentedCrop(sample: Sample, rng: Rng, opts: AugmentOptions): C
   let ox = sample.width > side ? rng.next() * (sample.width - side) : (sample.width - side) * rng.next();
   let oy = sample.height > side ? rng.next() * (sample.height - side) : (sample.height - side) * rng.next();
   if (opts.classBalance && rng.next() < opts.classBalance) {
-    const classes = [...pixelsByClass(sample).values()];
+    const classes = [...pixelsByClass(sample, opts.voidCrops).values()];
     if (classes.length > 0) {
       const pixels = classes[Math.floor(rng.next() * classes.length)];
       const p = pixels[Math.floor(rng.next() * pixels.length)];

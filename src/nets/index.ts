@@ -5,7 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { BAND_HEAD, disposeNet, initialValuesOf, isStat, updateMovingStats, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from './network.js';
-import { buildUNet, createUNet, levelWidths, unetForward, unetSpecs, unetValues, type UNet, type UNetConfig } from './unet/unet.js';
+import { buildUNet, initialValues as unetInitialValues, levelWidths, unetForward, unetSpecs, unetValues, type UNet, type UNetConfig } from './unet/unet.js';
 import { lossAndGradients as unetLossAndGradients } from './unet/backprop.js';
 import {
   buildMobileUNet,
@@ -40,8 +40,34 @@ export function netSpecs(cfg: NetConfig): TensorSpec[] {
 
 /** A fresh, seeded network; a MobileNetV2 encoder starts from `encoder` (pretrained values by name) when given. */
 export function createNet(cfg: NetConfig, seed: number, encoder?: Map<string, Float32Array>): AnyNet {
-  if (isMobile(cfg)) return buildMobileUNet(cfg, mobileUNetValues(cfg, seed, encoder));
-  return createUNet(cfg, seed) as AnyNet;
+  // A band head starts as the extra class of a network with one more class would: with
+  // --band-softmax, training is then the void-as-a-class network's, draw for draw.
+  if (cfg.bandOutput) return buildNet(cfg, bandFromExtraClass(initialNetValues({ ...cfg, numClasses: cfg.numClasses + 1, bandOutput: false }, seed, encoder), cfg.numClasses));
+  return buildNet(cfg, initialNetValues(cfg, seed, encoder));
+}
+
+/** Seeded initial values of a network (the encoder's from `encoder` when given). */
+function initialNetValues(cfg: NetConfig, seed: number, encoder?: Map<string, Float32Array>): Map<string, Float32Array> {
+  return isMobile(cfg) ? mobileUNetValues(cfg, seed, encoder) : unetInitialValues(cfg, seed);
+}
+
+/** Values of a network with k + 1 classes as a k-class network with a band head: the last class's head becomes the band's. */
+function bandFromExtraClass(values: Map<string, Float32Array>, k: number): Map<string, Float32Array> {
+  const kernel = values.get('head/kernel') as Float32Array;
+  const bias = values.get('head/bias') as Float32Array;
+  const cin = kernel.length / (k + 1);
+  const head = new Float32Array(cin * k);
+  const band = new Float32Array(cin);
+  for (let i = 0; i < cin; i++) {
+    head.set(kernel.subarray(i * (k + 1), i * (k + 1) + k), i * k);
+    band[i] = kernel[i * (k + 1) + k];
+  }
+  const out = new Map(values);
+  out.set('head/kernel', head);
+  out.set('head/bias', bias.slice(0, k));
+  out.set(BAND_HEAD.kernel, band);
+  out.set(BAND_HEAD.bias, bias.slice(k));
+  return out;
 }
 
 /** The network from named values (a checkpoint or a saved model). */

@@ -361,7 +361,8 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     weightDecay: cfg.weightDecay,
     classWeights: cfg.classWeights,
     seed: cfg.seed,
-    augment: { ...cfg.augment, size: cfg.crop },
+    // With the band in the softmax, class-balanced crops balance it as a class too: the fix's crops.
+    augment: { ...cfg.augment, size: cfg.crop, voidCrops: cfg.gapLoss?.kind === 'band' && cfg.gapLoss.softmax === true },
     mean: recipe.mean,
     std: recipe.std,
     tile: cfg.tile,
