@@ -27,7 +27,7 @@
  *                 +uncertain+refine, that model refined by the dense CRF; +band with a band
  *                 output trained on the gap beside the classes (--gap-loss band), +band+refine;
  *                 +band-softmax with that output in the classes' softmax during training
- *                 (--band-softmax: void-class's loss, no void output kept), +band-softmax+refine;
+ *                 (--band-softmax: void-class's training, crops and initial draws included, no void output kept), +band-softmax+refine;
  *                 +refine-auto and +band-softmax+refine-auto: predict --refine auto, refined
  *                 (flip averaging, dense CRF) where the model's own check on its validation
  *                 images says so; +flips, +band-softmax+flips, +void-forbid+flips: those models
