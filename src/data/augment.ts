@@ -41,17 +41,14 @@ export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
   classBalance: 0,
 };
 
-/** Pixel indices of each labelled class of a sample, computed once per sample. */
-const classPixels = new WeakMap<Sample, Map<number, Uint32Array>>();
-/** The same with void as one more group (its index sorts after every class). */
-const groupPixels = new WeakMap<Sample, Map<number, Uint32Array>>();
+/** Pixel indices of each label value of a sample, void included (it sorts last), computed once per sample. */
+const labelPixels = new WeakMap<Sample, Map<number, Uint32Array>>();
 
-function pixelsByClass(sample: Sample, withVoid = false): Map<number, Uint32Array> {
-  const cache = withVoid ? groupPixels : classPixels;
-  let m = cache.get(sample);
+function pixelsByLabel(sample: Sample): Map<number, Uint32Array> {
+  let m = labelPixels.get(sample);
   if (m) return m;
   const counts = new Map<number, number>();
-  for (const v of sample.labels) if (withVoid || v !== VOID_INDEX) counts.set(v, (counts.get(v) ?? 0) + 1);
+  for (const v of sample.labels) counts.set(v, (counts.get(v) ?? 0) + 1);
   const lists = new Map<number, Uint32Array>();
   const fill = new Map<number, number>();
   for (const [c, n] of counts) {
@@ -59,13 +56,12 @@ function pixelsByClass(sample: Sample, withVoid = false): Map<number, Uint32Arra
     fill.set(c, 0);
   }
   sample.labels.forEach((v, i) => {
-    if (v === VOID_INDEX && !withVoid) return;
     const k = fill.get(v) as number;
     (lists.get(v) as Uint32Array)[k] = i;
     fill.set(v, k + 1);
   });
   m = new Map([...lists.entries()].sort((a, b) => a[0] - b[0]));
-  cache.set(sample, m);
+  labelPixels.set(sample, m);
   return m;
 }
 
@@ -89,7 +85,7 @@ export function augmentedCrop(sample: Sample, rng: Rng, opts: AugmentOptions): C
   let ox = sample.width > side ? rng.next() * (sample.width - side) : (sample.width - side) * rng.next();
   let oy = sample.height > side ? rng.next() * (sample.height - side) : (sample.height - side) * rng.next();
   if (opts.classBalance && rng.next() < opts.classBalance) {
-    const classes = [...pixelsByClass(sample, opts.voidCrops).values()];
+    const classes = [...pixelsByLabel(sample)].filter(([c]) => opts.voidCrops || c !== VOID_INDEX).map(([, pixels]) => pixels);
     if (classes.length > 0) {
       const pixels = classes[Math.floor(rng.next() * classes.length)];
       const p = pixels[Math.floor(rng.next() * pixels.length)];
