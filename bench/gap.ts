@@ -69,6 +69,7 @@ import { discoverDataset, type PairFiles } from '../src/data/dataset.js';
 import { encodeLabels, labelMap, parseClassesFlag, VOID_INDEX, type ClassDescription } from '../src/data/classes.js';
 import { resizeImage, resizeNearest } from '../src/data/resize.js';
 import { makeGap } from '../src/data/gaps.js';
+import { addClassCounts, emptyClassCounts, medianFrequencyWeights } from '../src/data/balance.js';
 import { generateImage } from '../src/data/sample.js';
 import { DEFAULT_TRAIN, runTraining } from '../src/train/run.js';
 import { DEFAULT_FINE_TUNE, type ValidReport } from '../src/train/loop.js';
@@ -133,6 +134,8 @@ const MOBILE_EPOCHS = Number(argString('mobile-epochs', '4'));
 /** Their fine-tuning schedule (default train's): frozen epochs first, the encoder's rate divisor. */
 const FINE_TUNE = { freezeEpochs: argNumber('freeze-epochs', DEFAULT_FINE_TUNE.freezeEpochs), encoderLrDiv: argNumber('encoder-lr-div', DEFAULT_FINE_TUNE.encoderLrDiv) };
 const MOBILE_LR = Number(argString('mobile-lr', '2e-3'));
+/** Epochs of the CamVid runs (all pretrained). */
+const CAMVID_EPOCHS = Number(argString('camvid-epochs', '15'));
 const PRETRAINED = ['mobilenet_v2', 'mobilenet_v2+band', 'mobilenet_v2+band+refine', 'mobilenet_v2+band-softmax', 'mobilenet_v2+band-softmax+refine', 'mobilenet_v2+refine-auto', 'mobilenet_v2+band-softmax+refine-auto', 'mobilenet_v2+uncertain', 'mobilenet_v2+uncertain+refine', 'mobilenet_v2+ramp', 'mobilenet_v2+ramp+refine', 'mobilenet_v2+ramp-crf', 'mobilenet_v2+ramp-crf+refine', 'mobilenet_v2+crf', 'mobilenet_v2+crf-targets', 'mobilenet_v2+mean-teacher', 'mobilenet_v2+refine', 'mobilenet_v2+crf-targets+refine', 'mobilenet_v2+full-masks', 'mobilenet_v2+void-class', 'mobilenet_v2+void-ignored', 'mobilenet_v2+void-forbid', 'mobilenet_v2+void-forbid+refine', 'mobilenet_v2+flips', 'mobilenet_v2+band-softmax+flips', 'mobilenet_v2+void-forbid+flips'];
 /**
  * Evaluate a variant's finished run from an earlier invocation (same cache, seed and settings:
@@ -148,7 +151,8 @@ const UNCERTAIN_WEIGHT = argNumber('uncertain-weight', DEFAULT_UNCERTAIN.weight)
 /** Weight of the CRF-targets gap loss in the +crf-targets variants. */
 const TARGETS_WEIGHT = argNumber('targets-weight', DEFAULT_CRF_TARGETS.weight);
 /** Every variant id --variants may name. */
-const KNOWN = ['gapseg', 'gapseg+refine', 'gapseg+uncertain', 'gapseg+ramp', 'gapseg+ramp+refine', 'gapseg+crf', 'void-class', 'void-ignored', 'void-forbid', 'void-forbid+refine', 'void-forbid+flips', 'full-masks', ...PRETRAINED];
+const CAMVID_ONLY = ['mobilenet_v2+no-balance', 'mobilenet_v2+mfb', 'mobilenet_v2+band-softmax+mfb', 'mobilenet_v2+band-softmax+mfb+refine-auto'];
+const KNOWN = [...CAMVID_ONLY, 'gapseg', 'gapseg+refine', 'gapseg+uncertain', 'gapseg+ramp', 'gapseg+ramp+refine', 'gapseg+crf', 'void-class', 'void-ignored', 'void-forbid', 'void-forbid+refine', 'void-forbid+flips', 'full-masks', ...PRETRAINED];
 const unknown = VARIANTS.filter((v) => !KNOWN.includes(v));
 if (unknown.length) usage(`--variants: no variant ${unknown.join(', ')} (known: ${KNOWN.join(', ')})`);
 const wanted = (id: string) => VARIANTS.length === 0 || VARIANTS.includes(id) || (id.startsWith('gapseg+crf') && VARIANTS.includes('gapseg+crf'));
@@ -290,13 +294,17 @@ async function prepareSample(): Promise<Prepared> {
   });
 }
 
-/** All-sky at scale 1/2 (240x180): images/, labels/ (0 void, 1 sky, 2 cloud), the SegNet split. */
-async function prepareAllsky(): Promise<Prepared | null> {
-  const src = path.join(SHARED, 'allsky-cloud');
+/**
+ * A SegNet-style set at scale 1/2, cached as images/ + labels/ with train.txt and test.txt:
+ * allsky-cloud (480x360 -> 240x180; its own train/test split) and CamVid (480x360 -> 240x180;
+ * its val split is the test split, as it has no test split here).
+ */
+async function prepareHalved(name: string, cacheName: string, testSplit: 'test' | 'valid'): Promise<Prepared | null> {
+  const src = path.join(SHARED, name);
   if (!fs.existsSync(src)) return null;
-  const dir = path.join(CACHE, 'allsky-240');
+  const dir = path.join(CACHE, cacheName);
   const layout = discoverDataset(src);
-  const all: PairFiles[] = [...layout.splits.train, ...layout.splits.test];
+  const all: PairFiles[] = [...layout.splits.train, ...layout.splits[testSplit]];
   if (!fs.existsSync(path.join(dir, '.done'))) {
     for (const p of all) {
       const img = await readImage(p.image);
@@ -308,7 +316,7 @@ async function prepareAllsky(): Promise<Prepared | null> {
     fs.writeFileSync(path.join(dir, '.done'), '');
   }
   const train = layout.splits.train.map((p) => p.name);
-  const test = layout.splits.test.map((p) => p.name);
+  const test = layout.splits[testSplit].map((p) => p.name);
   fs.writeFileSync(path.join(dir, 'train.txt'), trainSubset(train).join('\n') + '\n');
   fs.writeFileSync(path.join(dir, 'test.txt'), test.join('\n') + '\n');
   return { dir, train, test };
@@ -339,6 +347,8 @@ interface Variant {
   refine?: DenseCrfParams | 'auto';
   /** The network's scores averaged over the four flips of each window (predict --flips). */
   flips?: boolean;
+  /** Share of class-balanced crops, when not the benchmark's --class-balance. */
+  classBalance?: number;
 }
 
 interface Row {
@@ -447,7 +457,7 @@ async function runVariant(v: Variant, runsDir: string, gapLabel: string): Promis
       classes: v.classes,
       classWeights: v.classWeights ?? null,
       crop: CROP,
-      augment: { ...DEFAULT_TRAIN.augment, classBalance: CLASS_BALANCE },
+      augment: { ...DEFAULT_TRAIN.augment, classBalance: v.classBalance ?? CLASS_BALANCE },
       batchSize: 8,
       epochs,
       lr: 5e-3,
@@ -621,7 +631,7 @@ async function main(): Promise<void> {
     }
   }
   if (DATASETS.includes('allsky')) {
-    const sky = await prepareAllsky();
+    const sky = await prepareHalved('allsky-cloud', 'allsky-240', 'test');
     if (!sky) missing.push('allsky-cloud');
     else {
       const real = parseClassesFlag('0=void,1=sky,2=cloud');
@@ -642,6 +652,53 @@ async function main(): Promise<void> {
         (v, runDir) => evaluate(runDir, sky.dir, sky.test, real, v.forbid ?? [], null, v.refine, v.flips),
         (v, m, t, epochs) => rows.push({ dataset: 'allsky-cloud', gap: 'real void', variant: v.id, ...m, trainSeconds: t, epochs }),
       );
+    }
+  }
+  if (DATASETS.includes('camvid')) {
+    const street = await prepareHalved('camvid', 'camvid-240', 'valid');
+    if (!street) missing.push('camvid');
+    else {
+      const names = fs.readFileSync(path.join(SHARED, 'camvid', 'codes.txt'), 'utf8').trim().split('\n').map((l) => l.trim());
+      const voidValue = names.indexOf('void');
+      const realNames = names.map((n, i) => `${i}=${n}`).filter((_, i) => i !== voidValue);
+      const real = parseClassesFlag(realNames.join(','), [String(voidValue)]);
+      const withVoid = parseClassesFlag([...realNames, `${voidValue}=gap`].join(','));
+      // Median frequency weights from the training labels (the split the runs train on).
+      const counts = emptyClassCounts(real.classes.length);
+      const table = labelMap(real);
+      for (const name of trainSubset(street.train)) {
+        const lab = await readLabel(path.join(street.dir, 'labels', `${name}.png`));
+        addClassCounts(counts, encodeLabels(lab.values, lab.width, table, name));
+      }
+      const mfb = medianFrequencyWeights(counts);
+      console.error(`  [camvid] median frequency weights: ${mfb.map((w, i) => `${real.classes[i].name} ${w.toFixed(2)}`).join(', ')}`);
+      const on = { dataset: street.dir, encoder: 'mobilenet_v2' as const, epochs: CAMVID_EPOCHS };
+      const band = { ...DEFAULT_BAND, weight: BAND_WEIGHT, softmax: true };
+      const variants: Variant[] = [
+        { id: 'mobilenet_v2', classes: real, ...on },
+        { id: 'mobilenet_v2+refine-auto', classes: real, ...on, reuse: 'mobilenet_v2', refine: 'auto' },
+        { id: 'mobilenet_v2+no-balance', classes: real, ...on, classBalance: 0 },
+        { id: 'mobilenet_v2+mfb', classes: real, classWeights: mfb, ...on },
+        { id: 'mobilenet_v2+band-softmax', classes: real, ...on, gapLoss: band },
+        { id: 'mobilenet_v2+band-softmax+refine-auto', classes: real, ...on, reuse: 'mobilenet_v2+band-softmax', refine: 'auto' },
+        { id: 'mobilenet_v2+band-softmax+mfb', classes: real, classWeights: mfb, ...on, gapLoss: band },
+        { id: 'mobilenet_v2+band-softmax+mfb+refine-auto', classes: real, ...on, reuse: 'mobilenet_v2+band-softmax+mfb', refine: 'auto' },
+        { id: 'mobilenet_v2+void-class', classes: withVoid, ...on, voidAsClass: 'gap' },
+        { id: 'mobilenet_v2+void-ignored', classes: withVoid, classWeights: [...mfb.map(() => 1), 0], ...on, voidAsClass: 'gap' },
+        { id: 'mobilenet_v2+void-forbid', classes: withVoid, forbid: ['gap'], reuse: 'mobilenet_v2+void-class', ...on },
+      ];
+      if (!havePretrained) missing.push(`the MobileNetV2 weights (${WEIGHTS}; every camvid variant)`);
+      else {
+        await trainVariants(
+          variants.filter((v) => wanted(v.id) || variants.some((u) => u.reuse === v.id && wanted(u.id))),
+          path.join(runsDir, 'camvid'),
+          'camvid',
+          CAMVID_EPOCHS,
+          null,
+          (v, runDir) => evaluate(runDir, street.dir, street.test, real, v.forbid ?? [], null, v.refine, v.flips),
+          (v, m, t, epochs) => rows.push({ dataset: 'camvid', gap: 'real void', variant: v.id, ...m, trainSeconds: t, epochs }),
+        );
+      }
     }
   }
   if (missing.length) console.log(`not found, skipped: ${missing.map((m) => (m.startsWith('the ') ? m : `${path.join(SHARED, m)}`)).join('; ')}`);
