@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { netForward, type AnyNet } from '../src/nets/index.js';
 import { createAdamState, disposeAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
+import { trainingLoss } from '../src/losses/trainingLoss.js';
 import { nhwcToNchw } from '../src/util/layout.js';
 import { makeRng } from '../src/util/random.js';
 import { REFERENCE_N, REFERENCE_SIZE, referenceBatch, referenceHyper } from './reference.js';
@@ -39,7 +40,7 @@ export function writeCheckData(dir: string, net: AnyNet, lr: number): CheckData 
     return -1;
   });
   const adam = createAdamState(net.params);
-  const gapsegLoss = trainStep(net, adam, batch, referenceHyper(lr));
+  const gapsegLoss = trainStep(net, adam, batch, referenceHyper(lr), trainingLoss('none'));
   disposeAdamState(adam);
   const file = (name: string, data: Float32Array) => {
     fs.writeFileSync(path.join(dir, name), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));

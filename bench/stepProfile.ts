@@ -10,14 +10,15 @@ import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
 import { createUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { createAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
+import { trainingLoss } from '../src/losses/trainingLoss.js';
 import { referenceBatch, referenceHyper } from './reference.js';
 await initEngine({ ...engineOptionsFromEnv(), threads: Number(process.env.GAPSEG_THREADS) || 2 });
 const batch = referenceBatch();
 const hyper = referenceHyper(1e-3);
 const net = createUNet({ ...DEFAULT_UNET, numClasses: 2 }, 1);
 const adam = createAdamState(net.params);
-for (let i = 0; i < 3; i++) trainStep(net, adam, batch, hyper);
-const prof = await tf.profile(() => { trainStep(net, adam, batch, hyper); });
+for (let i = 0; i < 3; i++) trainStep(net, adam, batch, hyper, trainingLoss('none'));
+const prof = await tf.profile(() => { trainStep(net, adam, batch, hyper, trainingLoss('none')); });
 const want = process.argv.slice(2);
 let total = 0;
 for (const k of prof.kernels) {

@@ -24,6 +24,7 @@ import { checkAgreement, writeCheckData } from './peerCheck.js';
 import { kernelProfile, type KernelTime } from './kernelProfile.js';
 import { createAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
+import { trainingLoss } from '../src/losses/trainingLoss.js';
 import { lossTargets } from '../src/losses/crossEntropy.js';
 import { generateImage } from '../src/data/sample.js';
 import { VOID_INDEX } from '../src/data/classes.js';
@@ -78,16 +79,16 @@ async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, c
   const hyper = referenceHyper(LR);
   let net = createUNet(cfg, 1);
   let adam = createAdamState(net.params);
-  for (let i = 0; i < WARMUP; i++) trainStep(net, adam, batch, hyper);
+  for (let i = 0; i < WARMUP; i++) trainStep(net, adam, batch, hyper, trainingLoss('none'));
   const times: number[] = [];
   for (let i = 0; i < STEPS; i++) {
     const t0 = performance.now();
-    trainStep(net, adam, batch, hyper);
+    trainStep(net, adam, batch, hyper, trainingLoss('none'));
     times.push((performance.now() - t0) / 1000);
   }
   // Where one step's time goes, per kernel.
   const prof = await kernelProfile(() => {
-    trainStep(net, adam, batch, hyper);
+    trainStep(net, adam, batch, hyper, trainingLoss('none'));
   });
   profile = prof.byKernel;
   profileKernelCount = prof.calls;
@@ -113,7 +114,7 @@ async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, c
       xb.set(task.images.subarray(idx * S * S * 3, (idx + 1) * S * S * 3), b * S * S * 3);
       yb.set(task.labels.subarray(idx * S * S, (idx + 1) * S * S), b * S * S);
     }
-    curve.push(trainStep(net, adam, { n: N, height: S, width: S, images: xb, targets: lossTargets(yb, 2) }, hyper));
+    curve.push(trainStep(net, adam, { n: N, height: S, width: S, images: xb, targets: lossTargets(yb, 2) }, hyper, trainingLoss('none')));
   }
   const step = median(times);
   return {

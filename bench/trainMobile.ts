@@ -24,6 +24,7 @@ import { createNet, disposeNet, netForward, netSpecs, netValues } from '../src/n
 import { DEFAULT_MOBILE_UNET } from '../src/nets/mobilenetV2/unet.js';
 import { createAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
+import { trainingLoss } from '../src/losses/trainingLoss.js';
 import { REFERENCE_N, REFERENCE_SIZE, referenceBatch, referenceHyper } from './reference.js';
 import { checkAgreement, writeCheckData } from './peerCheck.js';
 import { kernelProfile, type KernelTime } from './kernelProfile.js';
@@ -50,11 +51,11 @@ async function benchGapseg(): Promise<Row & { convWeights: number; logitsShape: 
   const batch = referenceBatch();
   const hyper = referenceHyper(1e-3);
   const time = (phase: { trainEncoder: boolean; encoderLrScale: number }) => {
-    for (let i = 0; i < WARMUP; i++) trainStep(net, adam, batch, hyper, null, phase);
+    for (let i = 0; i < WARMUP; i++) trainStep(net, adam, batch, hyper, trainingLoss('none'), phase);
     const ts: number[] = [];
     for (let i = 0; i < STEPS; i++) {
       const t0 = performance.now();
-      trainStep(net, adam, batch, hyper, null, phase);
+      trainStep(net, adam, batch, hyper, trainingLoss('none'), phase);
       ts.push((performance.now() - t0) / 1000);
     }
     return median(ts);
@@ -73,7 +74,7 @@ async function benchGapseg(): Promise<Row & { convWeights: number; logitsShape: 
     if (i >= WARMUP) fwd.push((performance.now() - t0) / 1000);
   }
   // Where a step's and a forward pass's time go, per kernel.
-  const stepProfile = (await kernelProfile(() => void trainStep(net, adam, batch, hyper, null, { trainEncoder: true, encoderLrScale: 0.1 }))).byKernel;
+  const stepProfile = (await kernelProfile(() => void trainStep(net, adam, batch, hyper, trainingLoss('none'), { trainEncoder: true, encoderLrScale: 0.1 }))).byKernel;
   const forwardProfile = (await kernelProfile(() => netForward(net, x, false).dispose())).byKernel;
   x.dispose();
   const convWeights = netSpecs(CFG)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build gapseg's SIMD kernels (src/engine/simd/kernels.c) into the WebAssembly modules
-# embedded in src/engine/simd/kernelsWasm.ts. Needs clang and wasm-ld 16 or later with
+# embedded in src/generated/kernelsWasm.ts. Needs clang and wasm-ld 16 or later with
 # the wasm32 target, for relaxed SIMD (Debian: apt-get install clang-19 lld-19). The generated
 # file is committed, so users and CI need no compiler; test/simd.test.ts checks the embedded
 # modules are the build of the current source.
@@ -28,5 +28,5 @@ build shared --shared-memory "-matomics"
 build plain "" ""
 build shared-fma --shared-memory "-matomics -mrelaxed-simd -DGAPSEG_FMA"
 build plain-fma "" "-mrelaxed-simd -DGAPSEG_FMA"
-node scripts/embed-wasm.mjs "$out" src/engine/simd/kernelsWasm.ts "$src"
+node scripts/embed-wasm.mjs "$out" src/generated/kernelsWasm.ts "$src"
 rm -rf "$out"

@@ -5,7 +5,7 @@
  * predicted. The compute engine starts inside; errors in the input are GapsegErrors with a
  * one-line message.
  */
-export { train, type TrainOptions, type TrainResult, type CrfOptions } from './api/train.js';
+export { train, type TrainOptions, type TrainResult } from './api/train.js';
 export {
   openModel,
   type Model,
@@ -27,7 +27,7 @@ export type { RgbImage } from './data/decode.js';
 export type { OutputClass } from './predict/outputs.js';
 export type { ClassPolygons, Polygon, Ring, XY } from './predict/frontier.js';
 export type { StreamResult as PredictFilesResult } from './predict/stream.js';
-export type { EvalResult, ImageRow } from './metrics/evalRun.js';
+export type { EvalResult, ImageRow } from './evaluate/evalRun.js';
 export type { EvalReport } from './metrics/evaluate.js';
 export type { FrontierReport } from './metrics/frontierMetrics.js';
 export type { EpochRecord, ValidReport } from './train/loop.js';

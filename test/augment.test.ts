@@ -185,7 +185,7 @@ test('class balance: crops centred on a drawn class show a tiny object far more 
   assert.ok(balanced > 2 * uniform);
 });
 
-test('void crops: class-balanced crops also centre on void, as one more group drawn after the classes, exactly as a crop of the same sample with void as a class', () => {
+test('gap crops: class-balanced crops also centre on void, as one more group drawn after the classes, exactly as a crop of the same sample with void as a class', () => {
   // A 3x3 void patch in a 64x64 image, two classes elsewhere: uniform 16x16 crops seldom hold the void.
   const patch = (x: number, y: number) => (x >= 40 && x < 43 && y >= 10 && y < 13 ? VOID_INDEX : x < 32 ? 0 : 1);
   const sample = encodedSample(64, 64, patch);
@@ -195,7 +195,7 @@ test('void crops: class-balanced crops also centre on void, as one more group dr
   let withVoid = 0;
   let without = 0;
   for (let i = 0; i < 300; i++) {
-    const crop = augmentedCrop(sample, makeRng(2000 + i), { ...opts, voidCrops: true });
+    const crop = augmentedCrop(sample, makeRng(2000 + i), { ...opts, gapCrops: true });
     const fix = augmentedCrop(asClass, makeRng(2000 + i), opts);
     // Crops lie inside the image here, so the crop's only void is the patch.
     assert.deepEqual(crop.labels.map((c) => (c === VOID_INDEX ? 2 : c)), fix.labels, `crop ${i} is not the fix's crop`);
@@ -203,6 +203,6 @@ test('void crops: class-balanced crops also centre on void, as one more group dr
     if (augmentedCrop(sample, makeRng(2000 + i), opts).labels.includes(VOID_INDEX)) without++;
   }
   // A third of the crops are centred on the void patch (three groups drawn uniformly).
-  assert.ok(withVoid / 300 >= 0.3, `void crops hold the void ${withVoid / 300}`);
-  assert.ok(without < withVoid / 2, `class-only crops hold the void ${without / 300}, void crops ${withVoid / 300}`);
+  assert.ok(withVoid / 300 >= 0.3, `gap crops hold the void ${withVoid / 300}`);
+  assert.ok(without < withVoid / 2, `class-only crops hold the void ${without / 300}, gap crops ${withVoid / 300}`);
 });

@@ -765,7 +765,8 @@ test('damaged run folders: train --resume names config.json or checkpoint.bin an
   damaged('config.json whose crop does not fit the depth', 'config.json', (f) => json(f, (c) => (c.crop = 34)), /"crop" must be a multiple of 2\^depth/);
   damaged('config.json with broken classes', 'config.json', (f) => json(f, (c) => (c.classes = { classes: 'x' })), /"classes" must hold/);
   damaged('config.json with three class weights for two classes', 'config.json', (f) => json(f, (c) => (c.classWeights = [1, 2, 3])), /"classWeights" must be null or 2/);
-  damaged('config.json whose ramp gap loss has a broken dense CRF', 'config.json', (f) => json(f, (c) => (c.gapLoss = { kind: 'ramp', weight: 1, crf: { iterations: -1 } })), /"gapLoss" must be null/);
+  damaged('config.json with a gap loss of 7', 'config.json', (f) => json(f, (c) => (c.gapLoss = 7)), /"gapLoss" must be "softmax" or "none", not 7; the run folder is damaged/);
+  damaged('config.json of a gap loss gapseg no longer has', 'config.json', (f) => json(f, (c) => (c.gapLoss = { kind: 'ramp', weight: 1 })), /trained with the gap loss "ramp", which gapseg no longer has; start over with --force/);
   damaged('zero-byte checkpoint', 'checkpoint.bin', (f) => fs.writeFileSync(f, ''), /not a gapseg checkpoint/);
   damaged('truncated checkpoint', 'checkpoint.bin', (f) => fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 2000)), /checkpoint is truncated/);
   damaged('checkpoint with a flipped bit', 'checkpoint.bin', (f) => {

@@ -12,7 +12,7 @@ import { readLabel } from '../src/data/decode.js';
 import { writeSampleDataset, SAMPLE_CLASSES } from '../src/data/sample.js';
 import { boundaryF1, boundaryIoUCounts, classBoundary, countVoidValues, frontierInGap, frontierPixels } from '../src/metrics/boundary.js';
 import { addFrontierImage, emptyFrontierTotals, frontierImage, frontierReport, imageMeanBF } from '../src/metrics/frontierMetrics.js';
-import { evaluateDataset, formatReport } from '../src/metrics/evalRun.js';
+import { evaluateDataset, formatReport } from '../src/evaluate/evalRun.js';
 import { createUNet, DEFAULT_UNET } from '../src/nets/unet/unet.js';
 import { saveModel } from '../src/formats/modelFolder.js';
 import { openTfjsPredictor } from '../src/predict/model.js';

@@ -13,7 +13,6 @@ import { DEFAULT_DENSE_CRF, denseCrfSettings, refineDenseCrf as refineProbs } fr
 import { argmaxAllowed, planesOf } from '../src/predict/forbid.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { openModel } from '../src/index.js';
-import { DEFAULT_CRF_TARGETS, gapLossTerm } from '../src/losses/gapLoss.js';
 import { makeRng } from '../src/util/random.js';
 import { engine, errorLine, runCli, throwsUser, tmpDir, writePng } from './helpers.js';
 import { foreignModel, halves, readGrey, readNpy, saveTinyModel, writeTestImage } from './predictHelpers.js';
@@ -247,58 +246,4 @@ test('--refine and --crf refusals are one line with exit code 2', async () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(errorLine(r.stderr, r.stderr), pattern);
   }
-});
-
-test('the CRF-targets gap loss: nothing off the gap, weight x (p - q) / gap pixels inside it, q the mean field of --refine; no gap, no loss', async () => {
-  const [n, h, w, k] = [2, 12, 20, 2];
-  const { rgb: one, probs } = edgeCase(w, h, 8, 12);
-  const rgb = new Uint8Array(n * h * w * 3);
-  rgb.set(one, 0);
-  rgb.set(one, h * w * 3);
-  // Logits whose softmax is the edge case's probabilities; labels everywhere except a band x in 6..13.
-  const logits = new Float32Array(n * h * w * k);
-  const oneHot = new Float32Array(n * h * w * k);
-  for (let b = 0; b < n; b++) {
-    for (let i = 0; i < h * w; i++) {
-      const o = (b * h * w + i) * k;
-      logits[o + 1] = Math.log(probs[i * 2 + 1] / probs[i * 2]);
-      const x = i % w;
-      if (x < 6) oneHot[o] = 1;
-      else if (x > 13) oneHot[o + 1] = 1;
-    }
-  }
-  const cfg = { ...DEFAULT_CRF_TARGETS, weight: 0.7 };
-  const gap = gapLossTerm(cfg, { n, height: h, width: w, rgb, targets: { oneHot } });
-  const x = tf.tensor4d(logits, [n, h, w, k]);
-  const { value, grad } = gap.term(x);
-  const g = grad.dataSync();
-  const q = refineProbs({ width: w, height: h, rgb: one, probs, numClasses: 2 }, [0, 1], cfg);
-  const count = n * h * 8;
-  let want = 0;
-  for (let b = 0; b < n; b++) {
-    for (let i = 0; i < h * w; i++) {
-      const x0 = i % w;
-      const inGap = x0 >= 6 && x0 <= 13;
-      for (let c = 0; c < k; c++) {
-        const at = (b * h * w + i) * k + c;
-        const expected = inGap ? (0.7 * (probs[i * 2 + c] - q[i * 2 + c])) / count : 0;
-        assert.ok(Math.abs(g[at] - expected) < 1e-6, `gradient at ${b},${i},${c}: ${g[at]} vs ${expected}`);
-        if (inGap) want -= (0.7 * q[i * 2 + c] * Math.log(probs[i * 2 + c])) / count;
-      }
-    }
-  }
-  assert.ok(Math.abs(value - want) < 1e-4, `loss ${value} vs ${want}`);
-  // The targets pull the gap's frontier to the colour edge: class 1 gains left of x = 12 down to 8.
-  assert.ok(g[(0 * h * w + 9) * k + 1] < 0, 'class 1 is pushed up between the edge and the network frontier');
-  tf.dispose([x, grad]);
-  gap.dispose();
-  // All labelled: no loss, no gradient.
-  const full = new Float32Array(oneHot.length);
-  for (let i = 0; i < n * h * w; i++) full[i * k] = 1;
-  const none = gapLossTerm(cfg, { n, height: h, width: w, rgb, targets: { oneHot: full } });
-  const x2 = tf.tensor4d(logits, [n, h, w, k]);
-  const r = none.term(x2);
-  assert.equal(r.value, 0);
-  assert.ok(r.grad.dataSync().every((v) => v === 0));
-  tf.dispose([x2, r.grad]);
 });

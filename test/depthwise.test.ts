@@ -11,7 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { engine } from './helpers.js';
 import { maxRelDiff, onBackend } from './kernelHelpers.js';
 import { makeRng } from '../src/util/random.js';
-import { KERNELS_WASM } from '../src/engine/simd/kernelsWasm.js';
+import { KERNELS_WASM } from '../src/generated/kernelsWasm.js';
 import { DEFAULT_ROUTES, setKernelRoutes } from '../src/engine/routes.js';
 
 before(engine);

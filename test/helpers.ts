@@ -11,9 +11,11 @@ import { engineOptionsFromEnv, initEngine } from '../src/engine/engine.js';
 import { encodePng } from '../src/data/decode.js';
 import { GapsegError } from '../src/util/errors.js';
 
-// A run that names no network chooses one by what gapseg's cache holds: every test process gets
-// an empty cache of its own (tests that need one set theirs), so cached weights change nothing.
+// Tests never reach the internet: every test process gets an empty cache of its own, and the
+// weights' download location is a port where nothing listens (tests that download serve them
+// from 127.0.0.1 and set their own).
 process.env.GAPSEG_CACHE_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'gapseg-test-cache-'));
+process.env.GAPSEG_WEIGHTS_URL = 'http://127.0.0.1:9/tests-download-nothing/mobilenet_v2_1.0_224_quant.tflite';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The command as package.json's "bin" names it: what npx and an install link run. */

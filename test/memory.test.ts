@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { engine, tmpDir } from './helpers.js';
 import { createAdamState, disposeAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
+import { trainingLoss } from '../src/losses/trainingLoss.js';
 import { lossTargets } from '../src/losses/crossEntropy.js';
 import { DEFAULT_TRAIN, estimateTrainingBytes, netConfigOf, runTraining } from '../src/train/run.js';
 import { createNet, disposeNet } from '../src/nets/index.js';
@@ -26,7 +27,7 @@ function heapGrowthOfSteps(cfg: Parameters<typeof estimateTrainingBytes>[0], ste
   const adam = createAdamState(net.params);
   const n = cfg.batchSize * cfg.crop * cfg.crop;
   const batch = { n: cfg.batchSize, height: cfg.crop, width: cfg.crop, images: new Float32Array(n * 3).fill(0.3), targets: lossTargets(new Uint8Array(n).map((_, i) => i % 2), 2) };
-  for (let i = 0; i < steps; i++) trainStep(net, adam, batch, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  for (let i = 0; i < steps; i++) trainStep(net, adam, batch, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, trainingLoss('none'));
   const used = heap() - start;
   disposeNet(net);
   disposeAdamState(adam);

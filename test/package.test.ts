@@ -30,7 +30,7 @@ interface Run {
 function userEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    // `npm test` passes the repository's .npmrc (onnxruntime-node-install=skip) on as npm_config_*.
+    // `npm test` passes its own settings on as npm_config_*, and CI sets ONNXRUNTIME_NODE_INSTALL.
     if (k.startsWith('npm_') || k.startsWith('ONNXRUNTIME_NODE_INSTALL')) continue;
     env[k] = v;
   }
@@ -44,9 +44,9 @@ function userEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function run(cmd: string, args: string[], cwd: string, timeoutMs = 600_000): Promise<Run> {
+function run(cmd: string, args: string[], cwd: string, timeoutMs = 600_000, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd, env: userEnv() });
+    const child = spawn(cmd, args, { cwd, env: { ...userEnv(), ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -87,18 +87,20 @@ before(async () => {
   ortAtInstall = fs.existsSync(path.join(project, 'node_modules', 'onnxruntime-node', 'package.json'));
 });
 
-test('in the repository, after npm ci, npx gapseg runs the command package.json names', async () => {
+test('in the repository, once built, npx gapseg runs the command package.json names, and npm warns of no unknown setting', async () => {
   const r = await run('npx', ['gapseg', '--version'], ROOT);
   assert.equal(r.code, 0, detail(r));
   assert.match(r.stdout, /^gapseg \d+\.\d+\.\d+/);
+  assert.doesNotMatch(r.stderr, /Unknown (project|env|cli|user) config/);
 });
 
 test('the tarball holds the built library and command, the viewer page and the README, and nothing of the development tree', () => {
   for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/view/page/app.js', 'src/view/page/index.html', 'src/view/page/style.css']) {
     assert.ok(files.includes(f), `${f} missing from the tarball`);
   }
-  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; main: string; types: string; exports: Record<string, { types: string; import: string }> };
-  for (const f of [pkg.bin.gapseg, pkg.main, pkg.types, pkg.exports['.'].import, pkg.exports['.'].types]) assert.ok(files.includes(f.replace(/^\.\//, '')), `package.json names ${f}, which the tarball lacks`);
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; main: string; types: string; exports: Record<string, { types: string; default: string }>; scripts: Record<string, string> };
+  for (const f of [pkg.bin.gapseg, pkg.main, pkg.types, pkg.exports['.'].default, pkg.exports['.'].types]) assert.ok(files.includes(f.replace(/^\.\//, '')), `package.json names ${f}, which the tarball lacks`);
+  for (const hook of ['prepare', 'preinstall', 'install', 'postinstall']) assert.equal(pkg.scripts[hook], undefined, `the package runs no ${hook} script on its users' machines`);
   const stray = files.filter((f) => /^(test|bench|build|scratch|scripts|\.ci)\//.test(f) || (f.startsWith('src/') && !f.startsWith('src/view/page/') ) || (f.endsWith('.ts') && !f.endsWith('.d.ts')));
   assert.deepEqual(stray, [], 'development files in the tarball');
 });
@@ -118,7 +120,7 @@ test('installed offline, the package works without ONNX Runtime: npx gapseg runs
     await saveTinyModel(model);
     const ex = await run('npx', ['gapseg', 'export', model], project);
     assert.notEqual(ex.code, 0, detail(ex));
-    assert.match(errorLine(ex.stderr, detail(ex)), /needs ONNX Runtime: .*not installed; .*npm install onnxruntime-node --onnxruntime-node-install=skip/);
+    assert.match(errorLine(ex.stderr, detail(ex)), /needs ONNX Runtime: .*not installed; .*ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node/);
     await writeTestImage(path.join(project, 'tiny-in', 'a.png'), 40, 30, 1);
     // A current export (made here, where ONNX Runtime is installed): the installed gapseg cannot
     // run it, says so, and predicts with TensorFlow.js.
@@ -129,9 +131,10 @@ test('installed offline, the package works without ONNX Runtime: npx gapseg runs
     assert.match(pred.stderr, /^engine: TensorFlow\.js wasm/m);
     fs.rmSync(model, { recursive: true });
   }
-  // The README's route to ONNX Runtime's CPU build, offline.
-  const ort = await npmInstall(project, `onnxruntime-node@${version('onnxruntime-node')}`, '--onnxruntime-node-install=skip');
+  // The route the message names to ONNX Runtime's CPU build, offline: no npm warning on the way.
+  const ort = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `onnxruntime-node@${version('onnxruntime-node')}`], project, 600_000, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
   assert.equal(ort.code, 0, detail(ort));
+  assert.doesNotMatch(ort.stderr, /Unknown (project|env|cli|user) config/, detail(ort));
   assert.ok(fs.existsSync(path.join(project, 'node_modules', 'onnxruntime-node', 'package.json')));
 });
 
@@ -170,6 +173,43 @@ export const wrong: TrainOptions = { out: 'run', epoch: 3 };
   );
   const tsc = await run('npx', ['tsc', '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', 'typed.ts'], project);
   assert.equal(tsc.code, 0, `the shipped types do not check\n${detail(tsc)}`);
+});
+
+test('the library from a CommonJS project: require() on the Node versions package.json names, and a TypeScript file in CommonJS mode (module NodeNext) type-checks against the shipped types', async () => {
+  const engines = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  assert.ok((major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major > 22, `this Node.js (${process.version}) is outside ${engines}, the range with require() of ES modules`);
+  const cjs = path.join(project, 'cjs');
+  fs.mkdirSync(cjs, { recursive: true });
+  fs.writeFileSync(path.join(cjs, 'package.json'), JSON.stringify({ name: 'uses-gapseg-cjs', private: true, type: 'commonjs' }, null, 2));
+  fs.writeFileSync(
+    path.join(cjs, 'check.js'),
+    `const gapseg = require('gapseg');
+gapseg.train('no-such-folder', { out: 'x' }).catch((e) => {
+  console.log(JSON.stringify({ names: Object.keys(gapseg).sort(), version: gapseg.version(), refused: e instanceof gapseg.GapsegError ? e.message : String(e) }));
+});
+`,
+  );
+  const r = await run('node', ['check.js'], cjs);
+  assert.equal(r.code, 0, detail(r));
+  assert.equal(r.stderr, '', 'no warning on require()');
+  const out = JSON.parse(r.stdout.trim()) as { names: string[]; version: string; refused: string };
+  for (const n of ['train', 'openModel', 'exportModel', 'view', 'makeSample', 'GapsegError', 'version']) assert.ok(out.names.includes(n), `${n} not exported to require()`);
+  assert.match(out.refused, /no-such-folder: data set folder not found/);
+  fs.writeFileSync(
+    path.join(cjs, 'typed.ts'),
+    `import { openModel, type TrainOptions } from 'gapseg';
+const options: TrainOptions = { out: 'run', epochs: 1 };
+export async function classesOf(dir: string): Promise<string[]> {
+  const model = await openModel(dir);
+  model.close();
+  return model.classes.map((c) => c.name + String(options.epochs));
+}
+`,
+  );
+  // The project's own tsc: npx inside cjs/, a package of its own, would look for it there.
+  const tsc = await run(path.join(project, 'node_modules', '.bin', 'tsc'), ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', 'typed.ts'], cjs);
+  assert.equal(tsc.code, 0, `the shipped types do not check from a CommonJS module\n${detail(tsc)}`);
 });
 
 test('the README\'s TypeScript example type-checks against the shipped types and runs', async () => {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
 import { VOID_INDEX } from '../src/data/classes.js';
 import { encodePng } from '../src/data/decode.js';
-import { checkRefinement, FLIPS_GAIN, flipsSetting, REFINE_COST, refineCheckOf, refineSettings, type RefineCheck } from '../src/predict/refineCheck.js';
+import { checkRefinement, describeAuto, FLIPS_GAIN, flipsSetting, REFINE_COST, refineCheckOf, refineSettings, type RefineCheck } from '../src/predict/refineCheck.js';
 import type { PredictModel } from '../src/predict/pipeline.js';
 import { FLIP_VIEWS } from '../src/predict/flips.js';
 import { openModel } from '../src/index.js';
@@ -113,13 +113,15 @@ test('the refinement check averages flips where they raise the labelled accuracy
   assert.ok(FLIPS_GAIN > 0);
 });
 
-test("refine 'auto' follows the stored verdict; no check, or a damaged one, is refused in one line", () => {
+test("refine 'auto' follows the stored verdict; a model without a check is not refined, and the log says so; a damaged check is refused in one line", () => {
   const check = (refine: boolean): RefineCheck => ({ images: 3, pixels: 100, accuracy: 0.9, refinedAccuracy: refine ? 0.91 : 0.89, refine });
-  assert.deepEqual(refineSettings('auto', { source: 'm', refineCheck: check(true) }), DEFAULT_DENSE_CRF);
-  assert.equal(refineSettings('auto', { source: 'm', refineCheck: check(false) }), null);
-  assert.deepEqual(refineSettings(true, { source: 'm' }), DEFAULT_DENSE_CRF);
-  assert.equal(refineSettings(undefined, { source: 'm', refineCheck: check(true) }), null, 'no option, no refinement');
-  throwsUser(() => refineSettings('auto', { source: 'runs/old' }), 'runs/old: --refine auto needs the refinement check', 'use --refine crf or none');
+  assert.deepEqual(refineSettings('auto', { refineCheck: check(true) }), DEFAULT_DENSE_CRF);
+  assert.equal(refineSettings('auto', { refineCheck: check(false) }), null);
+  assert.deepEqual(refineSettings(true, {}), DEFAULT_DENSE_CRF);
+  assert.equal(refineSettings(false, { refineCheck: check(true) }), null, 'refine none');
+  assert.equal(refineSettings('auto', {}), null, 'no check, no refinement');
+  assert.match(describeAuto({ source: 'runs/old' }), /^note: runs\/old holds no refinement check .* --refine auto predicts without refinement; --refine crf refines$/);
+  assert.match(describeAuto({ source: 'm', refineCheck: check(true) }), /^refine check on 3 validation image\(s\).*\(stored with the model\)$/);
   assert.equal(refineCheckOf({}, 'f'), undefined);
   assert.deepEqual(refineCheckOf({ refineCheck: check(true) }, 'f'), check(true));
   throwsUser(() => refineCheckOf({ refineCheck: { ...check(true), refine: 'yes' } }, 'm/gapseg.json'), 'm/gapseg.json: its refineCheck', 'is damaged');
@@ -135,7 +137,7 @@ test("refine 'auto' follows the stored verdict; no check, or a damaged one, is r
   throwsUser(() => refineCheckOf({ refineCheck: { ...check(true), flips: true } }, 'm/gapseg.json'), 'm/gapseg.json: its refineCheck', 'flipsAccuracy, flipsRefinedAccuracy and flips go together');
 });
 
-test('gapseg train stores the check in the model; predict, eval, ONNX Runtime and the API follow it with --refine auto', async () => {
+test('gapseg train stores the check in the model; predict, eval, ONNX Runtime and the API follow it by default (--refine auto)', async () => {
   const data = tmpDir('gapseg-check-data-');
   fs.mkdirSync(path.join(data, 'images'));
   fs.mkdirSync(path.join(data, 'labels'));
@@ -167,13 +169,14 @@ test('gapseg train stores the check in the model; predict, eval, ONNX Runtime an
     assert.equal(p.code, 0, p.stderr);
     return p;
   };
-  const auto = await predict(run, 'auto', ['--refine', 'auto']);
+  const auto = await predict(run, 'auto', []);
   assert.match(auto.stderr, /refine check on 1 validation image.*\(stored with the model\)/);
+  await predict(run, 'auto-named', ['--refine', 'auto']);
   await predict(run, 'crf', ['--refine', 'crf']);
-  await predict(run, 'plain', []);
+  await predict(run, 'plain', ['--refine', 'none']);
   // What auto chose, asked for by hand.
   const chosen = [...(check.flips ? ['--flips'] : []), ...(check.refine ? ['--refine', 'crf'] : [])];
-  await predict(run, 'chosen', chosen);
+  await predict(run, 'chosen', chosen.length ? chosen : ['--refine', 'none']);
   const same = async (a: string, b: string) => {
     for (let i = 0; i < 5; i++) assert.deepEqual((await readGrey(path.join(run, a, 'labels', `img${i}.png`))).data, (await readGrey(path.join(run, b, 'labels', `img${i}.png`))).data, `${a} and ${b}, img${i}`);
   };
@@ -187,16 +190,17 @@ test('gapseg train stores the check in the model; predict, eval, ONNX Runtime an
     return n;
   };
   assert.ok((await differing('crf', 'plain')) > 0, 'refinement changes some labels here, so which way auto went shows');
-  await predict(run, 'flips', ['--flips']);
+  await predict(run, 'flips', ['--flips', '--refine', 'none']);
   const flipped = await differing('flips', 'plain');
   assert.ok(flipped > 0, '--flips changes some labels here too');
   await same('auto', 'chosen');
+  await same('auto', 'auto-named');
   // The check travels in the exported ONNX model's metadata.
   const ex = await runCli(['export', run]);
   assert.equal(ex.code, 0, ex.stderr);
   const onnx = path.join(run, 'model', 'model.onnx');
   await predict(onnx, 'onnx-auto', ['--refine', 'auto']);
-  await predict(onnx, 'onnx-chosen', chosen);
+  await predict(onnx, 'onnx-chosen', chosen.length ? chosen : ['--refine', 'none']);
   await same('onnx-auto', 'onnx-chosen');
   await same('onnx-chosen', 'chosen');
   const ev = await runCli(['eval', run, data, '--refine', 'auto', '--split', 'all', '--quiet']);
@@ -208,12 +212,14 @@ test('gapseg train stores the check in the model; predict, eval, ONNX Runtime an
     m.close();
   }
 
-  // A model without a check: --refine auto is refused, and --crf goes with crf only.
+  // A model without a check predicts unrefined under auto, and says so; --crf goes with crf only.
   const tiny = path.join(run, 'tiny');
   await saveTinyModel(tiny, { depth: 2, width: 4 });
-  const refused = await runCli(['predict', tiny, path.join(data, 'images'), '--out', path.join(run, 'x'), '--refine', 'auto']);
-  assert.equal(refused.code, 2, refused.stderr);
-  assert.match(errorLine(refused.stderr, refused.stderr), /tiny: --refine auto needs the refinement check/);
+  const unchecked = await runCli(['predict', tiny, path.join(data, 'images'), '--out', path.join(run, 'x'), '--quiet']);
+  assert.equal(unchecked.code, 0, unchecked.stderr);
+  assert.match(unchecked.stderr, /^note: .*tiny holds no refinement check .* predicts without refinement/m);
+  await runCli(['predict', tiny, path.join(data, 'images'), '--out', path.join(run, 'y'), '--quiet', '--refine', 'none']);
+  for (let i = 0; i < 5; i++) assert.deepEqual((await readGrey(path.join(run, 'x', 'labels', `img${i}.png`))).data, (await readGrey(path.join(run, 'y', 'labels', `img${i}.png`))).data);
   const stray = await runCli(['predict', run, path.join(data, 'images'), '--out', path.join(run, 'x'), '--refine', 'auto', '--crf', 'sigmaRGB=5']);
   assert.equal(stray.code, 2, stray.stderr);
   assert.match(errorLine(stray.stderr, stray.stderr), /--crf goes with --refine crf/);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tinyRun } from './viewFixtures.js';
 import { train } from '../src/index.js';
-import { renderReport, type ReportData } from '../src/view/report.js';
+import { renderReport, type ReportData } from '../src/report/report.js';
 import type { EpochRecord } from '../src/train/loop.js';
 
 /** Every resource reference of an HTML page that is not inline (data:) or a fragment. */

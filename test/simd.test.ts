@@ -15,10 +15,9 @@ import { engine, ROOT } from './helpers.js';
 import { simdKernels } from '../src/engine/simd/index.js';
 import { withKernelRoutes } from '../src/engine/routes.js';
 import { engineOptionsFromEnv } from '../src/engine/engine.js';
-import { KERNELS_SOURCE_SHA256, KERNELS_WASM } from '../src/engine/simd/kernelsWasm.js';
+import { KERNELS_SOURCE_SHA256, KERNELS_WASM } from '../src/generated/kernelsWasm.js';
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../src/engine/kernels/batchNormRelu.js';
 import { createTeam, ranges } from '../src/engine/simd/team.js';
-import { GATED_CRF } from '../src/losses/gatedCrf.js';
 import { CHANNEL_SUMS, RELU6_GRAD } from '../src/engine/kernels/gradients.js';
 import { makeRng } from '../src/util/random.js';
 
@@ -190,30 +189,6 @@ test('2x2 max-pool gradient, SIMD = JavaScript, with ties', () => {
   close(s[0], j[0], 0, 'dx');
   tf.dispose([x, y, dy]);
 });
-
-// Widths that are not multiples of 4 (row tails), offsets (0, dx < 4) whose pixel ranges
-// overlap within a vector, windows wider than the image, padding, 2 to 5 classes.
-for (const [shape, radius, logitScale] of [
-  [[2, 9, 11, 2], 3, 2],
-  [[1, 16, 13, 3], 5, 4],
-  [[3, 5, 6, 5], 7, 1],
-  [[1, 32, 32, 2], 5, 30],
-] as [number[], number, number][]) {
-  test(`Gated CRF loss, SIMD = JavaScript: ${shape.join('x')}, radius ${radius}, logits up to +-${logitScale}`, () => {
-    const [n, h, w, k] = shape;
-    const rng = makeRng(radius);
-    const logits = tf.tensor4d(Float32Array.from({ length: n * h * w * k }, () => (rng.next() * 2 - 1) * logitScale), [n, h, w, k]);
-    // Smooth colours with a step, so the colour weights span many magnitudes.
-    const image = tf.tensor4d(Float32Array.from({ length: n * h * w * 3 }, (_, i) => ((i / 3) % w < w / 2 ? 0.2 : 0.7) + 0.05 * rng.next()), [n, h, w, 3]);
-    const gate = tf.tensor3d(Float32Array.from({ length: n * h * w }, () => (rng.next() < 0.15 ? 0 : 1)), [n, h, w]);
-    const attrs = { weight: 0.3, radius, sigmaXY: 4, sigmaRGB: 0.1 };
-    const [s, j] = both(() => tf.engine().runKernel(GATED_CRF, { logits, image, gate }, attrs) as tf.Tensor[]);
-    assert.ok(j[0][0] > 0);
-    close(s[0], j[0], 1e-5, 'loss');
-    close(s[1], j[1], 1e-5, 'grad');
-    tf.dispose([logits, image, gate]);
-  });
-}
 
 test('channel concatenation and split, SIMD = JavaScript, and split inverts concat', () => {
   const a = values([2, 3, 5, 3], 12);

@@ -3,7 +3,7 @@
  * float32, uint8 or int8 whose expected outputs the test computes independently.
  */
 import * as flatbuffers from 'flatbuffers';
-import * as S from '../src/formats/tflite/schema.js';
+import * as S from '../src/generated/tfliteSchema.js';
 import type { Activation, Padding, TensorType } from '../src/formats/tflite/reader.js';
 
 export interface TensorSpec {

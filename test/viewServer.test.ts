@@ -67,7 +67,7 @@ test('binds to 127.0.0.1 by default and serves files under the folder', async ()
   assert.equal(page.status, 200);
   assert.match(page.body.toString(), /gapseg view/);
   assert.equal((await request('/app/vendor/tf-core.min.js', { method: 'HEAD' })).status, 200);
-  assert.equal((await request('/app/js/view/shared/layers.js')).status, 200);
+  assert.equal((await request('/app/js/draw/layers.js')).status, 200);
 });
 
 test('requests outside the folder are refused, however they are spelled', async () => {

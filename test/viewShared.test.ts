@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classOutline, isoLines, pathData } from '../src/view/shared/contour.js';
-import { VOID, argmaxDecision, classLayer, classLayerRect, decideClasses, imageMetrics, share, unsurePixels, voidLayer, voidLayerRect } from '../src/view/shared/layers.js';
-import { LabelHistory } from '../src/view/shared/paint.js';
-import { frontierLines } from '../src/view/shared/frontierLayer.js';
+import { classOutline, isoLines, pathData } from '../src/draw/contour.js';
+import { VOID, argmaxDecision, classLayer, classLayerRect, decideClasses, imageMetrics, share, unsurePixels, voidLayer, voidLayerRect } from '../src/draw/layers.js';
+import { LabelHistory } from '../src/view/page/paint.js';
+import { frontierLines } from '../src/draw/frontierLayer.js';
 import { addImage, emptyTotals, report } from '../src/metrics/evaluate.js';
 import { makeRng } from '../src/util/random.js';
 

@@ -107,20 +107,17 @@ test('the weights are downloaded once, checked, and then read from the cache', {
   }
 });
 
-test('gapseg train --encoder mobilenet_v2: offline with no weights, a crop not a multiple of 32, and encoder flags with the U-Net are one-line errors', async () => {
+test('gapseg train with no network option trains the pretrained MobileNetV2 U-Net: offline with no weights it is one line naming the file, the folder and --encoder unet; a crop not a multiple of 32 is rounded; encoder flags with the U-Net are refused', async () => {
   const dir = tmpDir();
   const data = path.join(dir, 'data');
   await makeSample(data, { images: 4 });
   const env = { GAPSEG_CACHE_DIR: path.join(dir, 'cache'), GAPSEG_WEIGHTS_URL: await deadUrl() };
-  const offline = await runCli(['train', data, '--out', path.join(dir, 'run'), '--encoder', 'mobilenet_v2', '--epochs', '1', '--crop', '64'], { env });
-  assert.notEqual(offline.code, 0);
+  const offline = await runCli(['train', data, '--out', path.join(dir, 'run'), '--epochs', '1', '--crop', '48'], { env });
+  assert.equal(offline.code, 1);
   const line = errorLine(offline.stderr, offline.stderr);
-  for (const s of [MOBILENET_V2_WEIGHTS.file, env.GAPSEG_CACHE_DIR, '--encoder-weights']) assert.ok(line.includes(s), `${line} names ${s}`);
+  for (const s of [MOBILENET_V2_WEIGHTS.file, env.GAPSEG_CACHE_DIR, '--encoder-weights', '--encoder unet']) assert.ok(line.includes(s), `${line} names ${s}`);
+  assert.match(offline.stderr, /^note: --crop 48 rounded to 64, a multiple of 32/m);
   assert.equal(fs.existsSync(path.join(dir, 'run', 'model')), false, 'no model is written');
-
-  const crop = await runCli(['train', data, '--out', path.join(dir, 'run2'), '--encoder', 'mobilenet_v2', '--crop', '48'], { env });
-  assert.equal(crop.code, 2);
-  assert.match(errorLine(crop.stderr, crop.stderr), /--crop 48 must be a multiple of 32/);
 
   const stray = await runCli(['train', data, '--out', path.join(dir, 'run3'), '--encoder', 'unet', '--freeze-epochs', '2'], { env });
   assert.equal(stray.code, 2);
@@ -131,30 +128,31 @@ test('gapseg train --encoder mobilenet_v2: offline with no weights, a crop not a
   assert.match(errorLine(missing.stderr, missing.stderr), /no\.tflite: encoder weights not found/);
 });
 
-test('a run that names no network gets the pretrained one where its weights are cached, else a U-Net, saying which', async () => {
-  const empty = tmpDir();
-  await withEnv({ GAPSEG_CACHE_DIR: empty }, async () => {
-    const none = chooseEncoder({ out: 'run' });
-    assert.equal(none.encoder, 'unet');
-    assert.ok(none.note?.startsWith('note: ') && none.note.includes(empty) && none.note.includes('--encoder mobilenet_v2'), String(none.note));
-    assert.deepEqual(chooseEncoder({ out: 'run', encoderWeights: 'w.tflite' }), { encoder: 'mobilenet_v2', note: null });
-    assert.deepEqual(chooseEncoder({ out: 'run', freezeEpochs: 2 }), { encoder: 'mobilenet_v2', note: null });
-  });
-  const weights = realWeights();
-  if (!weights) return;
-  const cache = tmpDir();
-  fs.copyFileSync(weights, path.join(cache, MOBILENET_V2_WEIGHTS.file));
-  await withEnv({ GAPSEG_CACHE_DIR: cache }, async () => {
-    const cached = chooseEncoder({ out: 'run' });
-    assert.equal(cached.encoder, 'mobilenet_v2');
-    assert.match(String(cached.note), /^note: the ImageNet-pretrained MobileNetV2 U-Net .*--encoder unet/);
-    assert.deepEqual(chooseEncoder({ out: 'run', depth: 3 }), { encoder: 'unet', note: null }, 'a U-Net option chooses the U-Net');
-    assert.deepEqual(chooseEncoder({ out: 'run', encoder: 'unet' }), { encoder: 'unet', note: null });
-    const odd = chooseEncoder({ out: 'run', crop: 100 });
-    assert.equal(odd.encoder, 'unet');
-    assert.match(String(odd.note), /--crop 100 is not a multiple of 32/);
-    // A damaged cached file is not the weights.
-    fs.writeFileSync(path.join(cache, MOBILENET_V2_WEIGHTS.file), 'damaged');
-    assert.equal(chooseEncoder({ out: 'run' }).encoder, 'unet');
-  });
+test('the network of a run: the pretrained MobileNetV2 U-Net unless the U-Net is named or a U-Net option given, on every machine', () => {
+  assert.equal(chooseEncoder({ out: 'run' }), 'mobilenet_v2');
+  assert.equal(chooseEncoder({ out: 'run', crop: 100 }), 'mobilenet_v2');
+  assert.equal(chooseEncoder({ out: 'run', encoder: 'unet' }), 'unet');
+  assert.equal(chooseEncoder({ out: 'run', depth: 3 }), 'unet', 'a U-Net option chooses the U-Net');
+  assert.equal(chooseEncoder({ out: 'run', width: 8 }), 'unet');
+});
+
+test('gapseg train with no network option downloads the weights on first use, with progress, and reads the cache after', { skip: noRealWeights() }, async () => {
+  const dir = tmpDir();
+  const data = path.join(dir, 'data');
+  await makeSample(data, { images: 4, size: 64 });
+  const server = await serve(fs.readFileSync(realWeights()!));
+  try {
+    const env = { GAPSEG_CACHE_DIR: path.join(dir, 'cache'), GAPSEG_WEIGHTS_URL: server.url };
+    const args = (run: string) => ['train', data, '--out', path.join(dir, run), '--epochs', '1', '--crop', '32', '--batch', '2', '--threads', '1'];
+    const first = await runCli(args('run1'), { env });
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /^note: downloading the ImageNet MobileNetV2 weights/m);
+    assert.match(first.stderr, /^model: U-Net decoder \(128-64-48-32-16\) on a MobileNetV2 encoder/m);
+    const second = await runCli(args('run2'), { env });
+    assert.equal(second.code, 0, second.stderr);
+    assert.doesNotMatch(second.stderr, /downloading/);
+    assert.equal(server.requests(), 1, 'the second run reads the cache');
+  } finally {
+    await server.close();
+  }
 });

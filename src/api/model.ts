@@ -15,7 +15,7 @@ import type { OutputClass } from '../predict/outputs.js';
 import { labelValues } from '../predict/outputs.js';
 import { predictImage, predictModel } from '../predict/pipeline.js';
 import type { DenseCrfParams, RefineOption } from '../crf/denseCrf.js';
-import { describeRefineCheck, flipsSetting, refineSettings, withFlips, type RefineCheck } from '../predict/refineCheck.js';
+import { describeAuto, flipsSetting, refineSettings, withFlips, type RefineCheck } from '../predict/refineCheck.js';
 import { allowedClasses } from '../predict/forbid.js';
 import { frontierPolygons, uncertaintyMask, type ClassPolygons } from '../predict/frontier.js';
 import { predictStream, type StreamResult } from '../predict/stream.js';
@@ -24,7 +24,7 @@ import { parseShard, selectShard } from '../predict/shard.js';
 import { channelsFromFlag, readChannelFile, type ChannelClass } from '../predict/foreign.js';
 import type { InputOptions } from '../predict/onnxPredictor.js';
 import { DEFAULT_BF_TOLERANCE, DEFAULT_BIOU_DILATION } from '../metrics/boundary.js';
-import { evaluateDataset, type EvalResult } from '../metrics/evalRun.js';
+import { evaluateDataset, type EvalResult } from '../evaluate/evalRun.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
 
 /** How to open a model; the foreign-model options are for ONNX files trained elsewhere. */
@@ -50,7 +50,7 @@ export interface PredictOptions {
   frontier?: boolean;
   /** Also mark the pixels whose top probability is below this (0..1). */
   uncertainty?: number;
-  /** Refine the probabilities with the dense CRF (true: its defaults); every output then comes from them. */
+  /** Refinement: 'auto' (default) as the model's refinement check says, true or DenseCrfParams to refine with the dense CRF, false for the network alone; every output then comes from the result. */
   refine?: RefineOption;
   /** Average the network's scores over the four flips of each window (default: as refine 'auto' decides, else no). */
   flips?: boolean;
@@ -89,7 +89,7 @@ export interface PredictFilesOptions {
   /** Write the frontier as SVG and GeoJSON polygons. */
   frontier?: boolean;
   uncertainty?: number;
-  /** Refine every prediction with the dense CRF (true: its defaults) before writing it. */
+  /** Refinement as in predict: 'auto' (default), true or CRF settings, false. */
   refine?: RefineOption;
   /** Average the network's scores over the four flips of each window (default: as refine 'auto' decides, else no). */
   flips?: boolean;
@@ -114,7 +114,7 @@ export interface EvaluateOptions {
   /** With makeGap: how uneven, 0 (default) to 1, as `train --gap-uneven` makes them. */
   gapUneven?: number;
   forbid?: (string | number)[];
-  /** Evaluate the dense CRF's refined predictions (true: its defaults). */
+  /** Refinement as in predict: 'auto' (default), true or CRF settings, false. */
   refine?: RefineOption;
   /** Average the network's scores over the four flips of each window (default: as refine 'auto' decides, else no). */
   flips?: boolean;
@@ -226,9 +226,10 @@ async function decodeInput(image: ImageInput, limits: DecodeLimits | undefined):
 /** The predictor and dense CRF settings for the refine and flips options, saying which way 'auto' went and why. */
 function refined(o: { refine?: RefineOption; flips?: boolean }, p: Predictor, log: (line: string) => void): { p: Predictor; crf: DenseCrfParams | null } {
   if (o.flips !== undefined && typeof o.flips !== 'boolean') throw new GapsegError(`flips must be true or false, not ${JSON.stringify(o.flips)}`, 2);
-  const crf = refineSettings(o.refine, p);
-  if (o.refine === 'auto' && p.refineCheck) log(`${describeRefineCheck(p.refineCheck)} (stored with the model)`);
-  return { p: withFlips(p, flipsSetting(o.refine, p, o.flips)), crf };
+  const refine = o.refine ?? 'auto';
+  const crf = refineSettings(refine, p);
+  if (refine === 'auto') log(describeAuto(p));
+  return { p: withFlips(p, flipsSetting(refine, p, o.flips)), crf };
 }
 
 function modelOf(p: Predictor, source: string, log: (line: string) => void): Model {

@@ -5,25 +5,16 @@ import { GapsegError } from '../util/errors.js';
 import { parseClassesFlag, type ClassDescription } from '../data/classes.js';
 import { DEFAULT_TRAIN, resolveClasses, runTraining, type RunResult, type TrainConfig, type TrainObserver } from '../train/run.js';
 import type { EpochRecord } from '../train/loop.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP, DEFAULT_BAND, type GapLossConfig } from '../losses/gapLoss.js';
-import { DEFAULT_DENSE_CRF } from '../crf/denseCrf.js';
+import { GAP_LOSSES, type GapLoss } from '../losses/trainingLoss.js';
 import type { RefineCheck } from '../predict/refineCheck.js';
-import { reportObserver } from '../view/runReport.js';
+import { reportObserver } from '../report/runReport.js';
 import { startEngine } from './engine.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
-import { cacheDir, cachedMobileNetV2Weights, mobileNetV2WeightsFile } from './weights.js';
+import { mobileNetV2WeightsFile } from './weights.js';
 import { DEFAULT_FINE_TUNE } from '../train/loop.js';
 import { netKind, type NetConfig } from '../nets/index.js';
 import { modelDirOf, readModelMeta } from '../formats/modelFolder.js';
 import { readRunConfig } from '../train/runConfig.js';
-
-/** Settings of the Gated CRF gap loss (any left out take their defaults). */
-export interface CrfOptions {
-  weight?: number;
-  radius?: number;
-  sigmaXY?: number;
-  sigmaRGB?: number;
-}
 
 /** How to train; every option is the `gapseg train` flag of the same name (camelCase). */
 export interface TrainOptions {
@@ -47,7 +38,7 @@ export interface TrainOptions {
   weightDecay?: number;
   /** Loss weight per class, in class order. */
   classWeights?: number[];
-  /** The network: 'unet', a U-Net trained from scratch, or 'mobilenet_v2', a U-Net decoder on an ImageNet-pretrained MobileNetV2, fine-tuned; unset: see chooseEncoder. */
+  /** The network: 'mobilenet_v2' (default), a U-Net decoder on an ImageNet-pretrained MobileNetV2, fine-tuned, or 'unet', a U-Net trained from scratch (naming depth or width chooses it too). */
   encoder?: 'unet' | 'mobilenet_v2';
   /** The MobileNetV2 .tflite file (default: gapseg's cache, downloaded there when missing). */
   encoderWeights?: string;
@@ -67,21 +58,8 @@ export interface TrainOptions {
   augment?: boolean;
   /** Share of crops centred on a pixel of a randomly drawn class. */
   classBalance?: number;
-  /** A loss on the unlabelled gap: 'crf' pulls nearby pixels of similar colour to the same class; 'crf-targets' trains the gap towards the dense CRF of the prediction; 'mean-teacher' towards a weight-averaged copy's confident predictions; 'uncertain' towards even odds; 'ramp' towards targets passing from one side's class to the other's halfway across; 'band' trains a band output (kept out of the classes) on where the gap lies. */
-  gapLoss?: 'none' | 'crf' | 'crf-targets' | 'mean-teacher' | 'uncertain' | 'ramp' | 'band';
-  crf?: CrfOptions;
-  /** With gapLoss 'mean-teacher': its weight relative to the cross-entropy. */
-  teacherWeight?: number;
-  /** With gapLoss 'uncertain': its weight relative to the cross-entropy. */
-  uncertainWeight?: number;
-  /** With gapLoss 'ramp': its weight relative to the cross-entropy. */
-  rampWeight?: number;
-  /** With gapLoss 'ramp': pass its targets through the dense CRF of `refine` over the crop's colours. */
-  rampCrf?: boolean;
-  /** With gapLoss 'band': its weight relative to the cross-entropy. */
-  bandWeight?: number;
-  /** With gapLoss 'band': put the band logit in the classes' softmax during training (the void-as-a-class loss; the band stays out of the saved model). */
-  bandSoftmax?: boolean;
+  /** What the loss does with the gap: 'softmax' (default) trains it as one more output in the softmax, left out of the saved model; 'none' leaves it out of the loss. */
+  gapLoss?: GapLoss;
   /** Compute threads (default: all cores, at most 8). */
   threads?: number;
   /** Start from the weights of this run or model folder (its network, classes and input normalisation; its run's crop, batch, rate, scale, gap and tile unless given): refine a model, e.g. once more labels are painted. */
@@ -136,13 +114,6 @@ const RANGES: [keyof TrainOptions, string, number, number][] = [
   ['encoderLrDiv', 'encoder-lr-div', 1, 1e6],
 ];
 const INTEGERS = new Set(['freezeEpochs', 'crop', 'batch', 'epochs', 'depth', 'width', 'makeGap', 'tile', 'seed', 'maxPixels', 'stopAfterEpochs']);
-const CRF_RANGES: [keyof CrfOptions, string, number, number][] = [
-  ['weight', 'crf-weight', 0, 1000],
-  ['radius', 'crf-radius', 1, 32],
-  ['sigmaXY', 'crf-sigma-xy', 0.1, 1000],
-  ['sigmaRGB', 'crf-sigma-rgb', 0.001, 10],
-];
-
 function checkNumber(value: unknown, flag: string, lo: number, hi: number, integer: boolean): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
@@ -151,44 +122,11 @@ function checkNumber(value: unknown, flag: string, lo: number, hi: number, integ
   if (value < lo || value > hi) throw new GapsegError(`--${flag} must be between ${lo} and ${hi}, got ${value}`, 2);
 }
 
-/** The gap losses whose only option is their weight: the option, its flag, the kind and its settings. */
-const KIND_WEIGHTS: ['teacherWeight' | 'uncertainWeight' | 'rampWeight' | 'bandWeight', string, GapLossConfig['kind'], GapLossConfig][] = [
-  ['teacherWeight', 'teacher-weight', 'mean-teacher', DEFAULT_MEAN_TEACHER],
-  ['uncertainWeight', 'uncertain-weight', 'uncertain', DEFAULT_UNCERTAIN],
-  ['rampWeight', 'ramp-weight', 'ramp', DEFAULT_RAMP],
-  ['bandWeight', 'band-weight', 'band', DEFAULT_BAND],
-];
-
-/** The gap loss of the options (null: cross-entropy on labelled pixels only). */
-function gapLossOf(o: TrainOptions): GapLossConfig | null {
-  const kind = o.gapLoss ?? 'none';
-  if (kind !== 'none' && kind !== 'crf' && kind !== 'crf-targets' && kind !== 'mean-teacher' && kind !== 'uncertain' && kind !== 'ramp' && kind !== 'band') {
-    throw new GapsegError(`--gap-loss must be none, crf, crf-targets, mean-teacher, uncertain, ramp or band, got "${String(kind)}"`, 2);
-  }
-  for (const [key, flag, owner] of KIND_WEIGHTS) {
-    checkNumber(o[key], flag, 0, 1000, false);
-    if (o[key] !== undefined && kind !== owner) throw new GapsegError(`--${flag} needs --gap-loss ${owner}`, 2);
-  }
-  if (o.rampCrf !== undefined && kind !== 'ramp') throw new GapsegError('--ramp-crf needs --gap-loss ramp', 2);
-  if (o.bandSoftmax !== undefined && kind !== 'band') throw new GapsegError('--band-softmax needs --gap-loss band', 2);
-  const crf = o.crf ?? {};
-  for (const [key, flag, lo, hi] of CRF_RANGES) checkNumber(crf[key], flag, lo, hi, key === 'radius');
-  // The Gated CRF takes every --crf-* option; crf-targets only the weight (its kernels are the
-  // dense CRF's of predict --refine, in RGB 0..255); none, mean-teacher, uncertain, ramp and band none of them.
-  const takes: (keyof CrfOptions)[] = kind === 'crf' ? CRF_RANGES.map(([key]) => key) : kind === 'crf-targets' ? ['weight'] : [];
-  const stray = CRF_RANGES.find(([key]) => crf[key] !== undefined && !takes.includes(key));
-  if (stray) {
-    const owners = stray[0] === 'weight' ? 'crf or crf-targets' : 'crf';
-    throw new GapsegError(kind === 'none' ? `--${stray[1]} needs --gap-loss crf` : `--${stray[1]} goes with --gap-loss ${owners}, not ${kind}`, 2);
-  }
-  if (kind === 'none') return null;
-  const own = KIND_WEIGHTS.find(([, , owner]) => owner === kind);
-  if (own) {
-    const weight = o[own[0]];
-    return { ...own[3], ...(weight !== undefined ? { weight } : {}), ...(kind === 'ramp' && o.rampCrf ? { crf: DEFAULT_DENSE_CRF } : {}), ...(kind === 'band' && o.bandSoftmax ? { softmax: true } : {}) };
-  }
-  if (kind === 'crf-targets') return { ...DEFAULT_CRF_TARGETS, ...(crf.weight !== undefined ? { weight: crf.weight } : {}) };
-  return { ...DEFAULT_CRF, ...Object.fromEntries(Object.entries(crf).filter(([, v]) => v !== undefined)), kind: 'crf' };
+/** The gap loss of the options. */
+function gapLossOf(o: TrainOptions): GapLoss {
+  const gap = o.gapLoss ?? DEFAULT_TRAIN.gapLoss;
+  if (!GAP_LOSSES.includes(gap)) throw new GapsegError(`--gap-loss must be ${GAP_LOSSES.join(' or ')}, got "${String(gap)}"`, 2);
+  return gap;
 }
 
 /** The class description the options name, or null to look beside the data. */
@@ -202,20 +140,23 @@ function classesOf(o: TrainOptions): { classes: ClassDescription | null; file: s
 }
 
 /**
- * The network of a run that names none: the pretrained MobileNetV2 U-Net where its weights are
- * at hand (named, or in the cache) and no U-Net option is given, else a U-Net from scratch;
- * with a note saying which and why (null when the options chose).
+ * The network of a run: the one it refines (--init-from), the one named, a U-Net where a U-Net
+ * option is given, else the ImageNet-pretrained MobileNetV2 U-Net, whose weights are fetched on
+ * first use: the same command trains the same network on every machine.
  */
-export function chooseEncoder(o: TrainOptions): { encoder: 'unet' | 'mobilenet_v2'; note: string | null } {
-  if (o.initFrom !== undefined) return { encoder: netKind(startModel(o.initFrom).net) === 'unet' ? 'unet' : 'mobilenet_v2', note: null };
-  if (o.encoder !== undefined) return { encoder: o.encoder, note: null };
-  if (o.encoderWeights !== undefined || o.freezeEpochs !== undefined || o.encoderLrDiv !== undefined) return { encoder: 'mobilenet_v2', note: null };
-  if (o.depth !== undefined || o.width !== undefined) return { encoder: 'unet', note: null };
-  const crop = o.crop ?? DEFAULT_TRAIN.crop;
-  if (crop % 32 !== 0) return { encoder: 'unet', note: `note: a U-Net from scratch, as --crop ${crop} is not a multiple of 32 (--encoder mobilenet_v2, the pretrained network, needs one)` };
-  const cached = cachedMobileNetV2Weights();
-  if (!cached) return { encoder: 'unet', note: `note: a U-Net from scratch, as no MobileNetV2 weights are in ${cacheDir()}; --encoder mobilenet_v2 downloads them once and learns real photos from far fewer images` };
-  return { encoder: 'mobilenet_v2', note: `note: the ImageNet-pretrained MobileNetV2 U-Net (weights in ${cached}); --encoder unet for a U-Net from scratch` };
+export function chooseEncoder(o: TrainOptions): 'unet' | 'mobilenet_v2' {
+  if (o.initFrom !== undefined) return netKind(startModel(o.initFrom).net) === 'unet' ? 'unet' : 'mobilenet_v2';
+  if (o.encoder !== undefined) return o.encoder;
+  if (o.depth !== undefined || o.width !== undefined) return 'unet';
+  return 'mobilenet_v2';
+}
+
+/** The crop side rounded to the network's multiple (at least one multiple), with a note when it moved. */
+function roundCrop(crop: number, multiple: number, why: string, note: (line: string) => void): number {
+  if (crop % multiple === 0) return crop;
+  const rounded = Math.max(multiple, Math.round(crop / multiple) * multiple);
+  note(`note: --crop ${crop} rounded to ${rounded}, a multiple of ${multiple} (${why})`);
+  return rounded;
 }
 
 /** The model a run refines (--init-from): its folder and what it holds. */
@@ -253,33 +194,32 @@ function initFromSettings(from: string, o: TrainOptions, classes: ClassDescripti
   return { initFrom: m.dir, decoderWidths: (m.net as { decoderWidths: number[] }).decoderWidths };
 }
 
-/** The run's full settings from the options (checked as `gapseg train` checks its flags). */
-export function trainConfig(dataset: string, options: TrainOptions): TrainConfig {
+/** The run's full settings from the options (checked as `gapseg train` checks its flags); `note` hears what was adjusted. */
+export function trainConfig(dataset: string, options: TrainOptions, note: (line: string) => void = () => undefined): TrainConfig {
   const o: TrainOptions = options.initFrom !== undefined ? ({ ...refineDefaults(options.initFrom), ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as TrainOptions) : options;
   for (const [key, flag, lo, hi] of RANGES) checkNumber(o[key], flag, lo, hi, INTEGERS.has(key));
   checkNumber(o.seed, 'seed', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
   if (o.maxPixels !== undefined && !(Number.isInteger(o.maxPixels) && o.maxPixels >= 1)) throw new GapsegError('--max-pixels must be at least 1', 2);
-  const encoder = chooseEncoder(o).encoder;
+  const encoder = chooseEncoder(o);
   if (encoder !== 'unet' && encoder !== 'mobilenet_v2') throw new GapsegError(`--encoder must be unet or mobilenet_v2, not "${String(encoder)}"`, 2);
   const mobile = encoder === 'mobilenet_v2';
   if (!mobile) {
     const stray = (['encoderWeights', 'freezeEpochs', 'encoderLrDiv'] as const).find((k) => o[k] !== undefined);
     if (stray) throw new GapsegError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --encoder mobilenet_v2`, 2);
   }
-  const depth = o.depth ?? DEFAULT_TRAIN.depth;
-  const crop = o.crop ?? DEFAULT_TRAIN.crop;
-  if (mobile && crop % 32 !== 0) throw new GapsegError(`--crop ${crop} must be a multiple of 32 for the MobileNetV2 encoder (its deepest features are at stride 32)`, 2);
-  if (!mobile && crop % 2 ** depth !== 0) throw new GapsegError(`--crop ${crop} must be a multiple of ${2 ** depth} (2^depth) so the U-Net levels line up`, 2);
   const gapLoss = gapLossOf(o);
   const given = classesOf(o);
   const { classes, source } = resolveClasses(path.resolve(dataset), given.classes, given.file);
+  const from = o.initFrom !== undefined ? initFromSettings(o.initFrom, o, classes) : {};
+  const depth = from.depth ?? o.depth ?? DEFAULT_TRAIN.depth;
+  const crop = mobile
+    ? roundCrop(o.crop ?? DEFAULT_TRAIN.crop, 32, "the MobileNetV2 encoder's deepest features are at stride 32", note)
+    : roundCrop(o.crop ?? DEFAULT_TRAIN.crop, 2 ** depth, `2^depth, so that the U-Net's ${depth} levels line up`, note);
   const weights = o.classWeights ?? [];
   if (weights.length > 0 && (weights.length !== classes.classes.length || weights.some((w) => !(typeof w === 'number' && w >= 0)))) {
     throw new GapsegError(`--class-weights needs ${classes.classes.length} non-negative numbers (one per class: ${classes.classes.map((c) => c.name).join(', ')})`, 2);
   }
   const noAugment = o.augment === false;
-  const from = o.initFrom !== undefined ? initFromSettings(o.initFrom, o, classes) : {};
-  if (from.depth !== undefined && crop % 2 ** from.depth !== 0) throw new GapsegError(`--crop ${crop} must be a multiple of ${2 ** from.depth} for the U-Net of ${o.initFrom}`, 2);
   return {
     ...DEFAULT_TRAIN,
     dataset: path.resolve(dataset),
@@ -308,7 +248,7 @@ export function trainConfig(dataset: string, options: TrainOptions): TrainConfig
     tile: o.tile ?? DEFAULT_TRAIN.tile,
     augment: {
       ...(noAugment ? { scaleRange: [1, 1] as [number, number], flipRotate: false, brightness: 0, contrast: 0 } : DEFAULT_TRAIN.augment),
-      classBalance: o.classBalance ?? 0,
+      classBalance: o.classBalance ?? DEFAULT_TRAIN.augment.classBalance,
     },
     gapLoss,
     ...(o.maxPixels !== undefined ? { maxPixels: o.maxPixels } : {}),
@@ -324,9 +264,7 @@ export async function train(dataset: string, options: TrainOptions): Promise<Tra
   checkNumber(options.stopAfterEpochs, 'stop-after-epochs', 1, 100000, true);
   const out = path.resolve(options.out);
   // With resume the run keeps its own settings: only the data set is checked against them.
-  const config = options.resume ? null : trainConfig(dataset, options);
-  const choice = options.resume ? null : chooseEncoder(options).note;
-  if (choice) log(choice);
+  const config = options.resume ? null : trainConfig(dataset, options, log);
   if (config?.encoder === 'mobilenet_v2' && !config.initFrom) config.encoderWeights = await mobileNetV2WeightsFile(options.encoderWeights, log, progressCallbacks(options.onProgress));
   await startEngine(options.threads, log);
   const observers: TrainObserver[] = [];

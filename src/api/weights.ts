@@ -53,16 +53,6 @@ async function download(url: string, target: string, progress: ProgressFactory |
   await writeFileAtomic(target, bytes);
 }
 
-/** The cached MobileNetV2 weights file when it is there and intact, else null. */
-export function cachedMobileNetV2Weights(): string | null {
-  const cached = path.join(cacheDir(), MOBILENET_V2_WEIGHTS.file);
-  try {
-    return sha256(fs.readFileSync(cached)) === MOBILENET_V2_WEIGHTS.sha256 ? cached : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The MobileNetV2 weights file to train from: `given` (checked to exist), else the cached copy,
  * else downloaded into the cache (GAPSEG_WEIGHTS_URL overrides the location, e.g. a mirror).
@@ -93,7 +83,7 @@ export async function mobileNetV2WeightsFile(given: string | undefined, log: (li
   } catch (e) {
     const why = (e as Error).cause ? `${(e as Error).message}: ${((e as Error).cause as Error).message ?? (e as Error).cause}` : (e as Error).message;
     throw new GapsegError(
-      `the MobileNetV2 weights could not be downloaded from ${url} (${why}); get ${MOBILENET_V2_WEIGHTS.file} (SHA-256 ${MOBILENET_V2_WEIGHTS.sha256}) and put it in ${dir}, or pass --encoder-weights <file>`,
+      `the MobileNetV2 weights could not be downloaded from ${url} (${why}); get ${MOBILENET_V2_WEIGHTS.file} (SHA-256 ${MOBILENET_V2_WEIGHTS.sha256}) and put it in ${dir}, or pass --encoder-weights <file>, or train a U-Net from scratch with --encoder unet`,
     );
   }
   return cached;

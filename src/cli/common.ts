@@ -32,7 +32,7 @@ export function log(line: string): void {
 
 /** --refine, --crf and --flips, shared by predict and eval. */
 export const REFINE_OPTIONS: OptionSpec[] = [
-  { name: 'refine', type: 'string', placeholder: 'crf|auto|none', help: 'refine the probabilities with a dense CRF over the image colours (crf), or as the model\'s refinement check on its validation images says: flip averaging where it raised their accuracy, the CRF where it was harmless (auto)', default: 'none' },
+  { name: 'refine', type: 'string', placeholder: 'crf|auto|none', help: 'auto: as the model\'s refinement check on its validation images says (flip averaging where it raised their accuracy, the dense CRF where it was harmless); crf: always refine with a dense CRF over the image colours; none: the network alone', default: 'auto' },
   { name: 'flips', type: 'boolean', help: 'average the network over the four flips of each window (4x its time; with --refine auto: as the check says, unless given)' },
   { name: 'crf', type: 'list', placeholder: 'key=value', help: `dense CRF settings over the defaults, e.g. sigmaRGB=8,iterations=10 (${Object.entries(DEFAULT_DENSE_CRF).map(([k, v]) => `${k}=${v}`).join(', ')})` },
 ];
@@ -43,12 +43,12 @@ export function flipsOption(p: Parsed): true | undefined {
 }
 
 /** The API's refine option from --refine and --crf. */
-export function refineOption(p: Parsed): RefineOption | undefined {
-  const kind = str(p, 'refine') ?? 'none';
+export function refineOption(p: Parsed): RefineOption {
+  const kind = str(p, 'refine') ?? 'auto';
   const settings = list(p, 'crf');
   if (kind !== 'crf' && kind !== 'auto' && kind !== 'none') throw new GapsegError(`--refine must be crf, auto or none, not "${kind}"`, 2);
   if (kind !== 'crf' && settings.length) throw new GapsegError('--crf goes with --refine crf', 2);
-  if (kind === 'none') return undefined;
+  if (kind === 'none') return false;
   if (kind === 'auto') return 'auto';
   const o: Record<string, number> = {};
   for (const s of settings) {

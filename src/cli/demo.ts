@@ -12,7 +12,7 @@ import { progressBars } from './progress.js';
 import { makeSample } from '../api/sample.js';
 import { train } from '../api/train.js';
 import { openModel } from '../api/model.js';
-import { formatReport } from '../metrics/evalRun.js';
+import { formatReport } from '../evaluate/evalRun.js';
 import { readSplitList } from '../data/dataset.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
@@ -48,14 +48,13 @@ export async function demoCommand(p: Parsed): Promise<number> {
   const seed = num(p, 'seed');
   log(`generating the sample data set in ${dataDir}`);
   await makeSample(dataDir, { images: num(p, 'images'), seed });
-  const result = await train(dataDir, { out: runDir, force: true, crop: 96, batch: 8, epochs: num(p, 'epochs'), lr: 5e-3, depth: 3, width: 8, seed, tile: 256, threads: given(p, 'threads'), onProgress, log });
+  const result = await train(dataDir, { out: runDir, force: true, crop: 96, batch: 8, epochs: num(p, 'epochs'), lr: 5e-3, encoder: 'unet', depth: 3, width: 8, seed, tile: 256, threads: given(p, 'threads'), onProgress, log });
   const model = await openModel(result.dir, { log });
   try {
     const testFiles = readSplitList(path.join(dataDir, 'test.txt')).map((n) => path.join(dataDir, 'images', `${n}.png`));
     await fs.promises.rm(predDir, { recursive: true, force: true });
-    const refine = result.refineCheck ? ('auto' as const) : undefined;
-    await model.predictFiles(testFiles, { out: predDir, frontier: true, strict: true, refine, onProgress, log });
-    const evalResult = await model.evaluate(dataDir, { split: 'test', refine, onProgress });
+    await model.predictFiles(testFiles, { out: predDir, frontier: true, strict: true, onProgress, log });
+    const evalResult = await model.evaluate(dataDir, { split: 'test', onProgress });
     process.stdout.write(`\n${formatReport(evalResult, evalResult.classes)}\n`);
     const reportFile = path.join(out, 'report.json');
     const seconds = (Date.now() - started) / 1000;

@@ -5,7 +5,7 @@ import { flag, list, num, str } from './args.js';
 import { CLASS_OPTIONS, MAX_PIXELS_OPTION, REFINE_OPTIONS, THREADS_OPTION, flipsOption, given, log, refineOption } from './common.js';
 import { progressBars } from './progress.js';
 import { openModel, type EvaluateOptions } from '../api/model.js';
-import { formatReport } from '../metrics/evalRun.js';
+import { formatReport } from '../evaluate/evalRun.js';
 import { checkWritableDir, makeDir, writeFileAtomic } from '../util/atomic.js';
 import { DEFAULT_BF_TOLERANCE, DEFAULT_BIOU_DILATION } from '../metrics/boundary.js';
 

@@ -15,6 +15,9 @@ export interface ProgressOptions {
   quiet?: boolean;
 }
 
+/** Seconds of work before a rate (and an ETA from it) is shown. */
+export const MIN_RATE_SECONDS = 1;
+
 function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   if (s < 60) return `${s.toFixed(0)}s`;
@@ -35,10 +38,11 @@ export function startProgress(opts: ProgressOptions): Progress {
 
   function line(final: boolean): string {
     const elapsed = (Date.now() - start) / 1000;
-    const rate = elapsed > 0 ? count / elapsed : 0;
+    // A rate over less than a second is noise (0.00/s, then thousands/s): none is shown until then.
+    const rate = elapsed >= MIN_RATE_SECONDS ? count / elapsed : NaN;
     const eta = rate > 0 ? (opts.total - count) / rate : Infinity;
     const frac = opts.total > 0 ? Math.min(1, count / opts.total) : 1;
-    const rateText = `${rate.toFixed(rate < 10 ? 2 : 1)} ${opts.unit}/s`;
+    const rateText = Number.isNaN(rate) ? `- ${opts.unit}/s` : `${rate.toFixed(rate < 10 ? 2 : 1)} ${opts.unit}/s`;
     const timeText = final ? `in ${formatSeconds(elapsed)}` : `ETA ${formatSeconds(eta)}`;
     if (tty) {
       const width = 24;

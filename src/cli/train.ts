@@ -7,7 +7,7 @@ import { progressBars } from './progress.js';
 import { train, type TrainOptions } from '../api/train.js';
 import { DEFAULT_TRAIN } from '../train/run.js';
 import { GapsegError } from '../util/errors.js';
-import { DEFAULT_CRF, DEFAULT_CRF_TARGETS, DEFAULT_MEAN_TEACHER, DEFAULT_UNCERTAIN, DEFAULT_RAMP, DEFAULT_BAND } from '../losses/gapLoss.js';
+import { GAP_LOSSES } from '../losses/trainingLoss.js';
 import { DEFAULT_FINE_TUNE } from '../train/loop.js';
 
 export const trainSpec: CommandSpec = {
@@ -32,7 +32,7 @@ export const trainSpec: CommandSpec = {
     { name: 'lr', type: 'number', placeholder: 'rate', help: 'peak learning rate of the one-cycle schedule', default: DEFAULT_TRAIN.lr },
     { name: 'weight-decay', type: 'number', placeholder: 'w', help: 'decoupled weight decay (AdamW)', default: DEFAULT_TRAIN.weightDecay },
     { name: 'class-weights', type: 'list', placeholder: 'w,w,...', help: 'loss weight per class, in class order' },
-    { name: 'encoder', type: 'string', placeholder: 'unet|mobilenet_v2', help: 'unet: a U-Net trained from scratch; mobilenet_v2: a U-Net decoder on an ImageNet MobileNetV2, fine-tuned (crop a multiple of 32). Default: mobilenet_v2 where its weights are at hand (--encoder-weights or the cache) and no U-Net option is given, else unet' },
+    { name: 'encoder', type: 'string', placeholder: 'mobilenet_v2|unet', help: 'mobilenet_v2: a U-Net decoder on an ImageNet MobileNetV2, fine-tuned (its weights are downloaded once); unet: a U-Net trained from scratch (--depth or --width choose it too)', default: 'mobilenet_v2' },
     { name: 'encoder-weights', type: 'string', placeholder: 'file', help: 'with mobilenet_v2: its .tflite weights (default: gapseg\'s cache, downloaded once)' },
     { name: 'freeze-epochs', type: 'int', placeholder: 'n', help: `with mobilenet_v2: epochs with the encoder frozen first (default ${DEFAULT_FINE_TUNE.freezeEpochs})` },
     { name: 'encoder-lr-div', type: 'number', placeholder: 'd', help: `with mobilenet_v2: the encoder learns at the rate divided by d (default ${DEFAULT_FINE_TUNE.encoderLrDiv})` },
@@ -43,18 +43,8 @@ export const trainSpec: CommandSpec = {
     { name: 'tile', type: 'int', placeholder: 'px', help: 'largest side predicted in one piece; larger images are tiled', default: DEFAULT_TRAIN.tile },
     MAX_PIXELS_OPTION,
     { name: 'no-augment', type: 'boolean', help: 'no flips, rotations, scaling or colour jitter' },
-    { name: 'class-balance', type: 'number', placeholder: 'p', help: 'share of crops centred on a pixel of a randomly drawn class (helps small, rare objects; with --band-softmax the band is drawn as one more class)', default: 0 },
-    { name: 'gap-loss', type: 'string', placeholder: 'none|crf|crf-targets|mean-teacher|uncertain|ramp|band', help: 'a loss on the unlabelled gap: crf pulls nearby pixels of similar colour to the same class; crf-targets trains the gap towards the dense CRF of the prediction (predict --refine crf); mean-teacher towards a weight-averaged copy\'s confident predictions; uncertain towards even odds; ramp towards targets passing from one side\'s class to the other\'s halfway across; band trains a band output on where the gap lies (kept out of the classes and the saved model)', default: DEFAULT_TRAIN.gapLoss?.kind ?? 'none' },
-    { name: 'uncertain-weight', type: 'number', placeholder: 'w', help: `weight of the uncertain gap loss (default ${DEFAULT_UNCERTAIN.weight})` },
-    { name: 'ramp-weight', type: 'number', placeholder: 'w', help: `weight of the ramp gap loss (default ${DEFAULT_RAMP.weight})` },
-    { name: 'ramp-crf', type: 'boolean', help: 'with --gap-loss ramp: pass the ramp targets through the dense CRF of predict --refine crf over the crop\'s colours, so they cross on the image\'s edges' },
-    { name: 'band-weight', type: 'number', placeholder: 'w', help: `weight of the band gap loss (default ${DEFAULT_BAND.weight})` },
-    { name: 'band-softmax', type: 'boolean', help: 'with --gap-loss band: train the band output in the classes\' softmax, as the void-as-a-class fix trains void, with its crops and initial weights (it stays out of the saved model, so it is never predicted)' },
-    { name: 'teacher-weight', type: 'number', placeholder: 'w', help: `weight of the mean-teacher gap loss (default ${DEFAULT_MEAN_TEACHER.weight})` },
-    { name: 'crf-weight', type: 'number', placeholder: 'w', help: `weight of the gap loss relative to the cross-entropy (default ${DEFAULT_CRF.weight} for crf, ${DEFAULT_CRF_TARGETS.weight} for crf-targets)` },
-    { name: 'crf-radius', type: 'int', placeholder: 'px', help: 'crf: window radius; time grows with (2r+1)^2', default: DEFAULT_CRF.radius },
-    { name: 'crf-sigma-xy', type: 'number', placeholder: 'px', help: 'crf: spatial kernel width', default: DEFAULT_CRF.sigmaXY },
-    { name: 'crf-sigma-rgb', type: 'number', placeholder: 's', help: 'crf: colour kernel width, on RGB in 0..1', default: DEFAULT_CRF.sigmaRGB },
+    { name: 'class-balance', type: 'number', placeholder: 'p', help: 'share of crops centred on a pixel of a randomly drawn class, the gap included (finds small, rare objects)', default: DEFAULT_TRAIN.augment.classBalance },
+    { name: 'gap-loss', type: 'string', placeholder: GAP_LOSSES.join('|'), help: 'softmax: the gap trains one more output in the softmax, left out of the saved model (the void-as-a-class loss, never predicted); none: the gap adds nothing to the loss', default: DEFAULT_TRAIN.gapLoss },
     THREADS_OPTION,
     { name: 'init-from', type: 'string', placeholder: 'dir', help: 'start from the weights of this run or model (its network, classes, normalisation): refine it with more labels' },
     { name: 'skip-unlabelled', type: 'boolean', help: 'train on the images that have a label file, leaving out those that have none yet' },
@@ -90,7 +80,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
     lr: given(p, 'lr'),
     weightDecay: given(p, 'weight-decay'),
     classWeights: list(p, 'class-weights').map(Number),
-    encoder: str(p, 'encoder') as TrainOptions['encoder'],
+    encoder: p.given.has('encoder') ? (str(p, 'encoder') as TrainOptions['encoder']) : undefined,
     encoderWeights: str(p, 'encoder-weights'),
     freezeEpochs: given(p, 'freeze-epochs'),
     encoderLrDiv: given(p, 'encoder-lr-div'),
@@ -103,13 +93,6 @@ export async function trainCommand(p: Parsed): Promise<number> {
     augment: !flag(p, 'no-augment'),
     classBalance: num(p, 'class-balance'),
     gapLoss,
-    teacherWeight: given(p, 'teacher-weight'),
-    uncertainWeight: given(p, 'uncertain-weight'),
-    rampWeight: given(p, 'ramp-weight'),
-    rampCrf: flag(p, 'ramp-crf') || undefined,
-    bandSoftmax: flag(p, 'band-softmax') || undefined,
-    bandWeight: given(p, 'band-weight'),
-    crf: { weight: given(p, 'crf-weight'), radius: given(p, 'crf-radius'), sigmaXY: given(p, 'crf-sigma-xy'), sigmaRGB: given(p, 'crf-sigma-rgb') },
     threads: given(p, 'threads'),
     initFrom: str(p, 'init-from'),
     skipUnlabelled: flag(p, 'skip-unlabelled') || undefined,
@@ -118,7 +101,8 @@ export async function trainCommand(p: Parsed): Promise<number> {
     onProgress: progressBars(flag(p, 'quiet')),
     log,
   });
-  const best = result.bestEpoch ? result.history[result.bestEpoch - 1] : null;
-  log(`done in ${result.seconds.toFixed(0)}s; best model: ${path.join(out, 'model')}${best ? ` (epoch ${best.epoch})` : ''}`);
+  const best = result.history.find((r) => r.epoch === result.bestEpoch);
+  const why = best?.valid ? `, validation mean IoU ${best.valid.meanIoU.toFixed(3)}` : best ? ', lowest training loss' : '';
+  log(`done in ${result.seconds.toFixed(0)}s; kept model: ${path.join(out, 'model')}${best ? ` (epoch ${best.epoch} of ${result.history.length}${why})` : ''}`);
   return 0;
 }

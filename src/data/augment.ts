@@ -23,14 +23,15 @@ export interface AugmentOptions {
   /**
    * Probability that a crop is centred on a labelled pixel of a class drawn uniformly among
    * the classes present in the image (0 = uniform crops). Small, rare objects (smoke plumes
-   * of a few pixels) are otherwise seldom in a crop and a network learns to ignore them.
+   * of a few pixels, a street sign) are otherwise seldom in a crop and a network learns to
+   * ignore them.
    */
   classBalance?: number;
   /**
-   * Class-balanced crops also centre on void pixels, as one more group drawn after the classes:
-   * the crops the void-as-a-class fix draws, whose void is a class to balance.
+   * Class-balanced crops also centre on gap (void) pixels, as one more group drawn after the
+   * classes: the crops of the void-as-a-class loss, whose void is a class to balance.
    */
-  voidCrops?: boolean;
+  gapCrops?: boolean;
 }
 
 export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
@@ -38,7 +39,7 @@ export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
   flipRotate: true,
   brightness: 0.1,
   contrast: 0.2,
-  classBalance: 0,
+  classBalance: 0.5,
 };
 
 /** Pixel indices of each label value of a sample, void included (it sorts last), computed once per sample. */
@@ -85,7 +86,7 @@ export function augmentedCrop(sample: Sample, rng: Rng, opts: AugmentOptions): C
   let ox = sample.width > side ? rng.next() * (sample.width - side) : (sample.width - side) * rng.next();
   let oy = sample.height > side ? rng.next() * (sample.height - side) : (sample.height - side) * rng.next();
   if (opts.classBalance && rng.next() < opts.classBalance) {
-    const classes = [...pixelsByLabel(sample)].filter(([c]) => opts.voidCrops || c !== VOID_INDEX).map(([, pixels]) => pixels);
+    const classes = [...pixelsByLabel(sample)].filter(([c]) => opts.gapCrops || c !== VOID_INDEX).map(([, pixels]) => pixels);
     if (classes.length > 0) {
       const pixels = classes[Math.floor(rng.next() * classes.length)];
       const p = pixels[Math.floor(rng.next() * pixels.length)];

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { GapsegError, fsProblem } from '../util/errors.js';
 import { replaceDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { classesToJson, parseClassesJson, type ClassDescription } from '../data/classes.js';
-import { BAND_HEAD, buildNet, netKind, netValues, type AnyNet, type NetConfig } from '../nets/index.js';
+import { GAP_HEAD, buildNet, netKind, netValues, type AnyNet, type NetConfig } from '../nets/index.js';
 import type { UNetConfig } from '../nets/unet/unet.js';
 import type { MobileUNetConfig } from '../nets/mobilenetV2/unet.js';
 import { checkValues, fromLayersFiles, toLayersFiles } from './layersFormat.js';
@@ -47,10 +47,10 @@ export function modelDirOf(p: string): string {
 
 /** Write a model folder atomically. */
 export async function saveModel(dir: string, net: AnyNet, meta: Omit<ModelMeta, 'net'>): Promise<void> {
-  // A band head is training's (nets/network.ts bandHeadSpecs): the model is its classes alone.
-  const { bandOutput: _band, ...config } = net.config;
+  // A gap output is training's (nets/network.ts gapHeadSpecs): the model is its classes alone.
+  const { gapOutput: _gap, ...config } = net.config;
   const values = await netValues(net);
-  for (const name of Object.values(BAND_HEAD)) values.delete(name);
+  for (const name of Object.values(GAP_HEAD)) values.delete(name);
   // A U-Net keeps the section it has always had; other networks name their kind.
   const section = netKind(config) === 'unet' ? { format: 'gapseg-unet', version: 1, unet: config } : { format: 'gapseg-net', version: 2, net: config };
   const metaJson = {

@@ -9,7 +9,7 @@
  * only the gradient it was given and its own internals.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BAND_HEAD, type BatchStats } from './network.js';
+import { GAP_HEAD, type BatchStats } from './network.js';
 import { BN_RELU_BACKWARD, BN_RELU_FORWARD } from '../engine/kernels/batchNormRelu.js';
 import { CHANNEL_SUMS, RELU6_GRAD } from '../engine/kernels/gradients.js';
 import { concatChannelsOp, splitChannelsOp } from '../engine/kernels/channels.js';
@@ -121,20 +121,20 @@ export class Backprop {
     return dInput;
   }
 
-  /** Whether the network has a band head (network.ts bandHeadSpecs). */
-  private get band(): boolean {
-    return BAND_HEAD.kernel in this.params;
+  /** Whether the network has a gap output (network.ts gapHeadSpecs). */
+  private get gapOutput(): boolean {
+    return GAP_HEAD.kernel in this.params;
   }
 
-  /** The head's kernel and bias: the class head's, with the band head's as one more output channel where there is one. */
+  /** The head's kernel and bias: the class head's, with the gap output's as one more channel where there is one. */
   private headWeights(): { kernel: tf.Tensor4D; bias: tf.Tensor1D } {
     const kernel = this.param<tf.Tensor4D>('head/kernel');
     const bias = this.param<tf.Tensor1D>('head/bias');
-    if (!this.band) return { kernel, bias };
-    return { kernel: tf.concat([kernel, this.param<tf.Tensor4D>(BAND_HEAD.kernel)], 3), bias: tf.concat([bias, this.param<tf.Tensor1D>(BAND_HEAD.bias)]) };
+    if (!this.gapOutput) return { kernel, bias };
+    return { kernel: tf.concat([kernel, this.param<tf.Tensor4D>(GAP_HEAD.kernel)], 3), bias: tf.concat([bias, this.param<tf.Tensor1D>(GAP_HEAD.bias)]) };
   }
 
-  /** The 1x1 head `head/kernel` + `head/bias`: logits of the last feature map (the band's after the classes', with a band head). */
+  /** The 1x1 head `head/kernel` + `head/bias`: logits of the last feature map (the gap output's after the classes', where there is one). */
   head(h: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       const { kernel, bias } = this.headWeights();
@@ -148,12 +148,12 @@ export class Backprop {
     const count = h.size / c;
     const dKernel = tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(h, [count, c]), tf.reshape(dLogits, [count, k]), true, false), [1, 1, c, k]));
     const dBias = run(CHANNEL_SUMS, { x: dLogits }) as tf.Tensor;
-    if (this.band) {
+    if (this.gapOutput) {
       const classes = k - 1;
       this.grads['head/kernel'] = tf.slice(dKernel, [0, 0, 0, 0], [1, 1, c, classes]);
-      this.grads[BAND_HEAD.kernel] = tf.slice(dKernel, [0, 0, 0, classes], [1, 1, c, 1]);
+      this.grads[GAP_HEAD.kernel] = tf.slice(dKernel, [0, 0, 0, classes], [1, 1, c, 1]);
       this.grads['head/bias'] = tf.slice(dBias, [0], [classes]);
-      this.grads[BAND_HEAD.bias] = tf.slice(dBias, [classes], [1]);
+      this.grads[GAP_HEAD.bias] = tf.slice(dBias, [classes], [1]);
       tf.dispose([dKernel, dBias]);
     } else {
       this.grads['head/kernel'] = dKernel;

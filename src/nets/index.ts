@@ -4,7 +4,7 @@
  * ('mobilenet_v2_unet', mobilenetV2/). Training, prediction and the formats call these.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { BAND_HEAD, disposeNet, initialValuesOf, isStat, updateMovingStats, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from './network.js';
+import { GAP_HEAD, disposeNet, initialValuesOf, isStat, updateMovingStats, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from './network.js';
 import { buildUNet, initialValues as unetInitialValues, levelWidths, unetForward, unetSpecs, unetValues, type UNet, type UNetConfig } from './unet/unet.js';
 import { lossAndGradients as unetLossAndGradients } from './unet/backprop.js';
 import {
@@ -24,7 +24,7 @@ import { mobileLossAndGradients } from './mobilenetV2/backprop.js';
 export type NetConfig = UNetConfig | MobileUNetConfig;
 export type AnyNet = Net<NetConfig>;
 export type { TensorSpec, BatchStats, LogitsLoss, StepGradients };
-export { isStat, disposeNet, updateMovingStats, initialValuesOf, BAND_HEAD };
+export { isStat, disposeNet, updateMovingStats, initialValuesOf, GAP_HEAD };
 
 const isMobile = (cfg: NetConfig): cfg is MobileUNetConfig => cfg.kind === 'mobilenet_v2_unet';
 
@@ -40,9 +40,9 @@ export function netSpecs(cfg: NetConfig): TensorSpec[] {
 
 /** A fresh, seeded network; a MobileNetV2 encoder starts from `encoder` (pretrained values by name) when given. */
 export function createNet(cfg: NetConfig, seed: number, encoder?: Map<string, Float32Array>): AnyNet {
-  // A band head starts as the extra class of a network with one more class would: with
-  // --band-softmax, training is then the void-as-a-class network's, draw for draw.
-  if (cfg.bandOutput) return buildNet(cfg, bandFromExtraClass(initialNetValues({ ...cfg, numClasses: cfg.numClasses + 1, bandOutput: false }, seed, encoder), cfg.numClasses));
+  // A gap output starts as the extra class of a network with one more class would, so that
+  // training is the void-as-a-class network's, draw for draw.
+  if (cfg.gapOutput) return buildNet(cfg, gapFromExtraClass(initialNetValues({ ...cfg, numClasses: cfg.numClasses + 1, gapOutput: false }, seed, encoder), cfg.numClasses));
   return buildNet(cfg, initialNetValues(cfg, seed, encoder));
 }
 
@@ -51,22 +51,22 @@ function initialNetValues(cfg: NetConfig, seed: number, encoder?: Map<string, Fl
   return isMobile(cfg) ? mobileUNetValues(cfg, seed, encoder) : unetInitialValues(cfg, seed);
 }
 
-/** Values of a network with k + 1 classes as a k-class network with a band head: the last class's head becomes the band's. */
-function bandFromExtraClass(values: Map<string, Float32Array>, k: number): Map<string, Float32Array> {
+/** Values of a network with k + 1 classes as a k-class network with a gap output: the last class's head becomes the gap output's. */
+function gapFromExtraClass(values: Map<string, Float32Array>, k: number): Map<string, Float32Array> {
   const kernel = values.get('head/kernel') as Float32Array;
   const bias = values.get('head/bias') as Float32Array;
   const cin = kernel.length / (k + 1);
   const head = new Float32Array(cin * k);
-  const band = new Float32Array(cin);
+  const gap = new Float32Array(cin);
   for (let i = 0; i < cin; i++) {
     head.set(kernel.subarray(i * (k + 1), i * (k + 1) + k), i * k);
-    band[i] = kernel[i * (k + 1) + k];
+    gap[i] = kernel[i * (k + 1) + k];
   }
   const out = new Map(values);
   out.set('head/kernel', head);
   out.set('head/bias', bias.slice(0, k));
-  out.set(BAND_HEAD.kernel, band);
-  out.set(BAND_HEAD.bias, bias.slice(k));
+  out.set(GAP_HEAD.kernel, gap);
+  out.set(GAP_HEAD.bias, bias.slice(k));
   return out;
 }
 

@@ -8,6 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { concatChannelsOp } from '../engine/kernels/channels.js';
 import { makeRng, normal } from '../util/random.js';
 import { batchNormReluTrain, convOfConcat, type BnBatchStats } from './ops.js';
+import type { LogitsLoss } from '../losses/lossBatch.js';
+
+export type { LogitsLoss };
 
 /** Name and shape of every tensor of a network, in a stable order. */
 export interface TensorSpec {
@@ -28,19 +31,19 @@ export interface Net<C extends { bnMomentum: number } = { bnMomentum: number }> 
 }
 
 /**
- * The band head's tensors: a 1x1 output beside the class head, on the same last feature map,
- * trained (--gap-loss band) to say where the gap lies. It is never a class: the class softmax
- * and argmax do not see it, and a saved model leaves it out (training and its checkpoints only).
+ * The gap output's tensors: a 1x1 output beside the class head, on the same last feature map,
+ * trained in the softmax on where the gap lies (losses/gapSoftmax.ts). It is never predicted: a
+ * saved model leaves it out (training and its checkpoints only).
  */
-export function bandHeadSpecs(cin: number): TensorSpec[] {
+export function gapHeadSpecs(cin: number): TensorSpec[] {
   return [
-    { name: BAND_HEAD.kernel, shape: [1, 1, cin, 1], kind: 'kernel', fanIn: cin },
-    { name: BAND_HEAD.bias, shape: [1], kind: 'bias', fanIn: 0 },
+    { name: GAP_HEAD.kernel, shape: [1, 1, cin, 1], kind: 'kernel', fanIn: cin },
+    { name: GAP_HEAD.bias, shape: [1], kind: 'bias', fanIn: 0 },
   ];
 }
 
-/** The band head's tensor names, the ones a saved model leaves out and --init-from starts fresh. */
-export const BAND_HEAD = { kernel: 'band/kernel', bias: 'band/bias' } as const;
+/** The gap output's tensor names, the ones a saved model leaves out and --init-from starts fresh. */
+export const GAP_HEAD = { kernel: 'gap/kernel', bias: 'gap/bias' } as const;
 
 /** Whether a spec is a batch-norm statistic rather than a trainable weight. */
 export function isStat(spec: TensorSpec): boolean {
@@ -148,8 +151,6 @@ export interface StepGradients {
   batchStats: BatchStats;
 }
 
-/** A loss of the logits: its value and its gradient w.r.t. the logits (a new tensor). */
-export type LogitsLoss = (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor };
 
 /**
  * A 3x3 'same' convolution (of the concatenation when x is a pair), batch norm and ReLU: the

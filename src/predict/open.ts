@@ -41,6 +41,7 @@ export async function openPredictor(p: string, opts: OpenOptions = {}): Promise<
     } else if (current.ok) return openOnnxPredictor(path.join(dir, ONNX_FILE), onnxOpts);
     else if (engine === 'onnx') throw new GapsegError(`${dir}: cannot predict with ONNX Runtime: ${current.why} (create it with: gapseg export ${p})`);
     else if (current.why !== 'no model.onnx') opts.log?.(`note: ${current.why}; predicting with TensorFlow.js`);
+    else if ('missing' in runtime && engine === 'auto') opts.log?.(`note: ${runtime.missing}: predicting with TensorFlow.js; gapseg export and faster prediction need it: ${ONNX_RUNTIME_HINT}`);
   }
   await initEngine({ ...engineOptionsFromEnv(), threads });
   for (const w of newEngineWarnings()) opts.log?.(`warning: ${w}`);

@@ -136,15 +136,18 @@ export function refineCheckOf(info: Record<string, unknown>, source: string): Re
 }
 
 /**
- * The dense CRF's settings for a refine option on a model: 'auto' follows the model's check,
- * which a model without one cannot answer (one line naming it).
+ * The dense CRF's settings for a refine option on a model: 'auto' follows the model's check; a
+ * model without one (trained without validation images, or not by gapseg) is not refined.
  */
-export function refineSettings(o: RefineOption | null | undefined, model: { source: string; refineCheck?: RefineCheck }): DenseCrfParams | null {
+export function refineSettings(o: RefineOption | null | undefined, model: { refineCheck?: RefineCheck }): DenseCrfParams | null {
   if (o !== 'auto') return denseCrfSettings(o);
-  if (!model.refineCheck) {
-    throw new GapsegError(`${model.source}: --refine auto needs the refinement check that gapseg train stores in a model it trained with validation images; this model has none: use --refine crf or none`, 2);
-  }
-  return model.refineCheck.refine ? DEFAULT_DENSE_CRF : null;
+  return model.refineCheck?.refine ? DEFAULT_DENSE_CRF : null;
+}
+
+/** What 'auto' does on a model, for the log: its stored check, or that it has none. */
+export function describeAuto(model: { source: string; refineCheck?: RefineCheck }): string {
+  if (model.refineCheck) return `${describeRefineCheck(model.refineCheck)} (stored with the model)`;
+  return `note: ${model.source} holds no refinement check (gapseg train stores one where it has validation images), so --refine auto predicts without refinement; --refine crf refines`;
 }
 
 /**

@@ -8,19 +8,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import { augmentedCrop, normalizeInto, type AugmentOptions } from '../data/augment.js';
 import type { Sample } from '../data/load.js';
 import { deriveSeed, makeRng, shuffled } from '../util/random.js';
-import { disposeNet, netMultiple, netReceptiveRadius, type AnyNet } from '../nets/index.js';
+import { netMultiple, netReceptiveRadius, type AnyNet } from '../nets/index.js';
 import { netModel, predictImage } from '../predict/pipeline.js';
 import { recipePlan } from '../predict/plan.js';
 import { tfjsNet } from '../predict/tfjsNet.js';
 import { addImage, emptyTotals, report, type EvalReport } from '../metrics/evaluate.js';
 import { lossTargets } from '../losses/crossEntropy.js';
-import { makeTeacher, trainStep, type EncoderPhase, type HostBatch, type Teacher } from './step.js';
+import { trainStep, type EncoderPhase, type HostBatch } from './step.js';
 import { oneCycle, scheduleAt } from './schedule.js';
 import type { AdamState } from './adam.js';
 import { firstNonFinite } from './checkpoint.js';
 import { GapsegError } from '../util/errors.js';
 import { VOID_INDEX } from '../data/classes.js';
-import { gapLossAt, type GapLossConfig } from '../losses/gapLoss.js';
+import type { TrainingLoss } from '../losses/trainingLoss.js';
 
 export interface LoopSettings {
   epochs: number;
@@ -33,8 +33,8 @@ export interface LoopSettings {
   mean: number[];
   std: number[];
   tile: number;
-  /** Regulariser of the unlabelled gap (null: cross-entropy on labelled pixels only). */
-  gapLoss?: GapLossConfig | null;
+  /** The loss the run trains with (losses/trainingLoss.ts). */
+  loss: TrainingLoss;
   /** A pretrained encoder's fine-tuning (absent: every parameter trains on one schedule). */
   fineTune?: FineTune | null;
 }
@@ -113,7 +113,6 @@ export function makeBatch(samples: Sample[], order: number[], step: number, glob
   const n = s.batchSize;
   const images = new Float32Array(n * size * size * 3);
   const labels = new Uint8Array(n * size * size);
-  const rgb = new Uint8Array(n * size * size * 3);
   const valid = new Uint8Array(n * size * size);
   for (let b = 0; b < n; b++) {
     const idx = order[(step * n + b) % order.length];
@@ -121,11 +120,10 @@ export function makeBatch(samples: Sample[], order: number[], step: number, glob
     const crop = augmentedCrop(samples[idx], rng, s.augment);
     normalizeInto(images, b * size * size * 3, crop.image, s.mean, s.std);
     labels.set(crop.labels, b * size * size);
-    rgb.set(crop.image, b * size * size * 3);
     valid.set(crop.valid, b * size * size);
   }
   const k = s.classWeights?.length;
-  return { n, height: size, width: size, images, targets: lossTargets(labels, k ?? 0, s.classWeights ?? undefined), rgb, valid };
+  return { n, height: size, width: size, images, targets: lossTargets(labels, k ?? 0, s.classWeights ?? undefined), valid };
 }
 
 /** Cross-entropy over labelled pixels from HWC probabilities: [sum, count] to be summed over images. */
@@ -185,52 +183,45 @@ export async function trainLoop(
   const settings: LoopSettings = { ...s, classWeights: s.classWeights ?? new Array(k).fill(1) };
   const steps = stepsPerEpoch(train.length, s.batchSize);
   const plan = trainingPhases(s, steps);
-  // A resumed run's teacher starts again from the weights it resumes with (it is not checkpointed).
-  const teacher: Teacher | null = s.gapLoss?.kind === 'mean-teacher' ? await makeTeacher(net, s.gapLoss.ema) : null;
-  try {
-    for (let epoch = startEpoch; epoch < endEpoch; epoch++) {
-      const t0 = Date.now();
-      const order = shuffled(makeRng(deriveSeed(s.seed, 1, epoch)), [...train.keys()]);
-      cb.onEpochStart?.(epoch, steps);
-      let lossSum = 0;
-      let lossCount = 0;
-      let lr = 0;
-      for (let step = 0; step < steps; step++) {
-        const global = epoch * steps + step;
-        const batch = makeBatch(train, order, step, global, settings);
-        const phase = plan(global);
-        const h = phase.hyper;
-        lr = h.lr;
-        const gap = gapLossAt(s.gapLoss ?? null, global / (s.epochs * steps));
-        const loss = trainStep(net, adam, batch, { lr: h.lr, beta1: h.beta1, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay }, gap, phase.encoder, teacher);
-        if (!Number.isFinite(loss)) {
-          throw new GapsegError(`training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}. Try a lower --lr (now ${s.lr}; start over with --force); ${kept(epoch)}`);
-        }
-        if (batch.targets.labelled > 0) {
-          lossSum += loss;
-          lossCount++;
-        }
-        cb.onStep?.(epoch, step, steps, lossCount ? lossSum / lossCount : 0);
+  for (let epoch = startEpoch; epoch < endEpoch; epoch++) {
+    const t0 = Date.now();
+    const order = shuffled(makeRng(deriveSeed(s.seed, 1, epoch)), [...train.keys()]);
+    cb.onEpochStart?.(epoch, steps);
+    let lossSum = 0;
+    let lossCount = 0;
+    let lr = 0;
+    for (let step = 0; step < steps; step++) {
+      const global = epoch * steps + step;
+      const batch = makeBatch(train, order, step, global, settings);
+      const phase = plan(global);
+      const h = phase.hyper;
+      lr = h.lr;
+      const loss = trainStep(net, adam, batch, { lr: h.lr, beta1: h.beta1, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay }, s.loss, phase.encoder);
+      if (!Number.isFinite(loss)) {
+        throw new GapsegError(`training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}. Try a lower --lr (now ${s.lr}; start over with --force); ${kept(epoch)}`);
       }
-      // Weights or optimiser moments can overflow while the loss still looks finite: such a
-      // state is never validated, saved as a model or checkpointed.
-      const broken = await firstNonFinite(net, adam);
-      if (broken) {
-        throw new GapsegError(`training diverged in epoch ${epoch + 1}: ${broken} holds NaN or infinite values. Try a lower --lr (now ${s.lr}; start over with --force); ${kept(epoch)}`);
+      if (batch.targets.labelled > 0) {
+        lossSum += loss;
+        lossCount++;
       }
-      const validReport = valid.length > 0 ? await validate(net, valid, s, cb.onValidImage) : null;
-      const seconds = (Date.now() - t0) / 1000;
-      await cb.onEpochEnd({
-        epoch: epoch + 1,
-        trainLoss: lossCount ? lossSum / lossCount : 0,
-        lr,
-        seconds,
-        imagesPerSecond: (steps * s.batchSize) / seconds,
-        valid: validReport,
-      });
-      if (tf.memory().numTensors > 10000) throw new Error(`tensor leak: ${tf.memory().numTensors} tensors alive`);
+      cb.onStep?.(epoch, step, steps, lossCount ? lossSum / lossCount : 0);
     }
-  } finally {
-    if (teacher) disposeNet(teacher.net);
+    // Weights or optimiser moments can overflow while the loss still looks finite: such a
+    // state is never validated, saved as a model or checkpointed.
+    const broken = await firstNonFinite(net, adam);
+    if (broken) {
+      throw new GapsegError(`training diverged in epoch ${epoch + 1}: ${broken} holds NaN or infinite values. Try a lower --lr (now ${s.lr}; start over with --force); ${kept(epoch)}`);
+    }
+    const validReport = valid.length > 0 ? await validate(net, valid, s, cb.onValidImage) : null;
+    const seconds = (Date.now() - t0) / 1000;
+    await cb.onEpochEnd({
+      epoch: epoch + 1,
+      trainLoss: lossCount ? lossSum / lossCount : 0,
+      lr,
+      seconds,
+      imagesPerSecond: (steps * s.batchSize) / seconds,
+      valid: validReport,
+    });
+    if (tf.memory().numTensors > 10000) throw new Error(`tensor leak: ${tf.memory().numTensors} tensors alive`);
   }
 }

@@ -21,7 +21,7 @@ import { assertSomeLabelled, channelStats, classCounts, loadSamples, type Sample
 import { DEFAULT_AUGMENT, type AugmentOptions } from '../data/augment.js';
 import { DEFAULT_UNET } from '../nets/unet/unet.js';
 import { DEFAULT_MOBILE_UNET } from '../nets/mobilenetV2/unet.js';
-import { activationFloats, BAND_HEAD, buildNet, createNet, describeNet, disposeNet, initialValuesOf, netSpecs, parameterCount, type AnyNet, type NetConfig } from '../nets/index.js';
+import { activationFloats, GAP_HEAD, buildNet, createNet, describeNet, disposeNet, initialValuesOf, netSpecs, parameterCount, type AnyNet, type NetConfig } from '../nets/index.js';
 import { readMobileNetV2 } from '../formats/tflite/mobilenetV2.js';
 import type { FineTune } from './loop.js';
 import { readModelMeta, readModelValues, saveModel, setModelInfo, type InputRecipe } from '../formats/modelFolder.js';
@@ -32,9 +32,10 @@ import { checkRefinement, describeRefineCheck, type RefineCheck } from '../predi
 import { createAdamState, disposeAdamState } from './adam.js';
 import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues, type LoadedCheckpoint } from './checkpoint.js';
 import { checkCheckpointFits, readRunConfig } from './runConfig.js';
+import { majorityReport } from '../metrics/evaluate.js';
 import { trainLoop, type EpochRecord, type LoopSettings, type ValidImageObserver, type ValidReport } from './loop.js';
 import { noProgress, type Progress, type ProgressFactory } from '../util/progress.js';
-import { describeGapLoss, type GapLossConfig } from '../losses/gapLoss.js';
+import { DEFAULT_GAP_LOSS, describeGapLoss, trainingLoss, type GapLoss } from '../losses/trainingLoss.js';
 
 /** The weights file of a pretrained encoder, which a run that names one must have. */
 function requireWeights(cfg: TrainConfig): string {
@@ -74,8 +75,8 @@ export interface TrainConfig {
   tile: number;
   augment: Omit<AugmentOptions, 'size'>;
   maxPixels?: number;
-  /** Regulariser of the unlabelled gap (null: cross-entropy on labelled pixels only). */
-  gapLoss: GapLossConfig | null;
+  /** What the loss does with the gap (losses/trainingLoss.ts). */
+  gapLoss: GapLoss;
   /** A model folder whose weights and input normalisation the run starts from (its network is the run's). */
   initFrom?: string;
   /** Leave out the images that have no label file yet (counted in a note), instead of refusing the data set. */
@@ -97,7 +98,7 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'dataset' | 'classSource' | 'class
   seed: 1,
   tile: 512,
   augment: DEFAULT_AUGMENT,
-  gapLoss: null,
+  gapLoss: DEFAULT_GAP_LOSS,
 };
 
 /** What an observer of a run sees after each epoch. */
@@ -175,18 +176,18 @@ export function randomSplit(pairs: PairFiles[], fraction: number, seed: number):
 }
 
 /** The network a run trains. */
-export function netConfigOf(cfg: Pick<TrainConfig, 'encoder' | 'depth' | 'baseWidth' | 'decoderWidths' | 'classes'> & { gapLoss?: TrainConfig['gapLoss'] }): NetConfig {
+export function netConfigOf(cfg: Pick<TrainConfig, 'encoder' | 'depth' | 'baseWidth' | 'decoderWidths' | 'classes'> & { gapLoss?: GapLoss }): NetConfig {
   const numClasses = cfg.classes.classes.length;
-  const band = cfg.gapLoss?.kind === 'band' ? { bandOutput: true } : {};
-  if (cfg.encoder === 'mobilenet_v2') return { ...DEFAULT_MOBILE_UNET, numClasses, decoderWidths: cfg.decoderWidths ?? DEFAULT_MOBILE_UNET.decoderWidths, ...band };
-  return { ...DEFAULT_UNET, numClasses, depth: cfg.depth, baseWidth: cfg.baseWidth, ...band };
+  const gap = cfg.gapLoss && trainingLoss(cfg.gapLoss).extraOutputs > 0 ? { gapOutput: true } : {};
+  if (cfg.encoder === 'mobilenet_v2') return { ...DEFAULT_MOBILE_UNET, numClasses, decoderWidths: cfg.decoderWidths ?? DEFAULT_MOBILE_UNET.decoderWidths, ...gap };
+  return { ...DEFAULT_UNET, numClasses, depth: cfg.depth, baseWidth: cfg.baseWidth, ...gap };
 }
 
 /** A saved model's values with a band head added where the run trains one (saved models have none): its initial values. */
-function withFreshBand(ucfg: NetConfig, values: Map<string, Float32Array>, seed: number): Map<string, Float32Array> {
-  if (!ucfg.bandOutput) return values;
+function withFreshGapHead(ucfg: NetConfig, values: Map<string, Float32Array>, seed: number): Map<string, Float32Array> {
+  if (!ucfg.gapOutput) return values;
   const fresh = initialValuesOf(netSpecs(ucfg), deriveSeed(seed, 0));
-  for (const name of Object.values(BAND_HEAD)) values.set(name, fresh.get(name) as Float32Array);
+  for (const name of Object.values(GAP_HEAD)) values.set(name, fresh.get(name) as Float32Array);
   return values;
 }
 
@@ -238,7 +239,6 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   if (opts.resume) {
     if (!fs.existsSync(configFile)) throw new GapsegError(`${runDir}: nothing to resume (no config.json); start the run without --resume`);
     cfg = readRunConfig(configFile);
-    cfg.gapLoss ??= null; // runs from before the gap loss existed
     const named = given?.dataset ?? opts.dataset;
     if (named && path.resolve(named) !== path.resolve(cfg.dataset)) {
       throw new GapsegError(`${runDir}: this run was trained on ${cfg.dataset}, not ${named}`);
@@ -252,6 +252,12 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     if (fs.existsSync(configFile) && !opts.force) {
       throw new GapsegError(`${runDir}: already holds a run; continue it with --resume, or start over with --force`);
     }
+  }
+  const names = cfg.classes.classes.map((c) => `${c.value}=${c.name}`);
+  if (names.length < 2) {
+    throw new GapsegError(
+      `${cfg.classSource}: ${names.length} real class${names.length === 1 ? '' : 'es'} (${names.join(', ') || 'none'}; void: ${cfg.classes.voidValues.join(', ') || 'none'}): training needs at least two, what surely is the object and what surely is not`,
+    );
   }
   if (cfg.classWeights && cfg.classWeights.length !== cfg.classes.classes.length) {
     throw new GapsegError(`${cfg.classWeights.length} class weights given for ${cfg.classes.classes.length} classes (${cfg.classes.classes.map((c) => c.name).join(', ')})`);
@@ -337,7 +343,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     bestEpoch = (ck.state.extra.bestEpoch as number | null) ?? null;
     log(`resuming after epoch ${startEpoch} of ${cfg.epochs}`);
   } else {
-    net = start ? buildNet(ucfg, withFreshBand(ucfg, readModelValues(cfg.initFrom as string, start), cfg.seed)) : createNet(ucfg, deriveSeed(cfg.seed, 0), pretrained?.encoder);
+    net = start ? buildNet(ucfg, withFreshGapHead(ucfg, readModelValues(cfg.initFrom as string, start), cfg.seed)) : createNet(ucfg, deriveSeed(cfg.seed, 0), pretrained?.encoder);
     if (start) log(`starting from the weights of ${cfg.initFrom}`);
     adam = createAdamState(net.params);
     await makeDir(runDir);
@@ -351,9 +357,10 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   const engine = engineInfo();
   if (engine) log(describeEngine(engine));
   log(
-    `model: ${describeNet(ucfg)}${pretrained ? ` (ImageNet weights from ${cfg.encoderWeights})` : ''}, ${parameterCount(ucfg).toLocaleString('en')} parameters, ${k} outputs (${cfg.classes.classes.map((c) => c.name).join(', ')}); void has none${ucfg.bandOutput ? '; a band head beside them for training (not in the saved model)' : ''}`,
+    `model: ${describeNet(ucfg)}${pretrained ? ` (ImageNet weights from ${cfg.encoderWeights})` : ''}, ${parameterCount(ucfg).toLocaleString('en')} parameters, ${k} outputs (${cfg.classes.classes.map((c) => c.name).join(', ')}); void has none${ucfg.gapOutput ? '; a gap output beside them while training (not in the saved model)' : ''}`,
   );
-  if (cfg.gapLoss) log(`gap loss: ${describeGapLoss(cfg.gapLoss)}`);
+  log(`gap loss: ${describeGapLoss(cfg.gapLoss)}`);
+  const loss = trainingLoss(cfg.gapLoss);
   const settings: LoopSettings = {
     epochs: cfg.epochs,
     batchSize: cfg.batchSize,
@@ -361,12 +368,11 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     weightDecay: cfg.weightDecay,
     classWeights: cfg.classWeights,
     seed: cfg.seed,
-    // With the band in the softmax, class-balanced crops balance it as a class too: the fix's crops.
-    augment: { ...cfg.augment, size: cfg.crop, voidCrops: cfg.gapLoss?.kind === 'band' && cfg.gapLoss.softmax === true },
+    augment: { ...cfg.augment, size: cfg.crop, gapCrops: loss.gapCrops },
     mean: recipe.mean,
     std: recipe.std,
     tile: cfg.tile,
-    gapLoss: cfg.gapLoss,
+    loss,
     fineTune: cfg.encoder === 'mobilenet_v2' ? (cfg.fineTune ?? null) : null,
   };
   let bar: Progress | null = null;
@@ -403,6 +409,16 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   } finally {
     disposeNet(net);
     disposeAdamState(adam);
+  }
+  const kept = bestEpoch !== null ? history.find((r) => r.epoch === bestEpoch)?.valid : null;
+  if (kept && valid.length > 0) {
+    const lazy = majorityReport(valid.map((v) => v.labels), k);
+    if (!(kept.meanIoU > lazy.report.meanIoU)) {
+      log(
+        `warning: the kept model (epoch ${bestEpoch}) is no better than predicting "${cfg.classes.classes[lazy.classIndex].name}" everywhere ` +
+          `(validation mean IoU ${kept.meanIoU.toFixed(3)} against ${lazy.report.meanIoU.toFixed(3)}): it has learnt nothing yet; train longer (--epochs) or check that the labels mark every class`,
+      );
+    }
   }
   const refineCheck = await storeRefineCheck(path.join(runDir, 'model'), valid, progress, log);
   for (const o of observers) await o.onRunEnd?.({ runDir, config: cfg, history, bestEpoch }, refineCheck);

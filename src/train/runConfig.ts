@@ -6,7 +6,7 @@
 import { GapsegError } from '../util/errors.js';
 import { readTextFile } from '../util/files.js';
 import { validateClasses, type ClassDescription } from '../data/classes.js';
-import { checkDenseCrf, type DenseCrfParams } from '../crf/denseCrf.js';
+import { GAP_LOSSES, type GapLoss } from '../losses/trainingLoss.js';
 import { isStat, netSpecs, type NetConfig } from '../nets/index.js';
 import type { LoadedCheckpoint } from './checkpoint.js';
 import type { TrainConfig } from './run.js';
@@ -31,6 +31,20 @@ const FIELDS: [keyof TrainConfig, Check, string][] = [
   ['seed', Number.isInteger, 'an integer'],
   ['tile', int(32, 65536), 'an integer in 32..65536'],
 ];
+
+/**
+ * The gap loss of a stored run: one of GAP_LOSSES. Runs from before the choice was a word stored
+ * null (nothing on the gap) or the band-in-the-softmax object that became 'softmax'; the other
+ * experimental losses are gone, and such a run cannot be resumed.
+ */
+function gapLossOf(v: unknown, file: string, bad: (what: string) => never): GapLoss {
+  if (v === null || v === undefined) return 'none';
+  if (typeof v === 'string' && (GAP_LOSSES as readonly string[]).includes(v)) return v as GapLoss;
+  const old = (typeof v === 'object' ? v : {}) as Record<string, unknown>;
+  if (old.kind === 'band' && old.softmax === true && old.weight === 1) return 'softmax';
+  if (typeof old.kind === 'string') throw new GapsegError(`${file}: this run trained with the gap loss "${old.kind}", which gapseg no longer has; start over with --force`);
+  return bad(`"gapLoss" must be ${GAP_LOSSES.map((g) => `"${g}"`).join(' or ')}, not ${JSON.stringify(v)}`);
+}
 
 /** Read and check a run's config.json. */
 export function readRunConfig(file: string): TrainConfig {
@@ -85,26 +99,7 @@ export function readRunConfig(file: string): TrainConfig {
   }
   if (cfg.gapUneven !== undefined && !num(0, 1)(cfg.gapUneven)) bad('"gapUneven" must be a number in 0..1');
   if (cfg.maxPixels !== undefined && !int(1, Number.MAX_SAFE_INTEGER)(cfg.maxPixels)) bad('"maxPixels" must be a positive integer');
-  const gap = cfg.gapLoss as Record<string, unknown> | null | undefined;
-  if (gap !== null && gap !== undefined) {
-    // Ranges as the train command checks them.
-    const crf = gap.kind === 'crf' && num(0, 1000)(gap.weight) && int(1, 32)(gap.radius) && num(0.1, 1000)(gap.sigmaXY) && num(0.001, 10)(gap.sigmaRGB);
-    const teacher = gap.kind === 'mean-teacher' && num(0, 1000)(gap.weight) && num(0, 0.9999)(gap.ema) && num(0, 1)(gap.confidence);
-    const denseCrf = (v: unknown) => {
-      try {
-        return typeof v === 'object' && v !== null && Boolean(checkDenseCrf(v as DenseCrfParams));
-      } catch {
-        return false;
-      }
-    };
-    const targets = gap.kind === 'crf-targets' && num(0, 1000)(gap.weight) && denseCrf(gap);
-    const rampCrf = gap.kind !== 'ramp' || gap.crf === undefined || denseCrf(gap.crf);
-    const bandSoftmax = gap.kind !== 'band' || gap.softmax === undefined || typeof gap.softmax === 'boolean';
-    const weightOnly = (gap.kind === 'uncertain' || gap.kind === 'ramp' || gap.kind === 'band') && num(0, 1000)(gap.weight) && rampCrf && bandSoftmax;
-    if (!crf && !targets && !teacher && !weightOnly) {
-      bad('"gapLoss" must be null, {"kind": "crf", weight, radius, sigmaXY, sigmaRGB}, {"kind": "crf-targets", weight and the dense CRF settings}, {"kind": "mean-teacher", weight, ema, confidence}, {"kind": "uncertain", weight}, {"kind": "ramp", weight and optionally crf, the dense CRF settings} or {"kind": "band", weight and optionally softmax} within the train command\'s ranges');
-    }
-  }
+  cfg.gapLoss = gapLossOf(cfg.gapLoss, file, bad);
   return cfg as unknown as TrainConfig;
 }
 

@@ -13,9 +13,12 @@ const require = createRequire(import.meta.url);
 /** The execution providers gapseg can ask ONNX Runtime for. */
 export type OnnxDevice = 'cpu' | 'cuda';
 
-/** The one-line hint for installing ONNX Runtime's CPU build without internet access. */
+/**
+ * The one-line hint for installing ONNX Runtime's CPU build without internet access: the
+ * environment variable its install script reads (an npm flag of that name makes npm warn).
+ */
 export const ONNX_RUNTIME_HINT =
-  'install its CPU build with: npm install onnxruntime-node --onnxruntime-node-install=skip (its default install also downloads CUDA files, which needs internet access)';
+  'install its CPU build with: ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node (its default install also downloads CUDA files from outside the npm registry)';
 
 let found: { version: string } | { missing: string } | null = null;
 

@@ -7,7 +7,7 @@
  */
 import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs-core';
-import { KERNELS_WASM } from './kernelsWasm.js';
+import { KERNELS_WASM } from '../../generated/kernelsWasm.js';
 import { createTeam, type KernelTeam } from './team.js';
 import { kernelRoutes } from '../routes.js';
 

@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import * as flatbuffers from 'flatbuffers';
-import * as S from './schema.js';
+import * as S from '../../generated/tfliteSchema.js';
 import { GapsegError, fsProblem } from '../../util/errors.js';
 
 /** Element type of a tensor: TFLite's TensorType name in lower case ('uint8', 'float32', ...). */

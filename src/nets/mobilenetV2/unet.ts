@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { upsample2x2 } from '../ops.js';
-import { bandHeadSpecs, buildFromSpecs, convBnRelu, initialValuesOf, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
+import { gapHeadSpecs, buildFromSpecs, convBnRelu, initialValuesOf, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
 import { encoderForward, encoderReceptiveRadius, encoderSpecs, tapChannels } from './encoder.js';
 
 export interface MobileUNetConfig {
@@ -21,8 +21,8 @@ export interface MobileUNetConfig {
   decoderWidths: number[];
   bnEpsilon: number;
   bnMomentum: number;
-  /** A band head for training (network.ts bandHeadSpecs); absent in saved models. */
-  bandOutput?: boolean;
+  /** A gap output for training (network.ts gapHeadSpecs); absent in saved models. */
+  gapOutput?: boolean;
 }
 
 export const DEFAULT_MOBILE_UNET: Omit<MobileUNetConfig, 'numClasses'> = {
@@ -53,7 +53,7 @@ export function decoderSpecs(cfg: MobileUNetConfig): TensorSpec[] {
     cin = w;
   });
   specs.push({ name: 'head/kernel', shape: [1, 1, cin, cfg.numClasses], kind: 'kernel', fanIn: cin }, { name: 'head/bias', shape: [cfg.numClasses], kind: 'bias', fanIn: 0 });
-  if (cfg.bandOutput) specs.push(...bandHeadSpecs(cin));
+  if (cfg.gapOutput) specs.push(...gapHeadSpecs(cin));
   return specs;
 }
 

@@ -9,7 +9,7 @@
  * TensorFlow.js layers format, so export is a renaming-free copy.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { bandHeadSpecs, buildFromSpecs, convBnRelu, disposeNet, initialValuesOf, isStat, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
+import { gapHeadSpecs, buildFromSpecs, convBnRelu, disposeNet, initialValuesOf, isStat, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
 
 export { foldBatchNorm, isStat, updateMovingStats, type BatchStats, type TensorSpec } from '../network.js';
 import { upsample2x2 } from '../ops.js';
@@ -26,8 +26,8 @@ export interface UNetConfig {
   bnEpsilon: number;
   /** Weight of the old value in the moving averages of batch norm (Keras convention). */
   bnMomentum: number;
-  /** A band head for training (network.ts bandHeadSpecs); absent in saved models. */
-  bandOutput?: boolean;
+  /** A gap output for training (network.ts gapHeadSpecs); absent in saved models. */
+  gapOutput?: boolean;
 }
 
 export const DEFAULT_UNET: Omit<UNetConfig, 'numClasses'> = {
@@ -85,7 +85,7 @@ export function unetSpecs(cfg: UNetConfig): TensorSpec[] {
   }
   specs.push({ name: 'head/kernel', shape: [1, 1, w[0], cfg.numClasses], kind: 'kernel', fanIn: w[0] });
   specs.push({ name: 'head/bias', shape: [cfg.numClasses], kind: 'bias', fanIn: 0 });
-  if (cfg.bandOutput) specs.push(...bandHeadSpecs(w[0]));
+  if (cfg.gapOutput) specs.push(...gapHeadSpecs(w[0]));
   return specs;
 }
 

@@ -8,10 +8,10 @@
  * On the images of a data set it paints labels (a brush per class, an eraser back to void,
  * undo and redo) and saves them through the server as the set's label files.
  */
-import { VOID, classLayer, classLayerRect, decideClasses, focusProbability, heatLayer, imageMetrics, share, unsureLayer, unsurePixels, voidLayer, voidLayerRect, type Decision, type ImageMetrics, type Rect, type Rgb } from '../shared/layers.js';
-import { LabelHistory, type StrokeBuilder } from '../shared/paint.js';
-import { classOutline, pathData, type Polyline } from '../shared/contour.js';
-import { frontierLines } from '../shared/frontierLayer.js';
+import { VOID, classLayer, classLayerRect, decideClasses, focusProbability, heatLayer, imageMetrics, share, unsureLayer, unsurePixels, voidLayer, voidLayerRect, type Decision, type ImageMetrics, type Rect, type Rgb } from '../../draw/layers.js';
+import { LabelHistory, type StrokeBuilder } from './paint.js';
+import { classOutline, pathData, type Polyline } from '../../draw/contour.js';
+import { frontierLines } from '../../draw/frontierLayer.js';
 import { netModel, predictImage } from '../../predict/pipeline.js';
 import { imageGeometry } from '../../predict/plan.js';
 import { DEFAULT_DENSE_CRF, refineDenseCrf } from '../../crf/denseCrf.js';

@@ -6,9 +6,9 @@
 import sharp from 'sharp';
 import { resizeFloat, resizeImage, resizeNearest } from '../data/resize.js';
 import type { Sample } from '../data/load.js';
-import { argmaxDecision, classLayer, composite, focusProbability, heatLayer, imageMetrics, voidLayer, type Rgb } from './shared/layers.js';
-import { pathData } from './shared/contour.js';
-import { frontierLines } from './shared/frontierLayer.js';
+import { argmaxDecision, classLayer, composite, focusProbability, heatLayer, imageMetrics, voidLayer, type Rgb } from '../draw/layers.js';
+import { pathData } from '../draw/contour.js';
+import { frontierLines } from '../draw/frontierLayer.js';
 import type { ReportSample } from './report.js';
 
 /** What one validation image's preview is made from (all at the training scale). */

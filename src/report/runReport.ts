@@ -10,7 +10,7 @@ import { describeNet } from '../nets/index.js';
 import type { EpochRecord } from '../train/loop.js';
 import { previewSource, renderPreview, type PreviewSource } from './previews.js';
 import { renderReport } from './report.js';
-import { describeGapLoss } from '../losses/gapLoss.js';
+import { describeGapLoss } from '../losses/trainingLoss.js';
 import { describeRefineCheck, type RefineCheck } from '../predict/refineCheck.js';
 
 export const REPORT_FILE = 'report.html';

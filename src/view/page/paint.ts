@@ -4,7 +4,7 @@
  * returns. A stroke records each pixel it changed once, with its value before, so undoing a
  * long stroke over a large image costs what the stroke touched, not the image.
  */
-import type { Rect } from './layers.js';
+import type { Rect } from '../../draw/layers.js';
 
 /** The pixels one stroke changed: their indices, their classes before, and the class painted. */
 export interface Stroke {

@@ -14,9 +14,9 @@ import type { DenseCrfParams } from '../crf/denseCrf.js';
 import { allowedClasses } from '../predict/forbid.js';
 import type { Predictor } from '../predict/model.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
-import { addImage, emptyTotals, report, type EvalReport } from './evaluate.js';
+import { addImage, emptyTotals, report, type EvalReport } from '../metrics/evaluate.js';
 import { labelValues } from '../predict/outputs.js';
-import { addFrontierImage, emptyFrontierTotals, formatFrontier, frontierImage, frontierReport, imageMeanBF, imageMeanBoundaryIoU, DEFAULT_FRONTIER_OPTIONS, type FrontierMetricOptions, type FrontierReport } from './frontierMetrics.js';
+import { addFrontierImage, emptyFrontierTotals, formatFrontier, frontierImage, frontierReport, imageMeanBF, imageMeanBoundaryIoU, DEFAULT_FRONTIER_OPTIONS, type FrontierMetricOptions, type FrontierReport } from '../metrics/frontierMetrics.js';
 
 export interface EvalOptions {
   split: SplitName | 'all' | 'auto';

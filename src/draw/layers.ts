@@ -5,9 +5,9 @@
  * it imports only browser-safe modules. Layers are RGBA bytes, drawn over the image with the
  * viewer's opacity.
  */
-import { VOID_INDEX } from '../../data/labelIndices.js';
-import { argmaxAllowed, planesOf } from '../../predict/forbid.js';
-import { addImage, emptyTotals, report } from '../../metrics/evaluate.js';
+import { VOID_INDEX } from '../data/labelIndices.js';
+import { argmaxAllowed, planesOf } from '../predict/forbid.js';
+import { addImage, emptyTotals, report } from '../metrics/evaluate.js';
 
 /** Class index of a void (unlabelled) pixel in class-index arrays. */
 export const VOID = VOID_INDEX;
