@@ -51,7 +51,8 @@ import type { ValidReport } from '../src/train/loop.js';
 import { trainConfig, type TrainOptions } from '../src/api/train.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
 import { flipsSetting, refineSettings, withFlips } from '../src/predict/refineCheck.js';
-import { predictImage, predictModel } from '../src/predict/pipeline.js';
+import { predictImage } from '../src/predict/pipeline.js';
+import { predictModel } from '../src/predict/model.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 import { addFrontierImage, emptyFrontierTotals, frontierImage, frontierReport } from '../src/metrics/frontierMetrics.js';
 import { addImage, emptyTotals, report } from '../src/metrics/evaluate.js';
@@ -488,7 +489,8 @@ async function main(): Promise<void> {
   const summary = printSummary(rows);
   const protocol = `crop ${CROP}, batch 8, ${EPOCHS} epochs (camvid ${CAMVID_EPOCHS}), lr 2e-3 pretrained / 5e-3 from scratch (U-Net depth 4 width 8), validation 10% of the training images; sample and smoke gaps: erosion ${SAMPLE_GAP} / ${SMOKE_GAP} px, uneven ${UNEVEN}`;
   console.log(`\nprotocol: ${protocol}; total ${((Date.now() - started) / 60000).toFixed(1)} min`);
-  const file = writeResult(argString('results', 'gap.json'), { machine: machine(), protocol, seeds: SEEDS, variants: WANTED, rows, summary });
+  const classNames = Object.fromEntries(sets.map((d) => [d.name, d.real.classes.map((c) => c.name)]));
+  const file = writeResult(argString('results', 'gap.json'), { machine: machine(), protocol, seeds: SEEDS, variants: WANTED, classNames, rows, summary });
   console.log(`results: ${file}`);
   process.exit(0);
 }

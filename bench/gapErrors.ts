@@ -18,7 +18,8 @@ import { encodeLabels, labelMap, parseClassesFlag, VOID_INDEX } from '../src/dat
 import { squaredDistanceTo } from '../src/data/gaps.js';
 import { classBoundary } from '../src/metrics/boundary.js';
 import { openTfjsPredictor } from '../src/predict/model.js';
-import { predictImage, predictModel } from '../src/predict/pipeline.js';
+import { predictImage } from '../src/predict/pipeline.js';
+import { predictModel } from '../src/predict/model.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
 import { argString, table, writeResult } from './common.js';

@@ -597,7 +597,7 @@ test('broken data set layouts: train and eval name the folder or file and the pr
 // ---------------------------------------------------------------------------------------------
 // Class descriptions
 
-test('malformed codes.txt and gapseg.json: train (and predict --class-file, eval --class-file) name the file and the problem', async () => {
+test('malformed codes.txt and gapseg.json: train (and predict --channel-file, eval --class-file) name the file and the problem', async () => {
   const cases: Case[] = [];
   const classFile = (name: string, file: string, content: string | Buffer | null, problem: RegExp) => {
     const d = dataset();
@@ -625,9 +625,9 @@ test('malformed codes.txt and gapseg.json: train (and predict --class-file, eval
   classFile('gapseg.json voiding an unknown name', 'gapseg.json', '{"classes": ["a", "b"], "void": "cloud"}', /void names "cloud", which is not a class name/);
   classFile('gapseg.json giving a value to two classes', 'gapseg.json', '{"classes": [{"name": "a", "value": 1}, {"name": "b", "value": 1}]}', /label value 1 is given to two classes/);
   classFile('gapseg.json with 300 classes', 'gapseg.json', JSON.stringify({ classes: Array.from({ length: 300 }, (_, i) => `c${i}`) }), /300 classes; at most 254/);
-  // The same files through --class-file of predict (foreign ONNX channels) and eval.
+  // The same files through --channel-file of predict (foreign ONNX channels) and --class-file of eval.
   const bad = classFile('codes.txt in Latin-1 (again, for --class-file)', 'codes.txt', Buffer.from('fum\xe9e\nfond\n', 'latin1'), /not UTF-8 text/);
-  cases.push({ name: 'predict --class-file: Latin-1 codes.txt', command: 'predict', args: predictArgs(onnxFile, IMG(template), '--class-file', bad), error: { mentions: [bad], problem: /not UTF-8 text/ } });
+  cases.push({ name: 'predict --channel-file: Latin-1 codes.txt', command: 'predict', args: predictArgs(onnxFile, IMG(template), '--channel-file', bad), error: { mentions: [bad], problem: /not UTF-8 text/ } });
   cases.push({ name: 'eval --class-file: Latin-1 codes.txt', command: 'eval', args: evalArgs(model, template, '--class-file', bad), error: { mentions: [bad], problem: /not UTF-8 text/ } });
   // A UTF-8 codes.txt with a byte-order mark and CRLF line ends is fine (labels 0, 1 and void 2).
   const d = dataset();
@@ -718,8 +718,8 @@ test('damaged model folders and ONNX files: predict, eval, export and view name 
   const withMeta = (metadata: Record<string, string>) => encodeOnnx(unetToOnnx((meta.net as UNetConfig), values, { metadata, producerVersion: 'test' }));
   onnxCase('gapseg .onnx whose class metadata is not JSON', withMeta({ 'gapseg.json': '{"classes": [', 'gapseg.input': '{}' }), /metadata gapseg\.json\).*not valid JSON/);
   onnxCase('gapseg .onnx without its input recipe', withMeta({ 'gapseg.json': '{"classes": ["a", "b"]}' }), /metadata "gapseg\.input" is missing or incomplete/);
-  onnxCase('an .onnx without gapseg metadata and no --class-file', withMeta({}), /name its output channels with --class-file/);
-  onnxCase('an .onnx whose channels --classes miscounts', withMeta({}), /3 (classes|channels|names)|outputs? .*2|2 outputs?/, ['--classes', 'a,b,c']);
+  onnxCase('an .onnx without gapseg metadata and no --channel-file', withMeta({}), /name its output channels with --channel-file/);
+  onnxCase('an .onnx whose channels --channels miscounts', withMeta({}), /3 (classes|channels|names)|outputs? .*2|2 outputs?/, ['--channels', 'a,b,c']);
   // A damaged model.onnx inside a model folder: predict says so; export replaces it.
   const m = fresh('model');
   fs.cpSync(path.dirname(onnxFile), m, { recursive: true });
@@ -761,7 +761,7 @@ test('damaged run folders: train --resume names config.json or checkpoint.bin an
   damaged('config.json that is empty', 'config.json', (f) => fs.writeFileSync(f, ''), /not valid JSON/);
   damaged('config.json that is a list', 'config.json', (f) => fs.writeFileSync(f, '[]'), /not a run configuration/);
   damaged('config.json without the data set', 'config.json', (f) => json(f, (c) => delete c.dataset), /"dataset" is missing/);
-  damaged('config.json with a crop of "big"', 'config.json', (f) => json(f, (c) => (c.crop = 'big')), /"crop" must be an integer in 16\.\.4096, not "big"/);
+  damaged('config.json with a crop of "big"', 'config.json', (f) => json(f, (c) => (c.crop = 'big')), /"crop" must be an integer between 16 and 4096, not "big"/);
   damaged('config.json whose crop does not fit the depth', 'config.json', (f) => json(f, (c) => (c.crop = 34)), /"crop" must be a multiple of 2\^depth/);
   damaged('config.json with broken classes', 'config.json', (f) => json(f, (c) => (c.classes = { classes: 'x' })), /"classes" must hold/);
   damaged('config.json with three class weights for two classes', 'config.json', (f) => json(f, (c) => (c.classWeights = [1, 2, 3])), /"classWeights" must be null or 2/);
@@ -776,7 +776,7 @@ test('damaged run folders: train --resume names config.json or checkpoint.bin an
   }, /checkpoint data is damaged \(CRC mismatch\)/);
   damaged('checkpoint with a garbage header', 'checkpoint.bin', (f) => fs.writeFileSync(f, Buffer.concat([Buffer.from('GAPSEGCK'), Buffer.from([16, 0, 0, 0]), Buffer.from('{"version":1}   ')])), /checkpoint header is damaged/);
   damaged('checkpoint that is a folder', 'checkpoint.bin', (f) => (fs.rmSync(f), fs.mkdirSync(f)), /cannot read checkpoint \(EISDIR\)/);
-  damaged('checkpoint of another network', 'checkpoint.bin', (f) => json(path.join(path.dirname(f), 'config.json'), (c) => (c.baseWidth = 8)), /does not belong to this run's config\.json/);
+  damaged('checkpoint of another network', 'checkpoint.bin', (f) => json(path.join(path.dirname(f), 'config.json'), (c) => (c.width = 8)), /does not belong to this run's config\.json/);
   damaged('checkpoint from a later epoch than the run has', 'checkpoint.bin', (f) => json(path.join(path.dirname(f), 'config.json'), (c) => (c.epochs = 1)), /epoch 2 is not in 0\.\.1/);
   await runCases(cases);
 });

@@ -9,10 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errorLine, runCli, tmpDir, writePng, type CliResult } from './helpers.js';
 import { encodePng } from '../src/data/decode.js';
-import { trainSpec } from '../src/cli/train.js';
-import { predictSpec } from '../src/cli/predict.js';
-import { evalSpec } from '../src/cli/eval.js';
-import { demoSpec } from '../src/cli/demo.js';
+import { TRAIN_COMMAND } from '../src/options/train.js';
+import { EVAL_COMMAND, PREDICT_COMMAND } from '../src/options/predict.js';
+import { DEMO_COMMAND, EXPORT_COMMAND, VIEW_COMMAND } from '../src/options/commands.js';
 import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
 
 const SIZE = 32;
@@ -168,22 +167,33 @@ test('a crop that is not a multiple of the network\'s is rounded, with a note sa
   assert.equal((JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { crop: number }).crop, 32);
 });
 
-test('gapseg --help and gapseg <command> --help exit 0 and list every command and option', async () => {
+test('gapseg --help and gapseg <command> --help exit 0, list every command and option, basic ones first, within 100 columns', async () => {
   const main = await runCli(['--help']);
   assert.equal(main.code, 0, main.stderr);
   assert.equal(main.stderr, '');
-  for (const c of ['train', 'predict', 'eval', 'demo']) assert.match(main.stdout, new RegExp(`^  ${c} `, 'm'), `command ${c}`);
-
-  const trainHelp = await runCli(['train', '--help']);
-  assert.equal(trainHelp.code, 0, trainHelp.stderr);
-  assert.equal(trainHelp.stderr, '');
-  assert.match(trainHelp.stdout, /^usage: gapseg train/m);
-
-  const specs = [trainSpec, predictSpec, evalSpec, demoSpec];
-  const helps = await Promise.all(specs.map((spec) => runCli([spec.name, '--help'])));
-  for (const [i, spec] of specs.entries()) {
+  for (const c of ['train', 'predict', 'eval', 'demo', 'view', 'export']) assert.match(main.stdout, new RegExp(`^  ${c} `, 'm'), `command ${c}`);
+  const schemas = [TRAIN_COMMAND, PREDICT_COMMAND, EVAL_COMMAND, DEMO_COMMAND, VIEW_COMMAND, EXPORT_COMMAND];
+  const helps = await Promise.all(schemas.map((schema) => runCli([schema.name, '--help'])));
+  for (const [i, schema] of schemas.entries()) {
     const r = helps[i];
     assert.equal(r.code, 0, r.stderr);
-    for (const o of spec.options) assert.match(r.stdout, new RegExp(`^  --${o.name}\\b`, 'm'), `${spec.name} --help lists --${o.name}`);
+    assert.match(r.stdout, new RegExp(`^usage: gapseg ${schema.name}`, 'm'));
+    for (const o of schema.options.filter((d) => !d.apiOnly)) {
+      const flag = o.kind === 'flag' && o.default === true ? `no-${o.name}` : o.name;
+      assert.match(r.stdout, new RegExp(`^  --${flag}\\b`, 'm'), `${schema.name} --help lists --${flag}`);
+    }
+    const long = r.stdout.split('\n').filter((l) => l.length > 100);
+    assert.deepEqual(long, [], `${schema.name} --help fits 100 columns`);
+    const [basic, advanced] = [r.stdout.indexOf('\noptions:\n'), r.stdout.indexOf('\nadvanced options:\n')];
+    if (advanced >= 0) assert.ok(basic >= 0 && basic < advanced, `${schema.name}: the basic options come first`);
   }
+});
+
+test('a mistyped option or command names the nearest one', async () => {
+  const [option, negated, command] = await Promise.all([runCli(['train', 'data', '--epoch', '3']), runCli(['train', 'data', '--no-augmnt']), runCli(['trian'])]);
+  assert.equal(option.code, 2);
+  assert.match(errorLine(option.stderr, option.stderr), /unknown option --epoch \(did you mean --epochs\?\)/);
+  assert.match(errorLine(negated.stderr, negated.stderr), /unknown option --no-augmnt \(did you mean --no-augment\?\)/);
+  assert.equal(command.code, 2);
+  assert.match(command.stderr, /unknown command "trian" \(did you mean train\?\)/);
 });

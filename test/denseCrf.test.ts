@@ -194,12 +194,12 @@ test('predict --refine crf: labels, probabilities, .npy, frontier and band all f
   // The API: the same refined probabilities as the command's .npy (8-bit PNG input, same decode).
   const m = await openModel(model, { log: () => undefined });
   try {
-    const p = await m.predict(path.join(dir, 'in', 'a.png'), { refine: { sigmaRGB: 20, appearanceWeight: 6 } });
+    const p = await m.predict(path.join(dir, 'in', 'a.png'), { refine: 'crf', crf: { sigmaRGB: 20, appearanceWeight: 6 } });
     const npy = readNpy(path.join(dir, 'refined', 'npy', 'a.npy'));
     let worst = 0;
     for (let i = 0; i < p.probabilities.length; i++) worst = Math.max(worst, Math.abs(p.probabilities[i] - npy.data[i]));
     assert.ok(worst < 1e-5, `API and command differ by ${worst}`);
-    await assert.rejects(m.predict(path.join(dir, 'in', 'a.png'), { refine: { sigmaXY: -1 } }), /sigmaXY must be a positive number/);
+    await assert.rejects(m.predict(path.join(dir, 'in', 'a.png'), { refine: 'crf', crf: { sigmaXY: -1 } }), /sigmaXY must be a positive number/);
   } finally {
     m.close();
   }
@@ -224,7 +224,7 @@ test('predict --refine crf with a foreign model whose void channel wins everywhe
   fs.writeFileSync(path.join(dir, 'codes.txt'), 'background\nsmoke\nvoid\n');
   const img = path.join(dir, 'in', 'halves.png');
   await halves(img);
-  const r = await runCli(['predict', model, img, '--out', path.join(dir, 'out'), '--class-file', path.join(dir, 'codes.txt'), '--refine', 'crf', '--quiet']);
+  const r = await runCli(['predict', model, img, '--out', path.join(dir, 'out'), '--channel-file', path.join(dir, 'codes.txt'), '--refine', 'crf', '--quiet']);
   assert.equal(r.code, 0, r.stderr);
   const labels = await readGrey(path.join(dir, 'out', 'labels', 'halves.png'));
   assert.ok(!labels.data.includes(2), 'void was predicted');
@@ -237,7 +237,7 @@ test('--refine and --crf refusals are one line with exit code 2', async () => {
   await saveTinyModel(model, { depth: 2, width: 4 });
   await writeTestImage(path.join(dir, 'a.png'), 20, 20, 1);
   for (const [extra, pattern] of [
-    [['--refine', 'bilateral'], /--refine must be crf, auto or none, not "bilateral"/],
+    [['--refine', 'bilateral'], /--refine must be auto, crf or none, got "bilateral"/],
     [['--crf', 'sigmaRGB=5'], /--crf goes with --refine crf/],
     [['--refine', 'crf', '--crf', 'sigmaRGB'], /--crf expects key=number, got "sigmaRGB"/],
     [['--refine', 'crf', '--crf', 'colour=3'], /unknown setting "colour"/],

@@ -28,8 +28,8 @@ test('a run refines another: it starts from its weights, normalisation and recip
   const lines: string[] = [];
   const { depth: _d, width: _w, crop: _c, batch: _b, ...rest } = SMALL;
   const refined = await train(data, { ...rest, out: path.join(dir, 'b'), epochs: 1, lr: 1e-8, initFrom: first.dir, skipUnlabelled: true, log: (l) => lines.push(l) });
-  const cfg = JSON.parse(fs.readFileSync(path.join(refined.dir, 'config.json'), 'utf8')) as { crop: number; batchSize: number; lr: number };
-  assert.deepEqual([cfg.crop, cfg.batchSize, cfg.lr], [32, 2, 1e-8], 'crop and batch continue the first run\'s recipe; a given rate wins');
+  const cfg = JSON.parse(fs.readFileSync(path.join(refined.dir, 'config.json'), 'utf8')) as { crop: number; batch: number; lr: number };
+  assert.deepEqual([cfg.crop, cfg.batch, cfg.lr], [32, 2, 1e-8], 'crop and batch continue the first run\'s recipe; a given rate wins');
   assert.ok(lines.some((l) => /2 image\(s\) have no label file yet and are left out/.test(l)), lines.join('\n'));
   assert.ok(lines.some((l) => l.startsWith('starting from the weights of')), lines.join('\n'));
   const a = readModelMeta(first.modelDir);

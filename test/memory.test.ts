@@ -12,7 +12,8 @@ import { createAdamState, disposeAdamState } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
 import { trainingLoss } from '../src/losses/trainingLoss.js';
 import { lossTargets } from '../src/losses/crossEntropy.js';
-import { DEFAULT_TRAIN, estimateTrainingBytes, netConfigOf, runTraining } from '../src/train/run.js';
+import { estimateTrainingBytes, runTraining } from '../src/train/run.js';
+import { DEFAULT_TRAIN, netConfigOf } from '../src/train/config.js';
 import { createNet, disposeNet } from '../src/nets/index.js';
 import { parseClassesFlag } from '../src/data/classes.js';
 import { writeSampleDataset } from '../src/data/sample.js';
@@ -25,8 +26,8 @@ function heapGrowthOfSteps(cfg: Parameters<typeof estimateTrainingBytes>[0], ste
   const start = heap();
   const net = createNet(netConfigOf(cfg), 1);
   const adam = createAdamState(net.params);
-  const n = cfg.batchSize * cfg.crop * cfg.crop;
-  const batch = { n: cfg.batchSize, height: cfg.crop, width: cfg.crop, images: new Float32Array(n * 3).fill(0.3), targets: lossTargets(new Uint8Array(n).map((_, i) => i % 2), 2) };
+  const n = cfg.batch * cfg.crop * cfg.crop;
+  const batch = { n: cfg.batch, height: cfg.crop, width: cfg.crop, images: new Float32Array(n * 3).fill(0.3), targets: lossTargets(new Uint8Array(n).map((_, i) => i % 2), 2) };
   for (let i = 0; i < steps; i++) trainStep(net, adam, batch, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, trainingLoss('none'));
   const used = heap() - start;
   disposeNet(net);
@@ -35,14 +36,14 @@ function heapGrowthOfSteps(cfg: Parameters<typeof estimateTrainingBytes>[0], ste
 }
 
 test('the training memory estimate covers the heap a step uses', () => {
-  const cfg = { crop: 128, batchSize: 4, depth: 3, baseWidth: 16, classes: parseClassesFlag('a,b') };
+  const cfg = { crop: 128, batch: 4, depth: 3, width: 16, classes: parseClassesFlag('a,b') };
   const used = heapGrowthOfSteps(cfg, 3);
   const estimate = estimateTrainingBytes(cfg);
   assert.ok(used > 0 && used <= estimate, `heap grew by ${used} bytes, estimate ${estimate}`);
 });
 
 test('the training memory estimate covers the heap a MobileNetV2 U-Net step uses', () => {
-  const cfg = { crop: 128, batchSize: 2, depth: 4, baseWidth: 16, classes: parseClassesFlag('a,b'), encoder: 'mobilenet_v2' as const };
+  const cfg = { crop: 128, batch: 2, depth: 4, width: 16, classes: parseClassesFlag('a,b'), encoder: 'mobilenet_v2' as const };
   const used = heapGrowthOfSteps(cfg, 2);
   const estimate = estimateTrainingBytes(cfg);
   assert.ok(used > 0 && used <= estimate, `heap grew by ${used} bytes, estimate ${estimate}`);
@@ -55,7 +56,7 @@ test('a run that cannot fit the wasm heap is refused before anything is written'
   const classes = parseClassesFlag('0=background,255=smoke', ['128']);
   const run = path.join(dir, 'run');
   await assert.rejects(
-    runTraining(run, { ...DEFAULT_TRAIN, dataset: data, classSource: 'test', classes, crop: 1024, batchSize: 16 }, { resume: false, force: false, log: () => undefined }),
+    runTraining(run, { ...DEFAULT_TRAIN, dataset: data, classSource: 'test', classes, crop: 1024, batch: 16 }, { resume: false, force: false, log: () => undefined }),
     /about \d+\.\d GiB of memory, more than the 4 GiB wasm heap can hold; use --batch \d+/,
   );
   assert.equal(fs.existsSync(run), false);

@@ -128,7 +128,7 @@ async function foreignSetup(opts: Parameters<typeof foreignModel>[0]): Promise<{
 test('a foreign 3-class model whose void channel wins everywhere: --forbid void never predicts it', async () => {
   const { dir, model, codes, img } = await foreignSetup({});
   const run = async (out: string, extra: string[]) => {
-    const r = await runCli(['predict', model, img, '--out', path.join(dir, out), '--class-file', codes, '--quiet', ...extra]);
+    const r = await runCli(['predict', model, img, '--out', path.join(dir, out), '--channel-file', codes, '--quiet', ...extra]);
     assert.equal(r.code, 0, r.stderr);
     return { labels: await readGrey(path.join(dir, out, 'labels', 'halves.png')), stderr: r.stderr };
   };
@@ -149,7 +149,7 @@ test('a foreign NHWC model with a softmax and a fixed input size: layout, probab
   const { dir, model, codes, img } = await foreignSetup({ nhwc: true, softmax: true, fixed: [48, 32] });
   for (const extra of [[], ['--pad']]) {
     const out = path.join(dir, extra.length ? 'pad' : 'resize');
-    const r = await runCli(['predict', model, img, '--out', out, '--class-file', codes, '--forbid', 'void', '--prob-classes', 'smoke', ...extra]);
+    const r = await runCli(['predict', model, img, '--out', out, '--channel-file', codes, '--forbid', 'void', '--prob-classes', 'smoke', ...extra]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /NHWC probabilities/);
     const labels = await readGrey(path.join(out, 'labels', 'halves.png'));
@@ -169,13 +169,13 @@ test('foreign models: missing or mismatched class files are clear errors', async
   const { dir, model, img } = await foreignSetup({ classes: 4 });
   const none = await runCli(['predict', model, img, '--out', path.join(dir, 'o')]);
   assert.equal(none.code, 1);
-  assert.match(none.stderr, /foreign\.onnx: not a gapseg model.*--class-file/);
-  const wrong = await runCli(['predict', model, img, '--out', path.join(dir, 'o'), '--classes', 'background,smoke,void']);
+  assert.match(none.stderr, /foreign\.onnx: not a gapseg model.*--channel-file/);
+  const wrong = await runCli(['predict', model, img, '--out', path.join(dir, 'o'), '--channels', 'background,smoke,void']);
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /foreign\.onnx: output shape \[1,4,64,96\].*names 3/);
   const bad = path.join(dir, 'bad.onnx');
   fs.writeFileSync(bad, 'not a model');
-  const notOnnx = await runCli(['predict', bad, img, '--out', path.join(dir, 'o'), '--classes', 'a,b']);
+  const notOnnx = await runCli(['predict', bad, img, '--out', path.join(dir, 'o'), '--channels', 'a,b']);
   assert.equal(notOnnx.code, 1);
   assert.match(notOnnx.stderr, /bad\.onnx: /);
   assert.doesNotMatch(notOnnx.stderr, /internal error/);

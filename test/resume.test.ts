@@ -8,7 +8,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { engine, tmpDir } from './helpers.js';
 import { writeSampleDataset } from '../src/data/sample.js';
-import { DEFAULT_TRAIN, resolveClasses, runTraining, type TrainConfig } from '../src/train/run.js';
+import { resolveClasses, runTraining } from '../src/train/run.js';
+import { DEFAULT_TRAIN, type TrainConfig } from '../src/train/config.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import type { EpochRecord } from '../src/train/loop.js';
 
@@ -18,7 +19,7 @@ const quietOpts = { resume: false, force: false, log: () => undefined };
 
 async function smallConfig(dataDir: string): Promise<TrainConfig> {
   const { classes, source } = resolveClasses(dataDir, null, null);
-  return { ...DEFAULT_TRAIN, dataset: dataDir, classSource: source, classes, crop: 32, batchSize: 4, epochs: 3, depth: 2, baseWidth: 4, tile: 64, seed: 5 };
+  return { ...DEFAULT_TRAIN, dataset: dataDir, classSource: source, classes, crop: 32, batch: 4, epochs: 3, depth: 2, width: 4, tile: 64, seed: 5 };
 }
 
 test('a run paused after one epoch and resumed equals an uninterrupted run', async () => {

@@ -5,6 +5,9 @@ import { packageVersion } from '../util/packageInfo.js';
 import { modelDirOf } from '../formats/modelFolder.js';
 import { ONNX_FILE } from '../formats/onnx/gapsegOnnx.js';
 import { exportOnnx as exportChecked, EXPORT_TOLERANCE, type ExportResult } from '../formats/onnx/export.js';
+import { checkValues, type OptionValues } from '../options/schema.js';
+import { EXPORT_COMMAND, type EXPORT_OPTIONS } from '../options/commands.js';
+import type { ApiKeys, Same } from '../options/keys.js';
 import { startEngine } from './engine.js';
 
 export { EXPORT_TOLERANCE, type ExportResult };
@@ -16,8 +19,13 @@ export interface ExportOptions {
   log?: (line: string) => void;
 }
 
+// The options and the interface cannot drift apart.
+const sameKeys: Same<Exclude<keyof ExportOptions, 'log'>, ApiKeys<typeof EXPORT_OPTIONS>> = true;
+void sameKeys;
+
 /** Write a run or model folder's model as ONNX, placed only once ONNX Runtime reproduces the TensorFlow.js logits. */
 export async function exportModel(model: string, options: ExportOptions = {}): Promise<ExportResult> {
+  checkValues(EXPORT_COMMAND, options as OptionValues, ['log']);
   const log = options.log ?? (() => undefined);
   const target = options.out ? path.resolve(options.out) : path.join(modelDirOf(model), ONNX_FILE);
   // Found out before the export and its check, not after.

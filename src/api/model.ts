@@ -13,8 +13,9 @@ import { openPredictor, type EngineChoice } from '../predict/open.js';
 import type { Predictor } from '../predict/model.js';
 import type { OutputClass } from '../predict/outputs.js';
 import { labelValues } from '../predict/outputs.js';
-import { predictImage, predictModel } from '../predict/pipeline.js';
-import type { DenseCrfParams, RefineOption } from '../crf/denseCrf.js';
+import { predictImage } from '../predict/pipeline.js';
+import { predictModel } from '../predict/model.js';
+import type { DenseCrfParams } from '../crf/denseCrf.js';
 import { describeAuto, flipsSetting, refineSettings, withFlips, type RefineCheck } from '../predict/refineCheck.js';
 import { allowedClasses } from '../predict/forbid.js';
 import { frontierPolygons, uncertaintyMask, type ClassPolygons } from '../predict/frontier.js';
@@ -25,19 +26,22 @@ import { channelsFromFlag, readChannelFile, type ChannelClass } from '../predict
 import type { InputOptions } from '../predict/onnxPredictor.js';
 import { DEFAULT_BF_TOLERANCE, DEFAULT_BIOU_DILATION } from '../metrics/boundary.js';
 import { evaluateDataset, type EvalResult } from '../evaluate/evalRun.js';
+import { checkValues, type CommandSchema, type OptionDef, type OptionValues } from '../options/schema.js';
+import { EVALUATE_OPTIONS, OPEN_OPTIONS, PREDICT_FILES_OPTIONS, PREDICT_OPTIONS } from '../options/predict.js';
+import type { ApiKeys, Same } from '../options/keys.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
 
-/** How to open a model; the foreign-model options are for ONNX files trained elsewhere. */
+/** How to open a model (`gapseg predict --help` lists the same options); the foreign-model options are for ONNX files trained elsewhere. */
 export interface OpenModelOptions extends InputOptions {
   /** 'auto' (default): ONNX Runtime for .onnx files and folders with a current model.onnx, TensorFlow.js otherwise. */
   engine?: EngineChoice;
   threads?: number;
   /** Foreign models: every output channel in order, as "background,smoke,void" or "0=background,255=smoke,128=void". */
-  classes?: string;
-  /** Foreign models, with classes: the channels that are void. */
-  void?: (string | number)[];
+  channels?: string;
+  /** Foreign models, with channels: the channels that are void (a channel named void is). */
+  voidChannels?: (string | number)[];
   /** Foreign models: a codes.txt or gapseg.json naming the output channels. */
-  classFile?: string;
+  channelFile?: string;
 }
 
 /** An image to predict: a file path, the bytes of an image file, or decoded RGB pixels. */
@@ -50,12 +54,17 @@ export interface PredictOptions {
   frontier?: boolean;
   /** Also mark the pixels whose top probability is below this (0..1). */
   uncertainty?: number;
-  /** Refinement: 'auto' (default) as the model's refinement check says, true or DenseCrfParams to refine with the dense CRF, false for the network alone; every output then comes from the result. */
-  refine?: RefineOption;
+  /** 'auto' (default): as the model's refinement check says; 'crf': refine with the dense CRF; 'none': the network alone. Every output comes from the result. */
+  refine?: Refine;
+  /** With refine 'crf': dense CRF settings over its defaults. */
+  crf?: Partial<DenseCrfParams>;
   /** Average the network's scores over the four flips of each window (default: as refine 'auto' decides, else no). */
   flips?: boolean;
   maxPixels?: number;
 }
+
+/** How predictions are refined: as the model's check says, with the dense CRF, or not at all. */
+export type Refine = 'auto' | 'crf' | 'none';
 
 /** One image's prediction, at the image's own size. */
 export interface Prediction {
@@ -89,8 +98,9 @@ export interface PredictFilesOptions {
   /** Write the frontier as SVG and GeoJSON polygons. */
   frontier?: boolean;
   uncertainty?: number;
-  /** Refinement as in predict: 'auto' (default), true or CRF settings, false. */
-  refine?: RefineOption;
+  /** Refinement as in predict: 'auto' (default), 'crf' or 'none'. */
+  refine?: Refine;
+  crf?: Partial<DenseCrfParams>;
   /** Average the network's scores over the four flips of each window (default: as refine 'auto' decides, else no). */
   flips?: boolean;
   /** Skip images whose outputs are complete. */
@@ -114,8 +124,9 @@ export interface EvaluateOptions {
   /** With makeGap: how uneven, 0 (default) to 1, as `train --gap-uneven` makes them. */
   gapUneven?: number;
   forbid?: (string | number)[];
-  /** Refinement as in predict: 'auto' (default), true or CRF settings, false. */
-  refine?: RefineOption;
+  /** Refinement as in predict: 'auto' (default), 'crf' or 'none'. */
+  refine?: Refine;
+  crf?: Partial<DenseCrfParams>;
   /** Average the network's scores over the four flips of each window (default: as refine 'auto' decides, else no). */
   flips?: boolean;
   /** The data set's classes, when they differ from the model's description. */
@@ -151,6 +162,21 @@ export interface Model {
   close(): void;
 }
 
+// Each options interface has its command's options (options/predict.ts), no more and no fewer.
+const sameKeys: [
+  Same<Exclude<keyof OpenModelOptions, 'log'>, ApiKeys<typeof OPEN_OPTIONS>>,
+  Same<keyof PredictOptions, ApiKeys<typeof PREDICT_OPTIONS>>,
+  Same<Exclude<keyof PredictFilesOptions, 'onProgress' | 'log'>, ApiKeys<typeof PREDICT_FILES_OPTIONS>>,
+  Same<Exclude<keyof EvaluateOptions, 'onProgress'>, ApiKeys<typeof EVALUATE_OPTIONS>>,
+] = [true, true, true, true];
+void sameKeys;
+
+/** Check a call's options as the command checks its flags. */
+function check(name: string, options: readonly OptionDef[], values: object, extra: readonly string[] = []): void {
+  const schema: CommandSchema = { name, summary: '', usage: '', description: '', positional: { min: 0, max: 0, names: '' }, options, examples: [] };
+  checkValues(schema, values as OptionValues, extra);
+}
+
 /** Class indices for names or label values. */
 export function classIndices(names: readonly (string | number)[], classes: readonly OutputClass[]): number[] {
   return names.map((n) => {
@@ -179,38 +205,15 @@ function forbiddenOf(names: readonly (string | number)[], classes: readonly Outp
 }
 
 function limitsOf(maxPixels: number | undefined): DecodeLimits | undefined {
-  if (maxPixels === undefined) return undefined;
-  if (!(Number.isInteger(maxPixels) && maxPixels >= 1)) throw new GapsegError('--max-pixels must be at least 1', 2);
-  return { maxPixels };
-}
-
-function checkShare(v: number | undefined, flag: string): void {
-  if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1)) throw new GapsegError(`--${flag} must be between 0 and 1, got ${v}`, 2);
+  return maxPixels === undefined ? undefined : { maxPixels };
 }
 
 /** The output channels of a foreign ONNX model named by the options, if any. */
 function channelsOf(o: OpenModelOptions): ChannelClass[] | undefined {
-  if (o.classes !== undefined && o.classFile !== undefined) throw new GapsegError('give either --classes or --class-file, not both', 2);
-  if (o.classes !== undefined) return channelsFromFlag(o.classes, (o.void ?? []).map(String));
-  if ((o.void ?? []).length > 0) throw new GapsegError('--void goes with --classes', 2);
-  return o.classFile !== undefined ? readChannelFile(o.classFile) : undefined;
-}
-
-function checkOpenOptions(o: OpenModelOptions): void {
-  // ONNX Runtime takes more threads than TensorFlow.js's pool of 8.
-  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 64)) throw new GapsegError('--threads must be between 1 and 64', 2);
-  if (o.engine !== undefined && !['auto', 'onnx', 'tfjs'].includes(o.engine)) throw new GapsegError(`--engine must be auto, onnx or tfjs, not "${o.engine}"`, 2);
-  if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'cuda') throw new GapsegError(`--device must be cpu or cuda, not "${o.device}"`, 2);
-  if (o.layout !== undefined && o.layout !== 'nchw' && o.layout !== 'nhwc') throw new GapsegError(`--layout must be nchw or nhwc, not "${o.layout}"`, 2);
-  if (o.scores !== undefined && o.scores !== 'logits' && o.scores !== 'probabilities') throw new GapsegError(`--scores must be logits or probabilities, not "${o.scores}"`, 2);
-  for (const [name, v] of [['mean', o.mean], ['std', o.std]] as const) {
-    if (v === undefined) continue;
-    if (v.length !== 3 || v.some((x) => !Number.isFinite(x))) throw new GapsegError(`--${name} expects three numbers r,g,b, got "${v.join(',')}"`, 2);
-    if (name === 'std' && v.some((x) => x <= 0)) throw new GapsegError('--std values must be positive', 2);
-  }
-  if (o.size !== undefined && !(o.size.length === 2 && o.size.every((x) => Number.isInteger(x) && x >= 1))) throw new GapsegError(`--size expects WxH or N (e.g. 480x360), got "${o.size.join('x')}"`, 2);
-  if (o.batch !== undefined && !(Number.isInteger(o.batch) && o.batch >= 1 && o.batch <= 64)) throw new GapsegError('--batch must be between 1 and 64', 2);
-  if (o.tile !== undefined && !(Number.isInteger(o.tile) && o.tile >= 16)) throw new GapsegError('--tile must be at least 16', 2);
+  if (o.channels !== undefined && o.channelFile !== undefined) throw new GapsegError('give either --channels or --channel-file, not both', 2);
+  if (o.channels !== undefined) return channelsFromFlag(o.channels, (o.voidChannels ?? []).map(String));
+  if ((o.voidChannels ?? []).length > 0) throw new GapsegError('--void-channels goes with --channels', 2);
+  return o.channelFile !== undefined ? readChannelFile(o.channelFile) : undefined;
 }
 
 async function decodeInput(image: ImageInput, limits: DecodeLimits | undefined): Promise<RgbImage> {
@@ -223,13 +226,14 @@ async function decodeInput(image: ImageInput, limits: DecodeLimits | undefined):
   return image;
 }
 
-/** The predictor and dense CRF settings for the refine and flips options, saying which way 'auto' went and why. */
-function refined(o: { refine?: RefineOption; flips?: boolean }, p: Predictor, log: (line: string) => void): { p: Predictor; crf: DenseCrfParams | null } {
-  if (o.flips !== undefined && typeof o.flips !== 'boolean') throw new GapsegError(`flips must be true or false, not ${JSON.stringify(o.flips)}`, 2);
+/** The predictor and dense CRF settings for the refine, crf and flips options, saying which way 'auto' went and why. */
+function refined(o: { refine?: Refine; crf?: Partial<DenseCrfParams>; flips?: boolean }, p: Predictor, log: (line: string) => void): { p: Predictor; crf: DenseCrfParams | null } {
   const refine = o.refine ?? 'auto';
-  const crf = refineSettings(refine, p);
+  if (o.crf !== undefined && refine !== 'crf') throw new GapsegError('--crf goes with --refine crf', 2);
+  const option = refine === 'crf' ? (o.crf ?? true) : refine === 'auto' ? 'auto' : false;
+  const crf = refineSettings(option, p);
   if (refine === 'auto') log(describeAuto(p));
-  return { p: withFlips(p, flipsSetting(refine, p, o.flips)), crf };
+  return { p: withFlips(p, flipsSetting(option, p, o.flips)), crf };
 }
 
 function modelOf(p: Predictor, source: string, log: (line: string) => void): Model {
@@ -242,7 +246,7 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
     defaultForbidden: p.defaultForbidden,
     ...(p.refineCheck ? { refineCheck: p.refineCheck } : {}),
     async predict(image, o = {}) {
-      checkShare(o.uncertainty, 'uncertainty');
+      check('predict', PREDICT_OPTIONS, o);
       const img = await decodeInput(image, limitsOf(o.maxPixels));
       const allowed = allowedClasses(k, [...new Set([...p.defaultForbidden, ...forbiddenOf(o.forbid ?? [], p.classes, log)])]);
       const r = refined(o, p, () => undefined);
@@ -261,9 +265,8 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
     },
     async predictFiles(inputs, o) {
       const flog = o.log ?? log;
+      check('predictFiles', PREDICT_FILES_OPTIONS, o, ['onProgress', 'log']);
       if (!o.out) throw new GapsegError('--out <dir> is required (the output folder)', 2);
-      checkShare(o.uncertainty, 'uncertainty');
-      if (o.probBits !== undefined && o.probBits !== 8 && o.probBits !== 16) throw new GapsegError('--prob-bits must be 8 or 16', 2);
       const limits = limitsOf(o.maxPixels);
       const outDir = path.resolve(o.out);
       checkWritableDir(outDir);
@@ -294,12 +297,8 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
       });
     },
     async evaluate(dataset, o = {}) {
+      check('evaluate', EVALUATE_OPTIONS, o, ['onProgress']);
       const split = o.split ?? 'auto';
-      if (!['auto', 'all', 'train', 'valid', 'test'].includes(split)) throw new GapsegError(`--split must be auto, all, train, valid or test, not "${split}"`, 2);
-      checkShare(o.bfTolerance, 'bf-tolerance');
-      checkShare(o.biouBand, 'biou-band');
-      checkShare(o.gapUneven, 'gap-uneven');
-      if (o.makeGap !== undefined && !(Number.isInteger(o.makeGap) && o.makeGap >= 0)) throw new GapsegError(`--make-gap must be a non-negative integer, got ${o.makeGap}`, 2);
       const r = refined(o, p, log);
       return evaluateDataset(r.p, path.resolve(dataset), {
         split,
@@ -331,7 +330,7 @@ function datasetClasses(o: EvaluateOptions, source: string): ClassDescription {
 /** Open a gapseg run or model folder, its ONNX export, or a foreign ONNX model (with its classes). */
 export async function openModel(source: string, options: OpenModelOptions = {}): Promise<Model> {
   const log = options.log ?? (() => undefined);
-  checkOpenOptions(options);
+  check('openModel', OPEN_OPTIONS, options, ['log']);
   const p = await openPredictor(source, {
     engine: options.engine,
     device: options.device,

@@ -1,24 +1,30 @@
-/** Training a model from a data set with gaps: the API behind `gapseg train`. */
+/**
+ * Training a model from a data set with gaps: the API behind `gapseg train`. Its options are the
+ * command's (options/train.ts declares both); this file turns them into a run's settings.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
 import { parseClassesFlag, type ClassDescription } from '../data/classes.js';
-import { DEFAULT_TRAIN, resolveClasses, runTraining, type RunResult, type TrainConfig, type TrainObserver } from '../train/run.js';
+import { resolveClasses, runTraining, type RunResult, type TrainObserver } from '../train/run.js';
+import { DEFAULT_TRAIN, type TrainConfig } from '../train/config.js';
 import type { EpochRecord } from '../train/loop.js';
-import { GAP_LOSSES, type GapLoss } from '../losses/trainingLoss.js';
+import type { GapLoss } from '../losses/trainingLoss.js';
 import type { RefineCheck } from '../predict/refineCheck.js';
 import { reportObserver } from '../report/runReport.js';
-import { startEngine } from './engine.js';
-import { progressCallbacks, type ProgressEvent } from './progress.js';
-import { mobileNetV2WeightsFile } from './weights.js';
-import { DEFAULT_FINE_TUNE } from '../train/loop.js';
 import { netKind, type NetConfig } from '../nets/index.js';
 import { modelDirOf, readModelMeta } from '../formats/modelFolder.js';
 import { readRunConfig } from '../train/runConfig.js';
+import { checkValues, flagOf, type OptionValues } from '../options/schema.js';
+import { TRAIN_COMMAND, type TRAIN_OPTIONS } from '../options/train.js';
+import type { ApiKeys, Same } from '../options/keys.js';
+import { startEngine } from './engine.js';
+import { progressCallbacks, type ProgressEvent } from './progress.js';
+import { mobileNetV2WeightsFile } from './weights.js';
 
-/** How to train; every option is the `gapseg train` flag of the same name (camelCase). */
+/** How to train: each option is the `gapseg train` flag of the same name in camelCase (see `gapseg train --help`). */
 export interface TrainOptions {
-  /** The run folder to create (checkpoints, model, history, report). */
+  /** The run folder to create (model, checkpoints, history, report). */
   out: string;
   /** Classes as "0=background,255=smoke" (value=name pairs, or names for 0..n-1), or a description; default: gapseg.json or codes.txt beside the data. */
   classes?: string | ClassDescription;
@@ -26,50 +32,53 @@ export interface TrainOptions {
   void?: (string | number)[];
   /** A codes.txt or gapseg.json class description. */
   classFile?: string;
-  /** Erode every class by this many pixels (at training scale); the band becomes void. */
+  /** Only full masks: erode every class by this many pixels (at the training scale) and leave the band unlabelled. */
   makeGap?: number;
-  /** With makeGap: how uneven the gaps are, 0 (symmetric, default) to 1: the two sides and the width along a boundary differ. */
+  /** With makeGap: 0 (default) even bands, up to 1 where their two sides and width differ along a boundary. */
   gapUneven?: number;
-  scale?: number;
-  crop?: number;
-  batch?: number;
   epochs?: number;
+  /** Resize images by this factor before training (and predicting). */
+  scale?: number;
+  /** 'mobilenet_v2' (default): a U-Net decoder on an ImageNet-pretrained MobileNetV2, fine-tuned; 'unet': a U-Net from scratch (depth or width choose it too). */
+  encoder?: 'mobilenet_v2' | 'unet';
+  /** Continue the run in `out` from its last checkpoint (its own settings are kept). */
+  resume?: boolean;
+  /** Side of the square training crops, rounded to the network's multiple. */
+  crop?: number;
+  /** Crops per step. */
+  batch?: number;
   lr?: number;
   weightDecay?: number;
+  /** Share of crops centred on a pixel of a randomly drawn class, the gap included. */
+  classBalance?: number;
   /** Loss weight per class, in class order. */
   classWeights?: number[];
-  /** The network: 'mobilenet_v2' (default), a U-Net decoder on an ImageNet-pretrained MobileNetV2, fine-tuned, or 'unet', a U-Net trained from scratch (naming depth or width chooses it too). */
-  encoder?: 'unet' | 'mobilenet_v2';
+  /** 'softmax' (default): the gap trains one more output in the softmax, left out of the saved model; 'none': the gap adds nothing to the loss. */
+  gapLoss?: GapLoss;
+  /** Flips, rotations, scaling and colour jitter of the crops (default true). */
+  augment?: boolean;
   /** The MobileNetV2 .tflite file (default: gapseg's cache, downloaded there when missing). */
   encoderWeights?: string;
-  /** With mobilenet_v2: epochs with the encoder frozen before it trains too (default 1). */
+  /** With mobilenet_v2: epochs with the encoder frozen first (default 1). */
   freezeEpochs?: number;
-  /** With mobilenet_v2: the encoder's learning rate is the decoder's divided by this (default 10). */
+  /** With mobilenet_v2: the encoder's rate is the decoder's divided by this (default 10). */
   encoderLrDiv?: number;
-  /** The U-Net's levels (naming it, or width, chooses the U-Net). */
+  /** The U-Net's levels. */
   depth?: number;
   /** The U-Net's channels at its first level. */
   width?: number;
   validFraction?: number;
   seed?: number;
   tile?: number;
-  maxPixels?: number;
-  /** Flips, rotations, scaling and colour jitter (default true). */
-  augment?: boolean;
-  /** Share of crops centred on a pixel of a randomly drawn class. */
-  classBalance?: number;
-  /** What the loss does with the gap: 'softmax' (default) trains it as one more output in the softmax, left out of the saved model; 'none' leaves it out of the loss. */
-  gapLoss?: GapLoss;
-  /** Compute threads (default: all cores, at most 8). */
-  threads?: number;
-  /** Start from the weights of this run or model folder (its network, classes and input normalisation; its run's crop, batch, rate, scale, gap and tile unless given): refine a model, e.g. once more labels are painted. */
+  /** Start from the weights of this run or model (its network, classes and input recipe; its crop, batch, rate, scale and gap unless given). */
   initFrom?: string;
-  /** Train on the images that have a label file, leaving out (and counting) those that have none yet. */
+  /** Train on the images that have a label file, leaving out those that have none yet. */
   skipUnlabelled?: boolean;
-  /** Continue the run in `out` from its last checkpoint (its own settings are kept). */
-  resume?: boolean;
   /** Start over in a run folder that already holds a run. */
   force?: boolean;
+  maxPixels?: number;
+  /** Compute threads (default: all cores, at most 8). */
+  threads?: number;
   /** Keep report.html in the run folder (default true). */
   report?: boolean;
   /** Pause after this many epochs in total; the run stays resumable. */
@@ -82,51 +91,33 @@ export interface TrainOptions {
   log?: (line: string) => void;
 }
 
+/** The API's own keys, beside the options the command shares. */
+const CALLBACKS = ['onProgress', 'onEpoch', 'log'] as const;
+// The options and the interface cannot drift apart: a key in one and not the other fails to compile.
+const sameKeys: Same<Exclude<keyof TrainOptions, (typeof CALLBACKS)[number]>, ApiKeys<typeof TRAIN_OPTIONS>> = true;
+void sameKeys;
+
 /** What a finished (or paused) training gives back. */
 export interface TrainResult {
   /** The run folder. */
   dir: string;
-  /** The best model's folder (by validation mean IoU), to open with openModel. */
+  /** The kept model's folder (best validation mean IoU), to open with openModel. */
   modelDir: string;
   history: EpochRecord[];
+  /** The epoch of the kept model. */
   bestEpoch: number | null;
   seconds: number;
-  /** Whether `refine: 'auto'` refines this model's predictions, and the validation accuracies behind it (null: no validation images). */
+  /** Whether refine 'auto' refines this model's predictions, and the validation accuracies behind it (null: no validation images). */
   refineCheck: RefineCheck | null;
 }
 
-/** Valid ranges of the numeric options. */
-const RANGES: [keyof TrainOptions, string, number, number][] = [
-  ['scale', 'scale', 0.01, 16],
-  ['crop', 'crop', 16, 4096],
-  ['batch', 'batch', 1, 1024],
-  ['epochs', 'epochs', 1, 100000],
-  ['depth', 'depth', 1, 8],
-  ['width', 'width', 1, 512],
-  ['validFraction', 'valid-fraction', 0, 0.9],
-  ['makeGap', 'make-gap', 0, 1000],
-  ['gapUneven', 'gap-uneven', 0, 1],
-  ['lr', 'lr', 1e-8, 10],
-  ['weightDecay', 'weight-decay', 0, 1],
-  ['tile', 'tile', 32, 65536],
-  ['classBalance', 'class-balance', 0, 1],
-  ['freezeEpochs', 'freeze-epochs', 0, 100000],
-  ['encoderLrDiv', 'encoder-lr-div', 1, 1e6],
-];
-const INTEGERS = new Set(['freezeEpochs', 'crop', 'batch', 'epochs', 'depth', 'width', 'makeGap', 'tile', 'seed', 'maxPixels', 'stopAfterEpochs']);
-function checkNumber(value: unknown, flag: string, lo: number, hi: number, integer: boolean): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    throw new GapsegError(`--${flag} must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(value)}`, 2);
+/** Check the options as `gapseg train` checks its flags (a class description object is the API's own). */
+function checkOptions(o: TrainOptions): void {
+  const { classes, ...rest } = o;
+  checkValues(TRAIN_COMMAND, { ...rest, ...(typeof classes === 'string' ? { classes } : {}) } as OptionValues, CALLBACKS);
+  if (classes !== undefined && typeof classes !== 'string' && !(typeof classes === 'object' && Array.isArray(classes.classes))) {
+    throw new GapsegError('classes must be a "value=name,..." string or a class description', 2);
   }
-  if (value < lo || value > hi) throw new GapsegError(`--${flag} must be between ${lo} and ${hi}, got ${value}`, 2);
-}
-
-/** The gap loss of the options. */
-function gapLossOf(o: TrainOptions): GapLoss {
-  const gap = o.gapLoss ?? DEFAULT_TRAIN.gapLoss;
-  if (!GAP_LOSSES.includes(gap)) throw new GapsegError(`--gap-loss must be ${GAP_LOSSES.join(' or ')}, got "${String(gap)}"`, 2);
-  return gap;
 }
 
 /** The class description the options name, or null to look beside the data. */
@@ -159,7 +150,7 @@ function roundCrop(crop: number, multiple: number, why: string, note: (line: str
   return rounded;
 }
 
-/** The model a run refines (--init-from): its folder and what it holds. */
+/** The model a run starts from (--init-from): its folder and what it holds. */
 function startModel(from: string): { dir: string; net: NetConfig; classes: ClassDescription } {
   const dir = path.resolve(modelDirOf(from));
   const meta = readModelMeta(dir);
@@ -167,18 +158,18 @@ function startModel(from: string): { dir: string; net: NetConfig; classes: Class
 }
 
 /**
- * A refining run's defaults from the run it refines (its config.json beside or above the model):
- * the same crop, batch, rate, scale, gap and tile, so that a few more epochs continue its recipe.
+ * The defaults of a run started from another (its config.json beside or above the model): the
+ * same crop, batch, rate, scale, gap and tile, so that a few more epochs continue its recipe.
  */
-function refineDefaults(from: string): Partial<TrainOptions> {
+function initFromDefaults(from: string): Partial<TrainOptions> {
   const dir = path.resolve(modelDirOf(from));
   const file = [path.join(dir, 'config.json'), path.join(dir, '..', 'config.json')].find((f) => fs.existsSync(f));
   if (!file) return {};
   const c = readRunConfig(file);
-  return { crop: c.crop, batch: c.batchSize, lr: c.lr, weightDecay: c.weightDecay, scale: c.scale, makeGap: c.makeGap, ...(c.gapUneven ? { gapUneven: c.gapUneven } : {}), tile: c.tile };
+  return { crop: c.crop, batch: c.batch, lr: c.lr, weightDecay: c.weightDecay, scale: c.scale, makeGap: c.makeGap, ...(c.gapUneven ? { gapUneven: c.gapUneven } : {}), tile: c.tile };
 }
 
-/** The settings a run refining `from` takes from it: its network (network options must agree); its classes, which the data set's must equal. */
+/** The settings a run started from `from` takes from it: its network (network options must agree); its classes, which the data set's must equal. */
 function initFromSettings(from: string, o: TrainOptions, classes: ClassDescription): Partial<TrainConfig> {
   const m = startModel(from);
   const unet = netKind(m.net) === 'unet';
@@ -190,67 +181,59 @@ function initFromSettings(from: string, o: TrainOptions, classes: ClassDescripti
   if (same(m.classes) !== same(classes)) {
     throw new GapsegError(`--init-from ${from}: its classes (${m.classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')}) differ from the data set's (${classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')})`, 2);
   }
-  if (unet) return { initFrom: m.dir, depth: has.depth, baseWidth: has.width };
+  if (unet) return { initFrom: m.dir, depth: has.depth, width: has.width };
   return { initFrom: m.dir, decoderWidths: (m.net as { decoderWidths: number[] }).decoderWidths };
 }
 
 /** The run's full settings from the options (checked as `gapseg train` checks its flags); `note` hears what was adjusted. */
 export function trainConfig(dataset: string, options: TrainOptions, note: (line: string) => void = () => undefined): TrainConfig {
-  const o: TrainOptions = options.initFrom !== undefined ? ({ ...refineDefaults(options.initFrom), ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as TrainOptions) : options;
-  for (const [key, flag, lo, hi] of RANGES) checkNumber(o[key], flag, lo, hi, INTEGERS.has(key));
-  checkNumber(o.seed, 'seed', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
-  if (o.maxPixels !== undefined && !(Number.isInteger(o.maxPixels) && o.maxPixels >= 1)) throw new GapsegError('--max-pixels must be at least 1', 2);
+  checkOptions(options);
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as TrainOptions;
+  const o: TrainOptions = options.initFrom !== undefined ? { ...initFromDefaults(options.initFrom), ...given } : given;
+  const d = DEFAULT_TRAIN;
   const encoder = chooseEncoder(o);
-  if (encoder !== 'unet' && encoder !== 'mobilenet_v2') throw new GapsegError(`--encoder must be unet or mobilenet_v2, not "${String(encoder)}"`, 2);
   const mobile = encoder === 'mobilenet_v2';
   if (!mobile) {
     const stray = (['encoderWeights', 'freezeEpochs', 'encoderLrDiv'] as const).find((k) => o[k] !== undefined);
-    if (stray) throw new GapsegError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --encoder mobilenet_v2`, 2);
+    if (stray) throw new GapsegError(`${flagOf(stray)} goes with --encoder mobilenet_v2`, 2);
   }
-  const gapLoss = gapLossOf(o);
-  const given = classesOf(o);
-  const { classes, source } = resolveClasses(path.resolve(dataset), given.classes, given.file);
-  const from = o.initFrom !== undefined ? initFromSettings(o.initFrom, o, classes) : {};
-  const depth = from.depth ?? o.depth ?? DEFAULT_TRAIN.depth;
-  const crop = mobile
-    ? roundCrop(o.crop ?? DEFAULT_TRAIN.crop, 32, "the MobileNetV2 encoder's deepest features are at stride 32", note)
-    : roundCrop(o.crop ?? DEFAULT_TRAIN.crop, 2 ** depth, `2^depth, so that the U-Net's ${depth} levels line up`, note);
+  const named = classesOf(o);
+  const { classes, source } = resolveClasses(path.resolve(dataset), named.classes, named.file);
   const weights = o.classWeights ?? [];
-  if (weights.length > 0 && (weights.length !== classes.classes.length || weights.some((w) => !(typeof w === 'number' && w >= 0)))) {
-    throw new GapsegError(`--class-weights needs ${classes.classes.length} non-negative numbers (one per class: ${classes.classes.map((c) => c.name).join(', ')})`, 2);
+  if (weights.length > 0 && weights.length !== classes.classes.length) {
+    throw new GapsegError(`--class-weights needs ${classes.classes.length} numbers, one per class (${classes.classes.map((c) => c.name).join(', ')})`, 2);
   }
-  const noAugment = o.augment === false;
+  const from = o.initFrom !== undefined ? initFromSettings(o.initFrom, o, classes) : {};
+  const depth = from.depth ?? o.depth ?? d.depth;
+  const crop = mobile
+    ? roundCrop(o.crop ?? d.crop, 32, "the MobileNetV2 encoder's deepest features are at stride 32", note)
+    : roundCrop(o.crop ?? d.crop, 2 ** depth, `2^depth, so that the U-Net's ${depth} levels line up`, note);
+  const { fineTune, ...base } = d;
   return {
-    ...DEFAULT_TRAIN,
+    ...base,
     dataset: path.resolve(dataset),
     classSource: source,
     classes,
-    scale: o.scale ?? DEFAULT_TRAIN.scale,
-    makeGap: o.makeGap ?? DEFAULT_TRAIN.makeGap,
+    scale: o.scale ?? d.scale,
+    makeGap: o.makeGap ?? d.makeGap,
     ...(o.gapUneven ? { gapUneven: o.gapUneven } : {}),
     crop,
-    batchSize: o.batch ?? DEFAULT_TRAIN.batchSize,
-    epochs: o.epochs ?? DEFAULT_TRAIN.epochs,
-    lr: o.lr ?? DEFAULT_TRAIN.lr,
-    weightDecay: o.weightDecay ?? DEFAULT_TRAIN.weightDecay,
+    batch: o.batch ?? d.batch,
+    epochs: o.epochs ?? d.epochs,
+    lr: o.lr ?? d.lr,
+    weightDecay: o.weightDecay ?? d.weightDecay,
     classWeights: weights.length ? weights : null,
     depth,
-    baseWidth: o.width ?? DEFAULT_TRAIN.baseWidth,
-    ...(mobile
-      ? {
-          encoder,
-          encoderWeights: o.encoderWeights,
-          fineTune: { freezeEpochs: o.freezeEpochs ?? DEFAULT_FINE_TUNE.freezeEpochs, encoderLrDiv: o.encoderLrDiv ?? DEFAULT_FINE_TUNE.encoderLrDiv },
-        }
-      : {}),
-    validFraction: o.validFraction ?? DEFAULT_TRAIN.validFraction,
-    seed: o.seed ?? DEFAULT_TRAIN.seed,
-    tile: o.tile ?? DEFAULT_TRAIN.tile,
+    width: o.width ?? d.width,
+    ...(mobile ? { encoder, encoderWeights: o.encoderWeights, fineTune: { freezeEpochs: o.freezeEpochs ?? fineTune.freezeEpochs, encoderLrDiv: o.encoderLrDiv ?? fineTune.encoderLrDiv } } : { encoder }),
+    validFraction: o.validFraction ?? d.validFraction,
+    seed: o.seed ?? d.seed,
+    tile: o.tile ?? d.tile,
     augment: {
-      ...(noAugment ? { scaleRange: [1, 1] as [number, number], flipRotate: false, brightness: 0, contrast: 0 } : DEFAULT_TRAIN.augment),
-      classBalance: o.classBalance ?? DEFAULT_TRAIN.augment.classBalance,
+      ...(o.augment === false ? { scaleRange: [1, 1] as [number, number], flipRotate: false, brightness: 0, contrast: 0 } : d.augment),
+      classBalance: o.classBalance ?? d.augment.classBalance,
     },
-    gapLoss,
+    gapLoss: o.gapLoss ?? d.gapLoss,
     ...(o.maxPixels !== undefined ? { maxPixels: o.maxPixels } : {}),
     ...(o.skipUnlabelled ? { skipUnlabelled: true } : {}),
     ...from,
@@ -260,8 +243,8 @@ export function trainConfig(dataset: string, options: TrainOptions, note: (line:
 /** Train (or, with resume, continue training) a model on a data set; returns when the run has finished or paused. */
 export async function train(dataset: string, options: TrainOptions): Promise<TrainResult> {
   const log = options.log ?? (() => undefined);
+  checkOptions(options);
   if (!options.out) throw new GapsegError('--out <run-dir> is required (the run folder to create)', 2);
-  checkNumber(options.stopAfterEpochs, 'stop-after-epochs', 1, 100000, true);
   const out = path.resolve(options.out);
   // With resume the run keeps its own settings: only the data set is checked against them.
   const config = options.resume ? null : trainConfig(dataset, options, log);

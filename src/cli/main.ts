@@ -4,32 +4,21 @@
  * anything else is a bug and keeps its stack trace.
  */
 import fs from 'node:fs';
-import { formatHelp, parseArgs, type CommandSpec, type Parsed } from './args.js';
 import { GapsegError } from '../util/errors.js';
 import { packageVersion } from '../util/packageInfo.js';
-import { trainCommand, trainSpec } from './train.js';
-import { predictCommand, predictSpec } from './predict.js';
-import { evalCommand, evalSpec } from './eval.js';
-import { demoCommand, demoSpec } from './demo.js';
-import { viewCommand, viewSpec } from './view.js';
-import { exportCommand, exportSpec } from './export.js';
+import { formatHelp, nearest, parseArgs } from '../options/schema.js';
+import type { Command } from './common.js';
+import { trainCommand } from './train.js';
+import { predictCommand } from './predict.js';
+import { evalCommand } from './eval.js';
+import { demoCommand } from './demo.js';
+import { viewCommand } from './view.js';
+import { exportCommand } from './export.js';
 
-interface Command {
-  spec: CommandSpec;
-  run: (p: Parsed) => Promise<number>;
-}
-
-const COMMANDS: Command[] = [
-  { spec: trainSpec, run: trainCommand },
-  { spec: predictSpec, run: predictCommand },
-  { spec: evalSpec, run: evalCommand },
-  { spec: exportSpec, run: exportCommand },
-  { spec: demoSpec, run: demoCommand },
-  { spec: viewSpec, run: viewCommand },
-];
+const COMMANDS: Command[] = [demoCommand, trainCommand, predictCommand, evalCommand, viewCommand, exportCommand];
 
 function mainHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 4;
+  const width = Math.max(...COMMANDS.map((c) => c.schema.name.length)) + 4;
   return [
     'gapseg - train and run segmentation models from labels with gaps',
     '',
@@ -40,11 +29,11 @@ function mainHelp(): string {
     'usage: gapseg <command> [options]     (gapseg <command> --help for details)',
     '',
     'commands:',
-    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    ...COMMANDS.map((c) => `  ${c.schema.name.padEnd(width)}${c.schema.summary}`),
     '',
     'quick start:',
     '  gapseg demo                                   # train and predict on the built-in sample',
-    '  gapseg train data/smoke --out runs/smoke      # data/smoke has images/, labels/, gapseg.json',
+    '  gapseg train data/smoke --out runs/smoke      # data/smoke: images/, labels/, gapseg.json',
     '  gapseg predict runs/smoke photos/ --out pred',
     '  gapseg eval runs/smoke data/smoke',
     '  gapseg view demo-out                          # browse data, predictions and model in a browser',
@@ -54,7 +43,7 @@ function mainHelp(): string {
 
 /** The names of the commands, in the order --help lists them. */
 export function commandNames(): string[] {
-  return COMMANDS.map((c) => c.spec.name);
+  return COMMANDS.map((c) => c.schema.name);
 }
 
 /** Run the CLI with these arguments; returns the exit code. */
@@ -68,16 +57,17 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`gapseg ${packageVersion()}\n`);
     return 0;
   }
-  const cmd = COMMANDS.find((c) => c.spec.name === name);
+  const cmd = COMMANDS.find((c) => c.schema.name === name);
   if (!cmd) {
-    process.stderr.write(`gapseg: unknown command "${name}" (commands: ${COMMANDS.map((c) => c.spec.name).join(', ')}; see gapseg --help)\n`);
+    const near = nearest(name, commandNames());
+    process.stderr.write(`gapseg: unknown command "${name}"${near ? ` (did you mean ${near}?)` : ''} (commands: ${commandNames().join(', ')}; see gapseg --help)\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(formatHelp(cmd.spec));
+    process.stdout.write(formatHelp(cmd.schema, process.stdout.columns || 100));
     return 0;
   }
-  return cmd.run(parseArgs(cmd.spec, rest));
+  return cmd.run(parseArgs(cmd.schema, rest));
 }
 
 const isEntry = process.argv[1] && fs.realpathSync(process.argv[1]) === fs.realpathSync(new URL(import.meta.url).pathname);

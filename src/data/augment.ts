@@ -39,7 +39,6 @@ export const DEFAULT_AUGMENT: Omit<AugmentOptions, 'size'> = {
   flipRotate: true,
   brightness: 0.1,
   contrast: 0.2,
-  classBalance: 0.5,
 };
 
 /** Pixel indices of each label value of a sample, void included (it sorts last), computed once per sample. */

@@ -9,7 +9,8 @@ import { discoverDataset, type PairFiles, type SplitName } from '../data/dataset
 import { encodeLabels, labelMap, type ClassDescription } from '../data/classes.js';
 import { makeGap } from '../data/gaps.js';
 import { stringHash } from '../util/random.js';
-import { predictImage, predictModel } from '../predict/pipeline.js';
+import { predictImage } from '../predict/pipeline.js';
+import { predictModel } from '../predict/model.js';
 import type { DenseCrfParams } from '../crf/denseCrf.js';
 import { allowedClasses } from '../predict/forbid.js';
 import type { Predictor } from '../predict/model.js';

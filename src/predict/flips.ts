@@ -5,7 +5,7 @@
  * differ, the average is right more often. The flips keep a window's shape, so windows,
  * blending and everything after them stay as they are.
  */
-import type { NetFn } from './model.js';
+import type { NetFn } from './netFn.js';
 
 /** Views averaged: the four flips of a window. */
 export const FLIP_VIEWS = 4;

@@ -78,17 +78,17 @@ export function readChannelFile(file: string): ChannelClass[] {
   return path.extname(file).toLowerCase() === '.json' ? channelsFromJson(text, file) : channelsFromCodes(text, file);
 }
 
-/** Channels from --classes text ("background,smoke,void" or "0=background,255=smoke,128=void") and --void. */
+/** Channels from --channels text ("background,smoke,void" or "0=background,255=smoke,128=void") and --void-channels. */
 export function channelsFromFlag(text: string, voidSpec: string[]): ChannelClass[] {
   const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
   const entries = parts.map((p, i) => {
     const m = /^(\d+)\s*[=:]\s*(.+)$/.exec(p);
     return m ? { value: Number(m[1]), name: m[2].trim() } : { value: i, name: p };
   });
-  // Validation of values and void names as for any --classes flag.
+  // Validation of values and void names as for a class description.
   const desc = parseClassesFlag(text, voidSpec);
   return finish(
     entries.map((e) => ({ ...e, isVoid: desc.voidValues.includes(e.value) })),
-    '--classes',
+    '--channels',
   );
 }

@@ -11,9 +11,10 @@ import { describeEngine, engineInfo } from '../engine/engine.js';
 import type { OutputClass } from './outputs.js';
 import { recipePlan, type InputPlan } from './plan.js';
 import { refineCheckOf, type RefineCheck } from './refineCheck.js';
+import type { PredictModel } from './pipeline.js';
+import type { NetFn } from './netFn.js';
 
-/** Runs the network on a batch: planar NCHW normalised input -> NCHW scores [n, K, h, w]. */
-export type NetFn = (input: Float32Array, n: number, height: number, width: number) => Promise<Float32Array>;
+export type { NetFn };
 
 export interface Predictor {
   /** What was opened, for messages. */
@@ -41,6 +42,11 @@ export interface Predictor {
   /** The refinement check training stored with the model (none: foreign or older models). */
   refineCheck?: RefineCheck;
   dispose(): void;
+}
+
+/** The predictor's model view for predictImage. */
+export function predictModel(p: Predictor): PredictModel {
+  return { net: p.net, plan: p.plan, scores: p.scores, batch: p.batch, numClasses: p.classes.length };
 }
 
 /** Open a gapseg run or model folder with the TensorFlow.js engine. */

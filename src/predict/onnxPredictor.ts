@@ -143,7 +143,7 @@ export async function openOnnxPredictor(file: string, opts: OnnxOpenOptions): Pr
 }
 
 function gapsegPredictor(file: string, net: OnnxNet, summary: OnnxSummary, opts: OnnxOpenOptions): Predictor {
-  if (opts.channels) throw new GapsegError(`${file}: this gapseg model names its own classes; --classes/--class-file are for foreign models`);
+  if (opts.channels) throw new GapsegError(`${file}: this gapseg model names its own classes; --channels and --channel-file are for foreign models`);
   if (opts.mean || opts.std) throw new GapsegError(`${file}: this gapseg model carries the normalisation it was trained with; --mean/--std are for foreign models`);
   const desc = parseClassesJson(summary.metadata[META.classes], `${file} (metadata ${META.classes})`);
   const input = parseJsonMeta<OnnxInputMeta>(summary.metadata[META.input] ?? 'null', file, META.input);
@@ -211,7 +211,7 @@ async function foreignPredictor(file: string, net: OnnxNet, opts: OnnxOpenOption
   const log = opts.log ?? (() => undefined);
   const channels = opts.channels;
   if (!channels) {
-    throw new GapsegError(`${file}: not a gapseg model (no gapseg metadata); name its output channels with --class-file <codes.txt|gapseg.json> or --classes`);
+    throw new GapsegError(`${file}: not a gapseg model (no gapseg metadata); name its output channels with --channel-file <codes.txt|gapseg.json> or --channels`);
   }
   const { inShape, outShape } = checkTensorIo(net, file);
   const k = channels.length;

@@ -32,7 +32,7 @@ export async function openPredictor(p: string, opts: OpenOptions = {}): Promise<
   }
   const dir = modelDirOf(p);
   const foreignFlags = opts.channels || opts.mean || opts.std || opts.layout || opts.scores;
-  if (foreignFlags) throw new GapsegError(`${p}: a gapseg model describes its own classes, layout and normalisation; --classes, --class-file, --layout, --scores, --mean and --std are for foreign .onnx files`);
+  if (foreignFlags) throw new GapsegError(`${p}: a gapseg model describes its own classes, layout and normalisation; --channels, --channel-file, --layout, --scores, --mean and --std are for foreign .onnx files`);
   if (engine !== 'tfjs') {
     const current = onnxIsCurrent(dir);
     const runtime = onnxRuntime();

@@ -5,7 +5,7 @@
  */
 import type { RgbImage } from '../data/decode.js';
 import { resizeImage } from '../data/resize.js';
-import type { Predictor, NetFn } from './model.js';
+import type { NetFn } from './netFn.js';
 import { fillWindow, imageGeometry, type InputPlan } from './plan.js';
 import { ResultRows, WindowBlender } from './rows.js';
 import { refineDenseCrf, type DenseCrfParams } from '../crf/denseCrf.js';
@@ -21,12 +21,14 @@ export interface Prediction {
   classes: Uint8Array;
 }
 
-/** What predicting needs of a model: its network, input plan, output kind and batch size. */
-export type PredictModel = Pick<Predictor, 'net' | 'plan' | 'scores' | 'batch'> & { numClasses: number };
-
-/** The predictor's model view for predictImage. */
-export function predictModel(p: Predictor): PredictModel {
-  return { net: p.net, plan: p.plan, scores: p.scores, batch: p.batch, numClasses: p.classes.length };
+/** What predicting needs of a model: its network, input plan, output kind, batch size and classes. */
+export interface PredictModel {
+  net: NetFn;
+  plan: InputPlan;
+  scores: 'logits' | 'probabilities';
+  /** Windows per network call. */
+  batch: number;
+  numClasses: number;
 }
 
 /**

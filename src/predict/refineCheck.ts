@@ -11,7 +11,7 @@ import { VOID_INDEX } from '../data/classes.js';
 import { DEFAULT_DENSE_CRF, denseCrfSettings, type DenseCrfParams, type RefineOption } from '../crf/denseCrf.js';
 import { predictImage, refinePrediction, type PredictModel } from './pipeline.js';
 import { flipAveraged } from './flips.js';
-import type { NetFn } from './model.js';
+import type { NetFn } from './netFn.js';
 
 /** The check's outcome, as the model folder stores it (gapseg.json, model.info.refineCheck). */
 export interface RefineCheck {

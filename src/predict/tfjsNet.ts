@@ -1,7 +1,7 @@
 /** Inference of a gapseg network with TensorFlow.js (the fallback when no ONNX model exists). */
 import * as tf from '@tensorflow/tfjs-core';
 import { netForward, type AnyNet } from '../nets/index.js';
-import type { NetFn } from './model.js';
+import type { NetFn } from './netFn.js';
 
 /** A NetFn (planar NCHW in and out) running the net in inference mode. */
 export function tfjsNet(net: AnyNet): NetFn {

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
-import { netConfigOf, type TrainConfig, type TrainObserver } from '../train/run.js';
+import type { TrainObserver } from '../train/run.js';
+import { netConfigOf, type TrainConfig } from '../train/config.js';
 import { describeNet } from '../nets/index.js';
 import type { EpochRecord } from '../train/loop.js';
 import { previewSource, renderPreview, type PreviewSource } from './previews.js';
@@ -33,7 +34,7 @@ function settingsOf(c: TrainConfig): [string, string][] {
   return [
     ['class source', c.classSource],
     ['model', `${describeNet(netConfigOf(c))}${c.encoder === 'mobilenet_v2' ? `, ImageNet weights ${c.encoderWeights}; fine-tuning: ${c.fineTune?.freezeEpochs ?? 0} epoch(s) frozen, then the encoder at 1/${c.fineTune?.encoderLrDiv ?? 1} of the rate` : ''}`],
-    ['epochs, batch, crop', `${c.epochs}, ${c.batchSize}, ${c.crop}px`],
+    ['epochs, batch, crop', `${c.epochs}, ${c.batch}, ${c.crop}px`],
     ['learning rate, weight decay', `${c.lr}, ${c.weightDecay}`],
     ['scale, tile', `${c.scale}, ${c.tile}`],
     ['made gaps', c.makeGap > 0 ? `${c.makeGap}px${c.gapUneven ? `, uneven ${c.gapUneven}` : ''}` : 'no'],

@@ -24,7 +24,7 @@ import type { TrainingLoss } from '../losses/trainingLoss.js';
 
 export interface LoopSettings {
   epochs: number;
-  batchSize: number;
+  batch: number;
   lr: number;
   weightDecay: number;
   classWeights: number[] | null;
@@ -83,9 +83,6 @@ export interface FineTune {
   encoderLrDiv: number;
 }
 
-/** fastai's fine_tune defaults: one frozen epoch; the encoder at a tenth of the decoder's rate. */
-export const DEFAULT_FINE_TUNE: FineTune = { freezeEpochs: 1, encoderLrDiv: 10 };
-
 /** The learning rate, beta1 and encoder treatment of every global step. */
 export function trainingPhases(s: Pick<LoopSettings, 'lr' | 'epochs' | 'fineTune'>, steps: number): (global: number) => { hyper: { lr: number; beta1: number }; encoder: EncoderPhase } {
   const ft = s.fineTune;
@@ -103,14 +100,14 @@ export function trainingPhases(s: Pick<LoopSettings, 'lr' | 'epochs' | 'fineTune
 }
 
 /** Steps in one epoch: every training sample once, in full batches. */
-export function stepsPerEpoch(nTrain: number, batchSize: number): number {
-  return Math.max(1, Math.ceil(nTrain / batchSize));
+export function stepsPerEpoch(nTrain: number, batch: number): number {
+  return Math.max(1, Math.ceil(nTrain / batch));
 }
 
 /** The host batch of step `step` of an epoch whose sample order is `order` (deterministic). */
 export function makeBatch(samples: Sample[], order: number[], step: number, globalStep: number, s: LoopSettings): HostBatch {
   const size = s.augment.size;
-  const n = s.batchSize;
+  const n = s.batch;
   const images = new Float32Array(n * size * size * 3);
   const labels = new Uint8Array(n * size * size);
   const valid = new Uint8Array(n * size * size);
@@ -181,7 +178,7 @@ export async function trainLoop(
 ): Promise<void> {
   const k = net.config.numClasses;
   const settings: LoopSettings = { ...s, classWeights: s.classWeights ?? new Array(k).fill(1) };
-  const steps = stepsPerEpoch(train.length, s.batchSize);
+  const steps = stepsPerEpoch(train.length, s.batch);
   const plan = trainingPhases(s, steps);
   for (let epoch = startEpoch; epoch < endEpoch; epoch++) {
     const t0 = Date.now();
@@ -219,7 +216,7 @@ export async function trainLoop(
       trainLoss: lossCount ? lossSum / lossCount : 0,
       lr,
       seconds,
-      imagesPerSecond: (steps * s.batchSize) / seconds,
+      imagesPerSecond: (steps * s.batch) / seconds,
       valid: validReport,
     });
     if (tf.memory().numTensors > 10000) throw new Error(`tensor leak: ${tf.memory().numTensors} tensors alive`);

@@ -18,16 +18,11 @@ import { deriveSeed, makeRng, shuffled } from '../util/random.js';
 import { classesToJson, findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
 import { discoverDataset, type PairFiles } from '../data/dataset.js';
 import { assertSomeLabelled, channelStats, classCounts, loadSamples, type Sample } from '../data/load.js';
-import { DEFAULT_AUGMENT, type AugmentOptions } from '../data/augment.js';
-import { DEFAULT_UNET } from '../nets/unet/unet.js';
-import { DEFAULT_MOBILE_UNET } from '../nets/mobilenetV2/unet.js';
 import { activationFloats, GAP_HEAD, buildNet, createNet, describeNet, disposeNet, initialValuesOf, netSpecs, parameterCount, type AnyNet, type NetConfig } from '../nets/index.js';
 import { readMobileNetV2 } from '../formats/tflite/mobilenetV2.js';
-import type { FineTune } from './loop.js';
 import { readModelMeta, readModelValues, saveModel, setModelInfo, type InputRecipe } from '../formats/modelFolder.js';
 import { DEFAULT_DENSE_CRF } from '../crf/denseCrf.js';
-import { openTfjsPredictor } from '../predict/model.js';
-import { predictModel } from '../predict/pipeline.js';
+import { openTfjsPredictor, predictModel } from '../predict/model.js';
 import { checkRefinement, describeRefineCheck, type RefineCheck } from '../predict/refineCheck.js';
 import { createAdamState, disposeAdamState } from './adam.js';
 import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues, type LoadedCheckpoint } from './checkpoint.js';
@@ -35,71 +30,14 @@ import { checkCheckpointFits, readRunConfig } from './runConfig.js';
 import { majorityReport } from '../metrics/evaluate.js';
 import { trainLoop, type EpochRecord, type LoopSettings, type ValidImageObserver, type ValidReport } from './loop.js';
 import { noProgress, type Progress, type ProgressFactory } from '../util/progress.js';
-import { DEFAULT_GAP_LOSS, describeGapLoss, trainingLoss, type GapLoss } from '../losses/trainingLoss.js';
+import { describeGapLoss, trainingLoss } from '../losses/trainingLoss.js';
+import { netConfigOf, type TrainConfig } from './config.js';
 
 /** The weights file of a pretrained encoder, which a run that names one must have. */
 function requireWeights(cfg: TrainConfig): string {
   if (!cfg.encoderWeights) throw new GapsegError('a MobileNetV2 encoder needs its ImageNet weights (encoderWeights is not set)');
   return cfg.encoderWeights;
 }
-
-/** Every setting of a run (what config.json holds). */
-export interface TrainConfig {
-  dataset: string;
-  /** Where the class description came from (file path or "--classes"). */
-  classSource: string;
-  classes: ClassDescription;
-  scale: number;
-  makeGap: number;
-  /** How uneven made gaps are: 0 symmetric, up to 1 (data/gaps.ts). Absent in runs from before it existed. */
-  gapUneven?: number;
-  crop: number;
-  batchSize: number;
-  epochs: number;
-  lr: number;
-  weightDecay: number;
-  classWeights: number[] | null;
-  /** The network: a U-Net from scratch (absent in runs from before there were two), or a U-Net decoder on a pretrained MobileNetV2. */
-  encoder?: 'unet' | 'mobilenet_v2';
-  /** The U-Net's levels and first width (unused with a MobileNetV2 encoder). */
-  depth: number;
-  baseWidth: number;
-  /** With a MobileNetV2 encoder: the .tflite file its ImageNet weights come from. */
-  encoderWeights?: string;
-  /** With a MobileNetV2 encoder: the decoder's widths at strides 16 to 1 (default 128-64-48-32-16). */
-  decoderWidths?: number[];
-  /** With a MobileNetV2 encoder: its fine-tuning (see train/loop.ts). */
-  fineTune?: FineTune;
-  validFraction: number;
-  seed: number;
-  tile: number;
-  augment: Omit<AugmentOptions, 'size'>;
-  maxPixels?: number;
-  /** What the loss does with the gap (losses/trainingLoss.ts). */
-  gapLoss: GapLoss;
-  /** A model folder whose weights and input normalisation the run starts from (its network is the run's). */
-  initFrom?: string;
-  /** Leave out the images that have no label file yet (counted in a note), instead of refusing the data set. */
-  skipUnlabelled?: boolean;
-}
-
-export const DEFAULT_TRAIN: Omit<TrainConfig, 'dataset' | 'classSource' | 'classes'> = {
-  scale: 1,
-  makeGap: 0,
-  crop: 256,
-  batchSize: 4,
-  epochs: 20,
-  lr: 3e-3,
-  weightDecay: 1e-4,
-  classWeights: null,
-  depth: DEFAULT_UNET.depth,
-  baseWidth: DEFAULT_UNET.baseWidth,
-  validFraction: 0.2,
-  seed: 1,
-  tile: 512,
-  augment: DEFAULT_AUGMENT,
-  gapLoss: DEFAULT_GAP_LOSS,
-};
 
 /** What an observer of a run sees after each epoch. */
 export interface RunState {
@@ -175,15 +113,7 @@ export function randomSplit(pairs: PairFiles[], fraction: number, seed: number):
   return { train: pairs.filter((p) => !validNames.has(p.name)), valid };
 }
 
-/** The network a run trains. */
-export function netConfigOf(cfg: Pick<TrainConfig, 'encoder' | 'depth' | 'baseWidth' | 'decoderWidths' | 'classes'> & { gapLoss?: GapLoss }): NetConfig {
-  const numClasses = cfg.classes.classes.length;
-  const gap = cfg.gapLoss && trainingLoss(cfg.gapLoss).extraOutputs > 0 ? { gapOutput: true } : {};
-  if (cfg.encoder === 'mobilenet_v2') return { ...DEFAULT_MOBILE_UNET, numClasses, decoderWidths: cfg.decoderWidths ?? DEFAULT_MOBILE_UNET.decoderWidths, ...gap };
-  return { ...DEFAULT_UNET, numClasses, depth: cfg.depth, baseWidth: cfg.baseWidth, ...gap };
-}
-
-/** A saved model's values with a band head added where the run trains one (saved models have none): its initial values. */
+/** A saved model's values with a gap output added where the run trains one (saved models have none): its initial values. */
 function withFreshGapHead(ucfg: NetConfig, values: Map<string, Float32Array>, seed: number): Map<string, Float32Array> {
   if (!ucfg.gapOutput) return values;
   const fresh = initialValuesOf(netSpecs(ucfg), deriveSeed(seed, 0));
@@ -207,10 +137,10 @@ const ACTIVATION_COPIES: Record<string, number> = { unet: 14, mobilenet_v2_unet:
  * measured heaps of configurations from crop 64 to 512, width 8 to 64, depth 3 to 5 and
  * batch 2 to 16, and kept above every one of them (test/memory.test.ts checks that it covers).
  */
-export function estimateTrainingBytes(cfg: Pick<TrainConfig, 'crop' | 'batchSize' | 'depth' | 'baseWidth' | 'classes' | 'encoder' | 'decoderWidths'>): number {
+export function estimateTrainingBytes(cfg: Pick<TrainConfig, 'crop' | 'batch' | 'depth' | 'width' | 'classes' | 'encoder' | 'decoderWidths'>): number {
   const net = netConfigOf(cfg);
   const copies = ACTIVATION_COPIES[net.kind ?? 'unet'];
-  return copies * 4 * activationFloats(net, cfg.crop) * cfg.batchSize + 6 * 4 * parameterCount(net) + 32e6;
+  return copies * 4 * activationFloats(net, cfg.crop) * cfg.batch + 6 * 4 * parameterCount(net) + 32e6;
 }
 
 /** The wasm heap cannot grow beyond 4 GiB. */
@@ -264,9 +194,9 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   }
   const estimate = estimateTrainingBytes(cfg);
   if (estimate > WASM_HEAP_LIMIT * 0.9) {
-    const perBatch = estimateTrainingBytes({ ...cfg, batchSize: 1 });
-    let fit = cfg.batchSize;
-    while (fit > 1 && estimateTrainingBytes({ ...cfg, batchSize: fit }) > WASM_HEAP_LIMIT * 0.8) fit--;
+    const perBatch = estimateTrainingBytes({ ...cfg, batch: 1 });
+    let fit = cfg.batch;
+    while (fit > 1 && estimateTrainingBytes({ ...cfg, batch: fit }) > WASM_HEAP_LIMIT * 0.8) fit--;
     const hint = perBatch > WASM_HEAP_LIMIT * 0.8 ? 'a smaller --crop or --width' : `--batch ${fit}, or a smaller --crop`;
     throw new GapsegError(
       `training would need about ${(estimate / 1024 ** 3).toFixed(1)} GiB of memory, more than the 4 GiB wasm heap can hold; use ${hint}`,
@@ -313,7 +243,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     `data: ${train.length} training, ${valid.length} validation images${layout.validFromFiles ? '' : ` (random ${Math.round(cfg.validFraction * 100)}%)`}; ` +
       `${((100 * counts[k]) / (labelled + counts[k])).toFixed(1)}% of training pixels are void; classes ${cfg.classes.classes.map((c, i) => `${c.name} ${((100 * counts[i]) / Math.max(labelled, 1)).toFixed(1)}%`).join(', ')}`,
   );
-  log(`memory: about ${Math.round(estimate / 1e6)} MB of the 4 GiB wasm heap (crop ${cfg.crop}, batch ${cfg.batchSize})`);
+  log(`memory: about ${Math.round(estimate / 1e6)} MB of the 4 GiB wasm heap (crop ${cfg.crop}, batch ${cfg.batch})`);
   for (let i = 0; i < k; i++) if (counts[i] === 0) log(`warning: class "${cfg.classes.classes[i].name}" has no labelled pixel in the training images`);
 
   const ucfg = netConfigOf(cfg);
@@ -363,7 +293,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   const loss = trainingLoss(cfg.gapLoss);
   const settings: LoopSettings = {
     epochs: cfg.epochs,
-    batchSize: cfg.batchSize,
+    batch: cfg.batch,
     lr: cfg.lr,
     weightDecay: cfg.weightDecay,
     classWeights: cfg.classWeights,
@@ -379,9 +309,9 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   try {
     await trainLoop(net, adam, train, valid, settings, startEpoch, Math.min(cfg.epochs, opts.stopAfterEpochs ?? cfg.epochs), {
       onEpochStart: (epoch, steps) => {
-        bar = progress(`epoch ${epoch + 1}/${cfg.epochs}`, steps * cfg.batchSize, 'img');
+        bar = progress(`epoch ${epoch + 1}/${cfg.epochs}`, steps * cfg.batch, 'img');
       },
-      onStep: (_e, _s, _n, loss) => bar?.tick(cfg.batchSize, `loss ${loss.toFixed(4)}`),
+      onStep: (_e, _s, _n, loss) => bar?.tick(cfg.batch, `loss ${loss.toFixed(4)}`),
       onValidImage: (i, smp, probs, pred) => {
         for (const o of observers) o.onValidImage?.(i, smp, probs, pred);
       },

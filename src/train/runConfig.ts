@@ -7,30 +7,22 @@ import { GapsegError } from '../util/errors.js';
 import { readTextFile } from '../util/files.js';
 import { validateClasses, type ClassDescription } from '../data/classes.js';
 import { GAP_LOSSES, type GapLoss } from '../losses/trainingLoss.js';
+import { keyOf, optionOf, problemOf } from '../options/schema.js';
+import { TRAIN_COMMAND } from '../options/train.js';
 import { isStat, netSpecs, type NetConfig } from '../nets/index.js';
 import type { LoadedCheckpoint } from './checkpoint.js';
-import type { TrainConfig } from './run.js';
+import type { TrainConfig } from './config.js';
 
 type Check = (v: unknown) => boolean;
 
 const int = (lo: number, hi: number): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
 const num = (lo: number, hi: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
 
-/** The numeric settings of a run and their valid ranges (those of `gapseg train`). */
-const FIELDS: [keyof TrainConfig, Check, string][] = [
-  ['scale', num(0.01, 16), 'a number in 0.01..16'],
-  ['makeGap', int(0, 1000), 'an integer in 0..1000'],
-  ['crop', int(16, 4096), 'an integer in 16..4096'],
-  ['batchSize', int(1, 1024), 'an integer in 1..1024'],
-  ['epochs', int(1, 100000), 'an integer in 1..100000'],
-  ['lr', num(1e-8, 10), 'a number in 1e-8..10'],
-  ['weightDecay', num(0, 1), 'a number in 0..1'],
-  ['depth', int(1, 8), 'an integer in 1..8'],
-  ['baseWidth', int(1, 512), 'an integer in 1..512'],
-  ['validFraction', num(0, 0.9), 'a number in 0..0.9'],
-  ['seed', Number.isInteger, 'an integer'],
-  ['tile', int(32, 65536), 'an integer in 32..65536'],
-];
+/** The settings of a run that are train options, checked against the options' own ranges. */
+const OPTION_FIELDS = ['scale', 'make-gap', 'crop', 'batch', 'epochs', 'lr', 'weight-decay', 'depth', 'width', 'valid-fraction', 'seed', 'tile'];
+
+/** Names of settings in run folders written before they took their option's name. */
+const RENAMED: Record<string, string> = { batchSize: 'batch', baseWidth: 'width' };
 
 /**
  * The gap loss of a stored run: one of GAP_LOSSES. Runs from before the choice was a word stored
@@ -60,8 +52,13 @@ export function readRunConfig(file: string): TrainConfig {
   };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) bad('not a run configuration (expected a JSON object)');
   const cfg = json as Record<string, unknown>;
+  for (const [old, now] of Object.entries(RENAMED)) if (old in cfg && !(now in cfg)) cfg[now] = cfg[old];
   if (typeof cfg.dataset !== 'string' || cfg.dataset === '') bad('"dataset" is missing');
-  for (const [name, ok, what] of FIELDS) if (!ok(cfg[name])) bad(`"${name}" must be ${what}, not ${JSON.stringify(cfg[name])}`);
+  const option = (name: string, value: unknown) => {
+    const problem = problemOf(optionOf(TRAIN_COMMAND, name), value);
+    if (problem) bad(`"${keyOf(name)}" must be ${problem}, not ${JSON.stringify(value)}`);
+  };
+  for (const name of OPTION_FIELDS) option(name, cfg[keyOf(name)]);
   if (cfg.encoder !== undefined && cfg.encoder !== 'unet' && cfg.encoder !== 'mobilenet_v2') bad('"encoder" must be "unet" or "mobilenet_v2"');
   const multiple = cfg.encoder === 'mobilenet_v2' ? 32 : 2 ** (cfg.depth as number);
   if ((cfg.crop as number) % multiple !== 0) bad(`"crop" must be a multiple of ${cfg.encoder === 'mobilenet_v2' ? '32' : '2^depth'}`);
@@ -71,7 +68,8 @@ export function readRunConfig(file: string): TrainConfig {
     const dw = cfg.decoderWidths;
     if (dw !== undefined && !(Array.isArray(dw) && dw.length === 5 && dw.every(int(1, 1024)))) bad('"decoderWidths" must be five integers in 1..1024');
     const ft = cfg.fineTune as Record<string, unknown> | undefined;
-    if (ft !== undefined && !(int(0, 100000)(ft.freezeEpochs) && num(1, 1e6)(ft.encoderLrDiv))) bad('"fineTune" must hold freezeEpochs (an integer) and encoderLrDiv (at least 1)');
+    if (ft !== undefined && (typeof ft !== 'object' || ft === null)) bad('"fineTune" must hold freezeEpochs and encoderLrDiv');
+    if (ft !== undefined) for (const name of ['freeze-epochs', 'encoder-lr-div']) option(name, ft[keyOf(name)]);
   }
   if (cfg.initFrom !== undefined && (typeof cfg.initFrom !== 'string' || cfg.initFrom === '')) bad('"initFrom" must name a model folder');
   if (cfg.skipUnlabelled !== undefined && typeof cfg.skipUnlabelled !== 'boolean') bad('"skipUnlabelled" must be true or false');
@@ -92,13 +90,13 @@ export function readRunConfig(file: string): TrainConfig {
     !range.every(num(0.01, 100)) ||
     typeof aug.flipRotate !== 'boolean' ||
     !num(0, 1)(aug.brightness) ||
-    !num(0, 1)(aug.contrast) ||
-    (aug.classBalance !== undefined && !num(0, 1)(aug.classBalance))
+    !num(0, 1)(aug.contrast)
   ) {
     bad('"augment" must hold scaleRange [lo, hi], flipRotate, brightness and contrast');
   }
-  if (cfg.gapUneven !== undefined && !num(0, 1)(cfg.gapUneven)) bad('"gapUneven" must be a number in 0..1');
-  if (cfg.maxPixels !== undefined && !int(1, Number.MAX_SAFE_INTEGER)(cfg.maxPixels)) bad('"maxPixels" must be a positive integer');
+  if ((aug as Record<string, unknown>).classBalance !== undefined) option('class-balance', (aug as Record<string, unknown>).classBalance);
+  if (cfg.gapUneven !== undefined) option('gap-uneven', cfg.gapUneven);
+  if (cfg.maxPixels !== undefined) option('max-pixels', cfg.maxPixels);
   cfg.gapLoss = gapLossOf(cfg.gapLoss, file, bad);
   return cfg as unknown as TrainConfig;
 }

@@ -26,3 +26,9 @@ export function packageRoot(): string {
 export function packageVersion(): string {
   return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
+
+/** The file of the `gapseg` command, as package.json's "bin" names it (what npx runs). */
+export function packageCommand(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { bin: { gapseg: string } };
+  return path.join(packageRoot(), pkg.bin.gapseg);
+}

@@ -12,14 +12,12 @@ import { findClassFile, readClassFile, type ClassDescription } from '../data/cla
 import { baseName, discoverDataset } from '../data/dataset.js';
 import { netMultiple, netReceptiveRadius } from '../nets/index.js';
 import { refineCheckOf, type RefineCheck } from '../predict/refineCheck.js';
-import { modelDirOf, readModelMeta, readModelValues, type InputRecipe } from '../formats/modelFolder.js';
+import { modelDirOf, readModelMeta, readModelValues } from '../formats/modelFolder.js';
 import { viewRuns } from './training.js';
+import type { ItemName, ModelInfo } from './wire.js';
 
-export interface CatalogItem {
-  id: number;
-  name: string;
-  /** Where it comes from: "data set-folder/split" or a predictions folder. */
-  group: string;
+/** An image of the list on the server: its files (the page sees URLs instead: ItemJson of wire.ts). */
+export interface CatalogItem extends ItemName {
   /** Paths relative to the root (with "/"), or absent. */
   image: string;
   label?: string;
@@ -32,17 +30,10 @@ export interface CatalogItem {
   dataset?: string;
 }
 
-export interface CatalogModel {
+/** The model on the server: what the page is told of it (wire.ts) and its folder. */
+export interface CatalogModel extends ModelInfo {
   /** Absolute model folder (model.json, weights.bin, gapseg.json). */
   dir: string;
-  /** Shown to the user. */
-  source: string;
-  recipe: InputRecipe;
-  /** Input sides must be multiples of this. */
-  multiple: number;
-  /** Receptive radius in input pixels, for the tiling margins. */
-  radius: number;
-  info: Record<string, unknown>;
   /** The refinement check training stored (validated here): the page starts its switches as `--refine auto` would. */
   refineCheck?: RefineCheck;
 }

@@ -34,6 +34,7 @@ import { resolveInside } from './safePath.js';
 import { checkWriter, labelVersion, saveLabel, writeToken } from './labelSave.js';
 import { packageRoot } from '../util/packageInfo.js';
 import { describeRefineCheck } from '../predict/refineCheck.js';
+import type { CatalogJson, ErrorJson, ImageAddedJson, LabelSavedJson, TrainCancelJson, TrainRequest } from './wire.js';
 
 export interface ViewerOptions {
   root: string;
@@ -201,7 +202,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
   let hosts = new Set<string>();
   const anyHost = o.host === '0.0.0.0' || o.host === '::';
 
-  const publicCatalog = () => ({
+  const publicCatalog = (): CatalogJson => ({
     title: catalog.title,
     classes: catalog.classes?.classes ?? null,
     voidValues: catalog.classes?.voidValues ?? [],
@@ -220,7 +221,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     })),
     writeToken: token,
     canAddImages: catalog.datasets.length === 1 && !!catalog.classes,
-    training: training ? { available: true } : { available: false, reason: trainingUnavailable },
+    training: training ? { available: true } : { available: false, reason: trainingUnavailable as string },
     notes: catalog.notes,
     maxUploadBytes: o.maxUploadBytes,
   });
@@ -276,7 +277,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       const r = await saveLabel({ rootReal, catalog, item: it, body, headers: req.headers, limits: o.limits });
       if ('status' in r) throw new HttpError(r.status, r.reason);
       o.log(`viewer: saved ${it.labelTarget}`);
-      send(res, 200, JSON.stringify(r), TYPES['.json'], false);
+      send(res, 200, JSON.stringify(r satisfies LabelSavedJson), TYPES['.json'], false);
       return;
     }
     if (p === '/api/images') {
@@ -287,7 +288,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       const r = await addImage(rootReal, catalog, String(req.headers['x-file-name'] ?? ''), body, o.limits);
       if ('status' in r) throw new HttpError(r.status, r.reason);
       o.log(`viewer: added ${r.item.image}`);
-      return send(res, 200, JSON.stringify({ id: r.item.id, image: r.item.image }), TYPES['.json'], false);
+      return send(res, 200, JSON.stringify({ id: r.item.id, image: r.item.image } satisfies ImageAddedJson), TYPES['.json'], false);
     }
     if (p === '/api/train' || p === '/api/train/cancel') {
       if (!training) throw new HttpError(404, trainingUnavailable ?? 'no training here');
@@ -295,10 +296,10 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       if (method !== 'POST') throw new HttpError(405, 'POST to start or cancel training');
       requireWriter();
       const body = await readBody(req, 4096);
-      if (p === '/api/train/cancel') return send(res, 200, JSON.stringify({ cancelled: training.cancel() }), TYPES['.json'], false);
+      if (p === '/api/train/cancel') return send(res, 200, JSON.stringify({ cancelled: training.cancel() } satisfies TrainCancelJson), TYPES['.json'], false);
       let epochs: unknown;
       try {
-        epochs = (JSON.parse(body.toString() || '{}') as { epochs?: unknown }).epochs ?? 3;
+        epochs = (JSON.parse(body.toString() || '{}') as Partial<Record<keyof TrainRequest, unknown>>).epochs ?? 3;
       } catch {
         throw new HttpError(400, 'send {"epochs": n} as JSON');
       }
@@ -357,7 +358,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       else {
         // An oversized upload is not read to its end: answer, then drop the connection.
         if (status === 413) res.on('finish', () => req.destroy());
-        send(res, status, JSON.stringify({ error: msg }), TYPES['.json'], false, status === 413 ? { Connection: 'close' } : {});
+        send(res, status, JSON.stringify({ error: msg } satisfies ErrorJson), TYPES['.json'], false, status === 413 ? { Connection: 'close' } : {});
       }
     });
   });

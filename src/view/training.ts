@@ -6,25 +6,11 @@
  * Each round writes a run folder of its own, view-run-<n> in the served folder.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { packageCommand } from '../util/packageInfo.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { EpochRecord } from '../train/loop.js';
-
-/** What the page sees of the training. */
-export interface TrainingStatus {
-  state: 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
-  /** Rounds started since the server started. */
-  round: number;
-  run: string | null;
-  epochs: number;
-  history: EpochRecord[];
-  /** Seconds since the round started, and estimated to its end (null before the first epoch). */
-  elapsed: number;
-  eta: number | null;
-  /** The child's last output lines (progress, notes, an error). */
-  lines: string[];
-}
+import type { TrainingStatus } from './wire.js';
 
 export interface TrainingSetup {
   /** The served folder (real path): run folders go here. */
@@ -40,7 +26,6 @@ export interface TrainingSetup {
   log: (line: string) => void;
 }
 
-const CLI_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 const RUN_NAME = /^view-run-(\d+)$/;
 
 /** The view-run-<n> folders of a folder, newest (highest n) first. */
@@ -70,7 +55,7 @@ export class PageTraining {
     const last = viewRuns(root)[0];
     const run = path.join(root, `view-run-${last ? Number(RUN_NAME.exec(path.basename(last))![1]) + 1 : 1}`);
     const model = this.setup.currentModel();
-    const args = [CLI_MAIN, 'train', dataset, '--out', run, '--skip-unlabelled', '--epochs', String(epochs), ...(model ? ['--init-from', model] : []), ...extraArgs];
+    const args = [packageCommand(), 'train', dataset, '--out', run, '--skip-unlabelled', '--epochs', String(epochs), ...(model ? ['--init-from', model] : []), ...extraArgs];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.cancelled = false;

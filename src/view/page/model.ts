@@ -1,0 +1,120 @@
+/**
+ * Prediction in the page: the model loaded with TensorFlow.js, its class probabilities through
+ * gapseg predict's own pipeline (flip-averaged, CRF-refined as the switches say), and the
+ * decision (allowed classes, threshold, focus) that turns them into classes.
+ */
+import { decideClasses, type Decision } from '../../draw/layers.js';
+import { netModel, predictImage } from '../../predict/pipeline.js';
+import { imageGeometry } from '../../predict/plan.js';
+import { DEFAULT_DENSE_CRF, refineDenseCrf } from '../../crf/denseCrf.js';
+import { flipAveraged } from '../../predict/flips.js';
+import { recipePlan } from '../../predict/plan.js';
+import type { CatalogJson } from '../wire.js';
+import { $ } from './dom.js';
+import type { PageState, View } from './state.js';
+import type { TfGlobal, TfLayersModel } from './tfjs.js';
+
+// Loaded as classic scripts before the page's modules.
+declare const tf: TfGlobal;
+
+export async function initModel(state: PageState, c: CatalogJson): Promise<void> {
+  if (!c.model) return;
+  if (typeof tf === 'undefined') throw new Error('TensorFlow.js did not load');
+  let backend = 'cpu';
+  try {
+    tf.wasm?.setWasmPaths('/app/vendor/');
+    if (await tf.setBackend('wasm')) backend = 'wasm';
+  } catch {
+    backend = 'cpu';
+  }
+  if (backend === 'cpu') await tf.setBackend('cpu');
+  await tf.ready();
+  state.backend = tf.getBackend();
+  state.model = await tf.loadLayersModel(`${c.model.url}model.json?v=${c.model.version}`);
+}
+
+/** The RGB bytes of n RGBA pixels (canvas data), as the pipeline and the CRF take them. */
+function rgbOf(rgba: Uint8ClampedArray, n: number): Uint8Array {
+  const rgb = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    rgb[i * 3] = rgba[i * 4];
+    rgb[i * 3 + 1] = rgba[i * 4 + 1];
+    rgb[i * 3 + 2] = rgba[i * 4 + 2];
+  }
+  return rgb;
+}
+
+/**
+ * HWC class probabilities at the image's own size, through the same windows, blending and
+ * resizing as gapseg predict (predict/pipeline.ts), flip-averaged while "flip-average" is on
+ * (gapseg predict --flips); only the network runs here, in the page.
+ */
+export async function predictProbs(state: PageState, rgba: Uint8ClampedArray, width: number, height: number): Promise<Float32Array> {
+  const c = state.catalog as CatalogJson;
+  const m = c.model as NonNullable<CatalogJson['model']>;
+  const model = state.model as TfLayersModel;
+  const k = state.k;
+  const rgb = rgbOf(rgba, width * height);
+  // The layers model is NHWC; the pipeline hands planar NCHW windows and wants NCHW scores.
+  const net = async (input: Float32Array, n: number, th: number, tw: number): Promise<Float32Array> => {
+    const x = tf.tensor4d(input, [n, 3, th, tw]);
+    const nhwc = tf.transpose(x, [0, 2, 3, 1]);
+    const y = model.predict(nhwc);
+    const nchw = tf.transpose(y, [0, 3, 1, 2]);
+    try {
+      return await nchw.data();
+    } finally {
+      for (const t of [x, nhwc, y, nchw]) t.dispose();
+    }
+  };
+  const all = [...Array(k).keys()];
+  const viewed = $<HTMLInputElement>('flips').checked ? flipAveraged(net, k) : net;
+  const pred = await predictImage({ width, height, data: rgb }, netModel(viewed, recipePlan(m.recipe, m.multiple, m.radius), k, 1), all);
+  return pred.probs;
+}
+
+/**
+ * The probabilities to show: the network's, or while "refine" is on their refinement by the
+ * dense CRF of gapseg predict --refine crf (same settings and kernel scale). The page refines
+ * over every class and forbids afterwards; the command forbids first (README).
+ */
+export function shownProbs(state: PageState, v: View): Float32Array | null {
+  if (!v.netProbs || !$<HTMLInputElement>('refine').checked) return v.netProbs;
+  const c = state.catalog as CatalogJson;
+  const m = c.model as NonNullable<CatalogJson['model']>;
+  const geo = imageGeometry(v.width, v.height, recipePlan(m.recipe, m.multiple, m.radius));
+  return refineDenseCrf({ width: v.width, height: v.height, rgb: rgbOf(v.rgba, v.width * v.height), probs: v.netProbs, numClasses: state.k }, [...Array(state.k).keys()], DEFAULT_DENSE_CRF, v.width / geo.nw);
+}
+
+/**
+ * Set the flip-average and refine switches as `gapseg predict --refine auto` would use them with
+ * this model (its stored refinement check), so that the page shows the frontier that command
+ * writes; without a check both start off, as the command's default.
+ */
+export function applyRefineCheck(c: CatalogJson): void {
+  const check = c.model?.refineCheck ?? null;
+  $<HTMLInputElement>('flips').checked = check?.flips === true;
+  $<HTMLInputElement>('refine').checked = check?.refine === true;
+  const note = $('refine-check');
+  note.textContent = check ? 'as --refine auto' : '';
+  note.title = c.model?.refineLine ?? '';
+}
+
+/** What the page's predictions are, for the metrics line. */
+export function predictionKind(state: PageState): string {
+  const parts = [state.backend];
+  if ($<HTMLInputElement>('flips').checked) parts.push('flip-averaged');
+  if ($<HTMLInputElement>('refine').checked) parts.push('refined');
+  return parts.join(', ');
+}
+
+export function decision(state: PageState): Decision {
+  const allowed = [...Array(state.k).keys()].map((c) => !state.forbidden.has(c));
+  const binary = state.k === 2;
+  return { allowed, threshold: binary || state.thresholdTouched ? state.threshold : null, focus: state.focus };
+}
+
+export function decide(state: PageState, v: View): void {
+  if (v.probs) v.pred = decideClasses(v.probs, v.width * v.height, state.k, decision(state));
+  else v.pred = v.filePred;
+}

@@ -1,0 +1,111 @@
+/**
+ * The page's state: one object, made by the entry (app.ts) and passed to the functions of the
+ * other modules, which keep none of their own. Tests read it as window.gapseg.state.
+ */
+import type { ImageMetrics, Rgb } from '../../draw/layers.js';
+import type { Polyline } from '../../draw/contour.js';
+import type { CatalogJson, ItemJson } from '../wire.js';
+import type { LabelHistory, StrokeBuilder } from './paint.js';
+import type { TfLayersModel } from './tfjs.js';
+
+/** An item's painted label, kept in the page until saved (switching images loses nothing). */
+export interface Edit {
+  labels: Uint8Array;
+  history: LabelHistory;
+  /** The label file's version the strokes apply to. */
+  version: string;
+}
+
+/** One image on screen: its pixels, masks and (when predicted in the page) probabilities. */
+export interface View {
+  key: string;
+  name: string;
+  width: number;
+  height: number;
+  rgba: Uint8ClampedArray;
+  labels: Uint8Array | null;
+  truth: Uint8Array | null;
+  /** Predicted classes read from a predictions folder (no probabilities). */
+  filePred: Uint8Array | null;
+  /** The probabilities shown: the network's, or their dense-CRF refinement while "refine" is on. */
+  probs: Float32Array | null;
+  /** The network's own probabilities. */
+  netProbs: Float32Array | null;
+  pred: Uint8Array | null;
+}
+
+/** A line of the table of images. */
+export interface Row {
+  item: ItemJson;
+  metrics: ImageMetrics | null;
+  /** Share of the image's pixels where the model is unsure (null without a model). */
+  unsure: number | null;
+  error: string | null;
+}
+
+export type SortKey = keyof ImageMetrics | 'name' | 'group' | 'unsure';
+
+export interface PageState {
+  catalog: CatalogJson | null;
+  /** Number of classes. */
+  k: number;
+  colors: Rgb[];
+  model: TfLayersModel | null;
+  /** The TensorFlow.js backend the model runs on. */
+  backend: string;
+  rows: Row[];
+  sortKey: SortKey;
+  sortDir: number;
+  current: View | null;
+  currentItem: ItemJson | null;
+  forbidden: Set<number>;
+  threshold: number;
+  focus: number;
+  thresholdTouched: boolean;
+  zoom: { s: number; x: number; y: number };
+  /** Counters of the background runs: a later run makes an earlier one stop. */
+  metricsRun: number;
+  reflipRun: number;
+  lastLines: Polyline[];
+  /** 'pan', or the class painted (VOID: the eraser). */
+  tool: 'pan' | number;
+  brush: number;
+  edits: Map<number, Edit>;
+  stroke: { builder: StrokeBuilder; x: number; y: number } | null;
+  /** Milliseconds from a pointer move to the frame that shows its stroke (the last 500). */
+  paintLatency: number[];
+  /** The timer polling the server's training while it runs. */
+  trainPoll: number | null;
+  /** The training round whose model the page uses (-1 before the first answer of the server). */
+  seenRound: number;
+}
+
+export function createState(): PageState {
+  return {
+    catalog: null,
+    k: 0,
+    colors: [],
+    model: null,
+    backend: '',
+    rows: [],
+    sortKey: 'name',
+    sortDir: 1,
+    current: null,
+    currentItem: null,
+    forbidden: new Set<number>(),
+    threshold: 0.5,
+    focus: 0,
+    thresholdTouched: false,
+    zoom: { s: 1, x: 0, y: 0 },
+    metricsRun: 0,
+    reflipRun: 0,
+    lastLines: [],
+    tool: 'pan',
+    brush: 16,
+    edits: new Map<number, Edit>(),
+    stroke: null,
+    paintLatency: [],
+    trainPoll: null,
+    seenRound: -1,
+  };
+}
