@@ -21,13 +21,15 @@ export function findTorchPython(): { python: string; version: string } | null {
   return null;
 }
 
-export const TORCH_HINT = 'PyTorch not found: install the peer with `sudo apt-get install python3-torch` (Debian), or set GAPSEG_PYTHON to a python with torch and numpy.';
+export const TORCH_HINT =
+  'PyTorch not found: install the peer with `sudo apt-get install python3-torch` (Debian), or set GAPSEG_PYTHON to a python with torch and numpy.';
 
 /** Format rows as an aligned text table. */
 export function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i]).length)));
-  const line = (r: (string | number)[]) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  const line = (r: (string | number)[]) =>
+    r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 

@@ -20,8 +20,16 @@ import { BENCH_DIR, findTorchPython, machine, table, TORCH_HINT, writeResult } f
 
 /** [input size, channels, stride, how many layers of MobileNetV2 have this shape]. */
 export const LAYERS: [number, number, number, number][] = [
-  [128, 32, 1, 1], [128, 96, 2, 1], [64, 144, 1, 1], [64, 144, 2, 1], [32, 192, 1, 2], [32, 192, 2, 1],
-  [16, 384, 1, 4], [16, 576, 1, 2], [16, 576, 2, 1], [8, 960, 1, 3],
+  [128, 32, 1, 1],
+  [128, 96, 2, 1],
+  [64, 144, 1, 1],
+  [64, 144, 2, 1],
+  [32, 192, 1, 2],
+  [32, 192, 2, 1],
+  [16, 384, 1, 4],
+  [16, 576, 1, 2],
+  [16, 576, 2, 1],
+  [8, 960, 1, 3],
 ];
 const BATCH = 4;
 const THREADS = Number(process.env.BENCH_THREADS) || 2;
@@ -36,7 +44,19 @@ function torchTimes(): TorchTimes | null {
     console.log(TORCH_HINT);
     return null;
   }
-  const r = spawnSync(peer.python, [path.join(BENCH_DIR, 'torch_depthwise.py'), '--threads', String(THREADS), '--batch', String(BATCH), '--layers', JSON.stringify(LAYERS)], { encoding: 'utf8' });
+  const r = spawnSync(
+    peer.python,
+    [
+      path.join(BENCH_DIR, 'torch_depthwise.py'),
+      '--threads',
+      String(THREADS),
+      '--batch',
+      String(BATCH),
+      '--layers',
+      JSON.stringify(LAYERS),
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`torch_depthwise.py failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as TorchTimes;
 }
@@ -71,8 +91,10 @@ async function main(): Promise<void> {
       const fwd = () => tf.depthwiseConv2d(x, w, s, 'same');
       // A new filter tensor per call: XNNPACK builds and packs a new operator, as in each training step.
       const fwdNewFilter = () => tf.tidy(() => tf.depthwiseConv2d(x, tf.clone(w), s, 'same'));
-      const dx = () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
-      const dw = () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor;
+      const dx = () =>
+        tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
+      const dw = () =>
+        tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor;
       const [xnn, xnnNew, ref] = withKernelRoutes({ depthwise: 'xnnpack' }, () => [time(fwd), time(fwdNewFilter), fwd()] as const);
       const ours = time(fwd);
       const oursNew = time(fwdNewFilter);
@@ -84,7 +106,8 @@ async function main(): Promise<void> {
     });
   // Several passes, PyTorch's between ours, keeping each cell's fastest: the other work on a
   // shared machine comes and goes.
-  const fastest = <T extends Record<string, number>>(a: T[], b: T[]): T[] => a.map((r, i) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.min(v, b[i][k])])) as T);
+  const fastest = <T extends Record<string, number>>(a: T[], b: T[]): T[] =>
+    a.map((r, i) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.min(v, b[i][k])])) as T);
   let results = pass();
   let torch = torchTimes();
   for (let p = 1; p < PASSES; p++) {
@@ -93,7 +116,16 @@ async function main(): Promise<void> {
     if (torch && t) torch = { nchw: fastest(torch.nchw, t.nchw), channelsLast: fastest(torch.channelsLast, t.channelsLast) };
   }
   const name = (r: Record<string, number>) => `${r.hw}x${r.hw}x${r.c} s${r.s}${r.count > 1 ? ` (x${r.count})` : ''}`;
-  const header = ['layer (batch 4)', 'fwd XNNPACK', 'XNNPACK new filter', 'fwd gapseg', 'new filter', 'rel. diff', 'dx gapseg', 'dW gapseg'];
+  const header = [
+    'layer (batch 4)',
+    'fwd XNNPACK',
+    'XNNPACK new filter',
+    'fwd gapseg',
+    'new filter',
+    'rel. diff',
+    'dx gapseg',
+    'dW gapseg',
+  ];
   if (torch) header.push('torch NCHW fwd', 'dx', 'dW', 'torch channels_last fwd', 'dx', 'dW');
   const rows = results.map((r, i) => {
     const row: (string | number)[] = [name(r), r.xnn, r.xnnNew, r.ours, r.oursNew, r.diff.toExponential(1), r.dx, r.dw];
@@ -101,8 +133,16 @@ async function main(): Promise<void> {
     return row;
   });
   const total = (f: (i: number) => number) => results.reduce((a, r, i) => a + r.count * f(i), 0);
-  const totals: (string | number)[] = ['total, 17 layers', ...['xnn', 'xnnNew', 'ours', 'oursNew'].map((k) => total((i) => results[i][k])), '', total((i) => results[i].dx), total((i) => results[i].dw)];
-  if (torch) for (const k of ['nchw', 'channelsLast'] as const) for (const p of ['fwd', 'dx', 'dw'] as const) totals.push(total((i) => torch[k][i][p]));
+  const totals: (string | number)[] = [
+    'total, 17 layers',
+    ...['xnn', 'xnnNew', 'ours', 'oursNew'].map((k) => total((i) => results[i][k])),
+    '',
+    total((i) => results[i].dx),
+    total((i) => results[i].dw),
+  ];
+  if (torch)
+    for (const k of ['nchw', 'channelsLast'] as const)
+      for (const p of ['fwd', 'dx', 'dw'] as const) totals.push(total((i) => torch[k][i][p]));
   console.log(`ms per call, fastest of 15 calls in each of ${PASSES} passes, ${THREADS} threads\n`);
   console.log(table(header, [...rows, totals]));
   writeResult(`depthwise-${THREADS}t.json`, { machine: machine(), threads: info.threads, fma: info.fma, batch: BATCH, results, torch });

@@ -131,7 +131,8 @@ if (unknown.length) usage(`--variants: no variant ${unknown.join(', ')} (known: 
 const badKind = GAP_KINDS.filter((k) => k !== 'symmetric' && k !== 'uneven');
 if (badKind.length) usage(`--gap-kinds: symmetric or uneven, not ${badKind.join(', ')}`);
 if (SEEDS.some((s) => !Number.isInteger(s))) usage('--seeds: integers, e.g. 1,2,3');
-if (!fs.existsSync(WEIGHTS) && WANTED.some((id) => !id.startsWith('unet'))) usage(`${WEIGHTS}: the MobileNetV2 weights are missing (--weights names them)`);
+if (!fs.existsSync(WEIGHTS) && WANTED.some((id) => !id.startsWith('unet')))
+  usage(`${WEIGHTS}: the MobileNetV2 weights are missing (--weights names them)`);
 
 /** A prepared data set: its folder per gap kind, test images, classes and the class weights of the mfb row. */
 interface DataSet {
@@ -177,7 +178,13 @@ interface Frame {
 const gapUnevenness = (kind: string) => (kind === 'uneven' ? UNEVEN : 0);
 
 /** A two-class set with gaps made by eroding `erosion` px: images/, truth/, labels-<kind>/ and a folder per kind. */
-async function prepareEroded(name: string, object: string, erosion: number, names: string[], frames: () => AsyncIterable<Frame>): Promise<DataSet> {
+async function prepareEroded(
+  name: string,
+  object: string,
+  erosion: number,
+  names: string[],
+  frames: () => AsyncIterable<Frame>,
+): Promise<DataSet> {
   const dir = path.join(CACHE, `${name}-e${erosion}`);
   const order = shuffled(makeRng(deriveSeed(2026, 1)), names);
   const nTest = Math.round(order.length * 0.2);
@@ -187,10 +194,26 @@ async function prepareEroded(name: string, object: string, erosion: number, name
   if (!fs.existsSync(done)) {
     for await (const f of frames()) {
       await writeBytes(path.join(dir, 'images', `${f.name}.png`), await encodePng(f.rgb, f.width, f.height, 3));
-      await writeBytes(path.join(dir, 'truth', `${f.name}.png`), await encodePng(f.truth.map((v) => (v ? 255 : 0)), f.width, f.height, 1));
+      await writeBytes(
+        path.join(dir, 'truth', `${f.name}.png`),
+        await encodePng(
+          f.truth.map((v) => (v ? 255 : 0)),
+          f.width,
+          f.height,
+          1,
+        ),
+      );
       for (const kind of ['symmetric', 'uneven']) {
         const gap = makeGap(f.truth, f.width, f.height, erosion, gapUnevenness(kind), stringHash(f.name));
-        await writeBytes(path.join(dir, `labels-${kind}`, `${f.name}.png`), await encodePng(gap.map((v) => (v === VOID_INDEX ? 128 : v ? 255 : 0)), f.width, f.height, 1));
+        await writeBytes(
+          path.join(dir, `labels-${kind}`, `${f.name}.png`),
+          await encodePng(
+            gap.map((v) => (v === VOID_INDEX ? 128 : v ? 255 : 0)),
+            f.width,
+            f.height,
+            1,
+          ),
+        );
       }
     }
     fs.writeFileSync(done, '');
@@ -206,7 +229,16 @@ async function prepareEroded(name: string, object: string, erosion: number, name
     if (kind !== 'full') folders.set(kind, ds);
   }
   const real = parseClassesFlag(`0=background,255=${object}`, ['128']);
-  return { name, folders, full: path.join(dir, 'ds-full'), test, real, withVoid: parseClassesFlag(`0=background,255=${object},128=gap`), epochs: EPOCHS, mfb: await classWeights(path.join(dir, 'ds-full'), train, real) };
+  return {
+    name,
+    folders,
+    full: path.join(dir, 'ds-full'),
+    test,
+    real,
+    withVoid: parseClassesFlag(`0=background,255=${object},128=gap`),
+    epochs: EPOCHS,
+    mfb: await classWeights(path.join(dir, 'ds-full'), train, real),
+  };
 }
 
 /** Median frequency weights of a set's training labels. */
@@ -226,15 +258,21 @@ async function prepareSmoke(): Promise<DataSet | null> {
   if (!fs.existsSync(src)) return null;
   const pairs = discoverDataset(src).splits.train;
   const table = labelMap(parseClassesFlag('0=background,255=smoke'));
-  return prepareEroded('smoke-256', 'smoke', SMOKE_GAP, pairs.map((p) => p.name), async function* () {
-    for (const p of pairs) {
-      const img = await readImage(p.image);
-      const lab = await readLabel(p.label);
-      const [w, h] = [Math.round(img.width / 2), Math.round(img.height / 2)];
-      const truth = resizeNearest(encodeLabels(lab.values, lab.width, table, p.label), lab.width, lab.height, w, h);
-      yield { name: p.name, rgb: resizeImage(img.data, img.width, img.height, 3, w, h), width: w, height: h, truth };
-    }
-  });
+  return prepareEroded(
+    'smoke-256',
+    'smoke',
+    SMOKE_GAP,
+    pairs.map((p) => p.name),
+    async function* () {
+      for (const p of pairs) {
+        const img = await readImage(p.image);
+        const lab = await readLabel(p.label);
+        const [w, h] = [Math.round(img.width / 2), Math.round(img.height / 2)];
+        const truth = resizeNearest(encodeLabels(lab.values, lab.width, table, p.label), lab.width, lab.height, w, h);
+        yield { name: p.name, rgb: resizeImage(img.data, img.width, img.height, 3, w, h), width: w, height: h, truth };
+      }
+    },
+  );
 }
 
 /** The built-in generator's smoke-like blobs (200 images of 128 px), whose full truth is known by construction. */
@@ -250,7 +288,13 @@ async function prepareSample(): Promise<DataSet> {
 }
 
 /** A SegNet-style set with real void at half scale: its train split, and `testSplit` as the test images. */
-async function prepareHalved(name: string, testSplit: 'test' | 'valid', real: ClassDescription, voidName: string, epochs: number): Promise<DataSet | null> {
+async function prepareHalved(
+  name: string,
+  testSplit: 'test' | 'valid',
+  real: ClassDescription,
+  voidName: string,
+  epochs: number,
+): Promise<DataSet | null> {
   const src = path.join(SHARED, name);
   if (!fs.existsSync(src)) return null;
   const dir = path.join(CACHE, `${name}-half`);
@@ -261,8 +305,14 @@ async function prepareHalved(name: string, testSplit: 'test' | 'valid', real: Cl
       const img = await readImage(p.image);
       const lab = await readLabel(p.label);
       const [w, h] = [Math.round(img.width / 2), Math.round(img.height / 2)];
-      await writeBytes(path.join(dir, 'images', `${p.name}.png`), await encodePng(resizeImage(img.data, img.width, img.height, 3, w, h), w, h, 3));
-      await writeBytes(path.join(dir, 'labels', `${p.name}.png`), await encodePng(resizeNearest(Uint8Array.from(lab.values), lab.width, lab.height, w, h), w, h, 1));
+      await writeBytes(
+        path.join(dir, 'images', `${p.name}.png`),
+        await encodePng(resizeImage(img.data, img.width, img.height, 3, w, h), w, h, 3),
+      );
+      await writeBytes(
+        path.join(dir, 'labels', `${p.name}.png`),
+        await encodePng(resizeNearest(Uint8Array.from(lab.values), lab.width, lab.height, w, h), w, h, 1),
+      );
     }
     fs.writeFileSync(path.join(dir, '.done'), '');
   }
@@ -270,15 +320,31 @@ async function prepareHalved(name: string, testSplit: 'test' | 'valid', real: Cl
   const test = layout.splits[testSplit].map((p) => p.name);
   writeLists(dir, train, test);
   const voidValue = real.voidValues[0];
-  const withVoid = { classes: [...real.classes, { name: voidName, value: voidValue, color: [0, 0, 0] as [number, number, number] }], voidValues: [] };
-  return { name, folders: new Map([['real void', dir]]), full: null, test, real, withVoid, epochs, mfb: await classWeights(dir, train, real) };
+  const withVoid = {
+    classes: [...real.classes, { name: voidName, value: voidValue, color: [0, 0, 0] as [number, number, number] }],
+    voidValues: [],
+  };
+  return {
+    name,
+    folders: new Map([['real void', dir]]),
+    full: null,
+    test,
+    real,
+    withVoid,
+    epochs,
+    mfb: await classWeights(dir, train, real),
+  };
 }
 
 /** CamVid's eleven classes from its codes.txt, void (its last line) unlabelled. */
 function camvidClasses(): ClassDescription | null {
   const codes = path.join(SHARED, 'camvid', 'codes.txt');
   if (!fs.existsSync(codes)) return null;
-  const names = fs.readFileSync(codes, 'utf8').trim().split('\n').map((l) => l.trim());
+  const names = fs
+    .readFileSync(codes, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.trim());
   return parseClassesFlag(names.map((n, i) => `${i}=${n}`).join(','));
 }
 
@@ -305,7 +371,12 @@ interface Row {
 }
 
 /** A run's metrics on the test images, against the gap labels, the full truth (eroded sets) and the real classes. */
-async function evaluate(runDir: string, d: DataSet, folder: string, v: Variant): Promise<Omit<Row, 'dataset' | 'gap' | 'variant' | 'seed' | 'trainSeconds' | 'epochs' | 'keptEpoch'>> {
+async function evaluate(
+  runDir: string,
+  d: DataSet,
+  folder: string,
+  v: Variant,
+): Promise<Omit<Row, 'dataset' | 'gap' | 'variant' | 'seed' | 'trainSeconds' | 'epochs' | 'keptEpoch'>> {
   const opened = openTfjsPredictor(runDir);
   const refine = refineSettings(v.refine, opened);
   const flips = flipsSetting(v.refine, opened);
@@ -327,14 +398,33 @@ async function evaluate(runDir: string, d: DataSet, folder: string, v: Variant):
       const image = await readImage(path.join(folder, 'images', `${name}.png`));
       const lab = await readLabel(path.join(folder, 'labels', `${name}.png`));
       const labels = encodeLabels(lab.values, lab.width, realTable, name);
-      const truth = truthDir ? encodeLabels((await readLabel(path.join(truthDir, `${name}.png`))).values, lab.width, realTable, name) : undefined;
+      const truth = truthDir
+        ? encodeLabels((await readLabel(path.join(truthDir, `${name}.png`))).values, lab.width, realTable, name)
+        : undefined;
       const out = await predictImage(image, predictModel(predictor), allowed, refine);
       const values = Uint16Array.from(out.classes, (c) => classes[c].value);
       const pred = Uint8Array.from(out.classes, (c) => (c === voidIndex ? VOID_INDEX : realTable[classes[c].value]));
       for (const c of pred) if (c === VOID_INDEX) voids++;
-      addImage(scores, labels, pred.map((c) => (c === VOID_INDEX ? kr : c)), truth);
+      addImage(
+        scores,
+        labels,
+        pred.map((c) => (c === VOID_INDEX ? kr : c)),
+        truth,
+      );
       pixels += pred.length;
-      addFrontierImage(totals, frontierImage({ width: image.width, height: image.height, numClasses: kr, labels, pred, predValues: values, truth: truth ?? labels, voidValues: d.real.voidValues }));
+      addFrontierImage(
+        totals,
+        frontierImage({
+          width: image.width,
+          height: image.height,
+          numClasses: kr,
+          labels,
+          pred,
+          predValues: values,
+          truth: truth ?? labels,
+          voidValues: d.real.voidValues,
+        }),
+      );
     }
   } finally {
     predictor.dispose();
@@ -363,7 +453,14 @@ function realClassMeanIoU(real: number[]): (valid: ValidReport) => number {
 }
 
 /** Train one row's run (or keep a finished one): its seconds, epochs and kept epoch. */
-async function train(name: string, d: DataSet, folder: string, runDir: string, seed: number, label: string): Promise<{ seconds: number; epochs: number; keptEpoch: number | null }> {
+async function train(
+  name: string,
+  d: DataSet,
+  folder: string,
+  runDir: string,
+  seed: number,
+  label: string,
+): Promise<{ seconds: number; epochs: number; keptEpoch: number | null }> {
   const t = TRAININGS[name];
   const classes = t.voidAsClass ? d.withVoid : d.real;
   const scratch = t.options(d).encoder === 'unet';
@@ -383,7 +480,9 @@ async function train(name: string, d: DataSet, folder: string, runDir: string, s
   const history = path.join(runDir, 'history.json');
   const kept = () => {
     const h = JSON.parse(fs.readFileSync(history, 'utf8')) as { seconds: number; valid: ValidReport | null }[];
-    const best = JSON.parse(fs.readFileSync(path.join(runDir, 'model', 'gapseg.json'), 'utf8')) as { model?: { info?: { epoch?: number } } };
+    const best = JSON.parse(fs.readFileSync(path.join(runDir, 'model', 'gapseg.json'), 'utf8')) as {
+      model?: { info?: { epoch?: number } };
+    };
     return { seconds: h.reduce((a, e) => a + e.seconds, 0), epochs: h.length, keptEpoch: best.model?.info?.epoch ?? null };
   };
   if (KEEP_TRAINED && fs.existsSync(history) && fs.existsSync(path.join(runDir, 'model', 'gapseg.json')) && kept().epochs === d.epochs) {
@@ -410,33 +509,66 @@ const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : x.toFi
 const ratio = (a: Stat, b: Stat) => (a && b && b.mean > 0 ? (a.mean / b.mean).toFixed(2) : 'n/a');
 
 /** Means over seeds per data set, gap and variant, with ratios to the peers measured in the same runs. */
-function summarise(rows: Row[]): { dataset: string; gap: string; variant: string; seeds: number; stats: Record<string, Stat>; classIoU: number[] }[] {
+function summarise(
+  rows: Row[],
+): { dataset: string; gap: string; variant: string; seeds: number; stats: Record<string, Stat>; classIoU: number[] }[] {
   const keys = [...new Set(rows.map((r) => `${r.dataset}\u0000${r.gap}\u0000${r.variant}`))];
   return keys.map((k) => {
     const [dataset, gap, variant] = k.split('\u0000');
     const rs = rows.filter((r) => r.dataset === dataset && r.gap === gap && r.variant === variant);
     const metrics = ['labelledAccuracy', 'labelledMeanIoU', 'gapAccuracy', 'meanBF', 'voidShare'] as const;
     const stats = Object.fromEntries(metrics.map((m) => [m, stat(rs.map((r) => r[m]))]));
-    const classIoU = rs[0].classIoU.map((_, c) => rs.reduce((a, r) => a + (Number.isNaN(r.classIoU[c]) ? 0 : r.classIoU[c]), 0) / rs.length);
+    const classIoU = rs[0].classIoU.map(
+      (_, c) => rs.reduce((a, r) => a + (Number.isNaN(r.classIoU[c]) ? 0 : r.classIoU[c]), 0) / rs.length,
+    );
     return { dataset, gap, variant, seeds: rs.length, stats, classIoU };
   });
 }
 
 function printSummary(rows: Row[]): ReturnType<typeof summarise> {
   const summary = summarise(rows);
-  const peer = (s: (typeof summary)[number], id: string) => summary.find((x) => x.dataset === s.dataset && x.gap === s.gap && x.variant === id);
+  const peer = (s: (typeof summary)[number], id: string) =>
+    summary.find((x) => x.dataset === s.dataset && x.gap === s.gap && x.variant === id);
   const range = (s: Stat, f: (x: number | null) => string) => (s ? `${f(s.mean)} (${f(s.min)}-${f(s.max)})` : 'n/a');
   console.log(
     `\nGap benchmark, seeds ${SEEDS.join(', ')}: mean (min-max) over seeds; ratios of the means to void-forbid's and the full-mask model's, measured in the same runs; classes never found: real classes with IoU 0 on every seed\n`,
   );
   console.log(
     table(
-      ['data set', 'gap', 'variant', 'seeds', 'acc labelled %', 'mIoU', 'acc in gap %', 'BF', 'predicted void %', 'BF / void-forbid', 'gap acc / void-forbid', 'BF / full masks', 'classes never found'],
+      [
+        'data set',
+        'gap',
+        'variant',
+        'seeds',
+        'acc labelled %',
+        'mIoU',
+        'acc in gap %',
+        'BF',
+        'predicted void %',
+        'BF / void-forbid',
+        'gap acc / void-forbid',
+        'BF / full masks',
+        'classes never found',
+      ],
       summary.map((s) => {
         const vf = peer(s, 'void-forbid');
         const fm = peer(s, 'full-masks');
         const never = s.classIoU.filter((x) => x === 0).length;
-        return [s.dataset, s.gap, s.variant, String(s.seeds), range(s.stats.labelledAccuracy, pct), range(s.stats.labelledMeanIoU, f3), range(s.stats.gapAccuracy, pct), range(s.stats.meanBF, f3), range(s.stats.voidShare, pct), ratio(s.stats.meanBF, vf?.stats.meanBF ?? null), ratio(s.stats.gapAccuracy, vf?.stats.gapAccuracy ?? null), ratio(s.stats.meanBF, fm?.stats.meanBF ?? null), String(never)];
+        return [
+          s.dataset,
+          s.gap,
+          s.variant,
+          String(s.seeds),
+          range(s.stats.labelledAccuracy, pct),
+          range(s.stats.labelledMeanIoU, f3),
+          range(s.stats.gapAccuracy, pct),
+          range(s.stats.meanBF, f3),
+          range(s.stats.voidShare, pct),
+          ratio(s.stats.meanBF, vf?.stats.meanBF ?? null),
+          ratio(s.stats.gapAccuracy, vf?.stats.gapAccuracy ?? null),
+          ratio(s.stats.meanBF, fm?.stats.meanBF ?? null),
+          String(never),
+        ];
       }),
     ),
   );
@@ -451,11 +583,17 @@ async function main(): Promise<void> {
   const camvid = camvidClasses();
   for (const name of DATASETS) {
     const d =
-      name === 'sample' ? await prepareSample()
-      : name === 'smoke' ? await prepareSmoke()
-      : name === 'allsky' ? await prepareHalved('allsky-cloud', 'test', parseClassesFlag('0=void,1=sky,2=cloud'), 'outside', EPOCHS)
-      : name === 'camvid' ? (camvid ? await prepareHalved('camvid', 'valid', camvid, 'gap', CAMVID_EPOCHS) : null)
-      : usage(`--datasets: sample, smoke, allsky or camvid, not ${name}`);
+      name === 'sample'
+        ? await prepareSample()
+        : name === 'smoke'
+          ? await prepareSmoke()
+          : name === 'allsky'
+            ? await prepareHalved('allsky-cloud', 'test', parseClassesFlag('0=void,1=sky,2=cloud'), 'outside', EPOCHS)
+            : name === 'camvid'
+              ? camvid
+                ? await prepareHalved('camvid', 'valid', camvid, 'gap', CAMVID_EPOCHS)
+                : null
+              : usage(`--datasets: sample, smoke, allsky or camvid, not ${name}`);
     if (d) sets.push(d);
     else missing.push(path.join(SHARED, name === 'allsky' ? 'allsky-cloud' : name));
   }
@@ -472,17 +610,57 @@ async function main(): Promise<void> {
           const label = `${d.name} ${gap} seed ${seed} ${v.training}`;
           if (!trained.has(v.training)) trained.set(v.training, await train(v.training, d, folder, runDir, seed, label));
           const m = await evaluate(runDir, d, folder, v);
-          const row = { dataset: d.name, gap, variant: v.id, seed, ...m, ...(trained.get(v.training) as { seconds: number; epochs: number; keptEpoch: number | null }), trainSeconds: (trained.get(v.training) as { seconds: number }).seconds };
+          const row = {
+            dataset: d.name,
+            gap,
+            variant: v.id,
+            seed,
+            ...m,
+            ...(trained.get(v.training) as { seconds: number; epochs: number; keptEpoch: number | null }),
+            trainSeconds: (trained.get(v.training) as { seconds: number }).seconds,
+          };
           rows.push(row);
-          console.error(`${label} -> ${v.id}: labelled ${pct(m.labelledAccuracy)}%, gap ${pct(m.gapAccuracy)}%, BF ${f3(m.meanBF)}${m.auto ? ` (auto: ${m.auto})` : ''}`);
+          console.error(
+            `${label} -> ${v.id}: labelled ${pct(m.labelledAccuracy)}%, gap ${pct(m.gapAccuracy)}%, BF ${f3(m.meanBF)}${m.auto ? ` (auto: ${m.auto})` : ''}`,
+          );
         }
       }
     }
     console.log(`\nseed ${seed}: metrics on the test images at the training scale\n`);
     console.log(
       table(
-        ['data set', 'gap', 'variant', 'acc labelled %', 'mIoU', 'IoU per class', 'acc in gap %', 'BF', 'Boundary IoU', 'predicted void %', 'refine auto', 'kept epoch', 'train s'],
-        rows.filter((r) => r.seed === seed).map((r) => [r.dataset, r.gap, r.variant, pct(r.labelledAccuracy), f3(r.labelledMeanIoU), r.classIoU.map(f3).join(' / '), pct(r.gapAccuracy), f3(r.meanBF), f3(r.meanBoundaryIoU), pct(r.voidShare), r.auto ?? '', `${r.keptEpoch ?? '?'}/${r.epochs}`, r.trainSeconds.toFixed(0)]),
+        [
+          'data set',
+          'gap',
+          'variant',
+          'acc labelled %',
+          'mIoU',
+          'IoU per class',
+          'acc in gap %',
+          'BF',
+          'Boundary IoU',
+          'predicted void %',
+          'refine auto',
+          'kept epoch',
+          'train s',
+        ],
+        rows
+          .filter((r) => r.seed === seed)
+          .map((r) => [
+            r.dataset,
+            r.gap,
+            r.variant,
+            pct(r.labelledAccuracy),
+            f3(r.labelledMeanIoU),
+            r.classIoU.map(f3).join(' / '),
+            pct(r.gapAccuracy),
+            f3(r.meanBF),
+            f3(r.meanBoundaryIoU),
+            pct(r.voidShare),
+            r.auto ?? '',
+            `${r.keptEpoch ?? '?'}/${r.epochs}`,
+            r.trainSeconds.toFixed(0),
+          ]),
       ),
     );
   }
@@ -490,7 +668,15 @@ async function main(): Promise<void> {
   const protocol = `crop ${CROP}, batch 8, ${EPOCHS} epochs (camvid ${CAMVID_EPOCHS}), lr 2e-3 pretrained / 5e-3 from scratch (U-Net depth 4 width 8), validation 10% of the training images; sample and smoke gaps: erosion ${SAMPLE_GAP} / ${SMOKE_GAP} px, uneven ${UNEVEN}`;
   console.log(`\nprotocol: ${protocol}; total ${((Date.now() - started) / 60000).toFixed(1)} min`);
   const classNames = Object.fromEntries(sets.map((d) => [d.name, d.real.classes.map((c) => c.name)]));
-  const file = writeResult(argString('results', 'gap.json'), { machine: machine(), protocol, seeds: SEEDS, variants: WANTED, classNames, rows, summary });
+  const file = writeResult(argString('results', 'gap.json'), {
+    machine: machine(),
+    protocol,
+    seeds: SEEDS,
+    variants: WANTED,
+    classNames,
+    rows,
+    summary,
+  });
   console.log(`results: ${file}`);
   process.exit(0);
 }

@@ -53,7 +53,24 @@ async function errorsOf(run: string, test: string[]): Promise<Errors> {
   const real = parseClassesFlag(`0=background,255=${OBJECT}`, ['128']);
   const realTable = labelMap(real);
   const predictor = openTfjsPredictor(run);
-  const n = { objL: 0, objLMiss: 0, objG: 0, objGMiss: 0, bgL: 0, bgLCalled: 0, bgG: 0, bgGCalled: 0, pred: 0, truth: 0, bnd: 0, near: 0, farOut: 0, farIn: 0, confG: 0, confL: 0 };
+  const n = {
+    objL: 0,
+    objLMiss: 0,
+    objG: 0,
+    objGMiss: 0,
+    bgL: 0,
+    bgLCalled: 0,
+    bgG: 0,
+    bgGCalled: 0,
+    pred: 0,
+    truth: 0,
+    bnd: 0,
+    near: 0,
+    farOut: 0,
+    farIn: 0,
+    confG: 0,
+    confL: 0,
+  };
   try {
     const gap = predictor.classes.findIndex((c) => c.name === 'gap');
     const allowed = allowedClasses(predictor.classes.length, gap >= 0 ? [gap] : []);
@@ -122,17 +139,44 @@ async function errorsOf(run: string, test: string[]): Promise<Errors> {
 async function main(): Promise<void> {
   if (!DATASET || RUNS.length === 0) throw new Error('usage: gapErrors --dataset <bench:gap data set folder> --runs <run folder>,...');
   if (REFINE !== 'none' && REFINE !== 'crf') throw new Error(`--refine ${REFINE}: expected crf or none`);
-  for (const f of ['test.txt', 'truth', 'labels', 'images']) if (!fs.existsSync(path.join(DATASET, f))) throw new Error(`${DATASET}: no ${f} (not a folder bench:gap wrote)`);
+  for (const f of ['test.txt', 'truth', 'labels', 'images'])
+    if (!fs.existsSync(path.join(DATASET, f))) throw new Error(`${DATASET}: no ${f} (not a folder bench:gap wrote)`);
   await initEngine(engineOptionsFromEnv());
   const test = fs.readFileSync(path.join(DATASET, 'test.txt'), 'utf8').split('\n').filter(Boolean);
   const rows: Errors[] = [];
   for (const run of RUNS) rows.push(await errorsOf(run, test));
   const pct = (x: number) => (Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
-  console.log(`\nErrors on the ${test.length} test images of ${DATASET} (${OBJECT} against background; boundary distances to the true ${OBJECT} boundary)\n`);
+  console.log(
+    `\nErrors on the ${test.length} test images of ${DATASET} (${OBJECT} against background; boundary distances to the true ${OBJECT} boundary)\n`,
+  );
   console.log(
     table(
-      ['run', `${OBJECT} missed, labelled`, `${OBJECT} missed, gap`, `bg called ${OBJECT}, labelled`, `bg called ${OBJECT}, gap`, 'predicted / true area', 'boundary <= 2 px', '> 8 px outside', '> 8 px inside', 'top p, gap', 'top p, labelled'],
-      rows.map((r) => [r.run, pct(r.objectMissedLabelled), pct(r.objectMissedGap), pct(r.backgroundCalledLabelled), pct(r.backgroundCalledGap), r.areaRatio.toFixed(2), pct(r.boundaryNear), pct(r.boundaryFarOutside), pct(r.boundaryFarInside), r.confidenceGap.toFixed(3), r.confidenceLabelled.toFixed(3)]),
+      [
+        'run',
+        `${OBJECT} missed, labelled`,
+        `${OBJECT} missed, gap`,
+        `bg called ${OBJECT}, labelled`,
+        `bg called ${OBJECT}, gap`,
+        'predicted / true area',
+        'boundary <= 2 px',
+        '> 8 px outside',
+        '> 8 px inside',
+        'top p, gap',
+        'top p, labelled',
+      ],
+      rows.map((r) => [
+        r.run,
+        pct(r.objectMissedLabelled),
+        pct(r.objectMissedGap),
+        pct(r.backgroundCalledLabelled),
+        pct(r.backgroundCalledGap),
+        r.areaRatio.toFixed(2),
+        pct(r.boundaryNear),
+        pct(r.boundaryFarOutside),
+        pct(r.boundaryFarInside),
+        r.confidenceGap.toFixed(3),
+        r.confidenceLabelled.toFixed(3),
+      ]),
     ),
   );
   console.log(`\nwrote ${writeResult(argString('results', 'gap-errors.json'), { dataset: DATASET, rows })}`);

@@ -48,16 +48,29 @@ export function writeCheckData(dir: string, net: AnyNet, lr: number): CheckData 
   };
   const [n, s] = [REFERENCE_N, REFERENCE_SIZE];
   return {
-    check: { input: file('check-in.f32', nhwcToNchw(cx, 1, 3, ch, cw)), logits: file('check-out.f32', nhwcToNchw(logits, 1, k, ch, cw)), height: ch, width: cw },
+    check: {
+      input: file('check-in.f32', nhwcToNchw(cx, 1, 3, ch, cw)),
+      logits: file('check-out.f32', nhwcToNchw(logits, 1, k, ch, cw)),
+      height: ch,
+      width: cw,
+    },
     batch: { images: file('batch-in.f32', nhwcToNchw(batch.images, n, 3, s, s)), labels: file('batch-labels.f32', labels), n, size: s },
     gapsegLoss,
   };
 }
 
 /** Throws, with no ratio to print, unless the peer's check agrees with gapseg; else says how closely. */
-export function checkAgreement(peer: string, c: { logitsMaxAbsDiff: number; logitsMaxAbs: number; loss: number }, gapsegLoss: number): string {
+export function checkAgreement(
+  peer: string,
+  c: { logitsMaxAbsDiff: number; logitsMaxAbs: number; loss: number },
+  gapsegLoss: number,
+): string {
   const tol = AGREE * Math.max(1, c.logitsMaxAbs);
-  if (!(c.logitsMaxAbsDiff <= tol)) throw new Error(`${peer} and gapseg disagree: logits differ by ${c.logitsMaxAbsDiff} (tolerance ${tol.toExponential(1)}); no ratio is printed`);
-  if (!(Math.abs(c.loss - gapsegLoss) <= AGREE * Math.max(1, gapsegLoss))) throw new Error(`${peer} and gapseg disagree: training loss ${c.loss} vs ${gapsegLoss}; no ratio is printed`);
+  if (!(c.logitsMaxAbsDiff <= tol))
+    throw new Error(
+      `${peer} and gapseg disagree: logits differ by ${c.logitsMaxAbsDiff} (tolerance ${tol.toExponential(1)}); no ratio is printed`,
+    );
+  if (!(Math.abs(c.loss - gapsegLoss) <= AGREE * Math.max(1, gapsegLoss)))
+    throw new Error(`${peer} and gapseg disagree: training loss ${c.loss} vs ${gapsegLoss}; no ratio is printed`);
   return `${peer} computes gapseg's network: logits within ${c.logitsMaxAbsDiff.toExponential(2)} (largest ${c.logitsMaxAbs.toFixed(3)}), training loss ${c.loss.toFixed(6)} vs ${gapsegLoss.toFixed(6)}`;
 }

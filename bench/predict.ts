@@ -131,7 +131,9 @@ async function writeImages(dir: string, n: number): Promise<string[]> {
       for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.max(0, Math.min(255, 60 + x / 3 + c * 20 + blob + rng.next() * 30));
     }
     const f = path.join(dir, `img${String(i).padStart(5, '0')}.jpg`);
-    await sharp(data, { raw: { width: SIZE, height: SIZE, channels: 3 } }).jpeg({ quality: 90 }).toFile(f);
+    await sharp(data, { raw: { width: SIZE, height: SIZE, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(f);
     files.push(f);
   }
   return files;
@@ -146,7 +148,17 @@ function forbidCost(k: number, reps: number): { plainMs: number; forbidMs: numbe
   const time = (allowed: number[]) => {
     const t0 = performance.now();
     for (let r = 0; r < reps; r++) {
-      const res = new ResultRows({ width: SIZE, height: SIZE, nw: SIZE, nh: SIZE, numClasses: k, allowed, scores: 'logits', probClasses: [2], probBits: 8 });
+      const res = new ResultRows({
+        width: SIZE,
+        height: SIZE,
+        nw: SIZE,
+        nh: SIZE,
+        numClasses: k,
+        allowed,
+        scores: 'logits',
+        probClasses: [2],
+        probBits: 8,
+      });
       res.rows(0, SIZE, (y, c) => scores.subarray((c * SIZE + y) * SIZE, (c * SIZE + y + 1) * SIZE));
     }
     return (performance.now() - t0) / reps;
@@ -162,7 +174,12 @@ function forbidCost(k: number, reps: number): { plainMs: number; forbidMs: numbe
   return { plainMs: median(plain), forbidMs: median(forbid) };
 }
 
-async function pipelineRun(files: string[], p: Predictor, outDir: string, forbidden: number[]): Promise<{ rate: number; cpuCores: number }> {
+async function pipelineRun(
+  files: string[],
+  p: Predictor,
+  outDir: string,
+  forbidden: number[],
+): Promise<{ rate: number; cpuCores: number }> {
   fs.rmSync(outDir, { recursive: true, force: true });
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -174,12 +191,19 @@ async function pipelineRun(files: string[], p: Predictor, outDir: string, forbid
 }
 
 /** A reference U-Net of k classes, saved and exported; its ONNX predictor as predict opens it. */
-async function referenceModel(dir: string, k: number, threads: number): Promise<{ dir: string; net: ReturnType<typeof createUNet>; cfg: UNetConfig; file: string; maxDiff: number; maxLogit: number }> {
+async function referenceModel(
+  dir: string,
+  k: number,
+  threads: number,
+): Promise<{ dir: string; net: ReturnType<typeof createUNet>; cfg: UNetConfig; file: string; maxDiff: number; maxLogit: number }> {
   const cfg: UNetConfig = { ...DEFAULT_UNET, numClasses: k };
   const net = createUNet(cfg, 1);
   const names = k === 2 ? ['background', 'object'] : Array.from({ length: k }, (_, i) => `class${i}`);
   await saveModel(dir, net, {
-    classes: { classes: names.map((name, i) => ({ name, value: k === 2 ? i * 255 : i, color: [(40 * i) % 256, (90 * i) % 256, (150 * i) % 256] })), voidValues: [] },
+    classes: {
+      classes: names.map((name, i) => ({ name, value: k === 2 ? i * 255 : i, color: [(40 * i) % 256, (90 * i) % 256, (150 * i) % 256] })),
+      voidValues: [],
+    },
     input: { scale: 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], tile: 512 },
     info: { bench: true },
   });
@@ -191,7 +215,13 @@ async function referenceModel(dir: string, k: number, threads: number): Promise<
  * What forbidding costs a user: the same k-class model predicting the same folder with and
  * without class 1 forbidden, rounds interleaved; the cost as a share of the whole prediction time.
  */
-async function forbidPipeline(tmp: string, files: string[], k: number, threads: number, rounds: number): Promise<{ k: number; plainSeconds: number; forbidSeconds: number; costShare: number }> {
+async function forbidPipeline(
+  tmp: string,
+  files: string[],
+  k: number,
+  threads: number,
+  rounds: number,
+): Promise<{ k: number; plainSeconds: number; forbidSeconds: number; costShare: number }> {
   const model = await referenceModel(path.join(tmp, `model-k${k}`), k, threads);
   const p = await openPredictor(model.dir, { engine: 'onnx', threads, sessions: 1 });
   try {
@@ -214,7 +244,12 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gapseg-bench-predict-'));
   const log = (s: string) => process.stderr.write(s + '\n');
   try {
-    log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; threads ${args.threads}`);
+    log(
+      `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), load ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}; threads ${args.threads}`,
+    );
     await initEngine({ ...engineOptionsFromEnv(), threads: args.threads });
     const reference = await referenceModel(path.join(tmp, 'model'), 2, args.threads);
     const { net, cfg, dir: modelDir } = reference;
@@ -224,7 +259,12 @@ async function main(): Promise<void> {
     // predict's default (one session with all threads), and two sessions sharing the threads.
     const onnxPred = await openPredictor(modelDir, { engine: 'onnx', threads: args.threads, sessions: 1 });
     const onnxTwo = await openPredictor(modelDir, { engine: 'onnx', threads: args.threads, sessions: 2 });
-    const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: args.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+    const opts: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: args.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    };
     const gapsegPlain = await ort.InferenceSession.create(exported.file, opts);
 
     // PyTorch: eager timing and its own ONNX export.
@@ -232,7 +272,9 @@ async function main(): Promise<void> {
     let torchSession: ort.InferenceSession | null = null;
     let torchNote = '';
     const python = args.torch ? findPython(args.python) : null;
-    if (args.torch && !python) torchNote = 'PyTorch not found: install it with `apt-get install python3-torch` (Debian) and rerun (or pass --python PATH); gapseg figures only.';
+    if (args.torch && !python)
+      torchNote =
+        'PyTorch not found: install it with `apt-get install python3-torch` (Debian) and rerun (or pass --python PATH); gapseg figures only.';
     if (python) {
       const values = await unetValues(net);
       const tw = await writeTorchWeights(tmp, cfg, values);
@@ -243,13 +285,33 @@ async function main(): Promise<void> {
       const cy = await onnxPred.net(cx.slice(), 1, ch, cw);
       fs.writeFileSync(path.join(tmp, 'check-in.bin'), cx);
       fs.writeFileSync(path.join(tmp, 'check-out.bin'), cy);
-      const manifest = { unet: cfg, ...tw, check: { input: path.join(tmp, 'check-in.bin'), logits: path.join(tmp, 'check-out.bin'), height: ch, width: cw } };
+      const manifest = {
+        unet: cfg,
+        ...tw,
+        check: { input: path.join(tmp, 'check-in.bin'), logits: path.join(tmp, 'check-out.bin'), height: ch, width: cw },
+      };
       fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(manifest));
       const torchOnnx = path.join(tmp, 'torch.onnx');
       log(`PyTorch eager (${python})...`);
       const r = spawnSync(
         python,
-        [path.join(ROOT, 'bench', 'torch_predict.py'), '--manifest', path.join(tmp, 'manifest.json'), '--onnx-out', torchOnnx, '--batch', String(BATCH), '--size', String(SIZE), '--threads', String(args.threads), '--rounds', String(args.rounds), '--iters', String(args.iters)],
+        [
+          path.join(ROOT, 'bench', 'torch_predict.py'),
+          '--manifest',
+          path.join(tmp, 'manifest.json'),
+          '--onnx-out',
+          torchOnnx,
+          '--batch',
+          String(BATCH),
+          '--size',
+          String(SIZE),
+          '--threads',
+          String(args.threads),
+          '--rounds',
+          String(args.rounds),
+          '--iters',
+          String(args.iters),
+        ],
         { encoding: 'utf8', maxBuffer: 1 << 24 },
       );
       if (r.status !== 0) throw new Error(`torch_predict.py failed:\n${r.stderr}`);
@@ -257,18 +319,32 @@ async function main(): Promise<void> {
       // The engines must compute the same network, or no ratio means anything.
       const tol = AGREE * Math.max(1, torch.check_max_abs_logit as number);
       for (const key of ['check_max_abs_diff', 'check_fused_max_abs_diff']) {
-        if (!((torch[key] as number) <= tol)) throw new Error(`PyTorch and gapseg disagree: ${key} = ${torch[key]} (tolerance ${tol.toExponential(1)}); no ratio is printed`);
+        if (!((torch[key] as number) <= tol))
+          throw new Error(`PyTorch and gapseg disagree: ${key} = ${torch[key]} (tolerance ${tol.toExponential(1)}); no ratio is printed`);
       }
       torchSession = await ort.InferenceSession.create(torchOnnx, opts);
-      const a = (await torchSession.run({ [torchSession.inputNames[0]]: new ort.Tensor('float32', cx.slice(), [1, 3, ch, cw]) }))[torchSession.outputNames[0]].data as Float32Array;
+      const a = (await torchSession.run({ [torchSession.inputNames[0]]: new ort.Tensor('float32', cx.slice(), [1, 3, ch, cw]) }))[
+        torchSession.outputNames[0]
+      ].data as Float32Array;
       const ortDiff = a.reduce((m, v, i) => Math.max(m, Math.abs(v - cy[i])), 0);
-      if (!(ortDiff <= tol)) throw new Error(`ONNX Runtime on PyTorch's export and gapseg disagree by ${ortDiff} (tolerance ${tol.toExponential(1)}); no ratio is printed`);
-      log(`PyTorch ${torch.torch}: same network as gapseg within ${(torch.check_max_abs_diff as number).toExponential(2)} (batch norm folded ${(torch.check_fused_max_abs_diff as number).toExponential(2)}, its ONNX export on ONNX Runtime ${ortDiff.toExponential(2)}; largest logit ${(torch.check_max_abs_logit as number).toFixed(2)}); eager in ${torch.eager_format} format`);
+      if (!(ortDiff <= tol))
+        throw new Error(
+          `ONNX Runtime on PyTorch's export and gapseg disagree by ${ortDiff} (tolerance ${tol.toExponential(1)}); no ratio is printed`,
+        );
+      log(
+        `PyTorch ${torch.torch}: same network as gapseg within ${(torch.check_max_abs_diff as number).toExponential(2)} (batch norm folded ${(torch.check_fused_max_abs_diff as number).toExponential(2)}, its ONNX export on ONNX Runtime ${ortDiff.toExponential(2)}; largest logit ${(torch.check_max_abs_logit as number).toFixed(2)}); eager in ${torch.eager_format} format`,
+      );
     }
 
     const x = randomBatch(3);
     const xt = new ort.Tensor('float32', x, [BATCH, 3, SIZE, SIZE]);
-    const rates: Record<string, number[]> = { gapsegOnnx: [], gapsegOnnxOneAtATime: [], gapsegOnnxTwoSessions: [], ortGapsegExport: [], ortTorchExport: [] };
+    const rates: Record<string, number[]> = {
+      gapsegOnnx: [],
+      gapsegOnnxOneAtATime: [],
+      gapsegOnnxTwoSessions: [],
+      ortGapsegExport: [],
+      ortTorchExport: [],
+    };
     // Warm-up of every contender.
     await predictorRound(onnxPred, x, 2);
     await predictorRound(onnxTwo, x, 2);
@@ -281,7 +357,9 @@ async function main(): Promise<void> {
       rates.gapsegOnnxTwoSessions.push(await predictorRound(onnxTwo, x, args.iters));
       rates.ortGapsegExport.push(await plainOrtRound(gapsegPlain, xt, args.iters));
       if (torchSession) rates.ortTorchExport.push(await plainOrtRound(torchSession, xt, args.iters));
-      log(`round ${r + 1}/${args.rounds}: gapseg ${rates.gapsegOnnx.at(-1)!.toFixed(1)} (two sessions ${rates.gapsegOnnxTwoSessions.at(-1)!.toFixed(1)}), ORT(gapseg export) ${rates.ortGapsegExport.at(-1)!.toFixed(1)}${torchSession ? `, ORT(PyTorch export) ${rates.ortTorchExport.at(-1)!.toFixed(1)}` : ''} img/s`);
+      log(
+        `round ${r + 1}/${args.rounds}: gapseg ${rates.gapsegOnnx.at(-1)!.toFixed(1)} (two sessions ${rates.gapsegOnnxTwoSessions.at(-1)!.toFixed(1)}), ORT(gapseg export) ${rates.ortGapsegExport.at(-1)!.toFixed(1)}${torchSession ? `, ORT(PyTorch export) ${rates.ortTorchExport.at(-1)!.toFixed(1)}` : ''} img/s`,
+      );
     }
 
     // The whole pipeline on a folder of JPEGs, without and with a forbidden class.
@@ -293,9 +371,14 @@ async function main(): Promise<void> {
     // Forbidding, as a user pays it: K-class models, the same folder with and without a class forbidden.
     const forbidRuns = [];
     for (const k of [3, 12]) {
-      forbidRuns.push({ ...(await forbidPipeline(tmp, files, k, args.threads, args.quick ? 1 : 3)), resultStep: forbidCost(k, args.quick ? 5 : 40) });
+      forbidRuns.push({
+        ...(await forbidPipeline(tmp, files, k, args.threads, args.quick ? 1 : 3)),
+        resultStep: forbidCost(k, args.quick ? 5 : 40),
+      });
       const f = forbidRuns[forbidRuns.length - 1];
-      log(`forbid, ${k} classes: ${f.plainSeconds.toFixed(2)} s -> ${f.forbidSeconds.toFixed(2)} s for ${files.length} images (${(100 * f.costShare).toFixed(1)}%); result step ${f.resultStep.plainMs.toFixed(2)} -> ${f.resultStep.forbidMs.toFixed(2)} ms per image`);
+      log(
+        `forbid, ${k} classes: ${f.plainSeconds.toFixed(2)} s -> ${f.forbidSeconds.toFixed(2)} s for ${files.length} images (${(100 * f.costShare).toFixed(1)}%); result step ${f.resultStep.plainMs.toFixed(2)} -> ${f.resultStep.forbidMs.toFixed(2)} ms per image`,
+      );
     }
 
     let tfjsRate: number | null = null;
@@ -303,19 +386,32 @@ async function main(): Promise<void> {
       const tfjsPred = await openPredictor(modelDir, { engine: 'tfjs', threads: args.threads });
       await predictorRound(tfjsPred, x, 1);
       const t: number[] = [];
-      for (let r = 0; r < Math.max(1, Math.min(3, args.rounds)); r++) t.push(await predictorRound(tfjsPred, x, Math.max(1, Math.ceil(args.iters / 2))));
+      for (let r = 0; r < Math.max(1, Math.min(3, args.rounds)); r++)
+        t.push(await predictorRound(tfjsPred, x, Math.max(1, Math.ceil(args.iters / 2))));
       tfjsRate = median(t);
       tfjsPred.dispose();
     }
     onnxPred.dispose();
     onnxTwo.dispose();
 
-    const med = Object.fromEntries(Object.entries(rates).filter(([, v]) => v.length).map(([k, v]) => [k, median(v)]));
+    const med = Object.fromEntries(
+      Object.entries(rates)
+        .filter(([, v]) => v.length)
+        .map(([k, v]) => [k, median(v)]),
+    );
     const eager = torch ? (torch.eager_median as number) : null;
     const result = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: os.loadavg() },
-      setup: { network: 'reference U-Net depth 4, widths 16-32-64-128, bottleneck 256, 2 classes', input: `${BATCH}x3x${SIZE}x${SIZE}`, threads: args.threads, rounds: args.rounds, itersPerRound: args.iters, pipelineImages: args.images, quick: args.quick },
+      setup: {
+        network: 'reference U-Net depth 4, widths 16-32-64-128, bottleneck 256, 2 classes',
+        input: `${BATCH}x3x${SIZE}x${SIZE}`,
+        threads: args.threads,
+        rounds: args.rounds,
+        itersPerRound: args.iters,
+        pipelineImages: args.images,
+        quick: args.quick,
+      },
       imagesPerSecond: {
         gapsegOnnx: med.gapsegOnnx,
         gapsegOnnxTwoSessions: med.gapsegOnnxTwoSessions,
@@ -338,7 +434,10 @@ async function main(): Promise<void> {
         tfjsVsGapsegOnnx: tfjsRate ? tfjsRate / med.gapsegOnnx : null,
       },
       pipelineCpuCores: pipe.cpuCores,
-      forbid: forbidRuns.map((f) => ({ ...f, resultStepShareOfImageTime: (f.resultStep.forbidMs - f.resultStep.plainMs) / ((1000 * f.plainSeconds) / files.length) })),
+      forbid: forbidRuns.map((f) => ({
+        ...f,
+        resultStepShareOfImageTime: (f.resultStep.forbidMs - f.resultStep.plainMs) / ((1000 * f.plainSeconds) / files.length),
+      })),
       export: { maxAbsDiff: exported.maxDiff, maxAbsLogit: exported.maxLogit },
       torch,
       note: torchNote || undefined,
@@ -364,7 +463,10 @@ async function main(): Promise<void> {
       '',
       `pipeline / network: ${f(result.ratios.pipelineVsNetwork, 2)} (goal >= 0.80), using ${f(pipe.cpuCores, 2)} of ${os.cpus().length} cores; with 2 sessions: ${f(result.ratios.pipelineTwoSessionsVsItsNetwork, 2)}`,
       `gapseg network / ONNX Runtime on PyTorch's export, both one batch at a time: ${f(result.ratios.gapsegVsOrtTorchExport, 3)} (goal >= 0.95); whole pipeline / that: ${f(result.ratios.pipelineVsOrtTorchExport, 2)}`,
-      ...forbidRuns.map((r) => `forbidding one class of ${r.k}: the whole prediction of ${files.length} JPEGs ${f(r.plainSeconds, 2)} s -> ${f(r.forbidSeconds, 2)} s (${f(100 * r.costShare, 1)}%, run-to-run noise included); its result step ${f(r.resultStep.plainMs, 2)} -> ${f(r.resultStep.forbidMs, 2)} ms per image`),
+      ...forbidRuns.map(
+        (r) =>
+          `forbidding one class of ${r.k}: the whole prediction of ${files.length} JPEGs ${f(r.plainSeconds, 2)} s -> ${f(r.forbidSeconds, 2)} s (${f(100 * r.costShare, 1)}%, run-to-run noise included); its result step ${f(r.resultStep.plainMs, 2)} -> ${f(r.resultStep.forbidMs, 2)} ms per image`,
+      ),
       ...(torchNote ? ['', torchNote] : []),
     ];
     process.stdout.write(lines.join('\n') + '\n');

@@ -18,12 +18,15 @@ const hyper = referenceHyper(1e-3);
 const net = createUNet({ ...DEFAULT_UNET, numClasses: 2 }, 1);
 const adam = createAdamState(net.params);
 for (let i = 0; i < 3; i++) trainStep(net, adam, batch, hyper, trainingLoss('none'));
-const prof = await tf.profile(() => { trainStep(net, adam, batch, hyper, trainingLoss('none')); });
+const prof = await tf.profile(() => {
+  trainStep(net, adam, batch, hyper, trainingLoss('none'));
+});
 const want = process.argv.slice(2);
 let total = 0;
 for (const k of prof.kernels) {
   total += k.kernelTimeMs as number;
-  if (want.length === 0 || want.includes(k.name)) console.log(k.name.padEnd(24), (k.kernelTimeMs as number).toFixed(1).padStart(7), JSON.stringify(k.inputShapes));
+  if (want.length === 0 || want.includes(k.name))
+    console.log(k.name.padEnd(24), (k.kernelTimeMs as number).toFixed(1).padStart(7), JSON.stringify(k.inputShapes));
 }
 console.log(`total of all ${prof.kernels.length} kernel calls: ${total.toFixed(0)} ms`);
 process.exit(0);

@@ -72,7 +72,8 @@ const order = (v: string) => {
   return i < 0 ? VARIANTS.length : i;
 };
 const datasetName = (d: string) => DATASETS.find(([id]) => id === d)?.[1] ?? d;
-const table = (header: string[], rows: string[][]) => [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const table = (header: string[], rows: string[][]) =>
+  [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
 /** Every recorded result file. */
 export function readResults(dir = RESULTS): Results[] {
@@ -89,7 +90,12 @@ function cases(results: Results[]): { dataset: string; gap: string; summary: Sum
   const out = results.flatMap((r) =>
     [...new Set(r.summary.map((s) => `${s.dataset}\u0000${s.gap}`))].map((k) => {
       const [dataset, gap] = k.split('\u0000');
-      return { dataset, gap, result: r, summary: r.summary.filter((s) => s.dataset === dataset && s.gap === gap).sort((a, b) => order(a.variant) - order(b.variant)) };
+      return {
+        dataset,
+        gap,
+        result: r,
+        summary: r.summary.filter((s) => s.dataset === dataset && s.gap === gap).sort((a, b) => order(a.variant) - order(b.variant)),
+      };
     }),
   );
   const rank = (d: string) => {
@@ -104,7 +110,16 @@ export function renderSummary(results: Results[]): string {
   const rows = cases(results).flatMap((c) =>
     c.summary
       .filter((s) => SUMMARY_ROWS.includes(s.variant))
-      .map((s, i) => [i === 0 ? `${datasetName(c.dataset)}, ${c.gap}` : '', name(s.variant), pct(s.stats.labelledAccuracy), f3(s.stats.labelledMeanIoU), pct(s.stats.gapAccuracy), f3(s.stats.meanBF), pct(s.stats.voidShare), String(s.seeds)]),
+      .map((s, i) => [
+        i === 0 ? `${datasetName(c.dataset)}, ${c.gap}` : '',
+        name(s.variant),
+        pct(s.stats.labelledAccuracy),
+        f3(s.stats.labelledMeanIoU),
+        pct(s.stats.gapAccuracy),
+        f3(s.stats.meanBF),
+        pct(s.stats.voidShare),
+        String(s.seeds),
+      ]),
   );
   return table(['data, gap', 'training', 'acc labelled %', 'mean IoU', 'acc in gap %', 'BF', 'predicted void %', 'seeds'], rows);
 }
@@ -115,19 +130,37 @@ export function renderFull(results: Results[]): string {
   for (const c of cases(results)) {
     parts.push(`### ${datasetName(c.dataset)}, ${c.gap}`, '', `Seeds ${c.result.seeds.join(', ')}; ${c.result.protocol}.`, '');
     const chose = (variant: string) => {
-      const autos = c.result.rows.filter((r) => r.dataset === c.dataset && r.gap === c.gap && r.variant === variant && r.auto).map((r) => `${r.seed}: ${r.auto}`);
+      const autos = c.result.rows
+        .filter((r) => r.dataset === c.dataset && r.gap === c.gap && r.variant === variant && r.auto)
+        .map((r) => `${r.seed}: ${r.auto}`);
       return autos.join('; ');
     };
     parts.push(
       table(
         ['training', 'acc labelled %', 'mean IoU', 'acc in gap %', 'BF', 'predicted void %', '`--refine auto` chose (seed: choice)'],
-        c.summary.map((s) => [name(s.variant), range(s.stats.labelledAccuracy, (x) => (100 * x).toFixed(1)), range(s.stats.labelledMeanIoU, (x) => x.toFixed(3)), range(s.stats.gapAccuracy, (x) => (100 * x).toFixed(1)), range(s.stats.meanBF, (x) => x.toFixed(3)), range(s.stats.voidShare, (x) => (100 * x).toFixed(1)), chose(s.variant)]),
+        c.summary.map((s) => [
+          name(s.variant),
+          range(s.stats.labelledAccuracy, (x) => (100 * x).toFixed(1)),
+          range(s.stats.labelledMeanIoU, (x) => x.toFixed(3)),
+          range(s.stats.gapAccuracy, (x) => (100 * x).toFixed(1)),
+          range(s.stats.meanBF, (x) => x.toFixed(3)),
+          range(s.stats.voidShare, (x) => (100 * x).toFixed(1)),
+          chose(s.variant),
+        ]),
       ),
       '',
     );
     const classes = c.result.classNames?.[c.dataset];
     if (classes && classes.length > 2) {
-      parts.push(`IoU per class (mean over seeds):`, '', table(['training', ...classes, 'classes at IoU 0'], c.summary.map((s) => [name(s.variant), ...s.classIoU.map((x) => x.toFixed(2)), String(s.classIoU.filter((x) => x === 0).length)])), '');
+      parts.push(
+        `IoU per class (mean over seeds):`,
+        '',
+        table(
+          ['training', ...classes, 'classes at IoU 0'],
+          c.summary.map((s) => [name(s.variant), ...s.classIoU.map((x) => x.toFixed(2)), String(s.classIoU.filter((x) => x === 0).length)]),
+        ),
+        '',
+      );
     }
   }
   return parts.join('\n').trim();
@@ -157,7 +190,8 @@ function main(): void {
   const check = process.argv.includes('--check');
   const stale = renderedFiles().filter((f) => fs.readFileSync(f.file, 'utf8') !== f.text);
   if (check) {
-    for (const f of stale) console.error(`${path.relative(ROOT, f.file)}: its benchmark tables differ from docs/results (run npm run docs:tables)`);
+    for (const f of stale)
+      console.error(`${path.relative(ROOT, f.file)}: its benchmark tables differ from docs/results (run npm run docs:tables)`);
     process.exit(stale.length ? 1 : 0);
   }
   for (const f of stale) {

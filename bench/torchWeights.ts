@@ -21,9 +21,16 @@ export async function writeTorchWeights(dir: string, cfg: UNetConfig, values: Ma
   const w = Array.from({ length: cfg.depth + 1 }, (_, i) => cfg.baseWidth * 2 ** i);
   const v = (n: string) => values.get(n)!;
   const block = (gname: string, tname: string, cin: number, cout: number) => {
-    for (const [n, conv, bn] of [[1, 0, 1], [2, 3, 4]] as const) {
+    for (const [n, conv, bn] of [
+      [1, 0, 1],
+      [2, 3, 4],
+    ] as const) {
       const ci = n === 1 ? cin : cout;
-      tensors.push({ name: `${tname}.${conv}.weight`, shape: [cout, ci, 3, 3], data: convKernelToOnnx(v(`${gname}_conv${n}/kernel`), 3, 3, ci, cout) });
+      tensors.push({
+        name: `${tname}.${conv}.weight`,
+        shape: [cout, ci, 3, 3],
+        data: convKernelToOnnx(v(`${gname}_conv${n}/kernel`), 3, 3, ci, cout),
+      });
       tensors.push({ name: `${tname}.${bn}.weight`, shape: [cout], data: v(`${gname}_bn${n}/gamma`) });
       tensors.push({ name: `${tname}.${bn}.bias`, shape: [cout], data: v(`${gname}_bn${n}/beta`) });
       tensors.push({ name: `${tname}.${bn}.running_mean`, shape: [cout], data: v(`${gname}_bn${n}/moving_mean`) });
@@ -42,7 +49,11 @@ export async function writeTorchWeights(dir: string, cfg: UNetConfig, values: Ma
     tensors.push({ name: `up.${j}.bias`, shape: [w[i]], data: v(`dec${i}_up/bias`) });
     block(`dec${i}`, `dec.${j}`, 2 * w[i], w[i]);
   }
-  tensors.push({ name: 'head.weight', shape: [cfg.numClasses, w[0], 1, 1], data: convKernelToOnnx(v('head/kernel'), 1, 1, w[0], cfg.numClasses) });
+  tensors.push({
+    name: 'head.weight',
+    shape: [cfg.numClasses, w[0], 1, 1],
+    data: convKernelToOnnx(v('head/kernel'), 1, 1, w[0], cfg.numClasses),
+  });
   tensors.push({ name: 'head.bias', shape: [cfg.numClasses], data: v('head/bias') });
   return writeTensorFile(path.join(dir, 'torch-weights.bin'), tensors);
 }

@@ -32,7 +32,6 @@ import { makeRng } from '../src/util/random.js';
 import { REFERENCE_N, REFERENCE_SIZE, referenceBatch, referenceHyper } from './reference.js';
 import { argNumber, BENCH_DIR, findTorchPython, machine, median, table, TORCH_HINT, writeResult } from './common.js';
 
-
 const STEPS = argNumber('steps', 10);
 const WARMUP = argNumber('warmup', 2);
 const THREADS = argNumber('threads', 2);
@@ -161,7 +160,23 @@ async function benchTorch(taskFile: string, dir: string): Promise<(EngineResult 
   const { manifest, gapsegLoss } = await writeCheck(dir);
   const c = py(['--check', manifest]) as { logitsMaxAbsDiff: number; logitsMaxAbs: number; loss: number };
   console.error(checkAgreement('PyTorch', c, gapsegLoss));
-  const runs = ['contiguous', 'channels_last'].map((format) => py(['--format', format, '--steps', String(STEPS), '--warmup', String(WARMUP), '--task', taskFile, '--task-steps', String(TASK_STEPS), '--lr', String(LR)]) as TorchResult);
+  const runs = ['contiguous', 'channels_last'].map(
+    (format) =>
+      py([
+        '--format',
+        format,
+        '--steps',
+        String(STEPS),
+        '--warmup',
+        String(WARMUP),
+        '--task',
+        taskFile,
+        '--task-steps',
+        String(TASK_STEPS),
+        '--lr',
+        String(LR),
+      ]) as TorchResult,
+  );
   const best = runs.reduce((a, b) => (b.stepSeconds < a.stepSeconds ? b : a));
   const fwd = runs.reduce((a, b) => (b.forwardImagesPerSecond > a.forwardImagesPerSecond ? b : a));
   return {
@@ -191,7 +206,9 @@ async function main(): Promise<void> {
     r.forwardImagesPerSecond,
     r.peakRssMB,
   ]);
-  console.log(`\nTraining step, reference U-Net, batch ${N} x 3x${S}x${S}, ${THREADS} threads, median of ${STEPS} steps after ${WARMUP} warm-up\n`);
+  console.log(
+    `\nTraining step, reference U-Net, batch ${N} x 3x${S}x${S}, ${THREADS} threads, median of ${STEPS} steps after ${WARMUP} warm-up\n`,
+  );
   console.log(table(['engine', 'step s', 'train img/s', 'forward img/s', 'peak RSS MB'], rows));
   let ratios: Record<string, number> | null = null;
   if (torch) {
@@ -200,14 +217,33 @@ async function main(): Promise<void> {
       forwardTime: torch.forwardImagesPerSecond / ours.forwardImagesPerSecond,
       peakRss: ours.peakRssMB / torch.peakRssMB,
     };
-    console.log(`\nratios gapseg / PyTorch (lower is better): step time ${ratios.stepTime.toFixed(2)}, forward time ${ratios.forwardTime.toFixed(2)}, peak RSS ${ratios.peakRss.toFixed(2)}`);
+    console.log(
+      `\nratios gapseg / PyTorch (lower is better): step time ${ratios.stepTime.toFixed(2)}, forward time ${ratios.forwardTime.toFixed(2)}, peak RSS ${ratios.peakRss.toFixed(2)}`,
+    );
   }
   console.log(`\nLoss on the shared synthetic task (${count} smoke-like images with void bands, Adam lr ${LR}):`);
   const every = [0, 4, 9, 14, 19, 24, TASK_STEPS - 1].filter((s, i, a) => s < TASK_STEPS && a.indexOf(s) === i);
-  console.log(table(['step', ...every.map((s) => String(s + 1))], [ours, ...(torch ? [torch] : [])].map((r) => [r.engine, ...every.map((s) => r.lossCurve[s])])));
+  console.log(
+    table(
+      ['step', ...every.map((s) => String(s + 1))],
+      [ours, ...(torch ? [torch] : [])].map((r) => [r.engine, ...every.map((s) => r.lossCurve[s])]),
+    ),
+  );
   console.log(`\nOne gapseg step by kernel (${profileKernelCount} kernel calls):`);
-  console.log(table(['kernel', 'ms', 'calls'], profile.slice(0, 12).map((p) => [p.kernel, p.ms, String(p.calls)])));
-  const file = writeResult('train.json', { machine: machine(), settings: { N, S, STEPS, WARMUP, THREADS, TASK_STEPS, LR }, gapseg: ours, pytorch: torch, ratios, profile });
+  console.log(
+    table(
+      ['kernel', 'ms', 'calls'],
+      profile.slice(0, 12).map((p) => [p.kernel, p.ms, String(p.calls)]),
+    ),
+  );
+  const file = writeResult('train.json', {
+    machine: machine(),
+    settings: { N, S, STEPS, WARMUP, THREADS, TASK_STEPS, LR },
+    gapseg: ours,
+    pytorch: torch,
+    ratios,
+    profile,
+  });
   console.log(`\nresults: ${file}`);
   process.exit(0);
 }

@@ -45,7 +45,9 @@ interface Row {
   peakRssMB: number;
 }
 
-async function benchGapseg(): Promise<Row & { convWeights: number; logitsShape: number[]; stepProfile: KernelTime[]; forwardProfile: KernelTime[] }> {
+async function benchGapseg(): Promise<
+  Row & { convWeights: number; logitsShape: number[]; stepProfile: KernelTime[]; forwardProfile: KernelTime[] }
+> {
   const net = createNet(CFG, 1);
   const adam = createAdamState(net.params);
   const batch = referenceBatch();
@@ -74,13 +76,25 @@ async function benchGapseg(): Promise<Row & { convWeights: number; logitsShape: 
     if (i >= WARMUP) fwd.push((performance.now() - t0) / 1000);
   }
   // Where a step's and a forward pass's time go, per kernel.
-  const stepProfile = (await kernelProfile(() => void trainStep(net, adam, batch, hyper, trainingLoss('none'), { trainEncoder: true, encoderLrScale: 0.1 }))).byKernel;
+  const stepProfile = (
+    await kernelProfile(() => void trainStep(net, adam, batch, hyper, trainingLoss('none'), { trainEncoder: true, encoderLrScale: 0.1 }))
+  ).byKernel;
   const forwardProfile = (await kernelProfile(() => netForward(net, x, false).dispose())).byKernel;
   x.dispose();
   const convWeights = netSpecs(CFG)
     .filter((s) => s.kind === 'kernel')
     .reduce((a, s) => a + s.shape.reduce((p, q) => p * q, 1), 0);
-  return { engine: 'gapseg (tfjs wasm)', stepSeconds: step, frozenStepSeconds: frozen, forwardImagesPerSecond: N / median(fwd), peakRssMB: process.resourceUsage().maxRSS / 1024, convWeights, logitsShape, stepProfile, forwardProfile };
+  return {
+    engine: 'gapseg (tfjs wasm)',
+    stepSeconds: step,
+    frozenStepSeconds: frozen,
+    forwardImagesPerSecond: N / median(fwd),
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    convWeights,
+    logitsShape,
+    stepProfile,
+    forwardProfile,
+  };
 }
 
 /**
@@ -96,7 +110,10 @@ async function checkTorch(python: string): Promise<string> {
     disposeNet(net);
     const manifest = path.join(dir, 'manifest.json');
     fs.writeFileSync(manifest, JSON.stringify({ config: CFG, ...tensors, ...data }));
-    const r = spawnSync(python, [path.join(BENCH_DIR, 'torch_mobilenet_unet.py'), '--threads', String(THREADS), '--check', manifest], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const r = spawnSync(python, [path.join(BENCH_DIR, 'torch_mobilenet_unet.py'), '--threads', String(THREADS), '--check', manifest], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    });
     if (r.status !== 0) throw new Error(`PyTorch check failed:\n${r.stderr}`);
     return checkAgreement('PyTorch', JSON.parse(r.stdout), gapsegLoss);
   } finally {
@@ -104,7 +121,9 @@ async function checkTorch(python: string): Promise<string> {
   }
 }
 
-async function benchTorch(): Promise<(Row & { convWeights: number; logitsShape: number[]; byFormat: Record<string, number>; check: string }) | null> {
+async function benchTorch(): Promise<
+  (Row & { convWeights: number; logitsShape: number[]; byFormat: Record<string, number>; check: string }) | null
+> {
   const torch = findTorchPython();
   if (!torch) return null;
   const r = spawnSync(torch.python, ['-c', 'import torchvision'], { encoding: 'utf8' });
@@ -115,9 +134,33 @@ async function benchTorch(): Promise<(Row & { convWeights: number; logitsShape: 
   const check = await checkTorch(torch.python);
   console.error(check);
   const runs = ['contiguous', 'channels_last'].map((format) => {
-    const p = spawnSync(torch.python, [path.join(BENCH_DIR, 'torch_mobilenet_unet.py'), '--threads', String(THREADS), '--steps', String(STEPS), '--warmup', String(WARMUP), '--format', format, '--widths', CFG.decoderWidths.join(',')], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const p = spawnSync(
+      torch.python,
+      [
+        path.join(BENCH_DIR, 'torch_mobilenet_unet.py'),
+        '--threads',
+        String(THREADS),
+        '--steps',
+        String(STEPS),
+        '--warmup',
+        String(WARMUP),
+        '--format',
+        format,
+        '--widths',
+        CFG.decoderWidths.join(','),
+      ],
+      { encoding: 'utf8', maxBuffer: 1 << 24 },
+    );
     if (p.status !== 0) throw new Error(`PyTorch benchmark failed:\n${p.stderr}`);
-    return JSON.parse(p.stdout) as { version: string; format: string; stepSeconds: number; forwardImagesPerSecond: number; peakRssMB: number; convWeights: number; logitsShape: number[] };
+    return JSON.parse(p.stdout) as {
+      version: string;
+      format: string;
+      stepSeconds: number;
+      forwardImagesPerSecond: number;
+      peakRssMB: number;
+      convWeights: number;
+      logitsShape: number[];
+    };
   });
   const best = runs.reduce((a, b) => (b.stepSeconds < a.stepSeconds ? b : a));
   const fwd = runs.reduce((a, b) => (b.forwardImagesPerSecond > a.forwardImagesPerSecond ? b : a));
@@ -142,18 +185,57 @@ async function main(): Promise<void> {
   if (!torch) console.error(TORCH_HINT);
   const ours = await benchGapseg();
   if (torch && (torch.convWeights !== ours.convWeights || torch.logitsShape.join() !== ours.logitsShape.join())) {
-    throw new Error(`PyTorch's network is not gapseg's shape: ${torch.convWeights} vs ${ours.convWeights} convolution weights, logits [${torch.logitsShape}] vs [${ours.logitsShape}]; no ratio is printed`);
+    throw new Error(
+      `PyTorch's network is not gapseg's shape: ${torch.convWeights} vs ${ours.convWeights} convolution weights, logits [${torch.logitsShape}] vs [${ours.logitsShape}]; no ratio is printed`,
+    );
   }
-  console.log(`\nTraining step, MobileNetV2 U-Net (decoder ${CFG.decoderWidths.join('-')}), batch ${N} x 3x${S}x${S}, ${THREADS} threads, median of ${STEPS} steps after ${WARMUP} warm-up; ${torch ? 'PyTorch checked to compute gapseg\'s network from its tensors; the timed torchvision network has its shape' : 'no peer'} (${ours.convWeights.toLocaleString('en')} convolution weights)\n`);
+  console.log(
+    `\nTraining step, MobileNetV2 U-Net (decoder ${CFG.decoderWidths.join('-')}), batch ${N} x 3x${S}x${S}, ${THREADS} threads, median of ${STEPS} steps after ${WARMUP} warm-up; ${torch ? "PyTorch checked to compute gapseg's network from its tensors; the timed torchvision network has its shape" : 'no peer'} (${ours.convWeights.toLocaleString('en')} convolution weights)\n`,
+  );
   const f = (v: number | null) => (v === null ? 'n/a' : v);
-  console.log(table(['engine', 'step s', 'step s, encoder frozen', 'forward img/s', 'peak RSS MB'], [ours, ...(torch ? [torch] : [])].map((r) => [r.engine, r.stepSeconds, f(r.frozenStepSeconds), r.forwardImagesPerSecond, r.peakRssMB])));
-  const ratios = torch ? { stepTime: ours.stepSeconds / torch.stepSeconds, forwardTime: torch.forwardImagesPerSecond / ours.forwardImagesPerSecond, peakRss: ours.peakRssMB / torch.peakRssMB } : null;
-  if (ratios) console.log(`\nratios gapseg / PyTorch (lower is better): step time ${ratios.stepTime.toFixed(2)}, forward time ${ratios.forwardTime.toFixed(2)}, peak RSS ${ratios.peakRss.toFixed(2)}`);
-  for (const [what, p] of [['One gapseg step', ours.stepProfile], ['One gapseg forward pass', ours.forwardProfile]] as const) {
+  console.log(
+    table(
+      ['engine', 'step s', 'step s, encoder frozen', 'forward img/s', 'peak RSS MB'],
+      [ours, ...(torch ? [torch] : [])].map((r) => [
+        r.engine,
+        r.stepSeconds,
+        f(r.frozenStepSeconds),
+        r.forwardImagesPerSecond,
+        r.peakRssMB,
+      ]),
+    ),
+  );
+  const ratios = torch
+    ? {
+        stepTime: ours.stepSeconds / torch.stepSeconds,
+        forwardTime: torch.forwardImagesPerSecond / ours.forwardImagesPerSecond,
+        peakRss: ours.peakRssMB / torch.peakRssMB,
+      }
+    : null;
+  if (ratios)
+    console.log(
+      `\nratios gapseg / PyTorch (lower is better): step time ${ratios.stepTime.toFixed(2)}, forward time ${ratios.forwardTime.toFixed(2)}, peak RSS ${ratios.peakRss.toFixed(2)}`,
+    );
+  for (const [what, p] of [
+    ['One gapseg step', ours.stepProfile],
+    ['One gapseg forward pass', ours.forwardProfile],
+  ] as const) {
     console.log(`\n${what} by kernel:`);
-    console.log(table(['kernel', 'ms', 'calls'], p.slice(0, 10).map((k) => [k.kernel, k.ms, String(k.calls)])));
+    console.log(
+      table(
+        ['kernel', 'ms', 'calls'],
+        p.slice(0, 10).map((k) => [k.kernel, k.ms, String(k.calls)]),
+      ),
+    );
   }
-  const file = writeResult('train-mobilenet.json', { machine: machine(), load: os.loadavg(), settings: { N, S, STEPS, WARMUP, THREADS, decoderWidths: CFG.decoderWidths }, gapseg: ours, pytorch: torch, ratios });
+  const file = writeResult('train-mobilenet.json', {
+    machine: machine(),
+    load: os.loadavg(),
+    settings: { N, S, STEPS, WARMUP, THREADS, decoderWidths: CFG.decoderWidths },
+    gapseg: ours,
+    pytorch: torch,
+    ratios,
+  });
   console.log(`\nresults: ${file}`);
   process.exit(0);
 }

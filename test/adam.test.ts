@@ -8,7 +8,7 @@ import { oneCycle, scheduleAt } from '../src/train/schedule.js';
 
 before(engine);
 
-test('three Adam steps match a float64 reference of PyTorch\'s formula', () => {
+test("three Adam steps match a float64 reference of PyTorch's formula", () => {
   const p0 = [0.5, -1.25, 2, 0.001, -3];
   const grads = [
     [0.1, -0.2, 0.3, 0, 5],
@@ -33,7 +33,8 @@ test('three Adam steps match a float64 reference of PyTorch\'s formula', () => {
       p[i] = p[i] - (h.lr / (1 - h.beta1 ** t)) * (m[i] / denom) - h.lr * h.weightDecay * p[i];
     }
     const got = params.w.dataSync();
-    for (let i = 0; i < p.length; i++) assert.ok(Math.abs(got[i] - p[i]) < 1e-6 * Math.max(1, Math.abs(p[i])), `step ${t}, [${i}]: ${got[i]} vs ${p[i]}`);
+    for (let i = 0; i < p.length; i++)
+      assert.ok(Math.abs(got[i] - p[i]) < 1e-6 * Math.max(1, Math.abs(p[i])), `step ${t}, [${i}]: ${got[i]} vs ${p[i]}`);
   }
   assert.equal(state.step, 3);
   disposeAdamState(state);

@@ -11,11 +11,27 @@ import path from 'node:path';
 import { ROOT } from './helpers.js';
 
 /** Folders of src/ from the bottom up; a folder may import only its own and lower ones. */
-const LAYERS: string[][] = [['generated', 'util'], ['data', 'engine', 'crf'], ['metrics', 'losses'], ['nets'], ['formats', 'options'], ['predict'], ['evaluate', 'draw'], ['train'], ['report'], ['view'], ['api'], ['cli'], ['index.ts']];
+const LAYERS: string[][] = [
+  ['generated', 'util'],
+  ['data', 'engine', 'crf'],
+  ['metrics', 'losses'],
+  ['nets'],
+  ['formats', 'options'],
+  ['predict'],
+  ['evaluate', 'draw'],
+  ['train'],
+  ['report'],
+  ['view'],
+  ['api'],
+  ['cli'],
+  ['index.ts'],
+];
 const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));
 
 function sources(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? sources(path.join(dir, d.name)) : d.name.endsWith('.ts') ? [path.join(dir, d.name)] : []));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((d) => (d.isDirectory() ? sources(path.join(dir, d.name)) : d.name.endsWith('.ts') ? [path.join(dir, d.name)] : []));
 }
 
 test('every import in src/ runs to the same folder or downwards; nothing outside cli/ imports it', () => {
@@ -25,7 +41,10 @@ test('every import in src/ runs to the same folder or downwards; nothing outside
     const from = path.relative(src, file).split(path.sep)[0];
     assert.ok(rank.has(from), `src/${from} has no place in the layers; add it to this test and the README`);
     for (const m of fs.readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
-      const to = path.relative(src, path.resolve(path.dirname(file), m[1])).split(path.sep)[0].replace(/\.js$/, '.ts');
+      const to = path
+        .relative(src, path.resolve(path.dirname(file), m[1]))
+        .split(path.sep)[0]
+        .replace(/\.js$/, '.ts');
       if (to === from) continue;
       if (!rank.has(to) || rank.get(to)! >= rank.get(from)!) wrong.push(`${path.relative(ROOT, file)} imports ${m[1]} (${from} -> ${to})`);
     }
@@ -39,7 +58,9 @@ function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const file of sources(src)) {
     const from = path.relative(src, file);
-    const to = [...fs.readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) => path.relative(src, path.resolve(path.dirname(file), m[1])).replace(/\.js$/, '.ts'));
+    const to = [...fs.readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) =>
+      path.relative(src, path.resolve(path.dirname(file), m[1])).replace(/\.js$/, '.ts'),
+    );
     graph.set(from, to);
   }
   return graph;
@@ -93,5 +114,8 @@ test('the cycle finder finds a cycle inside a folder and one across folders', ()
     ['c/v.ts', ['b/u.ts']],
     ['d/w.ts', ['a/x.ts']],
   ]);
-  assert.deepEqual(cycles(graph), [['b/u.ts', 'c/v.ts'], ['a/x.ts', 'a/y.ts', 'a/z.ts']]);
+  assert.deepEqual(cycles(graph), [
+    ['b/u.ts', 'c/v.ts'],
+    ['a/x.ts', 'a/y.ts', 'a/z.ts'],
+  ]);
 });

@@ -42,9 +42,18 @@ test('writeFileAtomic and checkWritableDir name the path in a WriteError', async
   const dir = tmpDir();
   const file = path.join(dir, 'a-file');
   fs.writeFileSync(file, 'x');
-  await assert.rejects(writeFileAtomic(path.join(file, 'inside.json'), '{}'), (e: unknown) => e instanceof WriteError && e.message.startsWith(`${path.join(file, 'inside.json')}: cannot write (ENOTDIR`));
-  assert.throws(() => checkWritableDir(file), (e: unknown) => e instanceof WriteError && e.message === `${file}: cannot write (it is a file, not a folder)`);
-  assert.throws(() => checkWritableDir(path.join(file, 'sub')), /a-file\/sub: cannot write \(ENOTDIR: part of the path is a file, not a folder\)/);
+  await assert.rejects(
+    writeFileAtomic(path.join(file, 'inside.json'), '{}'),
+    (e: unknown) => e instanceof WriteError && e.message.startsWith(`${path.join(file, 'inside.json')}: cannot write (ENOTDIR`),
+  );
+  assert.throws(
+    () => checkWritableDir(file),
+    (e: unknown) => e instanceof WriteError && e.message === `${file}: cannot write (it is a file, not a folder)`,
+  );
+  assert.throws(
+    () => checkWritableDir(path.join(file, 'sub')),
+    /a-file\/sub: cannot write \(ENOTDIR: part of the path is a file, not a folder\)/,
+  );
   checkWritableDir(path.join(dir, 'not', 'yet'));
   assert.ok(!fs.existsSync(path.join(dir, 'not')), 'checking creates nothing');
   assert.deepEqual(fs.readdirSync(dir), ['a-file'], 'no probe file is left');

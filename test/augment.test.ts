@@ -27,7 +27,8 @@ function encodedSample(w: number, h: number, labelAt: (x: number, y: number) => 
 }
 
 /** An asymmetric shape: an L of class 1, some void, class 0 elsewhere. */
-const shape = (x: number, y: number) => ((x >= 5 && x < 9 && y >= 3 && y < 20) || (y >= 16 && y < 20 && x >= 5 && x < 18) ? 1 : x > 20 && y < 4 ? VOID_INDEX : 0);
+const shape = (x: number, y: number) =>
+  (x >= 5 && x < 9 && y >= 3 && y < 20) || (y >= 16 && y < 20 && x >= 5 && x < 18) ? 1 : x > 20 && y < 4 ? VOID_INDEX : 0;
 
 const OPTS: AugmentOptions = { size: 16, ...DEFAULT_AUGMENT };
 
@@ -46,7 +47,10 @@ test('augmentedCrop is deterministic for a given rng seed, and varies with the s
     assert.equal(a[i].image.length, 16 * 16 * 3);
     assert.equal(a[i].labels.length, 16 * 16);
   }
-  assert.ok(a.some((x, i) => !x.image.every((v, j) => v === c[i].image[j])), 'another seed gives other crops');
+  assert.ok(
+    a.some((x, i) => !x.image.every((v, j) => v === c[i].image[j])),
+    'another seed gives other crops',
+  );
 });
 
 test('label values are never blended: only source values or VOID_INDEX appear', () => {
@@ -56,7 +60,10 @@ test('label values are never blended: only source values or VOID_INDEX appear', 
   const rng = makeRng(5);
   const seen = new Set<number>();
   for (let i = 0; i < 200; i++) for (const v of augmentedCrop(s, rng, { ...OPTS, size: 16, scaleRange: [0.5, 2] }).labels) seen.add(v);
-  assert.deepEqual([...seen].sort((a, b) => a - b), [0, 2, 7, VOID_INDEX]);
+  assert.deepEqual(
+    [...seen].sort((a, b) => a - b),
+    [0, 2, 7, VOID_INDEX],
+  );
 });
 
 /** Where output pixel (u, v) of symmetry `sym` reads from, in crop coordinates. */
@@ -96,7 +103,12 @@ test('image and labels get the same geometric transform, for all eight symmetrie
 
 test('image and labels agree under scaling too, away from class edges', () => {
   const s = encodedSample(40, 40, (x, y) => ((x >> 3) + (y >> 3)) % 2);
-  for (const [side, sym] of [[24, 0], [24, 5], [10, 3], [13, 6]] as const) {
+  for (const [side, sym] of [
+    [24, 0],
+    [24, 5],
+    [10, 3],
+    [13, 6],
+  ] as const) {
     const crop = sampleCrop(s, 4.3, 6.7, side, sym, 0, 1, 16);
     let agreed = 0;
     for (let o = 0; o < 256; o++) {
@@ -142,7 +154,10 @@ test('pixels outside the image become void (labels), black (image) and invalid (
 test('void labels inside the image stay valid: validity is about the crop, not the labels', () => {
   const s = encodedSample(30, 26, shape);
   const crop = sampleCrop(s, 10, 0, 16, 0, 0, 1, 16);
-  assert.ok(crop.labels.some((v) => v === VOID_INDEX), 'the crop holds void labels');
+  assert.ok(
+    crop.labels.some((v) => v === VOID_INDEX),
+    'the crop holds void labels',
+  );
   assert.ok(crop.valid.every((v) => v === 1));
 });
 
@@ -198,7 +213,11 @@ test('gap crops: class-balanced crops also centre on void, as one more group dra
     const crop = augmentedCrop(sample, makeRng(2000 + i), { ...opts, gapCrops: true });
     const fix = augmentedCrop(asClass, makeRng(2000 + i), opts);
     // Crops lie inside the image here, so the crop's only void is the patch.
-    assert.deepEqual(crop.labels.map((c) => (c === VOID_INDEX ? 2 : c)), fix.labels, `crop ${i} is not the fix's crop`);
+    assert.deepEqual(
+      crop.labels.map((c) => (c === VOID_INDEX ? 2 : c)),
+      fix.labels,
+      `crop ${i} is not the fix's crop`,
+    );
     if (crop.labels.includes(VOID_INDEX)) withVoid++;
     if (augmentedCrop(sample, makeRng(2000 + i), opts).labels.includes(VOID_INDEX)) without++;
   }

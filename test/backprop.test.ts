@@ -38,14 +38,20 @@ for (const [name, k, depth, width, weights] of cases) {
     const net = createUNet({ ...DEFAULT_UNET, numClasses: k, depth, baseWidth: width }, 4);
     const rng = makeRng(8);
     const [n, s] = [2, 2 ** depth * 3];
-    const x = tf.tensor4d(Float32Array.from({ length: n * s * s * 3 }, () => rng.next() * 2 - 1), [n, s, s, 3]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: n * s * s * 3 }, () => rng.next() * 2 - 1),
+      [n, s, s, 3],
+    );
     const labels = Uint8Array.from({ length: n * s * s }, () => (rng.next() < 0.25 ? VOID_INDEX : Math.floor(rng.next() * k)));
     const tg = lossTargets(labels, k, weights);
     const t = tf.tensor4d(tg.oneHot, [n, s, s, k]);
     const ours = lossAndGradients(net, x, trainingLoss(t, tg.weightSum));
     const refStats: BatchStats = new Map();
     const ref = tf.variableGrads(() => referenceLoss(unetForward(net, x, true, refStats), t, tg.weightSum), Object.values(net.params));
-    assert.ok(Math.abs(ours.loss - ref.value.dataSync()[0]) < 1e-5 * Math.max(1, ours.loss), `loss ${ours.loss} vs ${ref.value.dataSync()[0]}`);
+    assert.ok(
+      Math.abs(ours.loss - ref.value.dataSync()[0]) < 1e-5 * Math.max(1, ours.loss),
+      `loss ${ours.loss} vs ${ref.value.dataSync()[0]}`,
+    );
     assert.deepEqual(Object.keys(ours.grads).sort(), Object.keys(net.params).sort());
     for (const [p, v] of Object.entries(net.params)) {
       const d = relDiff(ours.grads[p], ref.grads[v.name]);
@@ -72,7 +78,10 @@ test('an all-void batch: loss 0 and every gradient exactly 0 (no NaN)', () => {
   assert.equal(r.loss, 0);
   for (const [p, g] of Object.entries(r.grads)) {
     const v = g.dataSync();
-    assert.ok(v.every((z) => z === 0), `${p} has a non-zero or NaN gradient`);
+    assert.ok(
+      v.every((z) => z === 0),
+      `${p} has a non-zero or NaN gradient`,
+    );
   }
   tf.dispose([x, t, ...Object.values(r.grads)]);
   for (const st of r.batchStats.values()) tf.dispose([st.mean, st.variance]);

@@ -34,12 +34,7 @@ const H = 20;
 const square = (x0: number) => map(W, H, (x, y) => (x >= x0 && x < x0 + 10 && y >= 5 && y < 15 ? 1 : 0));
 
 test('boundary pixels: class pixels with a 4-neighbour of another real class; void and the border do not count', () => {
-  const labels = Uint8Array.from([
-    0, 0, 0, 0,
-    0, 1, 1, VOID_INDEX,
-    0, 1, 1, VOID_INDEX,
-    0, 0, VOID_INDEX, VOID_INDEX,
-  ]);
+  const labels = Uint8Array.from([0, 0, 0, 0, 0, 1, 1, VOID_INDEX, 0, 1, 1, VOID_INDEX, 0, 0, VOID_INDEX, VOID_INDEX]);
   // Class 1: (1,1) (2,1) (1,2) touch class 0; (2,2) touches only class 1 and void.
   assert.deepEqual([...classBoundary(labels, 4, 4, 1)], [0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
   assert.deepEqual([...classBoundary(labels, 4, 4, 0)], [0, 1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0]);
@@ -96,7 +91,10 @@ test('Boundary IoU of a square shifted by 2 pixels, by hand', () => {
   assert.deepEqual(boundaryIoUCounts(truth, pred, W, H, 0, 1), { intersection: 16, union: 64 });
   // The default band, 2% of the diagonal = 0.57 px here, is raised to 1 pixel as in the reference code.
   const img = frontierImage({ width: W, height: H, numClasses: 2, labels: truth, pred, predValues: pred, truth, voidValues: [] });
-  assert.deepEqual(img.bands, [{ intersection: 16, union: 64 }, { intersection: 16, union: 56 }]);
+  assert.deepEqual(img.bands, [
+    { intersection: 16, union: 64 },
+    { intersection: 16, union: 56 },
+  ]);
   // A wide band: still below 1 for the shifted square.
   const wide = boundaryIoUCounts(truth, pred, W, H, 1, 3);
   assert.ok(wide.intersection / wide.union < 1 && wide.intersection / wide.union > 0.3);
@@ -112,7 +110,16 @@ test('empty cases: no boundary on both sides is NaN (not assessed), on one side 
   assert.equal(boundaryF1(sq, flat, W, H, 1, 2).f1, 0);
   assert.equal(boundaryF1(flat, sq, W, H, 1, 2).f1, 0);
   assert.deepEqual(boundaryIoUCounts(flat, sq, W, H, 1, 2).intersection, 0);
-  const img = frontierImage({ width: W, height: H, numClasses: 2, labels: flat, pred: flat, predValues: flat, truth: flat, voidValues: [] });
+  const img = frontierImage({
+    width: W,
+    height: H,
+    numClasses: 2,
+    labels: flat,
+    pred: flat,
+    predValues: flat,
+    truth: flat,
+    voidValues: [],
+  });
   assert.ok(Number.isNaN(imageMeanBF(img)));
   const t = emptyFrontierTotals(2);
   addFrontierImage(t, img);
@@ -149,7 +156,11 @@ test('share of the predicted frontier inside the gap, on a constructed case', ()
   assert.deepEqual(frontierInGap(labels, split(4), w, h), { inGap: 6, total: 12 });
   // Pooled over two images: (12 + 6) / 24.
   const t = emptyFrontierTotals(2);
-  for (const at of [5, 4]) addFrontierImage(t, frontierImage({ width: w, height: h, numClasses: 2, labels, pred: split(at), predValues: split(at), voidValues: [] }));
+  for (const at of [5, 4])
+    addFrontierImage(
+      t,
+      frontierImage({ width: w, height: h, numClasses: 2, labels, pred: split(at), predValues: split(at), voidValues: [] }),
+    );
   assert.equal(frontierReport(t).frontierInGap, 0.75);
   assert.equal(frontierReport(t).frontierPixels, 24);
 });

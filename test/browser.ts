@@ -11,7 +11,8 @@ export const CHROMIUM = process.env.GAPSEG_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Why browser tests cannot run here, or null when they can. */
 export function browserSkipReason(): string | null {
-  if (!fs.existsSync(CHROMIUM)) return `${CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the browser tests`;
+  if (!fs.existsSync(CHROMIUM))
+    return `${CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the browser tests`;
   return null;
 }
 

@@ -120,8 +120,16 @@ test('--classes names only: values 0..n-1; --void by name', () => {
 test('validateClasses: duplicate names, duplicate values, value both class and void, empty', () => {
   const c = (name: string, value: number) => ({ name, value, color: [0, 0, 0] as [number, number, number] });
   throwsUser(() => validateClasses({ classes: [c('a', 0), c('a', 1)], voidValues: [] }, 'w.json'), 'w.json', /"a" appears twice/);
-  throwsUser(() => validateClasses({ classes: [c('a', 0), c('b', 0)], voidValues: [] }, 'w.json'), 'w.json', /value 0 is given to two classes/);
-  throwsUser(() => validateClasses({ classes: [c('a', 0), c('b', 1)], voidValues: [1] }, 'w.json'), 'w.json', /value 1 is both a class and void/);
+  throwsUser(
+    () => validateClasses({ classes: [c('a', 0), c('b', 0)], voidValues: [] }, 'w.json'),
+    'w.json',
+    /value 0 is given to two classes/,
+  );
+  throwsUser(
+    () => validateClasses({ classes: [c('a', 0), c('b', 1)], voidValues: [1] }, 'w.json'),
+    'w.json',
+    /value 1 is both a class and void/,
+  );
   throwsUser(() => validateClasses({ classes: [], voidValues: [5] }, 'w.json'), 'w.json', /no real classes/);
   throwsUser(() => validateClasses({ classes: [c('a', 70000)], voidValues: [] }, 'w.json'), 'w.json', /70000/);
   // The same mistakes through the parsers.
@@ -150,7 +158,13 @@ test('encodeLabels: an unknown value names the file, the value and its pixel', (
   const d = parseClassesFlag('0=background,255=smoke', ['128']);
   const vals = new Uint8Array(12).fill(0);
   vals[2 * 4 + 3] = 77; // x=3, y=2 in a 4-wide mask
-  throwsUser(() => encodeLabels(vals, 4, labelMap(d), 'labels/a.png'), /^labels\/a\.png: /, 'label value 77', 'x=3, y=2', /known values: 0, 128, 255/);
+  throwsUser(
+    () => encodeLabels(vals, 4, labelMap(d), 'labels/a.png'),
+    /^labels\/a\.png: /,
+    'label value 77',
+    'x=3, y=2',
+    /known values: 0, 128, 255/,
+  );
 });
 
 test('decodeLabels: back to the data set values; void to the first void value', () => {

@@ -64,7 +64,8 @@ function assertUserError(r: CliResult, ...mentions: string[]): void {
   assert.equal(r.stdout, '', detail);
 }
 
-const train = (data: string, out: string, ...extra: string[]) => runCli(['train', data, '--out', out, '--epochs', '1', '--crop', '32', '--depth', '2', '--width', '4', '--threads', '1', ...extra]);
+const train = (data: string, out: string, ...extra: string[]) =>
+  runCli(['train', data, '--out', out, '--epochs', '1', '--crop', '32', '--depth', '2', '--width', '4', '--threads', '1', ...extra]);
 
 test('train with a corrupt image names the image; no run folder is made', async () => {
   const data = await dataset();
@@ -158,7 +159,7 @@ test('an unknown option, a bad option value and a missing --out are named', asyn
   assert.ok(!fs.existsSync(out));
 });
 
-test('a crop that is not a multiple of the network\'s is rounded, with a note saying so', async () => {
+test("a crop that is not a multiple of the network's is rounded, with a note saying so", async () => {
   const data = await dataset({ pairs: 2 });
   const out = freshOut();
   const r = await train(data, out, ...CLASSES, '--crop', '30');
@@ -171,7 +172,8 @@ test('gapseg --help and gapseg <command> --help exit 0, list every command and o
   const main = await runCli(['--help']);
   assert.equal(main.code, 0, main.stderr);
   assert.equal(main.stderr, '');
-  for (const c of ['train', 'predict', 'eval', 'demo', 'view', 'export']) assert.match(main.stdout, new RegExp(`^  ${c} `, 'm'), `command ${c}`);
+  for (const c of ['train', 'predict', 'eval', 'demo', 'view', 'export'])
+    assert.match(main.stdout, new RegExp(`^  ${c} `, 'm'), `command ${c}`);
   const schemas = [TRAIN_COMMAND, PREDICT_COMMAND, EVAL_COMMAND, DEMO_COMMAND, VIEW_COMMAND, EXPORT_COMMAND];
   const helps = await Promise.all(schemas.map((schema) => runCli([schema.name, '--help'])));
   for (const [i, schema] of schemas.entries()) {
@@ -190,7 +192,11 @@ test('gapseg --help and gapseg <command> --help exit 0, list every command and o
 });
 
 test('a mistyped option or command names the nearest one', async () => {
-  const [option, negated, command] = await Promise.all([runCli(['train', 'data', '--epoch', '3']), runCli(['train', 'data', '--no-augmnt']), runCli(['trian'])]);
+  const [option, negated, command] = await Promise.all([
+    runCli(['train', 'data', '--epoch', '3']),
+    runCli(['train', 'data', '--no-augmnt']),
+    runCli(['trian']),
+  ]);
   assert.equal(option.code, 2);
   assert.match(errorLine(option.stderr, option.stderr), /unknown option --epoch \(did you mean --epochs\?\)/);
   assert.match(errorLine(negated.stderr, negated.stderr), /unknown option --no-augmnt \(did you mean --no-augment\?\)/);

@@ -24,7 +24,9 @@ function write(root: string, file: string, text: string): void {
 
 /** The pairs as "name: image-file label-file" relative to root, for readable comparisons. */
 function rel(root: string, pairs: PairFiles[]): string[] {
-  return pairs.map((p) => `${p.name}: ${path.relative(root, p.image)} ${path.relative(root, p.label)}${p.truth ? ` ${path.relative(root, p.truth)}` : ''}`);
+  return pairs.map(
+    (p) => `${p.name}: ${path.relative(root, p.image)} ${path.relative(root, p.label)}${p.truth ? ` ${path.relative(root, p.truth)}` : ''}`,
+  );
 }
 
 test('baseName drops the last extension only, and keeps names without one', () => {
@@ -36,7 +38,17 @@ test('baseName drops the last extension only, and keeps names without one', () =
 
 test('images/ + labels/: pairs by base name across extensions and without extensions', () => {
   const root = tmpDir();
-  touch(root, 'images/a.jpg', 'images/b.png', 'images/c', 'labels/a.png', 'labels/b.tif', 'labels/c', 'images/.DS_Store', 'labels/Thumbs.db');
+  touch(
+    root,
+    'images/a.jpg',
+    'images/b.png',
+    'images/c',
+    'labels/a.png',
+    'labels/b.tif',
+    'labels/c',
+    'images/.DS_Store',
+    'labels/Thumbs.db',
+  );
   const d = discoverDataset(root);
   assert.equal(d.kind, 'images-labels');
   assert.deepEqual(rel(root, d.splits.train), ['a: images/a.jpg labels/a.png', 'b: images/b.png labels/b.tif', 'c: images/c labels/c']);
@@ -73,9 +85,18 @@ test('split lists train.txt, valid.txt, test.txt select pairs by name', () => {
   write(root, 'valid.txt', 'images/c.jpg,labels/c.png\r\n');
   write(root, 'test.txt', 'd.jpg labels/d.png\n');
   const d = discoverDataset(root);
-  assert.deepEqual(d.splits.train.map((p) => p.name), ['a', 'b']);
-  assert.deepEqual(d.splits.valid.map((p) => p.name), ['c']);
-  assert.deepEqual(d.splits.test.map((p) => p.name), ['d']);
+  assert.deepEqual(
+    d.splits.train.map((p) => p.name),
+    ['a', 'b'],
+  );
+  assert.deepEqual(
+    d.splits.valid.map((p) => p.name),
+    ['c'],
+  );
+  assert.deepEqual(
+    d.splits.test.map((p) => p.name),
+    ['d'],
+  );
   assert.equal(d.validFromFiles, true);
   assert.equal(d.notes.length, 1, 'the unlisted pair e is reported');
   assert.match(d.notes[0], /^1 pair/);
@@ -87,9 +108,18 @@ test('split lists: without train.txt, training takes every pair not listed elsew
   write(root, 'val.txt', 'b\n');
   write(root, 'test.txt', 'd\n');
   const d = discoverDataset(root);
-  assert.deepEqual(d.splits.train.map((p) => p.name), ['a', 'c']);
-  assert.deepEqual(d.splits.valid.map((p) => p.name), ['b']);
-  assert.deepEqual(d.splits.test.map((p) => p.name), ['d']);
+  assert.deepEqual(
+    d.splits.train.map((p) => p.name),
+    ['a', 'c'],
+  );
+  assert.deepEqual(
+    d.splits.valid.map((p) => p.name),
+    ['b'],
+  );
+  assert.deepEqual(
+    d.splits.test.map((p) => p.name),
+    ['d'],
+  );
   assert.deepEqual(d.notes, []);
 });
 

@@ -59,7 +59,15 @@ function paeth(a: number, b: number, c: number): number {
  * exactly as given, and row y uses PNG filter filters[y % filters.length]. Interlaced
  * files (Adam7) are 8-bit and unfiltered.
  */
-function palettePng(indices: Uint8Array, w: number, h: number, palette: [number, number, number][], bitDepth = 8, filters = [0], interlaced = false): Buffer {
+function palettePng(
+  indices: Uint8Array,
+  w: number,
+  h: number,
+  palette: [number, number, number][],
+  bitDepth = 8,
+  filters = [0],
+  interlaced = false,
+): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0);
   ihdr.writeUInt32BE(h, 4);
@@ -98,7 +106,15 @@ function palettePng(indices: Uint8Array, w: number, h: number, palette: [number,
 function interlacedPalettePng(indices: Uint8Array, w: number, h: number, palette: [number, number, number][], ihdr: Buffer): Buffer {
   ihdr[8] = 8;
   ihdr[12] = 1; // Adam7
-  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  const passes = [
+    [0, 0, 8, 8],
+    [4, 0, 8, 8],
+    [0, 4, 4, 8],
+    [2, 0, 4, 4],
+    [0, 2, 2, 4],
+    [1, 0, 2, 2],
+    [0, 1, 1, 2],
+  ];
   const bytes: number[] = [];
   for (const [x0, y0, dx, dy] of passes) {
     for (let y = y0; y < h; y += dy) {
@@ -107,7 +123,13 @@ function interlacedPalettePng(indices: Uint8Array, w: number, h: number, palette
       if (row.length) bytes.push(0, ...row);
     }
   }
-  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('PLTE', Buffer.from(palette.flat())), chunk('IDAT', zlib.deflateSync(Buffer.from(bytes))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    PNG_SIGNATURE,
+    chunk('IHDR', ihdr),
+    chunk('PLTE', Buffer.from(palette.flat())),
+    chunk('IDAT', zlib.deflateSync(Buffer.from(bytes))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 test('readImage: a PNG without extension decodes by content', async () => {
@@ -125,7 +147,9 @@ test('readImage: JPEG (lossy, so compared approximately), also under a .png name
   const h = 8;
   const px = new Uint8Array(w * h * 3);
   for (let i = 0; i < w * h; i++) px.set([200, 40, 90], 3 * i);
-  const jpg = await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+  const jpg = await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .toBuffer();
   for (const name of ['a.jpg', 'misnamed.png']) {
     fs.writeFileSync(path.join(dir, name), jpg);
     const img = await readImage(path.join(dir, name));
@@ -231,7 +255,12 @@ test('readLabel: a palette PNG written by sharp (quantised, low bit depth) gives
   const rgb = new Uint8Array(w * h * 3);
   for (let i = 0; i < w * h; i++) rgb.set(colours[i % 3], 3 * i);
   const f = path.join(dir, 'sharp-pal.png');
-  fs.writeFileSync(f, await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png({ palette: true, colours: 4, dither: 0 }).toBuffer());
+  fs.writeFileSync(
+    f,
+    await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+      .png({ palette: true, colours: 4, dither: 0 })
+      .toBuffer(),
+  );
   assert.equal((await sharp(f).metadata()).isPalette, true);
   const lab = await readLabel(f);
   // Three colours -> three distinct indices, constant per colour.
@@ -247,7 +276,14 @@ test('readLabel: a palette PNG written by sharp (quantised, low bit depth) gives
 
 test('readLabel: a palette whose entries repeat a colour still gives the index written', async () => {
   // Palettes padded with black are common; index 5 is black like index 0 but means void.
-  const palette: [number, number, number][] = [[0, 0, 0], [255, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]];
+  const palette: [number, number, number][] = [
+    [0, 0, 0],
+    [255, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ];
   const idx = new Uint8Array([0, 1, 5, 5, 1, 0]);
   const f = path.join(dir, 'pal-dup.png');
   fs.writeFileSync(f, palettePng(idx, 3, 2, palette));
@@ -273,7 +309,12 @@ test('readLabel: palette PNGs with every row filter and bit depths 1, 2, 4', asy
 test('readLabel: an interlaced palette PNG gives indices by colour, and refuses repeated colours', async () => {
   const w = 9;
   const h = 7;
-  const palette: [number, number, number][] = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]];
+  const palette: [number, number, number][] = [
+    [0, 0, 0],
+    [128, 0, 0],
+    [0, 128, 0],
+    [128, 128, 0],
+  ];
   const idx = Uint8Array.from({ length: w * h }, (_, i) => (i * 5) % 4);
   const f = path.join(dir, 'pal-interlaced.png');
   fs.writeFileSync(f, palettePng(idx, w, h, palette, 8, [0], true));
@@ -301,14 +342,22 @@ test('readLabel: a colour mask is refused, naming the file and a pixel', async (
 for (const [name, make] of [
   ['zero-byte', async () => Buffer.alloc(0)],
   ['not an image', async () => Buffer.from('this is a text file, not a picture\n')],
-  ['truncated PNG', async () => {
-    const png = await encodePng(pattern(32, 32), 32, 32, 3);
-    return png.subarray(0, Math.floor(png.length / 2));
-  }],
-  ['truncated JPEG', async () => {
-    const jpg = await sharp(pattern(32, 32), { raw: { width: 32, height: 32, channels: 3 } }).jpeg().toBuffer();
-    return jpg.subarray(0, Math.floor(jpg.length / 2));
-  }],
+  [
+    'truncated PNG',
+    async () => {
+      const png = await encodePng(pattern(32, 32), 32, 32, 3);
+      return png.subarray(0, Math.floor(png.length / 2));
+    },
+  ],
+  [
+    'truncated JPEG',
+    async () => {
+      const jpg = await sharp(pattern(32, 32), { raw: { width: 32, height: 32, channels: 3 } })
+        .jpeg()
+        .toBuffer();
+      return jpg.subarray(0, Math.floor(jpg.length / 2));
+    },
+  ],
 ] as const) {
   test(`a ${name} file is a GapsegError naming it, for images and labels`, async () => {
     const f = path.join(dir, `bad-${name.replace(/ /g, '-')}.png`);
@@ -330,7 +379,13 @@ test('images and labels above the pixel limit are refused', async () => {
   const lab = path.join(dir, 'big-label.png');
   await writePng(lab, new Uint8Array(200), 20, 10, 1);
   const pal = path.join(dir, 'big-pal.png');
-  fs.writeFileSync(pal, palettePng(new Uint8Array(200), 20, 10, [[0, 0, 0], [9, 9, 9]]));
+  fs.writeFileSync(
+    pal,
+    palettePng(new Uint8Array(200), 20, 10, [
+      [0, 0, 0],
+      [9, 9, 9],
+    ]),
+  );
   for (const f of [img, lab, pal]) {
     const fn = f === img ? readImage : readLabel;
     await rejectsUser(fn(f, { maxPixels: 199 }), f, /pixel limit \(199 pixels\)/);

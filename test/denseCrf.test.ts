@@ -70,7 +70,10 @@ test('the permutohedral lattice: normalised filtering within a few hundredths of
   const a = Float32Array.from({ length: n }, () => rng.next());
   const b = Float32Array.from({ length: n }, () => rng.next());
   const lattice = buildLattice(f, n, 2);
-  const both = lattice.filter(Float32Array.from({ length: 2 * n }, (_, i) => (i % 2 ? b : a)[i >> 1]), 2);
+  const both = lattice.filter(
+    Float32Array.from({ length: 2 * n }, (_, i) => (i % 2 ? b : a)[i >> 1]),
+    2,
+  );
   const fa = lattice.filter(a, 1);
   const fb = lattice.filter(b, 1);
   for (let i = 0; i < n; i++) {
@@ -114,7 +117,11 @@ test('the dense CRF moves a frontier onto the colour edge; probabilities stay di
   const r2 = refineDenseCrf({ width: 2 * w, height: 2 * h, rgb: big.rgb, probs: big.probs, numClasses: 2 }, [0, 1], DEFAULT_DENSE_CRF, 2);
   for (const x of firstOf(r2.classes, 2 * w, 2 * h)) assert.equal(x, 48);
   // Without kernels the probabilities and their argmax are the input's.
-  const none = refineDenseCrf({ width: w, height: h, rgb, probs, numClasses: 2 }, [0, 1], { ...DEFAULT_DENSE_CRF, appearanceWeight: 0, smoothnessWeight: 0 });
+  const none = refineDenseCrf({ width: w, height: h, rgb, probs, numClasses: 2 }, [0, 1], {
+    ...DEFAULT_DENSE_CRF,
+    appearanceWeight: 0,
+    smoothnessWeight: 0,
+  });
   assert.deepEqual(none.probs, probs);
   for (const x of firstOf(none.classes, w, h)) assert.equal(x, 30);
 });
@@ -156,7 +163,19 @@ test('predict --refine crf: labels, probabilities, .npy, frontier and band all f
   await writeTestImage(path.join(dir, 'in', 'a.png'), 70, 50, 1);
   await writeTestImage(path.join(dir, 'in', 'b.png'), 64, 64, 2);
   const predict = async (out: string, extra: string[]) => {
-    const r = await runCli(['predict', model, path.join(dir, 'in'), '--out', path.join(dir, out), '--quiet', '--npy', '--frontier', '--uncertainty', '0.9', ...extra]);
+    const r = await runCli([
+      'predict',
+      model,
+      path.join(dir, 'in'),
+      '--out',
+      path.join(dir, out),
+      '--quiet',
+      '--npy',
+      '--frontier',
+      '--uncertainty',
+      '0.9',
+      ...extra,
+    ]);
     assert.equal(r.code, 0, r.stderr);
   };
   await predict('plain', []);
@@ -199,7 +218,10 @@ test('predict --refine crf: labels, probabilities, .npy, frontier and band all f
     let worst = 0;
     for (let i = 0; i < p.probabilities.length; i++) worst = Math.max(worst, Math.abs(p.probabilities[i] - npy.data[i]));
     assert.ok(worst < 1e-5, `API and command differ by ${worst}`);
-    await assert.rejects(m.predict(path.join(dir, 'in', 'a.png'), { refine: 'crf', crf: { sigmaXY: -1 } }), /sigmaXY must be a positive number/);
+    await assert.rejects(
+      m.predict(path.join(dir, 'in', 'a.png'), { refine: 'crf', crf: { sigmaXY: -1 } }),
+      /sigmaXY must be a positive number/,
+    );
   } finally {
     m.close();
   }
@@ -211,7 +233,20 @@ test('predict --refine crf: labels, probabilities, .npy, frontier and band all f
     const l = await readGrey(path.join(dir, 'refined', 'labels', `${name}.png`));
     await writePng(path.join(ds, 'labels', `${name}.png`), l.data, l.width, l.height, 1);
   }
-  const ev = await runCli(['eval', model, ds, '--refine', 'crf', '--crf', 'sigmaRGB=20,appearanceWeight=6', '--classes', '0=background,255=smoke', '--json', path.join(dir, 'm.json'), '--quiet']);
+  const ev = await runCli([
+    'eval',
+    model,
+    ds,
+    '--refine',
+    'crf',
+    '--crf',
+    'sigmaRGB=20,appearanceWeight=6',
+    '--classes',
+    '0=background,255=smoke',
+    '--json',
+    path.join(dir, 'm.json'),
+    '--quiet',
+  ]);
   assert.equal(ev.code, 0, ev.stderr);
   const metrics = JSON.parse(fs.readFileSync(path.join(dir, 'm.json'), 'utf8')) as { report: { pixelAccuracy: number } };
   assert.ok(metrics.report.pixelAccuracy > 0.9999, `eval of refined labels against themselves: ${metrics.report.pixelAccuracy}`);
@@ -224,7 +259,18 @@ test('predict --refine crf with a foreign model whose void channel wins everywhe
   fs.writeFileSync(path.join(dir, 'codes.txt'), 'background\nsmoke\nvoid\n');
   const img = path.join(dir, 'in', 'halves.png');
   await halves(img);
-  const r = await runCli(['predict', model, img, '--out', path.join(dir, 'out'), '--channel-file', path.join(dir, 'codes.txt'), '--refine', 'crf', '--quiet']);
+  const r = await runCli([
+    'predict',
+    model,
+    img,
+    '--out',
+    path.join(dir, 'out'),
+    '--channel-file',
+    path.join(dir, 'codes.txt'),
+    '--refine',
+    'crf',
+    '--quiet',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const labels = await readGrey(path.join(dir, 'out', 'labels', 'halves.png'));
   assert.ok(!labels.data.includes(2), 'void was predicted');

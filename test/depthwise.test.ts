@@ -21,7 +21,6 @@ function rand(n: number, seed: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * scale);
 }
 
-
 type Pad = 'same' | 'valid';
 // [name, x shape, filter [kh, kw, channel multiplier], stride, pad]. Channel counts below 4 or
 // not multiples of 4 take the single-channel tails; windows wider than 3 the general path.
@@ -51,16 +50,37 @@ for (const route of ['simd', 'js']) {
   for (const [name, xs, [kh, kw, mult], stride, pad] of cases) {
     test(`depthwise conv2d and its gradients on wasm match the cpu backend (${route}): ${name}`, async () => {
       const ws = [kh, kw, xs[3], mult];
-      const x = rand(xs.reduce((a, b) => a * b), 1);
-      const w = rand(ws.reduce((a, b) => a * b), 2);
-      const probe = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], stride, 1, pad, undefined, true).outShape;
-      const dy = rand(probe.reduce((a, b) => a * b), 3);
+      const x = rand(
+        xs.reduce((a, b) => a * b),
+        1,
+      );
+      const w = rand(
+        ws.reduce((a, b) => a * b),
+        2,
+      );
+      const probe = tf.backend_util.computeConv2DInfo(
+        xs as [number, number, number, number],
+        ws as [number, number, number, number],
+        stride,
+        1,
+        pad,
+        undefined,
+        true,
+      ).outShape;
+      const dy = rand(
+        probe.reduce((a, b) => a * b),
+        3,
+      );
       const f = (xt: tf.Tensor, wt: tf.Tensor, dyt: tf.Tensor) => {
         const conv = (a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad);
         const [gx, gw] = tf.grads(conv)([xt, wt], dyt);
         return [conv(xt, wt), gx, gw];
       };
-      const inputs: [Float32Array, number[]][] = [[x, xs], [w, ws], [dy, probe]];
+      const inputs: [Float32Array, number[]][] = [
+        [x, xs],
+        [w, ws],
+        [dy, probe],
+      ];
       setKernelRoutes({ simd: route !== 'js' });
       try {
         const wasm = await onBackend('wasm', f, inputs);
@@ -76,10 +96,14 @@ for (const route of ['simd', 'js']) {
   }
 }
 
-test('fused depthwise conv2d (bias, ReLU, ReLU6) on wasm matches the cpu backend, on and off gapseg\'s kernel', async () => {
+test("fused depthwise conv2d (bias, ReLU, ReLU6) on wasm matches the cpu backend, on and off gapseg's kernel", async () => {
   const xs = [2, 9, 10, 7];
   // Inputs up to +-3 so that ReLU6 clamps some outputs at 6.
-  const x = rand(xs.reduce((a, b) => a * b), 4, 3);
+  const x = rand(
+    xs.reduce((a, b) => a * b),
+    4,
+    3,
+  );
   const w = rand(3 * 3 * 7, 5);
   const bias = rand(7, 6);
   const f = (xt: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor) => {
@@ -94,14 +118,23 @@ test('fused depthwise conv2d (bias, ReLU, ReLU6) on wasm matches the cpu backend
       tf.fused.depthwiseConv2d({ x: x4, filter: w4, strides: 1, pad: 'same', bias: bt, activation: 'sigmoid' }),
     ];
   };
-  const inputs: [Float32Array, number[]][] = [[x, xs], [w, [3, 3, 7, 1]], [bias, [7]]];
+  const inputs: [Float32Array, number[]][] = [
+    [x, xs],
+    [w, [3, 3, 7, 1]],
+    [bias, [7]],
+  ];
   const wasm = await onBackend('wasm', f, inputs);
   const cpu = await onBackend('cpu', f, inputs);
-  for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
-  for (const i of [0, 1]) assert.ok(cpu[i].some((v) => v === 6) && cpu[i].some((v) => v === 0) && cpu[i].some((v) => v > 0 && v < 6), `ReLU6 case ${i} must clamp at both ends`);
+  for (let i = 0; i < wasm.length; i++)
+    assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
+  for (const i of [0, 1])
+    assert.ok(
+      cpu[i].some((v) => v === 6) && cpu[i].some((v) => v === 0) && cpu[i].some((v) => v > 0 && v < 6),
+      `ReLU6 case ${i} must clamp at both ends`,
+    );
 });
 
-test('the wasm backend has gapseg\'s depthwise gradient kernels registered', () => {
+test("the wasm backend has gapseg's depthwise gradient kernels registered", () => {
   assert.ok(tf.getKernel('DepthwiseConv2dNativeBackpropInput', 'wasm'));
   assert.ok(tf.getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm'));
 });
@@ -119,7 +152,10 @@ test('the depthwise kernels give the same bits however their work units are cut,
   ];
   const outputs = (b64: string) => {
     const memory = new WebAssembly.Memory({ initial: 256, maximum: 512 });
-    const e = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64, 'base64')), { env: { memory } }).exports as Record<string, (...a: number[]) => void>;
+    const e = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64, 'base64')), { env: { memory } }).exports as Record<
+      string,
+      (...a: number[]) => void
+    >;
     const heap = new Float32Array(memory.buffer);
     heap.set(rand(n * h * w * c, 7), at.x / 4);
     heap.set(rand(k * k * c, 8), at.f / 4);
@@ -140,5 +176,7 @@ test('the depthwise kernels give the same bits however their work units are cut,
   };
   const base = outputs(KERNELS_WASM.plain);
   const fma = outputs(KERNELS_WASM.plainFma);
-  runs.forEach(([name], i) => assert.ok(maxRelDiff(fma[i], base[i]) < 1e-6, `${name}: the FMA build differs from the base build by ${maxRelDiff(fma[i], base[i])}`));
+  runs.forEach(([name], i) =>
+    assert.ok(maxRelDiff(fma[i], base[i]) < 1e-6, `${name}: the FMA build differs from the base build by ${maxRelDiff(fma[i], base[i])}`),
+  );
 });

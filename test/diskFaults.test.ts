@@ -126,11 +126,30 @@ test('predict onto a full disk: refused before work; onto a nearly full one: sto
 
 test('train onto a disk that fills up after the first epoch: one-line error, the checkpoint of epoch 1 is kept and resumes', async (t) => {
   // depth 3, width 8: a checkpoint of about 1.5 MB, so that the disk can hold one but not two.
-  const args = (out: string) => ['train', data, '--out', out, '--epochs', '3', '--crop', '32', '--depth', '3', '--width', '8', '--tile', '64', '--threads', '2', '--quiet'];
+  const args = (out: string) => [
+    'train',
+    data,
+    '--out',
+    out,
+    '--epochs',
+    '3',
+    '--crop',
+    '32',
+    '--depth',
+    '3',
+    '--width',
+    '8',
+    '--tile',
+    '64',
+    '--threads',
+    '2',
+    '--quiet',
+  ];
   const ref = path.join(base, 'train-ref');
   const refRun = await runCli(args(ref));
   assert.equal(refRun.code, 0, refRun.stderr);
-  const sizeOf = (p: string): number => (fs.statSync(p).isDirectory() ? fs.readdirSync(p).reduce((a, f) => a + sizeOf(path.join(p, f)), 0) : fs.statSync(p).size);
+  const sizeOf = (p: string): number =>
+    fs.statSync(p).isDirectory() ? fs.readdirSync(p).reduce((a, f) => a + sizeOf(path.join(p, f)), 0) : fs.statSync(p).size;
   const runBytes = sizeOf(ref);
   const ckBytes = fs.statSync(path.join(ref, 'checkpoint.bin')).size;
 

@@ -14,7 +14,6 @@ import { writeSampleDataset } from '../src/data/sample.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { loadModel } from '../src/formats/modelFolder.js';
 
-
 before(engine);
 
 test('NaN or infinite training state stops the run and keeps the last good checkpoint and model', async () => {
@@ -22,11 +21,36 @@ test('NaN or infinite training state stops the run and keeps the last good check
   const data = path.join(dir, 'data');
   await writeSampleDataset(data, { count: 8, size: 32, gap: 2, seed: 3, valid: 2, test: 1 });
   const out = path.join(dir, 'run');
-  const r = await runCli(['train', data, '--out', out, '--epochs', '12', '--crop', '32', '--depth', '2', '--width', '4', '--batch', '1', '--lr', '10', '--weight-decay', '1', '--threads', '2', '--quiet']);
+  const r = await runCli([
+    'train',
+    data,
+    '--out',
+    out,
+    '--epochs',
+    '12',
+    '--crop',
+    '32',
+    '--depth',
+    '2',
+    '--width',
+    '4',
+    '--batch',
+    '1',
+    '--lr',
+    '10',
+    '--weight-decay',
+    '1',
+    '--threads',
+    '2',
+    '--quiet',
+  ]);
   assert.equal(r.code, 1, r.stderr);
   assert.deepEqual(crashLines(r.stderr), [], r.stderr);
   const last = r.stderr.trimEnd().split('\n').pop() ?? '';
-  assert.match(last, /^gapseg: training diverged (at|in) epoch (\d+).*Try a lower --lr \(now 10; start over with --force\); the checkpoint of epoch \d+ and the best model so far are kept$/);
+  assert.match(
+    last,
+    /^gapseg: training diverged (at|in) epoch (\d+).*Try a lower --lr \(now 10; start over with --force\); the checkpoint of epoch \d+ and the best model so far are kept$/,
+  );
   const failedEpoch = Number(/epoch (\d+)/.exec(last)![1]);
 
   const ck = readCheckpoint(path.join(out, 'checkpoint.bin'));

@@ -23,9 +23,35 @@ test('train -> predict -> eval on generated data reaches 93% on labelled pixels,
   // 40 training, 8 validation, 8 test images of 64x64; void (128) bands 2 px each side.
   await writeSampleDataset(data, { count: 56, size: 64, gap: 2, seed: 11, valid: 8, test: 8 });
   const run = path.join(dir, 'run');
-  const train = await runCli(['train', data, '--out', run, '--epochs', '10', '--crop', '64', '--depth', '3', '--width', '8', '--batch', '8', '--lr', '0.005', '--quiet']);
+  const train = await runCli([
+    'train',
+    data,
+    '--out',
+    run,
+    '--epochs',
+    '10',
+    '--crop',
+    '64',
+    '--depth',
+    '3',
+    '--width',
+    '8',
+    '--batch',
+    '8',
+    '--lr',
+    '0.005',
+    '--quiet',
+  ]);
   assert.equal(train.code, 0, train.stderr);
-  for (const f of ['config.json', 'gapseg.json', 'history.json', 'checkpoint.bin', 'model/model.json', 'model/weights.bin', 'model/gapseg.json']) {
+  for (const f of [
+    'config.json',
+    'gapseg.json',
+    'history.json',
+    'checkpoint.bin',
+    'model/model.json',
+    'model/weights.bin',
+    'model/gapseg.json',
+  ]) {
     assert.ok(fs.existsSync(path.join(run, f)), `${f} missing`);
   }
   const history = JSON.parse(fs.readFileSync(path.join(run, 'history.json'), 'utf8')) as { trainLoss: number }[];
@@ -46,7 +72,10 @@ test('train -> predict -> eval on generated data reaches 93% on labelled pixels,
   const json = path.join(dir, 'metrics.json');
   const ev = await runCli(['eval', run, data, '--json', json, '--quiet']);
   assert.equal(ev.code, 0, ev.stderr);
-  const metrics = JSON.parse(fs.readFileSync(json, 'utf8')) as { split: string; report: { pixelAccuracy: number; meanIoU: number; gapAccuracy: number; images: number } };
+  const metrics = JSON.parse(fs.readFileSync(json, 'utf8')) as {
+    split: string;
+    report: { pixelAccuracy: number; meanIoU: number; gapAccuracy: number; images: number };
+  };
   assert.equal(metrics.split, 'test');
   assert.equal(metrics.report.images, 8);
   assert.ok(metrics.report.pixelAccuracy >= 0.93, `pixel accuracy ${metrics.report.pixelAccuracy}`);

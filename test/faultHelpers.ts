@@ -65,7 +65,10 @@ export type KillTrigger = 'time' | 'temp' | 'late';
  * makes every planned kill land while work is still left. Polled every millisecond. Resolves
  * what triggered the kill, or null when the process ended first.
  */
-export function killBeforeEnd(run: Running, o: { ms?: number; dir?: string; temp?: RegExp; late: () => boolean }): Promise<KillTrigger | null> {
+export function killBeforeEnd(
+  run: Running,
+  o: { ms?: number; dir?: string; temp?: RegExp; late: () => boolean },
+): Promise<KillTrigger | null> {
   return new Promise((resolve) => {
     const started = Date.now();
     let done = false;

@@ -23,7 +23,7 @@ test('flip averaging leaves a pixel-wise network as it was', async () => {
     for (let b = 0; b < n; b++) {
       for (let i = 0; i < plane; i++) {
         const [r, g, bl] = [0, 1, 2].map((c) => x[(b * 3 + c) * plane + i]);
-        out[(b * 2) * plane + i] = r - g;
+        out[b * 2 * plane + i] = r - g;
         out[(b * 2 + 1) * plane + i] = g * bl;
       }
     }
@@ -33,8 +33,9 @@ test('flip averaging leaves a pixel-wise network as it was', async () => {
   calls.length = 0;
   const averaged = await flipAveraged(pixelwise, 2)(input, N, H, W);
   assert.equal(averaged.length, plain.length);
-  for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(averaged[i] - plain[i]) < 1e-4, `score ${i}: ${averaged[i]} against ${plain[i]}`);
-  assert.deepEqual(calls, Array(FLIP_VIEWS).fill(N), 'one call per flip, each with the caller\'s batch');
+  for (let i = 0; i < plain.length; i++)
+    assert.ok(Math.abs(averaged[i] - plain[i]) < 1e-4, `score ${i}: ${averaged[i]} against ${plain[i]}`);
+  assert.deepEqual(calls, Array(FLIP_VIEWS).fill(N), "one call per flip, each with the caller's batch");
 });
 
 test('flip averaging averages a position-bound network over the four mirrors of each pixel', async () => {
@@ -44,7 +45,7 @@ test('flip averaging averages a position-bound network over the four mirrors of 
     for (let b = 0; b < n; b++) {
       for (let y = 0; y < h; y++) {
         for (let x = 0; x < w; x++) {
-          out[(b * 2) * h * w + y * w + x] = x;
+          out[b * 2 * h * w + y * w + x] = x;
           out[(b * 2 + 1) * h * w + y * w + x] = 10 * y;
         }
       }
@@ -55,7 +56,7 @@ test('flip averaging averages a position-bound network over the four mirrors of 
   // Each pixel is seen at x and w-1-x, y and h-1-y, twice each: the means are the centres.
   for (let b = 0; b < N; b++) {
     for (let i = 0; i < H * W; i++) {
-      assert.equal(averaged[(b * 2) * H * W + i], (W - 1) / 2);
+      assert.equal(averaged[b * 2 * H * W + i], (W - 1) / 2);
       assert.equal(averaged[(b * 2 + 1) * H * W + i], (10 * (H - 1)) / 2);
     }
   }
@@ -63,5 +64,8 @@ test('flip averaging averages a position-bound network over the four mirrors of 
 
 test('flip averaging refuses a network whose output does not fit the class count', async () => {
   const wrong: NetFn = async (_x, n, h, w) => new Float32Array(n * 3 * h * w);
-  await assert.rejects(flipAveraged(wrong, 2)(input, N, H, W), /flipAveraged: the network gave 90 scores for 2 window\(s\) of 2 class\(es\)/);
+  await assert.rejects(
+    flipAveraged(wrong, 2)(input, N, H, W),
+    /flipAveraged: the network gave 90 scores for 2 window\(s\) of 2 class\(es\)/,
+  );
 });

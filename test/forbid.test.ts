@@ -98,17 +98,28 @@ test('a forbidden class is never predicted, whatever its score (even Infinity), 
   assert.deepEqual([...argmaxAllowed(planesOf(scores, 3, 3), allowedClasses(3, [0, 1]), 3)], [2, 2, 2]);
   // Every allowed score -Infinity: still an allowed class.
   assert.deepEqual([...argmaxAllowed(planesOf(new Float32Array([5, -Infinity, -Infinity]), 1, 3), [1, 2], 1)], [1]);
-  const trap = new Proxy(new Float32Array(3), { get: () => { throw new Error('a forbidden plane was read'); } });
+  const trap = new Proxy(new Float32Array(3), {
+    get: () => {
+      throw new Error('a forbidden plane was read');
+    },
+  });
   const planes = [trap, new Float32Array([1, 2, 3]), new Float32Array([3, 2, 1])];
   assert.deepEqual([...argmaxAllowed(planes, [1, 2], 3)], [2, 1, 1]);
   assert.deepEqual([...argmaxAllowed([...planes, new Float32Array([0, 9, 0])], [1, 2, 3], 3)], [2, 3, 1]);
 });
 
 test('forbidding every class, or a class out of range, is a GapsegError', () => {
-  assert.throws(() => allowedClasses(3, [0, 1, 2]), (e: unknown) => e instanceof GapsegError && /every class is forbidden/.test(e.message));
+  assert.throws(
+    () => allowedClasses(3, [0, 1, 2]),
+    (e: unknown) => e instanceof GapsegError && /every class is forbidden/.test(e.message),
+  );
   assert.throws(() => allowedClasses(1, [0]), GapsegError);
   for (const bad of [3, -1, 1.5, NaN]) {
-    assert.throws(() => allowedClasses(3, [bad]), (e: unknown) => e instanceof GapsegError && /cannot forbid class/.test(e.message) && /0\.\.2/.test(e.message), `class ${bad}`);
+    assert.throws(
+      () => allowedClasses(3, [bad]),
+      (e: unknown) => e instanceof GapsegError && /cannot forbid class/.test(e.message) && /0\.\.2/.test(e.message),
+      `class ${bad}`,
+    );
   }
 });
 
@@ -150,7 +161,10 @@ for (const numClasses of [2, 3]) {
         net.params['head/bias'].assign(tf.tensor1d(bias));
         for (const img of images) {
           const free = await predictImage(img, model, all);
-          assert.ok(free.classes.every((c) => c === f), 'the biased class wins without forbidding (test is not vacuous)');
+          assert.ok(
+            free.classes.every((c) => c === f),
+            'the biased class wins without forbidding (test is not vacuous)',
+          );
           const pred = await predictImage(img, model, allowedClasses(numClasses, [f]));
           for (const c of pred.classes) assert.ok(c < numClasses && c !== f, `class ${c}`);
           const values = new Set(labelValues(pred.classes, outClasses));

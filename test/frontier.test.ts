@@ -44,7 +44,12 @@ function segmentsMeet(a: XY, b: XY, c: XY, d: XY): boolean {
   const o3 = orient(c, d, a);
   const o4 = orient(c, d, b);
   if (o1 !== o2 && o3 !== o4) return true;
-  return (o1 === 0 && onSegment(a, b, c)) || (o2 === 0 && onSegment(a, b, d)) || (o3 === 0 && onSegment(c, d, a)) || (o4 === 0 && onSegment(c, d, b));
+  return (
+    (o1 === 0 && onSegment(a, b, c)) ||
+    (o2 === 0 && onSegment(a, b, d)) ||
+    (o3 === 0 && onSegment(c, d, a)) ||
+    (o4 === 0 && onSegment(c, d, b))
+  );
 }
 
 /**
@@ -57,7 +62,14 @@ function intersections(rings: Ring[]): number {
     for (let i = 0; i < r.length; i++) {
       const a = r[i];
       const b = r[(i + 1) % r.length];
-      segs.push({ a, b, ring: ri, i, n: r.length, box: [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])] });
+      segs.push({
+        a,
+        b,
+        ring: ri,
+        i,
+        n: r.length,
+        box: [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])],
+      });
     }
   });
   segs.sort((s, t) => s.box[0] - t.box[0]);
@@ -109,7 +121,10 @@ function checkSound(polys: Polygon[], mask: ArrayLike<number>, w: number, h: num
     assert.ok(signedArea(p.exterior) > 0, 'exterior with non-positive area');
     for (const hole of p.holes) {
       assert.ok(signedArea(hole) < 0, 'hole with non-negative area');
-      assert.ok(hole.every(([x, y]) => pointInPolygon(x, y, { exterior: p.exterior, holes: [] })), 'hole outside its exterior');
+      assert.ok(
+        hole.every(([x, y]) => pointInPolygon(x, y, { exterior: p.exterior, holes: [] })),
+        'hole outside its exterior',
+      );
     }
     for (const [x, y] of allRings([p]).flat()) assert.ok(x >= 0 && y >= 0 && x <= w && y <= h, `vertex (${x}, ${y}) outside the image`);
   }
@@ -171,7 +186,8 @@ test('an island inside the hole becomes its own polygon, with its own hole', () 
 
 test('two touching blobs of one class merge into one ring; separate blobs stay two', () => {
   const [w, h, r] = [60, 40, 10];
-  const blobs = (gap: number) => fieldOf(w, h, (x, y) => Math.max(r - Math.hypot(x - 30 + r + gap / 2, y - 20), r - Math.hypot(x - 30 - r - gap / 2, y - 20)));
+  const blobs = (gap: number) =>
+    fieldOf(w, h, (x, y) => Math.max(r - Math.hypot(x - 30 + r + gap / 2, y - 20), r - Math.hypot(x - 30 - r - gap / 2, y - 20)));
   const touching = isoPolygons(blobs(-1), w, h);
   assert.equal(touching.length, 1);
   checkSound(touching, maskOf(blobs(-1)), w, h);
@@ -198,8 +214,17 @@ test('two blobs of different classes touching: polygons share the frontier and n
   const classes = argmaxAllowed(planesOf(probs, w * h, k), allowed, w * h);
   assert.ok(classes.includes(1) && classes.includes(2));
   const per = frontierPolygons(probs, w, h, k, classes, allowed);
-  assert.deepEqual(per.map((p) => p.classIndex), [0, 1, 2]);
-  for (const p of per) checkSound(p.polygons, Array.from(classes, (v) => (v === p.classIndex ? 1 : 0)), w, h);
+  assert.deepEqual(
+    per.map((p) => p.classIndex),
+    [0, 1, 2],
+  );
+  for (const p of per)
+    checkSound(
+      p.polygons,
+      Array.from(classes, (v) => (v === p.classIndex ? 1 : 0)),
+      w,
+      h,
+    );
   // No point of the image (sampled finely, off the contours) lies in two classes; almost every point lies in one.
   let overlap = 0;
   let none = 0;
@@ -215,7 +240,9 @@ test('two blobs of different classes touching: polygons share the frontier and n
   // Blob 1 and blob 2 share frontier vertices (within rounding).
   const key = ([x, y]: XY) => `${x.toFixed(6)},${y.toFixed(6)}`;
   const v1 = new Set(allRings(per[1].polygons).flat().map(key));
-  const shared = allRings(per[2].polygons).flat().filter((p) => v1.has(key(p))).length;
+  const shared = allRings(per[2].polygons)
+    .flat()
+    .filter((p) => v1.has(key(p))).length;
   assert.ok(shared >= 5, `only ${shared} shared frontier vertices`);
 });
 
@@ -226,7 +253,12 @@ test('shapes on the image border are closed along it, with the image corners as 
   assert.equal(signedArea(full[0].exterior), w * h);
   assert.deepEqual(
     [...full[0].exterior].sort((a, b) => a[0] - b[0] || a[1] - b[1]),
-    [[0, 0], [0, h], [w, 0], [w, h]],
+    [
+      [0, 0],
+      [0, h],
+      [w, 0],
+      [w, h],
+    ],
   );
   const left = fieldOf(w, h, (x) => (x < 10 ? 1 : -1));
   const lp = isoPolygons(left, w, h);
@@ -264,7 +296,7 @@ test('checkerboard saddles follow the mean of the four corners', () => {
   const n = 8;
   const cb = (hi: number, lo: number) => fieldOf(n, n, (x, y) => ((Math.floor(x) + Math.floor(y)) % 2 === 0 ? hi : lo));
   const separate = isoPolygons(cb(1, -1), n, n);
-  assert.equal(separate.length, n * n / 2);
+  assert.equal(separate.length, (n * n) / 2);
   checkSound(separate, maskOf(cb(1, -1)), n, n);
   const linked = isoPolygons(cb(1, -0.9), n, n);
   assert.equal(linked.length, 1);
@@ -290,7 +322,11 @@ test('random fields and random three-class probabilities give sound contours', (
   for (let trial = 0; trial < 6; trial++) {
     const [w, h] = [23 + trial * 3, 17 + trial];
     const waves = Array.from({ length: 4 }, () => [rng.next() * 0.8, rng.next() * 0.8, rng.next() * 6, rng.next() - 0.5]);
-    const field = fieldOf(w, h, (x, y) => waves.reduce((s, [a, b, c, d]) => s + Math.sin(a * x + b * y + c) + d, 0) + 0.3 * (rng.next() - 0.5));
+    const field = fieldOf(
+      w,
+      h,
+      (x, y) => waves.reduce((s, [a, b, c, d]) => s + Math.sin(a * x + b * y + c) + d, 0) + 0.3 * (rng.next() - 0.5),
+    );
     checkSound(isoPolygons(field, w, h), maskOf(field), w, h);
   }
   const [w, h, k] = [25, 19, 3];
@@ -299,11 +335,23 @@ test('random fields and random three-class probabilities give sound contours', (
     const e = [0, 1, 2].map(() => Math.exp(2 * rng.next()));
     for (let c = 0; c < k; c++) probs[i * k + c] = e[c] / (e[0] + e[1] + e[2]);
   }
-  for (const allowed of [[0, 1, 2], [0, 2]]) {
+  for (const allowed of [
+    [0, 1, 2],
+    [0, 2],
+  ]) {
     const classes = argmaxAllowed(planesOf(probs, w * h, k), allowed, w * h);
     const per = frontierPolygons(probs, w, h, k, classes, allowed);
-    assert.deepEqual(per.map((p) => p.classIndex), allowed);
-    for (const p of per) checkSound(p.polygons, Array.from(classes, (v) => (v === p.classIndex ? 1 : 0)), w, h);
+    assert.deepEqual(
+      per.map((p) => p.classIndex),
+      allowed,
+    );
+    for (const p of per)
+      checkSound(
+        p.polygons,
+        Array.from(classes, (v) => (v === p.classIndex ? 1 : 0)),
+        w,
+        h,
+      );
   }
 });
 
@@ -365,11 +413,14 @@ test('GeoJSON: one MultiPolygon per class, closed rings, right-hand rule, raster
   const geo = JSON.parse(JSON.stringify(frontierGeoJson(layers, w, h, 'img.png')));
   assert.equal(geo.type, 'FeatureCollection');
   assert.equal(geo.features.length, 3);
-  assert.deepEqual(geo.features.map((f: { properties: unknown }) => f.properties), [
-    { class: 'back & <ground>', value: 0 },
-    { class: 'smoke', value: 255 },
-    { class: 'absent', value: 7 },
-  ]);
+  assert.deepEqual(
+    geo.features.map((f: { properties: unknown }) => f.properties),
+    [
+      { class: 'back & <ground>', value: 0 },
+      { class: 'smoke', value: 255 },
+      { class: 'absent', value: 7 },
+    ],
+  );
   assert.deepEqual(geo.features[2].geometry, { type: 'MultiPolygon', coordinates: [] });
   const smoke = geo.features[1].geometry;
   assert.equal(smoke.type, 'MultiPolygon');
@@ -386,7 +437,10 @@ test('GeoJSON: one MultiPolygon per class, closed rings, right-hand rule, raster
     }
   }
   // The rounded coordinates still contain exactly the inside pixel centres.
-  const polys: Polygon[] = (smoke.coordinates as XY[][][]).map((p) => ({ exterior: p[0].slice(0, -1), holes: p.slice(1).map((r) => r.slice(0, -1)) }));
+  const polys: Polygon[] = (smoke.coordinates as XY[][][]).map((p) => ({
+    exterior: p[0].slice(0, -1),
+    holes: p.slice(1).map((r) => r.slice(0, -1)),
+  }));
   assert.equal(mismatches(polys, mask, w, h), 0);
 });
 
@@ -398,7 +452,15 @@ test('SVG: image-sized, one path per drawn class, subpaths round-trip the rings,
   assert.ok(svg.includes('data-class="back &amp; &lt;ground&gt;"'));
   const paths = [...svg.matchAll(/<path [^>]*d="([^"]*)"/g)].map((m) => m[1]);
   assert.equal(paths.length, 2, 'the empty class draws nothing');
-  const sub = paths[1].split('Z').filter(Boolean).map((s) => s.slice(1).split('L').map((p) => p.split(' ').map(Number) as XY));
+  const sub = paths[1]
+    .split('Z')
+    .filter(Boolean)
+    .map((s) =>
+      s
+        .slice(1)
+        .split('L')
+        .map((p) => p.split(' ').map(Number) as XY),
+    );
   const rings = allRings(layers[1].polygons);
   assert.equal(sub.length, rings.length);
   sub.forEach((pts, i) => {
@@ -443,10 +505,16 @@ test('writeFrontierOutputs writes svg, geojson and the uncertainty PNG', async (
   // A vertical frontier at p = 0.5, i.e. x = 7.3 + 0.5 (pixel centres are at x + 0.5).
   const xs = smoke[0][0].filter(([, y]) => y > 0 && y < h).map(([x]) => x);
   assert.ok(xs.length >= 2);
-  assert.ok(xs.every((x) => Math.abs(x - 7.8) < 0.02), `frontier at ${xs}`);
+  assert.ok(
+    xs.every((x) => Math.abs(x - 7.8) < 0.02),
+    `frontier at ${xs}`,
+  );
   const unc = await readLabel(path.join(dir, 'uncertainty', 'one.png'));
   assert.equal(unc.width, w);
   // p in (0.1, 0.9) for x + 0.5 within 2.2 of 7.8: columns 6..9.
   const row = Array.from(unc.values.subarray(0, w));
-  assert.deepEqual(row.map((v, x) => (v ? x : -1)).filter((x) => x >= 0), [6, 7, 8, 9]);
+  assert.deepEqual(
+    row.map((v, x) => (v ? x : -1)).filter((x) => x >= 0),
+    [6, 7, 8, 9],
+  );
 });

@@ -29,22 +29,30 @@ const SIZE = 16;
 /** Columns 0..5 background, 10..15 object, 6..9 the gap. */
 const labels = new Uint8Array(SIZE * SIZE).map((_, i) => (i % SIZE < 6 ? 0 : i % SIZE > 9 ? 1 : VOID_INDEX));
 const images = new Float32Array(SIZE * SIZE * 3).map((_, i) => ((Math.floor(i / 3) % SIZE) + (i % 3)) / SIZE);
-const tiny = (gap: boolean) => createUNet({ ...DEFAULT_UNET, numClasses: 2, depth: 2, baseWidth: 4, ...(gap ? { gapOutput: true } : {}) }, 7) as AnyNet;
+const tiny = (gap: boolean) =>
+  createUNet({ ...DEFAULT_UNET, numClasses: 2, depth: 2, baseWidth: 4, ...(gap ? { gapOutput: true } : {}) }, 7) as AnyNet;
 
-test('gap softmax loss: the void-as-a-class cross-entropy (gap pixels inside the crop the gap output\'s), value and gradient; outside pixels add nothing; an all-void batch is all gap, finite', () => {
+test("gap softmax loss: the void-as-a-class cross-entropy (gap pixels inside the crop the gap output's), value and gradient; outside pixels add nothing; an all-void batch is all gap, finite", () => {
   const [n, h, w] = [1, 2, 4];
   const lab = new Uint8Array([0, 1, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX]);
   const valid = new Uint8Array([1, 1, 1, 1, 1, 1, 1, 0]);
   const z = tf.tensor4d([0.3, -1.2, 2, 1, -0.5, 0, 0, 0, 3, 40, -40, 1, -2, 2, 0.5, 7, 1, 1, 5, 0, 0.2, -0.1, 9, 9], [n, h, w, 3]);
   // The same batch as a three-class one: the gap class 2 at weight 1, the outside pixel void.
-  const asClass = lossTargets(lab.map((c, i) => (c === VOID_INDEX && valid[i] ? 2 : c)), 3, [2, 1, 1]);
+  const asClass = lossTargets(
+    lab.map((c, i) => (c === VOID_INDEX && valid[i] ? 2 : c)),
+    3,
+    [2, 1, 1],
+  );
   const want = maskedCrossEntropy(z, tf.tensor4d(asClass.oneHot, [n, h, w, 3]), asClass.weightSum);
   const got = gapSoftmaxLoss({ n, height: h, width: w, targets: lossTargets(lab, 2, [2, 1]), valid }, 2)(z);
   assert.ok(Math.abs(got.value - want.value) < 1e-6, `${got.value} vs ${want.value}`);
   const [g, wg] = [got.grad.dataSync(), want.grad.dataSync()];
   for (let i = 0; i < g.length; i++) assert.ok(Math.abs(g[i] - wg[i]) < 1e-7, `logit ${i}: ${g[i]} vs ${wg[i]}`);
   assert.deepEqual(Array.from(g.slice(21, 24)), [0, 0, 0], 'the pixel outside its image has no gradient');
-  assert.throws(() => gapSoftmaxLoss({ n, height: h, width: w, targets: lossTargets(lab, 2) }, 2)(tf.zeros([n, h, w, 2]) as tf.Tensor4D), /2 classes and the gap/);
+  assert.throws(
+    () => gapSoftmaxLoss({ n, height: h, width: w, targets: lossTargets(lab, 2) }, 2)(tf.zeros([n, h, w, 2]) as tf.Tensor4D),
+    /2 classes and the gap/,
+  );
   const allVoid = gapSoftmaxLoss({ n, height: h, width: w, targets: lossTargets(new Uint8Array(8).fill(VOID_INDEX), 2) }, 2)(z);
   assert.ok(Number.isFinite(allVoid.value) && allVoid.value > 0);
   tf.dispose([z, got.grad, want.grad, allVoid.grad]);
@@ -64,10 +72,23 @@ test('the gap output: training puts it on the gap and off the labelled pixels wi
   const xs = tf.tensor4d(images, [1, SIZE, SIZE, 3]);
   const gapShare = logitsOf(net, xs, (logits) => tf.slice(tf.softmax(logits), [0, 0, 0, 2], [-1, -1, -1, 1]));
   const [inGap, onLabelled] = [mean(gapShare, (i) => labels[i] === VOID_INDEX), mean(gapShare, (i) => labels[i] !== VOID_INDEX)];
-  assert.ok(inGap > 0.5 && onLabelled < 0.3, `gap output's share of the softmax in the gap ${inGap.toFixed(3)}, on labelled pixels ${onLabelled.toFixed(3)}`);
+  assert.ok(
+    inGap > 0.5 && onLabelled < 0.3,
+    `gap output's share of the softmax in the gap ${inGap.toFixed(3)}, on labelled pixels ${onLabelled.toFixed(3)}`,
+  );
   xs.dispose();
   const dir = tmpDir('gapseg-gap-');
-  await saveModel(dir, net, { classes: { classes: [{ name: 'background', values: [0] }, { name: 'object', values: [255] }], void: [] } as never, input: { scale: 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], tile: 64 }, info: {} });
+  await saveModel(dir, net, {
+    classes: {
+      classes: [
+        { name: 'background', values: [0] },
+        { name: 'object', values: [255] },
+      ],
+      void: [],
+    } as never,
+    input: { scale: 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], tile: 64 },
+    info: {},
+  });
   const saved = JSON.parse(fs.readFileSync(path.join(dir, 'gapseg.json'), 'utf8')) as { model: { unet: Record<string, unknown> } };
   assert.equal(saved.model.unet.gapOutput, undefined, 'the saved config has no gap output');
   assert.deepEqual(gapWeights(dir), [], 'the saved weights have no gap output');
@@ -98,14 +119,17 @@ function logitsOf(net: AnyNet, x: tf.Tensor4D, f: (logits: tf.Tensor4D) => tf.Te
 function gapWeights(dir: string): string[] {
   const model = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { weightsManifest: { weights: { name: string }[] }[] };
   const names = model.weightsManifest.flatMap((m) => m.weights.map((w) => w.name));
-  assert.ok(names.some((n) => n.includes('head')), `the manifest names the class head: ${names.slice(-3).join(', ')}`);
+  assert.ok(
+    names.some((n) => n.includes('head')),
+    `the manifest names the class head: ${names.slice(-3).join(', ')}`,
+  );
   return names.filter((n) => n.startsWith('gap') || n.includes('/gap'));
 }
 
 function mean(v: Float32Array, where: (i: number) => boolean): number {
   let s = 0;
   let c = 0;
-  for (let i = 0; i < v.length; i++) if (where(i)) (s += v[i]), c++;
+  for (let i = 0; i < v.length; i++) if (where(i)) ((s += v[i]), c++);
   return s / c;
 }
 
@@ -154,7 +178,21 @@ test('gapseg train: the gap output by default (in checkpoints, so --resume conti
 test('a run config of the band in the softmax resumes as the gap output; one of a gap loss gapseg no longer has is a one-line refusal', async () => {
   const data = await gapData();
   const out = path.join(tmpDir('gapseg-gap-old-'), 'run');
-  const common = ['--classes', '0=background,255=smoke', '--void', '128', '--crop', '32', '--depth', '2', '--width', '4', '--threads', '1', '--quiet'];
+  const common = [
+    '--classes',
+    '0=background,255=smoke',
+    '--void',
+    '128',
+    '--crop',
+    '32',
+    '--depth',
+    '2',
+    '--width',
+    '4',
+    '--threads',
+    '1',
+    '--quiet',
+  ];
   const r = await runCli(['train', data, '--out', out, ...common, '--epochs', '1']);
   assert.equal(r.code, 0, r.stderr);
   const file = path.join(out, 'config.json');
@@ -173,11 +211,32 @@ test('the gap output trains the void-as-a-class network draw for draw: the same 
   const data = await gapData(64, 6);
   const dir = tmpDir('gapseg-gap-fix-');
   const common = ['--crop', '24', '--depth', '2', '--width', '4', '--threads', '1', '--epochs', '2', '--class-balance', '1'];
-  const fix = await runCli(['train', data, '--out', path.join(dir, 'fix'), '--classes', '0=background,255=smoke,128=gap', '--gap-loss', 'none', ...common]);
+  const fix = await runCli([
+    'train',
+    data,
+    '--out',
+    path.join(dir, 'fix'),
+    '--classes',
+    '0=background,255=smoke,128=gap',
+    '--gap-loss',
+    'none',
+    ...common,
+  ]);
   assert.equal(fix.code, 0, fix.stderr);
-  const ours = await runCli(['train', data, '--out', path.join(dir, 'ours'), '--classes', '0=background,255=smoke', '--void', '128', ...common]);
+  const ours = await runCli([
+    'train',
+    data,
+    '--out',
+    path.join(dir, 'ours'),
+    '--classes',
+    '0=background,255=smoke',
+    '--void',
+    '128',
+    ...common,
+  ]);
   assert.equal(ours.code, 0, ours.stderr);
-  const losses = (run: string) => (JSON.parse(fs.readFileSync(path.join(dir, run, 'history.json'), 'utf8')) as { trainLoss: number }[]).map((e) => e.trainLoss);
+  const losses = (run: string) =>
+    (JSON.parse(fs.readFileSync(path.join(dir, run, 'history.json'), 'utf8')) as { trainLoss: number }[]).map((e) => e.trainLoss);
   assert.deepEqual(losses('ours'), losses('fix'));
   assert.deepEqual(gapWeights(path.join(dir, 'ours', 'model')), []);
 });

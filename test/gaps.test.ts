@@ -66,7 +66,20 @@ test('makeGap: existing void stays void, and classes are also eroded away from i
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) labels[y * w + x] = x < 4 ? 0 : x < 6 ? VOID_INDEX : 2;
   const gap = makeGap(labels, w, h, 1);
   for (let y = 0; y < h; y++) {
-    assert.deepEqual(Array.from(gap.subarray(y * w, (y + 1) * w)), [0, 0, 0, VOID_INDEX, VOID_INDEX, VOID_INDEX, VOID_INDEX, 2, 2, 2, 2, 2]);
+    assert.deepEqual(Array.from(gap.subarray(y * w, (y + 1) * w)), [
+      0,
+      0,
+      0,
+      VOID_INDEX,
+      VOID_INDEX,
+      VOID_INDEX,
+      VOID_INDEX,
+      2,
+      2,
+      2,
+      2,
+      2,
+    ]);
   }
 });
 
@@ -93,7 +106,8 @@ test('makeGap on random multi-class maps equals brute force', () => {
         labels[y * w + x] = r < 3 ? r : r === 3 ? 1 : VOID_INDEX;
       }
     }
-    for (const px of [1, 1.5, 2, 3]) assert.deepEqual([...makeGap(labels, w, h, px)], [...bruteGap(labels, w, h, px)], `case ${t} px=${px}`);
+    for (const px of [1, 1.5, 2, 3])
+      assert.deepEqual([...makeGap(labels, w, h, px)], [...bruteGap(labels, w, h, px)], `case ${t} px=${px}`);
   }
 });
 
@@ -159,7 +173,10 @@ test('uneven gaps: the two sides of a boundary differ, the width varies along it
     assert.ok(widths.size >= 2, `seed ${seed}: the inner band is ${[...widths]} px wide everywhere`);
   }
   assert.equal(patterns.size, 6, 'each image (seed) gets its own gaps');
-  assert.ok(Math.max(...ratios) / Math.min(...ratios) > 1.5, `the inner/outer band ratio hardly varies: ${ratios.map((r) => r.toFixed(2))}`);
+  assert.ok(
+    Math.max(...ratios) / Math.min(...ratios) > 1.5,
+    `the inner/outer band ratio hardly varies: ${ratios.map((r) => r.toFixed(2))}`,
+  );
   const [ei, eo] = sides(labels, even);
   assert.ok(Math.abs(ei / eo - 1) < 0.2, 'the symmetric gap is about equal on both sides (outer perimeter slightly longer)');
 });

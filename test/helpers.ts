@@ -19,7 +19,10 @@ process.env.GAPSEG_WEIGHTS_URL = 'http://127.0.0.1:9/tests-download-nothing/mobi
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The command as package.json's "bin" names it: what npx and an install link run. */
-export const CLI = path.join(ROOT, (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: { gapseg: string } }).bin.gapseg);
+export const CLI = path.join(
+  ROOT,
+  (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: { gapseg: string } }).bin.gapseg,
+);
 
 /**
  * Start the wasm engine once per test process: 2 threads, or GAPSEG_THREADS (1 runs the
@@ -30,7 +33,7 @@ export async function engine(): Promise<void> {
   // Kernels share their work only with helper threads that have started; wait for them, so
   // that every test runs the threaded paths whatever the machine's load.
   const team = simdKernels(tf.backend())?.team;
-  if (team && !team.awaitHelpers(60_000)) throw new Error('the SIMD kernels\' helper threads did not start');
+  if (team && !team.awaitHelpers(60_000)) throw new Error("the SIMD kernels' helper threads did not start");
 }
 
 /** A fresh temporary folder, removed when the process exits. */
@@ -41,7 +44,13 @@ export function tmpDir(prefix = 'gapseg-test-'): string {
 }
 
 /** Write a grey (1 channel) or RGB (3 channels) PNG. */
-export async function writePng(file: string, pixels: Uint8Array | Uint16Array, width: number, height: number, channels: 1 | 3): Promise<void> {
+export async function writePng(
+  file: string,
+  pixels: Uint8Array | Uint16Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, await encodePng(pixels, width, height, channels));
 }

@@ -4,7 +4,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 
 /** Run f on a backend with fresh tensors from the given values; return plain arrays. */
-export async function onBackend(backend: string, f: (...t: tf.Tensor[]) => tf.Tensor[], inputs: [Float32Array, number[]][]): Promise<Float32Array[]> {
+export async function onBackend(
+  backend: string,
+  f: (...t: tf.Tensor[]) => tf.Tensor[],
+  inputs: [Float32Array, number[]][],
+): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   try {
     return tf.tidy(() => f(...inputs.map(([v, s]) => tf.tensor(v, s))).map((t) => t.dataSync() as Float32Array));

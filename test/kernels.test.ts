@@ -19,7 +19,6 @@ function rand(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
 }
 
-
 const convCases: [string, number[], number[], number, 'same' | 'valid'][] = [
   ['3x3 same stride 1', [2, 8, 8, 3], [3, 3, 3, 4], 1, 'same'],
   ['3x3 same stride 2, odd sizes', [2, 9, 7, 3], [3, 3, 3, 4], 2, 'same'],
@@ -46,21 +45,40 @@ const convCases: [string, number[], number[], number, 'same' | 'valid'][] = [
 // 'stock': XNNPACK's Conv2D and the convolution route for the filter gradient; 'auto': gapseg's
 // SIMD kernels wherever they apply (stride 1, outputs in multiples of 4 for Conv2D; Winograd's
 // for 3x3 with inputs in multiples of 4); 'direct': the same without Winograd's.
-const ROUTES: Record<string, Partial<KernelRoutes>> = { stock: { filterGradient: 'conv', conv: 'xnnpack' }, auto: DEFAULT_ROUTES, direct: { conv3x3: 'direct' } };
+const ROUTES: Record<string, Partial<KernelRoutes>> = {
+  stock: { filterGradient: 'conv', conv: 'xnnpack' },
+  auto: DEFAULT_ROUTES,
+  direct: { conv3x3: 'direct' },
+};
 for (const route of Object.keys(ROUTES)) {
   for (const [name, xs, ws, stride, pad] of convCases) {
     test(`conv2d and its gradients on wasm match the cpu backend (${route} kernels): ${name}`, async () => {
-      const x = rand(xs.reduce((a, b) => a * b), 1);
-      const w = rand(ws.reduce((a, b) => a * b), 2);
+      const x = rand(
+        xs.reduce((a, b) => a * b),
+        1,
+      );
+      const w = rand(
+        ws.reduce((a, b) => a * b),
+        2,
+      );
       const f = (xt: tf.Tensor, wt: tf.Tensor) => {
-        const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad)));
+        const loss = (a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(
+            tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad)),
+          );
         const [gx, gw] = tf.grads(loss)([xt, wt]);
         return [tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, stride, pad), gx, gw];
       };
       setKernelRoutes({ ...DEFAULT_ROUTES, ...ROUTES[route] });
       try {
-        const wasm = await onBackend('wasm', f, [[x, xs], [w, ws]]);
-        const cpu = await onBackend('cpu', f, [[x, xs], [w, ws]]);
+        const wasm = await onBackend('wasm', f, [
+          [x, xs],
+          [w, ws],
+        ]);
+        const cpu = await onBackend('cpu', f, [
+          [x, xs],
+          [w, ws],
+        ]);
         for (let i = 0; i < 3; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
       } finally {
         setKernelRoutes(DEFAULT_ROUTES);
@@ -69,7 +87,7 @@ for (const route of Object.keys(ROUTES)) {
   }
 }
 
-test('the wasm backend has gapseg\'s Conv2DBackpropFilter registered', () => {
+test("the wasm backend has gapseg's Conv2DBackpropFilter registered", () => {
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
 });
 
@@ -83,14 +101,25 @@ test('matMul, plain, transposed and batched, on wasm matches the cpu backend', a
     tf.matMul(at as tf.Tensor2D, tf.transpose(at) as tf.Tensor2D),
     tf.matMul(at as tf.Tensor2D, at as tf.Tensor2D, false, true),
     tf.matMul(at as tf.Tensor2D, at as tf.Tensor2D, true, false),
-    tf.matMul(tf.reshape(tf.concat([at, at]), [2, 6, 5]) as tf.Tensor3D, tf.reshape(tf.concat([bt, bt]), [2, 4, 6]) as tf.Tensor3D, true, true),
+    tf.matMul(
+      tf.reshape(tf.concat([at, at]), [2, 6, 5]) as tf.Tensor3D,
+      tf.reshape(tf.concat([bt, bt]), [2, 4, 6]) as tf.Tensor3D,
+      true,
+      true,
+    ),
   ];
-  const wasm = await onBackend('wasm', f, [[a, [6, 5]], [b, [6, 4]]]);
-  const cpu = await onBackend('cpu', f, [[a, [6, 5]], [b, [6, 4]]]);
+  const wasm = await onBackend('wasm', f, [
+    [a, [6, 5]],
+    [b, [6, 4]],
+  ]);
+  const cpu = await onBackend('cpu', f, [
+    [a, [6, 5]],
+    [b, [6, 4]],
+  ]);
   for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-6);
 });
 
-test('matMul on gapseg\'s SIMD paths matches the cpu backend: A B and A B^T as 1x1 convs, A^T B over several bands', async () => {
+test("matMul on gapseg's SIMD paths matches the cpu backend: A B and A B^T as 1x1 convs, A^T B over several bands", async () => {
   // 300 rows (not a multiple of the 256-pixel image rows), n = 12 (blocks of 8 and 4), and an
   // A^T B whose inner dimension (7000) spans two pixel bands of conv_dw.
   const a = rand(300 * 7, 5);
@@ -103,10 +132,17 @@ test('matMul on gapseg\'s SIMD paths matches the cpu backend: A B and A B^T as 1
     tf.matMul(at as tf.Tensor2D, ct as tf.Tensor2D, false, true),
     tf.matMul(pt as tf.Tensor2D, qt as tf.Tensor2D, true, false),
   ];
-  const inputs: [Float32Array, number[]][] = [[a, [300, 7]], [b, [7, 12]], [c, [12, 7]], [p, [7000, 7]], [q, [7000, 12]]];
+  const inputs: [Float32Array, number[]][] = [
+    [a, [300, 7]],
+    [b, [7, 12]],
+    [c, [12, 7]],
+    [p, [7000, 7]],
+    [q, [7000, 12]],
+  ];
   const wasm = await onBackend('wasm', f, inputs);
   const cpu = await onBackend('cpu', f, inputs);
-  for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `product ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
+  for (let i = 0; i < wasm.length; i++)
+    assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `product ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
 });
 
 test('fused conv2d (bias, ReLU, ReLU6) on wasm matches the cpu backend, on and off the direct kernel', async () => {
@@ -125,19 +161,44 @@ test('fused conv2d (bias, ReLU, ReLU6) on wasm matches the cpu backend, on and o
       tf.fused.conv2d({ x: x4, filter: wt as tf.Tensor4D, strides: 2, pad: 'same', bias: bt, activation: 'relu' }),
       tf.fused.conv2d({ x: x4, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', bias: bt, activation: 'elu' }),
       // ReLU6 (the MobileNetV2 encoder's), on the direct kernel; scaled so that some outputs pass 6.
-      tf.fused.conv2d({ x: tf.mul(x4, 8) as tf.Tensor4D, filter: wt as tf.Tensor4D, strides: 1, pad: 'same', bias: bt, activation: 'relu6' }),
+      tf.fused.conv2d({
+        x: tf.mul(x4, 8) as tf.Tensor4D,
+        filter: wt as tf.Tensor4D,
+        strides: 1,
+        pad: 'same',
+        bias: bt,
+        activation: 'relu6',
+      }),
       // Winograd's kernel (8 inputs): each epilogue, and none.
       ...(['relu', 'relu6', 'linear'] as const).map((activation) =>
-        tf.fused.conv2d({ x: tf.mul(xt8, 8) as tf.Tensor4D, filter: w8t as tf.Tensor4D, strides: 1, pad: 'same', bias: activation === 'linear' ? undefined : bt, activation }),
+        tf.fused.conv2d({
+          x: tf.mul(xt8, 8) as tf.Tensor4D,
+          filter: w8t as tf.Tensor4D,
+          strides: 1,
+          pad: 'same',
+          bias: activation === 'linear' ? undefined : bt,
+          activation,
+        }),
       ),
     ];
   };
-  const inputs: [Float32Array, number[]][] = [[x, [2, 9, 11, 6]], [w12, [3, 3, 6, 12]], [w6, [3, 3, 6, 6]], [bias, [12]], [rand(2 * 9 * 11 * 8, 14), [2, 9, 11, 8]], [rand(3 * 3 * 8 * 12, 15), [3, 3, 8, 12]]];
+  const inputs: [Float32Array, number[]][] = [
+    [x, [2, 9, 11, 6]],
+    [w12, [3, 3, 6, 12]],
+    [w6, [3, 3, 6, 6]],
+    [bias, [12]],
+    [rand(2 * 9 * 11 * 8, 14), [2, 9, 11, 8]],
+    [rand(3 * 3 * 8 * 12, 15), [3, 3, 8, 12]],
+  ];
   const wasm = await onBackend('wasm', f, inputs);
   const cpu = await onBackend('cpu', f, inputs);
-  for (let i = 0; i < wasm.length; i++) assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
+  for (let i = 0; i < wasm.length; i++)
+    assert.ok(maxRelDiff(wasm[i], cpu[i]) < 1e-5, `output ${i} differs by ${maxRelDiff(wasm[i], cpu[i])}`);
   assert.ok(cpu[0].some((v) => v === 0) && cpu[0].some((v) => v > 0), 'the ReLU case must clamp some values and keep others');
   for (const r6 of [cpu[6], cpu[8]]) {
-    assert.ok(r6.some((v) => v === 0) && r6.some((v) => v === 6) && r6.some((v) => v > 0 && v < 6), 'the ReLU6 cases must clamp at both ends and keep others');
+    assert.ok(
+      r6.some((v) => v === 0) && r6.some((v) => v === 6) && r6.some((v) => v > 0 && v < 6),
+      'the ReLU6 cases must clamp at both ends and keep others',
+    );
   }
 });

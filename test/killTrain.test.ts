@@ -22,8 +22,27 @@ before(engine);
 
 const EPOCHS = 5;
 const trainArgs = (data: string, out: string) => [
-  'train', data, '--out', out, '--epochs', String(EPOCHS), '--crop', '32', '--batch', '2', '--depth', '2', '--width', '8', '--tile', '64',
-  '--seed', '7', '--threads', '2', '--quiet',
+  'train',
+  data,
+  '--out',
+  out,
+  '--epochs',
+  String(EPOCHS),
+  '--crop',
+  '32',
+  '--batch',
+  '2',
+  '--depth',
+  '2',
+  '--width',
+  '8',
+  '--tile',
+  '64',
+  '--seed',
+  '7',
+  '--threads',
+  '2',
+  '--quiet',
 ];
 
 /** Everything in a run folder that a reader may open is whole; returns the temp files left. */
@@ -86,7 +105,8 @@ async function killedRun(data: string, out: string, plan: Kill[], rng: Rng, span
       // or the write the plan names; at the latest once the last epoch runs, so that the kill
       // lands however fast or slow the machine is today.
       const late = lastEpochRunning(out);
-      if (k === 'time') await killBeforeEnd(run, { ms: randInt(rng, 100, Math.round(span * (0.3 + (0.7 * (EPOCHS - epochsDone(out))) / EPOCHS))), late });
+      if (k === 'time')
+        await killBeforeEnd(run, { ms: randInt(rng, 100, Math.round(span * (0.3 + (0.7 * (EPOCHS - epochsDone(out))) / EPOCHS))), late });
       else await killBeforeEnd(run, { dir: out, temp: k === 'ckpt' ? /^\.checkpoint\.bin\.tmp-/ : /^\.model\.tmp-/, late });
     }
     const exit = await run.exit;
@@ -105,46 +125,55 @@ async function killedRun(data: string, out: string, plan: Kill[], rng: Rng, span
   return { kills, inWrite };
 }
 
-test(`training killed with SIGKILL ${FULL ? 'many times' : 'a few times'} resumes to the uninterrupted result`, { timeout: FULL ? 1_800_000 : 300_000 }, async () => {
-  const dir = tmpDir();
-  const data = path.join(dir, 'data');
-  await writeSampleDataset(data, { count: 16, size: 48, gap: 2, seed: 11, valid: 3, test: 0 });
+test(
+  `training killed with SIGKILL ${FULL ? 'many times' : 'a few times'} resumes to the uninterrupted result`,
+  { timeout: FULL ? 1_800_000 : 300_000 },
+  async () => {
+    const dir = tmpDir();
+    const data = path.join(dir, 'data');
+    await writeSampleDataset(data, { count: 16, size: 48, gap: 2, seed: 11, valid: 3, test: 0 });
 
-  const whole = path.join(dir, 'whole');
-  const t0 = Date.now();
-  const ref = await startCli(trainArgs(data, whole)).exit;
-  assert.equal(ref.code, 0, ref.stderr);
-  const span = Date.now() - t0;
-  const a = readCheckpoint(path.join(whole, 'checkpoint.bin'));
-  const aWeights = fs.readFileSync(path.join(whole, 'model', 'weights.bin'));
+    const whole = path.join(dir, 'whole');
+    const t0 = Date.now();
+    const ref = await startCli(trainArgs(data, whole)).exit;
+    assert.equal(ref.code, 0, ref.stderr);
+    const span = Date.now() - t0;
+    const a = readCheckpoint(path.join(whole, 'checkpoint.bin'));
+    const aWeights = fs.readFileSync(path.join(whole, 'model', 'weights.bin'));
 
-  const rng = makeRng(2024);
-  const runs = FULL ? 3 : 1;
-  let kills = 0;
-  let inWrite = 0;
-  for (let r = 0; r < runs; r++) {
-    const plan: Kill[] = [];
-    for (let i = 0; i < (FULL ? 8 : 4); i++) plan.push(KILL_CYCLE[i % KILL_CYCLE.length]);
-    const out = path.join(dir, `killed${r}`);
-    const got = await killedRun(data, out, plan, rng, span);
-    kills += got.kills;
-    inWrite += got.inWrite;
-    const b = readCheckpoint(path.join(out, 'checkpoint.bin'));
-    assert.equal(b.state.epoch, EPOCHS);
-    assert.equal(b.state.adamStep, a.state.adamStep);
-    assert.deepEqual([...b.values.keys()].sort(), [...a.values.keys()].sort());
-    for (const [name, va] of a.values) {
-      const d = maxDiff(va, b.values.get(name) as Float32Array);
-      assert.ok(d <= 1e-6, `run ${r}: ${name} differs by ${d} from the uninterrupted run`);
+    const rng = makeRng(2024);
+    const runs = FULL ? 3 : 1;
+    let kills = 0;
+    let inWrite = 0;
+    for (let r = 0; r < runs; r++) {
+      const plan: Kill[] = [];
+      for (let i = 0; i < (FULL ? 8 : 4); i++) plan.push(KILL_CYCLE[i % KILL_CYCLE.length]);
+      const out = path.join(dir, `killed${r}`);
+      const got = await killedRun(data, out, plan, rng, span);
+      kills += got.kills;
+      inWrite += got.inWrite;
+      const b = readCheckpoint(path.join(out, 'checkpoint.bin'));
+      assert.equal(b.state.epoch, EPOCHS);
+      assert.equal(b.state.adamStep, a.state.adamStep);
+      assert.deepEqual([...b.values.keys()].sort(), [...a.values.keys()].sort());
+      for (const [name, va] of a.values) {
+        const d = maxDiff(va, b.values.get(name) as Float32Array);
+        assert.ok(d <= 1e-6, `run ${r}: ${name} differs by ${d} from the uninterrupted run`);
+      }
+      const bw = fs.readFileSync(path.join(out, 'model', 'weights.bin'));
+      assert.equal(bw.length, aWeights.length);
+      const d = maxDiff(
+        new Float32Array(aWeights.buffer.slice(aWeights.byteOffset), 0, aWeights.length / 4),
+        new Float32Array(bw.buffer.slice(bw.byteOffset), 0, bw.length / 4),
+      );
+      assert.ok(d <= 1e-6, `run ${r}: best model differs by ${d}`);
     }
-    const bw = fs.readFileSync(path.join(out, 'model', 'weights.bin'));
-    assert.equal(bw.length, aWeights.length);
-    const d = maxDiff(new Float32Array(aWeights.buffer.slice(aWeights.byteOffset), 0, aWeights.length / 4), new Float32Array(bw.buffer.slice(bw.byteOffset), 0, bw.length / 4));
-    assert.ok(d <= 1e-6, `run ${r}: best model differs by ${d}`);
-  }
-  console.log(`# kill -9 during training: ${kills} kills survived over ${runs} run(s), ${inWrite} of them with a checkpoint or model write in flight`);
-  assert.ok(kills >= runs * 2, `only ${kills} kills landed`);
-});
+    console.log(
+      `# kill -9 during training: ${kills} kills survived over ${runs} run(s), ${inWrite} of them with a checkpoint or model write in flight`,
+    );
+    assert.ok(kills >= runs * 2, `only ${kills} kills landed`);
+  },
+);
 
 test('a model folder left as model.old (killed between the two renames of a save) is put back on --resume', async () => {
   const dir = tmpDir();

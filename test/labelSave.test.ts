@@ -33,11 +33,14 @@ interface Reply {
 function request(url: string, opts: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}): Promise<Reply> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-    });
+    const req = http.request(
+      { host: u.hostname, port: u.port, path: u.pathname, method: opts.method ?? 'GET', headers: opts.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -77,11 +80,27 @@ function painting(w: number, h: number): Uint8Array {
   return a;
 }
 
-function save(v: Viewer, c: Catalog, id: number, labels: Uint8Array, w: number, h: number, headers: Record<string, string> = {}, version?: string): Promise<Reply> {
+function save(
+  v: Viewer,
+  c: Catalog,
+  id: number,
+  labels: Uint8Array,
+  w: number,
+  h: number,
+  headers: Record<string, string> = {},
+  version?: string,
+): Promise<Reply> {
   return request(`${v.url}api/labels/${id}`, {
     method: 'PUT',
     body: Buffer.from(labels),
-    headers: { 'Content-Type': 'application/octet-stream', 'X-Gapseg-Token': c.writeToken, 'X-Label-Width': String(w), 'X-Label-Height': String(h), 'If-Match': version ?? (c.items[id].labelVersion as string), ...headers },
+    headers: {
+      'Content-Type': 'application/octet-stream',
+      'X-Gapseg-Token': c.writeToken,
+      'X-Label-Width': String(w),
+      'X-Label-Height': String(h),
+      'If-Match': version ?? (c.items[id].labelVersion as string),
+      ...headers,
+    },
   });
 }
 
@@ -90,7 +109,10 @@ test('label files in the three conventions read back with exactly the values wri
   const desc = parseClassesFlag('0=background,255=smoke,128=void');
   const idx = painting(7, 5);
   const values = labelValuesOf(idx, desc, 'x.png');
-  assert.deepEqual([...new Set(values)].sort((a, b) => a - b), [0, 128, 255]);
+  assert.deepEqual(
+    [...new Set(values)].sort((a, b) => a - b),
+    [0, 128, 255],
+  );
   const plte = Uint8Array.from({ length: 256 * 3 }, (_, i) => (i * 37) % 256);
   for (const format of [{ kind: 'grey8' as const }, { kind: 'grey16' as const }, { kind: 'palette' as const, plte, trns: null }]) {
     const f = path.join(dir, `${format.kind}.png`);
@@ -105,7 +127,7 @@ test('label files in the three conventions read back with exactly the values wri
   assert.throws(() => labelValuesOf(Uint8Array.from([VOID]), parseClassesFlag('0=a,1=b'), 'x.png'), /no void value/);
 });
 
-test('a painted label is saved as the set\'s label file: painted classes as their values, void elsewhere; the version moves and an old one is a conflict', async () => {
+test("a painted label is saved as the set's label file: painted classes as their values, void elsewhere; the version moves and an old one is a conflict", async () => {
   const root = tmpDir('gapseg-save-');
   await writeSampleDataset(path.join(root, 'data'), { count: 3, size: 32, gap: 2, seed: 1, valid: 1, test: 0 });
   const v = await serve(root);
@@ -131,7 +153,7 @@ test('a painted label is saved as the set\'s label file: painted classes as thei
   assert.ok((await readLabel(labelFile)).values.every((x) => x === 255));
 });
 
-test('writes that are not the page\'s own, or not a label of the served set, or malformed, are refused and change nothing', async () => {
+test("writes that are not the page's own, or not a label of the served set, or malformed, are refused and change nothing", async () => {
   const root = tmpDir('gapseg-refuse-');
   await writeSampleDataset(path.join(root, 'data'), { count: 2, size: 32, gap: 2, seed: 2, valid: 0, test: 0 });
   await writePng(path.join(root, 'loose', 'photo.png'), new Uint8Array(16 * 16 * 3).fill(90), 16, 16, 3);
@@ -139,7 +161,12 @@ test('writes that are not the page\'s own, or not a label of the served set, or 
   const c = await catalogOf(v);
   const loose = c.items.find((i) => i.name === 'photo')!;
   assert.equal(loose.labelVersion, null, 'an image outside a data set cannot be painted');
-  const snapshot = () => fs.readdirSync(root, { recursive: true }).map(String).sort().map((f) => [f, fs.statSync(path.join(root, f)).isFile() ? fs.readFileSync(path.join(root, f)).toString('base64') : 'dir']);
+  const snapshot = () =>
+    fs
+      .readdirSync(root, { recursive: true })
+      .map(String)
+      .sort()
+      .map((f) => [f, fs.statSync(path.join(root, f)).isFile() ? fs.readFileSync(path.join(root, f)).toString('base64') : 'dir']);
   const start = JSON.stringify(snapshot());
   const ok = painting(32, 32);
   const cases: [string, Promise<Reply>, number, RegExp][] = [
@@ -147,9 +174,19 @@ test('writes that are not the page\'s own, or not a label of the served set, or 
     ['a wrong token', save(v, c, 0, ok, 32, 32, { 'X-Gapseg-Token': 'f'.repeat(c.writeToken.length) }), 403, /write token/],
     ['another origin', save(v, c, 0, ok, 32, 32, { Origin: 'http://evil.example' }), 403, /another origin/],
     ['another site', save(v, c, 0, ok, 32, 32, { 'Sec-Fetch-Site': 'cross-site' }), 403, /another site/],
-    ['an image outside the data set', save(v, c, loose.id, new Uint8Array(256), 16, 16, {}, 'none'), 403, /not an image of the served data set/],
+    [
+      'an image outside the data set',
+      save(v, c, loose.id, new Uint8Array(256), 16, 16, {}, 'none'),
+      403,
+      /not an image of the served data set/,
+    ],
     ['no such item', save(v, c, 99, ok, 32, 32, {}, 'none'), 404, /no such item/],
-    ['a path for an id', request(`${v.url}api/labels/..%2F..%2Fsecret`, { method: 'PUT', body: Buffer.from(ok) }), 405, /only GET and HEAD/],
+    [
+      'a path for an id',
+      request(`${v.url}api/labels/..%2F..%2Fsecret`, { method: 'PUT', body: Buffer.from(ok) }),
+      405,
+      /only GET and HEAD/,
+    ],
     ['the wrong size', save(v, c, 0, ok, 16, 64), 400, /is 16x64, the image/],
     ['too few bytes', save(v, c, 0, ok.subarray(1), 32, 32), 400, /needs 1024 bytes/],
     ['a class index out of range', save(v, c, 0, new Uint8Array(32 * 32).fill(9), 32, 32), 422, /class index 9/],
@@ -165,18 +202,34 @@ test('writes that are not the page\'s own, or not a label of the served set, or 
 
 test('an images-only data set starts unlabelled; a save creates labels/ and the class file, and the set becomes trainable', async () => {
   const root = tmpDir('gapseg-fresh-');
-  for (const n of ['a', 'b']) await writePng(path.join(root, 'images', `${n}.png`), new Uint8Array(24 * 20 * 3).fill(n === 'a' ? 40 : 200), 24, 20, 3);
+  for (const n of ['a', 'b'])
+    await writePng(path.join(root, 'images', `${n}.png`), new Uint8Array(24 * 20 * 3).fill(n === 'a' ? 40 : 200), 24, 20, 3);
   const v = await serve(root, { classes: parseClassesFlag('0=sky,255=cloud,128=void') });
   const c = await catalogOf(v);
-  assert.deepEqual(c.items.map((i) => [i.name, i.label, i.labelVersion]), [['a', null, 'none'], ['b', null, 'none']]);
+  assert.deepEqual(
+    c.items.map((i) => [i.name, i.label, i.labelVersion]),
+    [
+      ['a', null, 'none'],
+      ['b', null, 'none'],
+    ],
+  );
   const r = await save(v, c, 0, painting(24, 20), 24, 20);
   assert.equal(r.status, 200, r.body.toString());
   assert.equal((JSON.parse(r.body.toString()) as { classFile: string }).classFile, 'gapseg.json');
   const back = await readLabel(path.join(root, 'labels', 'a.png'));
-  assert.deepEqual([...back.values], [...painting(24, 20)].map((k) => (k === VOID ? 128 : k === 0 ? 0 : 255)));
+  assert.deepEqual(
+    [...back.values],
+    [...painting(24, 20)].map((k) => (k === VOID ? 128 : k === 0 ? 0 : 255)),
+  );
   const layout = discoverDataset(root, undefined, { unlabelled: true });
-  assert.deepEqual(layout.splits.train.map((p) => p.name), ['a']);
-  assert.deepEqual(layout.unlabelled.map((u) => u.name), ['b']);
+  assert.deepEqual(
+    layout.splits.train.map((p) => p.name),
+    ['a'],
+  );
+  assert.deepEqual(
+    layout.unlabelled.map((u) => u.name),
+    ['b'],
+  );
   assert.throws(() => discoverDataset(root), /no label for 1 image/, 'training still refuses a set with unlabelled images, saying so');
   const again = await catalogOf(v);
   assert.notEqual(again.items[0].labelVersion, 'none');
@@ -189,15 +242,22 @@ test('a set of palette labels keeps its palette when a label is saved', async ()
   await writePng(path.join(root, 'images', 'p.png'), new Uint8Array(8 * 8 * 3).fill(10), 8, 8, 3);
   await writePng(path.join(root, 'images', 'q.png'), new Uint8Array(8 * 8 * 3).fill(10), 8, 8, 3);
   fs.mkdirSync(path.join(root, 'labels'));
-  fs.writeFileSync(path.join(root, 'labels', 'p.png'), await encodeLabelFile(new Uint16Array(64).fill(3), 8, 8, { kind: 'palette', plte, trns: null }, 'p.png'), { flag: 'w' });
+  fs.writeFileSync(
+    path.join(root, 'labels', 'p.png'),
+    await encodeLabelFile(new Uint16Array(64).fill(3), 8, 8, { kind: 'palette', plte, trns: null }, 'p.png'),
+    { flag: 'w' },
+  );
   const v = await serve(root, { classes: desc });
   const c = await catalogOf(v);
   const q = c.items.find((i) => i.name === 'q')!;
   const r = await save(v, c, q.id, painting(8, 8), 8, 8);
   assert.equal(r.status, 200, r.body.toString());
   const f = labelFormatOf(path.join(root, 'labels', 'q.png'));
-  assert.ok(f.kind === 'palette' && Buffer.from(f.plte).equals(Buffer.from(plte)), 'the new file has the set\'s palette');
-  assert.deepEqual([...(await readLabel(path.join(root, 'labels', 'q.png'))).values], [...painting(8, 8)].map((k) => (k === VOID ? 3 : k)));
+  assert.ok(f.kind === 'palette' && Buffer.from(f.plte).equals(Buffer.from(plte)), "the new file has the set's palette");
+  assert.deepEqual(
+    [...(await readLabel(path.join(root, 'labels', 'q.png'))).values],
+    [...painting(8, 8)].map((k) => (k === VOID ? 3 : k)),
+  );
 });
 
 test('a viewer killed while it saves leaves the previous label file whole (or the new one, never a torn one)', async (t) => {
@@ -208,9 +268,12 @@ test('a viewer killed while it saves leaves the previous label file whole (or th
   const old = await encodeLabelFile(new Uint16Array(w * h).fill(128), w, h, { kind: 'grey8' }, 'big.png');
   fs.mkdirSync(path.join(root, 'labels'));
   fs.writeFileSync(path.join(root, 'labels', 'big.png'), old);
-  fs.writeFileSync(path.join(root, 'gapseg.json'), JSON.stringify({ classes: desc.classes.map((x) => ({ name: x.name, value: x.value })), void: [128] }));
+  fs.writeFileSync(
+    path.join(root, 'gapseg.json'),
+    JSON.stringify({ classes: desc.classes.map((x) => ({ name: x.name, value: x.value })), void: [128] }),
+  );
   // Noisy strokes compress slowly, which keeps the save busy long enough for the kill.
-  const painted = Uint8Array.from({ length: w * h }, (_, i) => [0, 1, VOID][(i * 2654435761) % 7 % 3]);
+  const painted = Uint8Array.from({ length: w * h }, (_, i) => [0, 1, VOID][((i * 2654435761) % 7) % 3]);
   const outcomes = new Set<string>();
   for (let attempt = 0; attempt < 3; attempt++) {
     const child = spawn(process.execPath, [CLI, 'view', root, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -227,7 +290,13 @@ test('a viewer killed while it saves leaves the previous label file whole (or th
     const r = request(`${url}api/labels/0`, {
       method: 'PUT',
       body: Buffer.from(painted),
-      headers: { 'Content-Type': 'application/octet-stream', 'X-Gapseg-Token': c.writeToken, 'X-Label-Width': String(w), 'X-Label-Height': String(h), 'If-Match': c.items[0].labelVersion as string },
+      headers: {
+        'Content-Type': 'application/octet-stream',
+        'X-Gapseg-Token': c.writeToken,
+        'X-Label-Width': String(w),
+        'X-Label-Height': String(h),
+        'If-Match': c.items[0].labelVersion as string,
+      },
     }).catch(() => null);
     await new Promise((res) => setTimeout(res, 60 + 40 * attempt));
     child.kill('SIGKILL');
@@ -238,7 +307,10 @@ test('a viewer killed while it saves leaves the previous label file whole (or th
     if (now.equals(old)) outcomes.add('previous');
     else {
       assert.deepEqual(values.length, w * h);
-      assert.ok(values.every((x, i) => x === [0, 255, 128][[0, 1, VOID].indexOf(painted[i])]), 'a replaced file is the whole new label');
+      assert.ok(
+        values.every((x, i) => x === [0, 255, 128][[0, 1, VOID].indexOf(painted[i])]),
+        'a replaced file is the whole new label',
+      );
       outcomes.add('new');
       fs.writeFileSync(path.join(root, 'labels', 'big.png'), old);
     }
@@ -246,13 +318,17 @@ test('a viewer killed while it saves leaves the previous label file whole (or th
   t.diagnostic(`after the kills the label file was: ${[...outcomes].join(', ')}`);
 });
 
-test('training from the page: one at a time, only from the page, cancellable; the run folder is the server\'s choice', async () => {
+test("training from the page: one at a time, only from the page, cancellable; the run folder is the server's choice", async () => {
   const root = tmpDir('gapseg-train-api-');
   await writeSampleDataset(root, { count: 4, size: 32, gap: 2, seed: 3, valid: 1, test: 0 });
   const v = await serve(root, { trainArgs: ['--depth', '2', '--width', '4', '--crop', '32', '--batch', '2', '--tile', '64'] });
   const c = await catalogOf(v);
   const post = (p: string, body: object, headers: Record<string, string> = { 'X-Gapseg-Token': c.writeToken }) =>
-    request(`${v.url}${p}`, { method: 'POST', body: Buffer.from(JSON.stringify(body)), headers: { 'Content-Type': 'application/json', ...headers } });
+    request(`${v.url}${p}`, {
+      method: 'POST',
+      body: Buffer.from(JSON.stringify(body)),
+      headers: { 'Content-Type': 'application/json', ...headers },
+    });
   assert.equal((await post('api/train', { epochs: 1 }, {})).status, 403, 'no token, no training');
   assert.equal((await post('api/train', { epochs: 1 }, { 'X-Gapseg-Token': c.writeToken, Origin: 'http://evil.example' })).status, 403);
   assert.equal((await post('api/train', { epochs: 0 })).status, 400);
@@ -309,12 +385,15 @@ test('images added from the page: decoded before they are kept, plain names only
   assert.ok(fs.existsSync(path.join(root, 'labels', 'new photo (1).png')));
 });
 
-test('a SegNet-style set: a new label goes into trainannot/, beside the image\'s split', async () => {
+test("a SegNet-style set: a new label goes into trainannot/, beside the image's split", async () => {
   const root = tmpDir('gapseg-segnet-save-');
   const desc = parseClassesFlag('0=sky,1=cloud,2=void');
   for (const n of ['s1', 's2']) await writePng(path.join(root, 'train', `${n}.png`), new Uint8Array(8 * 6 * 3).fill(30), 8, 6, 3);
   fs.mkdirSync(path.join(root, 'trainannot'));
-  fs.writeFileSync(path.join(root, 'trainannot', 's1.png'), await encodeLabelFile(new Uint16Array(48).fill(2), 8, 6, { kind: 'grey8' }, 's1.png'));
+  fs.writeFileSync(
+    path.join(root, 'trainannot', 's1.png'),
+    await encodeLabelFile(new Uint16Array(48).fill(2), 8, 6, { kind: 'grey8' }, 's1.png'),
+  );
   const v = await serve(root, { classes: desc });
   const c = await catalogOf(v);
   const s2 = c.items.find((i) => i.name === 's2')!;
@@ -322,5 +401,8 @@ test('a SegNet-style set: a new label goes into trainannot/, beside the image\'s
   const r = await save(v, c, s2.id, painting(8, 6), 8, 6);
   assert.equal(r.status, 200, r.body.toString());
   assert.equal((JSON.parse(r.body.toString()) as { label: string }).label, 'trainannot/s2.png');
-  assert.deepEqual([...(await readLabel(path.join(root, 'trainannot', 's2.png'))).values], [...painting(8, 6)].map((k) => (k === VOID ? 2 : k)));
+  assert.deepEqual(
+    [...(await readLabel(path.join(root, 'trainannot', 's2.png'))).values],
+    [...painting(8, 6)].map((k) => (k === VOID ? 2 : k)),
+  );
 });

@@ -33,7 +33,10 @@ test('model.json + weights.bin load in tfjs-layers and predict like gapseg', asy
     tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: weights.buffer }),
   );
   const rng = makeRng(1);
-  const x = tf.tensor4d(Float32Array.from({ length: 2 * 16 * 12 * 3 }, () => rng.next() * 2 - 1), [2, 16, 12, 3]);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: 2 * 16 * 12 * 3 }, () => rng.next() * 2 - 1),
+    [2, 16, 12, 3],
+  );
   const ours = netForward(net, x, false);
   const theirs = model.predict(x) as tf.Tensor;
   assert.deepEqual(theirs.shape, [2, 16, 12, 3]);
@@ -43,7 +46,10 @@ test('model.json + weights.bin load in tfjs-layers and predict like gapseg', asy
   const loaded = loadModel(dir);
   const again = netForward(loaded.net, x, false);
   assert.equal(tf.max(tf.abs(tf.sub(ours, again))).dataSync()[0], 0, 'reloaded weights are identical');
-  assert.deepEqual(readModelMeta(dir).classes.classes.map((c) => c.name), ['sky', 'cloud', 'sun']);
+  assert.deepEqual(
+    readModelMeta(dir).classes.classes.map((c) => c.name),
+    ['sky', 'cloud', 'sun'],
+  );
   tf.dispose([x, ours, theirs, again]);
   model.dispose();
   disposeNet(net);

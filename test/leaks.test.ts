@@ -29,7 +29,16 @@ test('training steps, validation and prediction do not leak tensors', async () =
   const labels = new Uint8Array(2 * size * size).map((_, i) => gen.labels[i % gen.labels.length]);
   const batch = { n: 2, height: size, width: size, images, targets: lossTargets(labels, 2) };
   const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4 };
-  const sample: Sample = { name: 's', width: size, height: size, image: gen.rgb, labels: gen.labels, truth: gen.truth, originalWidth: size, originalHeight: size };
+  const sample: Sample = {
+    name: 's',
+    width: size,
+    height: size,
+    image: gen.rgb,
+    labels: gen.labels,
+    truth: gen.truth,
+    originalWidth: size,
+    originalHeight: size,
+  };
   const recipe = { scale: 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], tile: 24 };
 
   // Warm up once: the first calls create lasting state (e.g. Adam moments already exist).
@@ -66,7 +75,12 @@ test('training steps with the gap output and refined prediction do not leak tens
   assert.equal(tf.memory().numTensors, steps, 'training steps with the gap output leak');
   const before = tf.memory().numTensors;
   const recipe = { scale: 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], tile: 24 };
-  await predictImage({ width: size, height: size, data: gen.rgb }, netModel(tfjsNet(net), recipePlan(recipe, 4), 2), [0, 1], DEFAULT_DENSE_CRF);
+  await predictImage(
+    { width: size, height: size, data: gen.rgb },
+    netModel(tfjsNet(net), recipePlan(recipe, 4), 2),
+    [0, 1],
+    DEFAULT_DENSE_CRF,
+  );
   assert.equal(tf.memory().numTensors, before, 'refined prediction leaks');
   disposeAdamState(adam);
   disposeUNet(net);

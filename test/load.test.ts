@@ -16,7 +16,12 @@ const dir = tmpDir();
 const classes = parseClassesFlag('0=background,255=smoke', ['128']);
 
 /** Write an RGB image and a grey label of the given sizes; returns the pair. */
-async function pair(name: string, img: { w: number; h: number; rgb?: Uint8Array }, lab: { w: number; h: number; values?: Uint8Array }, truth?: Uint8Array): Promise<PairFiles> {
+async function pair(
+  name: string,
+  img: { w: number; h: number; rgb?: Uint8Array },
+  lab: { w: number; h: number; values?: Uint8Array },
+  truth?: Uint8Array,
+): Promise<PairFiles> {
   const image = path.join(dir, 'images', `${name}.png`);
   const label = path.join(dir, 'labels', `${name}.png`);
   await writePng(image, img.rgb ?? new Uint8Array(img.w * img.h * 3).fill(90), img.w, img.h, 3);
@@ -56,7 +61,11 @@ test('with several bad files, the first in list order is named, whatever finishe
   const fastBad = await pair('fast-bad', { w: 4, h: 4 }, { w: 5, h: 4 });
   const good = await pair('good2', { w: 4, h: 4 }, { w: 4, h: 4 });
   for (let run = 0; run < 3; run++) {
-    await rejectsUser(loadSamples([good, slowBad, fastBad, fastBad, good], { classes, scale: 1, concurrency: 3 }), slowBad.label, 'label value 77');
+    await rejectsUser(
+      loadSamples([good, slowBad, fastBad, fastBad, good], { classes, scale: 1, concurrency: 3 }),
+      slowBad.label,
+      'label value 77',
+    );
   }
   // Image and label both over the pixel limit: the image is named, though the label (smaller file) is read first.
   await rejectsUser(loadSamples([slowBad], { classes, scale: 1, limits: { maxPixels: 1000 } }), slowBad.image, 'pixel limit');
@@ -67,7 +76,10 @@ test('labels are encoded to class indices, void to VOID_INDEX; order and names a
   const b = await pair('enc-b', { w: 2, h: 2 }, { w: 2, h: 2, values: new Uint8Array([255, 255, 255, 128]) });
   const loaded: number[] = [];
   const s = await loadSamples([a, b], { classes, scale: 1, onLoaded: (done, total) => loaded.push(done * 10 + total) });
-  assert.deepEqual(s.map((x) => x.name), ['enc-a', 'enc-b']);
+  assert.deepEqual(
+    s.map((x) => x.name),
+    ['enc-a', 'enc-b'],
+  );
   assert.deepEqual([...s[0].labels], [0, 1, VOID_INDEX, 1, 0, 0]);
   assert.deepEqual([...s[1].labels], [1, 1, 1, VOID_INDEX]);
   assert.equal(s[0].truth, undefined);
@@ -142,7 +154,8 @@ test('makeGap: labels are eroded at the training scale and the uneroded labels b
   const full = Uint8Array.from(lab, (v) => (v === 255 ? 1 : 0));
   assert.deepEqual([...(s.truth as Uint8Array)], [...full]);
   assert.deepEqual([...s.labels], [...makeGap(full, w, h, 2)]);
-  for (let y = 0; y < h; y++) assert.deepEqual(Array.from(s.labels.subarray(y * w, (y + 1) * w)), [0, 0, 0, 0, 255, 255, 255, 255, 1, 1, 1, 1]);
+  for (let y = 0; y < h; y++)
+    assert.deepEqual(Array.from(s.labels.subarray(y * w, (y + 1) * w)), [0, 0, 0, 0, 255, 255, 255, 255, 1, 1, 1, 1]);
   // A truth file, when present, stays the truth.
   const truth = new Uint8Array(w * h).fill(255);
   const q = await pair('gap-truth', { w, h }, { w, h, values: lab }, truth);
@@ -155,9 +168,20 @@ test('makeGap: labels are eroded at the training scale and the uneroded labels b
 });
 
 test('assertSomeLabelled refuses an all-void data set, naming it', () => {
-  const sample = (labels: Uint8Array): Sample => ({ name: 'x', width: labels.length, height: 1, image: new Uint8Array(labels.length * 3), labels, originalWidth: labels.length, originalHeight: 1 });
+  const sample = (labels: Uint8Array): Sample => ({
+    name: 'x',
+    width: labels.length,
+    height: 1,
+    image: new Uint8Array(labels.length * 3),
+    labels,
+    originalWidth: labels.length,
+    originalHeight: 1,
+  });
   const allVoid = [sample(new Uint8Array(4).fill(VOID_INDEX)), sample(new Uint8Array(2).fill(VOID_INDEX))];
-  assert.throws(() => assertSomeLabelled(allVoid, 'data/smoke'), (e: unknown) => e instanceof GapsegError && e.message.startsWith('data/smoke: ') && /void/.test(e.message));
+  assert.throws(
+    () => assertSomeLabelled(allVoid, 'data/smoke'),
+    (e: unknown) => e instanceof GapsegError && e.message.startsWith('data/smoke: ') && /void/.test(e.message),
+  );
   assert.throws(() => assertSomeLabelled([], 'empty'), GapsegError);
   assertSomeLabelled([...allVoid, sample(new Uint8Array([VOID_INDEX, 0]))], 'data/smoke');
 });
@@ -165,8 +189,24 @@ test('assertSomeLabelled refuses an all-void data set, naming it', () => {
 test('channelStats: per-channel mean and std on the 0..1 scale over every pixel of every sample', () => {
   // R: half 0, half 255 -> mean 0.5, std 0.5. G: 51 everywhere -> mean 0.2, std floored.
   // B: 0, 51, 102, 153 over two samples -> mean 0.3, std sqrt(0.05).
-  const a: Sample = { name: 'a', width: 2, height: 1, image: new Uint8Array([0, 51, 0, 255, 51, 51]), labels: new Uint8Array(2), originalWidth: 2, originalHeight: 1 };
-  const b: Sample = { name: 'b', width: 2, height: 1, image: new Uint8Array([0, 51, 102, 255, 51, 153]), labels: new Uint8Array(2), originalWidth: 2, originalHeight: 1 };
+  const a: Sample = {
+    name: 'a',
+    width: 2,
+    height: 1,
+    image: new Uint8Array([0, 51, 0, 255, 51, 51]),
+    labels: new Uint8Array(2),
+    originalWidth: 2,
+    originalHeight: 1,
+  };
+  const b: Sample = {
+    name: 'b',
+    width: 2,
+    height: 1,
+    image: new Uint8Array([0, 51, 102, 255, 51, 153]),
+    labels: new Uint8Array(2),
+    originalWidth: 2,
+    originalHeight: 1,
+  };
   const { mean, std } = channelStats([a, b]);
   const close = (x: number, y: number) => assert.ok(Math.abs(x - y) < 1e-9, `${x} vs ${y}`);
   close(mean[0], 0.5);

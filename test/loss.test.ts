@@ -22,7 +22,14 @@ function nll(logits: number[], c: number): number {
 }
 
 /** Loss value and gradient w.r.t. the logits for NHWC logits of shape [1, h, w, k]. */
-function lossAndGrad(logits: number[], h: number, w: number, k: number, labels: number[], weights?: number[]): { loss: number; grad: Float32Array } {
+function lossAndGrad(
+  logits: number[],
+  h: number,
+  w: number,
+  k: number,
+  labels: number[],
+  weights?: number[],
+): { loss: number; grad: Float32Array } {
   const t = lossTargets(Uint8Array.from(labels), k, weights);
   return tf.tidy(() => {
     const x = tf.tensor4d(logits, [1, h, w, k]);

@@ -27,8 +27,18 @@ function heapGrowthOfSteps(cfg: Parameters<typeof estimateTrainingBytes>[0], ste
   const net = createNet(netConfigOf(cfg), 1);
   const adam = createAdamState(net.params);
   const n = cfg.batch * cfg.crop * cfg.crop;
-  const batch = { n: cfg.batch, height: cfg.crop, width: cfg.crop, images: new Float32Array(n * 3).fill(0.3), targets: lossTargets(new Uint8Array(n).map((_, i) => i % 2), 2) };
-  for (let i = 0; i < steps; i++) trainStep(net, adam, batch, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, trainingLoss('none'));
+  const batch = {
+    n: cfg.batch,
+    height: cfg.crop,
+    width: cfg.crop,
+    images: new Float32Array(n * 3).fill(0.3),
+    targets: lossTargets(
+      new Uint8Array(n).map((_, i) => i % 2),
+      2,
+    ),
+  };
+  for (let i = 0; i < steps; i++)
+    trainStep(net, adam, batch, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, trainingLoss('none'));
   const used = heap() - start;
   disposeNet(net);
   disposeAdamState(adam);
@@ -56,7 +66,11 @@ test('a run that cannot fit the wasm heap is refused before anything is written'
   const classes = parseClassesFlag('0=background,255=smoke', ['128']);
   const run = path.join(dir, 'run');
   await assert.rejects(
-    runTraining(run, { ...DEFAULT_TRAIN, dataset: data, classSource: 'test', classes, crop: 1024, batch: 16 }, { resume: false, force: false, log: () => undefined }),
+    runTraining(
+      run,
+      { ...DEFAULT_TRAIN, dataset: data, classSource: 'test', classes, crop: 1024, batch: 16 },
+      { resume: false, force: false, log: () => undefined },
+    ),
     /about \d+\.\d GiB of memory, more than the 4 GiB wasm heap can hold; use --batch \d+/,
   );
   assert.equal(fs.existsSync(run), false);

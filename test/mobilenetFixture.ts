@@ -24,7 +24,9 @@ export function realWeights(): string | null {
 
 /** Why the tests that need the real weights skip (false when they run). */
 export function noRealWeights(): string | false {
-  return realWeights() ? false : `no MobileNetV2 weights at ${path.join(weightsDir(), 'mobilenet_v2')} (set GAPSEG_WEIGHTS_DIR to the folder holding mobilenet_v2/)`;
+  return realWeights()
+    ? false
+    : `no MobileNetV2 weights at ${path.join(weightsDir(), 'mobilenet_v2')} (set GAPSEG_WEIGHTS_DIR to the folder holding mobilenet_v2/)`;
 }
 
 export interface SyntheticOptions {
@@ -36,7 +38,10 @@ export interface SyntheticOptions {
 }
 
 /** A synthetic float MobileNetV2 TFLite file: its bytes, and its filters in TFLite layouts by gapseg name. */
-export function syntheticMobileNetV2(opts: SyntheticOptions = {}): { bytes: Uint8Array; filters: Map<string, { ohwi: Float32Array; bias: Float32Array; shape: number[] }> } {
+export function syntheticMobileNetV2(opts: SyntheticOptions = {}): {
+  bytes: Uint8Array;
+  filters: Map<string, { ohwi: Float32Array; bias: Float32Array; shape: number[] }>;
+} {
   const rng = makeRng(opts.seed ?? 1);
   const tensors: TensorSpec[] = [];
   const operators: OpSpec[] = [];
@@ -44,7 +49,16 @@ export function syntheticMobileNetV2(opts: SyntheticOptions = {}): { bytes: Uint
   const add = (t: TensorSpec) => tensors.push(t) - 1;
   let size = 224;
   const act = (name: string, channels: number) => add({ name, shape: [1, size, size, channels], type: 'float32' });
-  const convOp = (name: string, input: number, k: number, cin: number, cout: number, stride: number, depthwise: boolean, relu6: boolean): number => {
+  const convOp = (
+    name: string,
+    input: number,
+    k: number,
+    cin: number,
+    cout: number,
+    stride: number,
+    depthwise: boolean,
+    relu6: boolean,
+  ): number => {
     const shape = depthwise ? [1, k, k, cout] : [cout, k, k, cin];
     const n = shape.reduce((a, b) => a * b, 1);
     const std = Math.sqrt(2 / (depthwise ? k * k : k * k * cin));
@@ -58,8 +72,23 @@ export function syntheticMobileNetV2(opts: SyntheticOptions = {}): { bytes: Uint
     const s = (operators.length === opts.breakStride ? 3 - stride : stride) as 1 | 2;
     operators.push(
       depthwise
-        ? { op: 'DEPTHWISE_CONV_2D', inputs: [input, wi, bi], outputs: [out], padding: 'SAME', strides: [s, s], depthMultiplier: 1, activation: relu6 ? 'RELU6' : 'NONE' }
-        : { op: 'CONV_2D', inputs: [input, wi, bi], outputs: [out], padding: 'SAME', strides: [s, s], activation: relu6 ? 'RELU6' : 'NONE' },
+        ? {
+            op: 'DEPTHWISE_CONV_2D',
+            inputs: [input, wi, bi],
+            outputs: [out],
+            padding: 'SAME',
+            strides: [s, s],
+            depthMultiplier: 1,
+            activation: relu6 ? 'RELU6' : 'NONE',
+          }
+        : {
+            op: 'CONV_2D',
+            inputs: [input, wi, bi],
+            outputs: [out],
+            padding: 'SAME',
+            strides: [s, s],
+            activation: relu6 ? 'RELU6' : 'NONE',
+          },
     );
     return out;
   };
@@ -83,7 +112,14 @@ export function syntheticMobileNetV2(opts: SyntheticOptions = {}): { bytes: Uint
   const pooledSize = size;
   size = 1;
   const pooled = act('pool', TOP_CHANNELS);
-  operators.push({ op: 'AVERAGE_POOL_2D', inputs: [h], outputs: [pooled], padding: 'VALID', strides: [1, 1], filter: [pooledSize, pooledSize] });
+  operators.push({
+    op: 'AVERAGE_POOL_2D',
+    inputs: [h],
+    outputs: [pooled],
+    padding: 'VALID',
+    strides: [1, 1],
+    filter: [pooledSize, pooledSize],
+  });
   const logits = convOp('classifier', pooled, 1, TOP_CHANNELS, classes, 1, false, false);
   const spec: GraphSpec = { tensors, operators, inputs: [input], outputs: [logits] };
   return { bytes: buildTflite(spec), filters };

@@ -34,7 +34,10 @@ test('gapseg export: opset >= 13, NCHW with free sizes, batch norm folded, class
   assert.deepEqual(s.outputs[0].dims, ['batch', 2, 'height', 'width']);
   assert.deepEqual([...new Set(s.nodes.map((n) => n.op))].sort(), ['Concat', 'Conv', 'ConvTranspose', 'MaxPool', 'Relu']);
   const meta = JSON.parse(s.metadata['gapseg.json']) as { classes: { name: string }[]; void: number[] };
-  assert.deepEqual(meta.classes.map((c) => c.name), ['background', 'smoke']);
+  assert.deepEqual(
+    meta.classes.map((c) => c.name),
+    ['background', 'smoke'],
+  );
   assert.deepEqual(meta.void, [128]);
   assert.deepEqual(JSON.parse(s.metadata['gapseg.input']).mean, [0.5, 0.5, 0.5]);
 
@@ -62,7 +65,8 @@ test('gapseg export: opset >= 13, NCHW with free sizes, batch norm folded, class
 /** NHWC -> NCHW for a 3-channel batch. */
 function nchwToNhwcInverse(x: Float32Array, n: number, h: number, w: number): Float32Array {
   const out = new Float32Array(x.length);
-  for (let b = 0; b < n; b++) for (let p = 0; p < h * w; p++) for (let c = 0; c < 3; c++) out[(b * 3 + c) * h * w + p] = x[(b * h * w + p) * 3 + c];
+  for (let b = 0; b < n; b++)
+    for (let p = 0; p < h * w; p++) for (let c = 0; c < 3; c++) out[(b * 3 + c) * h * w + p] = x[(b * h * w + p) * 3 + c];
   // Check the converse helper on the way.
   assert.deepEqual(Array.from(nchwToNhwc(out, n, 3, h, w).subarray(0, 12)), Array.from(x.subarray(0, 12)));
   return out;
@@ -134,7 +138,10 @@ test('a foreign 3-class model whose void channel wins everywhere: --forbid void 
   };
   const allowed = await run('allowed', ['--allow-void']);
   assert.deepEqual([...labelCounts(allowed.labels.data)], [[2, 1200]], 'with void allowed, void wins everywhere');
-  for (const [out, extra] of [['forbid', ['--forbid', 'void']], ['default', []]] as const) {
+  for (const [out, extra] of [
+    ['forbid', ['--forbid', 'void']],
+    ['default', []],
+  ] as const) {
     const { labels, stderr } = await run(out, [...extra]);
     assert.match(stderr, /NCHW logits/);
     assert.equal(labelCounts(labels.data).get(2), undefined, `${out}: void was predicted`);
@@ -149,7 +156,20 @@ test('a foreign NHWC model with a softmax and a fixed input size: layout, probab
   const { dir, model, codes, img } = await foreignSetup({ nhwc: true, softmax: true, fixed: [48, 32] });
   for (const extra of [[], ['--pad']]) {
     const out = path.join(dir, extra.length ? 'pad' : 'resize');
-    const r = await runCli(['predict', model, img, '--out', out, '--channel-file', codes, '--forbid', 'void', '--prob-classes', 'smoke', ...extra]);
+    const r = await runCli([
+      'predict',
+      model,
+      img,
+      '--out',
+      out,
+      '--channel-file',
+      codes,
+      '--forbid',
+      'void',
+      '--prob-classes',
+      'smoke',
+      ...extra,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /NHWC probabilities/);
     const labels = await readGrey(path.join(out, 'labels', 'halves.png'));

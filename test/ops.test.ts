@@ -20,12 +20,17 @@ function randn(n: number, seed: number, scale = 1, shift = 0): Float32Array {
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-
 /**
  * Values and gradients of sum(f(inputs) * r) for a random r, for two implementations of f;
  * asserts both agree to `tol` (relative to the largest magnitude) and are not all zero.
  */
-function compare(name: string, ours: (...t: tf.Tensor[]) => tf.Tensor, ref: (...t: tf.Tensor[]) => tf.Tensor, inputs: [Float32Array, number[]][], tol = 1e-4): void {
+function compare(
+  name: string,
+  ours: (...t: tf.Tensor[]) => tf.Tensor,
+  ref: (...t: tf.Tensor[]) => tf.Tensor,
+  inputs: [Float32Array, number[]][],
+  tol = 1e-4,
+): void {
   const run = (f: (...t: tf.Tensor[]) => tf.Tensor) =>
     tf.tidy(() => {
       const ts = inputs.map(([v, s]) => tf.tensor(v, s));
@@ -41,7 +46,10 @@ function compare(name: string, ours: (...t: tf.Tensor[]) => tf.Tensor, ref: (...
   for (let i = 0; i < a.length; i++) {
     const d = maxRelDiff(a[i], b[i]);
     assert.ok(d < tol, `${name}: ${labels[i]} differs by ${d}`);
-    assert.ok(b[i].some((v) => v !== 0), `${name}: ${labels[i]} is all zero (test would be vacuous)`);
+    assert.ok(
+      b[i].some((v) => v !== 0),
+      `${name}: ${labels[i]} is all zero (test would be vacuous)`,
+    );
   }
 }
 
@@ -58,16 +66,11 @@ for (const [name, shape] of [
   test(`batchNormReluTrain matches moments + batchNorm + relu (values, d/dx, d/dgamma, d/dbeta): ${name}`, () => {
     const c = shape[3];
     const eps = 1e-5;
-    compare(
-      `bn ${name}`,
-      (x, g, b) => batchNormReluTrain(x as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, eps),
-      bnRef(eps),
-      [
-        [randn(size([...shape]), 1, 2, 0.5), [...shape]],
-        [randn(c, 2, 0.5, 1), [c]],
-        [randn(c, 3, 0.3, 0.1), [c]],
-      ],
-    );
+    compare(`bn ${name}`, (x, g, b) => batchNormReluTrain(x as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, eps), bnRef(eps), [
+      [randn(size([...shape]), 1, 2, 0.5), [...shape]],
+      [randn(c, 2, 0.5, 1), [c]],
+      [randn(c, 3, 0.3, 0.1), [c]],
+    ]);
   });
 }
 
@@ -116,8 +119,11 @@ test('batchNormReluTrain gradients agree with double-precision finite difference
   const r32 = randn(m * c, 22);
   const [gx, gg, gb] = tf.tidy(() => {
     const r = tf.tensor4d(r32, shape);
-    const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(batchNormReluTrain(x as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, eps), r));
-    return tf.grads(f)([tf.tensor4d(x32, shape), tf.tensor1d(g32), tf.tensor1d(b32)]).map((t) => t.dataSync().slice());
+    const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(batchNormReluTrain(x as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, eps), r));
+    return tf
+      .grads(f)([tf.tensor4d(x32, shape), tf.tensor1d(g32), tf.tensor1d(b32)])
+      .map((t) => t.dataSync().slice());
   });
   const x = Float64Array.from(x32);
   const g = Float64Array.from(g32);
@@ -133,7 +139,11 @@ test('batchNormReluTrain gradients agree with double-precision finite difference
     arr[i] = keep;
     return (up - down) / (2 * h);
   };
-  for (const [label, arr, grad] of [['x', x, gx], ['gamma', g, gg], ['beta', b, gb]] as const) {
+  for (const [label, arr, grad] of [
+    ['x', x, gx],
+    ['gamma', g, gg],
+    ['beta', b, gb],
+  ] as const) {
     const want = Array.from(arr, (_, i) => fd(arr, i));
     const d = maxRelDiff(grad, want);
     assert.ok(d < 1e-3, `d/d${label} differs from finite differences by ${d}`);

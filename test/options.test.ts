@@ -4,7 +4,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkValues, defaultsOf, flagOf, formatHelp, keyOf, nearest, parseArgs, problemOf, type CommandSchema } from '../src/options/schema.js';
+import {
+  checkValues,
+  defaultsOf,
+  flagOf,
+  formatHelp,
+  keyOf,
+  nearest,
+  parseArgs,
+  problemOf,
+  type CommandSchema,
+} from '../src/options/schema.js';
 import { TRAIN_COMMAND } from '../src/options/train.js';
 import { DEFAULT_TRAIN } from '../src/train/config.js';
 import { GapsegError } from '../src/util/errors.js';
@@ -13,7 +23,8 @@ const SCHEMA: CommandSchema = {
   name: 'try',
   summary: 'a command to try the parser on',
   usage: 'gapseg try <in> [options]',
-  description: 'One paragraph that is long enough to be wrapped at the width the help is given, so that every line of it stays within the columns.\nA second paragraph.',
+  description:
+    'One paragraph that is long enough to be wrapped at the width the help is given, so that every line of it stays within the columns.\nA second paragraph.',
   positional: { min: 1, max: 2, names: 'one or two inputs' },
   options: [
     { name: 'out', kind: 'string', help: 'where to write', basic: true },
@@ -33,9 +44,13 @@ const SCHEMA: CommandSchema = {
 };
 
 const userError = (f: () => unknown, pattern: RegExp) =>
-  assert.throws(f, (e: unknown) => e instanceof GapsegError && e.exitCode === 2 && pattern.test(e.message) && !e.message.includes('\n'), String(pattern));
+  assert.throws(
+    f,
+    (e: unknown) => e instanceof GapsegError && e.exitCode === 2 && pattern.test(e.message) && !e.message.includes('\n'),
+    String(pattern),
+  );
 
-test('names: an option\'s API key is its name in camelCase, and back', () => {
+test("names: an option's API key is its name in camelCase, and back", () => {
   assert.equal(keyOf('class-balance'), 'classBalance');
   assert.equal(keyOf('out'), 'out');
   assert.equal(flagOf('encoderLrDiv'), '--encoder-lr-div');
@@ -45,10 +60,42 @@ test('names: an option\'s API key is its name in camelCase, and back', () => {
 });
 
 test('the command line: every kind of option parsed into API values, by key; only what was given', () => {
-  const r = parseArgs(SCHEMA, ['in', '--epochs', '4', '--rate=0.25', '--forbid', 'a,b', '--forbid', 'c', '--size', '480x360', '--crf', 'sigmaXY=5,iterations=3', '--mode', 'b', '--bits', '16', '--no-augment', '--resume', '--quiet', 'in2']);
+  const r = parseArgs(SCHEMA, [
+    'in',
+    '--epochs',
+    '4',
+    '--rate=0.25',
+    '--forbid',
+    'a,b',
+    '--forbid',
+    'c',
+    '--size',
+    '480x360',
+    '--crf',
+    'sigmaXY=5,iterations=3',
+    '--mode',
+    'b',
+    '--bits',
+    '16',
+    '--no-augment',
+    '--resume',
+    '--quiet',
+    'in2',
+  ]);
   assert.deepEqual(r.positional, ['in', 'in2']);
-  assert.deepEqual(r.values, { epochs: 4, rate: 0.25, forbid: ['a', 'b', 'c'], size: [480, 360], crf: { sigmaXY: 5, iterations: 3 }, mode: 'b', bits: 16, augment: false, resume: true, quiet: true });
-  assert.deepEqual(parseArgs(SCHEMA, ['in']).values, {}, 'defaults are the API\'s to apply');
+  assert.deepEqual(r.values, {
+    epochs: 4,
+    rate: 0.25,
+    forbid: ['a', 'b', 'c'],
+    size: [480, 360],
+    crf: { sigmaXY: 5, iterations: 3 },
+    mode: 'b',
+    bits: 16,
+    augment: false,
+    resume: true,
+    quiet: true,
+  });
+  assert.deepEqual(parseArgs(SCHEMA, ['in']).values, {}, "defaults are the API's to apply");
   assert.deepEqual(defaultsOf(SCHEMA), { epochs: 3, rate: 0.5, mode: 'a', bits: 8, augment: true });
 });
 
@@ -60,7 +107,10 @@ test('the command line: each mistake is one line naming the option (and the near
   userError(() => parseArgs(SCHEMA, ['in', '--bits', '12']), /--bits must be 8 or 16, got "12"/);
   userError(() => parseArgs(SCHEMA, ['in', '--size', '480']), /--size must be 2 numbers of at least 1/);
   userError(() => parseArgs(SCHEMA, ['in', '--crf', 'sigma']), /--crf expects key=number, got "sigma"/);
-  userError(() => parseArgs(SCHEMA, ['in', '--epoch', '3']), /unknown option --epoch \(did you mean --epochs\?\) \(see: gapseg try --help\)/);
+  userError(
+    () => parseArgs(SCHEMA, ['in', '--epoch', '3']),
+    /unknown option --epoch \(did you mean --epochs\?\) \(see: gapseg try --help\)/,
+  );
   userError(() => parseArgs(SCHEMA, ['in', '--no-augmnt']), /did you mean --no-augment\?/);
   userError(() => parseArgs(SCHEMA, ['in', '--pause-after', '2']), /unknown option --pause-after/);
   userError(() => parseArgs(SCHEMA, ['in', '--resume=yes']), /--resume takes no value/);
@@ -89,9 +139,20 @@ test('--help: the basic options first, then the advanced, one default format, wr
   }
 });
 
-test('train: the defaults of a run are the options\' defaults, and a stored run is bounded by the same ranges', () => {
+test("train: the defaults of a run are the options' defaults, and a stored run is bounded by the same ranges", () => {
   const d = defaultsOf(TRAIN_COMMAND);
-  assert.deepEqual([DEFAULT_TRAIN.crop, DEFAULT_TRAIN.batch, DEFAULT_TRAIN.epochs, DEFAULT_TRAIN.lr, DEFAULT_TRAIN.gapLoss, DEFAULT_TRAIN.augment.classBalance, DEFAULT_TRAIN.fineTune.freezeEpochs], [d.crop, d.batch, d.epochs, d.lr, d.gapLoss, d.classBalance, d.freezeEpochs]);
+  assert.deepEqual(
+    [
+      DEFAULT_TRAIN.crop,
+      DEFAULT_TRAIN.batch,
+      DEFAULT_TRAIN.epochs,
+      DEFAULT_TRAIN.lr,
+      DEFAULT_TRAIN.gapLoss,
+      DEFAULT_TRAIN.augment.classBalance,
+      DEFAULT_TRAIN.fineTune.freezeEpochs,
+    ],
+    [d.crop, d.batch, d.epochs, d.lr, d.gapLoss, d.classBalance, d.freezeEpochs],
+  );
   const crop = TRAIN_COMMAND.options.find((o) => o.name === 'crop');
   assert.equal(problemOf(crop!, 8), 'an integer between 16 and 4096');
 });

@@ -60,8 +60,10 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs = 600_000, env:
 }
 
 const detail = (r: Run) => `exit ${r.code}\nstdout:\n${r.stdout.slice(-3000)}\nstderr:\n${r.stderr.slice(-3000)}`;
-const version = (pkg: string) => (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
-const npmInstall = (cwd: string, ...args: string[]) => run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...args], cwd);
+const version = (pkg: string) =>
+  (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+const npmInstall = (cwd: string, ...args: string[]) =>
+  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...args], cwd);
 
 let project = '';
 let userCache = '';
@@ -95,13 +97,35 @@ test('in the repository, once built, npx gapseg runs the command package.json na
 });
 
 test('the tarball holds the built library and command, the viewer page and the README, and nothing of the development tree', () => {
-  for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/view/page/app.js', 'src/view/page/index.html', 'src/view/page/style.css']) {
+  for (const f of [
+    'package.json',
+    'README.md',
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/cli/main.js',
+    'dist/view/page/app.js',
+    'src/view/page/index.html',
+    'src/view/page/style.css',
+  ]) {
     assert.ok(files.includes(f), `${f} missing from the tarball`);
   }
-  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; main: string; types: string; exports: Record<string, { types: string; default: string }>; scripts: Record<string, string> };
-  for (const f of [pkg.bin.gapseg, pkg.main, pkg.types, pkg.exports['.'].default, pkg.exports['.'].types]) assert.ok(files.includes(f.replace(/^\.\//, '')), `package.json names ${f}, which the tarball lacks`);
-  for (const hook of ['prepare', 'preinstall', 'install', 'postinstall']) assert.equal(pkg.scripts[hook], undefined, `the package runs no ${hook} script on its users' machines`);
-  const stray = files.filter((f) => /^(test|bench|build|scratch|scripts|\.ci)\//.test(f) || (f.startsWith('src/') && !f.startsWith('src/view/page/') ) || (f.endsWith('.ts') && !f.endsWith('.d.ts')));
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    bin: Record<string, string>;
+    main: string;
+    types: string;
+    exports: Record<string, { types: string; default: string }>;
+    scripts: Record<string, string>;
+  };
+  for (const f of [pkg.bin.gapseg, pkg.main, pkg.types, pkg.exports['.'].default, pkg.exports['.'].types])
+    assert.ok(files.includes(f.replace(/^\.\//, '')), `package.json names ${f}, which the tarball lacks`);
+  for (const hook of ['prepare', 'preinstall', 'install', 'postinstall'])
+    assert.equal(pkg.scripts[hook], undefined, `the package runs no ${hook} script on its users' machines`);
+  const stray = files.filter(
+    (f) =>
+      /^(test|bench|build|scratch|scripts|\.ci)\//.test(f) ||
+      (f.startsWith('src/') && !f.startsWith('src/view/page/')) ||
+      (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+  );
   assert.deepEqual(stray, [], 'development files in the tarball');
 });
 
@@ -111,7 +135,10 @@ test('installed offline, the package works without ONNX Runtime: npx gapseg runs
   assert.equal(help.code, 0, detail(help));
   assert.match(help.stdout, /usage: gapseg <command>/);
   const v = await run('npx', ['gapseg', '--version'], project);
-  assert.equal(v.stdout.trim(), `gapseg ${(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}`);
+  assert.equal(
+    v.stdout.trim(),
+    `gapseg ${(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}`,
+  );
   if (ortAtInstall) {
     // This npm ran no install script (or reached the download): ONNX Runtime came in whole.
     console.log('# onnxruntime-node installed in full here; the fallback without it is not exercised');
@@ -120,19 +147,32 @@ test('installed offline, the package works without ONNX Runtime: npx gapseg runs
     await saveTinyModel(model);
     const ex = await run('npx', ['gapseg', 'export', model], project);
     assert.notEqual(ex.code, 0, detail(ex));
-    assert.match(errorLine(ex.stderr, detail(ex)), /needs ONNX Runtime: .*not installed; .*ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node/);
+    assert.match(
+      errorLine(ex.stderr, detail(ex)),
+      /needs ONNX Runtime: .*not installed; .*ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node/,
+    );
     await writeTestImage(path.join(project, 'tiny-in', 'a.png'), 40, 30, 1);
     // A current export (made here, where ONNX Runtime is installed): the installed gapseg cannot
     // run it, says so, and predicts with TensorFlow.js.
     await exportOnnx(model, { threads: 1, version: 'test' });
     const pred = await run('npx', ['gapseg', 'predict', model, 'tiny-in', '--out', 'tiny-out'], project);
     assert.equal(pred.code, 0, detail(pred));
-    assert.match(pred.stderr, /^warning: ONNX Runtime .* is not installed, so .*model\.onnx is not used: predicting with TensorFlow\.js \(slower\); install its CPU build with/m, detail(pred));
+    assert.match(
+      pred.stderr,
+      /^warning: ONNX Runtime .* is not installed, so .*model\.onnx is not used: predicting with TensorFlow\.js \(slower\); install its CPU build with/m,
+      detail(pred),
+    );
     assert.match(pred.stderr, /^engine: TensorFlow\.js wasm/m);
     fs.rmSync(model, { recursive: true });
   }
   // The route the message names to ONNX Runtime's CPU build, offline: no npm warning on the way.
-  const ort = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `onnxruntime-node@${version('onnxruntime-node')}`], project, 600_000, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
+  const ort = await run(
+    'npm',
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', `onnxruntime-node@${version('onnxruntime-node')}`],
+    project,
+    600_000,
+    { ONNXRUNTIME_NODE_INSTALL: 'skip' },
+  );
   assert.equal(ort.code, 0, detail(ort));
   assert.doesNotMatch(ort.stderr, /Unknown (project|env|cli|user) config/, detail(ort));
   assert.ok(fs.existsSync(path.join(project, 'node_modules', 'onnxruntime-node', 'package.json')));
@@ -151,7 +191,8 @@ console.log(JSON.stringify({ names, version: gapseg.version(), refused }));
   const r = await run('node', ['check.mjs'], project);
   assert.equal(r.code, 0, detail(r));
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { names: string[]; version: string; refused: string };
-  for (const n of ['train', 'openModel', 'exportModel', 'view', 'makeSample', 'GapsegError', 'version']) assert.ok(out.names.includes(n), `${n} not exported`);
+  for (const n of ['train', 'openModel', 'exportModel', 'view', 'makeSample', 'GapsegError', 'version'])
+    assert.ok(out.names.includes(n), `${n} not exported`);
   assert.match(out.refused, /no-such-folder: data set folder not found/);
   const tsVersion = version('typescript');
   const types = await npmInstall(project, `typescript@${tsVersion}`, `@types/node@${version('@types/node')}`);
@@ -171,14 +212,21 @@ export async function labelOf(file: string): Promise<Uint8Array> {
 export const wrong: TrainOptions = { out: 'run', epoch: 3 };
 `,
   );
-  const tsc = await run('npx', ['tsc', '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', 'typed.ts'], project);
+  const tsc = await run(
+    'npx',
+    ['tsc', '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', 'typed.ts'],
+    project,
+  );
   assert.equal(tsc.code, 0, `the shipped types do not check\n${detail(tsc)}`);
 });
 
 test('the library from a CommonJS project: require() on the Node versions package.json names, and a TypeScript file in CommonJS mode (module NodeNext) type-checks against the shipped types', async () => {
   const engines = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
   const [major, minor] = process.versions.node.split('.').map(Number);
-  assert.ok((major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major > 22, `this Node.js (${process.version}) is outside ${engines}, the range with require() of ES modules`);
+  assert.ok(
+    (major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major > 22,
+    `this Node.js (${process.version}) is outside ${engines}, the range with require() of ES modules`,
+  );
   const cjs = path.join(project, 'cjs');
   fs.mkdirSync(cjs, { recursive: true });
   fs.writeFileSync(path.join(cjs, 'package.json'), JSON.stringify({ name: 'uses-gapseg-cjs', private: true, type: 'commonjs' }, null, 2));
@@ -194,7 +242,8 @@ gapseg.train('no-such-folder', { out: 'x' }).catch((e) => {
   assert.equal(r.code, 0, detail(r));
   assert.equal(r.stderr, '', 'no warning on require()');
   const out = JSON.parse(r.stdout.trim()) as { names: string[]; version: string; refused: string };
-  for (const n of ['train', 'openModel', 'exportModel', 'view', 'makeSample', 'GapsegError', 'version']) assert.ok(out.names.includes(n), `${n} not exported to require()`);
+  for (const n of ['train', 'openModel', 'exportModel', 'view', 'makeSample', 'GapsegError', 'version'])
+    assert.ok(out.names.includes(n), `${n} not exported to require()`);
   assert.match(out.refused, /no-such-folder: data set folder not found/);
   fs.writeFileSync(
     path.join(cjs, 'typed.ts'),
@@ -208,14 +257,34 @@ export async function classesOf(dir: string): Promise<string[]> {
 `,
   );
   // The project's own tsc: npx inside cjs/, a package of its own, would look for it there.
-  const tsc = await run(path.join(project, 'node_modules', '.bin', 'tsc'), ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', 'typed.ts'], cjs);
+  const tsc = await run(
+    path.join(project, 'node_modules', '.bin', 'tsc'),
+    ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', 'typed.ts'],
+    cjs,
+  );
   assert.equal(tsc.code, 0, `the shipped types do not check from a CommonJS module\n${detail(tsc)}`);
 });
 
-test('the README\'s TypeScript example type-checks against the shipped types and runs', async () => {
+test("the README's TypeScript example type-checks against the shipped types and runs", async () => {
   fs.mkdirSync(path.join(project, 'example'), { recursive: true });
   fs.writeFileSync(path.join(project, 'example', 'example.ts'), readmeTypeScript(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')));
-  const tsc = await run('npx', ['tsc', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--outDir', 'example/js', 'example/example.ts'], project);
+  const tsc = await run(
+    'npx',
+    [
+      'tsc',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--outDir',
+      'example/js',
+      'example/example.ts',
+    ],
+    project,
+  );
   assert.equal(tsc.code, 0, `the README example does not type-check\n${detail(tsc)}`);
   const r = await run('node', ['example/js/example.js'], project);
   assert.equal(r.code, 0, detail(r));
@@ -232,15 +301,23 @@ async function readmeFixtures(): Promise<void> {
   for (let i = 0; i < 3; i++) {
     const g = generateImage(rng, 64, 0);
     await writePng(path.join(project, 'data/smoke/images', `frame${i}.png`), g.rgb, 64, 64, 3);
-    await writePng(path.join(project, 'data/smoke/labels', `frame${i}.png`), g.truth.map((v) => (v ? 255 : 0)), 64, 64, 1);
+    await writePng(
+      path.join(project, 'data/smoke/labels', `frame${i}.png`),
+      g.truth.map((v) => (v ? 255 : 0)),
+      64,
+      64,
+      1,
+    );
   }
-  for (const dir of ['photos', 'frames']) for (let i = 0; i < 2; i++) await writeTestImage(path.join(project, dir, `p${i}.png`), 72 + 8 * i, 56, 10 + i);
+  for (const dir of ['photos', 'frames'])
+    for (let i = 0; i < 2; i++) await writeTestImage(path.join(project, dir, `p${i}.png`), 72 + 8 * i, 56, 10 + i);
   // camvid.onnx: a model trained elsewhere with void as its third channel, named by codes.txt.
   fs.writeFileSync(path.join(project, 'camvid.onnx'), foreignModel({}));
   fs.writeFileSync(path.join(project, 'codes.txt'), 'background\nsmoke\nvoid\n');
   await halves(path.join(project, 'frames', 'halves.png'));
   // mysmoke: photos to label in the viewer, no labels yet.
-  for (const n of ['a', 'b']) await writePng(path.join(project, 'mysmoke', 'images', `${n}.png`), new Uint8Array(32 * 32 * 3).fill(n === 'a' ? 60 : 180), 32, 32, 3);
+  for (const n of ['a', 'b'])
+    await writePng(path.join(project, 'mysmoke', 'images', `${n}.png`), new Uint8Array(32 * 32 * 3).fill(n === 'a' ? 60 : 180), 32, 32, 3);
   // demo-out: what npm run demo leaves, a data set and a run with its model.
   await writeSampleDataset(path.join(project, 'demo-out/data'), { count: 4, size: 64, gap: 3, seed: 2, valid: 1, test: 1 });
   await saveTinyModel(path.join(project, 'demo-out/run/model'));
@@ -265,7 +342,9 @@ async function viewOnce(args: string[]): Promise<Run> {
     });
     child.on('close', () => reject(new Error(`viewer exited\n${stderr}`)));
   });
-  const status = await new Promise<number>((resolve, reject) => http.get(url, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', reject));
+  const status = await new Promise<number>((resolve, reject) =>
+    http.get(url, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', reject),
+  );
   assert.equal(status, 200, `GET ${url}`);
   const code = await new Promise<number>((resolve) => {
     // npx itself ends by the signal, as it does in a terminal; the viewer must end cleanly.
@@ -279,12 +358,19 @@ async function viewOnce(args: string[]): Promise<Run> {
 
 /** The README's and the guides' text, in the order a reader meets them. */
 function documents(): { file: string; text: string }[] {
-  const docs = fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort();
-  return ['README.md', ...docs.map((f) => path.join('docs', f))].map((file) => ({ file, text: fs.readFileSync(path.join(ROOT, file), 'utf8') }));
+  const docs = fs
+    .readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort();
+  return ['README.md', ...docs.map((f) => path.join('docs', f))].map((file) => ({
+    file,
+    text: fs.readFileSync(path.join(ROOT, file), 'utf8'),
+  }));
 }
 
 /** A train command that trains the pretrained network needs its weights (in the user's cache here only where ../shared has them). */
-const needsWeights = (args: string[]) => args[0] === 'train' && !args.includes('unet') && !args.includes('--depth') && !args.includes('--width') && !args.includes('--init-from');
+const needsWeights = (args: string[]) =>
+  args[0] === 'train' && !args.includes('unet') && !args.includes('--depth') && !args.includes('--width') && !args.includes('--init-from');
 
 test('every npx gapseg command of the README and of docs/ runs as written in the installed project', async (t) => {
   await readmeFixtures();
@@ -308,7 +394,18 @@ test('every npx gapseg command of the README and of docs/ runs as written in the
   }
   assert.ok(count >= 15, `only ${count} commands found in the README and docs/`);
   // What the commands were to leave behind.
-  for (const f of ['predictions/labels/p0.png', 'predictions/frontier/p0.svg', 'refined/labels/p0.png', 'unsure/uncertainty/p0.png', 'plain/labels/p0.png', 'metrics.json', 'runs/smoke/model/model.onnx', 'pred/labels/halves.png', 'camvid-pred/labels/p0.png', 'runs/smoke-more/model/model.json']) {
+  for (const f of [
+    'predictions/labels/p0.png',
+    'predictions/frontier/p0.svg',
+    'refined/labels/p0.png',
+    'unsure/uncertainty/p0.png',
+    'plain/labels/p0.png',
+    'metrics.json',
+    'runs/smoke/model/model.onnx',
+    'pred/labels/halves.png',
+    'camvid-pred/labels/p0.png',
+    'runs/smoke-more/model/model.json',
+  ]) {
     assert.ok(fs.existsSync(path.join(project, f)), `${f} was not written (commands run: ${ran.join(' | ')})`);
   }
   if (!noRealWeights()) assert.ok(fs.existsSync(path.join(project, 'runs/smoke/report.html')), 'the pretrained run wrote its report');

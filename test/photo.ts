@@ -23,7 +23,8 @@ export function decodeBmp(bytes: Uint8Array, file: string): Rgb {
   const rawHeight = v.getInt32(22, true);
   const bpp = v.getUint16(28, true);
   const compression = v.getUint32(30, true);
-  if (compression !== 0 || (bpp !== 24 && bpp !== 32)) throw bad(`${bpp}-bit, compression ${compression}; only uncompressed 24/32-bit is read`);
+  if (compression !== 0 || (bpp !== 24 && bpp !== 32))
+    throw bad(`${bpp}-bit, compression ${compression}; only uncompressed 24/32-bit is read`);
   // A positive height stores rows bottom-up.
   const height = Math.abs(rawHeight);
   const bottomUp = rawHeight > 0;

@@ -27,7 +27,13 @@ before(async () => {
   for (let i = 0; i < 12; i++) await writeTestImage(path.join(images, `img${String(i).padStart(2, '0')}.png`), 48 + i, 40, i);
 });
 
-const labelFiles = (out: string) => (fs.existsSync(path.join(out, 'labels')) ? fs.readdirSync(path.join(out, 'labels')).filter((f) => !f.startsWith('.')).sort() : []);
+const labelFiles = (out: string) =>
+  fs.existsSync(path.join(out, 'labels'))
+    ? fs
+        .readdirSync(path.join(out, 'labels'))
+        .filter((f) => !f.startsWith('.'))
+        .sort()
+    : [];
 
 test('outputs: label values, overlay, 16-bit probabilities and .npy agree', async () => {
   const out = path.join(tmpDir(), 'out');
@@ -38,7 +44,10 @@ test('outputs: label values, overlay, 16-bit probabilities and .npy agree', asyn
   const labels = await readGrey(path.join(out, 'labels', 'img03.png'));
   const meta = await sharp(path.join(out, 'probs', 'img03.png')).metadata();
   assert.equal(meta.depth, 'ushort');
-  const probs = await sharp(path.join(out, 'probs', 'img03.png')).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer();
+  const probs = await sharp(path.join(out, 'probs', 'img03.png'))
+    .toColourspace('grey16')
+    .raw({ depth: 'ushort' })
+    .toBuffer();
   const p16 = new Uint16Array(probs.buffer, probs.byteOffset, probs.length / 2);
   for (let i = 0; i < labels.data.length; i++) {
     const p0 = npy.data[2 * i];
@@ -61,7 +70,14 @@ test('--shard i/n: every image in exactly one shard, the same one whatever the l
     assert.equal(r.code, 0, r.stderr);
     seen.push(...labelFiles(path.join(dir, `s${i}`)));
   }
-  assert.deepEqual(seen.sort(), fs.readdirSync(images).map((f) => f).sort(), 'the shards together cover every image exactly once');
+  assert.deepEqual(
+    seen.sort(),
+    fs
+      .readdirSync(images)
+      .map((f) => f)
+      .sort(),
+    'the shards together cover every image exactly once',
+  );
   const again = await runCli(['predict', model, images, '--out', path.join(dir, 'again'), '--shard', '1/3', '--quiet']);
   assert.equal(again.code, 0);
   assert.deepEqual(labelFiles(path.join(dir, 'again')), labelFiles(path.join(dir, 's1')));

@@ -12,22 +12,37 @@ import { DTYPE, encodeOnnx, type OnnxModel, type OnnxNode } from '../src/formats
  * Save a tiny random U-Net (two classes: background 0, smoke 255) with batch-norm statistics
  * and affine terms away from their defaults, so that folding them into convolutions matters.
  */
-export async function saveTinyModel(dir: string, opts: { depth?: number; width?: number; seed?: number; tile?: number; scale?: number } = {}): Promise<UNetConfig> {
+export async function saveTinyModel(
+  dir: string,
+  opts: { depth?: number; width?: number; seed?: number; tile?: number; scale?: number } = {},
+): Promise<UNetConfig> {
   const cfg: UNetConfig = { ...DEFAULT_UNET, numClasses: 2, depth: opts.depth ?? 2, baseWidth: opts.width ?? 4 };
   const seed = opts.seed ?? 1;
   const net = createUNet(cfg, seed);
   const rng = makeRng(seed + 100);
   const perturb = (v: tf.Variable, lo: number, hi: number) => {
     const n = v.size;
-    v.assign(tf.tensor(Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next()), v.shape));
+    v.assign(
+      tf.tensor(
+        Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next()),
+        v.shape,
+      ),
+    );
   };
-  for (const [name, v] of Object.entries(net.stats)) perturb(v, name.endsWith('variance') ? 0.5 : -0.2, name.endsWith('variance') ? 2 : 0.2);
+  for (const [name, v] of Object.entries(net.stats))
+    perturb(v, name.endsWith('variance') ? 0.5 : -0.2, name.endsWith('variance') ? 2 : 0.2);
   for (const [name, v] of Object.entries(net.params)) {
     if (name.endsWith('/gamma')) perturb(v, 0.7, 1.3);
     else if (name.endsWith('/beta') || name.endsWith('/bias')) perturb(v, -0.2, 0.2);
   }
   await saveModel(dir, net, {
-    classes: { classes: [{ name: 'background', value: 0, color: [0, 0, 0] }, { name: 'smoke', value: 255, color: [230, 25, 75] }], voidValues: [128] },
+    classes: {
+      classes: [
+        { name: 'background', value: 0, color: [0, 0, 0] },
+        { name: 'smoke', value: 255, color: [230, 25, 75] },
+      ],
+      voidValues: [128],
+    },
     input: { scale: opts.scale ?? 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], tile: opts.tile ?? 256 },
     info: {},
   });
@@ -56,7 +71,9 @@ export function testImage(width: number, height: number, seed: number): Uint8Arr
 /** Write a seeded PNG test image. */
 export async function writeTestImage(file: string, width: number, height: number, seed: number): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  await sharp(Buffer.from(testImage(width, height, seed)), { raw: { width, height, channels: 3 } }).png().toFile(file);
+  await sharp(Buffer.from(testImage(width, height, seed)), { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(file);
 }
 
 /** Read a float32 .npy file: its shape and values. */
@@ -65,8 +82,14 @@ export function readNpy(file: string): { shape: number[]; data: Float32Array } {
   if (b[0] !== 0x93 || b.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${file}: not .npy`);
   const headerLen = b.readUInt16LE(8);
   const header = b.toString('latin1', 10, 10 + headerLen);
-  if (!header.includes("'descr': '<f4'") || !header.includes("'fortran_order': False")) throw new Error(`${file}: unexpected header ${header}`);
-  const shape = /'shape': \(([^)]*)\)/.exec(header)![1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!header.includes("'descr': '<f4'") || !header.includes("'fortran_order': False"))
+    throw new Error(`${file}: unexpected header ${header}`);
+  const shape = /'shape': \(([^)]*)\)/
+    .exec(header)![1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const start = 10 + headerLen;
   const data = new Float32Array(b.buffer.slice(b.byteOffset + start, b.byteOffset + b.length));
   return { shape, data };
@@ -138,5 +161,7 @@ export async function halves(file: string): Promise<void> {
     d[i * 3 + 2] = 90;
   }
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  await sharp(d, { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
+  await sharp(d, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toFile(file);
 }

@@ -10,7 +10,16 @@ import path from 'node:path';
 import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
 import { VOID_INDEX } from '../src/data/classes.js';
 import { encodePng } from '../src/data/decode.js';
-import { checkRefinement, describeAuto, FLIPS_GAIN, flipsSetting, REFINE_COST, refineCheckOf, refineSettings, type RefineCheck } from '../src/predict/refineCheck.js';
+import {
+  checkRefinement,
+  describeAuto,
+  FLIPS_GAIN,
+  flipsSetting,
+  REFINE_COST,
+  refineCheckOf,
+  refineSettings,
+  type RefineCheck,
+} from '../src/predict/refineCheck.js';
 import type { PredictModel } from '../src/predict/pipeline.js';
 import { FLIP_VIEWS } from '../src/predict/flips.js';
 import { openModel } from '../src/index.js';
@@ -26,7 +35,8 @@ const [W, H, EDGE, FRONTIER] = [64, 24, 24, 30];
 const fixedFrontier: PredictModel = {
   net: async (_input, n, h, w) => {
     const out = new Float32Array(n * 2 * h * w);
-    for (let b = 0; b < n; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(b * 2 + 1) * h * w + y * w + x] = (x + 0.5 - FRONTIER) / 3;
+    for (let b = 0; b < n; b++)
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(b * 2 + 1) * h * w + y * w + x] = (x + 0.5 - FRONTIER) / 3;
     return out;
   },
   plan: { scale: 1, pad: false, tile: 256, radius: 0, multiple: 1, mean: [0, 0, 0], std: [1, 1, 1] },
@@ -38,7 +48,7 @@ const fixedFrontier: PredictModel = {
 /** An image with its colour edge at x = EDGE, labelled with class 1 from x = `from`, void on columns in `gap`. */
 function labelled(from: number, gap: [number, number] = [0, 0]): { width: number; height: number; image: Uint8Array; labels: Uint8Array } {
   const rng = makeRng(7);
-  const image = new Uint8Array(W * H * 3).map((_, j) => ((Math.floor(j / 3) % W) < EDGE ? 60 : 180) + Math.floor(rng.next() * 8));
+  const image = new Uint8Array(W * H * 3).map((_, j) => (Math.floor(j / 3) % W < EDGE ? 60 : 180) + Math.floor(rng.next() * 8));
   const labels = new Uint8Array(W * H).map((_, i) => {
     const x = i % W;
     return x >= gap[0] && x < gap[1] ? VOID_INDEX : x >= from ? 1 : 0;
@@ -84,7 +94,8 @@ const leftBiased: PredictModel = {
   ...fixedFrontier,
   net: async (_input, n, h, w) => {
     const out = new Float32Array(n * 2 * h * w);
-    for (let b = 0; b < n; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(b * 2 + 1) * h * w + y * w + x] = x < w / 4 ? -1 : 3;
+    for (let b = 0; b < n; b++)
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(b * 2 + 1) * h * w + y * w + x] = x < w / 4 ? -1 : 3;
     return out;
   },
 };
@@ -114,17 +125,33 @@ test('the refinement check averages flips where they raise the labelled accuracy
 });
 
 test("refine 'auto' follows the stored verdict; a model without a check is not refined, and the log says so; a damaged check is refused in one line", () => {
-  const check = (refine: boolean): RefineCheck => ({ images: 3, pixels: 100, accuracy: 0.9, refinedAccuracy: refine ? 0.91 : 0.89, refine });
+  const check = (refine: boolean): RefineCheck => ({
+    images: 3,
+    pixels: 100,
+    accuracy: 0.9,
+    refinedAccuracy: refine ? 0.91 : 0.89,
+    refine,
+  });
   assert.deepEqual(refineSettings('auto', { refineCheck: check(true) }), DEFAULT_DENSE_CRF);
   assert.equal(refineSettings('auto', { refineCheck: check(false) }), null);
   assert.deepEqual(refineSettings(true, {}), DEFAULT_DENSE_CRF);
   assert.equal(refineSettings(false, { refineCheck: check(true) }), null, 'refine none');
   assert.equal(refineSettings('auto', {}), null, 'no check, no refinement');
-  assert.match(describeAuto({ source: 'runs/old' }), /^note: runs\/old holds no refinement check .* --refine auto predicts without refinement; --refine crf refines$/);
-  assert.match(describeAuto({ source: 'm', refineCheck: check(true) }), /^refine check on 3 validation image\(s\).*\(stored with the model\)$/);
+  assert.match(
+    describeAuto({ source: 'runs/old' }),
+    /^note: runs\/old holds no refinement check .* --refine auto predicts without refinement; --refine crf refines$/,
+  );
+  assert.match(
+    describeAuto({ source: 'm', refineCheck: check(true) }),
+    /^refine check on 3 validation image\(s\).*\(stored with the model\)$/,
+  );
   assert.equal(refineCheckOf({}, 'f'), undefined);
   assert.deepEqual(refineCheckOf({ refineCheck: check(true) }, 'f'), check(true));
-  throwsUser(() => refineCheckOf({ refineCheck: { ...check(true), refine: 'yes' } }, 'm/gapseg.json'), 'm/gapseg.json: its refineCheck', 'is damaged');
+  throwsUser(
+    () => refineCheckOf({ refineCheck: { ...check(true), refine: 'yes' } }, 'm/gapseg.json'),
+    'm/gapseg.json: its refineCheck',
+    'is damaged',
+  );
   // Flips: as asked when asked, else as the check says under 'auto'; a check from before flips says no.
   const withFlipsVerdict = (flips: boolean): RefineCheck => ({ ...check(true), flipsAccuracy: 0.92, flipsRefinedAccuracy: 0.93, flips });
   assert.equal(flipsSetting('auto', { refineCheck: withFlipsVerdict(true) }), true);
@@ -134,7 +161,11 @@ test("refine 'auto' follows the stored verdict; a model without a check is not r
   assert.equal(flipsSetting(undefined, { refineCheck: withFlipsVerdict(true) }), false, 'no option, no flips');
   assert.equal(flipsSetting(true, {}, true), true);
   assert.deepEqual(refineCheckOf({ refineCheck: withFlipsVerdict(true) }, 'f'), withFlipsVerdict(true));
-  throwsUser(() => refineCheckOf({ refineCheck: { ...check(true), flips: true } }, 'm/gapseg.json'), 'm/gapseg.json: its refineCheck', 'flipsAccuracy, flipsRefinedAccuracy and flips go together');
+  throwsUser(
+    () => refineCheckOf({ refineCheck: { ...check(true), flips: true } }, 'm/gapseg.json'),
+    'm/gapseg.json: its refineCheck',
+    'flipsAccuracy, flipsRefinedAccuracy and flips go together',
+  );
 });
 
 test('gapseg train stores the check in the model; predict, eval, ONNX Runtime and the API follow it by default (--refine auto)', async () => {
@@ -151,9 +182,30 @@ test('gapseg train stores the check in the model; predict, eval, ONNX Runtime an
     fs.writeFileSync(path.join(data, 'labels', `img${i}.png`), await encodePng(lab, size, size, 1));
   }
   const run = path.join(tmpDir('gapseg-check-run-'), 'run');
-  const r = await runCli(['train', data, '--out', run, '--classes', '0=background,255=smoke', '--void', '128', '--crop', '32', '--depth', '2', '--width', '4', '--epochs', '2', '--threads', '1']);
+  const r = await runCli([
+    'train',
+    data,
+    '--out',
+    run,
+    '--classes',
+    '0=background,255=smoke',
+    '--void',
+    '128',
+    '--crop',
+    '32',
+    '--depth',
+    '2',
+    '--width',
+    '4',
+    '--epochs',
+    '2',
+    '--threads',
+    '1',
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  const meta = JSON.parse(fs.readFileSync(path.join(run, 'model', 'gapseg.json'), 'utf8')) as { model: { info: { refineCheck: RefineCheck; epoch: number } } };
+  const meta = JSON.parse(fs.readFileSync(path.join(run, 'model', 'gapseg.json'), 'utf8')) as {
+    model: { info: { refineCheck: RefineCheck; epoch: number } };
+  };
   const check = meta.model.info.refineCheck;
   assert.equal(check.images, 1, 'one validation image of five (20%)');
   assert.ok(check.pixels > 0 && check.pixels < size * size, 'labelled pixels only');
@@ -162,7 +214,12 @@ test('gapseg train stores the check in the model; predict, eval, ONNX Runtime an
   const [base, refinedBase] = check.flips ? [check.flipsAccuracy, check.flipsRefinedAccuracy] : [check.accuracy, check.refinedAccuracy];
   assert.equal(check.refine, base - refinedBase <= REFINE_COST + 1e-12);
   assert.ok(Number.isInteger(meta.model.info.epoch), 'the rest of the info stays');
-  assert.match(r.stderr, new RegExp(`refine check on 1 validation image\\(s\\): labelled accuracy [0-9.]+% plain, [0-9.]+% refined, [0-9.]+% flip-averaged, [0-9.]+% both: --refine auto ${check.flips ? 'averages flips' : 'does not average flips'}.* ${check.refine ? 'refines' : 'does not refine'}`));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `refine check on 1 validation image\\(s\\): labelled accuracy [0-9.]+% plain, [0-9.]+% refined, [0-9.]+% flip-averaged, [0-9.]+% both: --refine auto ${check.flips ? 'averages flips' : 'does not average flips'}.* ${check.refine ? 'refines' : 'does not refine'}`,
+    ),
+  );
 
   const predict = async (model: string, out: string, extra: string[]) => {
     const p = await runCli(['predict', model, path.join(data, 'images'), '--out', path.join(run, out), '--quiet', ...extra]);
@@ -178,13 +235,21 @@ test('gapseg train stores the check in the model; predict, eval, ONNX Runtime an
   const chosen = [...(check.flips ? ['--flips'] : []), ...(check.refine ? ['--refine', 'crf'] : [])];
   await predict(run, 'chosen', chosen.length ? chosen : ['--refine', 'none']);
   const same = async (a: string, b: string) => {
-    for (let i = 0; i < 5; i++) assert.deepEqual((await readGrey(path.join(run, a, 'labels', `img${i}.png`))).data, (await readGrey(path.join(run, b, 'labels', `img${i}.png`))).data, `${a} and ${b}, img${i}`);
+    for (let i = 0; i < 5; i++)
+      assert.deepEqual(
+        (await readGrey(path.join(run, a, 'labels', `img${i}.png`))).data,
+        (await readGrey(path.join(run, b, 'labels', `img${i}.png`))).data,
+        `${a} and ${b}, img${i}`,
+      );
   };
   /** Labels that differ between two prediction folders, over the five images. */
   const differing = async (a: string, b: string) => {
     let n = 0;
     for (let i = 0; i < 5; i++) {
-      const [x, y] = [await readGrey(path.join(run, a, 'labels', `img${i}.png`)), await readGrey(path.join(run, b, 'labels', `img${i}.png`))];
+      const [x, y] = [
+        await readGrey(path.join(run, a, 'labels', `img${i}.png`)),
+        await readGrey(path.join(run, b, 'labels', `img${i}.png`)),
+      ];
       n += x.data.filter((v, j) => v !== y.data[j]).length;
     }
     return n;
@@ -219,8 +284,22 @@ test('gapseg train stores the check in the model; predict, eval, ONNX Runtime an
   assert.equal(unchecked.code, 0, unchecked.stderr);
   assert.match(unchecked.stderr, /^note: .*tiny holds no refinement check .* predicts without refinement/m);
   await runCli(['predict', tiny, path.join(data, 'images'), '--out', path.join(run, 'y'), '--quiet', '--refine', 'none']);
-  for (let i = 0; i < 5; i++) assert.deepEqual((await readGrey(path.join(run, 'x', 'labels', `img${i}.png`))).data, (await readGrey(path.join(run, 'y', 'labels', `img${i}.png`))).data);
-  const stray = await runCli(['predict', run, path.join(data, 'images'), '--out', path.join(run, 'x'), '--refine', 'auto', '--crf', 'sigmaRGB=5']);
+  for (let i = 0; i < 5; i++)
+    assert.deepEqual(
+      (await readGrey(path.join(run, 'x', 'labels', `img${i}.png`))).data,
+      (await readGrey(path.join(run, 'y', 'labels', `img${i}.png`))).data,
+    );
+  const stray = await runCli([
+    'predict',
+    run,
+    path.join(data, 'images'),
+    '--out',
+    path.join(run, 'x'),
+    '--refine',
+    'auto',
+    '--crf',
+    'sigmaRGB=5',
+  ]);
   assert.equal(stray.code, 2, stray.stderr);
   assert.match(errorLine(stray.stderr, stray.stderr), /--crf goes with --refine crf/);
 });

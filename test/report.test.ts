@@ -10,7 +10,8 @@ import type { EpochRecord } from '../src/train/loop.js';
 /** Every resource reference of an HTML page that is not inline (data:) or a fragment. */
 export function externalReferences(html: string): string[] {
   const refs: string[] = [];
-  for (const m of html.matchAll(/\b(?:src|href|xlink:href|action|poster|srcset)\s*=\s*["']?([^"'\s>]+)/gi)) if (!/^(data:|#)/i.test(m[1])) refs.push(m[1]);
+  for (const m of html.matchAll(/\b(?:src|href|xlink:href|action|poster|srcset)\s*=\s*["']?([^"'\s>]+)/gi))
+    if (!/^(data:|#)/i.test(m[1])) refs.push(m[1]);
   for (const m of html.matchAll(/url\(\s*["']?([^"')]+)/gi)) if (!/^(data:|#)/i.test(m[1])) refs.push(m[1]);
   for (const m of html.matchAll(/@import\s+["']?([^"';]+)/gi)) refs.push(m[1]);
   return refs;
@@ -40,7 +41,10 @@ test('a training run writes a self-contained report.html with curves, metrics an
   assert.match(html, /void \(unlabelled\)/);
   // Once training ended, the refinement check's verdict is among the settings.
   assert.ok(result.refineCheck, 'the tiny run has validation images');
-  assert.match(html, /refine check on \d+ validation image\(s\): labelled accuracy [0-9.]+% plain, [0-9.]+% refined, [0-9.]+% flip-averaged, [0-9.]+% both: --refine auto (averages flips|does not average flips).* (refines|does not refine)/);
+  assert.match(
+    html,
+    /refine check on \d+ validation image\(s\): labelled accuracy [0-9.]+% plain, [0-9.]+% refined, [0-9.]+% flip-averaged, [0-9.]+% both: --refine auto (averages flips|does not average flips).* (refines|does not refine)/,
+  );
   // Resuming the finished run validates nothing: the report keeps its previews and verdict.
   await train(data, { out: run, resume: true });
   const again = fs.readFileSync(file, 'utf8');

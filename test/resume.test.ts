@@ -19,7 +19,19 @@ const quietOpts = { resume: false, force: false, log: () => undefined };
 
 async function smallConfig(dataDir: string): Promise<TrainConfig> {
   const { classes, source } = resolveClasses(dataDir, null, null);
-  return { ...DEFAULT_TRAIN, dataset: dataDir, classSource: source, classes, crop: 32, batch: 4, epochs: 3, depth: 2, width: 4, tile: 64, seed: 5 };
+  return {
+    ...DEFAULT_TRAIN,
+    dataset: dataDir,
+    classSource: source,
+    classes,
+    crop: 32,
+    batch: 4,
+    epochs: 3,
+    depth: 2,
+    width: 4,
+    tile: 64,
+    seed: 5,
+  };
 }
 
 test('a run paused after one epoch and resumed equals an uninterrupted run', async () => {

@@ -6,13 +6,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { settleAll } from '../src/util/settle.js';
 
-const after = <T>(ms: number, f: () => T): Promise<T> => new Promise((resolve, reject) => setTimeout(() => {
-  try {
-    resolve(f());
-  } catch (e) {
-    reject(e);
-  }
-}, ms));
+const after = <T>(ms: number, f: () => T): Promise<T> =>
+  new Promise((resolve, reject) =>
+    setTimeout(() => {
+      try {
+        resolve(f());
+      } catch (e) {
+        reject(e);
+      }
+    }, ms),
+  );
 
 test('settleAll waits for the other promises to end before throwing, and throws the first in array order', async () => {
   const events: string[] = [];

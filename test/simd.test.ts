@@ -26,7 +26,10 @@ before(engine);
 function values(shape: number[], seed: number, offset = 0): tf.Tensor {
   const rng = makeRng(seed);
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => offset + rng.next() * 2 - 1), shape);
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => offset + rng.next() * 2 - 1),
+    shape,
+  );
 }
 
 /** Run f with the SIMD kernels, then with the JavaScript ones; return both results. */
@@ -73,7 +76,13 @@ test('the embedded wasm was built from the current kernels.c (rebuild: scripts/b
   assert.equal(crypto.createHash('sha256').update(src).digest('hex'), KERNELS_SOURCE_SHA256);
 });
 
-for (const [m, c] of [[7, 3], [300, 5], [1000, 16], [513, 18], [64, 128]]) {
+for (const [m, c] of [
+  [7, 3],
+  [300, 5],
+  [1000, 16],
+  [513, 18],
+  [64, 128],
+]) {
   test(`batch norm + ReLU, SIMD = JavaScript: ${m} rows x ${c} channels`, () => {
     const x = values([m, c], 1, 3); // an offset mean, to exercise the shifted sums
     const gamma = values([c], 2);
@@ -102,7 +111,10 @@ test('the base build and the FMA build of the kernels agree on convolutions and 
   const bias = fill(co);
   const run = (b64: string) => {
     const memory = new WebAssembly.Memory({ initial: 256, maximum: 512 });
-    const e = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64, 'base64')), { env: { memory } }).exports as Record<string, (...a: number[]) => void>;
+    const e = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64, 'base64')), { env: { memory } }).exports as Record<
+      string,
+      (...a: number[]) => void
+    >;
     const heap = new Float32Array(memory.buffer);
     const at = { x: 1 << 16, f: 1 << 18, packed: 1 << 19, bias: 3 << 18, dy: 1 << 20, y: 1 << 21, dw: 3 << 20 };
     heap.set(x, at.x / 4);
@@ -122,14 +134,29 @@ test('the base build and the FMA build of the kernels agree on convolutions and 
 });
 
 test('the kernel team cuts work into contiguous ranges covering it once, empty ranges allowed', () => {
-  assert.deepEqual(ranges(10, 3), [[0, 3], [3, 6], [6, 10]]);
-  assert.deepEqual(ranges(1, 2), [[0, 0], [0, 1]]);
-  assert.deepEqual(ranges(0, 2), [[0, 0], [0, 0]]);
+  assert.deepEqual(ranges(10, 3), [
+    [0, 3],
+    [3, 6],
+    [6, 10],
+  ]);
+  assert.deepEqual(ranges(1, 2), [
+    [0, 0],
+    [0, 1],
+  ]);
+  assert.deepEqual(ranges(0, 2), [
+    [0, 0],
+    [0, 0],
+  ]);
 });
 
-test('the kernel team runs on every thread of the tfjs pool, and a helper\'s failure is an error', () => {
+test("the kernel team runs on every thread of the tfjs pool, and a helper's failure is an error", () => {
   const simd = simdKernels(tf.backend())!;
-  assert.equal(simd.team.size, tf.engine().backendName === 'wasm' ? (tf.backend() as unknown as { wasm: { tfjs: { getThreadsCount(): number } } }).wasm.tfjs.getThreadsCount() : 1);
+  assert.equal(
+    simd.team.size,
+    tf.engine().backendName === 'wasm'
+      ? (tf.backend() as unknown as { wasm: { tfjs: { getThreadsCount(): number } } }).wasm.tfjs.getThreadsCount()
+      : 1,
+  );
   if (simd.team.size < 2) return;
   // Helpers still starting get no share of the work; this test needs them all.
   assert.ok(simd.team.awaitHelpers(30_000), 'helper threads did not start');
@@ -140,13 +167,19 @@ test('the kernel team runs on every thread of the tfjs pool, and a helper\'s fai
   // The team still works afterwards.
   const x = values([1, 5, 6, 4], 11);
   const dy = values([1, 5, 6, 8], 12);
-  const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 8] }) as tf.Tensor;
+  const dw = tf
+    .engine()
+    .runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 8] }) as tf.Tensor;
   assert.ok(tf.max(tf.abs(dw)).dataSync()[0] > 0);
   tf.dispose([x, dy, dw]);
 });
 
 test('per-channel sums, SIMD = JavaScript, over rows beyond one block and odd channel counts', () => {
-  for (const [m, c] of [[7, 3], [1000, 16], [513, 18]]) {
+  for (const [m, c] of [
+    [7, 3],
+    [1000, 16],
+    [513, 18],
+  ]) {
     const x = values([m, c], 14, 2);
     const [s, j] = both(() => [tf.engine().runKernel(CHANNEL_SUMS, { x }, {}) as tf.Tensor]);
     close(s[0], j[0], 1e-6, `channel sums ${m}x${c}`);
@@ -158,7 +191,12 @@ test('a helper thread that cannot start is left out, and the process goes on', a
   // The plain-memory build cannot be instantiated on a shared memory: the helper fails.
   const memory = new WebAssembly.Memory({ initial: 256, maximum: 512, shared: true });
   const main = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM.shared, 'base64')), { env: { memory } });
-  const team = createTeam(new WebAssembly.Module(Buffer.from(KERNELS_WASM.plain, 'base64')), memory, main.exports as Record<string, (...a: number[]) => unknown>, 2);
+  const team = createTeam(
+    new WebAssembly.Module(Buffer.from(KERNELS_WASM.plain, 'base64')),
+    memory,
+    main.exports as Record<string, (...a: number[]) => unknown>,
+    2,
+  );
   assert.equal(team.size, 2);
   await new Promise((resolve) => setTimeout(resolve, 1000)); // let the helper's error arrive
   assert.equal(team.awaitHelpers(0), false);
@@ -182,7 +220,10 @@ test('2x2 max-pool gradient, SIMD = JavaScript, with ties', () => {
   // Values on a coarse grid so that windows have ties; the first maximum takes the gradient.
   const rng = makeRng(10);
   const shape: [number, number, number, number] = [2, 6, 8, 5];
-  const x = tf.tensor(Float32Array.from({ length: 2 * 6 * 8 * 5 }, () => Math.floor(rng.next() * 3)), shape) as tf.Tensor4D;
+  const x = tf.tensor(
+    Float32Array.from({ length: 2 * 6 * 8 * 5 }, () => Math.floor(rng.next() * 3)),
+    shape,
+  ) as tf.Tensor4D;
   const y = tf.maxPool(x, 2, 2, 'valid');
   const dy = values(y.shape, 11);
   const [s, j] = both(() => [tf.engine().runKernel('GapsegMaxPool2x2Grad', { dy, x, y }, {}) as tf.Tensor]);

@@ -18,7 +18,7 @@ import { buildTflite, bytesOf, type GraphSpec, type TensorSpec } from './tfliteB
 /** Deterministic values in [0, 1). */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 type Kind = 'float32' | 'uint8' | 'int8';
@@ -35,7 +35,12 @@ function tinyGraph(kind: Kind): { spec: GraphSpec; conv: number[]; convBias: num
   const dw = Array.from({ length: 3 * 3 * 4 }, () => 2 * r() - 1);
   const dwBias = Array.from({ length: 4 }, () => r() - 0.5);
   const inScale = 1 / 128;
-  const act = (name: string, shape: number[]): TensorSpec => ({ name, shape, type: kind === 'float32' ? 'float32' : kind, quant: kind === 'float32' ? undefined : { scale: [6 / 255], zeroPoint: [kind === 'int8' ? -128 : 0] } });
+  const act = (name: string, shape: number[]): TensorSpec => ({
+    name,
+    shape,
+    type: kind === 'float32' ? 'float32' : kind,
+    quant: kind === 'float32' ? undefined : { scale: [6 / 255], zeroPoint: [kind === 'int8' ? -128 : 0] },
+  });
   let weights: TensorSpec[];
   if (kind === 'float32') {
     weights = [
@@ -46,7 +51,8 @@ function tinyGraph(kind: Kind): { spec: GraphSpec; conv: number[]; convBias: num
     ];
   } else if (kind === 'uint8') {
     // Per tensor, asymmetric: q = round(w / s) + z; the file then means s * (q - z).
-    const quantize = (w: number[], s: number, z: number): Uint8Array => Uint8Array.from(w, (v) => Math.max(0, Math.min(255, Math.round(v / s) + z)));
+    const quantize = (w: number[], s: number, z: number): Uint8Array =>
+      Uint8Array.from(w, (v) => Math.max(0, Math.min(255, Math.round(v / s) + z)));
     const cq = quantize(conv, 0.004, 130);
     const dq = quantize(dw, 0.008, 120);
     conv.splice(0, conv.length, ...Array.from(cq, (q) => 0.004 * (q - 130)));
@@ -74,24 +80,66 @@ function tinyGraph(kind: Kind): { spec: GraphSpec; conv: number[]; convBias: num
     convBias.splice(0, 4, ...Array.from(cb, (q, c) => q * inScale * cs[c]));
     dwBias.splice(0, 4, ...Array.from(db, (q, c) => q * (6 / 255) * ds[c]));
     weights = [
-      { name: 'conv/weights', shape: [4, 3, 3, 3], type: 'int8', quant: { scale: cs, zeroPoint: [0, 0, 0, 0], dimension: 0 }, data: bytesOf(cq) },
-      { name: 'conv/bias', shape: [4], type: 'int32', quant: { scale: cs.map((s) => inScale * s), zeroPoint: [0, 0, 0, 0] }, data: bytesOf(cb) },
-      { name: 'dw/weights', shape: [1, 3, 3, 4], type: 'int8', quant: { scale: ds, zeroPoint: [0, 0, 0, 0], dimension: 3 }, data: bytesOf(dq) },
-      { name: 'dw/bias', shape: [4], type: 'int32', quant: { scale: ds.map((s) => (6 / 255) * s), zeroPoint: [0, 0, 0, 0] }, data: bytesOf(db) },
+      {
+        name: 'conv/weights',
+        shape: [4, 3, 3, 3],
+        type: 'int8',
+        quant: { scale: cs, zeroPoint: [0, 0, 0, 0], dimension: 0 },
+        data: bytesOf(cq),
+      },
+      {
+        name: 'conv/bias',
+        shape: [4],
+        type: 'int32',
+        quant: { scale: cs.map((s) => inScale * s), zeroPoint: [0, 0, 0, 0] },
+        data: bytesOf(cb),
+      },
+      {
+        name: 'dw/weights',
+        shape: [1, 3, 3, 4],
+        type: 'int8',
+        quant: { scale: ds, zeroPoint: [0, 0, 0, 0], dimension: 3 },
+        data: bytesOf(dq),
+      },
+      {
+        name: 'dw/bias',
+        shape: [4],
+        type: 'int32',
+        quant: { scale: ds.map((s) => (6 / 255) * s), zeroPoint: [0, 0, 0, 0] },
+        data: bytesOf(db),
+      },
     ];
   }
-  const input: TensorSpec = { ...act('input', [1, 8, 8, 3]), quant: kind === 'float32' ? undefined : { scale: [inScale], zeroPoint: [kind === 'int8' ? 0 : 128] } };
+  const input: TensorSpec = {
+    ...act('input', [1, 8, 8, 3]),
+    quant: kind === 'float32' ? undefined : { scale: [inScale], zeroPoint: [kind === 'int8' ? 0 : 128] },
+  };
   const spec: GraphSpec = {
     tensors: [
-      input, weights[0], weights[1], act('conv/Relu6', [1, 4, 4, 4]),
-      weights[2], weights[3], act('dw/BiasAdd', [1, 4, 4, 4]), act('add/Relu', [1, 4, 4, 4]),
+      input,
+      weights[0],
+      weights[1],
+      act('conv/Relu6', [1, 4, 4, 4]),
+      weights[2],
+      weights[3],
+      act('dw/BiasAdd', [1, 4, 4, 4]),
+      act('add/Relu', [1, 4, 4, 4]),
       act('pool', [1, 1, 1, 4]),
       { name: 'shape', shape: [2], type: 'int32', data: bytesOf(Int32Array.from([1, 4])) },
-      act('logits', [1, 4]), { ...act('probs', [1, 4]), quant: kind === 'float32' ? undefined : { scale: [1 / 256], zeroPoint: [kind === 'int8' ? -128 : 0] } },
+      act('logits', [1, 4]),
+      { ...act('probs', [1, 4]), quant: kind === 'float32' ? undefined : { scale: [1 / 256], zeroPoint: [kind === 'int8' ? -128 : 0] } },
     ],
     operators: [
       { op: 'CONV_2D', inputs: [0, 1, 2], outputs: [3], padding: 'SAME', strides: [2, 2], activation: 'RELU6' },
-      { op: 'DEPTHWISE_CONV_2D', inputs: [3, 4, 5], outputs: [6], padding: 'SAME', strides: [1, 1], depthMultiplier: 1, activation: 'NONE' },
+      {
+        op: 'DEPTHWISE_CONV_2D',
+        inputs: [3, 4, 5],
+        outputs: [6],
+        padding: 'SAME',
+        strides: [1, 1],
+        depthMultiplier: 1,
+        activation: 'NONE',
+      },
       { op: 'ADD', inputs: [3, 6], outputs: [7], activation: 'RELU' },
       { op: 'AVERAGE_POOL_2D', inputs: [7], outputs: [8], padding: 'VALID', strides: [1, 1], filter: [4, 4] },
       { op: 'RESHAPE', inputs: [8, 9], outputs: [10] },
@@ -119,7 +167,13 @@ for (const kind of ['float32', 'uint8', 'int8'] as const) {
     const g = tinyGraph(kind);
     const model = parseTflite(buildTflite(g.spec), `tiny-${kind}.tflite`);
     assert.equal(model.operators.map((o) => o.op).join(' '), 'CONV_2D DEPTHWISE_CONV_2D ADD AVERAGE_POOL_2D RESHAPE SOFTMAX');
-    assert.deepEqual(model.operators[0].options, { kind: 'conv', padding: 'SAME', strides: [2, 2], dilations: [1, 1], activation: 'RELU6' });
+    assert.deepEqual(model.operators[0].options, {
+      kind: 'conv',
+      padding: 'SAME',
+      strides: [2, 2],
+      dilations: [1, 1],
+      activation: 'RELU6',
+    });
     assert.equal(model.tensors[1].type, kind);
     if (kind === 'int8') assert.equal(model.tensors[4].quantization?.dimension, 3);
     const convs = floatConvs(model);
@@ -133,7 +187,9 @@ for (const kind of ['float32', 'uint8', 'int8'] as const) {
     };
     // OHWI [o, y, x, i] -> HWIO [y, x, i, o].
     const hwio = new Float32Array(4 * 27);
-    for (let o = 0; o < 4; o++) for (let y = 0; y < 3; y++) for (let x = 0; x < 3; x++) for (let i = 0; i < 3; i++) hwio[((y * 3 + x) * 3 + i) * 4 + o] = g.conv[((o * 3 + y) * 3 + x) * 3 + i];
+    for (let o = 0; o < 4; o++)
+      for (let y = 0; y < 3; y++)
+        for (let x = 0; x < 3; x++) for (let i = 0; i < 3; i++) hwio[((y * 3 + x) * 3 + i) * 4 + o] = g.conv[((o * 3 + y) * 3 + x) * 3 + i];
     close(conv.filter.values, hwio, 'conv filter');
     close(conv.bias.values, g.convBias, 'conv bias');
     close(dw.filter.values, g.dw, 'depthwise filter');
@@ -171,6 +227,10 @@ test('the real model: a truncated flatbuffer is refused in one line', { skip: no
   // metadata's associated files) follows it, which the model does not need.
   for (const keep of [0.001, 0.1, 0.5, 0.9, 0.99]) {
     const name = `mobilenet cut to ${keep}`;
-    assertFileError(() => parseTflite(new Uint8Array(bytes.subarray(0, Math.floor(bytes.length * keep))), name), name, /truncated or corrupt/);
+    assertFileError(
+      () => parseTflite(new Uint8Array(bytes.subarray(0, Math.floor(bytes.length * keep))), name),
+      name,
+      /truncated or corrupt/,
+    );
   }
 });

@@ -17,7 +17,15 @@ export interface TensorSpec {
 
 export type OpSpec =
   | { op: 'CONV_2D'; inputs: number[]; outputs: number[]; padding: Padding; strides: [number, number]; activation: Activation }
-  | { op: 'DEPTHWISE_CONV_2D'; inputs: number[]; outputs: number[]; padding: Padding; strides: [number, number]; depthMultiplier: number; activation: Activation }
+  | {
+      op: 'DEPTHWISE_CONV_2D';
+      inputs: number[];
+      outputs: number[];
+      padding: Padding;
+      strides: [number, number];
+      depthMultiplier: number;
+      activation: Activation;
+    }
   | { op: 'AVERAGE_POOL_2D'; inputs: number[]; outputs: number[]; padding: Padding; strides: [number, number]; filter: [number, number] }
   | { op: 'ADD'; inputs: number[]; outputs: number[]; activation: Activation }
   | { op: 'RESHAPE'; inputs: number[]; outputs: number[] }
@@ -78,10 +86,27 @@ export function buildTflite(g: GraphSpec): Uint8Array {
       options = S.Conv2DOptions.createConv2DOptions(b, pad(o.padding), o.strides[1], o.strides[0], act(o.activation), 1, 1);
     } else if (o.op === 'DEPTHWISE_CONV_2D') {
       type = S.BuiltinOptions.DepthwiseConv2DOptions;
-      options = S.DepthwiseConv2DOptions.createDepthwiseConv2DOptions(b, pad(o.padding), o.strides[1], o.strides[0], o.depthMultiplier, act(o.activation), 1, 1);
+      options = S.DepthwiseConv2DOptions.createDepthwiseConv2DOptions(
+        b,
+        pad(o.padding),
+        o.strides[1],
+        o.strides[0],
+        o.depthMultiplier,
+        act(o.activation),
+        1,
+        1,
+      );
     } else if (o.op === 'AVERAGE_POOL_2D') {
       type = S.BuiltinOptions.Pool2DOptions;
-      options = S.Pool2DOptions.createPool2DOptions(b, pad(o.padding), o.strides[1], o.strides[0], o.filter[1], o.filter[0], S.ActivationFunctionType.NONE);
+      options = S.Pool2DOptions.createPool2DOptions(
+        b,
+        pad(o.padding),
+        o.strides[1],
+        o.strides[0],
+        o.filter[1],
+        o.filter[0],
+        S.ActivationFunctionType.NONE,
+      );
     } else if (o.op === 'ADD') {
       type = S.BuiltinOptions.AddOptions;
       options = S.AddOptions.createAddOptions(b, act(o.activation));

@@ -30,11 +30,18 @@ test('the receptive radius 7*2^depth-5 bounds (tightly) how far one input pixel 
     const { net } = loadModel(dir);
     const s = 96;
     const base = tf.randomNormal([1, s, s, 3], 0, 1, 'float32', 3);
-    const bump = tf.tensor4d(Float32Array.from({ length: s * s * 3 }, (_, i) => (i === (48 * s + 48) * 3 ? 5 : 0)), [1, s, s, 3]);
-    const diff = tf.tidy(() => tf.abs(tf.sub(netForward(net, tf.add(base, bump) as tf.Tensor4D, false), netForward(net, base as tf.Tensor4D, false))));
+    const bump = tf.tensor4d(
+      Float32Array.from({ length: s * s * 3 }, (_, i) => (i === (48 * s + 48) * 3 ? 5 : 0)),
+      [1, s, s, 3],
+    );
+    const diff = tf.tidy(() =>
+      tf.abs(tf.sub(netForward(net, tf.add(base, bump) as tf.Tensor4D, false), netForward(net, base as tf.Tensor4D, false))),
+    );
     const d = (await diff.data()) as Float32Array;
     let reach = 0;
-    for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) if (d[(y * s + x) * 2] > 0 || d[(y * s + x) * 2 + 1] > 0) reach = Math.max(reach, Math.abs(x - 48), Math.abs(y - 48));
+    for (let y = 0; y < s; y++)
+      for (let x = 0; x < s; x++)
+        if (d[(y * s + x) * 2] > 0 || d[(y * s + x) * 2 + 1] > 0) reach = Math.max(reach, Math.abs(x - 48), Math.abs(y - 48));
     const r = unetReceptiveRadius(depth);
     assert.ok(reach <= r, `depth ${depth}: a pixel changes outputs ${reach} px away, beyond the radius ${r}`);
     assert.ok(reach > r - 2 ** depth, `depth ${depth}: reach ${reach} is far below the radius ${r}; the bound is loose`);

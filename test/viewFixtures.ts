@@ -19,6 +19,17 @@ export async function tinyRun(): Promise<TinyRun> {
   const data = path.join(root, 'data');
   const run = path.join(root, 'run');
   await writeSampleDataset(data, { count: 12, size: 64, gap: 3, seed: 5, valid: 4, test: 2 });
-  const result = await train(data, { out: run, force: true, crop: 64, batch: 4, epochs: 2, lr: 5e-3, depth: 2, width: 4, seed: 1, tile: 256 });
+  const result = await train(data, {
+    out: run,
+    force: true,
+    crop: 64,
+    batch: 4,
+    epochs: 2,
+    lr: 5e-3,
+    depth: 2,
+    width: 4,
+    seed: 1,
+    tile: 256,
+  });
   return { root, data, run, result };
 }

@@ -26,11 +26,14 @@ interface Reply {
 function request(rawPath: string, opts: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}): Promise<Reply> {
   const u = new URL(viewer.url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path: rawPath, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
-    });
+    const req = http.request(
+      { host: u.hostname, port: u.port, path: rawPath, method: opts.method ?? 'GET', headers: opts.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -111,7 +114,17 @@ test('requests outside the folder are refused, however they are spelled', async 
 test('path resolution refuses dot segments, NUL, backslashes and symlinks out', () => {
   const real = fs.realpathSync(root);
   assert.ok('file' in resolveInside(real, 'inside.txt'));
-  for (const p of ['..', '../secret.txt', 'a/../../secret.txt', '%2e%2e/secret.txt', '%252e%252e/x', 'link-dir/secret.txt', 'x%00', '..\\secret.txt', './inside.txt']) {
+  for (const p of [
+    '..',
+    '../secret.txt',
+    'a/../../secret.txt',
+    '%2e%2e/secret.txt',
+    '%252e%252e/x',
+    'link-dir/secret.txt',
+    'x%00',
+    '..\\secret.txt',
+    './inside.txt',
+  ]) {
     const r = resolveInside(real, p);
     assert.ok('status' in r, `${p} resolved`);
   }
@@ -124,7 +137,9 @@ test('only GET and HEAD for files; uploads are size-limited and decoded, never s
   assert.equal((await request('/files/inside.txt', { method: 'DELETE' })).status, 405);
   const big = await request('/api/decode', { method: 'POST', body: Buffer.alloc(200 * 1024, 1) });
   assert.equal(big.status, 413);
-  const tiff = await sharp(Buffer.alloc(8 * 6 * 3, 200), { raw: { width: 8, height: 6, channels: 3 } }).tiff().toBuffer();
+  const tiff = await sharp(Buffer.alloc(8 * 6 * 3, 200), { raw: { width: 8, height: 6, channels: 3 } })
+    .tiff()
+    .toBuffer();
   const ok = await request('/api/decode', { method: 'POST', body: tiff });
   assert.equal(ok.status, 200);
   assert.equal(ok.headers['content-type'], 'image/png');
@@ -143,17 +158,30 @@ test('requests for another host name are refused (DNS rebinding)', async () => {
 test('the catalog lists the data set with labels as class indices (void = 255)', async () => {
   const r = await request('/api/catalog');
   assert.equal(r.status, 200);
-  const c = JSON.parse(r.body.toString()) as { items: { name: string; group: string; label: string; truth: string }[]; classes: { name: string }[]; model: unknown };
+  const c = JSON.parse(r.body.toString()) as {
+    items: { name: string; group: string; label: string; truth: string }[];
+    classes: { name: string }[];
+    model: unknown;
+  };
   assert.equal(c.items.length, 4);
-  assert.deepEqual(c.classes.map((x) => x.name), ['background', 'smoke']);
+  assert.deepEqual(
+    c.classes.map((x) => x.name),
+    ['background', 'smoke'],
+  );
   assert.equal(c.model, null);
-  assert.deepEqual(c.items.map((i) => i.group), ['data/train', 'data/train', 'data/valid', 'data/test']);
+  assert.deepEqual(
+    c.items.map((i) => i.group),
+    ['data/train', 'data/train', 'data/valid', 'data/test'],
+  );
   const lab = await request(c.items[0].label);
   assert.equal(lab.status, 200);
   const { data, info } = await sharp(lab.body).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
   assert.equal(info.width, 32);
   const values = new Set(data);
-  assert.ok([...values].every((v) => v === 0 || v === 1 || v === 255), `values ${[...values]}`);
+  assert.ok(
+    [...values].every((v) => v === 0 || v === 1 || v === 255),
+    `values ${[...values]}`,
+  );
   assert.ok(values.has(255), 'the gap is void');
 });
 
@@ -200,14 +228,20 @@ test('catalog: a folder of data and predictions joins them by name; a prediction
     await writePng(path.join(dir, 'pred', sub, 'extra.png'), new Uint8Array(16 * 16 * 3), 16, 16, 3);
   }
   const c = buildCatalog(dir);
-  assert.deepEqual(c.items.map((i) => [i.name, i.pred ?? null]), [
-    ['blob_0000', null],
-    ['blob_0001', null],
-    ['blob_0002', 'pred/labels/blob_0002.png'],
-    ['extra', 'pred/labels/extra.png'],
-  ]);
+  assert.deepEqual(
+    c.items.map((i) => [i.name, i.pred ?? null]),
+    [
+      ['blob_0000', null],
+      ['blob_0001', null],
+      ['blob_0002', 'pred/labels/blob_0002.png'],
+      ['extra', 'pred/labels/extra.png'],
+    ],
+  );
   assert.equal(c.items[3].image, 'pred/overlays/extra.png');
   const p = buildCatalog(path.join(dir, 'pred'));
-  assert.deepEqual(p.items.map((i) => i.name), ['blob_0002', 'extra']);
+  assert.deepEqual(
+    p.items.map((i) => i.name),
+    ['blob_0002', 'extra'],
+  );
   assert.match(p.notes.join('\n'), /no class description/);
 });

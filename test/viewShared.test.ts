@@ -1,7 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classOutline, isoLines, pathData } from '../src/draw/contour.js';
-import { VOID, argmaxDecision, classLayer, classLayerRect, decideClasses, imageMetrics, share, unsurePixels, voidLayer, voidLayerRect } from '../src/draw/layers.js';
+import {
+  VOID,
+  argmaxDecision,
+  classLayer,
+  classLayerRect,
+  decideClasses,
+  imageMetrics,
+  share,
+  unsurePixels,
+  voidLayer,
+  voidLayerRect,
+} from '../src/draw/layers.js';
 import { LabelHistory } from '../src/view/page/paint.js';
 import { frontierLines } from '../src/draw/frontierLayer.js';
 import { addImage, emptyTotals, report } from '../src/metrics/evaluate.js';
@@ -69,7 +80,8 @@ test('decided classes never include a forbidden class or void, and the threshold
     const row = Array.from(probs.subarray(i * k, i * k + k));
     assert.equal(argmax[i], row.indexOf(Math.max(...row)));
   }
-  const count = (t: number) => decideClasses(probs, n, k, { allowed: [true, true, true], threshold: t, focus: 2 }).filter((c) => c === 2).length;
+  const count = (t: number) =>
+    decideClasses(probs, n, k, { allowed: [true, true, true], threshold: t, focus: 2 }).filter((c) => c === 2).length;
   assert.ok(count(0.2) > count(0.4) && count(0.4) > count(0.7), 'higher threshold, smaller focus region');
   // Two classes: threshold 0.5 is the argmax.
   const p2 = new Float32Array(n * 2);
@@ -106,29 +118,43 @@ test('per-image metrics agree with the evaluation module, void excluded', () => 
 
 test('layers: black classes stay transparent, void is hatched and only void', () => {
   const labels = new Uint8Array([0, 1, VOID, VOID, 1, 0]);
-  const cl = classLayer(labels, [[0, 0, 0], [230, 25, 75]]);
+  const cl = classLayer(labels, [
+    [0, 0, 0],
+    [230, 25, 75],
+  ]);
   assert.deepEqual([cl[3], cl[7], cl[11]], [0, 255, 0]);
   const v = voidLayer(labels, 3);
   const alpha = [0, 1, 2, 3, 4, 5].map((i) => v[i * 4 + 3]);
-  assert.deepEqual(alpha.map((a) => a > 0), [false, false, true, true, false, false]);
+  assert.deepEqual(
+    alpha.map((a) => a > 0),
+    [false, false, true, true, false, false],
+  );
 });
 
 test('frontier of two classes follows the threshold; with three it is the class outline', () => {
   const w = 12;
   const h = 4;
   const probs = new Float32Array(w * h * 2);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const p = x / (w - 1);
-    probs[(y * w + x) * 2 + 1] = p;
-    probs[(y * w + x) * 2] = 1 - p;
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const p = x / (w - 1);
+      probs[(y * w + x) * 2 + 1] = p;
+      probs[(y * w + x) * 2] = 1 - p;
+    }
   const classes = decideClasses(probs, w * h, 2, argmaxDecision(2));
-  const at = (t: number) => frontierLines({ probs, width: w, height: h, numClasses: 2, classes }, { allowed: [true, true], threshold: t, focus: 1 })[0][0];
+  const at = (t: number) =>
+    frontierLines({ probs, width: w, height: h, numClasses: 2, classes }, { allowed: [true, true], threshold: t, focus: 1 })[0][0];
   assert.ok(Math.abs(at(0.5) - (0.5 * (w - 1) + 0.5)) < 1e-6);
   assert.ok(at(0.8) > at(0.5));
-  assert.deepEqual(frontierLines({ probs, width: w, height: h, numClasses: 2, classes }, { allowed: [true, false], threshold: 0.5, focus: 1 }), []);
+  assert.deepEqual(
+    frontierLines({ probs, width: w, height: h, numClasses: 2, classes }, { allowed: [true, false], threshold: 0.5, focus: 1 }),
+    [],
+  );
   const three = new Uint8Array(w * h).map((_, i) => (i % w < 4 ? 0 : i % w < 8 ? 1 : 2));
-  const lines = frontierLines({ probs: new Float32Array(w * h * 3), width: w, height: h, numClasses: 3, classes: three }, argmaxDecision(3));
+  const lines = frontierLines(
+    { probs: new Float32Array(w * h * 3), width: w, height: h, numClasses: 3, classes: three },
+    argmaxDecision(3),
+  );
   assert.equal(lines.length, 2);
 });
 
@@ -168,7 +194,10 @@ test('painting: a stroke records each changed pixel once, undo and redo restore 
   hist.saved();
   assert.ok(!hist.dirty());
   hist.redo();
-  const colors = [[0, 0, 0], [200, 10, 10]] as const;
+  const colors = [
+    [0, 0, 0],
+    [200, 10, 10],
+  ] as const;
   const full = classLayer(labels, colors);
   const hatch = voidLayer(labels, w);
   const r = { x: 3, y: 2, w: 11, h: 7 };

@@ -25,7 +25,11 @@ async function serve(body: Uint8Array): Promise<{ url: string; requests: () => n
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/${MOBILENET_V2_WEIGHTS.file}`, requests: () => n, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}/${MOBILENET_V2_WEIGHTS.file}`,
+    requests: () => n,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 /** A URL on 127.0.0.1 where nothing listens (a port just freed), as a machine offline sees it. */
@@ -56,8 +60,15 @@ test('a named weights file is used as it is; a missing one is a one-line error n
   const f = path.join(dir, 'w.tflite');
   fs.writeFileSync(f, 'x');
   assert.equal(await mobileNetV2WeightsFile(f, () => {}), f);
-  await rejectsUser(mobileNetV2WeightsFile(path.join(dir, 'nope.tflite'), () => {}), 'nope.tflite', 'not found');
-  await rejectsUser(mobileNetV2WeightsFile(dir, () => {}), 'not a file');
+  await rejectsUser(
+    mobileNetV2WeightsFile(path.join(dir, 'nope.tflite'), () => {}),
+    'nope.tflite',
+    'not found',
+  );
+  await rejectsUser(
+    mobileNetV2WeightsFile(dir, () => {}),
+    'not a file',
+  );
 });
 
 test('GAPSEG_CACHE_DIR is the cache folder', async () => {
@@ -70,14 +81,27 @@ test('weights that cannot be downloaded: one line naming the file, its checksum 
   const server = await serve(new Uint8Array([1, 2, 3]));
   try {
     await withEnv({ GAPSEG_CACHE_DIR: cache, GAPSEG_WEIGHTS_URL: server.url }, async () => {
-      await rejectsUser(mobileNetV2WeightsFile(undefined, () => {}), MOBILENET_V2_WEIGHTS.file, MOBILENET_V2_WEIGHTS.sha256, cache, 'SHA-256');
+      await rejectsUser(
+        mobileNetV2WeightsFile(undefined, () => {}),
+        MOBILENET_V2_WEIGHTS.file,
+        MOBILENET_V2_WEIGHTS.sha256,
+        cache,
+        'SHA-256',
+      );
     });
   } finally {
     await server.close();
   }
   assert.deepEqual(fs.readdirSync(cache), [], 'a file with the wrong checksum is not kept');
   await withEnv({ GAPSEG_CACHE_DIR: cache, GAPSEG_WEIGHTS_URL: await deadUrl() }, async () => {
-    await rejectsUser(mobileNetV2WeightsFile(undefined, () => {}), 'could not be downloaded', /ECONNREFUSED/, MOBILENET_V2_WEIGHTS.file, cache, '--encoder-weights');
+    await rejectsUser(
+      mobileNetV2WeightsFile(undefined, () => {}),
+      'could not be downloaded',
+      /ECONNREFUSED/,
+      MOBILENET_V2_WEIGHTS.file,
+      cache,
+      '--encoder-weights',
+    );
   });
 });
 
@@ -115,7 +139,8 @@ test('gapseg train with no network option trains the pretrained MobileNetV2 U-Ne
   const offline = await runCli(['train', data, '--out', path.join(dir, 'run'), '--epochs', '1', '--crop', '48'], { env });
   assert.equal(offline.code, 1);
   const line = errorLine(offline.stderr, offline.stderr);
-  for (const s of [MOBILENET_V2_WEIGHTS.file, env.GAPSEG_CACHE_DIR, '--encoder-weights', '--encoder unet']) assert.ok(line.includes(s), `${line} names ${s}`);
+  for (const s of [MOBILENET_V2_WEIGHTS.file, env.GAPSEG_CACHE_DIR, '--encoder-weights', '--encoder unet'])
+    assert.ok(line.includes(s), `${line} names ${s}`);
   assert.match(offline.stderr, /^note: --crop 48 rounded to 64, a multiple of 32/m);
   assert.equal(fs.existsSync(path.join(dir, 'run', 'model')), false, 'no model is written');
 
@@ -123,7 +148,10 @@ test('gapseg train with no network option trains the pretrained MobileNetV2 U-Ne
   assert.equal(stray.code, 2);
   assert.match(errorLine(stray.stderr, stray.stderr), /--freeze-epochs goes with --encoder mobilenet_v2/);
 
-  const missing = await runCli(['train', data, '--out', path.join(dir, 'run4'), '--encoder', 'mobilenet_v2', '--encoder-weights', path.join(dir, 'no.tflite')], { env });
+  const missing = await runCli(
+    ['train', data, '--out', path.join(dir, 'run4'), '--encoder', 'mobilenet_v2', '--encoder-weights', path.join(dir, 'no.tflite')],
+    { env },
+  );
   assert.notEqual(missing.code, 0);
   assert.match(errorLine(missing.stderr, missing.stderr), /no\.tflite: encoder weights not found/);
 });
@@ -136,23 +164,40 @@ test('the network of a run: the pretrained MobileNetV2 U-Net unless the U-Net is
   assert.equal(chooseEncoder({ out: 'run', width: 8 }), 'unet');
 });
 
-test('gapseg train with no network option downloads the weights on first use, with progress, and reads the cache after', { skip: noRealWeights() }, async () => {
-  const dir = tmpDir();
-  const data = path.join(dir, 'data');
-  await makeSample(data, { images: 4, size: 64 });
-  const server = await serve(fs.readFileSync(realWeights()!));
-  try {
-    const env = { GAPSEG_CACHE_DIR: path.join(dir, 'cache'), GAPSEG_WEIGHTS_URL: server.url };
-    const args = (run: string) => ['train', data, '--out', path.join(dir, run), '--epochs', '1', '--crop', '32', '--batch', '2', '--threads', '1'];
-    const first = await runCli(args('run1'), { env });
-    assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stderr, /^note: downloading the ImageNet MobileNetV2 weights/m);
-    assert.match(first.stderr, /^model: U-Net decoder \(128-64-48-32-16\) on a MobileNetV2 encoder/m);
-    const second = await runCli(args('run2'), { env });
-    assert.equal(second.code, 0, second.stderr);
-    assert.doesNotMatch(second.stderr, /downloading/);
-    assert.equal(server.requests(), 1, 'the second run reads the cache');
-  } finally {
-    await server.close();
-  }
-});
+test(
+  'gapseg train with no network option downloads the weights on first use, with progress, and reads the cache after',
+  { skip: noRealWeights() },
+  async () => {
+    const dir = tmpDir();
+    const data = path.join(dir, 'data');
+    await makeSample(data, { images: 4, size: 64 });
+    const server = await serve(fs.readFileSync(realWeights()!));
+    try {
+      const env = { GAPSEG_CACHE_DIR: path.join(dir, 'cache'), GAPSEG_WEIGHTS_URL: server.url };
+      const args = (run: string) => [
+        'train',
+        data,
+        '--out',
+        path.join(dir, run),
+        '--epochs',
+        '1',
+        '--crop',
+        '32',
+        '--batch',
+        '2',
+        '--threads',
+        '1',
+      ];
+      const first = await runCli(args('run1'), { env });
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /^note: downloading the ImageNet MobileNetV2 weights/m);
+      assert.match(first.stderr, /^model: U-Net decoder \(128-64-48-32-16\) on a MobileNetV2 encoder/m);
+      const second = await runCli(args('run2'), { env });
+      assert.equal(second.code, 0, second.stderr);
+      assert.doesNotMatch(second.stderr, /downloading/);
+      assert.equal(server.requests(), 1, 'the second run reads the cache');
+    } finally {
+      await server.close();
+    }
+  },
+);

@@ -173,7 +173,15 @@ void sameKeys;
 
 /** Check a call's options as the command checks its flags. */
 function check(name: string, options: readonly OptionDef[], values: object, extra: readonly string[] = []): void {
-  const schema: CommandSchema = { name, summary: '', usage: '', description: '', positional: { min: 0, max: 0, names: '' }, options, examples: [] };
+  const schema: CommandSchema = {
+    name,
+    summary: '',
+    usage: '',
+    description: '',
+    positional: { min: 0, max: 0, names: '' },
+    options,
+    examples: [],
+  };
   checkValues(schema, values as OptionValues, extra);
 }
 
@@ -210,7 +218,8 @@ function limitsOf(maxPixels: number | undefined): DecodeLimits | undefined {
 
 /** The output channels of a foreign ONNX model named by the options, if any. */
 function channelsOf(o: OpenModelOptions): ChannelClass[] | undefined {
-  if (o.channels !== undefined && o.channelFile !== undefined) throw new GapsegError('give either --channels or --channel-file, not both', 2);
+  if (o.channels !== undefined && o.channelFile !== undefined)
+    throw new GapsegError('give either --channels or --channel-file, not both', 2);
   if (o.channels !== undefined) return channelsFromFlag(o.channels, (o.voidChannels ?? []).map(String));
   if ((o.voidChannels ?? []).length > 0) throw new GapsegError('--void-channels goes with --channels', 2);
   return o.channelFile !== undefined ? readChannelFile(o.channelFile) : undefined;
@@ -220,14 +229,22 @@ async function decodeInput(image: ImageInput, limits: DecodeLimits | undefined):
   if (typeof image === 'string') return readImage(image, limits);
   if (image instanceof Uint8Array) return decodeImageBuffer(image, 'image buffer', limits);
   const { width, height, data } = image;
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) || !(data instanceof Uint8Array) || data.length !== width * height * 3) {
+  if (
+    !(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) ||
+    !(data instanceof Uint8Array) ||
+    data.length !== width * height * 3
+  ) {
     throw new GapsegError(`decoded image: expected ${width}x${height}x3 RGB bytes, got ${data?.length ?? 0} bytes`);
   }
   return image;
 }
 
 /** The predictor and dense CRF settings for the refine, crf and flips options, saying which way 'auto' went and why. */
-function refined(o: { refine?: Refine; crf?: Partial<DenseCrfParams>; flips?: boolean }, p: Predictor, log: (line: string) => void): { p: Predictor; crf: DenseCrfParams | null } {
+function refined(
+  o: { refine?: Refine; crf?: Partial<DenseCrfParams>; flips?: boolean },
+  p: Predictor,
+  log: (line: string) => void,
+): { p: Predictor; crf: DenseCrfParams | null } {
   const refine = o.refine ?? 'auto';
   if (o.crf !== undefined && refine !== 'crf') throw new GapsegError('--crf goes with --refine crf', 2);
   const option = refine === 'crf' ? (o.crf ?? true) : refine === 'auto' ? 'auto' : false;
@@ -278,7 +295,8 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
         flog(`shard ${shard.index}/${shard.count}: ${files.length} of ${all} image(s)`);
       }
       const forbidden = [...new Set([...(o.allowVoid ? [] : p.defaultForbidden), ...forbiddenOf(o.forbid ?? [], p.classes, flog)])];
-      if (p.defaultForbidden.length > 0 && !o.allowVoid) flog(`forbidden by default (void): ${p.defaultForbidden.map((i) => p.classes[i].name).join(', ')}`);
+      if (p.defaultForbidden.length > 0 && !o.allowVoid)
+        flog(`forbidden by default (void): ${p.defaultForbidden.map((i) => p.classes[i].name).join(', ')}`);
       const r = refined(o, p, flog);
       return predictStream(files, r.p, {
         outDir,

@@ -18,5 +18,12 @@ export interface SampleOptions {
  */
 export async function makeSample(dir: string, options: SampleOptions = {}): Promise<void> {
   await fs.promises.rm(dir, { recursive: true, force: true });
-  await writeSampleDataset(dir, { count: (options.images ?? 96) + 24, size: options.size ?? 128, gap: options.gap ?? 3, seed: options.seed ?? 7, valid: 12, test: 12 });
+  await writeSampleDataset(dir, {
+    count: (options.images ?? 96) + 24,
+    size: options.size ?? 128,
+    gap: options.gap ?? 3,
+    seed: options.seed ?? 7,
+    valid: 12,
+    test: 12,
+  });
 }

@@ -125,7 +125,10 @@ function classesOf(o: TrainOptions): { classes: ClassDescription | null; file: s
   if (o.classes !== undefined && o.classFile !== undefined) throw new GapsegError('give either --classes or --class-file, not both', 2);
   if (typeof o.classes === 'string') return { classes: parseClassesFlag(o.classes, (o.void ?? []).map(String)), file: null };
   if ((o.void ?? []).length > 0) {
-    throw new GapsegError('--void goes with --classes; in a class file, name void values there ("void" in codes.txt, "void": [...] in gapseg.json)', 2);
+    throw new GapsegError(
+      '--void goes with --classes; in a class file, name void values there ("void" in codes.txt, "void": [...] in gapseg.json)',
+      2,
+    );
   }
   return { classes: o.classes ?? null, file: o.classFile ?? null };
 }
@@ -166,20 +169,37 @@ function initFromDefaults(from: string): Partial<TrainOptions> {
   const file = [path.join(dir, 'config.json'), path.join(dir, '..', 'config.json')].find((f) => fs.existsSync(f));
   if (!file) return {};
   const c = readRunConfig(file);
-  return { crop: c.crop, batch: c.batch, lr: c.lr, weightDecay: c.weightDecay, scale: c.scale, makeGap: c.makeGap, ...(c.gapUneven ? { gapUneven: c.gapUneven } : {}), tile: c.tile };
+  return {
+    crop: c.crop,
+    batch: c.batch,
+    lr: c.lr,
+    weightDecay: c.weightDecay,
+    scale: c.scale,
+    makeGap: c.makeGap,
+    ...(c.gapUneven ? { gapUneven: c.gapUneven } : {}),
+    tile: c.tile,
+  };
 }
 
 /** The settings a run started from `from` takes from it: its network (network options must agree); its classes, which the data set's must equal. */
 function initFromSettings(from: string, o: TrainOptions, classes: ClassDescription): Partial<TrainConfig> {
   const m = startModel(from);
   const unet = netKind(m.net) === 'unet';
-  const has = { encoder: unet ? 'unet' : 'mobilenet_v2', depth: unet ? (m.net as { depth: number }).depth : undefined, width: unet ? (m.net as { baseWidth: number }).baseWidth : undefined };
+  const has = {
+    encoder: unet ? 'unet' : 'mobilenet_v2',
+    depth: unet ? (m.net as { depth: number }).depth : undefined,
+    width: unet ? (m.net as { baseWidth: number }).baseWidth : undefined,
+  };
   for (const k of ['encoder', 'depth', 'width'] as const) {
-    if (o[k] !== undefined && o[k] !== has[k]) throw new GapsegError(`--init-from ${from} trains its own network (${k} ${has[k] ?? 'none'}); --${k} ${o[k]} differs`, 2);
+    if (o[k] !== undefined && o[k] !== has[k])
+      throw new GapsegError(`--init-from ${from} trains its own network (${k} ${has[k] ?? 'none'}); --${k} ${o[k]} differs`, 2);
   }
   const same = (a: ClassDescription) => JSON.stringify(a.classes.map((c) => [c.name, c.value]));
   if (same(m.classes) !== same(classes)) {
-    throw new GapsegError(`--init-from ${from}: its classes (${m.classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')}) differ from the data set's (${classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')})`, 2);
+    throw new GapsegError(
+      `--init-from ${from}: its classes (${m.classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')}) differ from the data set's (${classes.classes.map((c) => `${c.value}=${c.name}`).join(', ')})`,
+      2,
+    );
   }
   if (unet) return { initFrom: m.dir, depth: has.depth, width: has.width };
   return { initFrom: m.dir, decoderWidths: (m.net as { decoderWidths: number[] }).decoderWidths };
@@ -201,7 +221,10 @@ export function trainConfig(dataset: string, options: TrainOptions, note: (line:
   const { classes, source } = resolveClasses(path.resolve(dataset), named.classes, named.file);
   const weights = o.classWeights ?? [];
   if (weights.length > 0 && weights.length !== classes.classes.length) {
-    throw new GapsegError(`--class-weights needs ${classes.classes.length} numbers, one per class (${classes.classes.map((c) => c.name).join(', ')})`, 2);
+    throw new GapsegError(
+      `--class-weights needs ${classes.classes.length} numbers, one per class (${classes.classes.map((c) => c.name).join(', ')})`,
+      2,
+    );
   }
   const from = o.initFrom !== undefined ? initFromSettings(o.initFrom, o, classes) : {};
   const depth = from.depth ?? o.depth ?? d.depth;
@@ -225,7 +248,13 @@ export function trainConfig(dataset: string, options: TrainOptions, note: (line:
     classWeights: weights.length ? weights : null,
     depth,
     width: o.width ?? d.width,
-    ...(mobile ? { encoder, encoderWeights: o.encoderWeights, fineTune: { freezeEpochs: o.freezeEpochs ?? fineTune.freezeEpochs, encoderLrDiv: o.encoderLrDiv ?? fineTune.encoderLrDiv } } : { encoder }),
+    ...(mobile
+      ? {
+          encoder,
+          encoderWeights: o.encoderWeights,
+          fineTune: { freezeEpochs: o.freezeEpochs ?? fineTune.freezeEpochs, encoderLrDiv: o.encoderLrDiv ?? fineTune.encoderLrDiv },
+        }
+      : { encoder }),
     validFraction: o.validFraction ?? d.validFraction,
     seed: o.seed ?? d.seed,
     tile: o.tile ?? d.tile,
@@ -248,7 +277,8 @@ export async function train(dataset: string, options: TrainOptions): Promise<Tra
   const out = path.resolve(options.out);
   // With resume the run keeps its own settings: only the data set is checked against them.
   const config = options.resume ? null : trainConfig(dataset, options, log);
-  if (config?.encoder === 'mobilenet_v2' && !config.initFrom) config.encoderWeights = await mobileNetV2WeightsFile(options.encoderWeights, log, progressCallbacks(options.onProgress));
+  if (config?.encoder === 'mobilenet_v2' && !config.initFrom)
+    config.encoderWeights = await mobileNetV2WeightsFile(options.encoderWeights, log, progressCallbacks(options.onProgress));
   await startEngine(options.threads, log);
   const observers: TrainObserver[] = [];
   if (options.report !== false) observers.push(reportObserver());
@@ -263,5 +293,12 @@ export async function train(dataset: string, options: TrainOptions): Promise<Tra
     observers,
     stopAfterEpochs: options.stopAfterEpochs,
   });
-  return { dir: r.runDir, modelDir: path.join(r.runDir, 'model'), history: r.history, bestEpoch: r.bestEpoch, seconds: r.seconds, refineCheck: r.refineCheck };
+  return {
+    dir: r.runDir,
+    modelDir: path.join(r.runDir, 'model'),
+    history: r.history,
+    bestEpoch: r.bestEpoch,
+    seconds: r.seconds,
+    refineCheck: r.refineCheck,
+  };
 }

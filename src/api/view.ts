@@ -43,8 +43,14 @@ export async function view(folder: string, options: ViewOptions = {}): Promise<V
   if (!/^[0-9a-zA-Z.:-]+$/.test(host)) throw new GapsegError(`--host ${host}: not an address`, 2);
   const port = options.port ?? DEFAULT_VIEW_PORT;
   const mb = options.maxUpload;
-  if (options.classes !== undefined && options.classFile !== undefined) throw new GapsegError('give either --classes or --class-file, not both', 2);
-  const classes = typeof options.classes === 'string' ? parseClassesFlag(options.classes, (options.void ?? []).map(String)) : options.classFile ? readClassFile(options.classFile) : options.classes;
+  if (options.classes !== undefined && options.classFile !== undefined)
+    throw new GapsegError('give either --classes or --class-file, not both', 2);
+  const classes =
+    typeof options.classes === 'string'
+      ? parseClassesFlag(options.classes, (options.void ?? []).map(String))
+      : options.classFile
+        ? readClassFile(options.classFile)
+        : options.classes;
   const base = {
     root: folder,
     model: options.model,

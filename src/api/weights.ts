@@ -23,7 +23,8 @@ export const MOBILENET_V2_WEIGHTS = {
 /** gapseg's cache folder: GAPSEG_CACHE_DIR, else the platform's user cache directory. */
 export function cacheDir(): string {
   if (process.env.GAPSEG_CACHE_DIR) return path.resolve(process.env.GAPSEG_CACHE_DIR);
-  if (process.platform === 'win32') return path.join(process.env.LOCALAPPDATA ?? path.join(os.homedir(), 'AppData', 'Local'), 'gapseg', 'Cache');
+  if (process.platform === 'win32')
+    return path.join(process.env.LOCALAPPDATA ?? path.join(os.homedir(), 'AppData', 'Local'), 'gapseg', 'Cache');
   if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Caches', 'gapseg');
   return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gapseg');
 }
@@ -48,7 +49,8 @@ async function download(url: string, target: string, progress: ProgressFactory |
   bar?.done();
   const bytes = Buffer.concat(chunks);
   const sum = sha256(bytes);
-  if (sum !== MOBILENET_V2_WEIGHTS.sha256) throw new Error(`the file downloaded has SHA-256 ${sum}, expected ${MOBILENET_V2_WEIGHTS.sha256}`);
+  if (sum !== MOBILENET_V2_WEIGHTS.sha256)
+    throw new Error(`the file downloaded has SHA-256 ${sum}, expected ${MOBILENET_V2_WEIGHTS.sha256}`);
   await makeDir(path.dirname(target));
   await writeFileAtomic(target, bytes);
 }
@@ -57,7 +59,11 @@ async function download(url: string, target: string, progress: ProgressFactory |
  * The MobileNetV2 weights file to train from: `given` (checked to exist), else the cached copy,
  * else downloaded into the cache (GAPSEG_WEIGHTS_URL overrides the location, e.g. a mirror).
  */
-export async function mobileNetV2WeightsFile(given: string | undefined, log: (line: string) => void, progress?: ProgressFactory): Promise<string> {
+export async function mobileNetV2WeightsFile(
+  given: string | undefined,
+  log: (line: string) => void,
+  progress?: ProgressFactory,
+): Promise<string> {
   if (given) {
     const st = fs.statSync(given, { throwIfNoEntry: false });
     if (!st) throw new GapsegError(`${given}: encoder weights not found (--encoder-weights names the MobileNetV2 .tflite file)`);
@@ -81,7 +87,9 @@ export async function mobileNetV2WeightsFile(given: string | undefined, log: (li
   try {
     await download(url, cached, progress);
   } catch (e) {
-    const why = (e as Error).cause ? `${(e as Error).message}: ${((e as Error).cause as Error).message ?? (e as Error).cause}` : (e as Error).message;
+    const why = (e as Error).cause
+      ? `${(e as Error).message}: ${((e as Error).cause as Error).message ?? (e as Error).cause}`
+      : (e as Error).message;
     throw new GapsegError(
       `the MobileNetV2 weights could not be downloaded from ${url} (${why}); get ${MOBILENET_V2_WEIGHTS.file} (SHA-256 ${MOBILENET_V2_WEIGHTS.sha256}) and put it in ${dir}, or pass --encoder-weights <file>, or train a U-Net from scratch with --encoder unet`,
     );

@@ -17,7 +17,9 @@ export function log(line: string): void {
  * The API's options from the parsed flags: the command-line-only ones (--quiet) taken out, and the
  * log and progress bars added.
  */
-export function apiOptions(args: ParsedArgs): Record<string, unknown> & { log: (line: string) => void; onProgress: ReturnType<typeof progressBars> } {
+export function apiOptions(
+  args: ParsedArgs,
+): Record<string, unknown> & { log: (line: string) => void; onProgress: ReturnType<typeof progressBars> } {
   const { quiet, ...values } = args.values;
   return { ...values, log, onProgress: progressBars(quiet === true) };
 }

@@ -21,7 +21,14 @@ export const demoCommand: Command = { schema: DEMO_COMMAND, run: demo };
 /** The demo: the sample, then train, predict and evaluate through the API. */
 async function demo({ values }: Parameters<Command['run']>[0]): Promise<number> {
   const started = Date.now();
-  const o = { ...defaultsOf(DEMO_COMMAND), ...values } as { out: string; images: number; epochs: number; seed: number; threads?: number; quiet?: boolean };
+  const o = { ...defaultsOf(DEMO_COMMAND), ...values } as {
+    out: string;
+    images: number;
+    epochs: number;
+    seed: number;
+    threads?: number;
+    quiet?: boolean;
+  };
   const out = path.resolve(o.out);
   const onProgress = progressBars(o.quiet === true);
   const dataDir = path.join(out, 'data');
@@ -30,7 +37,22 @@ async function demo({ values }: Parameters<Command['run']>[0]): Promise<number> 
   const seed = o.seed;
   log(`generating the sample data set in ${dataDir}`);
   await makeSample(dataDir, { images: o.images, seed });
-  const result = await train(dataDir, { out: runDir, force: true, crop: 96, batch: 8, epochs: o.epochs, lr: 5e-3, encoder: 'unet', depth: 3, width: 8, seed, tile: 256, threads: o.threads, onProgress, log });
+  const result = await train(dataDir, {
+    out: runDir,
+    force: true,
+    crop: 96,
+    batch: 8,
+    epochs: o.epochs,
+    lr: 5e-3,
+    encoder: 'unet',
+    depth: 3,
+    width: 8,
+    seed,
+    tile: 256,
+    threads: o.threads,
+    onProgress,
+    log,
+  });
   const model = await openModel(result.dir, { log });
   try {
     const testFiles = readSplitList(path.join(dataDir, 'test.txt')).map((n) => path.join(dataDir, 'images', `${n}.png`));
@@ -42,7 +64,18 @@ async function demo({ values }: Parameters<Command['run']>[0]): Promise<number> 
     const seconds = (Date.now() - started) / 1000;
     await writeFileAtomic(
       reportFile,
-      JSON.stringify({ seconds, trainSeconds: result.seconds, bestEpoch: result.bestEpoch, history: result.history, refineCheck: result.refineCheck, test: evalResult }, null, 2) + '\n',
+      JSON.stringify(
+        {
+          seconds,
+          trainSeconds: result.seconds,
+          bestEpoch: result.bestEpoch,
+          history: result.history,
+          refineCheck: result.refineCheck,
+          test: evalResult,
+        },
+        null,
+        2,
+      ) + '\n',
     );
     const r = evalResult.report;
     process.stdout.write(

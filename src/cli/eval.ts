@@ -19,7 +19,10 @@ export const evalCommand: Command = {
       process.stdout.write(formatReport(result, result.classes) + '\n');
       if (typeof json === 'string') {
         await makeDir(path.dirname(path.resolve(json)));
-        await writeFileAtomic(path.resolve(json), JSON.stringify({ model: model.source, dataset: path.resolve(dataset), ...result }, null, 2) + '\n');
+        await writeFileAtomic(
+          path.resolve(json),
+          JSON.stringify({ model: model.source, dataset: path.resolve(dataset), ...result }, null, 2) + '\n',
+        );
         log(`metrics written to ${json}`);
       }
       return 0;

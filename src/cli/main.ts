@@ -60,7 +60,9 @@ export async function main(argv: string[]): Promise<number> {
   const cmd = COMMANDS.find((c) => c.schema.name === name);
   if (!cmd) {
     const near = nearest(name, commandNames());
-    process.stderr.write(`gapseg: unknown command "${name}"${near ? ` (did you mean ${near}?)` : ''} (commands: ${commandNames().join(', ')}; see gapseg --help)\n`);
+    process.stderr.write(
+      `gapseg: unknown command "${name}"${near ? ` (did you mean ${near}?)` : ''} (commands: ${commandNames().join(', ')}; see gapseg --help)\n`,
+    );
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

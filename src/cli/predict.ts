@@ -18,7 +18,9 @@ export const predictCommand: Command = {
     try {
       const result = await model.predictFiles(inputs, files as unknown as PredictFilesOptions);
       const out = files.out as string;
-      const parts = [`predicted ${result.predicted} image(s) into ${out} with ${model.engine === 'onnx' ? 'ONNX Runtime' : 'TensorFlow.js'}`];
+      const parts = [
+        `predicted ${result.predicted} image(s) into ${out} with ${model.engine === 'onnx' ? 'ONNX Runtime' : 'TensorFlow.js'}`,
+      ];
       if (result.skipped) parts.push(`${result.skipped} already complete`);
       if (result.failed.length) parts.push(`${result.failed.length} failed: ${result.failed.map((f) => f.file).join(', ')}`);
       log(parts.join('; '));

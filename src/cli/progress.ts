@@ -57,7 +57,11 @@ export function startProgress(opts: ProgressOptions): Progress {
     if (opts.quiet) return;
     if (tty) {
       const cols = stream.columns || 120;
-      stream.write(`\r${line(final).slice(0, cols - 1).padEnd(cols - 1)}${final ? '\n' : ''}`);
+      stream.write(
+        `\r${line(final)
+          .slice(0, cols - 1)
+          .padEnd(cols - 1)}${final ? '\n' : ''}`,
+      );
     } else {
       const now = Date.now();
       if (final || now - lastPlain >= every) {

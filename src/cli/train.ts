@@ -10,7 +10,9 @@ export const trainCommand: Command = {
     const result = await train(positional[0], apiOptions({ positional, values }) as unknown as TrainOptions);
     const best = result.history.find((r) => r.epoch === result.bestEpoch);
     const why = best?.valid ? `, validation mean IoU ${best.valid.meanIoU.toFixed(3)}` : best ? ', lowest training loss' : '';
-    log(`done in ${result.seconds.toFixed(0)}s; kept model: ${path.join(values.out as string, 'model')}${best ? ` (epoch ${best.epoch} of ${result.history.length}${why})` : ''}`);
+    log(
+      `done in ${result.seconds.toFixed(0)}s; kept model: ${path.join(values.out as string, 'model')}${best ? ` (epoch ${best.epoch} of ${result.history.length}${why})` : ''}`,
+    );
     return 0;
   },
 };

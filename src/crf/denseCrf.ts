@@ -38,14 +38,24 @@ export interface DenseCrfParams {
  * into the surrounding majority class (smoke IoU 0.51 -> 0.21); at 5 px it moves the frontier
  * onto nearby colour edges instead. No smoothness kernel: it lowered BF there.
  */
-export const DEFAULT_DENSE_CRF: DenseCrfParams = { iterations: 10, appearanceWeight: 8, sigmaXY: 5, sigmaRGB: 10, smoothnessWeight: 0, smoothnessXY: 3 };
+export const DEFAULT_DENSE_CRF: DenseCrfParams = {
+  iterations: 10,
+  appearanceWeight: 8,
+  sigmaXY: 5,
+  sigmaRGB: 10,
+  smoothnessWeight: 0,
+  smoothnessXY: 3,
+};
 
 /** Refuse settings that cannot filter: one line naming the setting. */
 export function checkDenseCrf(p: DenseCrfParams): DenseCrfParams {
   const positive: (keyof DenseCrfParams)[] = ['sigmaXY', 'sigmaRGB', 'smoothnessXY'];
-  for (const key of positive) if (!(p[key] > 0) || !Number.isFinite(p[key])) throw new GapsegError(`refine: ${key} must be a positive number, not ${p[key]}`, 2);
-  for (const key of ['appearanceWeight', 'smoothnessWeight'] as const) if (!(p[key] >= 0) || !Number.isFinite(p[key])) throw new GapsegError(`refine: ${key} must be a number >= 0, not ${p[key]}`, 2);
-  if (!Number.isInteger(p.iterations) || p.iterations < 1 || p.iterations > 50) throw new GapsegError(`refine: iterations must be an integer from 1 to 50, not ${p.iterations}`, 2);
+  for (const key of positive)
+    if (!(p[key] > 0) || !Number.isFinite(p[key])) throw new GapsegError(`refine: ${key} must be a positive number, not ${p[key]}`, 2);
+  for (const key of ['appearanceWeight', 'smoothnessWeight'] as const)
+    if (!(p[key] >= 0) || !Number.isFinite(p[key])) throw new GapsegError(`refine: ${key} must be a number >= 0, not ${p[key]}`, 2);
+  if (!Number.isInteger(p.iterations) || p.iterations < 1 || p.iterations > 50)
+    throw new GapsegError(`refine: iterations must be an integer from 1 to 50, not ${p.iterations}`, 2);
   return p;
 }
 
@@ -61,7 +71,8 @@ export function denseCrfSettings(o: RefineOption | null | undefined): DenseCrfPa
   if (o === true) return DEFAULT_DENSE_CRF;
   if (o === 'auto') throw new Error("denseCrfSettings: 'auto' depends on the model (predict/refineCheck.ts refineSettings)");
   for (const key of Object.keys(o)) {
-    if (!(key in DEFAULT_DENSE_CRF)) throw new GapsegError(`refine: unknown setting "${key}" (known: ${Object.keys(DEFAULT_DENSE_CRF).join(', ')})`, 2);
+    if (!(key in DEFAULT_DENSE_CRF))
+      throw new GapsegError(`refine: unknown setting "${key}" (known: ${Object.keys(DEFAULT_DENSE_CRF).join(', ')})`, 2);
   }
   return checkDenseCrf({ ...DEFAULT_DENSE_CRF, ...o });
 }
@@ -102,7 +113,8 @@ function pixelLattice(width: number, height: number, sxy: number, rgb: Uint8Arra
 export function refineDenseCrf(input: RefineInput, allowed: readonly number[], params: DenseCrfParams, scale = 1): Float32Array {
   const { width: w, height: h, numClasses: k } = input;
   const n = w * h;
-  if (input.probs.length !== n * k || input.rgb.length !== n * 3) throw new Error(`refineDenseCrf: ${input.probs.length} probabilities and ${input.rgb.length} RGB bytes for ${w}x${h}x${k}`);
+  if (input.probs.length !== n * k || input.rgb.length !== n * 3)
+    throw new Error(`refineDenseCrf: ${input.probs.length} probabilities and ${input.rgb.length} RGB bytes for ${w}x${h}x${k}`);
   const p = checkDenseCrf(params);
   const ka = allowed.length;
   const kernels: { lattice: Lattice; weight: number; norm: Float32Array }[] = [];

@@ -79,7 +79,8 @@ function checkValue(v: number, where: string): number {
 /** Check a description for duplicates and emptiness; returns it for chaining. */
 export function validateClasses(desc: ClassDescription, where: string): ClassDescription {
   if (desc.classes.length === 0) throw new GapsegError(`${where}: no real classes (only void) are described`);
-  if (desc.classes.length > MAX_CLASSES) throw new GapsegError(`${where}: ${desc.classes.length} classes; at most ${MAX_CLASSES} are supported`);
+  if (desc.classes.length > MAX_CLASSES)
+    throw new GapsegError(`${where}: ${desc.classes.length} classes; at most ${MAX_CLASSES} are supported`);
   const names = new Set<string>();
   const values = new Set<number>();
   for (const c of desc.classes) {
@@ -186,14 +187,20 @@ export function parseClassesJson(text: string, file: string): ClassDescription {
  */
 export function parseClassesFlag(text: string, voidSpec: string[] = []): ClassDescription {
   const where = '--classes';
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new GapsegError(`${where}: empty; expected e.g. "0=background,255=smoke"`);
   const entries = parts.map((p, i) => {
     const m = /^(\d+)\s*[=:]\s*(.+)$/.exec(p);
     return m ? { value: Number(m[1]), name: m[2].trim() } : { value: i, name: p };
   });
   const voidValues: number[] = [];
-  for (const v of voidSpec.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)) {
+  for (const v of voidSpec
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (/^\d+$/.test(v)) voidValues.push(Number(v));
     else {
       const e = entries.find((c) => c.name === v);
@@ -202,9 +209,7 @@ export function parseClassesFlag(text: string, voidSpec: string[] = []): ClassDe
     }
   }
   for (const e of entries) if (isVoidName(e.name) && !voidValues.includes(e.value)) voidValues.push(e.value);
-  const classes = entries
-    .filter((e) => !voidValues.includes(e.value))
-    .map((e, i) => ({ ...e, color: defaultColor(i) }));
+  const classes = entries.filter((e) => !voidValues.includes(e.value)).map((e, i) => ({ ...e, color: defaultColor(i) }));
   return validateClasses({ classes, voidValues }, where);
 }
 

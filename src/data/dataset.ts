@@ -88,7 +88,9 @@ function indexByBase(files: string[], dir: string): Map<string, string> {
     const b = baseName(f);
     const prev = map.get(b);
     if (prev) {
-      throw new GapsegError(`${dir}: two files share the base name "${b}" (${path.basename(prev)}, ${path.basename(f)}); pairing by name would be ambiguous`);
+      throw new GapsegError(
+        `${dir}: two files share the base name "${b}" (${path.basename(prev)}, ${path.basename(f)}); pairing by name would be ambiguous`,
+      );
     }
     map.set(b, f);
   }
@@ -101,7 +103,12 @@ const LABEL_SUFFIXES = ['', '_mask', '_label', '_labels', '-mask', '_L', '_P', '
  * Pair every image of `imageDir` with the label of the same base name in `labelDir`. An image
  * without one is an error, unless `unlabelled` collects them (labelDir may then not exist yet).
  */
-export function pairFolder(imageDir: string, labelDir: string, truthDir?: string, unlabelled?: Omit<UnlabelledImage, 'split'>[]): PairFiles[] {
+export function pairFolder(
+  imageDir: string,
+  labelDir: string,
+  truthDir?: string,
+  unlabelled?: Omit<UnlabelledImage, 'split'>[],
+): PairFiles[] {
   const images = indexByBase(listFiles(imageDir), imageDir);
   const labels = unlabelled && !isDir(labelDir) ? new Map<string, string>() : indexByBase(listFiles(labelDir), labelDir);
   const truths = truthDir ? indexByBase(listFiles(truthDir), truthDir) : null;
@@ -164,7 +171,8 @@ function isDir(p: string): boolean {
 /** Discover the layout of a data set folder. `truthDir` overrides <root>/truth. */
 export function discoverDataset(root: string, truthDir?: string, opts: DiscoverOptions = {}): DatasetLayout {
   if (!fs.existsSync(root)) throw new GapsegError(`${root}: data set folder not found`);
-  if (!isDir(root)) throw new GapsegError(`${root}: not a folder; a data set is a folder with images/ and labels/ (or train/ and trainannot/)`);
+  if (!isDir(root))
+    throw new GapsegError(`${root}: not a folder; a data set is a folder with images/ and labels/ (or train/ and trainannot/)`);
   const notes: string[] = [];
   const splits: Record<SplitName, PairFiles[]> = { train: [], valid: [], test: [] };
   const unlabelled: UnlabelledImage[] = [];
@@ -176,7 +184,11 @@ export function discoverDataset(root: string, truthDir?: string, opts: DiscoverO
     const all = pairFolder(path.join(root, 'images'), path.join(root, 'labels'), truth, labelling ? pending : undefined);
     if (all.length === 0 && !labelling) throw new GapsegError(`${root}: no image/label pairs found in images/ and labels/`);
     const lists: Partial<Record<SplitName, string>> = {};
-    for (const [split, names] of [['train', ['train.txt']], ['valid', ['valid.txt', 'val.txt']], ['test', ['test.txt']]] as const) {
+    for (const [split, names] of [
+      ['train', ['train.txt']],
+      ['valid', ['valid.txt', 'val.txt']],
+      ['test', ['test.txt']],
+    ] as const) {
       const f = names.map((n) => path.join(root, n)).find((x) => fs.existsSync(x));
       if (f) lists[split] = f;
     }
@@ -196,7 +208,8 @@ export function discoverDataset(root: string, truthDir?: string, opts: DiscoverO
       for (const p of splits[split]) {
         const other = used.get(p.name);
         // A pair in two splits (or twice in one) would leak validation data into training.
-        if (other) throw new GapsegError(`${f}: "${p.name}" is also listed in ${path.basename(other)}; each pair may be in one split, once`);
+        if (other)
+          throw new GapsegError(`${f}: "${p.name}" is also listed in ${path.basename(other)}; each pair may be in one split, once`);
         used.set(p.name, f);
       }
     }
@@ -225,7 +238,8 @@ export function discoverDataset(root: string, truthDir?: string, opts: DiscoverO
         const names = readSplitList(listFile);
         if (names.length > 0) {
           const listed = selectListed(pairs, names, listFile, new Set(pending.map((u) => u.name)));
-          if (listed.length < pairs.length) notes.push(`${pairs.length - listed.length} pair(s) of ${img}/ are not in ${img}.txt and are not used`);
+          if (listed.length < pairs.length)
+            notes.push(`${pairs.length - listed.length} pair(s) of ${img}/ are not in ${img}.txt and are not used`);
           pairs = listed;
         }
       }

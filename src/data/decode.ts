@@ -47,7 +47,9 @@ function decodeError(file: string, e: unknown, limits?: DecodeLimits): GapsegErr
   const msg = describeError(e);
   if (/pixel limit/i.test(msg)) {
     const max = limits?.maxPixels ?? DEFAULT_MAX_PIXELS;
-    return new GapsegError(`${file}: image is larger than the pixel limit (${max} pixels); raise it with --max-pixels if the file is trusted`);
+    return new GapsegError(
+      `${file}: image is larger than the pixel limit (${max} pixels); raise it with --max-pixels if the file is trusted`,
+    );
   }
   const problem = readProblem(file);
   if (problem) return new GapsegError(`${file}: ${problem}`);
@@ -125,10 +127,10 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
       // sharp's output defaults to 8-bit sRGB; without asking for rgb16 a 16-bit mask's
       // values come out divided by 256.
       if (sixteen) rgb = rgb.toColourspace('rgb16');
-      const { data, info } = await rgb
-        .raw({ depth: sixteen ? 'ushort' : 'uchar' })
-        .toBuffer({ resolveWithObject: true });
-      const v = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
+      const { data, info } = await rgb.raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
+      const v = sixteen
+        ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2)
+        : new Uint8Array(data.buffer, data.byteOffset, data.length);
       const out = sixteen ? new Uint16Array(info.width * info.height) : new Uint8Array(info.width * info.height);
       for (let i = 0, j = 0; i < out.length; i++, j += info.channels) {
         if (v[j] !== v[j + 1] || v[j] !== v[j + 2]) {
@@ -142,9 +144,7 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
     }
     // As above: grey16 keeps 16-bit values whole (the default output is 8-bit).
     const grey = sixteen ? img.extractChannel(0).toColourspace('grey16') : img.extractChannel(0);
-    const { data, info } = await grey
-      .raw({ depth: sixteen ? 'ushort' : 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await grey.raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const values = sixteen
       ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length))
       : new Uint8Array(data.buffer, data.byteOffset, data.length);
@@ -156,7 +156,11 @@ export async function readLabel(file: string, limits?: DecodeLimits): Promise<La
 }
 
 async function paletteIndices(file: string, palette: Uint8Array, limits?: DecodeLimits): Promise<LabelValues> {
-  const { data, info } = await openSharp(file, limits).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await openSharp(file, limits)
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
   // Only reached for files pngPaletteIndices cannot read (interlaced): map colours back to
   // indices, refusing colours that several palette entries share.
   const lookup = new Map<number, number>();
@@ -170,7 +174,9 @@ async function paletteIndices(file: string, palette: Uint8Array, limits?: Decode
     const idx = lookup.get((data[j] << 16) | (data[j + 1] << 8) | data[j + 2]);
     if (idx === undefined) throw new GapsegError(`${file}: pixel colour not in the PNG palette`);
     if (idx === AMBIGUOUS) {
-      throw new GapsegError(`${file}: interlaced palette PNG whose palette repeats the colour of pixel (x=${i % info.width}, y=${Math.floor(i / info.width)}); its index cannot be recovered, save the mask without interlacing`);
+      throw new GapsegError(
+        `${file}: interlaced palette PNG whose palette repeats the colour of pixel (x=${i % info.width}, y=${Math.floor(i / info.width)}); its index cannot be recovered, save the mask without interlacing`,
+      );
     }
     out[i] = idx;
   }
@@ -182,7 +188,13 @@ async function paletteIndices(file: string, palette: Uint8Array, limits?: Decode
  * Uint16Array). `level` is the zlib level: 6 by default; prediction outputs use 3, which
  * costs a third less CPU for files a few percent larger.
  */
-export async function encodePng(pixels: Uint8Array | Uint16Array, width: number, height: number, channels: 1 | 3 | 4, level = 6): Promise<Buffer> {
+export async function encodePng(
+  pixels: Uint8Array | Uint16Array,
+  width: number,
+  height: number,
+  channels: 1 | 3 | 4,
+  level = 6,
+): Promise<Buffer> {
   const sixteen = pixels instanceof Uint16Array;
   // sharp takes the sample depth of raw input from the array's type (a Buffer reads as 8-bit,
   // whatever raw.depth says), so 16-bit pixels must be passed as the Uint16Array itself.

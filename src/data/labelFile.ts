@@ -49,7 +49,10 @@ export function labelValuesOf(indices: Uint8Array, desc: ClassDescription, where
   for (let i = 0; i < indices.length; i++) {
     const c = indices[i];
     if (c === VOID_INDEX) {
-      if (voidValue === undefined) throw new GapsegError(`${where}: the class description has no void value to store unlabelled pixels; name one (e.g. --void 128, or a class called void)`);
+      if (voidValue === undefined)
+        throw new GapsegError(
+          `${where}: the class description has no void value to store unlabelled pixels; name one (e.g. --void 128, or a class called void)`,
+        );
       out[i] = voidValue;
     } else if (c < k) out[i] = desc.classes[c].value;
     else throw new GapsegError(`${where}: class index ${c} at pixel ${i} is not one of the ${k} classes`);
@@ -58,12 +61,21 @@ export function labelValuesOf(indices: Uint8Array, desc: ClassDescription, where
 }
 
 /** PNG bytes of label values in a format; `where` names the file in errors. */
-export async function encodeLabelFile(values: Uint16Array, width: number, height: number, format: LabelFormat, where: string): Promise<Buffer> {
+export async function encodeLabelFile(
+  values: Uint16Array,
+  width: number,
+  height: number,
+  format: LabelFormat,
+  where: string,
+): Promise<Buffer> {
   let max = 0;
   for (const v of values) if (v > max) max = v;
   if (format.kind === 'grey16') return encodePng(values, width, height, 1);
   const limit = format.kind === 'palette' ? format.plte.length / 3 - 1 : 255;
-  if (max > limit) throw new GapsegError(`${where}: label value ${max} does not fit the set's ${format.kind === 'palette' ? `palette of ${limit + 1} colours` : '8-bit grey masks'}`);
+  if (max > limit)
+    throw new GapsegError(
+      `${where}: label value ${max} does not fit the set's ${format.kind === 'palette' ? `palette of ${limit + 1} colours` : '8-bit grey masks'}`,
+    );
   const bytes = Uint8Array.from(values);
   return format.kind === 'palette' ? palettePng(bytes, width, height, format.plte, format.trns) : encodePng(bytes, width, height, 1);
 }

@@ -41,7 +41,6 @@ export interface LoadOptions {
   onLoaded?: (done: number, total: number) => void;
 }
 
-
 async function loadPair(p: PairFiles, table: Int16Array, opts: LoadOptions): Promise<Sample> {
   // All three read, then the first problem in this order: the image's before its label's.
   const [img, lab, tru] = await settleAll([

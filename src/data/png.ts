@@ -28,7 +28,7 @@ export function pngChunks(bytes: Uint8Array): PngChunk[] | null {
   if (bytes.length < 8 || !SIGNATURE.equals(bytes.subarray(0, 8))) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const chunks: PngChunk[] = [];
-  for (let p = 8; p + 8 <= bytes.length; ) {
+  for (let p = 8; p + 8 <= bytes.length;) {
     const len = view.getUint32(p);
     const type = String.fromCharCode(bytes[p + 4], bytes[p + 5], bytes[p + 6], bytes[p + 7]);
     if (p + 12 + len > bytes.length) throw new Error(`PNG chunk ${type} is truncated`);
@@ -145,5 +145,12 @@ export function palettePng(indices: Uint8Array, width: number, height: number, p
   // Each scanline starts with filter type 0 (none).
   const raw = Buffer.alloc((width + 1) * height);
   for (let y = 0; y < height; y++) raw.set(indices.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
-  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('PLTE', plte), ...(trns ? [chunk('tRNS', trns)] : []), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    SIGNATURE,
+    chunk('IHDR', ihdr),
+    chunk('PLTE', plte),
+    ...(trns ? [chunk('tRNS', trns)] : []),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }

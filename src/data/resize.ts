@@ -39,7 +39,16 @@ export function resizeImage(src: Uint8Array, w: number, h: number, channels: num
 }
 
 /** Bilinear resize of interleaved samples into `out` (nw x nh), rounded to integers when `round`. */
-function bilinearInto<T extends Uint8Array | Float32Array>(src: ArrayLike<number>, w: number, h: number, channels: number, out: T, nw: number, nh: number, round: boolean): T {
+function bilinearInto<T extends Uint8Array | Float32Array>(
+  src: ArrayLike<number>,
+  w: number,
+  h: number,
+  channels: number,
+  out: T,
+  nw: number,
+  nh: number,
+  round: boolean,
+): T {
   const ax = bilinearAxis(w, nw);
   const ay = bilinearAxis(h, nh);
   for (let y = 0; y < nh; y++) {

@@ -55,7 +55,11 @@ export function decideClasses(probs: Float32Array, n: number, k: number, d: Deci
   const planes = planesOf(probs, n, k);
   const useThreshold = d.threshold !== null && d.allowed[d.focus] && allowed.length > 1;
   if (!useThreshold) return argmaxAllowed(planes, allowed, n);
-  const out = argmaxAllowed(planes, allowed.filter((c) => c !== d.focus), n);
+  const out = argmaxAllowed(
+    planes,
+    allowed.filter((c) => c !== d.focus),
+    n,
+  );
   const q = focusProbability(probs, n, k, d);
   for (let i = 0; i < n; i++) if (q[i] >= (d.threshold as number)) out[i] = d.focus;
   return out;
@@ -102,7 +106,13 @@ export function voidLayer(labels: Uint8Array, width: number, stripe: Rgb = [255,
 }
 
 /** voidLayer of one rectangle (the stripes stay where they are on the whole image). */
-export function voidLayerRect(labels: Uint8Array, width: number, r: Rect, stripe: Rgb = [255, 230, 0], period = 6): Uint8ClampedArray<ArrayBuffer> {
+export function voidLayerRect(
+  labels: Uint8Array,
+  width: number,
+  r: Rect,
+  stripe: Rgb = [255, 230, 0],
+  period = 6,
+): Uint8ClampedArray<ArrayBuffer> {
   const out = new Uint8ClampedArray(r.w * r.h * 4);
   for (let y = r.y; y < r.y + r.h; y++) {
     for (let x = r.x, i = y * width + r.x, o = (y - r.y) * r.w * 4; x < r.x + r.w; x++, i++, o += 4) {

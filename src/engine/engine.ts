@@ -174,8 +174,16 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
     const warnings: string[] = [];
     if (!simd) warnings.push('this Node.js has no WebAssembly SIMD: TensorFlow.js runs its plain, single-threaded wasm build');
     const problem = simdKernelsProblem(tf.backend());
-    if (!kernels) warnings.push(`gapseg's SIMD kernels are off, its JavaScript kernels run instead (several times slower): ${problem ?? 'not loaded'}`);
-    current = { backend: 'wasm', threads: wasm.getThreadsCount(), simd, kernels: kernels ? 'simd' : 'javascript', fma: kernels?.fma ?? false, warnings };
+    if (!kernels)
+      warnings.push(`gapseg's SIMD kernels are off, its JavaScript kernels run instead (several times slower): ${problem ?? 'not loaded'}`);
+    current = {
+      backend: 'wasm',
+      threads: wasm.getThreadsCount(),
+      simd,
+      kernels: kernels ? 'simd' : 'javascript',
+      fma: kernels?.fma ?? false,
+      warnings,
+    };
   }
   return current;
 }
@@ -198,6 +206,9 @@ export function engineInfo(): EngineInfo | null {
 /** One line naming the compute path, as train, predict and eval print it. */
 export function describeEngine(info: EngineInfo): string {
   if (info.backend === 'cpu') return 'engine: TensorFlow.js cpu backend (JavaScript)';
-  const kernels = info.kernels === 'simd' ? `gapseg's SIMD kernels${info.fma ? ' with fused multiply-add' : ' (no fused multiply-add)'}` : "gapseg's JavaScript kernels";
+  const kernels =
+    info.kernels === 'simd'
+      ? `gapseg's SIMD kernels${info.fma ? ' with fused multiply-add' : ' (no fused multiply-add)'}`
+      : "gapseg's JavaScript kernels";
   return `engine: TensorFlow.js wasm${info.simd ? ' SIMD' : ''}, ${info.threads} thread${info.threads === 1 ? '' : 's'}, ${kernels}`;
 }

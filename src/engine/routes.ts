@@ -17,7 +17,13 @@ export interface KernelRoutes {
   depthwise: 'gapseg' | 'xnnpack';
 }
 
-export const DEFAULT_ROUTES: Readonly<KernelRoutes> = { simd: true, conv: 'gapseg', conv3x3: 'winograd', filterGradient: 'gapseg', depthwise: 'gapseg' };
+export const DEFAULT_ROUTES: Readonly<KernelRoutes> = {
+  simd: true,
+  conv: 'gapseg',
+  conv3x3: 'winograd',
+  filterGradient: 'gapseg',
+  depthwise: 'gapseg',
+};
 
 let current: KernelRoutes = { ...DEFAULT_ROUTES };
 

@@ -17,7 +17,18 @@ import type { Predictor } from '../predict/model.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { addImage, emptyTotals, report, type EvalReport } from '../metrics/evaluate.js';
 import { labelValues } from '../predict/outputs.js';
-import { addFrontierImage, emptyFrontierTotals, formatFrontier, frontierImage, frontierReport, imageMeanBF, imageMeanBoundaryIoU, DEFAULT_FRONTIER_OPTIONS, type FrontierMetricOptions, type FrontierReport } from '../metrics/frontierMetrics.js';
+import {
+  addFrontierImage,
+  emptyFrontierTotals,
+  formatFrontier,
+  frontierImage,
+  frontierReport,
+  imageMeanBF,
+  imageMeanBoundaryIoU,
+  DEFAULT_FRONTIER_OPTIONS,
+  type FrontierMetricOptions,
+  type FrontierReport,
+} from '../metrics/frontierMetrics.js';
 
 export interface EvalOptions {
   split: SplitName | 'all' | 'auto';
@@ -107,12 +118,28 @@ export async function evaluateDataset(predictor: Predictor, dataset: string, opt
     addImage(totals, labels, pred.classes, truth);
     const r = report(one);
     const f = frontierImage(
-      { width: image.width, height: image.height, numClasses: k, labels, pred: pred.classes, predValues: labelValues(pred.classes, predictor.classes), truth, voidValues: opts.classes.voidValues },
+      {
+        width: image.width,
+        height: image.height,
+        numClasses: k,
+        labels,
+        pred: pred.classes,
+        predValues: labelValues(pred.classes, predictor.classes),
+        truth,
+        voidValues: opts.classes.voidValues,
+      },
       fopts,
     );
     addFrontierImage(ftotals, f);
     const nul = (x: number) => (Number.isNaN(x) ? null : x);
-    rows.push({ name: p.name, pixelAccuracy: r.pixelAccuracy, meanIoU: r.meanIoU, gapAccuracy: r.gapAccuracy, meanBF: nul(imageMeanBF(f)), meanBoundaryIoU: nul(imageMeanBoundaryIoU(f)) });
+    rows.push({
+      name: p.name,
+      pixelAccuracy: r.pixelAccuracy,
+      meanIoU: r.meanIoU,
+      gapAccuracy: r.gapAccuracy,
+      meanBF: nul(imageMeanBF(f)),
+      meanBoundaryIoU: nul(imageMeanBoundaryIoU(f)),
+    });
     bar.tick();
   }
   bar.done();
@@ -129,12 +156,21 @@ export function formatReport(result: EvalResult, classes: ClassDescription): str
     `mean IoU: ${r.meanIoU.toFixed(4)}   mean Dice: ${r.meanDice.toFixed(4)}`,
   ];
   if (r.gapAccuracy !== null) lines.push(`accuracy inside the gap: ${pct(r.gapAccuracy)} over ${r.gapPixels.toLocaleString('en')} pixels`);
-  lines.push(...formatFrontier(result.frontier, classes.classes.map((c) => c.name)));
+  lines.push(
+    ...formatFrontier(
+      result.frontier,
+      classes.classes.map((c) => c.name),
+    ),
+  );
   lines.push('', `${'class'.padEnd(16)}${'IoU'.padStart(8)}${'Dice'.padStart(8)}`);
-  classes.classes.forEach((c, i) => lines.push(`${c.name.padEnd(16)}${r.iou[i].toFixed(4).padStart(8)}${r.dice[i].toFixed(4).padStart(8)}`));
+  classes.classes.forEach((c, i) =>
+    lines.push(`${c.name.padEnd(16)}${r.iou[i].toFixed(4).padStart(8)}${r.dice[i].toFixed(4).padStart(8)}`),
+  );
   lines.push('', 'confusion matrix (rows = truth, columns = prediction):');
   const w = Math.max(10, ...r.confusion.flat().map((x) => String(x).length + 2));
   lines.push(''.padEnd(16) + classes.classes.map((c) => c.name.slice(0, w - 1).padStart(w)).join(''));
-  r.confusion.forEach((row, i) => lines.push(classes.classes[i].name.slice(0, 15).padEnd(16) + row.map((x) => String(x).padStart(w)).join('')));
+  r.confusion.forEach((row, i) =>
+    lines.push(classes.classes[i].name.slice(0, 15).padEnd(16) + row.map((x) => String(x).padStart(w)).join('')),
+  );
   return lines.join('\n');
 }

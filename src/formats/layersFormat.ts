@@ -32,7 +32,9 @@ export function layersUNet(cfg: UNetConfig): tfl.LayersModel {
   h = convBnRelu(h, 'mid', 1, w[cfg.depth]);
   h = convBnRelu(h, 'mid', 2, w[cfg.depth]);
   for (let i = cfg.depth - 1; i >= 0; i--) {
-    const up = tfl.layers.conv2dTranspose({ filters: w[i], kernelSize: 2, strides: 2, padding: 'same', name: `dec${i}_up` }).apply(h) as tfl.SymbolicTensor;
+    const up = tfl.layers
+      .conv2dTranspose({ filters: w[i], kernelSize: 2, strides: 2, padding: 'same', name: `dec${i}_up` })
+      .apply(h) as tfl.SymbolicTensor;
     h = tfl.layers.concatenate({ axis: -1, name: `dec${i}_concat` }).apply([up, skips[i]]) as tfl.SymbolicTensor;
     h = convBnRelu(h, `dec${i}`, 1, w[i]);
     h = convBnRelu(h, `dec${i}`, 2, w[i]);
@@ -44,7 +46,8 @@ export function layersUNet(cfg: UNetConfig): tfl.LayersModel {
 /** Build the tfjs-layers functional model of a MobileNetV2 U-Net in inference mode (same names as its tensors). */
 export function layersMobileUNet(cfg: MobileUNetConfig): tfl.LayersModel {
   const input = tfl.input({ shape: [null, null, cfg.inChannels], name: 'image' });
-  const relu6 = (x: tfl.SymbolicTensor, name: string) => tfl.layers.reLU({ maxValue: 6, name: `${name}_relu6` }).apply(x) as tfl.SymbolicTensor;
+  const relu6 = (x: tfl.SymbolicTensor, name: string) =>
+    tfl.layers.reLU({ maxValue: 6, name: `${name}_relu6` }).apply(x) as tfl.SymbolicTensor;
   const conv = (x: tfl.SymbolicTensor, name: string, filters: number, k: number, stride: number, act: boolean) => {
     const y = tfl.layers.conv2d({ filters, kernelSize: k, strides: stride, padding: 'same', name }).apply(x) as tfl.SymbolicTensor;
     return act ? relu6(y, name) : y;
@@ -58,7 +61,12 @@ export function layersMobileUNet(cfg: MobileUNetConfig): tfl.LayersModel {
       h = conv(h, `enc_b${i}_expand`, cin * b.expand, 1, 1, true);
       if (TAP_BLOCKS.includes(i)) taps.push(h);
     }
-    h = relu6(tfl.layers.depthwiseConv2d({ kernelSize: 3, strides: b.stride, padding: 'same', name: `enc_b${i}_dw` }).apply(h) as tfl.SymbolicTensor, `enc_b${i}_dw`);
+    h = relu6(
+      tfl.layers
+        .depthwiseConv2d({ kernelSize: 3, strides: b.stride, padding: 'same', name: `enc_b${i}_dw` })
+        .apply(h) as tfl.SymbolicTensor,
+      `enc_b${i}_dw`,
+    );
     h = conv(h, `enc_b${i}_project`, b.out, 1, 1, false);
     if (isResidual(i)) h = tfl.layers.add({ name: `enc_b${i}_add` }).apply([h, blockInput]) as tfl.SymbolicTensor;
     cin = b.out;
@@ -66,12 +74,16 @@ export function layersMobileUNet(cfg: MobileUNetConfig): tfl.LayersModel {
   taps.push(conv(h, 'enc_top', TOP_CHANNELS, 1, 1, true));
   const convBnRelu = (x: tfl.SymbolicTensor, name: string, n: number, width: number) => {
     const c = tfl.layers.conv2d({ filters: width, kernelSize: 3, padding: 'same', useBias: false, name: `${name}_conv${n}` }).apply(x);
-    const b = tfl.layers.batchNormalization({ axis: -1, epsilon: cfg.bnEpsilon, momentum: cfg.bnMomentum, name: `${name}_bn${n}` }).apply(c);
+    const b = tfl.layers
+      .batchNormalization({ axis: -1, epsilon: cfg.bnEpsilon, momentum: cfg.bnMomentum, name: `${name}_bn${n}` })
+      .apply(c);
     return tfl.layers.activation({ activation: 'relu', name: `${name}_relu${n}` }).apply(b) as tfl.SymbolicTensor;
   };
   h = taps[4];
   cfg.decoderWidths.forEach((w, j) => {
-    let x = tfl.layers.conv2dTranspose({ filters: w, kernelSize: 2, strides: 2, padding: 'same', name: `dec${j}_up` }).apply(h) as tfl.SymbolicTensor;
+    let x = tfl.layers
+      .conv2dTranspose({ filters: w, kernelSize: 2, strides: 2, padding: 'same', name: `dec${j}_up` })
+      .apply(h) as tfl.SymbolicTensor;
     if (j < 4) x = tfl.layers.concatenate({ axis: -1, name: `dec${j}_concat` }).apply([x, taps[3 - j]]) as tfl.SymbolicTensor;
     h = convBnRelu(convBnRelu(x, `dec${j}`, 1, w), `dec${j}`, 2, w);
   });

@@ -52,7 +52,8 @@ export async function saveModel(dir: string, net: AnyNet, meta: Omit<ModelMeta, 
   const values = await netValues(net);
   for (const name of Object.values(GAP_HEAD)) values.delete(name);
   // A U-Net keeps the section it has always had; other networks name their kind.
-  const section = netKind(config) === 'unet' ? { format: 'gapseg-unet', version: 1, unet: config } : { format: 'gapseg-net', version: 2, net: config };
+  const section =
+    netKind(config) === 'unet' ? { format: 'gapseg-unet', version: 1, unet: config } : { format: 'gapseg-net', version: 2, net: config };
   const metaJson = {
     ...classesToJson(meta.classes),
     model: { ...section, input: meta.input, info: meta.info },
@@ -96,13 +97,17 @@ export function readModelMeta(dir: string): ModelMeta {
     throw new GapsegError(`${dir}: not a gapseg model folder (no gapseg.json)`);
   }
   const classes = parseClassesJson(text, file);
-  const json = JSON.parse(text) as { model?: { format?: string; unet?: UNetConfig; net?: MobileUNetConfig; input?: InputRecipe; info?: Record<string, unknown> } };
+  const json = JSON.parse(text) as {
+    model?: { format?: string; unet?: UNetConfig; net?: MobileUNetConfig; input?: InputRecipe; info?: Record<string, unknown> };
+  };
   const m = json.model;
   const net: NetConfig | undefined = m?.format === 'gapseg-unet' ? m.unet : m?.format === 'gapseg-net' ? m.net : undefined;
   if (!m || !net || !m.input) {
     throw new GapsegError(`${file}: has no "model" section; it describes classes but not a gapseg model`);
   }
-  const problem = (m.format === 'gapseg-unet' ? unetSectionProblem(net as UNetConfig) : netSectionProblem(net as MobileUNetConfig)) ?? inputProblem(m.input);
+  const problem =
+    (m.format === 'gapseg-unet' ? unetSectionProblem(net as UNetConfig) : netSectionProblem(net as MobileUNetConfig)) ??
+    inputProblem(m.input);
   if (problem) throw new GapsegError(`${file}: ${problem}; the model folder is damaged`);
   if (net.numClasses !== classes.classes.length) {
     throw new GapsegError(`${file}: model has ${net.numClasses} outputs but ${classes.classes.length} classes are described`);
@@ -130,7 +135,8 @@ function netSectionProblem(n: MobileUNetConfig): string | null {
   if (n.kind !== 'mobilenet_v2_unet') return `model.net.kind must be "mobilenet_v2_unet", not ${JSON.stringify(n.kind)}`;
   if (n.inChannels !== 3) return `model.net.inChannels must be 3 (RGB), not ${JSON.stringify(n.inChannels)}`;
   if (!isInt(n.numClasses, 1, 254)) return `model.net.numClasses must be an integer in 1..254, not ${JSON.stringify(n.numClasses)}`;
-  if (!(Array.isArray(n.decoderWidths) && n.decoderWidths.length === 5 && n.decoderWidths.every((w) => isInt(w, 1, 1024)))) return 'model.net.decoderWidths must be five integers in 1..1024';
+  if (!(Array.isArray(n.decoderWidths) && n.decoderWidths.length === 5 && n.decoderWidths.every((w) => isInt(w, 1, 1024))))
+    return 'model.net.decoderWidths must be five integers in 1..1024';
   if (!isNum(n.bnEpsilon, 1e-12, 1)) return `model.net.bnEpsilon must be a small positive number, not ${JSON.stringify(n.bnEpsilon)}`;
   if (!isNum(n.bnMomentum, 0, 1)) return `model.net.bnMomentum must be in 0..1, not ${JSON.stringify(n.bnMomentum)}`;
   return null;
@@ -163,7 +169,9 @@ export function readModelValues(dir: string, meta: ModelMeta): Map<string, Float
     checkValues(meta.net, values, jsonFile);
     return values;
   } catch (e) {
-    throw new GapsegError((e as Error).message.startsWith(dir) ? (e as Error).message : `${dir}: cannot load model (${(e as Error).message})`);
+    throw new GapsegError(
+      (e as Error).message.startsWith(dir) ? (e as Error).message : `${dir}: cannot load model (${(e as Error).message})`,
+    );
   }
 }
 

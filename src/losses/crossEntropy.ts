@@ -91,7 +91,9 @@ function maskedSoftmaxCE(args: Args): tf.TensorInfo[] {
  * [..., K], `weightSum` its total (0 when every pixel is void: loss 0, gradient 0).
  */
 export function maskedCrossEntropy(logits: tf.Tensor, targets: tf.Tensor, weightSum: number): { value: number; grad: tf.Tensor } {
-  const [loss, grad] = tf.engine().runKernel(MASKED_SOFTMAX_CE, { logits, targets }, { scale: weightSum > 0 ? 1 / weightSum : 0 }) as tf.Tensor[];
+  const [loss, grad] = tf
+    .engine()
+    .runKernel(MASKED_SOFTMAX_CE, { logits, targets }, { scale: weightSum > 0 ? 1 / weightSum : 0 }) as tf.Tensor[];
   const value = loss.dataSync()[0];
   loss.dispose();
   return { value, grad };

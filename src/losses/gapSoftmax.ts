@@ -13,7 +13,8 @@ import type { LogitsLoss, LossBatch } from './lossBatch.js';
 export function gapPixels(batch: LossBatch, k: number): Uint8Array {
   const { oneHot } = batch.targets;
   const gap = new Uint8Array(batch.n * batch.height * batch.width);
-  if (oneHot.length !== gap.length * k) throw new Error(`gap loss: ${oneHot.length} target values for ${gap.length} pixels of ${k} classes`);
+  if (oneHot.length !== gap.length * k)
+    throw new Error(`gap loss: ${oneHot.length} target values for ${gap.length} pixels of ${k} classes`);
   for (let i = 0; i < gap.length; i++) {
     if (batch.valid && !batch.valid[i]) continue;
     let s = 0;

@@ -43,7 +43,8 @@ export function classBoundary(labels: Uint8Array, width: number, height: number,
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
       if (labels[i] !== cls) continue;
-      if ((x > 0 && other(i - 1)) || (x < width - 1 && other(i + 1)) || (y > 0 && other(i - width)) || (y < height - 1 && other(i + width))) out[i] = 1;
+      if ((x > 0 && other(i - 1)) || (x < width - 1 && other(i + 1)) || (y > 0 && other(i - width)) || (y < height - 1 && other(i + width)))
+        out[i] = 1;
     }
   }
   return out;
@@ -58,7 +59,8 @@ export function frontierPixels(labels: Uint8Array, width: number, height: number
       const v = labels[i];
       if (v === VOID_INDEX) continue;
       const diff = (j: number) => labels[j] !== v && labels[j] !== VOID_INDEX;
-      if ((x > 0 && diff(i - 1)) || (x < width - 1 && diff(i + 1)) || (y > 0 && diff(i - width)) || (y < height - 1 && diff(i + width))) out[i] = 1;
+      if ((x > 0 && diff(i - 1)) || (x < width - 1 && diff(i + 1)) || (y > 0 && diff(i - width)) || (y < height - 1 && diff(i + width)))
+        out[i] = 1;
     }
   }
   return out;

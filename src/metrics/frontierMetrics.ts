@@ -8,7 +8,15 @@
  * classes. The frontier-in-gap share pools pixel counts. Void predictions are summed.
  * BF and Boundary IoU need a full truth; the other two only the labels and the prediction.
  */
-import { boundaryF1, boundaryIoUCounts, countVoidValues, diagonal, frontierInGap, DEFAULT_BF_TOLERANCE, DEFAULT_BIOU_DILATION } from './boundary.js';
+import {
+  boundaryF1,
+  boundaryIoUCounts,
+  countVoidValues,
+  diagonal,
+  frontierInGap,
+  DEFAULT_BF_TOLERANCE,
+  DEFAULT_BIOU_DILATION,
+} from './boundary.js';
 
 export interface FrontierMetricOptions {
   /** BF tolerance as a share of the image diagonal. */
@@ -187,7 +195,9 @@ export function formatFrontier(r: FrontierReport, classNames: readonly string[])
       `boundary F1 (BF, tolerance ${(100 * r.bfTolerance).toFixed(2)}% of the diagonal, mean over ${r.truthImages} images): ${f4(r.meanBF)}`,
       `Boundary IoU (band ${(100 * r.biouDilation).toFixed(2)}% of the diagonal): ${f4(r.meanBoundaryIoU)}`,
       `  ${'class'.padEnd(16)}${'BF'.padStart(8)}${'BIoU'.padStart(8)}`,
-      ...classNames.map((n, c) => `  ${n.slice(0, 15).padEnd(16)}${f4((r.bf as number[])[c]).padStart(8)}${f4((r.boundaryIoU as number[])[c]).padStart(8)}`),
+      ...classNames.map(
+        (n, c) => `  ${n.slice(0, 15).padEnd(16)}${f4((r.bf as number[])[c]).padStart(8)}${f4((r.boundaryIoU as number[])[c]).padStart(8)}`,
+      ),
     );
   }
   lines.push(`predicted frontier inside the gap: ${pct(r.frontierInGap)} of ${r.frontierPixels.toLocaleString('en')} frontier pixels`);

@@ -18,7 +18,13 @@ import { upsample2x2 } from './ops.js';
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor | tf.Tensor[] =>
   tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
 
-const convAttrs = (stride: number) => ({ strides: [stride, stride], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined as unknown as string });
+const convAttrs = (stride: number) => ({
+  strides: [stride, stride],
+  pad: 'same',
+  dataFormat: 'NHWC',
+  dilations: [1, 1],
+  dimRoundingMode: undefined as unknown as string,
+});
 
 /** What the backward pass of a convolution + batch norm + ReLU needs. */
 export interface ConvBnReluTape {
@@ -78,7 +84,11 @@ export class Backprop {
     const bn = `${level}_bn${n}`;
     const eps = this.bnEpsilon;
     const conv = tf.conv2d(input, this.param<tf.Tensor4D>(kernel), 1, 'same');
-    const [out, mean, rstd] = run(BN_RELU_FORWARD, { x: conv, gamma: this.param(`${bn}/gamma`), beta: this.param(`${bn}/beta`) }, { epsilon: eps }) as tf.Tensor[];
+    const [out, mean, rstd] = run(
+      BN_RELU_FORWARD,
+      { x: conv, gamma: this.param(`${bn}/gamma`), beta: this.param(`${bn}/beta`) },
+      { epsilon: eps },
+    ) as tf.Tensor[];
     const variance = tf.tidy(() => tf.sub(tf.reciprocal(tf.square(rstd)), eps)) as tf.Tensor1D;
     this.batchStats.set(bn, { mean: tf.clone(mean) as tf.Tensor1D, variance, count: conv.shape[0] * conv.shape[1] * conv.shape[2] });
     return { input, conv, out: out as tf.Tensor4D, mean: mean as tf.Tensor1D, rstd: rstd as tf.Tensor1D, kernel, bn };
@@ -86,13 +96,26 @@ export class Backprop {
 
   /** Backward through convBnRelu: frees dOut and the tape's internals, returns the input gradient when asked. */
   convBnReluBackward(t: ConvBnReluTape, dOut: tf.Tensor4D, needInputGrad: boolean): tf.Tensor4D | null {
-    const [dConv, dGamma, dBeta] = run(BN_RELU_BACKWARD, { dy: dOut, x: t.conv, y: t.out, mean: t.mean, rstd: t.rstd, gamma: this.param(`${t.bn}/gamma`) }) as tf.Tensor4D[];
+    const [dConv, dGamma, dBeta] = run(BN_RELU_BACKWARD, {
+      dy: dOut,
+      x: t.conv,
+      y: t.out,
+      mean: t.mean,
+      rstd: t.rstd,
+      gamma: this.param(`${t.bn}/gamma`),
+    }) as tf.Tensor4D[];
     tf.dispose([dOut, t.conv, t.mean, t.rstd]);
     this.grads[`${t.bn}/gamma`] = dGamma;
     this.grads[`${t.bn}/beta`] = dBeta;
     const kernel = this.param<tf.Tensor4D>(t.kernel);
-    this.grads[t.kernel] = run(tf.Conv2DBackpropFilter, { x: t.input, dy: dConv }, { ...convAttrs(1), filterShape: kernel.shape }) as tf.Tensor;
-    const dInput = needInputGrad ? (run(tf.Conv2DBackpropInput, { dy: dConv, filter: kernel }, { ...convAttrs(1), inputShape: t.input.shape }) as tf.Tensor4D) : null;
+    this.grads[t.kernel] = run(
+      tf.Conv2DBackpropFilter,
+      { x: t.input, dy: dConv },
+      { ...convAttrs(1), filterShape: kernel.shape },
+    ) as tf.Tensor;
+    const dInput = needInputGrad
+      ? (run(tf.Conv2DBackpropInput, { dy: dConv, filter: kernel }, { ...convAttrs(1), inputShape: t.input.shape }) as tf.Tensor4D)
+      : null;
     dConv.dispose();
     return dInput;
   }
@@ -101,7 +124,14 @@ export class Backprop {
   convAct(input: tf.Tensor4D, name: string, stride: number, relu6: boolean, depthwise = false): { out: tf.Tensor4D; tape: ConvActTape } {
     const kernel = depthwise ? `${name}/depthwise_kernel` : `${name}/kernel`;
     const bias = `${name}/bias`;
-    const args = { x: input, filter: this.param<tf.Tensor4D>(kernel), strides: stride, pad: 'same' as const, bias: this.param(bias), activation: relu6 ? ('relu6' as const) : ('linear' as const) };
+    const args = {
+      x: input,
+      filter: this.param<tf.Tensor4D>(kernel),
+      strides: stride,
+      pad: 'same' as const,
+      bias: this.param(bias),
+      activation: relu6 ? ('relu6' as const) : ('linear' as const),
+    };
     const out = depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
     return { out, tape: { input, out: relu6 ? out : null, kernel, bias, stride, depthwise } };
   }
@@ -112,10 +142,18 @@ export class Backprop {
     if (dz !== dOut) dOut.dispose();
     const kernel = this.param<tf.Tensor4D>(t.kernel);
     const attrs = convAttrs(t.stride);
-    this.grads[t.kernel] = run(t.depthwise ? tf.DepthwiseConv2dNativeBackpropFilter : tf.Conv2DBackpropFilter, { x: t.input, dy: dz }, { ...attrs, filterShape: kernel.shape }) as tf.Tensor;
+    this.grads[t.kernel] = run(
+      t.depthwise ? tf.DepthwiseConv2dNativeBackpropFilter : tf.Conv2DBackpropFilter,
+      { x: t.input, dy: dz },
+      { ...attrs, filterShape: kernel.shape },
+    ) as tf.Tensor;
     this.grads[t.bias] = run(CHANNEL_SUMS, { x: dz }) as tf.Tensor;
     const dInput = needInputGrad
-      ? (run(t.depthwise ? tf.DepthwiseConv2dNativeBackpropInput : tf.Conv2DBackpropInput, { dy: dz, filter: kernel }, { ...attrs, inputShape: t.input.shape }) as tf.Tensor4D)
+      ? (run(
+          t.depthwise ? tf.DepthwiseConv2dNativeBackpropInput : tf.Conv2DBackpropInput,
+          { dy: dz, filter: kernel },
+          { ...attrs, inputShape: t.input.shape },
+        ) as tf.Tensor4D)
       : null;
     dz.dispose();
     return dInput;
@@ -131,7 +169,10 @@ export class Backprop {
     const kernel = this.param<tf.Tensor4D>('head/kernel');
     const bias = this.param<tf.Tensor1D>('head/bias');
     if (!this.gapOutput) return { kernel, bias };
-    return { kernel: tf.concat([kernel, this.param<tf.Tensor4D>(GAP_HEAD.kernel)], 3), bias: tf.concat([bias, this.param<tf.Tensor1D>(GAP_HEAD.bias)]) };
+    return {
+      kernel: tf.concat([kernel, this.param<tf.Tensor4D>(GAP_HEAD.kernel)], 3),
+      bias: tf.concat([bias, this.param<tf.Tensor1D>(GAP_HEAD.bias)]),
+    };
   }
 
   /** The 1x1 head `head/kernel` + `head/bias`: logits of the last feature map (the gap output's after the classes', where there is one). */
@@ -146,7 +187,9 @@ export class Backprop {
   headBackward(h: tf.Tensor4D, dLogits: tf.Tensor4D): tf.Tensor4D {
     const [c, k] = [h.shape[3], dLogits.shape[3]];
     const count = h.size / c;
-    const dKernel = tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(h, [count, c]), tf.reshape(dLogits, [count, k]), true, false), [1, 1, c, k]));
+    const dKernel = tf.tidy(() =>
+      tf.reshape(tf.matMul(tf.reshape(h, [count, c]), tf.reshape(dLogits, [count, k]), true, false), [1, 1, c, k]),
+    );
     const dBias = run(CHANNEL_SUMS, { x: dLogits }) as tf.Tensor;
     if (this.gapOutput) {
       const classes = k - 1;
@@ -159,7 +202,9 @@ export class Backprop {
       this.grads['head/kernel'] = dKernel;
       this.grads['head/bias'] = dBias;
     }
-    const dh = tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(dLogits, [count, k]), tf.reshape(this.headWeights().kernel, [c, k]), false, true), h.shape)) as tf.Tensor4D;
+    const dh = tf.tidy(() =>
+      tf.reshape(tf.matMul(tf.reshape(dLogits, [count, k]), tf.reshape(this.headWeights().kernel, [c, k]), false, true), h.shape),
+    ) as tf.Tensor4D;
     dLogits.dispose();
     return dh;
   }
@@ -184,7 +229,12 @@ export class Backprop {
    * Backward through decoderLevel: frees dOut and the level's activations (its output
    * included, not `below`); returns the gradients at `below` (when asked) and at the skip.
    */
-  decoderLevelBackward(t: DecoderLevelTape, dOut: tf.Tensor4D, level: string, needBelow: boolean): { dBelow: tf.Tensor4D | null; dSkip: tf.Tensor4D | null } {
+  decoderLevelBackward(
+    t: DecoderLevelTape,
+    dOut: tf.Tensor4D,
+    level: string,
+    needBelow: boolean,
+  ): { dBelow: tf.Tensor4D | null; dSkip: tf.Tensor4D | null } {
     const d1 = this.convBnReluBackward(t.b2, dOut, true)!;
     t.b2.out.dispose();
     let dUp = this.convBnReluBackward(t.b1, d1, true)!;

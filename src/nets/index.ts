@@ -4,8 +4,28 @@
  * ('mobilenet_v2_unet', mobilenetV2/). Training, prediction and the formats call these.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { GAP_HEAD, disposeNet, initialValuesOf, isStat, updateMovingStats, type BatchStats, type LogitsLoss, type Net, type StepGradients, type TensorSpec } from './network.js';
-import { buildUNet, initialValues as unetInitialValues, levelWidths, unetForward, unetSpecs, unetValues, type UNet, type UNetConfig } from './unet/unet.js';
+import {
+  GAP_HEAD,
+  disposeNet,
+  initialValuesOf,
+  isStat,
+  updateMovingStats,
+  type BatchStats,
+  type LogitsLoss,
+  type Net,
+  type StepGradients,
+  type TensorSpec,
+} from './network.js';
+import {
+  buildUNet,
+  initialValues as unetInitialValues,
+  levelWidths,
+  unetForward,
+  unetSpecs,
+  unetValues,
+  type UNet,
+  type UNetConfig,
+} from './unet/unet.js';
 import { lossAndGradients as unetLossAndGradients } from './unet/backprop.js';
 import {
   buildMobileUNet,
@@ -42,7 +62,11 @@ export function netSpecs(cfg: NetConfig): TensorSpec[] {
 export function createNet(cfg: NetConfig, seed: number, encoder?: Map<string, Float32Array>): AnyNet {
   // A gap output starts as the extra class of a network with one more class would, so that
   // training is the void-as-a-class network's, draw for draw.
-  if (cfg.gapOutput) return buildNet(cfg, gapFromExtraClass(initialNetValues({ ...cfg, numClasses: cfg.numClasses + 1, gapOutput: false }, seed, encoder), cfg.numClasses));
+  if (cfg.gapOutput)
+    return buildNet(
+      cfg,
+      gapFromExtraClass(initialNetValues({ ...cfg, numClasses: cfg.numClasses + 1, gapOutput: false }, seed, encoder), cfg.numClasses),
+    );
   return buildNet(cfg, initialNetValues(cfg, seed, encoder));
 }
 
@@ -82,7 +106,9 @@ export function netValues(net: AnyNet): Promise<Map<string, Float32Array>> {
 
 /** Forward pass: normalised NHWC input, NHWC logits (training: batch statistics, recorded in batchStats). */
 export function netForward(net: AnyNet, x: tf.Tensor4D, training: boolean, batchStats: BatchStats | null = null): tf.Tensor4D {
-  return isMobile(net.config) ? mobileUNetForward(net as MobileUNet, x, training, batchStats) : unetForward(net as UNet, x, training, batchStats);
+  return isMobile(net.config)
+    ? mobileUNetForward(net as MobileUNet, x, training, batchStats)
+    : unetForward(net as UNet, x, training, batchStats);
 }
 
 /** Whether training can leave this parameter out (a pretrained encoder's, while frozen). */
@@ -95,7 +121,9 @@ export function isEncoder(cfg: NetConfig, name: string): boolean {
  * pretrained encoder is frozen: no gradient for it (nor any work to compute one).
  */
 export function netLossAndGradients(net: AnyNet, x: tf.Tensor4D, loss: LogitsLoss, trainEncoder = true): StepGradients {
-  return isMobile(net.config) ? mobileLossAndGradients(net as MobileUNet, x, loss, trainEncoder) : unetLossAndGradients(net as UNet, x, loss);
+  return isMobile(net.config)
+    ? mobileLossAndGradients(net as MobileUNet, x, loss, trainEncoder)
+    : unetLossAndGradients(net as UNet, x, loss);
 }
 
 /** Input sides must be multiples of this. */

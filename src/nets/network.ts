@@ -69,7 +69,11 @@ export function initialValuesOf(specs: TensorSpec[], seed: number): Map<string, 
 }
 
 /** A network of these specs from named values (from init, a checkpoint or a saved model). */
-export function buildFromSpecs<C extends { bnMomentum: number }>(config: C, specs: TensorSpec[], values: Map<string, Float32Array>): Net<C> {
+export function buildFromSpecs<C extends { bnMomentum: number }>(
+  config: C,
+  specs: TensorSpec[],
+  values: Map<string, Float32Array>,
+): Net<C> {
   const params: Record<string, tf.Variable> = {};
   const stats: Record<string, tf.Variable> = {};
   for (const s of specs) {
@@ -151,7 +155,6 @@ export interface StepGradients {
   batchStats: BatchStats;
 }
 
-
 /**
  * A 3x3 'same' convolution (of the concatenation when x is a pair), batch norm and ReLU: the
  * level block of both U-Nets' decoders (and of the U-Net's encoder), with tensors named
@@ -176,6 +179,13 @@ export function convBnRelu(
     return batchNormReluTrain(y, gamma, beta, config.bnEpsilon, batchStats ? (s) => batchStats.set(bn, s) : undefined);
   }
   const input = Array.isArray(x) ? (concatChannelsOp(x[0], x[1]) as tf.Tensor4D) : x;
-  const folded = foldBatchNorm(kernel, gamma, beta, stats[`${bn}/moving_mean`] as tf.Tensor1D, stats[`${bn}/moving_variance`] as tf.Tensor1D, config.bnEpsilon);
+  const folded = foldBatchNorm(
+    kernel,
+    gamma,
+    beta,
+    stats[`${bn}/moving_mean`] as tf.Tensor1D,
+    stats[`${bn}/moving_variance`] as tf.Tensor1D,
+    config.bnEpsilon,
+  );
   return tf.fused.conv2d({ x: input, filter: folded.kernel, strides: 1, pad: 'same', bias: folded.bias, activation: 'relu' });
 }

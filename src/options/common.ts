@@ -9,10 +9,27 @@ export const CLASSES = {
   placeholder: 'spec',
   help: 'label values and class names, e.g. "0=background,255=smoke" (default: gapseg.json or codes.txt beside the data)',
 } as const satisfies OptionDef;
-export const VOID = { name: 'void', kind: 'list', placeholder: 'value|name', help: 'with --classes: label values or names that mean unlabelled; repeatable' } as const satisfies OptionDef;
-export const CLASS_FILE = { name: 'class-file', kind: 'string', placeholder: 'file', help: 'a codes.txt or gapseg.json class description' } as const satisfies OptionDef;
+export const VOID = {
+  name: 'void',
+  kind: 'list',
+  placeholder: 'value|name',
+  help: 'with --classes: label values or names that mean unlabelled; repeatable',
+} as const satisfies OptionDef;
+export const CLASS_FILE = {
+  name: 'class-file',
+  kind: 'string',
+  placeholder: 'file',
+  help: 'a codes.txt or gapseg.json class description',
+} as const satisfies OptionDef;
 
-export const THREADS = { name: 'threads', kind: 'int', min: 1, max: 64, placeholder: 'n', help: 'compute threads (default: all cores; TensorFlow.js uses at most 8)' } as const satisfies OptionDef;
+export const THREADS = {
+  name: 'threads',
+  kind: 'int',
+  min: 1,
+  max: 64,
+  placeholder: 'n',
+  help: 'compute threads (default: all cores; TensorFlow.js uses at most 8)',
+} as const satisfies OptionDef;
 export const MAX_PIXELS = {
   name: 'max-pixels',
   kind: 'int',
@@ -23,7 +40,13 @@ export const MAX_PIXELS = {
 } as const satisfies OptionDef;
 export const QUIET = { name: 'quiet', kind: 'flag', help: 'no progress bars', cliOnly: true } as const satisfies OptionDef;
 
-export const FORBID = { name: 'forbid', kind: 'list', placeholder: 'name', help: 'class names (or label values) never to predict; repeatable', basic: true } as const satisfies OptionDef;
+export const FORBID = {
+  name: 'forbid',
+  kind: 'list',
+  placeholder: 'name',
+  help: 'class names (or label values) never to predict; repeatable',
+  basic: true,
+} as const satisfies OptionDef;
 export const REFINE = {
   name: 'refine',
   kind: 'choice',
@@ -36,7 +59,9 @@ export const CRF = {
   name: 'crf',
   kind: 'settings',
   placeholder: 'key=value',
-  help: `with --refine crf: dense CRF settings over the defaults (${Object.entries(DEFAULT_DENSE_CRF).map(([k, v]) => `${k}=${v}`).join(', ')})`,
+  help: `with --refine crf: dense CRF settings over the defaults (${Object.entries(DEFAULT_DENSE_CRF)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ')})`,
 } as const satisfies OptionDef;
 export const FLIPS = {
   name: 'flips',

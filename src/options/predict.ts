@@ -8,23 +8,88 @@ import type { CommandSchema, OptionDef } from './schema.js';
 
 /** openModel(): the engine, and what a foreign ONNX model needs said about it. */
 export const OPEN_OPTIONS = [
-  { name: 'engine', kind: 'choice', choices: ['auto', 'onnx', 'tfjs'], help: 'auto: ONNX Runtime for .onnx files and model folders with a current model.onnx, else TensorFlow.js', default: 'auto' },
-  { name: 'device', kind: 'choice', choices: ['cpu', 'cuda'], help: "where ONNX Runtime computes (cuda needs its CUDA provider, which its default install downloads)", default: 'cpu' },
+  {
+    name: 'engine',
+    kind: 'choice',
+    choices: ['auto', 'onnx', 'tfjs'],
+    help: 'auto: ONNX Runtime for .onnx files and model folders with a current model.onnx, else TensorFlow.js',
+    default: 'auto',
+  },
+  {
+    name: 'device',
+    kind: 'choice',
+    choices: ['cpu', 'cuda'],
+    help: 'where ONNX Runtime computes (cuda needs its CUDA provider, which its default install downloads)',
+    default: 'cpu',
+  },
   { name: 'batch', kind: 'int', min: 1, max: 64, placeholder: 'n', help: 'windows per network call', default: 4 },
-  { name: 'tile', kind: 'int', min: 16, placeholder: 'px', help: "largest side predicted in one window (default: the model's); larger images are tiled" },
-  { name: 'size', kind: 'numbers', count: 2, min: 1, placeholder: 'WxH', help: "foreign models: fixed network input size (default: the model's own, if fixed)" },
+  {
+    name: 'tile',
+    kind: 'int',
+    min: 16,
+    placeholder: 'px',
+    help: "largest side predicted in one window (default: the model's); larger images are tiled",
+  },
+  {
+    name: 'size',
+    kind: 'numbers',
+    count: 2,
+    min: 1,
+    placeholder: 'WxH',
+    help: "foreign models: fixed network input size (default: the model's own, if fixed)",
+  },
   { name: 'pad', kind: 'flag', help: 'foreign models with a fixed input size: pad and tile instead of resizing' },
-  { name: 'channels', kind: 'string', placeholder: 'spec', help: 'foreign models: the output channels in order, e.g. "background,smoke,void"' },
-  { name: 'void-channels', kind: 'list', placeholder: 'name', help: 'foreign models, with --channels: channels that are void (a channel named void is)' },
-  { name: 'channel-file', kind: 'string', placeholder: 'file', help: 'foreign models: a codes.txt or gapseg.json naming the output channels' },
+  {
+    name: 'channels',
+    kind: 'string',
+    placeholder: 'spec',
+    help: 'foreign models: the output channels in order, e.g. "background,smoke,void"',
+  },
+  {
+    name: 'void-channels',
+    kind: 'list',
+    placeholder: 'name',
+    help: 'foreign models, with --channels: channels that are void (a channel named void is)',
+  },
+  {
+    name: 'channel-file',
+    kind: 'string',
+    placeholder: 'file',
+    help: 'foreign models: a codes.txt or gapseg.json naming the output channels',
+  },
   { name: 'layout', kind: 'choice', choices: ['nchw', 'nhwc'], help: 'foreign models: tensor layout (default: read from the model)' },
-  { name: 'scores', kind: 'choice', choices: ['logits', 'probabilities'], help: 'foreign models: what the output holds (default: found out)' },
-  { name: 'mean', kind: 'numbers', count: 3, placeholder: 'r,g,b', help: "foreign models: input mean on the 0..1 scale (default ImageNet's)" },
-  { name: 'std', kind: 'numbers', count: 3, min: 1e-6, placeholder: 'r,g,b', help: "foreign models: input std on the 0..1 scale (default ImageNet's)" },
+  {
+    name: 'scores',
+    kind: 'choice',
+    choices: ['logits', 'probabilities'],
+    help: 'foreign models: what the output holds (default: found out)',
+  },
+  {
+    name: 'mean',
+    kind: 'numbers',
+    count: 3,
+    placeholder: 'r,g,b',
+    help: "foreign models: input mean on the 0..1 scale (default ImageNet's)",
+  },
+  {
+    name: 'std',
+    kind: 'numbers',
+    count: 3,
+    min: 1e-6,
+    placeholder: 'r,g,b',
+    help: "foreign models: input std on the 0..1 scale (default ImageNet's)",
+  },
   THREADS,
 ] as const satisfies readonly OptionDef[];
 
-const UNCERTAINTY = { name: 'uncertainty', kind: 'number', min: 0, max: 1, placeholder: 'p', help: 'also mark the pixels whose top probability is below p (e.g. 0.9)' } as const satisfies OptionDef;
+const UNCERTAINTY = {
+  name: 'uncertainty',
+  kind: 'number',
+  min: 0,
+  max: 1,
+  placeholder: 'p',
+  help: 'also mark the pixels whose top probability is below p (e.g. 0.9)',
+} as const satisfies OptionDef;
 
 /** model.predict(): one image in memory. */
 export const PREDICT_OPTIONS = [
@@ -46,7 +111,12 @@ export const PREDICT_FILES_OPTIONS = [
   { ...UNCERTAINTY, help: 'also write the pixels whose top probability is below p (e.g. 0.9)', basic: true },
   CRF,
   FLIPS,
-  { name: 'prob-classes', kind: 'list', placeholder: 'name', help: 'write probability maps for these classes (default: the second of two)' },
+  {
+    name: 'prob-classes',
+    kind: 'list',
+    placeholder: 'name',
+    help: 'write probability maps for these classes (default: the second of two)',
+  },
   { name: 'prob-bits', kind: 'int', choices: [8, 16], placeholder: '8|16', help: 'bit depth of probability PNGs', default: 8 },
   { name: 'npy', kind: 'flag', help: 'also write all class probabilities as .npy (float32 [H, W, K])' },
   { name: 'allow-void', kind: 'flag', help: 'foreign models: let void-named channels be predicted' },
@@ -58,19 +128,59 @@ export const PREDICT_FILES_OPTIONS = [
 
 /** model.evaluate(): metrics on a data set. */
 export const EVALUATE_OPTIONS = [
-  { name: 'split', kind: 'choice', choices: ['auto', 'all', 'train', 'valid', 'test'], help: 'auto: the test split if the data set has one, else all', default: 'auto', basic: true },
+  {
+    name: 'split',
+    kind: 'choice',
+    choices: ['auto', 'all', 'train', 'valid', 'test'],
+    help: 'auto: the test split if the data set has one, else all',
+    default: 'auto',
+    basic: true,
+  },
   { name: 'truth', kind: 'string', placeholder: 'dir', help: 'folder of full (gap-free) masks, paired by name', basic: true },
-  { name: 'make-gap', kind: 'int', min: 0, max: 1000, placeholder: 'px', help: 'erode labels by px pixels and use the full masks as truth', default: 0, basic: true },
+  {
+    name: 'make-gap',
+    kind: 'int',
+    min: 0,
+    max: 1000,
+    placeholder: 'px',
+    help: 'erode labels by px pixels and use the full masks as truth',
+    default: 0,
+    basic: true,
+  },
   FORBID,
   REFINE,
   CRF,
   FLIPS,
-  { name: 'gap-uneven', kind: 'number', min: 0, max: 1, placeholder: 'u', help: 'with --make-gap: how uneven the gaps are, as train --gap-uneven makes them', default: 0 },
+  {
+    name: 'gap-uneven',
+    kind: 'number',
+    min: 0,
+    max: 1,
+    placeholder: 'u',
+    help: 'with --make-gap: how uneven the gaps are, as train --gap-uneven makes them',
+    default: 0,
+  },
   { ...CLASSES, help: "the data set's classes, where they differ from the model's description" },
   VOID,
   CLASS_FILE,
-  { name: 'bf-tolerance', kind: 'number', min: 0, max: 1, placeholder: 'share', help: 'BF distance tolerance, a share of the image diagonal', default: DEFAULT_BF_TOLERANCE },
-  { name: 'biou-band', kind: 'number', min: 0, max: 1, placeholder: 'share', help: 'Boundary IoU band width, a share of the image diagonal', default: DEFAULT_BIOU_DILATION },
+  {
+    name: 'bf-tolerance',
+    kind: 'number',
+    min: 0,
+    max: 1,
+    placeholder: 'share',
+    help: 'BF distance tolerance, a share of the image diagonal',
+    default: DEFAULT_BF_TOLERANCE,
+  },
+  {
+    name: 'biou-band',
+    kind: 'number',
+    min: 0,
+    max: 1,
+    placeholder: 'share',
+    help: 'Boundary IoU band width, a share of the image diagonal',
+    default: DEFAULT_BIOU_DILATION,
+  },
   MAX_PIXELS,
 ] as const satisfies readonly OptionDef[];
 
@@ -102,6 +212,18 @@ export const EVAL_COMMAND: CommandSchema = {
     'Where a full truth exists (truth/ beside labels/, --truth, or --make-gap), also the accuracy inside the unlabelled gap, boundary F1 (BF) and Boundary IoU. Always: the share of the predicted frontier lying in the gap, and the count of void-valued predictions.',
   ].join('\n'),
   positional: { min: 2, max: 2, names: 'a model (run or model folder, or .onnx file) and a data set folder' },
-  options: [...EVALUATE_OPTIONS, { name: 'json', kind: 'string', placeholder: 'file', help: 'also write the metrics (and per-image rows) as JSON', cliOnly: true, basic: true }, THREADS, QUIET],
+  options: [
+    ...EVALUATE_OPTIONS,
+    {
+      name: 'json',
+      kind: 'string',
+      placeholder: 'file',
+      help: 'also write the metrics (and per-image rows) as JSON',
+      cliOnly: true,
+      basic: true,
+    },
+    THREADS,
+    QUIET,
+  ],
   examples: ['gapseg eval runs/smoke data/smoke', 'gapseg eval runs/sky data/sky --split test --json sky-metrics.json'],
 };

@@ -77,15 +77,23 @@ export function nearest(word: string, candidates: readonly string[]): string | n
 }
 
 /** "a, b or c". */
-const alternatives = (xs: readonly (string | number)[]) => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}` : String(xs[0] ?? ''));
+const alternatives = (xs: readonly (string | number)[]) =>
+  xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}` : String(xs[0] ?? '');
 
 const describeRange = (d: OptionDef) =>
-  d.min !== undefined && d.max !== undefined ? ` between ${d.min} and ${d.max}` : d.min !== undefined ? ` of at least ${d.min}` : d.max !== undefined ? ` of at most ${d.max}` : '';
+  d.min !== undefined && d.max !== undefined
+    ? ` between ${d.min} and ${d.max}`
+    : d.min !== undefined
+      ? ` of at least ${d.min}`
+      : d.max !== undefined
+        ? ` of at most ${d.max}`
+        : '';
 
 /** What a value of the option must be, when `value` is not one (null when it is). */
 export function problemOf(d: OptionDef, value: unknown): string | null {
   const inRange = (v: number) => (d.min === undefined || v >= d.min) && (d.max === undefined || v <= d.max);
-  const isNumber = (v: unknown, integer: boolean) => typeof v === 'number' && Number.isFinite(v) && (!integer || Number.isInteger(v)) && inRange(v);
+  const isNumber = (v: unknown, integer: boolean) =>
+    typeof v === 'number' && Number.isFinite(v) && (!integer || Number.isInteger(v)) && inRange(v);
   switch (d.kind) {
     case 'int':
     case 'number':
@@ -98,13 +106,19 @@ export function problemOf(d: OptionDef, value: unknown): string | null {
     case 'choice':
       return d.choices?.includes(value as string) ? null : alternatives(d.choices ?? []);
     case 'list':
-      return Array.isArray(value) && value.every((v) => (typeof v === 'string' && v !== '') || typeof v === 'number') ? null : 'a list of names or values';
+      return Array.isArray(value) && value.every((v) => (typeof v === 'string' && v !== '') || typeof v === 'number')
+        ? null
+        : 'a list of names or values';
     case 'numbers': {
       const ok = Array.isArray(value) && (d.count === undefined || value.length === d.count) && value.every((v) => isNumber(v, false));
       return ok ? null : `${d.count ?? 'a list of'} numbers${describeRange(d)}`;
     }
     case 'settings': {
-      const ok = typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'number' && Number.isFinite(v));
+      const ok =
+        typeof value === 'object' &&
+        value !== null &&
+        !Array.isArray(value) &&
+        Object.values(value).every((v) => typeof v === 'number' && Number.isFinite(v));
       return ok ? null : 'key=number settings';
     }
   }
@@ -113,7 +127,8 @@ export function problemOf(d: OptionDef, value: unknown): string | null {
 /** Check one value of an option; returns it (a user error names the option and what it takes). */
 export function checkValue(d: OptionDef, value: unknown): unknown {
   const problem = problemOf(d, value);
-  if (problem) throw new GapsegError(`--${d.name} must be ${problem}, got ${typeof value === 'string' ? `"${value}"` : JSON.stringify(value)}`, 2);
+  if (problem)
+    throw new GapsegError(`--${d.name} must be ${problem}, got ${typeof value === 'string' ? `"${value}"` : JSON.stringify(value)}`, 2);
   return value;
 }
 
@@ -192,7 +207,10 @@ export function parseArgs(schema: CommandSchema, argv: readonly string[]): Parse
       d = byName.get(name);
     }
     if (!d) {
-      const near = nearest(name, [...byName.values()].map((o) => (o.kind === 'flag' && o.default === true ? `no-${o.name}` : o.name)));
+      const near = nearest(
+        name,
+        [...byName.values()].map((o) => (o.kind === 'flag' && o.default === true ? `no-${o.name}` : o.name)),
+      );
       return fail(`unknown option --${name}${near ? ` (did you mean --${near}?)` : ''}`);
     }
     const key = keyOf(d.name);
@@ -207,7 +225,11 @@ export function parseArgs(schema: CommandSchema, argv: readonly string[]): Parse
       if (i + 1 >= argv.length) fail(`--${name} needs a value (${d.placeholder ?? d.kind})`);
       text = argv[++i];
     }
-    const items = (separator: RegExp) => text.split(separator).map((s) => s.trim()).filter(Boolean);
+    const items = (separator: RegExp) =>
+      text
+        .split(separator)
+        .map((s) => s.trim())
+        .filter(Boolean);
     if (d.kind === 'int' || d.kind === 'number') values[key] = text.trim() === '' ? NaN : Number(text);
     else if (d.kind === 'list') values[key] = [...((values[key] as string[] | undefined) ?? []), ...items(/,/)];
     else if (d.kind === 'numbers') values[key] = items(/[,x]/i).map((v) => (/^[-+.\d][-+.\deE]*$/.test(v) ? Number(v) : NaN));

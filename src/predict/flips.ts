@@ -42,7 +42,8 @@ export function flipAveraged(net: NetFn, numClasses: number, onPlain?: (scores: 
       const fy = (v & 2) !== 0;
       if (v > 0) flipPlanes(input, view, n * channels, height, width, fx, fy);
       const scores = await net(v === 0 ? input : view, n, height, width);
-      if (scores.length !== out.length) throw new Error(`flipAveraged: the network gave ${scores.length} scores for ${n} window(s) of ${numClasses} class(es)`);
+      if (scores.length !== out.length)
+        throw new Error(`flipAveraged: the network gave ${scores.length} scores for ${n} window(s) of ${numClasses} class(es)`);
       if (v === 0) onPlain?.(Float32Array.from(scores));
       // A flip is its own inverse: flipping the scores back is the same copy.
       flipPlanes(scores, back, n * numClasses, height, width, fx, fy);

@@ -14,7 +14,8 @@ export type ScorePlanes = readonly ArrayLike<number>[];
 /** The allowed class indices out of `numClasses`, refusing to forbid them all. */
 export function allowedClasses(numClasses: number, forbidden: readonly number[]): number[] {
   for (const f of forbidden) {
-    if (!Number.isInteger(f) || f < 0 || f >= numClasses) throw new GapsegError(`cannot forbid class ${f}: the model has classes 0..${numClasses - 1}`);
+    if (!Number.isInteger(f) || f < 0 || f >= numClasses)
+      throw new GapsegError(`cannot forbid class ${f}: the model has classes 0..${numClasses - 1}`);
   }
   const allowed = [...Array(numClasses).keys()].filter((c) => !forbidden.includes(c));
   if (allowed.length === 0) throw new GapsegError('every class is forbidden; at least one must stay allowed');
@@ -25,7 +26,13 @@ export function allowedClasses(numClasses: number, forbidden: readonly number[])
  * Argmax over the `allowed` classes (in increasing order) of pixels 0..n-1, written to
  * out[offset + i]. Ties go to the lower class index, as with a plain argmax.
  */
-export function argmaxAllowed(planes: ScorePlanes, allowed: readonly number[], n: number, out: Uint8Array = new Uint8Array(n), offset = 0): Uint8Array {
+export function argmaxAllowed(
+  planes: ScorePlanes,
+  allowed: readonly number[],
+  n: number,
+  out: Uint8Array = new Uint8Array(n),
+  offset = 0,
+): Uint8Array {
   const first = allowed[0];
   const best = planes[first];
   if (allowed.length === 2) {

@@ -80,7 +80,10 @@ export function readChannelFile(file: string): ChannelClass[] {
 
 /** Channels from --channels text ("background,smoke,void" or "0=background,255=smoke,128=void") and --void-channels. */
 export function channelsFromFlag(text: string, voidSpec: string[]): ChannelClass[] {
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const entries = parts.map((p, i) => {
     const m = /^(\d+)\s*[=:]\s*(.+)$/.exec(p);
     return m ? { value: Number(m[1]), name: m[2].trim() } : { value: i, name: p };

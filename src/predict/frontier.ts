@@ -212,7 +212,8 @@ export function traceRings(spec: ContourSpec): TracedRing[] {
     const [from, to] = cross > 0 === cornerIn[r] ? [p, q] : [q, p];
     next[from] = to;
     // A corner padding cell whose one real corner is inside: go round the image corner (its centre).
-    if ((cx === -1 || cx === w - 1) && (cy === -1 || cy === h - 1) && cornerIn.filter(Boolean).length === 1) via.set(from, [cx + 1, cy + 1]);
+    if ((cx === -1 || cx === w - 1) && (cy === -1 || cy === h - 1) && cornerIn.filter(Boolean).length === 1)
+      via.set(from, [cx + 1, cy + 1]);
   };
 
   for (let cy = -1; cy < h; cy++) {
@@ -330,10 +331,18 @@ export interface ClassPolygons {
  * join one cell and polygons of different classes never overlap. With two classes this is
  * exactly marching squares on p_1 at 0.5 with the mean saddle rule.
  */
-export function frontierPolygons(probs: Float32Array, width: number, height: number, numClasses: number, classes: Uint8Array, allowed: readonly number[]): ClassPolygons[] {
+export function frontierPolygons(
+  probs: Float32Array,
+  width: number,
+  height: number,
+  numClasses: number,
+  classes: Uint8Array,
+  allowed: readonly number[],
+): ClassPolygons[] {
   const k = numClasses;
   const n = width * height;
-  if (probs.length !== n * k || classes.length !== n) throw new Error(`frontierPolygons: ${probs.length} scores and ${classes.length} classes for ${width}x${height}x${k}`);
+  if (probs.length !== n * k || classes.length !== n)
+    throw new Error(`frontierPolygons: ${probs.length} scores and ${classes.length} classes for ${width}x${height}x${k}`);
   const out: ClassPolygons[] = [];
   for (const c of allowed) {
     const inside = new Uint8Array(n);

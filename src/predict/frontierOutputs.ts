@@ -37,10 +37,12 @@ export async function writeFrontierOutputs(o: FrontierWriteOptions): Promise<str
     written.push(p);
   };
   if (o.frontier) {
-    const layers: FrontierLayer[] = frontierPolygons(pred.probs, pred.width, pred.height, pred.numClasses, pred.classes, o.allowed).map((cp) => ({
-      ...o.classes[cp.classIndex],
-      polygons: cp.polygons,
-    }));
+    const layers: FrontierLayer[] = frontierPolygons(pred.probs, pred.width, pred.height, pred.numClasses, pred.classes, o.allowed).map(
+      (cp) => ({
+        ...o.classes[cp.classIndex],
+        polygons: cp.polygons,
+      }),
+    );
     const dir = path.join(o.outDir, 'frontier');
     const href = o.imageFile ? path.relative(dir, path.resolve(o.imageFile)).split(path.sep).map(encodeURIComponent).join('/') : undefined;
     await put('frontier', `${o.name}.svg`, frontierSvg(layers, pred.width, pred.height, { imageHref: href }));

@@ -55,7 +55,6 @@ export const IMAGENET_STD = [0.229, 0.224, 0.225];
 /** Free-size foreign models get inputs padded to multiples of this (32 suits common encoders). */
 export const FOREIGN_MULTIPLE = 32;
 
-
 /** Bilinear resize of planar [n, c, h, w] scores to [n, c, nh, nw] (pixel centres aligned). */
 function resizePlanes(src0: Float32Array, n: number, c: number, h: number, w: number, nh: number, nw: number): Float32Array {
   const out = new Float32Array(n * c * nh * nw);
@@ -78,7 +77,6 @@ function resizePlanes(src0: Float32Array, n: number, c: number, h: number, w: nu
   }
   return out;
 }
-
 
 interface Adapter {
   inputLayout: Layout;
@@ -108,12 +106,16 @@ function planarNet(net: OnnxNet, k: number, a: Adapter): NetFn {
 }
 
 function checkTensorIo(net: OnnxNet, file: string): { inShape: (number | string)[]; outShape: (number | string)[] } {
-  if (net.inputs.length !== 1) throw new GapsegError(`${file}: the model has ${net.inputs.length} inputs; an image segmentation model with one input is expected`);
+  if (net.inputs.length !== 1)
+    throw new GapsegError(`${file}: the model has ${net.inputs.length} inputs; an image segmentation model with one input is expected`);
   const input = net.inputs[0];
   const output = net.outputs[0];
-  if (input.type !== 'float32') throw new GapsegError(`${file}: input "${input.name}" is ${input.type}; only float32 image inputs are supported`);
-  if (input.shape.length !== 4) throw new GapsegError(`${file}: input "${input.name}" has shape [${input.shape}]; a 4-d image batch is expected`);
-  if (output.type !== 'float32') throw new GapsegError(`${file}: output "${output.name}" is ${output.type}; per-class float32 scores are expected`);
+  if (input.type !== 'float32')
+    throw new GapsegError(`${file}: input "${input.name}" is ${input.type}; only float32 image inputs are supported`);
+  if (input.shape.length !== 4)
+    throw new GapsegError(`${file}: input "${input.name}" has shape [${input.shape}]; a 4-d image batch is expected`);
+  if (output.type !== 'float32')
+    throw new GapsegError(`${file}: output "${output.name}" is ${output.type}; per-class float32 scores are expected`);
   return { inShape: input.shape, outShape: output.shape };
 }
 
@@ -143,8 +145,10 @@ export async function openOnnxPredictor(file: string, opts: OnnxOpenOptions): Pr
 }
 
 function gapsegPredictor(file: string, net: OnnxNet, summary: OnnxSummary, opts: OnnxOpenOptions): Predictor {
-  if (opts.channels) throw new GapsegError(`${file}: this gapseg model names its own classes; --channels and --channel-file are for foreign models`);
-  if (opts.mean || opts.std) throw new GapsegError(`${file}: this gapseg model carries the normalisation it was trained with; --mean/--std are for foreign models`);
+  if (opts.channels)
+    throw new GapsegError(`${file}: this gapseg model names its own classes; --channels and --channel-file are for foreign models`);
+  if (opts.mean || opts.std)
+    throw new GapsegError(`${file}: this gapseg model carries the normalisation it was trained with; --mean/--std are for foreign models`);
   const desc = parseClassesJson(summary.metadata[META.classes], `${file} (metadata ${META.classes})`);
   const input = parseJsonMeta<OnnxInputMeta>(summary.metadata[META.input] ?? 'null', file, META.input);
   if (!input || !Array.isArray(input.mean) || !Array.isArray(input.std) || !(input.scale > 0) || !(input.tile > 0)) {
@@ -153,7 +157,8 @@ function gapsegPredictor(file: string, net: OnnxNet, summary: OnnxSummary, opts:
   checkTensorIo(net, file);
   const k = desc.classes.length;
   const outK = net.outputs[0].shape[1];
-  if (typeof outK === 'number' && outK !== k) throw new GapsegError(`${file}: the model has ${outK} outputs but its metadata describes ${k} classes`);
+  if (typeof outK === 'number' && outK !== k)
+    throw new GapsegError(`${file}: the model has ${outK} outputs but its metadata describes ${k} classes`);
   const recipe: InputRecipe = { scale: input.scale, mean: input.mean, std: input.std, tile: opts.tile ?? input.tile };
   const multiple = input.multiple ?? 16;
   const planar = planarNet(net, k, { inputLayout: 'nchw', outputLayout: 'nchw', fixedBatch: null });
@@ -180,7 +185,10 @@ function gapsegPredictor(file: string, net: OnnxNet, summary: OnnxSummary, opts:
     defaultForbidden: [],
     batch: opts.batch ?? 4,
     inflight: net.sessions + 1,
-    refineCheck: refineCheckOf(parseJsonMeta<{ model?: { info?: Record<string, unknown> } }>(summary.metadata[META.classes], file, META.classes).model?.info ?? {}, `${file} (metadata ${META.classes})`),
+    refineCheck: refineCheckOf(
+      parseJsonMeta<{ model?: { info?: Record<string, unknown> } }>(summary.metadata[META.classes], file, META.classes).model?.info ?? {},
+      `${file} (metadata ${META.classes})`,
+    ),
     dispose: () => void net.close(),
   };
 }
@@ -211,17 +219,23 @@ async function foreignPredictor(file: string, net: OnnxNet, opts: OnnxOpenOption
   const log = opts.log ?? (() => undefined);
   const channels = opts.channels;
   if (!channels) {
-    throw new GapsegError(`${file}: not a gapseg model (no gapseg metadata); name its output channels with --channel-file <codes.txt|gapseg.json> or --channels`);
+    throw new GapsegError(
+      `${file}: not a gapseg model (no gapseg metadata); name its output channels with --channel-file <codes.txt|gapseg.json> or --channels`,
+    );
   }
   const { inShape, outShape } = checkTensorIo(net, file);
   const k = channels.length;
   const inputLayout = opts.layout ?? layoutOfInput(inShape) ?? 'nchw';
   const [hDim, wDim] = inputLayout === 'nchw' ? [inShape[2], inShape[3]] : [inShape[1], inShape[2]];
   const chDim = inputLayout === 'nchw' ? inShape[1] : inShape[3];
-  if (typeof chDim === 'number' && chDim !== 3) throw new GapsegError(`${file}: input has ${chDim} channels in ${inputLayout.toUpperCase()} layout; RGB (3) is expected (is --layout right?)`);
+  if (typeof chDim === 'number' && chDim !== 3)
+    throw new GapsegError(
+      `${file}: input has ${chDim} channels in ${inputLayout.toUpperCase()} layout; RGB (3) is expected (is --layout right?)`,
+    );
   let size = opts.size;
   if (typeof hDim === 'number' && typeof wDim === 'number') {
-    if (size && (size[0] !== wDim || size[1] !== hDim)) throw new GapsegError(`${file}: the model's input is fixed at ${wDim}x${hDim}; --size ${size[0]}x${size[1]} does not match`);
+    if (size && (size[0] !== wDim || size[1] !== hDim))
+      throw new GapsegError(`${file}: the model's input is fixed at ${wDim}x${hDim}; --size ${size[0]}x${size[1]} does not match`);
     size = [wDim, hDim];
   }
   const fixedBatch = typeof inShape[0] === 'number' ? inShape[0] : null;
@@ -235,7 +249,10 @@ async function foreignPredictor(file: string, net: OnnxNet, opts: OnnxOpenOption
   const probe = Float32Array.from({ length: pn * 3 * pw * ph }, () => rng.next() * 4 - 2);
   const dims = inputLayout === 'nchw' ? [pn, 3, ph, pw] : [pn, ph, pw, 3];
   const y = await net.run(inputLayout === 'nhwc' ? nchwToNhwc(probe, pn, 3, ph, pw) : probe, dims);
-  if (y.dims.length !== 4) throw new GapsegError(`${file}: output "${net.outputs[0].name}" has shape [${y.dims}]; per-class scores [batch, classes, h, w] or [batch, h, w, classes] are expected`);
+  if (y.dims.length !== 4)
+    throw new GapsegError(
+      `${file}: output "${net.outputs[0].name}" has shape [${y.dims}]; per-class scores [batch, classes, h, w] or [batch, h, w, classes] are expected`,
+    );
   let outputLayout: Layout | undefined = opts.layout;
   if (!outputLayout) {
     const c1 = y.dims[1] === k;
@@ -246,15 +263,21 @@ async function foreignPredictor(file: string, net: OnnxNet, opts: OnnxOpenOption
   }
   const outK = outputLayout === 'nhwc' ? y.dims[3] : y.dims[1];
   if (!outputLayout || outK !== k) {
-    throw new GapsegError(`${file}: output shape [${y.dims}] (declared [${outShape}]) has no axis of ${k} channels, but the class file names ${k}: ${channels.map((c) => c.name).join(', ')}`);
+    throw new GapsegError(
+      `${file}: output shape [${y.dims}] (declared [${outShape}]) has no axis of ${k} channels, but the class file names ${k}: ${channels.map((c) => c.name).join(', ')}`,
+    );
   }
   // Notes only once the model is known to fit, so that an error stays the one line printed.
-  if (!opts.mean || !opts.std) log(`${file}: input normalised with ${opts.mean ? 'the given mean' : 'ImageNet mean'} and ${opts.std ? 'the given std' : 'ImageNet std'}; set --mean/--std to match the model's training`);
+  if (!opts.mean || !opts.std)
+    log(
+      `${file}: input normalised with ${opts.mean ? 'the given mean' : 'ImageNet mean'} and ${opts.std ? 'the given std' : 'ImageNet std'}; set --mean/--std to match the model's training`,
+    );
   const planar = planarNet(net, k, { inputLayout, outputLayout, fixedBatch });
   const [oh, ow] = outputLayout === 'nhwc' ? [y.dims[1], y.dims[2]] : [y.dims[2], y.dims[3]];
   const probeScores = outputLayout === 'nhwc' ? nhwcToNchw(y.data, pn, k, oh, ow) : y.data;
   const scores = opts.scores ?? (looksLikeProbabilities(probeScores, k, oh * ow, pn) ? 'probabilities' : 'logits');
-  if (!opts.scores) log(`${file}: output read as ${outputLayout.toUpperCase()} ${scores} (${k} channels: ${channels.map((c) => c.name).join(', ')})`);
+  if (!opts.scores)
+    log(`${file}: output read as ${outputLayout.toUpperCase()} ${scores} (${k} channels: ${channels.map((c) => c.name).join(', ')})`);
 
   const tile = opts.tile ?? 512;
   const plan: InputPlan = { scale: 1, size, pad: opts.pad ?? false, tile, radius: Infinity, multiple: FOREIGN_MULTIPLE, mean, std };

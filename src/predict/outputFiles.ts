@@ -55,7 +55,14 @@ export function outputPaths(spec: OutputSpec, name: string): OutputPaths {
 
 /** Every path of an image's outputs. */
 export function allPaths(p: OutputPaths): string[] {
-  return [p.labels, p.overlay, ...p.probs.map((x) => x.file), ...(p.npy ? [p.npy] : []), ...p.frontier, ...(p.uncertainty ? [p.uncertainty] : [])];
+  return [
+    p.labels,
+    p.overlay,
+    ...p.probs.map((x) => x.file),
+    ...(p.npy ? [p.npy] : []),
+    ...p.frontier,
+    ...(p.uncertainty ? [p.uncertainty] : []),
+  ];
 }
 
 /**

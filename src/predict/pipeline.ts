@@ -35,7 +35,12 @@ export interface PredictModel {
  * Predict one image at its own size, with the argmax over `allowed` classes only; with
  * `refine`, the dense CRF's probabilities and their argmax.
  */
-export async function predictImage(img: RgbImage, model: PredictModel, allowed: readonly number[], refine?: DenseCrfParams | null): Promise<Prediction> {
+export async function predictImage(
+  img: RgbImage,
+  model: PredictModel,
+  allowed: readonly number[],
+  refine?: DenseCrfParams | null,
+): Promise<Prediction> {
   const k = model.numClasses;
   const geo = imageGeometry(img.width, img.height, model.plan);
   const netRgb = geo.nw === img.width && geo.nh === img.height ? img.data : resizeImage(img.data, img.width, img.height, 3, geo.nw, geo.nh);
@@ -61,7 +66,18 @@ export async function predictImage(img: RgbImage, model: PredictModel, allowed: 
     const input = new Float32Array(n * 3 * tw * th);
     for (let i = 0; i < n; i++) {
       const index = first + i;
-      fillWindow(netRgb, geo.nw, geo.nh, geo.xs[index % geo.xs.length], geo.ys[Math.floor(index / geo.xs.length)], tw, th, model.plan, input, i * 3 * tw * th);
+      fillWindow(
+        netRgb,
+        geo.nw,
+        geo.nh,
+        geo.xs[index % geo.xs.length],
+        geo.ys[Math.floor(index / geo.xs.length)],
+        tw,
+        th,
+        model.plan,
+        input,
+        i * 3 * tw * th,
+      );
     }
     const scores = await model.net(input, n, th, tw);
     for (let i = 0; i < n; i++) blender.add(first + i, scores, i * k * tw * th);
@@ -75,9 +91,20 @@ export async function predictImage(img: RgbImage, model: PredictModel, allowed: 
  * A prediction refined by the dense CRF over its image's colours; `scale` is image pixels per
  * network pixel (the kernels' widths are at the network's scale).
  */
-export function refinePrediction(img: RgbImage, pred: Prediction, allowed: readonly number[], params: DenseCrfParams, scale: number): Prediction {
+export function refinePrediction(
+  img: RgbImage,
+  pred: Prediction,
+  allowed: readonly number[],
+  params: DenseCrfParams,
+  scale: number,
+): Prediction {
   const n = pred.width * pred.height;
-  const probs = refineDenseCrf({ width: pred.width, height: pred.height, rgb: img.data, probs: pred.probs, numClasses: pred.numClasses }, allowed, params, scale);
+  const probs = refineDenseCrf(
+    { width: pred.width, height: pred.height, rgb: img.data, probs: pred.probs, numClasses: pred.numClasses },
+    allowed,
+    params,
+    scale,
+  );
   return { ...pred, probs, classes: argmaxAllowed(planesOf(probs, n, pred.numClasses), allowed, n) };
 }
 

@@ -127,7 +127,18 @@ function reflectIndex(i: number, n: number): number {
  * Write the window [x0, x0+tw) x [y0, y0+th) of an RGB byte image (w x h) as normalised
  * planar CHW floats at dst[offset...], reflecting at the image's borders.
  */
-export function fillWindow(rgb: Uint8Array, w: number, h: number, x0: number, y0: number, tw: number, th: number, plan: InputPlan, dst: Float32Array, offset: number): void {
+export function fillWindow(
+  rgb: Uint8Array,
+  w: number,
+  h: number,
+  x0: number,
+  y0: number,
+  tw: number,
+  th: number,
+  plan: InputPlan,
+  dst: Float32Array,
+  offset: number,
+): void {
   const plane = tw * th;
   const scale = [0, 1, 2].map((c) => 1 / (255 * plan.std[c]));
   const shift = [0, 1, 2].map((c) => plan.mean[c] / plan.std[c]);
@@ -193,7 +204,11 @@ export function axisWeightSums(starts: number[], len: number, total: number, n: 
 }
 
 /** The input plan of a gapseg model's recipe: scale, pad to the stride, tile when large. */
-export function recipePlan(recipe: { scale: number; tile: number; mean: number[]; std: number[] }, multiple: number, radius = unetReceptiveRadius(Math.log2(multiple))): InputPlan {
+export function recipePlan(
+  recipe: { scale: number; tile: number; mean: number[]; std: number[] },
+  multiple: number,
+  radius = unetReceptiveRadius(Math.log2(multiple)),
+): InputPlan {
   return { scale: recipe.scale, pad: false, tile: recipe.tile, radius, multiple, mean: recipe.mean, std: recipe.std };
 }
 

@@ -65,7 +65,8 @@ export interface CheckImage {
 function replayed(recorded: Float32Array[]): NetFn {
   return async (_input, n, height, width) => {
     const scores = recorded.shift();
-    if (!scores || scores.length % (n * height * width) !== 0) throw new Error(`checkRefinement: no recorded scores for ${n} window(s) of ${width}x${height}`);
+    if (!scores || scores.length % (n * height * width) !== 0)
+      throw new Error(`checkRefinement: no recorded scores for ${n} window(s) of ${width}x${height}`);
     return scores;
   };
 }
@@ -74,7 +75,13 @@ function replayed(recorded: Float32Array[]): NetFn {
  * Compare plain, refined, flip-averaged and flip-averaged refined predictions on labelled
  * images (null: no labelled pixel).
  */
-export async function checkRefinement(model: PredictModel, images: Iterable<CheckImage>, allowed: readonly number[], params: DenseCrfParams = DEFAULT_DENSE_CRF, onImage?: () => void): Promise<RefineCheck | null> {
+export async function checkRefinement(
+  model: PredictModel,
+  images: Iterable<CheckImage>,
+  allowed: readonly number[],
+  params: DenseCrfParams = DEFAULT_DENSE_CRF,
+  onImage?: () => void,
+): Promise<RefineCheck | null> {
   // The flip-averaged pass keeps its unflipped scores, and the plain pass replays them: the
   // same image through the same windows calls the network in the same order.
   const unflipped: Float32Array[] = [];
@@ -89,7 +96,12 @@ export async function checkRefinement(model: PredictModel, images: Iterable<Chec
     const flipped = await predictImage(img, flipsModel, allowed);
     const plain = await predictImage(img, replayModel, allowed);
     if (unflipped.length) throw new Error(`checkRefinement: ${unflipped.length} network call(s) of the flip-averaged pass not replayed`);
-    const preds = [plain, refinePrediction(img, plain, allowed, params, 1), flipped, refinePrediction(img, flipped, allowed, params, 1)].map((p) => p.classes);
+    const preds = [
+      plain,
+      refinePrediction(img, plain, allowed, params, 1),
+      flipped,
+      refinePrediction(img, flipped, allowed, params, 1),
+    ].map((p) => p.classes);
     for (let i = 0; i < im.labels.length; i++) {
       const label = im.labels[i];
       if (label === VOID_INDEX) continue;
@@ -103,7 +115,16 @@ export async function checkRefinement(model: PredictModel, images: Iterable<Chec
   const [plain, refined, flipsPlain, flipsRefined] = correct;
   const flips = flipsPlain - plain >= FLIPS_GAIN * pixels;
   const refine = flips ? flipsPlain - flipsRefined <= REFINE_COST * pixels : plain - refined <= REFINE_COST * pixels;
-  return { images: count, pixels, accuracy: plain / pixels, refinedAccuracy: refined / pixels, refine, flipsAccuracy: flipsPlain / pixels, flipsRefinedAccuracy: flipsRefined / pixels, flips };
+  return {
+    images: count,
+    pixels,
+    accuracy: plain / pixels,
+    refinedAccuracy: refined / pixels,
+    refine,
+    flipsAccuracy: flipsPlain / pixels,
+    flipsRefinedAccuracy: flipsRefined / pixels,
+    flips,
+  };
 }
 
 /** One line for logs: the accuracies and the verdicts. */
@@ -124,13 +145,28 @@ export function refineCheckOf(info: Record<string, unknown>, source: string): Re
   if (c === undefined) return undefined;
   const share = (x: unknown) => typeof x === 'number' && x >= 0 && x <= 1;
   const count = (x: unknown) => Number.isInteger(x) && (x as number) > 0;
-  if (typeof c !== 'object' || c === null || !count(c.images) || !count(c.pixels) || !share(c.accuracy) || !share(c.refinedAccuracy) || typeof c.refine !== 'boolean') {
-    throw new GapsegError(`${source}: its refineCheck (gapseg.json, model.info) is damaged: expected images, pixels, accuracy, refinedAccuracy and refine`);
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    !count(c.images) ||
+    !count(c.pixels) ||
+    !share(c.accuracy) ||
+    !share(c.refinedAccuracy) ||
+    typeof c.refine !== 'boolean'
+  ) {
+    throw new GapsegError(
+      `${source}: its refineCheck (gapseg.json, model.info) is damaged: expected images, pixels, accuracy, refinedAccuracy and refine`,
+    );
   }
   // Checks stored before flip averaging have none of its three fields; a newer one has all.
   const flipFields = [c.flipsAccuracy, c.flipsRefinedAccuracy, c.flips];
-  if (flipFields.some((x) => x !== undefined) && !(share(c.flipsAccuracy) && share(c.flipsRefinedAccuracy) && typeof c.flips === 'boolean')) {
-    throw new GapsegError(`${source}: its refineCheck (gapseg.json, model.info) is damaged: flipsAccuracy, flipsRefinedAccuracy and flips go together`);
+  if (
+    flipFields.some((x) => x !== undefined) &&
+    !(share(c.flipsAccuracy) && share(c.flipsRefinedAccuracy) && typeof c.flips === 'boolean')
+  ) {
+    throw new GapsegError(
+      `${source}: its refineCheck (gapseg.json, model.info) is damaged: flipsAccuracy, flipsRefinedAccuracy and flips go together`,
+    );
   }
   return c as RefineCheck;
 }

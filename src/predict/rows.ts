@@ -180,7 +180,11 @@ export class ResultRows implements RowConsumer {
       return;
     }
     // Keep copies of the rows still needed for interpolation (the views may be reused).
-    for (let y = y0; y < y1; y++) this.cache.set(y, Array.from({ length: k }, (_, c) => get(y, c).slice()));
+    for (let y = y0; y < y1; y++)
+      this.cache.set(
+        y,
+        Array.from({ length: k }, (_, c) => get(y, c).slice()),
+      );
     const sy = nh / H;
     const own = Array.from({ length: k }, () => new Float32Array(this.o.width));
     while (this.nextOut < H) {

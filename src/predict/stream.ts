@@ -163,7 +163,10 @@ interface Window {
 async function removeOutputTemps(outDir: string): Promise<void> {
   let subdirs: string[] = [];
   try {
-    subdirs = fs.readdirSync(outDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(outDir, d.name));
+    subdirs = fs
+      .readdirSync(outDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => path.join(outDir, d.name));
   } catch {
     return; // not there yet
   }
@@ -171,7 +174,13 @@ async function removeOutputTemps(outDir: string): Promise<void> {
 }
 
 /** The probability PNGs' pixels of `classes` from HWC probabilities (8 or 16 bits). */
-function probabilityMaps(probs: Float32Array, n: number, k: number, classes: readonly number[], bits: 8 | 16): Map<number, Uint8Array | Uint16Array> {
+function probabilityMaps(
+  probs: Float32Array,
+  n: number,
+  k: number,
+  classes: readonly number[],
+  bits: 8 | 16,
+): Map<number, Uint8Array | Uint16Array> {
   const maps = new Map<number, Uint8Array | Uint16Array>();
   for (const c of classes) {
     const map = bits === 16 ? new Uint16Array(n) : new Uint8Array(n);
@@ -322,7 +331,9 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
     try {
       if (!job.result.complete) throw new Error(`${job.file}: rows missing after the last window`);
       const { width: w, height: h } = job.image;
-      let pred: Prediction | null = job.probs ? { width: w, height: h, numClasses: k, probs: job.probs, classes: job.result.classes } : null;
+      let pred: Prediction | null = job.probs
+        ? { width: w, height: h, numClasses: k, probs: job.probs, classes: job.result.classes }
+        : null;
       let probMaps = job.result.probMaps;
       if (refine && pred) {
         pred = refinePrediction(job.image, pred, allowed, refine, w / job.geo.nw);
@@ -345,7 +356,11 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
               uncertainty: spec.uncertainty,
             })
           : undefined;
-      await settleAll([npy?.commit(), writePngOutputs(job.paths, job.image, pred?.classes ?? job.result.classes, spec.classes, probMaps), frontierFiles]);
+      await settleAll([
+        npy?.commit(),
+        writePngOutputs(job.paths, job.image, pred?.classes ?? job.result.classes, spec.classes, probMaps),
+        frontierFiles,
+      ]);
       predicted++;
       bar.tick();
     } catch (e) {

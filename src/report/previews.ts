@@ -35,7 +35,9 @@ export function previewSource(sample: Sample, probs: Float32Array, pred: Uint8Ar
 // JPEG keeps a report of photos small (PNG of noisy images is ~4x larger); full chroma keeps
 // thin coloured lines and hatching crisp.
 async function dataUri(rgb: Uint8Array, w: number, h: number): Promise<string> {
-  const jpeg = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90, chromaSubsampling: '4:4:4' }).toBuffer();
+  const jpeg = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 90, chromaSubsampling: '4:4:4' })
+    .toBuffer();
   return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
 }
 
@@ -59,7 +61,14 @@ export async function renderPreview(src: PreviewSource, colors: readonly Rgb[], 
     width: w,
     height: h,
     image: await dataUri(image, w, h),
-    label: await dataUri(composite(image, [{ data: classLayer(labels, colors), opacity: 0.55 }, { data: voidLayer(labels, w), opacity: 0.85 }]), w, h),
+    label: await dataUri(
+      composite(image, [
+        { data: classLayer(labels, colors), opacity: 0.55 },
+        { data: voidLayer(labels, w), opacity: 0.85 },
+      ]),
+      w,
+      h,
+    ),
     prediction: await dataUri(composite(image, [{ data: classLayer(pred, colors), opacity: 0.55 }]), w, h),
     heat: await dataUri(composite(image, [{ data: heat, opacity: 0.8 }]), w, h),
     frontier,

@@ -56,8 +56,10 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
-const pct = (x: number | null | undefined, digits = 2): string => (x === null || x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(digits)}%`);
-const fix = (x: number | null | undefined, digits = 4): string => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
+const pct = (x: number | null | undefined, digits = 2): string =>
+  x === null || x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(digits)}%`;
+const fix = (x: number | null | undefined, digits = 4): string =>
+  x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits);
 const rgb = (c: readonly number[]): string => `rgb(${c[0]},${c[1]},${c[2]})`;
 
 interface Series {
@@ -85,7 +87,9 @@ export function lineChart(title: string, series: Series[], xMax: number, y: { mi
   const yMax = y.max ?? niceMax(Math.max(...all, 0));
   const xs = (e: number) => m.l + (xMax <= 1 ? pw / 2 : ((e - 1) / (xMax - 1)) * pw);
   const ys = (v: number) => m.t + ph - ((v - y.min) / (yMax - y.min)) * ph;
-  const out: string[] = [`<svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeHtml(title)}">`];
+  const out: string[] = [
+    `<svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeHtml(title)}">`,
+  ];
   out.push(`<text x="${m.l}" y="18" class="ct">${escapeHtml(title)}</text>`);
   for (let i = 0; i <= 4; i++) {
     const v = y.min + ((yMax - y.min) * i) / 4;
@@ -105,7 +109,9 @@ export function lineChart(title: string, series: Series[], xMax: number, y: { mi
     out.push(`<path d="${d}" stroke="${s.color}" class="line${s.dash ? ' dash' : ''}"/>`);
     for (const p of pts) {
       const label = `${s.name}, epoch ${p[0]}: ${y.percent ? pct(p[1]) : fix(p[1])}`;
-      out.push(`<circle cx="${xs(p[0]).toFixed(1)}" cy="${ys(p[1]).toFixed(1)}" r="2.6" fill="${s.color}"><title>${escapeHtml(label)}</title></circle>`);
+      out.push(
+        `<circle cx="${xs(p[0]).toFixed(1)}" cy="${ys(p[1]).toFixed(1)}" r="2.6" fill="${s.color}"><title>${escapeHtml(label)}</title></circle>`,
+      );
     }
     const ly = H - 12;
     out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" class="line${s.dash ? ' dash' : ''}"/>`);
@@ -124,7 +130,11 @@ function charts(d: ReportData): string {
     'Loss (cross-entropy on labelled pixels)',
     [
       { name: 'train', color: '#1f77b4', points: h.map((r) => [r.epoch, r.trainLoss]) },
-      { name: 'validation', color: '#d62728', points: valid.filter((r) => r.valid?.loss !== undefined).map((r) => [r.epoch, r.valid?.loss as number]) },
+      {
+        name: 'validation',
+        color: '#d62728',
+        points: valid.filter((r) => r.valid?.loss !== undefined).map((r) => [r.epoch, r.valid?.loss as number]),
+      },
     ],
     xMax,
     { min: 0, max: null, percent: false },
@@ -135,7 +145,11 @@ function charts(d: ReportData): string {
     { name: 'mean Dice', color: '#8c564b', dash: true, points: valid.map((r) => [r.epoch, r.valid?.meanDice as number]) },
   ];
   if (valid.some((r) => r.valid?.gapAccuracy !== null)) {
-    metricSeries.push({ name: 'gap accuracy', color: '#ff7f0e', points: valid.map((r) => [r.epoch, (r.valid?.gapAccuracy ?? NaN) as number]) });
+    metricSeries.push({
+      name: 'gap accuracy',
+      color: '#ff7f0e',
+      points: valid.map((r) => [r.epoch, (r.valid?.gapAccuracy ?? NaN) as number]),
+    });
   }
   const metrics = valid.length
     ? lineChart('Validation metrics (labelled pixels)', metricSeries, xMax, { min: 0, max: 1, percent: true })
@@ -194,7 +208,9 @@ function sampleGrid(d: ReportData): string {
   const focus = d.classes[d.focusClass]?.name ?? `class ${d.focusClass}`;
   const fig = (s: ReportSample, src: string, caption: string, frontier: boolean) =>
     `<figure><div class="px" style="aspect-ratio:${s.width}/${s.height}"><img src="${src}" alt="${escapeHtml(caption)}" width="${s.width}" height="${s.height}">` +
-    (frontier ? `<svg viewBox="0 0 ${s.width} ${s.height}" preserveAspectRatio="none"><path d="${s.frontier}" class="fr-bg"/><path d="${s.frontier}" class="fr"/></svg>` : '') +
+    (frontier
+      ? `<svg viewBox="0 0 ${s.width} ${s.height}" preserveAspectRatio="none"><path d="${s.frontier}" class="fr-bg"/><path d="${s.frontier}" class="fr"/></svg>`
+      : '') +
     `</div><figcaption>${escapeHtml(caption)}</figcaption></figure>`;
   const rows = d.samples
     .map(

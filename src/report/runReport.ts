@@ -33,7 +33,10 @@ export interface RunReportInput {
 function settingsOf(c: TrainConfig): [string, string][] {
   return [
     ['class source', c.classSource],
-    ['model', `${describeNet(netConfigOf(c))}${c.encoder === 'mobilenet_v2' ? `, ImageNet weights ${c.encoderWeights}; fine-tuning: ${c.fineTune?.freezeEpochs ?? 0} epoch(s) frozen, then the encoder at 1/${c.fineTune?.encoderLrDiv ?? 1} of the rate` : ''}`],
+    [
+      'model',
+      `${describeNet(netConfigOf(c))}${c.encoder === 'mobilenet_v2' ? `, ImageNet weights ${c.encoderWeights}; fine-tuning: ${c.fineTune?.freezeEpochs ?? 0} epoch(s) frozen, then the encoder at 1/${c.fineTune?.encoderLrDiv ?? 1} of the rate` : ''}`,
+    ],
     ['epochs, batch, crop', `${c.epochs}, ${c.batch}, ${c.crop}px`],
     ['learning rate, weight decay', `${c.lr}, ${c.weightDecay}`],
     ['scale, tile', `${c.scale}, ${c.tile}`],
@@ -57,7 +60,10 @@ export async function writeRunReport(runDir: string, r: RunReportInput): Promise
     generatedAt: new Date().toISOString().replace('T', ' ').slice(0, 19) + ' UTC',
     epochsPlanned: r.config.epochs,
     finished: !!last && last.epoch >= r.config.epochs,
-    settings: [...settingsOf(r.config), ...(r.refineCheck ? ([['refinement', describeRefineCheck(r.refineCheck)]] as [string, string][]) : [])],
+    settings: [
+      ...settingsOf(r.config),
+      ...(r.refineCheck ? ([['refinement', describeRefineCheck(r.refineCheck)]] as [string, string][]) : []),
+    ],
     classes: r.config.classes.classes,
     voidValues: r.config.classes.voidValues,
     history: r.history,
@@ -79,11 +85,25 @@ export function reportObserver(): TrainObserver {
       if (i < REPORT_SAMPLES) previews[i] = previewSource(sample, probs, pred);
     },
     onEpochEnd: async (r, run) => {
-      await writeRunReport(run.runDir, { config: run.config, history: run.history, bestEpoch: run.bestEpoch, previews, previewEpoch: r.epoch });
+      await writeRunReport(run.runDir, {
+        config: run.config,
+        history: run.history,
+        bestEpoch: run.bestEpoch,
+        previews,
+        previewEpoch: r.epoch,
+      });
     },
     onRunEnd: async (run, refineCheck) => {
       // Without previews (a finished run resumed, no epoch validated here) the last report stands.
-      if (refineCheck && previews.length > 0) await writeRunReport(run.runDir, { config: run.config, history: run.history, bestEpoch: run.bestEpoch, previews, previewEpoch: run.history.at(-1)?.epoch ?? null, refineCheck });
+      if (refineCheck && previews.length > 0)
+        await writeRunReport(run.runDir, {
+          config: run.config,
+          history: run.history,
+          bestEpoch: run.bestEpoch,
+          previews,
+          previewEpoch: run.history.at(-1)?.epoch ?? null,
+          refineCheck,
+        });
     },
   };
 }

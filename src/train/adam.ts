@@ -42,7 +42,13 @@ export function createAdamState(params: Record<string, tf.Variable>): AdamState 
  * none and stay), one fused kernel per parameter; `lrScale` scales a parameter's learning rate
  * (a pretrained encoder's, lower than the decoder's).
  */
-export function adamUpdate(params: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, state: AdamState, h: AdamHyper, lrScale: (name: string) => number = () => 1): void {
+export function adamUpdate(
+  params: Record<string, tf.Variable>,
+  grads: Record<string, tf.Tensor>,
+  state: AdamState,
+  h: AdamHyper,
+  lrScale: (name: string) => number = () => 1,
+): void {
   const before = state.step;
   state.step += 1;
   for (const [k, p] of Object.entries(params)) {

@@ -131,7 +131,8 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
   }
   if (!validHeader(header)) throw new GapsegError(`${file}: checkpoint header is damaged (fields missing or out of range)`);
   const data = new Uint8Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length));
-  if (data.length !== header.dataBytes) throw new GapsegError(`${file}: checkpoint is truncated (${data.length} of ${header.dataBytes} data bytes)`);
+  if (data.length !== header.dataBytes)
+    throw new GapsegError(`${file}: checkpoint is truncated (${data.length} of ${header.dataBytes} data bytes)`);
   if (zlib.crc32(data) !== header.crc32) throw new GapsegError(`${file}: checkpoint data is damaged (CRC mismatch)`);
   const floatCount = data.length / 4;
   for (const t of header.tensors) {
@@ -162,7 +163,13 @@ export function splitCheckpointValues(values: Map<string, Float32Array>): {
 }
 
 /** Restore Adam state tensors from checkpoint moments. */
-export function restoreAdam(net: AnyNet, m: Map<string, Float32Array>, v: Map<string, Float32Array>, step: number, paramSteps: Record<string, number> = {}): AdamState {
+export function restoreAdam(
+  net: AnyNet,
+  m: Map<string, Float32Array>,
+  v: Map<string, Float32Array>,
+  step: number,
+  paramSteps: Record<string, number> = {},
+): AdamState {
   const mm: Record<string, tf.Variable> = {};
   const vv: Record<string, tf.Variable> = {};
   for (const [k, p] of Object.entries(net.params)) {

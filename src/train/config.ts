@@ -77,9 +77,12 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'dataset' | 'classSource' | 'class
 };
 
 /** The network a run trains. */
-export function netConfigOf(cfg: Pick<TrainConfig, 'encoder' | 'depth' | 'width' | 'decoderWidths' | 'classes'> & { gapLoss?: GapLoss }): NetConfig {
+export function netConfigOf(
+  cfg: Pick<TrainConfig, 'encoder' | 'depth' | 'width' | 'decoderWidths' | 'classes'> & { gapLoss?: GapLoss },
+): NetConfig {
   const numClasses = cfg.classes.classes.length;
   const gap = cfg.gapLoss && trainingLoss(cfg.gapLoss).extraOutputs > 0 ? { gapOutput: true } : {};
-  if (cfg.encoder === 'mobilenet_v2') return { ...DEFAULT_MOBILE_UNET, numClasses, decoderWidths: cfg.decoderWidths ?? DEFAULT_MOBILE_UNET.decoderWidths, ...gap };
+  if (cfg.encoder === 'mobilenet_v2')
+    return { ...DEFAULT_MOBILE_UNET, numClasses, decoderWidths: cfg.decoderWidths ?? DEFAULT_MOBILE_UNET.decoderWidths, ...gap };
   return { ...DEFAULT_UNET, numClasses, depth: cfg.depth, baseWidth: cfg.width, ...gap };
 }

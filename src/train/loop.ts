@@ -84,11 +84,17 @@ export interface FineTune {
 }
 
 /** The learning rate, beta1 and encoder treatment of every global step. */
-export function trainingPhases(s: Pick<LoopSettings, 'lr' | 'epochs' | 'fineTune'>, steps: number): (global: number) => { hyper: { lr: number; beta1: number }; encoder: EncoderPhase } {
+export function trainingPhases(
+  s: Pick<LoopSettings, 'lr' | 'epochs' | 'fineTune'>,
+  steps: number,
+): (global: number) => { hyper: { lr: number; beta1: number }; encoder: EncoderPhase } {
   const ft = s.fineTune;
   if (!ft || ft.freezeEpochs <= 0) {
     const schedule = oneCycle(s.lr, steps * s.epochs);
-    return (global) => ({ hyper: scheduleAt(schedule, global), encoder: { trainEncoder: true, encoderLrScale: ft ? 1 / ft.encoderLrDiv : 1 } });
+    return (global) => ({
+      hyper: scheduleAt(schedule, global),
+      encoder: { trainEncoder: true, encoderLrScale: ft ? 1 / ft.encoderLrDiv : 1 },
+    });
   }
   const frozenSteps = steps * Math.min(ft.freezeEpochs, s.epochs);
   const first = oneCycle(s.lr, frozenSteps, 0.99);
@@ -146,7 +152,12 @@ export async function validate(
   const k = net.config.numClasses;
   const totals = emptyTotals(k);
   // The samples are already at the training scale: the plan keeps them as they are.
-  const model = netModel(tfjsNet(net), recipePlan({ scale: 1, tile: s.tile, mean: s.mean, std: s.std }, netMultiple(net.config), netReceptiveRadius(net.config)), k, 2);
+  const model = netModel(
+    tfjsNet(net),
+    recipePlan({ scale: 1, tile: s.tile, mean: s.mean, std: s.std }, netMultiple(net.config), netReceptiveRadius(net.config)),
+    k,
+    2,
+  );
   const allowed = [...Array(k).keys()];
   let lossSum = 0;
   let lossCount = 0;
@@ -193,9 +204,18 @@ export async function trainLoop(
       const phase = plan(global);
       const h = phase.hyper;
       lr = h.lr;
-      const loss = trainStep(net, adam, batch, { lr: h.lr, beta1: h.beta1, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay }, s.loss, phase.encoder);
+      const loss = trainStep(
+        net,
+        adam,
+        batch,
+        { lr: h.lr, beta1: h.beta1, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay },
+        s.loss,
+        phase.encoder,
+      );
       if (!Number.isFinite(loss)) {
-        throw new GapsegError(`training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}. Try a lower --lr (now ${s.lr}; start over with --force); ${kept(epoch)}`);
+        throw new GapsegError(
+          `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}. Try a lower --lr (now ${s.lr}; start over with --force); ${kept(epoch)}`,
+        );
       }
       if (batch.targets.labelled > 0) {
         lossSum += loss;
@@ -207,7 +227,9 @@ export async function trainLoop(
     // state is never validated, saved as a model or checkpointed.
     const broken = await firstNonFinite(net, adam);
     if (broken) {
-      throw new GapsegError(`training diverged in epoch ${epoch + 1}: ${broken} holds NaN or infinite values. Try a lower --lr (now ${s.lr}; start over with --force); ${kept(epoch)}`);
+      throw new GapsegError(
+        `training diverged in epoch ${epoch + 1}: ${broken} holds NaN or infinite values. Try a lower --lr (now ${s.lr}; start over with --force); ${kept(epoch)}`,
+      );
     }
     const validReport = valid.length > 0 ? await validate(net, valid, s, cb.onValidImage) : null;
     const seconds = (Date.now() - t0) / 1000;

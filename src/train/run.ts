@@ -18,7 +18,19 @@ import { deriveSeed, makeRng, shuffled } from '../util/random.js';
 import { classesToJson, findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
 import { discoverDataset, type PairFiles } from '../data/dataset.js';
 import { assertSomeLabelled, channelStats, classCounts, loadSamples, type Sample } from '../data/load.js';
-import { activationFloats, GAP_HEAD, buildNet, createNet, describeNet, disposeNet, initialValuesOf, netSpecs, parameterCount, type AnyNet, type NetConfig } from '../nets/index.js';
+import {
+  activationFloats,
+  GAP_HEAD,
+  buildNet,
+  createNet,
+  describeNet,
+  disposeNet,
+  initialValuesOf,
+  netSpecs,
+  parameterCount,
+  type AnyNet,
+  type NetConfig,
+} from '../nets/index.js';
 import { readMobileNetV2 } from '../formats/tflite/mobilenetV2.js';
 import { readModelMeta, readModelValues, saveModel, setModelInfo, type InputRecipe } from '../formats/modelFolder.js';
 import { DEFAULT_DENSE_CRF } from '../crf/denseCrf.js';
@@ -87,11 +99,16 @@ export interface RunResult {
 }
 
 /** Resolve the class description: explicit > file given > beside the data set. */
-export function resolveClasses(dataset: string, fromFlags: ClassDescription | null, classFile: string | null): { classes: ClassDescription; source: string } {
+export function resolveClasses(
+  dataset: string,
+  fromFlags: ClassDescription | null,
+  classFile: string | null,
+): { classes: ClassDescription; source: string } {
   // A missing data set is the first thing to say, not its missing class description.
   const st = fs.statSync(dataset, { throwIfNoEntry: false });
   if (!st) throw new GapsegError(`${dataset}: data set folder not found`);
-  if (!st.isDirectory()) throw new GapsegError(`${dataset}: not a folder; a data set is a folder with images/ and labels/ (or train/ and trainannot/)`);
+  if (!st.isDirectory())
+    throw new GapsegError(`${dataset}: not a folder; a data set is a folder with images/ and labels/ (or train/ and trainannot/)`);
   if (fromFlags) return { classes: fromFlags, source: '--classes' };
   if (classFile) return { classes: readClassFile(classFile), source: classFile };
   const found = findClassFile(dataset);
@@ -137,7 +154,9 @@ const ACTIVATION_COPIES: Record<string, number> = { unet: 14, mobilenet_v2_unet:
  * measured heaps of configurations from crop 64 to 512, width 8 to 64, depth 3 to 5 and
  * batch 2 to 16, and kept above every one of them (test/memory.test.ts checks that it covers).
  */
-export function estimateTrainingBytes(cfg: Pick<TrainConfig, 'crop' | 'batch' | 'depth' | 'width' | 'classes' | 'encoder' | 'decoderWidths'>): number {
+export function estimateTrainingBytes(
+  cfg: Pick<TrainConfig, 'crop' | 'batch' | 'depth' | 'width' | 'classes' | 'encoder' | 'decoderWidths'>,
+): number {
   const net = netConfigOf(cfg);
   const copies = ACTIVATION_COPIES[net.kind ?? 'unet'];
   return copies * 4 * activationFloats(net, cfg.crop) * cfg.batch + 6 * 4 * parameterCount(net) + 32e6;
@@ -190,7 +209,9 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     );
   }
   if (cfg.classWeights && cfg.classWeights.length !== cfg.classes.classes.length) {
-    throw new GapsegError(`${cfg.classWeights.length} class weights given for ${cfg.classes.classes.length} classes (${cfg.classes.classes.map((c) => c.name).join(', ')})`);
+    throw new GapsegError(
+      `${cfg.classWeights.length} class weights given for ${cfg.classes.classes.length} classes (${cfg.classes.classes.map((c) => c.name).join(', ')})`,
+    );
   }
   const estimate = estimateTrainingBytes(cfg);
   if (estimate > WASM_HEAP_LIMIT * 0.9) {
@@ -218,7 +239,8 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   const layout = discoverDataset(cfg.dataset, undefined, { unlabelled: cfg.skipUnlabelled === true });
   for (const note of layout.notes) log(`note: ${note}`);
   if (layout.unlabelled.length > 0) log(`note: ${layout.unlabelled.length} image(s) have no label file yet and are left out`);
-  if (layout.splits.train.length + layout.splits.valid.length === 0) throw new GapsegError(`${cfg.dataset}: no image has a label file yet; paint some (gapseg view) or add labels/`);
+  if (layout.splits.train.length + layout.splits.valid.length === 0)
+    throw new GapsegError(`${cfg.dataset}: no image has a label file yet; paint some (gapseg view) or add labels/`);
   let trainPairs = layout.splits.train;
   let validPairs = layout.splits.valid;
   if (!layout.validFromFiles) ({ train: trainPairs, valid: validPairs } = randomSplit(trainPairs, cfg.validFraction, cfg.seed));
@@ -244,7 +266,8 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
       `${((100 * counts[k]) / (labelled + counts[k])).toFixed(1)}% of training pixels are void; classes ${cfg.classes.classes.map((c, i) => `${c.name} ${((100 * counts[i]) / Math.max(labelled, 1)).toFixed(1)}%`).join(', ')}`,
   );
   log(`memory: about ${Math.round(estimate / 1e6)} MB of the 4 GiB wasm heap (crop ${cfg.crop}, batch ${cfg.batch})`);
-  for (let i = 0; i < k; i++) if (counts[i] === 0) log(`warning: class "${cfg.classes.classes[i].name}" has no labelled pixel in the training images`);
+  for (let i = 0; i < k; i++)
+    if (counts[i] === 0) log(`warning: class "${cfg.classes.classes[i].name}" has no labelled pixel in the training images`);
 
   const ucfg = netConfigOf(cfg);
   // A pretrained encoder expects the normalisation it was trained with; a U-Net from scratch the data's own.
@@ -254,7 +277,10 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   const stats = start
     ? { mean: start.input.mean, std: start.input.std }
     : pretrained
-      ? { mean: [pretrained.input.mean, pretrained.input.mean, pretrained.input.mean], std: [pretrained.input.std, pretrained.input.std, pretrained.input.std] }
+      ? {
+          mean: [pretrained.input.mean, pretrained.input.mean, pretrained.input.mean],
+          std: [pretrained.input.std, pretrained.input.std, pretrained.input.std],
+        }
       : channelStats(train);
   const recipe: InputRecipe = { scale: cfg.scale, mean: stats.mean, std: stats.std, tile: cfg.tile };
   let net: AnyNet;
@@ -273,7 +299,9 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     bestEpoch = (ck.state.extra.bestEpoch as number | null) ?? null;
     log(`resuming after epoch ${startEpoch} of ${cfg.epochs}`);
   } else {
-    net = start ? buildNet(ucfg, withFreshGapHead(ucfg, readModelValues(cfg.initFrom as string, start), cfg.seed)) : createNet(ucfg, deriveSeed(cfg.seed, 0), pretrained?.encoder);
+    net = start
+      ? buildNet(ucfg, withFreshGapHead(ucfg, readModelValues(cfg.initFrom as string, start), cfg.seed))
+      : createNet(ucfg, deriveSeed(cfg.seed, 0), pretrained?.encoder);
     if (start) log(`starting from the weights of ${cfg.initFrom}`);
     adam = createAdamState(net.params);
     await makeDir(runDir);
@@ -342,7 +370,10 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   }
   const kept = bestEpoch !== null ? history.find((r) => r.epoch === bestEpoch)?.valid : null;
   if (kept && valid.length > 0) {
-    const lazy = majorityReport(valid.map((v) => v.labels), k);
+    const lazy = majorityReport(
+      valid.map((v) => v.labels),
+      k,
+    );
     if (!(kept.meanIoU > lazy.report.meanIoU)) {
       log(
         `warning: the kept model (epoch ${bestEpoch}) is no better than predicting "${cfg.classes.classes[lazy.classIndex].name}" everywhere ` +
@@ -356,7 +387,12 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
 }
 
 /** Run the refinement check on the kept model's validation images and store it in the model. */
-async function storeRefineCheck(modelDir: string, valid: Sample[], progress: ProgressFactory, log: (line: string) => void): Promise<RefineCheck | null> {
+async function storeRefineCheck(
+  modelDir: string,
+  valid: Sample[],
+  progress: ProgressFactory,
+  log: (line: string) => void,
+): Promise<RefineCheck | null> {
   if (valid.length === 0 || !fs.existsSync(path.join(modelDir, 'gapseg.json'))) return null;
   const p = openTfjsPredictor(modelDir);
   try {

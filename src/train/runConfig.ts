@@ -15,11 +15,30 @@ import type { TrainConfig } from './config.js';
 
 type Check = (v: unknown) => boolean;
 
-const int = (lo: number, hi: number): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
-const num = (lo: number, hi: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+const int =
+  (lo: number, hi: number): Check =>
+  (v) =>
+    Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+const num =
+  (lo: number, hi: number): Check =>
+  (v) =>
+    typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
 
 /** The settings of a run that are train options, checked against the options' own ranges. */
-const OPTION_FIELDS = ['scale', 'make-gap', 'crop', 'batch', 'epochs', 'lr', 'weight-decay', 'depth', 'width', 'valid-fraction', 'seed', 'tile'];
+const OPTION_FIELDS = [
+  'scale',
+  'make-gap',
+  'crop',
+  'batch',
+  'epochs',
+  'lr',
+  'weight-decay',
+  'depth',
+  'width',
+  'valid-fraction',
+  'seed',
+  'tile',
+];
 
 /** Names of settings in run folders written before they took their option's name. */
 const RENAMED: Record<string, string> = { batchSize: 'batch', baseWidth: 'width' };
@@ -34,7 +53,8 @@ function gapLossOf(v: unknown, file: string, bad: (what: string) => never): GapL
   if (typeof v === 'string' && (GAP_LOSSES as readonly string[]).includes(v)) return v as GapLoss;
   const old = (typeof v === 'object' ? v : {}) as Record<string, unknown>;
   if (old.kind === 'band' && old.softmax === true && old.weight === 1) return 'softmax';
-  if (typeof old.kind === 'string') throw new GapsegError(`${file}: this run trained with the gap loss "${old.kind}", which gapseg no longer has; start over with --force`);
+  if (typeof old.kind === 'string')
+    throw new GapsegError(`${file}: this run trained with the gap loss "${old.kind}", which gapseg no longer has; start over with --force`);
   return bad(`"gapLoss" must be ${GAP_LOSSES.map((g) => `"${g}"`).join(' or ')}, not ${JSON.stringify(v)}`);
 }
 
@@ -59,14 +79,17 @@ export function readRunConfig(file: string): TrainConfig {
     if (problem) bad(`"${keyOf(name)}" must be ${problem}, not ${JSON.stringify(value)}`);
   };
   for (const name of OPTION_FIELDS) option(name, cfg[keyOf(name)]);
-  if (cfg.encoder !== undefined && cfg.encoder !== 'unet' && cfg.encoder !== 'mobilenet_v2') bad('"encoder" must be "unet" or "mobilenet_v2"');
+  if (cfg.encoder !== undefined && cfg.encoder !== 'unet' && cfg.encoder !== 'mobilenet_v2')
+    bad('"encoder" must be "unet" or "mobilenet_v2"');
   const multiple = cfg.encoder === 'mobilenet_v2' ? 32 : 2 ** (cfg.depth as number);
   if ((cfg.crop as number) % multiple !== 0) bad(`"crop" must be a multiple of ${cfg.encoder === 'mobilenet_v2' ? '32' : '2^depth'}`);
   if (cfg.encoder === 'mobilenet_v2') {
     // A run that starts from another model's weights needs no ImageNet file.
-    if (cfg.initFrom === undefined && (typeof cfg.encoderWeights !== 'string' || cfg.encoderWeights === '')) bad('"encoderWeights" must name the MobileNetV2 weights file');
+    if (cfg.initFrom === undefined && (typeof cfg.encoderWeights !== 'string' || cfg.encoderWeights === ''))
+      bad('"encoderWeights" must name the MobileNetV2 weights file');
     const dw = cfg.decoderWidths;
-    if (dw !== undefined && !(Array.isArray(dw) && dw.length === 5 && dw.every(int(1, 1024)))) bad('"decoderWidths" must be five integers in 1..1024');
+    if (dw !== undefined && !(Array.isArray(dw) && dw.length === 5 && dw.every(int(1, 1024))))
+      bad('"decoderWidths" must be five integers in 1..1024');
     const ft = cfg.fineTune as Record<string, unknown> | undefined;
     if (ft !== undefined && (typeof ft !== 'object' || ft === null)) bad('"fineTune" must hold freezeEpochs and encoderLrDiv');
     if (ft !== undefined) for (const name of ['freeze-epochs', 'encoder-lr-div']) option(name, ft[keyOf(name)]);
@@ -74,11 +97,16 @@ export function readRunConfig(file: string): TrainConfig {
   if (cfg.initFrom !== undefined && (typeof cfg.initFrom !== 'string' || cfg.initFrom === '')) bad('"initFrom" must name a model folder');
   if (cfg.skipUnlabelled !== undefined && typeof cfg.skipUnlabelled !== 'boolean') bad('"skipUnlabelled" must be true or false');
   const classes = cfg.classes as ClassDescription | undefined;
-  if (!classes || !Array.isArray(classes.classes) || !Array.isArray(classes.voidValues)) bad('"classes" must hold "classes" and "voidValues" lists');
+  if (!classes || !Array.isArray(classes.classes) || !Array.isArray(classes.voidValues))
+    bad('"classes" must hold "classes" and "voidValues" lists');
   validateClasses(classes as ClassDescription, file);
   const k = (classes as ClassDescription).classes.length;
   const weights = cfg.classWeights;
-  if (weights !== null && weights !== undefined && !(Array.isArray(weights) && weights.length === k && weights.every(num(0, Number.MAX_VALUE)))) {
+  if (
+    weights !== null &&
+    weights !== undefined &&
+    !(Array.isArray(weights) && weights.length === k && weights.every(num(0, Number.MAX_VALUE)))
+  ) {
     bad(`"classWeights" must be null or ${k} non-negative numbers`);
   }
   const aug = cfg.augment as Record<string, unknown> | undefined;

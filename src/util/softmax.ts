@@ -4,7 +4,14 @@
  * dst[dstAt + i*k + c] = softmax over c of src[srcAt + i*k + c], for pixels i < n (max-shifted,
  * so large logits do not overflow). src and dst may be the same array at the same offset.
  */
-export function softmaxPixels(src: ArrayLike<number>, srcAt: number, dst: Float32Array | Float64Array, dstAt: number, n: number, k: number): void {
+export function softmaxPixels(
+  src: ArrayLike<number>,
+  srcAt: number,
+  dst: Float32Array | Float64Array,
+  dstAt: number,
+  n: number,
+  k: number,
+): void {
   for (let i = 0; i < n; i++) {
     const o = srcAt + i * k;
     const d = dstAt + i * k;

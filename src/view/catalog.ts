@@ -72,7 +72,10 @@ function isDir(p: string): boolean {
 /** Image files of a folder; entries that cannot be read (broken symlinks, loops) go to `skip`. */
 function listImages(dir: string, skip: (file: string, problem: string) => void): string[] {
   const files: string[] = [];
-  for (const n of fs.readdirSync(dir).filter((x) => !x.startsWith('.') && IMAGE_EXT.test(x)).sort()) {
+  for (const n of fs
+    .readdirSync(dir)
+    .filter((x) => !x.startsWith('.') && IMAGE_EXT.test(x))
+    .sort()) {
     const f = path.join(dir, n);
     const problem = readProblem(f);
     if (!problem) files.push(f);
@@ -86,7 +89,18 @@ export function catalogModel(dir: string, source: string): { model: CatalogModel
   const meta = readModelMeta(dir);
   readModelValues(dir, meta);
   const refineCheck = refineCheckOf(meta.info, path.join(dir, 'gapseg.json'));
-  return { model: { dir, source, recipe: meta.input, multiple: netMultiple(meta.net), radius: netReceptiveRadius(meta.net), info: meta.info, refineCheck }, classes: meta.classes };
+  return {
+    model: {
+      dir,
+      source,
+      recipe: meta.input,
+      multiple: netMultiple(meta.net),
+      radius: netReceptiveRadius(meta.net),
+      info: meta.info,
+      refineCheck,
+    },
+    classes: meta.classes,
+  };
 }
 
 /**
@@ -125,7 +139,8 @@ export function buildCatalog(rootArg: string, modelArg?: string, classesArg?: Cl
   }
 
   // images/ alone is a data set whose labels are still to be painted.
-  const isDataset = (dir: string) => isDir(path.join(dir, 'images')) || (isDir(path.join(dir, 'train')) && isDir(path.join(dir, 'trainannot')));
+  const isDataset = (dir: string) =>
+    isDir(path.join(dir, 'images')) || (isDir(path.join(dir, 'train')) && isDir(path.join(dir, 'trainannot')));
   const isPredictions = (dir: string) => isDir(path.join(dir, 'labels')) && isDir(path.join(dir, 'overlays'));
   // A data set's or predictions folder's sub-folders are its own parts, not more folders to show.
   const candidates = isDataset(root) || isPredictions(root) ? [root] : [root, ...subdirs];
@@ -158,11 +173,25 @@ export function buildCatalog(rootArg: string, modelArg?: string, classesArg?: Cl
       datasets.push({ dir: dataset, imageDir: rel(path.join(dir, imgs)), labelDir: rel(path.join(dir, labs)), group: `${label}/train` });
       for (const split of ['train', 'valid', 'test'] as const) {
         for (const p of layout.splits[split]) {
-          add({ name: p.name, group: `${label}/${split}`, image: rel(p.image), label: rel(p.label), truth: p.truth ? rel(p.truth) : undefined, labelTarget: rel(p.label), dataset });
+          add({
+            name: p.name,
+            group: `${label}/${split}`,
+            image: rel(p.image),
+            label: rel(p.label),
+            truth: p.truth ? rel(p.truth) : undefined,
+            labelTarget: rel(p.label),
+            dataset,
+          });
         }
       }
       for (const u of layout.unlabelled) {
-        add({ name: u.name, group: `${label}/${u.split}`, image: rel(u.image), labelTarget: rel(path.join(u.labelDir, `${u.name}.png`)), dataset });
+        add({
+          name: u.name,
+          group: `${label}/${u.split}`,
+          image: rel(u.image),
+          labelTarget: rel(path.join(u.labelDir, `${u.name}.png`)),
+          dataset,
+        });
       }
       continue;
     }
@@ -197,7 +226,9 @@ export function buildCatalog(rootArg: string, modelArg?: string, classesArg?: Cl
     }
   }
   if (items.length === 0 && !model) {
-    throw new GapsegError(`${rootArg}: nothing to show: no data set (images/ + labels/), images, predictions or model here or in its sub-folders`);
+    throw new GapsegError(
+      `${rootArg}: nothing to show: no data set (images/ + labels/), images, predictions or model here or in its sub-folders`,
+    );
   }
   return { root, datasets, title: path.basename(root), classes, model, reports, items, notes };
 }

@@ -17,18 +17,29 @@ const IMAGE_NAME = /^[\w\- ()+,]+(\.[\w\- ()+,]+)*\.(png|jpe?g|webp|tiff?|bmp)$/
 export type AddResult = { item: CatalogItem } | { status: 400 | 409 | 415; reason: string };
 
 /** Add an uploaded image named `rawName` (percent-encoded) to the catalog's one data set. */
-export async function addImage(rootReal: string, catalog: Catalog, rawName: string, body: Buffer, limits?: DecodeLimits): Promise<AddResult> {
+export async function addImage(
+  rootReal: string,
+  catalog: Catalog,
+  rawName: string,
+  body: Buffer,
+  limits?: DecodeLimits,
+): Promise<AddResult> {
   let name: string;
   try {
     name = decodeURIComponent(rawName);
   } catch {
     return { status: 400, reason: 'malformed file name' };
   }
-  if (!IMAGE_NAME.test(name) || name.length > 200) return { status: 400, reason: `"${name}": not a plain image file name (letters, digits, - _ . ( ) + , and spaces; .png, .jpg, .webp, .tif or .bmp)` };
+  if (!IMAGE_NAME.test(name) || name.length > 200)
+    return {
+      status: 400,
+      reason: `"${name}": not a plain image file name (letters, digits, - _ . ( ) + , and spaces; .png, .jpg, .webp, .tif or .bmp)`,
+    };
   if (body.length === 0) return { status: 400, reason: 'empty upload' };
   const ds = catalog.datasets[0];
   const base = baseName(name);
-  if (catalog.items.some((it) => it.dataset === ds.dir && it.name === base)) return { status: 409, reason: `the data set already has an image named ${base}; rename the file` };
+  if (catalog.items.some((it) => it.dataset === ds.dir && it.name === base))
+    return { status: 409, reason: `the data set already has an image named ${base}; rename the file` };
   try {
     await decodeImageBuffer(body, name, limits);
   } catch (e) {
@@ -39,7 +50,14 @@ export async function addImage(rootReal: string, catalog: Catalog, rawName: stri
   if (fs.existsSync(target)) return { status: 409, reason: `${ds.imageDir}/${name} exists` };
   await writeFileAtomic(target, body);
   const rel = (p: string) => path.relative(rootReal, p).split(path.sep).join('/');
-  const item: CatalogItem = { id: catalog.items.length, name: base, group: ds.group, image: rel(target), labelTarget: `${ds.labelDir}/${base}.png`, dataset: ds.dir };
+  const item: CatalogItem = {
+    id: catalog.items.length,
+    name: base,
+    group: ds.group,
+    image: rel(target),
+    labelTarget: `${ds.labelDir}/${base}.png`,
+    dataset: ds.dir,
+  };
   catalog.items.push(item);
   return { item };
 }

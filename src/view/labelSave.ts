@@ -74,18 +74,26 @@ async function saveNow(r: SaveRequest, target: string): Promise<SaveResult> {
   const rel = item.labelTarget as string;
   const width = Number(r.headers['x-label-width']);
   const height = Number(r.headers['x-label-height']);
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) return { status: 400, reason: 'X-Label-Width and X-Label-Height must give the label size' };
-  if (r.body.length !== width * height) return { status: 400, reason: `${width}x${height} label needs ${width * height} bytes, got ${r.body.length}` };
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
+    return { status: 400, reason: 'X-Label-Width and X-Label-Height must give the label size' };
+  if (r.body.length !== width * height)
+    return { status: 400, reason: `${width}x${height} label needs ${width * height} bytes, got ${r.body.length}` };
   const image = await imageDimensions(path.join(rootReal, item.image), r.limits);
-  if (image.width !== width || image.height !== height) return { status: 400, reason: `label is ${width}x${height}, the image ${item.image} is ${image.width}x${image.height}` };
+  if (image.width !== width || image.height !== height)
+    return { status: 400, reason: `label is ${width}x${height}, the image ${item.image} is ${image.width}x${image.height}` };
   if (!isInside(rootReal, target)) return { status: 403, reason: `${rel}: not a label file of the data set` };
   const dir = path.dirname(target);
   fs.mkdirSync(dir, { recursive: true });
   // Neither the folder nor the file may lead outside the served folder through a symlink.
   if (!isInside(rootReal, fs.realpathSync(dir))) return { status: 403, reason: `${rel}: its folder leads outside the served folder` };
-  if (fs.existsSync(target) && (fs.lstatSync(target).isSymbolicLink() || !fs.statSync(target).isFile())) return { status: 403, reason: `${rel}: not a plain file` };
+  if (fs.existsSync(target) && (fs.lstatSync(target).isSymbolicLink() || !fs.statSync(target).isFile()))
+    return { status: 403, reason: `${rel}: not a plain file` };
   const version = labelVersion(target);
-  if (r.headers['if-match'] !== version) return { status: 409, reason: `${rel} changed on disk since the page read it; reload the image to see it (your strokes are kept in the page until then)` };
+  if (r.headers['if-match'] !== version)
+    return {
+      status: 409,
+      reason: `${rel} changed on disk since the page read it; reload the image to see it (your strokes are kept in the page until then)`,
+    };
   const values = labelValuesOf(new Uint8Array(r.body.buffer, r.body.byteOffset, r.body.length), classes, rel);
   const bytes = await encodeLabelFile(values, width, height, formatFor(r, target), rel);
   await writeFileAtomic(target, bytes);

@@ -119,9 +119,22 @@ class HttpError extends Error {
   }
 }
 
-function send(res: http.ServerResponse, status: number, body: string | Uint8Array, type: string, head: boolean, extra: Record<string, string> = {}): void {
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: string | Uint8Array,
+  type: string,
+  head: boolean,
+  extra: Record<string, string> = {},
+): void {
   const buf = typeof body === 'string' ? Buffer.from(body) : body;
-  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(buf.length), 'Cache-Control': 'no-store', ...extra });
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'Content-Type': type,
+    'Content-Length': String(buf.length),
+    'Cache-Control': 'no-store',
+    ...extra,
+  });
   res.end(head ? undefined : buf);
 }
 
@@ -130,7 +143,10 @@ function sendFile(res: http.ServerResponse, file: string, head: boolean): void {
   const size = fs.statSync(file).size;
   res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(size), 'Cache-Control': 'no-cache' });
   if (head) res.end();
-  else fs.createReadStream(file).on('error', () => res.destroy()).pipe(res);
+  else
+    fs.createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
 }
 
 /** A file under `rootReal` named by an encoded request path, or an HTTP error. */
@@ -182,7 +198,11 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
   let modelVersion = 0;
   const datasets = catalog.datasets.map((d) => d.dir);
   const trainingUnavailable =
-    datasets.length === 0 ? 'no data set to train on (a folder with images/ and labels/)' : datasets.length > 1 ? `several data sets here (${datasets.join(', ')}): view one of them to train from the page` : null;
+    datasets.length === 0
+      ? 'no data set to train on (a folder with images/ and labels/)'
+      : datasets.length > 1
+        ? `several data sets here (${datasets.join(', ')}): view one of them to train from the page`
+        : null;
   const training = trainingUnavailable
     ? null
     : new PageTraining({
@@ -206,7 +226,17 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     title: catalog.title,
     classes: catalog.classes?.classes ?? null,
     voidValues: catalog.classes?.voidValues ?? [],
-    model: catalog.model && { url: '/model/', version: modelVersion, source: catalog.model.source, recipe: catalog.model.recipe, multiple: catalog.model.multiple, radius: catalog.model.radius, info: catalog.model.info, refineCheck: catalog.model.refineCheck ?? null, refineLine: catalog.model.refineCheck ? describeRefineCheck(catalog.model.refineCheck) : null },
+    model: catalog.model && {
+      url: '/model/',
+      version: modelVersion,
+      source: catalog.model.source,
+      recipe: catalog.model.recipe,
+      multiple: catalog.model.multiple,
+      radius: catalog.model.radius,
+      info: catalog.model.info,
+      refineCheck: catalog.model.refineCheck ?? null,
+      refineLine: catalog.model.refineCheck ? describeRefineCheck(catalog.model.refineCheck) : null,
+    },
     reports: catalog.reports.map((r) => `/files/${r.split('/').map(encodeURIComponent).join('/')}`),
     items: catalog.items.map((it) => ({
       id: it.id,
@@ -283,7 +313,13 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     if (p === '/api/images') {
       if (method !== 'POST') throw new HttpError(405, 'POST an image here');
       requireWriter();
-      if (catalog.datasets.length !== 1 || !catalog.classes) throw new HttpError(403, catalog.datasets.length > 1 ? 'several data sets here: view one of them to add images' : 'no data set (with classes) to add images to');
+      if (catalog.datasets.length !== 1 || !catalog.classes)
+        throw new HttpError(
+          403,
+          catalog.datasets.length > 1
+            ? 'several data sets here: view one of them to add images'
+            : 'no data set (with classes) to add images to',
+        );
       const body = await readBody(req, o.maxUploadBytes);
       const r = await addImage(rootReal, catalog, String(req.headers['x-file-name'] ?? ''), body, o.limits);
       if ('status' in r) throw new HttpError(r.status, r.reason);
@@ -296,7 +332,8 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       if (method !== 'POST') throw new HttpError(405, 'POST to start or cancel training');
       requireWriter();
       const body = await readBody(req, 4096);
-      if (p === '/api/train/cancel') return send(res, 200, JSON.stringify({ cancelled: training.cancel() } satisfies TrainCancelJson), TYPES['.json'], false);
+      if (p === '/api/train/cancel')
+        return send(res, 200, JSON.stringify({ cancelled: training.cancel() } satisfies TrainCancelJson), TYPES['.json'], false);
       let epochs: unknown;
       try {
         epochs = (JSON.parse(body.toString() || '{}') as Partial<Record<keyof TrainRequest, unknown>>).epochs ?? 3;
@@ -339,7 +376,14 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       const version = m[2] === 'label' && it.labelTarget ? labelVersion(path.join(rootReal, it.labelTarget)) : null;
       const lab = await readLabel(file, o.limits);
       const idx = encodeLabels(lab.values, lab.width, table, path.relative(rootReal, file));
-      return send(res, 200, await encodePng(idx, lab.width, lab.height, 1), 'image/png', head, version ? { 'X-Label-Version': version } : {});
+      return send(
+        res,
+        200,
+        await encodePng(idx, lab.width, lab.height, 1),
+        'image/png',
+        head,
+        version ? { 'X-Label-Version': version } : {},
+      );
     }
     if ((m = p.match(/^\/model\/([^/]+)$/))) {
       if (!modelReal || !MODEL_FILES.has(m[1])) throw new HttpError(404, 'not found');
@@ -358,13 +402,26 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       else {
         // An oversized upload is not read to its end: answer, then drop the connection.
         if (status === 413) res.on('finish', () => req.destroy());
-        send(res, status, JSON.stringify({ error: msg } satisfies ErrorJson), TYPES['.json'], false, status === 413 ? { Connection: 'close' } : {});
+        send(
+          res,
+          status,
+          JSON.stringify({ error: msg } satisfies ErrorJson),
+          TYPES['.json'],
+          false,
+          status === 413 ? { Connection: 'close' } : {},
+        );
       }
     });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' ? new GapsegError(`port ${o.port} on ${o.host} is in use; pick another with --port`) : e.code === 'EADDRNOTAVAIL' ? new GapsegError(`--host ${o.host}: no such address on this machine`) : e),
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new GapsegError(`port ${o.port} on ${o.host} is in use; pick another with --port`)
+          : e.code === 'EADDRNOTAVAIL'
+            ? new GapsegError(`--host ${o.host}: no such address on this machine`)
+            : e,
+      ),
     );
     server.listen(o.port, o.host, () => resolve());
   });
@@ -382,4 +439,3 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       }),
   };
 }
-

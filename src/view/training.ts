@@ -50,17 +50,38 @@ export class PageTraining {
   /** Start a round of `epochs` epochs; why it cannot start (409: one is running, 400: bad epochs), or null. */
   start(epochs: number): { status: 400 | 409; reason: string } | null {
     if (this.child) return { status: 409, reason: 'a training is already running; cancel it or wait for it to finish' };
-    if (!(Number.isInteger(epochs) && epochs >= 1 && epochs <= 1000)) return { status: 400, reason: 'epochs must be an integer from 1 to 1000' };
+    if (!(Number.isInteger(epochs) && epochs >= 1 && epochs <= 1000))
+      return { status: 400, reason: 'epochs must be an integer from 1 to 1000' };
     const { root, dataset, extraArgs } = this.setup;
     const last = viewRuns(root)[0];
     const run = path.join(root, `view-run-${last ? Number(RUN_NAME.exec(path.basename(last))![1]) + 1 : 1}`);
     const model = this.setup.currentModel();
-    const args = [packageCommand(), 'train', dataset, '--out', run, '--skip-unlabelled', '--epochs', String(epochs), ...(model ? ['--init-from', model] : []), ...extraArgs];
+    const args = [
+      packageCommand(),
+      'train',
+      dataset,
+      '--out',
+      run,
+      '--skip-unlabelled',
+      '--epochs',
+      String(epochs),
+      ...(model ? ['--init-from', model] : []),
+      ...extraArgs,
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.cancelled = false;
     this.started = Date.now();
-    this.status = { state: 'running', round: this.status.round + 1, run: path.basename(run), epochs, history: [], elapsed: 0, eta: null, lines: [] };
+    this.status = {
+      state: 'running',
+      round: this.status.round + 1,
+      run: path.basename(run),
+      epochs,
+      history: [],
+      elapsed: 0,
+      eta: null,
+      lines: [],
+    };
     this.setup.log(`viewer: training ${path.basename(run)} (${epochs} epochs${model ? `, from ${model}` : ''})`);
     const take = (d: Buffer) => {
       for (const line of d.toString().split(/\r?\n|\r/)) if (line.trim()) this.status.lines.push(line);

@@ -32,16 +32,29 @@ export function release(backend: tf.KernelBackend, ...infos: tf.TensorInfo[]): v
  * GEMM on all threads (the stock BatchMatMul runs single-threaded). `a` and `b` may have any
  * shape holding m*k and k*n values in row-major order.
  */
-export function matMulAsConv(backend: tf.KernelBackend, a: tf.TensorInfo, b: tf.TensorInfo, m: number, k: number, n: number): tf.TensorInfo {
+export function matMulAsConv(
+  backend: tf.KernelBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  m: number,
+  k: number,
+  n: number,
+): tf.TensorInfo {
   const x4 = callKernel(tf.Reshape, 'wasm', backend, { x: a }, { shape: [1, 1, m, k] });
   const f4 = callKernel(tf.Reshape, 'wasm', backend, { x: b }, { shape: [1, 1, k, n] });
-  const y = callKernel(tf.Conv2D, 'wasm', backend, { x: x4, filter: f4 }, {
-    strides: [1, 1],
-    pad: 'valid',
-    dataFormat: 'NHWC',
-    dilations: [1, 1],
-    dimRoundingMode: undefined,
-  });
+  const y = callKernel(
+    tf.Conv2D,
+    'wasm',
+    backend,
+    { x: x4, filter: f4 },
+    {
+      strides: [1, 1],
+      pad: 'valid',
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: undefined,
+    },
+  );
   const out = callKernel(tf.Reshape, 'wasm', backend, { x: y }, { shape: [m, n] });
   release(backend, x4, f4, y);
   return out;
@@ -51,11 +64,7 @@ export function matMulAsConv(backend: tf.KernelBackend, a: tf.TensorInfo, b: tf.
  * Replace a registered kernel by a wrapper that may delegate to the original.
  * Returns the original kernel function so the wrapper can call it.
  */
-export function overrideKernel(
-  name: string,
-  backendName: string,
-  make: (original: tf.KernelFunc) => tf.KernelFunc,
-): void {
+export function overrideKernel(name: string, backendName: string, make: (original: tf.KernelFunc) => tf.KernelFunc): void {
   const original = tf.getKernel(name, backendName);
   if (!original) throw new Error(`kernel ${name} is not registered for backend ${backendName}`);
   if ((original.kernelFunc as { gapseg?: boolean }).gapseg) return; // already overridden

@@ -53,14 +53,47 @@ export function convDirect(
     simd.withScratch(16 * ci * co * 4 + scratchBytes, (packed) => {
       simd.winoPackFilter(simd.address(filter), packed, ci, co, rotate ? 1 : 0);
       const scratch = packed + 16 * ci * co * 4;
-      const argv = [simd.address(x), packed, bias, simd.address(infos[0]), n, h, w, cin, outShape[3], top, left, outShape[1], outShape[2], act, scratch];
+      const argv = [
+        simd.address(x),
+        packed,
+        bias,
+        simd.address(infos[0]),
+        n,
+        h,
+        w,
+        cin,
+        outShape[3],
+        top,
+        left,
+        outShape[1],
+        outShape[2],
+        act,
+        scratch,
+      ];
       simd.team.split('wino_fwd', argv, n * Math.ceil(outShape[1] / 2));
     });
     return infos[0];
   }
   simd.withScratch(kh * kw * ci * co * 4, (packed) => {
     simd.convPackFilter(simd.address(filter), packed, kh, kw, ci, co, rotate ? 1 : 0);
-    const argv = [simd.address(x), packed, bias, simd.address(infos[0]), n, h, w, cin, outShape[3], kh, kw, top, left, outShape[1], outShape[2], act];
+    const argv = [
+      simd.address(x),
+      packed,
+      bias,
+      simd.address(infos[0]),
+      n,
+      h,
+      w,
+      cin,
+      outShape[3],
+      kh,
+      kw,
+      top,
+      left,
+      outShape[1],
+      outShape[2],
+      act,
+    ];
     simd.team.split('conv_fwd', argv, n * outShape[1]);
   });
   return infos[0];
@@ -75,7 +108,12 @@ interface ConvAttrs {
 }
 
 /** The convolution's geometry when the direct kernel applies to it, else null. */
-function directInfo(simd: SimdKernels | null, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: ConvAttrs): tf.backend_util.Conv2DInfo | null {
+function directInfo(
+  simd: SimdKernels | null,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  attrs: ConvAttrs,
+): tf.backend_util.Conv2DInfo | null {
   if (!simd || attrs.dataFormat === 'NCHW' || filter.shape[3] % 4 !== 0 || stockConvForced()) return null;
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
@@ -114,7 +152,8 @@ export function fusedConv2dDirect(original: tf.KernelFunc): tf.KernelFunc {
     const simd = simdKernels(backend);
     const info = directInfo(simd, x!, filter!, attrs);
     const co = filter!.shape[3];
-    const biasOk = !bias || (bias.dtype === 'float32' && bias.shape.reduce((a, b) => a * b, 1) === co && bias.shape[bias.shape.length - 1] === co);
+    const biasOk =
+      !bias || (bias.dtype === 'float32' && bias.shape.reduce((a, b) => a * b, 1) === co && bias.shape[bias.shape.length - 1] === co);
     const activationOk = attrs.activation === 'linear' || attrs.activation === 'relu' || attrs.activation === 'relu6';
     if (!simd || !info || !biasOk || !activationOk || preluActivationWeights) return original(args);
     return convDirect(backend, simd, x!, filter!, false, info.padInfo.top, info.padInfo.left, info.outShape, {

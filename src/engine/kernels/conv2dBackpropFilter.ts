@@ -86,10 +86,16 @@ export function conv2dBackpropFilter(args: {
   const temps: tf.TensorInfo[] = [];
   if (bottom < 0 || right < 0) {
     // Rows/columns of X that no output position reads: drop them.
-    xs = callKernel(tf.Slice, b, backend, { x }, {
-      begin: [0, 0, 0, 0],
-      size: [x.shape[0], h + Math.min(bottom, 0), w + Math.min(right, 0), x.shape[3]],
-    });
+    xs = callKernel(
+      tf.Slice,
+      b,
+      backend,
+      { x },
+      {
+        begin: [0, 0, 0, 0],
+        size: [x.shape[0], h + Math.min(bottom, 0), w + Math.min(right, 0), x.shape[3]],
+      },
+    );
     temps.push(xs);
     bottom = Math.max(bottom, 0);
     right = Math.max(right, 0);
@@ -97,18 +103,24 @@ export function conv2dBackpropFilter(args: {
   const xt = callKernel(tf.Transpose, b, backend, { x: xs }, { perm: [3, 1, 2, 0] });
   const dyt = callKernel(tf.Transpose, b, backend, { x: dy }, { perm: [1, 2, 0, 3] });
   temps.push(xt, dyt);
-  const conv = callKernel(tf.Conv2D, b, backend, { x: xt, filter: dyt }, {
-    strides: [1, 1],
-    pad: [
-      [0, 0],
-      [top, bottom],
-      [left, right],
-      [0, 0],
-    ],
-    dataFormat: 'NHWC',
-    dilations: [sh, sw],
-    dimRoundingMode: undefined,
-  });
+  const conv = callKernel(
+    tf.Conv2D,
+    b,
+    backend,
+    { x: xt, filter: dyt },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations: [sh, sw],
+      dimRoundingMode: undefined,
+    },
+  );
   temps.push(conv);
   const out = callKernel(tf.Transpose, b, backend, { x: conv }, { perm: [1, 2, 0, 3] });
   release(backend, ...temps);

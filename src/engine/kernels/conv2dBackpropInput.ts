@@ -46,18 +46,24 @@ export function conv2dBackpropInputViaConv(original: tf.KernelFunc): tf.KernelFu
     const b = 'wasm';
     const flipped = callKernel(tf.Reverse, b, backend, { x: filter }, { dims: [0, 1] });
     const swapped = callKernel(tf.Transpose, b, backend, { x: flipped }, { perm: [0, 1, 3, 2] });
-    const out = callKernel(tf.Conv2D, b, backend, { x: dy, filter: swapped }, {
-      strides: [1, 1],
-      pad: [
-        [0, 0],
-        [kh - 1 - top, kh - 1 - bottom],
-        [kw - 1 - left, kw - 1 - right],
-        [0, 0],
-      ],
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-      dimRoundingMode: undefined,
-    });
+    const out = callKernel(
+      tf.Conv2D,
+      b,
+      backend,
+      { x: dy, filter: swapped },
+      {
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [kh - 1 - top, kh - 1 - bottom],
+          [kw - 1 - left, kw - 1 - right],
+          [0, 0],
+        ],
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+        dimRoundingMode: undefined,
+      },
+    );
     release(backend, flipped, swapped);
     return out;
   };

@@ -55,11 +55,32 @@ function simdFor(backend: tf.KernelBackend, info: tf.backend_util.Conv2DInfo, at
 
 /** The kernels' shared arguments: n, h, w, c, kh, kw, sh, sw, top, left, oh, ow. */
 function geometryArgs(info: tf.backend_util.Conv2DInfo): number[] {
-  return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth];
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    info.outHeight,
+    info.outWidth,
+  ];
 }
 
 /** Forward on depthwise_fwd, output rows split over the kernel team; act as ACTIVATIONS. */
-function forwardSimd(backend: tf.KernelBackend, simd: SimdKernels, x: tf.TensorInfo, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, bias: tf.TensorInfo | undefined, act: number): tf.TensorInfo {
+function forwardSimd(
+  backend: tf.KernelBackend,
+  simd: SimdKernels,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  bias: tf.TensorInfo | undefined,
+  act: number,
+): tf.TensorInfo {
   const { infos } = outputs(backend, [info.outShape]);
   const args = [simd.address(x), simd.address(filter), bias ? simd.address(bias) : 0, simd.address(infos[0]), ...geometryArgs(info), act];
   simd.team.split('depthwise_fwd', args, info.batchSize * info.outHeight);

@@ -43,10 +43,10 @@ async function startSession(model: string | Uint8Array, threads: number, name: s
     worker.on('message', (m: WorkerReply) => {
       if (m.type === 'ready') resolve(m);
       else if (m.type === 'error' && m.id < 0) {
-        const why = device === 'cuda' ? `; is its CUDA provider installed (npm install onnxruntime-node downloads it) and a GPU present?` : '';
+        const why =
+          device === 'cuda' ? `; is its CUDA provider installed (npm install onnxruntime-node downloads it) and a GPU present?` : '';
         reject(new GapsegError(`${name}: onnxruntime cannot load the model on ${device} (${m.message})${why}`));
-      }
-      else {
+      } else {
         const w = s.waiting.get(m.id);
         if (!w) return;
         s.waiting.delete(m.id);
@@ -76,7 +76,13 @@ export function defaultSessions(threads: number): number {
  * Start `sessions` sessions on a model file (or its bytes) sharing `threads` threads, on the
  * CPU or CUDA. `name` names the model in error messages.
  */
-export async function openOnnxNet(model: string | Uint8Array, threads: number, name: string, sessionCount = defaultSessions(threads), device: OnnxDevice = 'cpu'): Promise<OnnxNet> {
+export async function openOnnxNet(
+  model: string | Uint8Array,
+  threads: number,
+  name: string,
+  sessionCount = defaultSessions(threads),
+  device: OnnxDevice = 'cpu',
+): Promise<OnnxNet> {
   requireOnnxRuntime(name);
   const count = Math.max(1, Math.min(sessionCount, threads));
   const per = Math.max(1, Math.floor(threads / count));

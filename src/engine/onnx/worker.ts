@@ -51,12 +51,19 @@ async function main(): Promise<void> {
       executionProviders: init.providers,
       extra: { session: { intra_op: { allow_spinning: init.spin ? '1' : '0' } } },
     };
-    session = typeof init.model === 'string' ? await ort.InferenceSession.create(init.model, opts) : await ort.InferenceSession.create(init.model, opts);
+    session =
+      typeof init.model === 'string'
+        ? await ort.InferenceSession.create(init.model, opts)
+        : await ort.InferenceSession.create(init.model, opts);
   } catch (e) {
     port.postMessage({ type: 'error', id: -1, message: (e as Error).message.split('\n')[0] } satisfies WorkerReply);
     return;
   }
-  port.postMessage({ type: 'ready', inputs: session.inputMetadata.map(describe), outputs: session.outputMetadata.map(describe) } satisfies WorkerReply);
+  port.postMessage({
+    type: 'ready',
+    inputs: session.inputMetadata.map(describe),
+    outputs: session.outputMetadata.map(describe),
+  } satisfies WorkerReply);
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
   port.on('message', async (req: WorkerRequest) => {

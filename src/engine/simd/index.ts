@@ -13,12 +13,65 @@ import { kernelRoutes } from '../routes.js';
 
 export interface SimdKernels {
   /** Batch norm + ReLU forward, phase 2 of 3 (phases 1 and 3 run split: bn_moments_part, bn_apply_part). */
-  bnForwardFinish(x: number, gamma: number, beta: number, mean: number, rstd: number, m: number, c: number, eps: number, parts: number, scratch: number): void;
+  bnForwardFinish(
+    x: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    rstd: number,
+    m: number,
+    c: number,
+    eps: number,
+    parts: number,
+    scratch: number,
+  ): void;
   /** Batch norm + ReLU backward, phase 2 of 3 (phases 1 and 3: bn_grad_sums_part, bn_grad_apply_part). */
-  bnBackwardFinish(mean: number, rstd: number, gamma: number, dgamma: number, dbeta: number, m: number, c: number, parts: number, scratch: number): void;
-  adamUpdate(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, b1: number, b2: number, stepSize: number, invSqrtBc2: number, eps: number, lrWd: number): void;
+  bnBackwardFinish(
+    mean: number,
+    rstd: number,
+    gamma: number,
+    dgamma: number,
+    dbeta: number,
+    m: number,
+    c: number,
+    parts: number,
+    scratch: number,
+  ): void;
+  adamUpdate(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    pOut: number,
+    mOut: number,
+    vOut: number,
+    n: number,
+    b1: number,
+    b2: number,
+    stepSize: number,
+    invSqrtBc2: number,
+    eps: number,
+    lrWd: number,
+  ): void;
   /** Filter gradient of a stride-1 conv for work units [u0, u1); see conv_dw in kernels.c. */
-  convDw(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, co: number, kh: number, kw: number, top: number, left: number, oh: number, ow: number, u0: number, u1: number): void;
+  convDw(
+    x: number,
+    dy: number,
+    dw: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    co: number,
+    kh: number,
+    kw: number,
+    top: number,
+    left: number,
+    oh: number,
+    ow: number,
+    u0: number,
+    u1: number,
+  ): void;
   /** Filter [kh, kw, ci, co] repacked for conv_fwd (rotate = 1: for the input gradient); see kernels.c. */
   convPackFilter(f: number, out: number, kh: number, kw: number, ci: number, co: number, rotate: number): void;
   /** Filter [3, 3, ci, co] transformed for wino_fwd (rotate = 1: for the input gradient); see kernels.c. */

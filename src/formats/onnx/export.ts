@@ -7,7 +7,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModel, modelDirOf, type ModelMeta } from '../modelFolder.js';
-import { describeNet, disposeNet, netForward, netKind, netMultiple, netReceptiveRadius, netValues, type AnyNet, type NetConfig } from '../../nets/index.js';
+import {
+  describeNet,
+  disposeNet,
+  netForward,
+  netKind,
+  netMultiple,
+  netReceptiveRadius,
+  netValues,
+  type AnyNet,
+  type NetConfig,
+} from '../../nets/index.js';
 import type { UNetConfig } from '../../nets/unet/unet.js';
 import type { MobileUNetConfig } from '../../nets/mobilenetV2/unet.js';
 import { mobileUNetToOnnx } from './mobileUnetGraph.js';
@@ -58,7 +68,13 @@ export function testImageBatch(meta: ModelMeta, n: number, h: number, w: number,
 
 /** The metadata_props of an exported gapseg model. */
 export function exportMetadata(dir: string, meta: ModelMeta): Record<string, string> {
-  const input: OnnxInputMeta = { layout: 'nchw', scores: 'logits', multiple: netMultiple(meta.net), radius: netReceptiveRadius(meta.net), ...meta.input };
+  const input: OnnxInputMeta = {
+    layout: 'nchw',
+    scores: 'logits',
+    multiple: netMultiple(meta.net),
+    radius: netReceptiveRadius(meta.net),
+    ...meta.input,
+  };
   return {
     [META.classes]: fs.readFileSync(path.join(dir, 'gapseg.json'), 'utf8'),
     [META.input]: JSON.stringify(input),
@@ -114,7 +130,9 @@ export async function exportOnnx(p: string, opts: { out?: string; threads: numbe
       await fs.promises.writeFile(tmp, bytes);
       const check = await checkExport(tmp, net, meta, opts.threads);
       if (!(check.maxDiff <= EXPORT_TOLERANCE * Math.max(1, check.maxLogit))) {
-        throw new Error(`ONNX export check failed: logits differ by ${check.maxDiff} (largest logit ${check.maxLogit}); the file was not written`);
+        throw new Error(
+          `ONNX export check failed: logits differ by ${check.maxDiff} (largest logit ${check.maxLogit}); the file was not written`,
+        );
       }
       const fh = await fs.promises.open(tmp, 'r+');
       await fh.sync();

@@ -63,6 +63,7 @@ export function onnxIsCurrent(dir: string): { ok: boolean; why?: string } {
   const { summary } = readOnnxFile(onnx);
   const recorded = summary.metadata[META.weights];
   const actual = fileSha256(path.join(dir, 'weights.bin'));
-  if (recorded !== actual) return { ok: false, why: `${onnx} was exported from other weights than ${path.join(dir, 'weights.bin')}; run gapseg export again` };
+  if (recorded !== actual)
+    return { ok: false, why: `${onnx} was exported from other weights than ${path.join(dir, 'weights.bin')}; run gapseg export again` };
   return { ok: true };
 }

@@ -50,7 +50,13 @@ export function upKernelToOnnx(k: Float32Array, cin: number, cout: number): Floa
 }
 
 /** Per-channel scale and shift of inference batch norm: y = x * scale + shift. */
-export function foldBatchNorm(gamma: Float32Array, beta: Float32Array, mean: Float32Array, variance: Float32Array, eps: number): { scale: Float32Array; shift: Float32Array } {
+export function foldBatchNorm(
+  gamma: Float32Array,
+  beta: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  eps: number,
+): { scale: Float32Array; shift: Float32Array } {
   const scale = new Float32Array(gamma.length);
   const shift = new Float32Array(gamma.length);
   for (let o = 0; o < gamma.length; o++) {
@@ -70,7 +76,14 @@ export interface UNetOnnxOptions {
 }
 
 /** A model of gapseg's graph contract: NCHW image in, one logit plane per class out, any batch and size. */
-export function segmentationModel(name: string, nodes: OnnxNode[], initializers: OnnxTensor[], inChannels: number, numClasses: number, opts: UNetOnnxOptions): OnnxModel {
+export function segmentationModel(
+  name: string,
+  nodes: OnnxNode[],
+  initializers: OnnxTensor[],
+  inChannels: number,
+  numClasses: number,
+  opts: UNetOnnxOptions,
+): OnnxModel {
   return {
     graph: {
       name,
@@ -110,7 +123,13 @@ export function unetToOnnx(cfg: UNetConfig, values: Map<string, Float32Array>, o
     inits.push({ name: w, dims: [cout, cin, 3, 3], data: convKernelToOnnx(k, 3, 3, cin, cout, scale) });
     inits.push({ name: b, dims: [cout], data: shift });
     const y = `${level}_conv${n}`;
-    nodes.push({ op: 'Conv', name: y, inputs: [x, w, b], outputs: [y], attrs: [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), ints('strides', [1, 1])] });
+    nodes.push({
+      op: 'Conv',
+      name: y,
+      inputs: [x, w, b],
+      outputs: [y],
+      attrs: [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), ints('strides', [1, 1])],
+    });
     const r = `${level}_relu${n}`;
     nodes.push({ op: 'Relu', name: r, inputs: [y], outputs: [r] });
     return r;
@@ -132,7 +151,11 @@ export function unetToOnnx(cfg: UNetConfig, values: Map<string, Float32Array>, o
   h = convBnRelu(h, 'mid', 2, widths[cfg.depth], widths[cfg.depth]);
   for (let i = cfg.depth - 1; i >= 0; i--) {
     const up = `dec${i}_up`;
-    inits.push({ name: `${up}.weight`, dims: [widths[i + 1], widths[i], 2, 2], data: upKernelToOnnx(need(values, `${up}/kernel`), widths[i + 1], widths[i]) });
+    inits.push({
+      name: `${up}.weight`,
+      dims: [widths[i + 1], widths[i], 2, 2],
+      data: upKernelToOnnx(need(values, `${up}/kernel`), widths[i + 1], widths[i]),
+    });
     inits.push({ name: `${up}.bias`, dims: [widths[i]], data: need(values, `${up}/bias`) });
     nodes.push({
       op: 'ConvTranspose',
@@ -150,7 +173,13 @@ export function unetToOnnx(cfg: UNetConfig, values: Map<string, Float32Array>, o
   const k = cfg.numClasses;
   inits.push({ name: 'head.weight', dims: [k, widths[0], 1, 1], data: convKernelToOnnx(need(values, 'head/kernel'), 1, 1, widths[0], k) });
   inits.push({ name: 'head.bias', dims: [k], data: need(values, 'head/bias') });
-  nodes.push({ op: 'Conv', name: 'head', inputs: [h, 'head.weight', 'head.bias'], outputs: [ONNX_OUTPUT], attrs: [ints('kernel_shape', [1, 1])] });
+  nodes.push({
+    op: 'Conv',
+    name: 'head',
+    inputs: [h, 'head.weight', 'head.bias'],
+    outputs: [ONNX_OUTPUT],
+    attrs: [ints('kernel_shape', [1, 1])],
+  });
 
   return segmentationModel('gapseg_unet', nodes, inits, cfg.inChannels, k, opts);
 }

@@ -31,12 +31,18 @@ export function rawValues(t: TfliteTensor): Raw | null {
   // The file's bytes need not be aligned for a wider view; a copy always is.
   const copy = t.data.slice().buffer;
   switch (t.type) {
-    case 'float32': return new Float32Array(copy);
-    case 'int32': return new Int32Array(copy);
-    case 'int16': return new Int16Array(copy);
-    case 'int8': return new Int8Array(copy);
-    case 'uint8': return new Uint8Array(copy);
-    default: return null;
+    case 'float32':
+      return new Float32Array(copy);
+    case 'int32':
+      return new Int32Array(copy);
+    case 'int16':
+      return new Int16Array(copy);
+    case 'int8':
+      return new Int8Array(copy);
+    case 'uint8':
+      return new Uint8Array(copy);
+    default:
+      return null;
   }
 }
 
@@ -88,12 +94,19 @@ export function ohwiToHwio(values: Float32Array, [o, h, w, i]: number[]): Float3
  * input_scale * filter_scale (per output channel for per-channel filters), and refuse a file
  * whose bias tensor states another scale; so do we.
  */
-export function dequantizeBias(model: { file: string }, bias: TfliteTensor, input: TfliteTensor, filter: TfliteTensor, channels: number): Float32Array {
+export function dequantizeBias(
+  model: { file: string },
+  bias: TfliteTensor,
+  input: TfliteTensor,
+  filter: TfliteTensor,
+  channels: number,
+): Float32Array {
   const raw = rawValues(bias);
   if (!raw) throw fail(model, bias, bias.data ? `has type ${bias.type}, which gapseg does not read as a bias` : 'has no constant data');
   if (raw instanceof Float32Array) return raw;
   if (!(raw instanceof Int32Array)) throw fail(model, bias, `has type ${bias.type}; a quantized bias is int32`);
-  if (!input.quantization || !filter.quantization) throw fail(model, bias, 'is int32 but its convolution\'s input or filter has no quantization');
+  if (!input.quantization || !filter.quantization)
+    throw fail(model, bias, "is int32 but its convolution's input or filter has no quantization");
   const inScale = input.quantization.scale[0];
   const fScale = filter.quantization.scale;
   const out = new Float32Array(channels);
@@ -139,9 +152,7 @@ export function floatConvs(model: TfliteModel): Map<number, FloatConv> {
       filter = { shape: [h, w, c, cm / c], values };
       channels = cm;
     }
-    const bias = bi === undefined || bi < 0
-      ? new Float32Array(channels)
-      : dequantizeBias(model, model.tensors[bi], x, f, channels);
+    const bias = bi === undefined || bi < 0 ? new Float32Array(channels) : dequantizeBias(model, model.tensors[bi], x, f, channels);
     if (bias.length !== channels) throw fail(model, model.tensors[bi], `has ${bias.length} values for ${channels} output channels`);
     convs.set(op.index, { filter, bias: { shape: [channels], values: bias } });
   }

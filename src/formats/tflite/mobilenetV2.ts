@@ -40,17 +40,32 @@ export function mobileNetV2Weights(model: TfliteModel): MobileNetV2Weights {
     if (!op) fail(`the operators end before ${what}`);
     return op as TfliteOperator;
   };
-  const take = (name: string, what: string, op: 'CONV_2D' | 'DEPTHWISE_CONV_2D', k: number, cin: number, cout: number, stride: number, relu6: boolean): void => {
+  const take = (
+    name: string,
+    what: string,
+    op: 'CONV_2D' | 'DEPTHWISE_CONV_2D',
+    k: number,
+    cin: number,
+    cout: number,
+    stride: number,
+    relu6: boolean,
+  ): void => {
     const o = next(what);
     if (o.op !== op) fail(`operator ${o.index} is ${o.op}, expected ${op} (${what})`);
     const opts = o.options as { strides?: number[]; padding?: string; activation?: string; dilations?: number[] };
     const c = convs.get(o.index) as FloatConv;
     const [kh, kw, ci, co] = c.filter.shape;
     const shapeOk = op === 'CONV_2D' ? kh === k && kw === k && ci === cin && co === cout : kh === k && kw === k && ci === cin && co === 1;
-    if (!shapeOk) fail(`operator ${o.index} (${what}) has a [${c.filter.shape}] filter, expected ${op === 'CONV_2D' ? `[${k},${k},${cin},${cout}]` : `[${k},${k},${cin},1]`}`);
-    if (opts.strides?.[0] !== stride || opts.strides?.[1] !== stride) fail(`operator ${o.index} (${what}) has strides [${opts.strides}], expected ${stride}`);
-    if (opts.padding !== 'SAME' || opts.dilations?.some((d) => d !== 1)) fail(`operator ${o.index} (${what}) is not a SAME-padded, undilated convolution`);
-    if (opts.activation !== (relu6 ? 'RELU6' : 'NONE')) fail(`operator ${o.index} (${what}) has activation ${opts.activation}, expected ${relu6 ? 'RELU6' : 'none'}`);
+    if (!shapeOk)
+      fail(
+        `operator ${o.index} (${what}) has a [${c.filter.shape}] filter, expected ${op === 'CONV_2D' ? `[${k},${k},${cin},${cout}]` : `[${k},${k},${cin},1]`}`,
+      );
+    if (opts.strides?.[0] !== stride || opts.strides?.[1] !== stride)
+      fail(`operator ${o.index} (${what}) has strides [${opts.strides}], expected ${stride}`);
+    if (opts.padding !== 'SAME' || opts.dilations?.some((d) => d !== 1))
+      fail(`operator ${o.index} (${what}) is not a SAME-padded, undilated convolution`);
+    if (opts.activation !== (relu6 ? 'RELU6' : 'NONE'))
+      fail(`operator ${o.index} (${what}) has activation ${opts.activation}, expected ${relu6 ? 'RELU6' : 'none'}`);
     encoder.set(op === 'CONV_2D' ? `${name}/kernel` : `${name}/depthwise_kernel`, c.filter.values);
     encoder.set(`${name}/bias`, c.bias.values);
   };
@@ -64,7 +79,8 @@ export function mobileNetV2Weights(model: TfliteModel): MobileNetV2Weights {
     take(`enc_b${i}_project`, `block ${i}'s projection`, 'CONV_2D', 1, mid, b.out, 1, false);
     if (isResidual(i)) {
       const add = next(`block ${i}'s residual add`);
-      if (add.op !== 'ADD' || (add.options.kind === 'add' && add.options.activation !== 'NONE')) fail(`operator ${add.index} is ${add.op}, expected block ${i}'s residual ADD`);
+      if (add.op !== 'ADD' || (add.options.kind === 'add' && add.options.activation !== 'NONE'))
+        fail(`operator ${add.index} is ${add.op}, expected block ${i}'s residual ADD`);
     }
   });
   take('enc_top', 'the last 1x1 convolution', 'CONV_2D', 1, BLOCKS[BLOCKS.length - 1].out, TOP_CHANNELS, 1, true);

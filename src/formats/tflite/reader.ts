@@ -104,7 +104,18 @@ const IDENTIFIER = 'TFL3';
 
 /** Byte size of one element, for the types whose constant data this reader checks. */
 const ELEMENT_BYTES: Partial<Record<TensorType, number>> = {
-  float32: 4, float16: 2, int32: 4, uint8: 1, int64: 8, bool: 1, int16: 2, int8: 1, float64: 8, uint64: 8, uint32: 4, uint16: 2,
+  float32: 4,
+  float16: 2,
+  int32: 4,
+  uint8: 1,
+  int64: 8,
+  bool: 1,
+  int16: 2,
+  int8: 1,
+  float64: 8,
+  uint64: 8,
+  uint32: 4,
+  uint16: 2,
 };
 
 /** A read outside the file: the flatbuffer is truncated or its offsets are corrupt. */
@@ -113,7 +124,8 @@ class OutOfFile extends Error {}
 /** ByteBuffer whose reads stay inside the file (all typed reads go through these three). */
 class CheckedByteBuffer extends flatbuffers.ByteBuffer {
   private need(offset: number, n: number): void {
-    if (!(offset >= 0 && offset + n <= this.capacity())) throw new OutOfFile(`offset ${offset} is outside the ${this.capacity()}-byte file`);
+    if (!(offset >= 0 && offset + n <= this.capacity()))
+      throw new OutOfFile(`offset ${offset} is outside the ${this.capacity()}-byte file`);
   }
   override readUint8(offset: number): number {
     this.need(offset, 1);
@@ -158,7 +170,8 @@ export function parseTflite(bytes: Uint8Array, file: string): TfliteModel {
   } catch (e) {
     if (e instanceof GapsegError) throw e;
     // RangeError: a vector view (buffer data) that would run past the end.
-    if (e instanceof OutOfFile || e instanceof RangeError) throw new GapsegError(`${file}: truncated or corrupt TFLite model (${e.message})`);
+    if (e instanceof OutOfFile || e instanceof RangeError)
+      throw new GapsegError(`${file}: truncated or corrupt TFLite model (${e.message})`);
     throw e;
   }
 }
@@ -178,7 +191,7 @@ function parseModel(bb: flatbuffers.ByteBuffer, bytes: Uint8Array, file: string)
     // Files from before builtin_code existed carry the code only in the deprecated byte.
     const code = Math.max(c.builtinCode(), c.deprecatedBuiltinCode());
     const name = S.BuiltinOperator[code] as string | undefined;
-    const op = code === S.BuiltinOperator.CUSTOM ? `CUSTOM:${c.customCode() ?? ''}` : name ?? `BUILTIN_${code}`;
+    const op = code === S.BuiltinOperator.CUSTOM ? `CUSTOM:${c.customCode() ?? ''}` : (name ?? `BUILTIN_${code}`);
     codes.push({ op, version: c.version() });
   }
 
@@ -212,8 +225,8 @@ function parseModel(bb: flatbuffers.ByteBuffer, bytes: Uint8Array, file: string)
     description: model.description() ?? '',
     tensors,
     operators,
-    inputs: ints(graph.inputsLength(), (k) => graph.inputs(k)).map((j) => tensorIndex(j, 'the graph\'s inputs')),
-    outputs: ints(graph.outputsLength(), (k) => graph.outputs(k)).map((j) => tensorIndex(j, 'the graph\'s outputs')),
+    inputs: ints(graph.inputsLength(), (k) => graph.inputs(k)).map((j) => tensorIndex(j, "the graph's inputs")),
+    outputs: ints(graph.outputsLength(), (k) => graph.outputs(k)).map((j) => tensorIndex(j, "the graph's outputs")),
   };
 }
 
@@ -250,13 +263,15 @@ function parseTensor(t: S.Tensor, index: number, model: S.Model, bytes: Uint8Arr
   let data: Uint8Array | null = null;
   const bufferIndex = t.buffer();
   if (bufferIndex !== 0) {
-    if (bufferIndex >= model.buffersLength()) throw bad(`${where} refers to buffer ${bufferIndex}, but the file has ${model.buffersLength()}`);
+    if (bufferIndex >= model.buffersLength())
+      throw bad(`${where} refers to buffer ${bufferIndex}, but the file has ${model.buffersLength()}`);
     const b = model.buffers(bufferIndex)!;
     const offset = Number(b.offset());
     if (offset > 1) {
       // Large models keep constant data after the flatbuffer, addressed from the file's start.
       const size = Number(b.size());
-      if (offset + size > bytes.length) throw new OutOfFile(`${where}: its data (${size} bytes at ${offset}) runs past the end of the ${bytes.length}-byte file`);
+      if (offset + size > bytes.length)
+        throw new OutOfFile(`${where}: its data (${size} bytes at ${offset}) runs past the end of the ${bytes.length}-byte file`);
       data = bytes.subarray(offset, offset + size);
     } else {
       data = b.dataArray();
@@ -271,7 +286,8 @@ function parseTensor(t: S.Tensor, index: number, model: S.Model, bytes: Uint8Arr
   const elementBytes = ELEMENT_BYTES[type];
   if (data && elementBytes !== undefined) {
     const expected = shape.reduce((a, d) => a * d, 1) * elementBytes;
-    if (data.length !== expected) throw bad(`${where} of shape [${shape}] and type ${type} has ${data.length} bytes of data, expected ${expected}`);
+    if (data.length !== expected)
+      throw bad(`${where} of shape [${shape}] and type ${type} has ${data.length} bytes of data, expected ${expected}`);
   }
   return { index, name, shape, type, quantization, data };
 }

@@ -68,7 +68,10 @@ export function encoderSpecs(inChannels: number): TensorSpec[] {
     const b = BLOCKS[i];
     const mid = cin * b.expand;
     if (b.expand !== 1) specs.push(...conv(`enc_b${i}_expand`, 1, cin, mid));
-    specs.push({ name: `enc_b${i}_dw/depthwise_kernel`, shape: [3, 3, mid, 1], kind: 'kernel', fanIn: 9 }, { name: `enc_b${i}_dw/bias`, shape: [mid], kind: 'bias', fanIn: 0 });
+    specs.push(
+      { name: `enc_b${i}_dw/depthwise_kernel`, shape: [3, 3, mid, 1], kind: 'kernel', fanIn: 9 },
+      { name: `enc_b${i}_dw/bias`, shape: [mid], kind: 'bias', fanIn: 0 },
+    );
     specs.push(...conv(`enc_b${i}_project`, 1, mid, b.out));
   });
   specs.push(...conv('enc_top', 1, BLOCKS[BLOCKS.length - 1].out, TOP_CHANNELS));
@@ -81,7 +84,14 @@ export type EncoderParams = Record<string, tf.Tensor>;
 /** The five taps of normalised NHWC input x (sides multiples of 32), strides 2 to 32, on the inference kernels (bias and ReLU6 fused). */
 export function encoderForward(p: EncoderParams, x: tf.Tensor4D): tf.Tensor4D[] {
   const conv = (h: tf.Tensor4D, name: string, stride: number, relu6: boolean) =>
-    tf.fused.conv2d({ x: h, filter: p[`${name}/kernel`] as tf.Tensor4D, strides: stride, pad: 'same', bias: p[`${name}/bias`], activation: relu6 ? 'relu6' : 'linear' });
+    tf.fused.conv2d({
+      x: h,
+      filter: p[`${name}/kernel`] as tf.Tensor4D,
+      strides: stride,
+      pad: 'same',
+      bias: p[`${name}/bias`],
+      activation: relu6 ? 'relu6' : 'linear',
+    });
   return tf.tidy(() => {
     const taps: tf.Tensor4D[] = [];
     let h = conv(x, 'enc_stem', 2, true);
@@ -91,7 +101,14 @@ export function encoderForward(p: EncoderParams, x: tf.Tensor4D): tf.Tensor4D[] 
         h = conv(h, `enc_b${i}_expand`, 1, true);
         if (TAP_BLOCKS.includes(i)) taps.push(h);
       }
-      h = tf.fused.depthwiseConv2d({ x: h, filter: p[`enc_b${i}_dw/depthwise_kernel`] as tf.Tensor4D, strides: b.stride, pad: 'same', bias: p[`enc_b${i}_dw/bias`], activation: 'relu6' });
+      h = tf.fused.depthwiseConv2d({
+        x: h,
+        filter: p[`enc_b${i}_dw/depthwise_kernel`] as tf.Tensor4D,
+        strides: b.stride,
+        pad: 'same',
+        bias: p[`enc_b${i}_dw/bias`],
+        activation: 'relu6',
+      });
       h = conv(h, `enc_b${i}_project`, 1, false);
       if (isResidual(i)) h = tf.add(h, input) as tf.Tensor4D;
     });

@@ -10,7 +10,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { upsample2x2 } from '../ops.js';
-import { gapHeadSpecs, buildFromSpecs, convBnRelu, initialValuesOf, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
+import {
+  gapHeadSpecs,
+  buildFromSpecs,
+  convBnRelu,
+  initialValuesOf,
+  valuesOf,
+  type BatchStats,
+  type Net,
+  type TensorSpec,
+} from '../network.js';
 import { encoderForward, encoderReceptiveRadius, encoderSpecs, tapChannels } from './encoder.js';
 
 export interface MobileUNetConfig {
@@ -45,14 +54,24 @@ export function decoderSpecs(cfg: MobileUNetConfig): TensorSpec[] {
   let cin = taps[4];
   cfg.decoderWidths.forEach((w, j) => {
     const skip = j < 4 ? taps[3 - j] : 0;
-    specs.push({ name: `dec${j}_up/kernel`, shape: [2, 2, w, cin], kind: 'kernel', fanIn: cin }, { name: `dec${j}_up/bias`, shape: [w], kind: 'bias', fanIn: 0 });
-    for (const [n, ci] of [[1, w + skip], [2, w]] as const) {
+    specs.push(
+      { name: `dec${j}_up/kernel`, shape: [2, 2, w, cin], kind: 'kernel', fanIn: cin },
+      { name: `dec${j}_up/bias`, shape: [w], kind: 'bias', fanIn: 0 },
+    );
+    for (const [n, ci] of [
+      [1, w + skip],
+      [2, w],
+    ] as const) {
       specs.push({ name: `dec${j}_conv${n}/kernel`, shape: [3, 3, ci, w], kind: 'kernel', fanIn: 9 * ci });
-      for (const kind of ['gamma', 'beta', 'moving_mean', 'moving_variance'] as const) specs.push({ name: `dec${j}_bn${n}/${kind}`, shape: [w], kind, fanIn: 0 });
+      for (const kind of ['gamma', 'beta', 'moving_mean', 'moving_variance'] as const)
+        specs.push({ name: `dec${j}_bn${n}/${kind}`, shape: [w], kind, fanIn: 0 });
     }
     cin = w;
   });
-  specs.push({ name: 'head/kernel', shape: [1, 1, cin, cfg.numClasses], kind: 'kernel', fanIn: cin }, { name: 'head/bias', shape: [cfg.numClasses], kind: 'bias', fanIn: 0 });
+  specs.push(
+    { name: 'head/kernel', shape: [1, 1, cin, cfg.numClasses], kind: 'kernel', fanIn: cin },
+    { name: 'head/bias', shape: [cfg.numClasses], kind: 'bias', fanIn: 0 },
+  );
   if (cfg.gapOutput) specs.push(...gapHeadSpecs(cin));
   return specs;
 }

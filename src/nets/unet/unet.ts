@@ -9,7 +9,18 @@
  * TensorFlow.js layers format, so export is a renaming-free copy.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { gapHeadSpecs, buildFromSpecs, convBnRelu, disposeNet, initialValuesOf, isStat, valuesOf, type BatchStats, type Net, type TensorSpec } from '../network.js';
+import {
+  gapHeadSpecs,
+  buildFromSpecs,
+  convBnRelu,
+  disposeNet,
+  initialValuesOf,
+  isStat,
+  valuesOf,
+  type BatchStats,
+  type Net,
+  type TensorSpec,
+} from '../network.js';
 
 export { foldBatchNorm, isStat, updateMovingStats, type BatchStats, type TensorSpec } from '../network.js';
 import { upsample2x2 } from '../ops.js';

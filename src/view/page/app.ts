@@ -49,7 +49,8 @@ async function main(): Promise<void> {
       await initModel(state, c);
       applyRefineCheck(c);
       const epoch = c.model.info.epoch;
-      $('model-info').textContent = `model ${c.model.source}${epoch ? ` (epoch ${epoch})` : ''} · predicting in the page on ${state.backend}`;
+      $('model-info').textContent =
+        `model ${c.model.source}${epoch ? ` (epoch ${epoch})` : ''} · predicting in the page on ${state.backend}`;
     } catch (e) {
       $('model-info').innerHTML = `<span class="error">model failed to load: ${esc((e as Error).message)}</span>`;
       state.model = null;

@@ -31,7 +31,8 @@ async function reflip(state: PageState): Promise<void> {
 }
 
 export function setupControls(state: PageState, c: CatalogJson): void {
-  for (const id of ['show-label', 'show-void', 'show-pred', 'show-frontier', 'show-heat', 'show-unsure', 'opacity']) $(id).addEventListener('input', () => refreshVisibility(state));
+  for (const id of ['show-label', 'show-void', 'show-pred', 'show-frontier', 'show-heat', 'show-unsure', 'opacity'])
+    $(id).addEventListener('input', () => refreshVisibility(state));
   const th = $<HTMLInputElement>('threshold');
   th.addEventListener('input', () => {
     state.threshold = th.valueAsNumber;
@@ -55,7 +56,9 @@ export function setupControls(state: PageState, c: CatalogJson): void {
     state.focus = Number(focus.value);
     drawPrediction(state);
   };
-  $('forbid').innerHTML = classes.map((cl, i) => `<label title="never predict ${esc(cl.name)}"><input type="checkbox" data-class="${i}"> forbid ${esc(cl.name)}</label>`).join('');
+  $('forbid').innerHTML = classes
+    .map((cl, i) => `<label title="never predict ${esc(cl.name)}"><input type="checkbox" data-class="${i}"> forbid ${esc(cl.name)}</label>`)
+    .join('');
   for (const box of Array.from($('forbid').querySelectorAll('input'))) {
     box.addEventListener('change', () => {
       const i = Number(box.dataset.class);

@@ -9,7 +9,8 @@ export function setStatus(s: string): void {
   document.body.dataset.status = s;
 }
 
-export const pct = (x: number | null | undefined, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(d)}%`);
+export const pct = (x: number | null | undefined, d = 1) =>
+  x === null || x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(d)}%`;
 export const fix = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3));
 export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -3,7 +3,19 @@
  * unsure), the frontier's SVG path, which layers show, and what the status bar and the legend
  * say about it.
  */
-import { VOID, classLayer, classLayerRect, focusProbability, heatLayer, imageMetrics, unsureLayer, unsurePixels, voidLayer, voidLayerRect, type Rect } from '../../draw/layers.js';
+import {
+  VOID,
+  classLayer,
+  classLayerRect,
+  focusProbability,
+  heatLayer,
+  imageMetrics,
+  unsureLayer,
+  unsurePixels,
+  voidLayer,
+  voidLayerRect,
+  type Rect,
+} from '../../draw/layers.js';
 import { classOutline, pathData, type Polyline } from '../../draw/contour.js';
 import { frontierLines } from '../../draw/frontierLayer.js';
 import type { CatalogJson } from '../wire.js';
@@ -50,9 +62,15 @@ export function drawPrediction(state: PageState): void {
   decide(state, v);
   put('layer-pred', v.width, v.height, v.pred ? classLayer(v.pred, state.colors) : null);
   put('layer-heat', v.width, v.height, v.probs ? heatLayer(focusProbability(v.probs, v.width * v.height, state.k, decision(state))) : null);
-  put('layer-unsure', v.width, v.height, v.probs ? unsureLayer(unsurePixels(v.probs, v.width * v.height, state.k, decision(state).allowed)) : null);
+  put(
+    'layer-unsure',
+    v.width,
+    v.height,
+    v.probs ? unsureLayer(unsurePixels(v.probs, v.width * v.height, state.k, decision(state).allowed)) : null,
+  );
   let lines: Polyline[] = [];
-  if (v.probs && v.pred) lines = frontierLines({ probs: v.probs, width: v.width, height: v.height, numClasses: state.k, classes: v.pred }, decision(state));
+  if (v.probs && v.pred)
+    lines = frontierLines({ probs: v.probs, width: v.width, height: v.height, numClasses: state.k, classes: v.pred }, decision(state));
   else if (v.pred) lines = classOutline(v.pred, v.width, v.height);
   state.lastLines = lines;
   const d = pathData(lines);
@@ -99,7 +117,9 @@ export function showCurrentMetrics(state: PageState): void {
   if (v.pred) {
     const counts = new Array(state.k).fill(0);
     for (const c of v.pred) counts[c]++;
-    parts.push(`predicted: ${counts.map((n, c) => `${esc(state.catalog?.classes?.[c]?.name ?? String(c))} ${pct(n / v.pred!.length, 1)}`).join(', ')}`);
+    parts.push(
+      `predicted: ${counts.map((n, c) => `${esc(state.catalog?.classes?.[c]?.name ?? String(c))} ${pct(n / v.pred!.length, 1)}`).join(', ')}`,
+    );
   } else if (!state.model) parts.push('<span class="muted">no model and no prediction file</span>');
   el.innerHTML = parts.join(' · ');
 }
@@ -126,8 +146,14 @@ export function showPixel(state: PageState, e: PointerEvent): void {
 }
 
 export function renderLegend(c: CatalogJson): void {
-  const classes = (c.classes ?? []).map((cl) => `<span class="item"><span class="sw" style="background:rgb(${cl.color.join(',')})"></span>${esc(cl.name)}${cl.color.every((x) => x === 0) ? ' (untinted)' : ''}</span>`);
-  classes.push('<span class="item"><span class="sw void"></span>void (unlabelled)</span>', '<span class="item"><span class="sw frontier"></span>frontier</span>');
+  const classes = (c.classes ?? []).map(
+    (cl) =>
+      `<span class="item"><span class="sw" style="background:rgb(${cl.color.join(',')})"></span>${esc(cl.name)}${cl.color.every((x) => x === 0) ? ' (untinted)' : ''}</span>`,
+  );
+  classes.push(
+    '<span class="item"><span class="sw void"></span>void (unlabelled)</span>',
+    '<span class="item"><span class="sw frontier"></span>frontier</span>',
+  );
   if (c.model) classes.push(`<span class="item"><span class="sw heat"></span>probability of the focus class, 0 → 1</span>`);
   $('legend').innerHTML = classes.join('');
 }

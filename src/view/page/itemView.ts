@@ -10,7 +10,19 @@ import type { PageState, View } from './state.js';
 
 export async function loadItem(state: PageState, it: ItemJson): Promise<View> {
   const px = await fetchPixels(it.image);
-  const v: View = { key: `item-${it.id}`, name: it.name, width: px.width, height: px.height, rgba: px.rgba, labels: null, truth: null, filePred: null, probs: null, netProbs: null, pred: null };
+  const v: View = {
+    key: `item-${it.id}`,
+    name: it.name,
+    width: px.width,
+    height: px.height,
+    rgba: px.rgba,
+    labels: null,
+    truth: null,
+    filePred: null,
+    probs: null,
+    netProbs: null,
+    pred: null,
+  };
   const edit = state.edits.get(it.id);
   if (edit && edit.labels.length === px.width * px.height) v.labels = edit.labels;
   else if (it.label) {

@@ -83,7 +83,12 @@ export function shownProbs(state: PageState, v: View): Float32Array | null {
   const c = state.catalog as CatalogJson;
   const m = c.model as NonNullable<CatalogJson['model']>;
   const geo = imageGeometry(v.width, v.height, recipePlan(m.recipe, m.multiple, m.radius));
-  return refineDenseCrf({ width: v.width, height: v.height, rgb: rgbOf(v.rgba, v.width * v.height), probs: v.netProbs, numClasses: state.k }, [...Array(state.k).keys()], DEFAULT_DENSE_CRF, v.width / geo.nw);
+  return refineDenseCrf(
+    { width: v.width, height: v.height, rgb: rgbOf(v.rgba, v.width * v.height), probs: v.netProbs, numClasses: state.k },
+    [...Array(state.k).keys()],
+    DEFAULT_DENSE_CRF,
+    v.width / geo.nw,
+  );
 }
 
 /**

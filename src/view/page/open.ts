@@ -62,7 +62,19 @@ async function openFile(state: PageState, file: File): Promise<void> {
     }
     const t0 = performance.now();
     const netProbs = await predictProbs(state, px.rgba, px.width, px.height);
-    const v: View = { key: `file-${file.name}`, name: file.name, width: px.width, height: px.height, rgba: px.rgba, labels: null, truth: null, filePred: null, probs: null, netProbs, pred: null };
+    const v: View = {
+      key: `file-${file.name}`,
+      name: file.name,
+      width: px.width,
+      height: px.height,
+      rgba: px.rgba,
+      labels: null,
+      truth: null,
+      filePred: null,
+      probs: null,
+      netProbs,
+      pred: null,
+    };
     v.probs = shownProbs(state, v);
     const ms = performance.now() - t0;
     state.current = v;

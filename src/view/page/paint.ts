@@ -87,7 +87,12 @@ export class StrokeBuilder {
   /** The finished stroke, or null when it changed nothing. */
   finish(): Stroke | null {
     if (this.indices.length === 0) return null;
-    return { indices: Uint32Array.from(this.indices), before: Uint8Array.from(this.before), value: this.value, rect: { x: this.x0, y: this.y0, w: this.x1 - this.x0 + 1, h: this.y1 - this.y0 + 1 } };
+    return {
+      indices: Uint32Array.from(this.indices),
+      before: Uint8Array.from(this.before),
+      value: this.value,
+      rect: { x: this.x0, y: this.y0, w: this.x1 - this.x0 + 1, h: this.y1 - this.y0 + 1 },
+    };
   }
 }
 

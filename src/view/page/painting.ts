@@ -139,7 +139,11 @@ export function setupPaint(state: PageState, c: CatalogJson): void {
   $('paint').hidden = false;
   const tools: [string, string, string][] = [
     ['pan', 'pan', 'drag to pan (any tool: drag with the middle or right button)'],
-    ...classes.map((cl, i): [string, string, string] => [String(i), `<span class="sw" style="background:rgb(${cl.color.join(',')})"></span>${esc(cl.name)}`, `paint "${esc(cl.name)}" (key ${i + 1})`]),
+    ...classes.map((cl, i): [string, string, string] => [
+      String(i),
+      `<span class="sw" style="background:rgb(${cl.color.join(',')})"></span>${esc(cl.name)}`,
+      `paint "${esc(cl.name)}" (key ${i + 1})`,
+    ]),
     [String(VOID), 'eraser', 'erase back to unlabelled (void) (key E)'],
   ];
   $('tools').innerHTML = tools.map(([t, text, title]) => `<button data-tool="${t}" title="${title}">${text}</button>`).join('');

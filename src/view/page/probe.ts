@@ -20,7 +20,18 @@ export function exposeProbe(state: PageState): void {
       for (const c of v.pred) counts[c]++;
       let probSum = 0;
       if (v.probs) for (const p of v.probs) probSum += p * p;
-      return { name: v.name, probSum, width: v.width, height: v.height, numClasses: state.k, counts: counts.slice(0, state.k), voidCount: counts[VOID], other: v.pred.length - counts.slice(0, state.k).reduce((a: number, b: number) => a + b, 0), frontierLines: state.lastLines.length, classes: Array.from(v.pred) };
+      return {
+        name: v.name,
+        probSum,
+        width: v.width,
+        height: v.height,
+        numClasses: state.k,
+        counts: counts.slice(0, state.k),
+        voidCount: counts[VOID],
+        other: v.pred.length - counts.slice(0, state.k).reduce((a: number, b: number) => a + b, 0),
+        frontierLines: state.lastLines.length,
+        classes: Array.from(v.pred),
+      };
     },
   };
 }

@@ -10,7 +10,10 @@ import { open } from './open.js';
 import type { PageState } from './state.js';
 import { computeMetrics, renderTable } from './table.js';
 
-const writeHeaders = (state: PageState) => ({ 'Content-Type': 'application/json', 'X-Gapseg-Token': (state.catalog as CatalogJson).writeToken });
+const writeHeaders = (state: PageState) => ({
+  'Content-Type': 'application/json',
+  'X-Gapseg-Token': (state.catalog as CatalogJson).writeToken,
+});
 
 const seconds = (s: number) => (s < 90 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
 
@@ -30,7 +33,10 @@ function renderTraining(state: PageState, t: TrainingStatus): void {
   if (running) parts.push(`${seconds(t.elapsed)}${t.eta !== null ? `, about ${seconds(t.eta)} left` : ''}`);
   const tail = t.lines[t.lines.length - 1];
   const unsaved = [...state.edits.values()].filter((e) => e.history.dirty()).length;
-  $('train-status').textContent = parts.join(' · ') + (tail && t.state !== 'done' ? `\n${tail}` : '') + (unsaved ? `\n${unsaved} image(s) have unsaved strokes: training reads the saved labels` : '');
+  $('train-status').textContent =
+    parts.join(' · ') +
+    (tail && t.state !== 'done' ? `\n${tail}` : '') +
+    (unsaved ? `\n${unsaved} image(s) have unsaved strokes: training reads the saved labels` : '');
   document.body.dataset.training = t.state;
 }
 
@@ -74,7 +80,11 @@ async function addImages(state: PageState, files: File[]): Promise<void> {
       problems.push(`${f.name} is larger than the ${(c.maxUploadBytes / 1048576).toFixed(0)} MB limit`);
       continue;
     }
-    const r = await fetch('/api/images', { method: 'POST', body: f, headers: { 'X-Gapseg-Token': c.writeToken, 'X-File-Name': encodeURIComponent(f.name) } });
+    const r = await fetch('/api/images', {
+      method: 'POST',
+      body: f,
+      headers: { 'X-Gapseg-Token': c.writeToken, 'X-File-Name': encodeURIComponent(f.name) },
+    });
     if (r.ok) added++;
     else problems.push(`${f.name}: ${await errorText(r)}`);
   }
@@ -111,7 +121,11 @@ export function setupTraining(state: PageState, c: CatalogJson): void {
   $('train').hidden = false;
   $('train-start').onclick = async () => {
     const epochs = $<HTMLInputElement>('train-epochs').valueAsNumber;
-    const r = await fetch('/api/train', { method: 'POST', headers: writeHeaders(state), body: JSON.stringify({ epochs } satisfies TrainRequest) });
+    const r = await fetch('/api/train', {
+      method: 'POST',
+      headers: writeHeaders(state),
+      body: JSON.stringify({ epochs } satisfies TrainRequest),
+    });
     if (!r.ok) {
       $('train-status').innerHTML = `<span class="error">${esc(await errorText(r))}</span>`;
       return;
