@@ -33,10 +33,9 @@ export interface DenseCrfParams {
 }
 
 /**
- * Defaults of `--refine crf`, chosen on smoke's validation images (gap benchmark, README): a
- * local appearance kernel. DeepLab's long-range one (sigma xy 40+) drags faint, thin objects
- * into the surrounding majority class (smoke IoU 0.51 -> 0.21); at 5 px it moves the frontier
- * onto nearby colour edges instead. No smoothness kernel: it lowered BF there.
+ * Defaults of `--refine crf`: a local appearance kernel, which moves the frontier onto nearby
+ * colour edges; DeepLab's long-range one drags faint, thin objects into the surrounding class,
+ * and a smoothness kernel lowered BF (docs/experiments.md, refinement).
  */
 export const DEFAULT_DENSE_CRF: DenseCrfParams = {
   iterations: 10,

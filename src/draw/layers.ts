@@ -100,7 +100,7 @@ export function classLayerRect(classes: Uint8Array, width: number, r: Rect, colo
   return out;
 }
 
-/** Void pixels hatched: diagonal stripes of `stripe` over a dimmed band, so a gap never looks like a class. */
+/** Void pixels hatched: diagonal stripes of `stripe` over dimmed pixels, so a gap never looks like a class. */
 export function voidLayer(labels: Uint8Array, width: number, stripe: Rgb = [255, 230, 0], period = 6): Uint8ClampedArray {
   return voidLayerRect(labels, width, { x: 0, y: 0, w: width, h: labels.length / width }, stripe, period);
 }

@@ -47,8 +47,8 @@ export function report(t: EvalTotals): EvalReport {
 
 /**
  * The metrics of the laziest model: the class most frequent among the labelled pixels of
- * `labels` predicted everywhere. A model that is not better learnt nothing (smoke at 5% of the
- * pixels gives it 95% accuracy and half a mean IoU).
+ * `labels` predicted everywhere. A model that is not better learnt nothing (a rare object gives
+ * it a high accuracy and half a mean IoU).
  */
 export function majorityReport(labels: Iterable<Uint8Array>, numClasses: number): { classIndex: number; report: EvalReport } {
   const maps = [...labels];

@@ -36,18 +36,15 @@ export interface RefineCheck {
 
 /**
  * The labelled accuracy refinement may cost and still be used (0.15 point). It moves some
- * labelled pixels next to the gap along with the frontier: on smoke's validation images that
- * cost 0.03-0.10 points for 1-2 points gained in the gap, where on allsky-cloud's, with no gap
- * between sky and cloud, it cost 0.21-0.78 points for nothing (README, gap benchmark); the
- * limit lies between the two on a log scale.
+ * labelled pixels next to the gap along with the frontier; where refining pays, that cost is
+ * small, and where colours are soft (sky against cloud) it is larger for no gain. The limit lies
+ * between the two as measured (docs/experiments.md, refinement).
  */
 export const REFINE_COST = 0.0015;
 
 /**
  * The labelled accuracy flip averaging must gain to be used (0.1 point), as it takes four
- * times the network's time. On allsky-cloud's validation images it gained 0.22-0.36 point, on
- * the generated sample's six-epoch model 0.9, on smoke's it lost 0.01-0.17, and the test images
- * agreed (README, gap benchmark).
+ * times the network's time (docs/experiments.md, refinement).
  */
 export const FLIPS_GAIN = 0.001;
 

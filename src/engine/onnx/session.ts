@@ -106,8 +106,8 @@ export async function openOnnxNet(
         s.waiting.set(id, { resolve, reject });
         s.worker.ref();
         // Copied, not transferred: V8 keeps counting a transferred buffer in this thread's
-        // array-buffer memory until some later GC (+ one input per call, dropping every ~30 MB,
-        // measured), which hides real leaks from the soak test; the copy costs <1% of a call.
+        // array-buffer memory until some later GC, which hides real leaks from the soak test;
+        // the copy costs little next to the call.
         s.worker.postMessage({ id, input, dims });
       });
     },

@@ -76,7 +76,7 @@ export async function predictProbs(state: PageState, rgba: Uint8ClampedArray, wi
 /**
  * The probabilities to show: the network's, or while "refine" is on their refinement by the
  * dense CRF of gapseg predict --refine crf (same settings and kernel scale). The page refines
- * over every class and forbids afterwards; the command forbids first (README).
+ * over every class and forbids afterwards; the command forbids first.
  */
 export function shownProbs(state: PageState, v: View): Float32Array | null {
   if (!v.netProbs || !$<HTMLInputElement>('refine').checked) return v.netProbs;
