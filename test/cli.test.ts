@@ -13,6 +13,7 @@ import { TRAIN_COMMAND } from '../src/options/train.js';
 import { EVAL_COMMAND, PREDICT_COMMAND } from '../src/options/predict.js';
 import { DEMO_COMMAND, EXPORT_COMMAND, VIEW_COMMAND } from '../src/options/commands.js';
 import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
+import { makeRng } from '../src/util/random.js';
 
 const SIZE = 32;
 const CLASSES = ['--classes', '0=background,255=smoke', '--void', '128'];
@@ -202,4 +203,29 @@ test('a mistyped option or command names the nearest one', async () => {
   assert.match(errorLine(negated.stderr, negated.stderr), /unknown option --no-augmnt \(did you mean --no-augment\?\)/);
   assert.equal(command.code, 2);
   assert.match(command.stderr, /unknown command "trian" \(did you mean train\?\)/);
+});
+
+test('a class description with fewer than two real classes is refused in one line before any training', async () => {
+  const data = await dataset({ pairs: 2 });
+  const [one, none] = await Promise.all([
+    train(data, freshOut(), '--classes', '0=background,255=void', '--void', '128'),
+    train(data, freshOut(), '--classes', '255=smoke', '--void', '128,0'),
+  ]);
+  assertUserError(one, '--classes: 1 real class (0=background', 'training needs at least two');
+  assertUserError(none, '--classes: 1 real class (255=smoke');
+});
+
+test('a kept model no better than the most frequent class everywhere ends the run with a warning that says so', async () => {
+  // Images of one flat grey, labels drawn at random (1% smoke): no network can tell the pixels apart, and a guess of smoke costs more than it finds.
+  const rng = makeRng(4);
+  const data = await dataset({ pairs: 6, label: () => Uint8Array.from({ length: SIZE * SIZE }, () => (rng.next() < 0.99 ? 0 : 255)) });
+  for (let i = 0; i < 6; i++)
+    await writePng(path.join(data, 'images', `img${i}.png`), new Uint8Array(SIZE * SIZE * 3).fill(120), SIZE, SIZE, 3);
+  const r = await train(data, freshOut(), '--classes', '0=background,255=smoke', '--no-augment', '--valid-fraction', '0.34');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /^warning: the kept model \(epoch 1\) is no better than predicting "background" everywhere \(validation mean IoU [0-9.]+ against [0-9.]+\)/m,
+  );
+  assert.match(r.stderr, /kept model: .*\(epoch 1 of 1, validation mean IoU [0-9.]+\)$/m);
 });
