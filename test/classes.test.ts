@@ -50,8 +50,8 @@ test('gapseg.json: array of names (index = value)', () => {
   assert.deepEqual(d.voidValues, []);
 });
 
-test('gapseg.json: object map value -> name, with void as a value', () => {
-  const d = parseClassesJson('{"classes": {"0": "background", "255": "smoke", "128": "edge"}, "void": 128}', 'g.json');
+test('gapseg.json: object map value -> name, with a named value void', () => {
+  const d = parseClassesJson('{"classes": {"0": "background", "255": "smoke", "128": "edge"}, "void": "edge"}', 'g.json');
   assert.deepEqual(names(d), ['background', 'smoke']);
   assert.deepEqual(values(d), [0, 255]);
   assert.deepEqual(d.voidValues, [128]);
@@ -84,9 +84,16 @@ test('gapseg.json: "void" as a name, as an array of values and names, as a numer
   assert.deepEqual(names(mixed), ['bg', 'fg']);
   assert.deepEqual(mixed.voidValues, [128, 200]);
 
-  const both = parseClassesJson('{"classes": ["bg", "edge", "fg", "x"], "void": ["edge", 3]}', 'g.json');
+  const both = parseClassesJson('{"classes": ["bg", "edge", "fg", "x"], "void": ["edge", "x"]}', 'g.json');
   assert.deepEqual(names(both), ['bg', 'fg']);
   assert.deepEqual(both.voidValues, [1, 3]);
+  // A value given to a class and listed as void by value has two meanings: refused, not made void.
+  throwsUser(
+    () => parseClassesJson('{"classes": {"0": "background", "255": "smoke"}, "void": [255]}', 'g.json'),
+    'g.json',
+    /label value 255 is both the class "smoke" and void/,
+  );
+  throwsUser(() => parseClassesFlag('0=background,255=smoke', ['255']), '--void', /label value 255 is both the class "smoke" and void/);
 
   // A class named like void is void even without a "void" field.
   const implicit = parseClassesJson('{"classes": ["bg", "void", "fg"]}', 'g.json');

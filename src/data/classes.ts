@@ -116,6 +116,16 @@ export function parseCodesTxt(text: string, file: string, extraVoid: string[] = 
 
 type JsonClass = string | { name: string; value?: number; color?: RGB | string };
 
+/**
+ * A void label value that is not also given to a class, which would make the class silently
+ * void (naming the class itself as void is how to say that).
+ */
+function notAClass(value: number, entries: readonly { name: string; value: number }[], where: string): number {
+  const c = entries.find((e) => e.value === value && !isVoidName(e.name));
+  if (c) throw new GapsegError(`${where}: label value ${value} is both the class "${c.name}" and void; give it one meaning`);
+  return value;
+}
+
 function parseColor(c: unknown, where: string): RGB | undefined {
   if (c === undefined) return undefined;
   if (typeof c === 'string' && /^#[0-9a-f]{6}$/i.test(c)) {
@@ -165,8 +175,7 @@ export function parseClassesJson(text: string, file: string): ClassDescription {
   const voidSpec = obj.void === undefined ? [] : Array.isArray(obj.void) ? obj.void : [obj.void];
   const voidValues: number[] = [];
   for (const v of voidSpec) {
-    if (typeof v === 'number') voidValues.push(v);
-    else if (typeof v === 'string' && /^\d+$/.test(v)) voidValues.push(Number(v));
+    if (typeof v === 'number' || (typeof v === 'string' && /^\d+$/.test(v))) voidValues.push(notAClass(Number(v), entries, file));
     else if (typeof v === 'string') {
       const e = entries.find((c) => c.name === v);
       if (!e) throw new GapsegError(`${file}: void names "${v}", which is not a class name`);
@@ -201,7 +210,7 @@ export function parseClassesFlag(text: string, voidSpec: string[] = []): ClassDe
     .flatMap((s) => s.split(','))
     .map((s) => s.trim())
     .filter(Boolean)) {
-    if (/^\d+$/.test(v)) voidValues.push(Number(v));
+    if (/^\d+$/.test(v)) voidValues.push(notAClass(Number(v), entries, '--void'));
     else {
       const e = entries.find((c) => c.name === v);
       if (!e) throw new GapsegError(`--void: "${v}" is neither a label value nor a class name`);
