@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { engine, runCli, tmpDir } from './helpers.js';
-import { readGrey, readNpy, saveTinyModel, writeTestImage } from './predictHelpers.js';
+import { engine, errorLine, runCli, tmpDir } from './helpers.js';
+import { foreignModel, readGrey, readNpy, saveTinyModel, writeTestImage } from './predictHelpers.js';
 import { exportOnnx } from '../src/formats/onnx/export.js';
 import { parseShard, selectShard } from '../src/predict/shard.js';
 import { shuffled, makeRng } from '../src/util/random.js';
@@ -135,4 +135,43 @@ test('a corrupt image is reported by name and skipped with exit code 1; --strict
   assert.match(strict.stderr, /^gapseg: .*b\.png: cannot decode image/m);
   assert.doesNotMatch(strict.stderr, /internal error/);
   assert.ok(!labelFiles(path.join(dir, 'strict')).includes('c.png'), '--strict went on after the bad image');
+});
+
+test('a model that is not numbers is refused in one line: NaN weights by predict, eval and export; a foreign model whose output is NaN by predict, which stops', async () => {
+  const dir = tmpDir();
+  const model = path.join(dir, 'model');
+  await saveTinyModel(model);
+  const bin = path.join(model, 'weights.bin');
+  fs.writeFileSync(bin, Buffer.from(new Float32Array(fs.statSync(bin).size / 4).fill(NaN).buffer));
+  await writeTestImage(path.join(dir, 'in', 'a.png'), 40, 30, 1);
+  await writeTestImage(path.join(dir, 'in', 'b.png'), 40, 30, 2);
+  const data = path.join(dir, 'data');
+  await writeTestImage(path.join(data, 'images', 'a.png'), 40, 30, 1);
+  fs.mkdirSync(path.join(data, 'labels'));
+  await sharp(Buffer.alloc(40 * 30), { raw: { width: 40, height: 30, channels: 1 } })
+    .png()
+    .toFile(path.join(data, 'labels', 'a.png'));
+  const runs = await Promise.all([
+    runCli(['predict', model, path.join(dir, 'in'), '--out', path.join(dir, 'out')]),
+    runCli(['eval', model, data]),
+    runCli(['export', model]),
+  ]);
+  for (const r of runs) {
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(errorLine(r.stderr, r.stderr), new RegExp(`${bin.replace(/[/.]/g, '\\$&')}: weight .* holds NaN or infinite values`));
+  }
+  const onnx = path.join(dir, 'nan.onnx');
+  fs.writeFileSync(onnx, foreignModel({ nan: true }));
+  const r = await runCli([
+    'predict',
+    onnx,
+    path.join(dir, 'in'),
+    '--out',
+    path.join(dir, 'nan-out'),
+    '--channels',
+    'background,smoke,void',
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^gapseg: \S*nan\.onnx: the model's output holds NaN or infinite values; it cannot predict\n$/m);
+  assert.doesNotMatch(r.stderr, /skipped/, 'a broken model stops the batch, it does not skip image after image');
 });

@@ -106,13 +106,16 @@ export async function readGrey(file: string): Promise<{ width: number; height: n
  * smoke = +red, and void = 10 (the largest logit everywhere, as a model trained with void
  * along every border might give). Optionally NHWC, with a softmax, with a fixed input size.
  */
-export function foreignModel(opts: { nhwc?: boolean; softmax?: boolean; fixed?: [number, number]; classes?: number } = {}): Uint8Array {
+export function foreignModel(
+  opts: { nhwc?: boolean; softmax?: boolean; fixed?: [number, number]; classes?: number; nan?: boolean } = {},
+): Uint8Array {
   const k = opts.classes ?? 3;
   const weight = new Float32Array(k * 3);
   weight[0] = -1; // background from red
   weight[3] = 1; // smoke from red
   const bias = new Float32Array(k);
   bias[2] = 10; // void
+  if (opts.nan) bias[0] = NaN; // a broken model: its first channel is not a number
   const nodes: OnnxNode[] = [];
   let x = 'input';
   if (opts.nhwc) {

@@ -167,6 +167,13 @@ export function readModelValues(dir: string, meta: ModelMeta): Map<string, Float
   try {
     const values = fromLayersFiles(json, bin, jsonFile);
     checkValues(meta.net, values, jsonFile);
+    // A model whose weights are not numbers predicts one class everywhere, without a word.
+    for (const [name, v] of values) {
+      for (let i = 0; i < v.length; i++) {
+        if (!Number.isFinite(v[i]))
+          throw new GapsegError(`${binFile}: weight ${name} holds NaN or infinite values; the model is damaged (train it again)`);
+      }
+    }
     return values;
   } catch (e) {
     throw new GapsegError(

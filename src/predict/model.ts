@@ -12,7 +12,7 @@ import type { OutputClass } from './outputs.js';
 import { recipePlan, type InputPlan } from './plan.js';
 import { refineCheckOf, type RefineCheck } from './refineCheck.js';
 import type { PredictModel } from './pipeline.js';
-import type { NetFn } from './netFn.js';
+import { finiteScores, type NetFn } from './netFn.js';
 
 export type { NetFn };
 
@@ -62,7 +62,7 @@ export function openTfjsPredictor(p: string): Predictor {
     classes: meta.classes.classes.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe: meta.input,
     multiple: netMultiple(meta.net),
-    net: tfjsNet(net),
+    net: finiteScores(tfjsNet(net), dir),
     plan: recipePlan(meta.input, netMultiple(meta.net), netReceptiveRadius(meta.net)),
     scores: 'logits',
     defaultForbidden: [],

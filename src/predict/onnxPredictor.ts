@@ -14,7 +14,8 @@ import { META, readOnnxFile, type Layout, type OnnxInputMeta } from '../formats/
 import { nchwToNhwc, nhwcToNchw } from '../util/layout.js';
 import { openOnnxNet, type OnnxNet } from '../engine/onnx/session.js';
 import { onnxRuntime, type OnnxDevice } from '../engine/onnx/runtime.js';
-import type { NetFn, Predictor } from './model.js';
+import type { Predictor } from './model.js';
+import { finiteScores, type NetFn } from './netFn.js';
 import { unetReceptiveRadius, type InputPlan } from './plan.js';
 import type { ChannelClass } from './foreign.js';
 import { refineCheckOf } from './refineCheck.js';
@@ -179,7 +180,7 @@ function gapsegPredictor(file: string, net: OnnxNet, summary: OnnxSummary, opts:
     classes: desc.classes.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe,
     multiple,
-    net: planar,
+    net: finiteScores(planar, file),
     plan,
     scores: 'logits',
     defaultForbidden: [],
@@ -288,7 +289,7 @@ async function foreignPredictor(file: string, net: OnnxNet, opts: OnnxOpenOption
     classes: channels.map((c) => ({ name: c.name, value: c.value, color: c.color })),
     recipe: { scale: 1, mean, std, tile },
     multiple: FOREIGN_MULTIPLE,
-    net: planar,
+    net: finiteScores(planar, file),
     plan,
     scores,
     defaultForbidden: channels.flatMap((c, i) => (c.isVoid ? [i] : [])),

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { readImage, type DecodeLimits, type RgbImage } from '../data/decode.js';
 import { baseName } from '../data/dataset.js';
 import { resizeImage } from '../data/resize.js';
-import { GapsegError, WriteError } from '../util/errors.js';
+import { GapsegError, ModelError, WriteError } from '../util/errors.js';
 import { removeStaleTemps } from '../util/atomic.js';
 import { settleAll } from '../util/settle.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
@@ -226,10 +226,10 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
   let fatal: unknown = null;
   const posts = new Set<Promise<void>>();
 
-  // An unreadable image is skipped (unless strict); a failed write stops everything, since
-  // a full disk or a read-only folder would fail every image after it too.
+  // An unreadable image is skipped (unless strict); a failed write or a broken model stops
+  // everything, since every image after it would fail too.
   const fail = (file: string, e: unknown) => {
-    if (!(e instanceof GapsegError) || e instanceof WriteError || opts.strict) throw e;
+    if (!(e instanceof GapsegError) || e instanceof WriteError || e instanceof ModelError || opts.strict) throw e;
     failed.push({ file, error: e.message });
     log(`error: ${e.message} (skipped)`);
     bar.tick();
