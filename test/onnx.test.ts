@@ -200,3 +200,13 @@ test('foreign models: missing or mismatched class files are clear errors', async
   assert.match(notOnnx.stderr, /bad\.onnx: /);
   assert.doesNotMatch(notOnnx.stderr, /internal error/);
 });
+
+test('a foreign model whose output is smaller than its input (here one score per image) is predicted with a note saying so', async () => {
+  const { dir, model, codes, img } = await foreignSetup({ pooled: true });
+  const r = await runCli(['predict', model, img, '--out', path.join(dir, 'out'), '--channel-file', codes, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /^note: \S*foreign\.onnx: its output is 1x1 for an input of \d+x\d+ \(one score per image: every pixel gets the same class\); the scores are upsampled to the image$/m,
+  );
+});

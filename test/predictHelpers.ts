@@ -107,7 +107,7 @@ export async function readGrey(file: string): Promise<{ width: number; height: n
  * along every border might give). Optionally NHWC, with a softmax, with a fixed input size.
  */
 export function foreignModel(
-  opts: { nhwc?: boolean; softmax?: boolean; fixed?: [number, number]; classes?: number; nan?: boolean } = {},
+  opts: { nhwc?: boolean; softmax?: boolean; fixed?: [number, number]; classes?: number; nan?: boolean; pooled?: boolean } = {},
 ): Uint8Array {
   const k = opts.classes ?? 3;
   const weight = new Float32Array(k * 3);
@@ -124,6 +124,11 @@ export function foreignModel(
   }
   nodes.push({ op: 'Conv', inputs: [x, 'w', 'b'], outputs: ['logits'], attrs: [{ name: 'kernel_shape', type: 'ints', value: [1, 1] }] });
   let y = 'logits';
+  if (opts.pooled) {
+    // One score per image and channel, as a classifier gives.
+    nodes.push({ op: 'GlobalAveragePool', inputs: [y], outputs: ['pooled'], attrs: [] });
+    y = 'pooled';
+  }
   if (opts.softmax) {
     nodes.push({ op: 'Softmax', inputs: [y], outputs: ['probs'], attrs: [{ name: 'axis', type: 'int', value: 1 }] });
     y = 'probs';

@@ -143,7 +143,13 @@ export async function evaluateDataset(predictor: Predictor, dataset: string, opt
     bar.tick();
   }
   bar.done();
-  return { split, classes: opts.classes, report: report(totals), frontier: frontierReport(ftotals, fopts), images: rows };
+  const r = report(totals);
+  // With no labelled pixel every metric is 0/0: said in one line, not printed as NaN.
+  if (r.pixels === 0)
+    throw new GapsegError(
+      `${dataset}: every pixel of every label mask of the ${split} split is void; there is nothing to evaluate against`,
+    );
+  return { split, classes: opts.classes, report: r, frontier: frontierReport(ftotals, fopts), images: rows };
 }
 
 /** A human-readable table of an evaluation. */

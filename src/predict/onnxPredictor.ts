@@ -279,6 +279,11 @@ async function foreignPredictor(file: string, net: OnnxNet, opts: OnnxOpenOption
   const scores = opts.scores ?? (looksLikeProbabilities(probeScores, k, oh * ow, pn) ? 'probabilities' : 'logits');
   if (!opts.scores)
     log(`${file}: output read as ${outputLayout.toUpperCase()} ${scores} (${k} channels: ${channels.map((c) => c.name).join(', ')})`);
+  // An output smaller than its input is upsampled to the image; a user should know how coarse it is.
+  if (oh !== ph || ow !== pw)
+    log(
+      `note: ${file}: its output is ${ow}x${oh} for an input of ${pw}x${ph}${oh === 1 && ow === 1 ? ' (one score per image: every pixel gets the same class)' : ''}; the scores are upsampled to the image`,
+    );
 
   const tile = opts.tile ?? 512;
   const plan: InputPlan = { scale: 1, size, pad: opts.pad ?? false, tile, radius: Infinity, multiple: FOREIGN_MULTIPLE, mean, std };
