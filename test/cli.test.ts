@@ -229,3 +229,23 @@ test('a kept model no better than the most frequent class everywhere ends the ru
   );
   assert.match(r.stderr, /kept model: .*\(epoch 1 of 1, validation mean IoU [0-9.]+\)$/m);
 });
+
+test('a label file nobody may read is named with the permission problem, not called a bad image format', async () => {
+  // Root reads every file: as root, the command runs as nobody, with folders of its own to write.
+  const uid = process.getuid?.() === 0 ? 65534 : undefined;
+  const data = await dataset({ pairs: 3 });
+  for (const d of [data, path.join(data, 'images'), path.join(data, 'labels')]) fs.chmodSync(d, 0o755);
+  for (const n of fs.readdirSync(path.join(data, 'images'))) fs.chmodSync(path.join(data, 'images', n), 0o644);
+  const label = path.join(data, 'labels', 'img1.png');
+  fs.chmodSync(label, 0o000);
+  const own = tmpDir('gapseg-cli-nobody-');
+  fs.chmodSync(own, 0o777);
+  const r = await runCli(
+    ['train', data, '--out', path.join(own, 'run'), ...CLASSES, '--encoder', 'unet', '--epochs', '1', '--crop', '32'],
+    {
+      uid,
+      env: { GAPSEG_CACHE_DIR: path.join(own, 'cache'), TMPDIR: own },
+    },
+  );
+  assertUserError(r, label, 'permission denied');
+});

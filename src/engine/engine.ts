@@ -21,6 +21,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { registerGapsegKernels } from './kernels/index.js';
 import { preferFma, simdKernels, simdKernelsProblem } from './simd/index.js';
+import { GapsegError, fsProblem } from '../util/errors.js';
 // The Node bundle of tfjs-core registers no gradient functions; tfjs-layers' bundle carries
 // and registers all of them (into tfjs-core's global registry) when it is loaded.
 import '@tensorflow/tfjs-layers';
@@ -63,12 +64,18 @@ function workerScriptFile(dir: string): string {
   const contents = wasmWorkerContents.replace(/\n/g, '\\n');
   const version = wasm.version_wasm;
   const cacheDir = path.join(os.tmpdir(), `gapseg-${process.getuid?.() ?? 'u'}`);
-  fs.mkdirSync(cacheDir, { recursive: true });
   const file = path.join(cacheDir, `tfjs-wasm-${version}-worker.cjs`);
-  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== contents) {
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, contents);
-    fs.renameSync(tmp, file);
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== contents) {
+      const tmp = `${file}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, contents);
+      fs.renameSync(tmp, file);
+    }
+  } catch (e) {
+    throw new GapsegError(
+      `${cacheDir}: cannot write the compute engine's worker script there (${fsProblem(e)}); set TMPDIR to a folder you may write`,
+    );
   }
   return file;
 }

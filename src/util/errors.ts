@@ -47,10 +47,6 @@ export function fsProblem(e: unknown): string {
 }
 
 /**
- * A file or folder that could not be written. Unlike an unreadable input, which a batch may
- * skip, a failed write stops a batch: a full disk or a read-only folder fails every next write too.
- */
-/**
  * A model that cannot give a usable answer (its output is not numbers). Like a failed write, it
  * stops a batch: every next image would fail the same way.
  */
@@ -61,6 +57,10 @@ export class ModelError extends GapsegError {
   }
 }
 
+/**
+ * A file or folder that could not be written. Unlike an unreadable input, which a batch may
+ * skip, a failed write stops a batch: a full disk or a read-only folder fails every next write too.
+ */
 export class WriteError extends GapsegError {
   readonly file: string;
   constructor(file: string, problem: string) {

@@ -1,6 +1,6 @@
 /**
  * Why a path cannot be read, in words a user can act on: missing, a broken symlink, a symlink
- * loop, a folder where a file is expected, or a name that is not valid UTF-8 (Node.js sees such
+ * loop, a folder where a file is expected, no permission to read, or a name that is not valid UTF-8 (Node.js sees such
  * names with U+FFFD in place of the bad bytes and cannot open them by that name).
  */
 import fs from 'node:fs';
@@ -27,6 +27,12 @@ export function readProblem(file: string): string | null {
   }
   if (st.isDirectory()) return 'is a folder, not a file';
   if (!st.isFile()) return 'not a regular file';
+  // Found out here, not by a decoder that would call an unreadable file a bad format.
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (e) {
+    return fsProblem(e);
+  }
   return null;
 }
 
