@@ -124,6 +124,16 @@ test('predict onto a full disk: refused before work; onto a nearly full one: sto
   assert.equal(fs.readdirSync(path.join(out, 'overlays')).length, 12);
 });
 
+test('predict --npy onto a disk that fills up: every partial .npy is removed, those of images still in flight too', async (t) => {
+  const disk = mountTmpfs(4 * 1024 * 1024);
+  if (typeof disk !== 'string') return t.skip(disk.skip);
+  fillTo(disk, 1.5 * 1024 * 1024);
+  const out = path.join(disk, 'pred');
+  const r = await runCli(['predict', model, images, '--out', out, '--engine', 'tfjs', '--npy', '--refine', 'none', '--quiet']);
+  assertWriteError(r, out, /cannot write \(ENOSPC: no space left on the device\)/);
+  assert.deepEqual(tempFiles(out), [], 'no temporary file is left by the failed writes');
+});
+
 test('train onto a disk that fills up after the first epoch: one-line error, the checkpoint of epoch 1 is kept and resumes', async (t) => {
   // depth 3, width 8: a checkpoint of about 1.5 MB, so that the disk can hold one but not two.
   const args = (out: string) => [

@@ -19,7 +19,7 @@ import type { DenseCrfParams } from '../crf/denseCrf.js';
 import { describeAuto, flipsSetting, refineSettings, withFlips, type RefineCheck } from '../predict/refineCheck.js';
 import { allowedClasses } from '../predict/forbid.js';
 import { frontierPolygons, uncertaintyMask, type ClassPolygons } from '../predict/frontier.js';
-import { predictStream, type StreamResult } from '../predict/stream.js';
+import { predictStream, removeOutputTemps, type StreamResult } from '../predict/stream.js';
 import { expandInputs } from '../predict/inputs.js';
 import { parseShard, selectShard } from '../predict/shard.js';
 import { channelsFromFlag, readChannelFile, type ChannelClass } from '../predict/foreign.js';
@@ -286,6 +286,8 @@ function modelOf(p: Predictor, source: string, log: (line: string) => void): Mod
       if (!o.out) throw new GapsegError('--out <dir> is required (the output folder)', 2);
       const limits = limitsOf(o.maxPixels);
       const outDir = path.resolve(o.out);
+      // What dead runs left is removed first: on a disk they filled, it is what frees room.
+      await removeOutputTemps(outDir);
       checkWritableDir(outDir);
       let files = expandInputs(inputs);
       if (o.shard !== undefined) {

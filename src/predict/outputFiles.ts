@@ -104,6 +104,8 @@ export class NpyWriter {
   private readonly tmp: string;
   private readonly fd: number;
   private rowsWritten = 0;
+  /** Committed or aborted: nothing left to do (its descriptor is closed and may be reused). */
+  private ended = false;
 
   constructor(
     private readonly file: string,
@@ -140,6 +142,7 @@ export class NpyWriter {
     try {
       await new Promise<void>((res, rej) => fs.fsync(this.fd, (e) => (e ? rej(e) : res())));
       fs.closeSync(this.fd);
+      this.ended = true;
       await fs.promises.rename(this.tmp, this.file);
     } catch (e) {
       this.abort();
@@ -147,10 +150,12 @@ export class NpyWriter {
     }
   }
 
-  /** Drop the partial file. */
+  /** Drop the partial file (nothing once committed or aborted). */
   abort(): void {
+    const wasOpen = !this.ended;
+    this.ended = true;
     try {
-      if (this.fd !== undefined) fs.closeSync(this.fd);
+      if (wasOpen && this.fd !== undefined) fs.closeSync(this.fd);
     } catch {
       // already closed
     }

@@ -160,7 +160,7 @@ interface Window {
 }
 
 /** Remove temporary files that interrupted runs (of dead processes) left in an output folder. */
-async function removeOutputTemps(outDir: string): Promise<void> {
+export async function removeOutputTemps(outDir: string): Promise<void> {
   let subdirs: string[] = [];
   try {
     subdirs = fs
@@ -210,7 +210,6 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
   // Refinement needs the whole image's probabilities before any output can be written.
   const keepProbs = spec.frontier || spec.uncertainty !== undefined || refine !== null;
   const failed: StreamResult['failed'] = [];
-  await removeOutputTemps(opts.outDir);
   let todo = files;
   let skipped = 0;
   if (opts.resume) {
@@ -235,6 +234,10 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
     bar.tick();
   };
 
+  // Every .npy being written, so that a run that stops removes each partial file, not only the current one.
+  const npyWriters = new Set<NpyWriter>();
+  const track = (w: NpyWriter) => (npyWriters.add(w), w);
+
   const nextJob = async (): Promise<Job | null> => {
     for (;;) {
       const item = await prefetch.take();
@@ -251,7 +254,7 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
       const netRgb = same ? image.data : resizeImage(image.data, image.width, image.height, 3, geo.nw, geo.nh);
       const name = baseName(item.file);
       const paths = outputPaths(spec, name);
-      const npy = paths.npy && !refine ? new NpyWriter(paths.npy, image.height, image.width, k) : null;
+      const npy = paths.npy && !refine ? track(new NpyWriter(paths.npy, image.height, image.width, k)) : null;
       const probs = keepProbs ? new Float32Array(image.width * image.height * k) : null;
       const result = new ResultRows({
         width: image.width,
@@ -339,7 +342,7 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
         pred = refinePrediction(job.image, pred, allowed, refine, w / job.geo.nw);
         probMaps = probabilityMaps(pred.probs, w * h, k, spec.probClasses, spec.probBits);
         if (job.paths.npy) {
-          npy = new NpyWriter(job.paths.npy, h, w, k);
+          npy = track(new NpyWriter(job.paths.npy, h, w, k));
           for (let y = 0; y < h; y++) npy.writeRow(y, pred.probs.subarray(y * w * k, (y + 1) * w * k));
         }
       }
@@ -371,6 +374,7 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
         fatal = fatal ?? f;
       }
     } finally {
+      if (npy) npyWriters.delete(npy);
       prefetch.release(job.image.width * job.image.height);
     }
   };
@@ -417,7 +421,7 @@ export async function predictStream(files: string[], predictor: Predictor, opts:
   } catch (e) {
     // Let the writes in flight end (each one whole, or removed) before giving up.
     await Promise.allSettled([...posts]);
-    (current as Job | null)?.npy?.abort();
+    for (const w of npyWriters) w.abort();
     throw e;
   }
   bar.done();
