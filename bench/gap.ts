@@ -11,7 +11,8 @@
  *   before            what `gapseg train` did before the defaults followed the measurements:
  *                     `--gap-loss none --class-balance 0`, --refine none
  *   unet, unet-no-gap-loss   the same on the U-Net from scratch (`--encoder unet`, the demo's)
- *   mfb               gapseg with median frequency class weights (data/balance.ts)
+ *   mfb               gapseg with median frequency class weights (data/balance.ts); mfb-sqrt with
+ *                     their square roots; balance-1 with every crop centred on a class drawn at random
  *   void-class        void as one more class, trained as a class (fastai's CamVid recipe)
  *   void-ignored      void as one more output with loss weight 0 (an ignore index), kept
  *   void-forbid       the void-class model with its void output forbidden ("bias -500")
@@ -95,6 +96,8 @@ const TRAININGS: Record<string, Training> = {
   unet: { options: () => ({ encoder: 'unet' }) },
   'unet-no-gap-loss': { options: () => ({ encoder: 'unet', gapLoss: 'none' }) },
   mfb: { options: (d) => ({ classWeights: d.mfb }) },
+  'mfb-sqrt': { options: (d) => ({ classWeights: d.mfb.map(Math.sqrt) }) },
+  'balance-1': { options: () => ({ classBalance: 1 }) },
   'void-class': { options: () => ({ gapLoss: 'none' }), voidAsClass: true },
   'void-ignored': { options: (d) => ({ gapLoss: 'none', classWeights: [...d.real.classes.map(() => 1), 0] }), voidAsClass: true },
   'full-masks': { options: () => ({ gapLoss: 'none' }), fullMasks: true },
@@ -120,6 +123,10 @@ const VARIANTS: Variant[] = [
   { id: 'unet-no-gap-loss:plain', training: 'unet-no-gap-loss', refine: false },
   { id: 'mfb', training: 'mfb', refine: 'auto' },
   { id: 'mfb:plain', training: 'mfb', refine: false },
+  { id: 'mfb-sqrt', training: 'mfb-sqrt', refine: 'auto' },
+  { id: 'mfb-sqrt:plain', training: 'mfb-sqrt', refine: false },
+  { id: 'balance-1', training: 'balance-1', refine: 'auto' },
+  { id: 'balance-1:plain', training: 'balance-1', refine: false },
   { id: 'void-class', training: 'void-class', refine: false },
   { id: 'void-ignored', training: 'void-ignored', refine: false },
   { id: 'void-forbid', training: 'void-class', refine: false, forbidVoid: true },
