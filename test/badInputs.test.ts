@@ -1358,7 +1358,10 @@ test('gapseg view: startup errors are one line; bad images, masks, uploads and r
     const catalog = JSON.parse((await get(`${url}api/catalog`)).body.toString()) as {
       items: { id: number; name: string; image: string; label: string | null }[];
       notes: string[];
+      writeToken: string;
     };
+    const upload = (body: string | Uint8Array<ArrayBuffer>) =>
+      get(`${url}api/decode`, { method: 'POST', body, headers: { 'X-Gapseg-Token': catalog.writeToken } });
     const byName = new Map(catalog.items.map((it) => [it.name, it]));
     // Asked one after another: the oversized upload, whose connection is dropped, comes last.
     const answers: [string, () => Promise<Http>, number, RegExp][] = [];
@@ -1391,27 +1394,18 @@ test('gapseg view: startup errors are one line; bad images, masks, uploads and r
       /label value 42 at pixel \(x=0, y=0\)/,
     ]);
     answers.push(['no such item', () => get(`${url}api/image/99999`), 404, /no such item/]);
-    answers.push([
-      'upload: not an image',
-      () => get(`${url}api/decode`, { method: 'POST', body: 'hello' }),
-      415,
-      /upload: cannot decode image/,
-    ]);
-    answers.push(['upload: empty', () => get(`${url}api/decode`, { method: 'POST', body: '' }), 400, /empty upload/]);
+    answers.push(['upload: not an image', () => upload('hello'), 415, /upload: cannot decode image/]);
+    answers.push(['upload: empty', () => upload(''), 400, /empty upload/]);
+    answers.push(["upload without the page's token", () => get(`${url}api/decode`, { method: 'POST', body: 'hello' }), 403, /write token/]);
     answers.push([
       'upload: decompression bomb',
-      () => get(`${url}api/decode`, { method: 'POST', body: new Uint8Array(declaredPng(100000, 100000)) }),
+      () => upload(new Uint8Array(declaredPng(100000, 100000))),
       415,
       /pixel limit|cannot decode/,
     ]);
     const truncated = new Uint8Array((await encodePng(baseRgb(1), W, H, 3)).subarray(0, 300));
-    answers.push(['upload: truncated PNG', () => get(`${url}api/decode`, { method: 'POST', body: truncated }), 415, /cannot decode image/]);
-    answers.push([
-      'upload: too large',
-      () => get(`${url}api/decode`, { method: 'POST', body: new Uint8Array(40 * 1024 * 1024) }),
-      413,
-      /larger than/,
-    ]);
+    answers.push(['upload: truncated PNG', () => upload(truncated), 415, /cannot decode image/]);
+    answers.push(['upload: too large', () => upload(new Uint8Array(40 * 1024 * 1024)), 413, /larger than/]);
     answers.push(['file outside the folder', () => get(`${url}files/..%2f..%2fetc%2fpasswd`), 403, /leaves the folder/]);
     answers.push(['malformed path encoding', () => get(`${url}files/%E0%A4%A`), 400, /malformed/]);
     for (const [name, p, status, problem] of answers) {

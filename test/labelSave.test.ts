@@ -406,3 +406,61 @@ test("a SegNet-style set: a new label goes into trainannot/, beside the image's 
     [...painting(8, 6)].map((k) => (k === VOID ? 2 : k)),
   );
 });
+
+test('images added through a symlinked images/ leading outside are refused; twenty uploads of one name add one image', async () => {
+  const base = tmpDir('gapseg-add-link-');
+  const root = path.join(base, 'root');
+  await writeSampleDataset(root, { count: 2, size: 32, gap: 2, seed: 6, valid: 0, test: 0 });
+  const png = fs.readFileSync(path.join(root, 'images', fs.readdirSync(path.join(root, 'images'))[0]));
+  // images/ moved outside the served folder and linked back.
+  fs.renameSync(path.join(root, 'images'), path.join(base, 'outside'));
+  fs.symlinkSync(path.join(base, 'outside'), path.join(root, 'images'));
+  const outside = fs.readdirSync(path.join(base, 'outside')).sort();
+  const linked = await serve(root);
+  const lc = await catalogOf(linked);
+  const r = await request(`${linked.url}api/images`, {
+    method: 'POST',
+    body: png,
+    headers: { 'X-File-Name': 'new.png', 'X-Gapseg-Token': lc.writeToken },
+  });
+  assert.equal(r.status, 403, r.body.toString());
+  assert.match(JSON.parse(r.body.toString()).error, /leads outside the served folder/);
+  assert.deepEqual(fs.readdirSync(path.join(base, 'outside')).sort(), outside, 'nothing written outside');
+
+  const plain = tmpDir('gapseg-add-race-');
+  await writeSampleDataset(plain, { count: 2, size: 32, gap: 2, seed: 6, valid: 0, test: 0 });
+  const v = await serve(plain);
+  const c = await catalogOf(v);
+  const replies = await Promise.all(
+    Array.from({ length: 20 }, () =>
+      request(`${v.url}api/images`, { method: 'POST', body: png, headers: { 'X-File-Name': 'same.png', 'X-Gapseg-Token': c.writeToken } }),
+    ),
+  );
+  assert.deepEqual(
+    replies.map((x) => x.status).sort(),
+    [200, ...new Array(19).fill(409)],
+    replies.map((x) => x.body.toString()).join('\n'),
+  );
+  assert.equal((await catalogOf(v)).items.filter((i) => i.name === 'same').length, 1, 'the catalog lists the image once');
+});
+
+test('a label save where labels/ is a broken symlink is refused with a reason, not a server error', async () => {
+  const root = tmpDir('gapseg-save-dangling-');
+  await writeSampleDataset(root, { count: 2, size: 32, gap: 2, seed: 6, valid: 0, test: 0 });
+  fs.rmSync(path.join(root, 'labels'), { recursive: true });
+  fs.symlinkSync(path.join(root, 'no-such-folder'), path.join(root, 'labels'));
+  const v = await serve(root, {
+    classes: {
+      classes: [
+        { name: 'background', value: 0, color: [0, 0, 0] },
+        { name: 'blob', value: 255, color: [255, 0, 0] },
+      ],
+      voidValues: [128],
+    },
+  });
+  const c = await catalogOf(v);
+  const r = await save(v, c, 0, painting(32, 32), 32, 32);
+  assert.equal(r.status, 403, r.body.toString());
+  assert.match(JSON.parse(r.body.toString()).error, /labels\/.*: its folder is a broken symlink/);
+  assert.ok(!fs.existsSync(path.join(root, 'no-such-folder')), 'nothing made where the link points');
+});

@@ -135,17 +135,30 @@ test('only GET and HEAD for files; uploads are size-limited and decoded, never s
   const put = await request('/files/inside.txt', { method: 'PUT', body: Buffer.from('x') });
   assert.equal(put.status, 405);
   assert.equal((await request('/files/inside.txt', { method: 'DELETE' })).status, 405);
-  const big = await request('/api/decode', { method: 'POST', body: Buffer.alloc(200 * 1024, 1) });
+  const token = (JSON.parse((await request('/api/catalog')).body.toString()) as { writeToken: string }).writeToken;
+  const page = { 'X-Gapseg-Token': token };
+  // Decoding costs memory: only the page itself may ask for it.
+  const tiny = await sharp(Buffer.alloc(4 * 4 * 3, 9), { raw: { width: 4, height: 4, channels: 3 } })
+    .png()
+    .toBuffer();
+  assert.equal((await request('/api/decode', { method: 'POST', body: tiny })).status, 403, 'no token');
+  const foreign = await request('/api/decode', {
+    method: 'POST',
+    body: tiny,
+    headers: { ...page, Origin: 'http://evil.example', 'Sec-Fetch-Site': 'cross-site' },
+  });
+  assert.equal(foreign.status, 403, 'another origin');
+  const big = await request('/api/decode', { method: 'POST', body: Buffer.alloc(200 * 1024, 1), headers: page });
   assert.equal(big.status, 413);
   const tiff = await sharp(Buffer.alloc(8 * 6 * 3, 200), { raw: { width: 8, height: 6, channels: 3 } })
     .tiff()
     .toBuffer();
-  const ok = await request('/api/decode', { method: 'POST', body: tiff });
+  const ok = await request('/api/decode', { method: 'POST', body: tiff, headers: page });
   assert.equal(ok.status, 200);
   assert.equal(ok.headers['content-type'], 'image/png');
   const meta = await sharp(ok.body).metadata();
   assert.deepEqual([meta.width, meta.height], [8, 6]);
-  assert.equal((await request('/api/decode', { method: 'POST', body: Buffer.from('not an image') })).status, 415);
+  assert.equal((await request('/api/decode', { method: 'POST', body: Buffer.from('not an image'), headers: page })).status, 415);
   assert.deepEqual(fs.readdirSync(root, { recursive: true }).sort(), listing, 'nothing written under the folder');
   assert.equal(fs.readFileSync(path.join(root, 'inside.txt'), 'utf8'), 'fine');
 });

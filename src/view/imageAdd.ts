@@ -11,19 +11,23 @@ import { decodeImageBuffer, type DecodeLimits } from '../data/decode.js';
 import { GapsegError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Catalog, CatalogItem } from './catalog.js';
+import { writableFolderInside } from './safePath.js';
 
 const IMAGE_NAME = /^[\w\- ()+,]+(\.[\w\- ()+,]+)*\.(png|jpe?g|webp|tiff?|bmp)$/i;
 
-export type AddResult = { item: CatalogItem } | { status: 400 | 409 | 415; reason: string };
+export type AddResult = { item: CatalogItem } | { status: 400 | 403 | 409 | 415; reason: string };
+
+/** Adds run one after the other, so that two uploads of one name never both pass the check for it. */
+let queue: Promise<unknown> = Promise.resolve();
 
 /** Add an uploaded image named `rawName` (percent-encoded) to the catalog's one data set. */
-export async function addImage(
-  rootReal: string,
-  catalog: Catalog,
-  rawName: string,
-  body: Buffer,
-  limits?: DecodeLimits,
-): Promise<AddResult> {
+export function addImage(rootReal: string, catalog: Catalog, rawName: string, body: Buffer, limits?: DecodeLimits): Promise<AddResult> {
+  const next = queue.catch(() => undefined).then(() => addNow(rootReal, catalog, rawName, body, limits));
+  queue = next;
+  return next;
+}
+
+async function addNow(rootReal: string, catalog: Catalog, rawName: string, body: Buffer, limits?: DecodeLimits): Promise<AddResult> {
   let name: string;
   try {
     name = decodeURIComponent(rawName);
@@ -46,7 +50,9 @@ export async function addImage(
     return { status: 415, reason: e instanceof GapsegError ? e.message : `${name}: not a readable image` };
   }
   const target = path.join(rootReal, ds.imageDir, name);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
+  // The images folder may not lead outside the served folder through a symlink.
+  const refused = writableFolderInside(rootReal, path.dirname(target));
+  if (refused) return { status: 403, reason: `${ds.imageDir}/${name}: ${refused}` };
   if (fs.existsSync(target)) return { status: 409, reason: `${ds.imageDir}/${name} exists` };
   await writeFileAtomic(target, body);
   const rel = (p: string) => path.relative(rootReal, p).split(path.sep).join('/');

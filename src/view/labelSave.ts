@@ -13,7 +13,7 @@ import { imageDimensions, type DecodeLimits } from '../data/decode.js';
 import { defaultLabelFormat, encodeLabelFile, labelFormatOf, labelValuesOf, type LabelFormat } from '../data/labelFile.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Catalog, CatalogItem } from './catalog.js';
-import { isInside } from './safePath.js';
+import { isInside, writableFolderInside } from './safePath.js';
 
 /** A fresh secret the page receives with the catalog and sends back with every write. */
 export function writeToken(): string {
@@ -24,7 +24,7 @@ export function writeToken(): string {
 export function checkWriter(headers: IncomingHttpHeaders, token: string): string | null {
   const given = headers['x-gapseg-token'];
   if (typeof given !== 'string' || given.length !== token.length || !crypto.timingSafeEqual(Buffer.from(given), Buffer.from(token))) {
-    return 'missing or wrong write token: labels are saved only from the viewer page';
+    return 'missing or wrong write token: only the viewer page itself uploads and writes';
   }
   const origin = headers.origin;
   if (origin !== undefined && origin !== `http://${headers.host}`) return `request from another origin (${origin})`;
@@ -82,10 +82,9 @@ async function saveNow(r: SaveRequest, target: string): Promise<SaveResult> {
   if (image.width !== width || image.height !== height)
     return { status: 400, reason: `label is ${width}x${height}, the image ${item.image} is ${image.width}x${image.height}` };
   if (!isInside(rootReal, target)) return { status: 403, reason: `${rel}: not a label file of the data set` };
-  const dir = path.dirname(target);
-  fs.mkdirSync(dir, { recursive: true });
   // Neither the folder nor the file may lead outside the served folder through a symlink.
-  if (!isInside(rootReal, fs.realpathSync(dir))) return { status: 403, reason: `${rel}: its folder leads outside the served folder` };
+  const refused = writableFolderInside(rootReal, path.dirname(target));
+  if (refused) return { status: 403, reason: `${rel}: ${refused}` };
   if (fs.existsSync(target) && (fs.lstatSync(target).isSymbolicLink() || !fs.statSync(target).isFile()))
     return { status: 403, reason: `${rel}: not a plain file` };
   const version = labelVersion(target);

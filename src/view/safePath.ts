@@ -59,3 +59,18 @@ export function resolveInside(rootReal: string, encoded: string): Resolved {
   if (!st.isFile()) return { status: 404, reason: 'not a file' };
   return { file: real, size: st.size };
 }
+
+/**
+ * Make `dir` (under `rootReal`) ready to write a file into, or say why not: a broken symlink in
+ * its place, a folder that cannot be made, or a real path outside the served folder.
+ */
+export function writableFolderInside(rootReal: string, dir: string): string | null {
+  const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+  if (st?.isSymbolicLink() && !fs.existsSync(dir)) return 'its folder is a broken symlink';
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    return isInside(rootReal, fs.realpathSync(dir)) ? null : 'its folder leads outside the served folder';
+  } catch (e) {
+    return `its folder cannot be made (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+}

@@ -282,8 +282,15 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     // The raw path, never normalised by a URL parser: "/a/%2e%2e/b" must reach the checks as is.
     const p = raw.split('?')[0];
     const method = req.method ?? 'GET';
+    // Every upload and write comes from the page itself: its token, its origin.
+    const requireWriter = () => {
+      const refused = checkWriter(req.headers, token);
+      if (refused) throw new HttpError(403, refused);
+    };
     if (p === '/api/decode') {
       if (method !== 'POST') throw new HttpError(405, 'POST an image here');
+      // Decoding costs memory up to the pixel limit: another site's page may not make the viewer do it.
+      requireWriter();
       const body = await readBody(req, o.maxUploadBytes);
       if (body.length === 0) throw new HttpError(400, 'empty upload');
       const img = await decodeImageBuffer(body, 'upload', o.limits).catch((e: unknown) => {
@@ -292,11 +299,6 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       send(res, 200, await encodePng(img.data, img.width, img.height, 3), 'image/png', false);
       return;
     }
-    // Every write comes from the page itself: its token, its origin.
-    const requireWriter = () => {
-      const refused = checkWriter(req.headers, token);
-      if (refused) throw new HttpError(403, refused);
-    };
     let m: RegExpMatchArray | null;
     if ((m = p.match(/^\/api\/labels\/(\d+)$/))) {
       if (method !== 'PUT') throw new HttpError(405, 'PUT a label here');

@@ -56,7 +56,11 @@ async function openFile(state: PageState, file: File): Promise<void> {
       px = await bitmapPixels(file);
     } catch {
       // A format the browser cannot decode (TIFF...): the server decodes it, nothing is stored.
-      const r = await fetch('/api/decode', { method: 'POST', body: file });
+      const r = await fetch('/api/decode', {
+        method: 'POST',
+        body: file,
+        headers: { 'X-Gapseg-Token': (state.catalog as CatalogJson).writeToken },
+      });
       if (!r.ok) throw new Error(`${file.name}: ${await errorText(r)}`);
       px = await bitmapPixels(await r.blob());
     }
