@@ -268,7 +268,9 @@ function flagText(d: OptionDef): string {
 /** The --help text of a command, wrapped to `columns` (at most 100). */
 export function formatHelp(schema: CommandSchema, columns = 100): string {
   const width = Math.max(60, Math.min(columns, 100));
-  const out = [`gapseg ${schema.name} - ${schema.summary}`, '', `usage: ${schema.usage}`, '', ...wrap(schema.description, width)];
+  // Paragraphs of the description apart, each wrapped.
+  const description = schema.description.split('\n').flatMap((p, i) => [...(i > 0 ? [''] : []), ...wrap(p, width)]);
+  const out = [`gapseg ${schema.name} - ${schema.summary}`, '', `usage: ${schema.usage}`, '', ...description];
   const indent = 2;
   const shown = schema.options.filter((d) => !d.apiOnly);
   const column = Math.min(30, Math.max(...shown.map((d) => flagText(d).length)) + indent + 2);
