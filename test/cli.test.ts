@@ -249,3 +249,11 @@ test('a label file nobody may read is named with the permission problem, not cal
   );
   assertUserError(r, label, 'permission denied');
 });
+
+test('a run folder inside a folder of the data set (its images or labels) is refused before anything is written', async () => {
+  const data = await dataset({ pairs: 2 });
+  const before = fs.readdirSync(path.join(data, 'images')).sort();
+  const r = await train(data, path.join(data, 'images', 'run'), ...CLASSES);
+  assertUserError(r, path.join(data, 'images'), 'a folder of the data set');
+  assert.deepEqual(fs.readdirSync(path.join(data, 'images')).sort(), before);
+});

@@ -16,7 +16,7 @@ import { describeEngine, engineInfo } from '../engine/engine.js';
 import { checkWritableDir, makeDir, recoverDir, removeStaleTemps, writeFileAtomic } from '../util/atomic.js';
 import { deriveSeed, makeRng, shuffled } from '../util/random.js';
 import { classesToJson, findClassFile, readClassFile, type ClassDescription } from '../data/classes.js';
-import { discoverDataset, type PairFiles } from '../data/dataset.js';
+import { discoverDataset, type DatasetLayout, type PairFiles } from '../data/dataset.js';
 import { assertSomeLabelled, channelStats, classCounts, loadSamples, type Sample } from '../data/load.js';
 import {
   activationFloats,
@@ -176,6 +176,21 @@ function describeEpoch(r: EpochRecord, epochs: number): string {
   return parts.join('  ');
 }
 
+/** Refuse a run folder inside a folder of the data set's files: its files would mix with the images or labels. */
+function checkOutsideData(runDir: string, layout: DatasetLayout): void {
+  const run = path.resolve(runDir);
+  const pairs = [...layout.splits.train, ...layout.splits.valid, ...layout.splits.test];
+  const folders = new Set(
+    [...pairs.flatMap((p) => [p.image, p.label, ...(p.truth ? [p.truth] : [])]), ...layout.unlabelled.map((u) => u.image)].map((f) =>
+      path.dirname(path.resolve(f)),
+    ),
+  );
+  for (const f of folders) {
+    if (run === f || run.startsWith(f + path.sep))
+      throw new GapsegError(`${runDir}: lies inside ${f}, a folder of the data set's files; put the run folder elsewhere`);
+  }
+}
+
 /** Run (or resume) a training run in `runDir`. */
 export async function runTraining(runDir: string, given: TrainConfig | null, opts: RunOptions): Promise<RunResult> {
   const started = Date.now();
@@ -237,6 +252,7 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   }
 
   const layout = discoverDataset(cfg.dataset, undefined, { unlabelled: cfg.skipUnlabelled === true });
+  checkOutsideData(runDir, layout);
   for (const note of layout.notes) log(`note: ${note}`);
   if (layout.unlabelled.length > 0) log(`note: ${layout.unlabelled.length} image(s) have no label file yet and are left out`);
   if (layout.splits.train.length + layout.splits.valid.length === 0)
