@@ -9,11 +9,13 @@
  *   no-gap-loss       `--gap-loss none` (loss on labelled pixels only), predicted with refine auto;
  *                     :plain with --refine none
  *   before            what `gapseg train` did before the defaults followed the measurements:
- *                     `--gap-loss none --class-balance 0`, --refine none
+ *                     `--gap-loss none --class-balance 0`, equal class weights, --refine none
+ *   equal-weights     gapseg with equal class weights (the default weighs rare classes up when
+ *                     there are three or more)
  *   unet, unet-no-gap-loss   the same on the U-Net from scratch (`--encoder unet`, the demo's)
  *   mfb               gapseg with median frequency class weights (data/balance.ts); mfb-sqrt with
  *                     their square roots; balance-1 with every crop centred on a class drawn at random
- *   void-class        void as one more class, trained as a class (fastai's CamVid recipe)
+ *   void-class        void as one more class, trained as a class with equal weights (fastai's CamVid recipe)
  *   void-ignored      void as one more output with loss weight 0 (an ignore index), kept
  *   void-forbid       the void-class model with its void output forbidden ("bias -500")
  *   full-masks        trained on the full masks: the upper bound, where they exist
@@ -81,6 +83,9 @@ const UNEVEN = Number(argString('uneven', '0.75'));
 const GAP_KINDS = list('gap-kinds', 'symmetric,uneven');
 const KEEP_TRAINED = argString('keep-trained', 'no') === 'yes';
 
+/** Equal class weights: what the peers train with (and gapseg before it weighed rare classes up). */
+const equal = (c: ClassDescription) => c.classes.map(() => 1);
+
 /** How each row trains: options over the protocol's, on the real classes or with void as a class. */
 interface Training {
   options: (d: DataSet) => Partial<TrainOptions>;
@@ -92,13 +97,14 @@ interface Training {
 const TRAININGS: Record<string, Training> = {
   gapseg: { options: () => ({}) },
   'no-gap-loss': { options: () => ({ gapLoss: 'none' }) },
-  before: { options: () => ({ gapLoss: 'none', classBalance: 0 }) },
+  before: { options: (d) => ({ gapLoss: 'none', classBalance: 0, classWeights: equal(d.real) }) },
+  'equal-weights': { options: (d) => ({ classWeights: equal(d.real) }) },
   unet: { options: () => ({ encoder: 'unet' }) },
   'unet-no-gap-loss': { options: () => ({ encoder: 'unet', gapLoss: 'none' }) },
   mfb: { options: (d) => ({ classWeights: d.mfb }) },
   'mfb-sqrt': { options: (d) => ({ classWeights: d.mfb.map(Math.sqrt) }) },
   'balance-1': { options: () => ({ classBalance: 1 }) },
-  'void-class': { options: () => ({ gapLoss: 'none' }), voidAsClass: true },
+  'void-class': { options: (d) => ({ gapLoss: 'none', classWeights: equal(d.withVoid) }), voidAsClass: true },
   'void-ignored': { options: (d) => ({ gapLoss: 'none', classWeights: [...d.real.classes.map(() => 1), 0] }), voidAsClass: true },
   'full-masks': { options: () => ({ gapLoss: 'none' }), fullMasks: true },
 };
@@ -121,6 +127,8 @@ const VARIANTS: Variant[] = [
   { id: 'unet:plain', training: 'unet', refine: false },
   { id: 'unet-no-gap-loss', training: 'unet-no-gap-loss', refine: 'auto' },
   { id: 'unet-no-gap-loss:plain', training: 'unet-no-gap-loss', refine: false },
+  { id: 'equal-weights', training: 'equal-weights', refine: 'auto' },
+  { id: 'equal-weights:plain', training: 'equal-weights', refine: false },
   { id: 'mfb', training: 'mfb', refine: 'auto' },
   { id: 'mfb:plain', training: 'mfb', refine: false },
   { id: 'mfb-sqrt', training: 'mfb-sqrt', refine: 'auto' },

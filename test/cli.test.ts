@@ -257,3 +257,20 @@ test('a run folder inside a folder of the data set (its images or labels) is ref
   assertUserError(r, path.join(data, 'images'), 'a folder of the data set');
   assert.deepEqual(fs.readdirSync(path.join(data, 'images')).sort(), before);
 });
+
+test('with three or more classes and no --class-weights, a run weighs rare classes up (logged, kept in config.json); with two it does not', async () => {
+  const three = await dataset({
+    pairs: 3,
+    label: () => Uint8Array.from({ length: SIZE * SIZE }, (_, j) => (j % SIZE < 20 ? 0 : j % SIZE < 28 ? 1 : 2)),
+  });
+  const out = freshOut();
+  const r = await train(three, out, '--classes', 'a,b,c');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^class weights \(square roots of median frequency balancing\): a [0-9.]+, b [0-9.]+, c [0-9.]+$/m);
+  const weights = (JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { classWeights: number[] }).classWeights;
+  assert.equal(weights.length, 3);
+  assert.ok(weights[0] < weights[1] && weights[1] < weights[2], `the rarer the class, the more it weighs: ${weights}`);
+  const two = await train(await dataset({ pairs: 3 }), freshOut(), ...CLASSES);
+  assert.equal(two.code, 0, two.stderr);
+  assert.doesNotMatch(two.stderr, /class weights/);
+});

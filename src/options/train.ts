@@ -68,7 +68,13 @@ export const TRAIN_OPTIONS = [
     help: 'share of crops centred on a pixel of a randomly drawn class, the gap included (finds small, rare objects)',
     default: 0.5,
   },
-  { name: 'class-weights', kind: 'numbers', min: 0, placeholder: 'w,w,...', help: 'loss weight per class, in class order' },
+  {
+    name: 'class-weights',
+    kind: 'numbers',
+    min: 0,
+    placeholder: 'w,w,...',
+    help: 'loss weight per class, in class order (default: equal with two classes; with more, the square roots of median frequency weights of the training labels, so rare classes weigh more)',
+  },
   {
     name: 'gap-loss',
     kind: 'choice',

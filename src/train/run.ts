@@ -40,6 +40,7 @@ import { createAdamState, disposeAdamState } from './adam.js';
 import { readCheckpoint, restoreAdam, saveCheckpoint, splitCheckpointValues, type LoadedCheckpoint } from './checkpoint.js';
 import { checkCheckpointFits, readRunConfig } from './runConfig.js';
 import { majorityReport } from '../metrics/evaluate.js';
+import { defaultClassWeights } from '../data/balance.js';
 import { trainLoop, type EpochRecord, type LoopSettings, type ValidImageObserver, type ValidReport } from './loop.js';
 import { noProgress, type Progress, type ProgressFactory } from '../util/progress.js';
 import { describeGapLoss, trainingLoss } from '../losses/trainingLoss.js';
@@ -275,6 +276,19 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   loadBar.done();
   assertSomeLabelled(train, cfg.dataset);
   const k = cfg.classes.classes.length;
+  // Weights where none were given (kept in config.json, so that a resumed run keeps them).
+  if (!opts.resume && cfg.classWeights === null) {
+    const weights = defaultClassWeights(
+      train.map((s) => s.labels),
+      k,
+    );
+    if (weights) {
+      cfg = { ...cfg, classWeights: weights };
+      log(
+        `class weights (square roots of median frequency balancing): ${cfg.classes.classes.map((c, i) => `${c.name} ${weights[i].toFixed(2)}`).join(', ')}`,
+      );
+    }
+  }
   const counts = classCounts(train, k);
   const labelled = counts.slice(0, k).reduce((a, b) => a + b, 0);
   log(
