@@ -42,6 +42,8 @@ const VARIANTS: [string, string][] = [
   ['gapseg:plain', 'gapseg, `--refine none`'],
   ['no-gap-loss', '`--gap-loss none`'],
   ['no-gap-loss:plain', '`--gap-loss none --refine none`'],
+  ['no-gap-loss-equal', '`--gap-loss none`, equal class weights'],
+  ['no-gap-loss-equal:plain', '`--gap-loss none --refine none`, equal class weights'],
   ['before', '`--gap-loss none --class-balance 0 --refine none`, equal class weights (the defaults before)'],
   ['equal-weights', 'gapseg with equal class weights'],
   ['equal-weights:plain', 'the same, `--refine none`'],

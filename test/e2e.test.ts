@@ -83,6 +83,15 @@ test('train -> predict -> eval on generated data reaches 93% on labelled pixels,
   // Half of a symmetric gap is background: a model blind to the gap scores about 0.5.
   assert.ok(metrics.report.gapAccuracy > 0.55, `gap accuracy ${metrics.report.gapAccuracy}`);
   assert.match(ev.stdout, /pixel accuracy \(labelled pixels\): \d+\.\d+%/);
+  // An earlier metrics file is replaced; any other file is not (here the model's own model.json).
+  const again = await runCli(['eval', run, data, '--json', json, '--quiet']);
+  assert.equal(again.code, 0, again.stderr);
+  const modelJson = path.join(run, 'model', 'model.json');
+  const kept = fs.readFileSync(modelJson);
+  const slip = await runCli(['eval', run, data, '--json', modelJson, '--quiet']);
+  assert.equal(slip.code, 2, slip.stderr);
+  assert.match(slip.stderr, /model\.json: exists and is not a metrics file of gapseg eval; --json will not replace it/);
+  assert.ok(fs.readFileSync(modelJson).equals(kept), 'the model is untouched');
 
   // Forbidding smoke: the model may only answer background.
   const forb = path.join(dir, 'forbid');

@@ -1,10 +1,30 @@
 /** `gapseg eval`: metrics of a model on a data set, over labelled pixels only. */
+import fs from 'node:fs';
 import path from 'node:path';
+import { GapsegError } from '../util/errors.js';
 import { openModel, type EvaluateOptions } from '../api/model.js';
 import { formatReport } from '../evaluate/evalRun.js';
 import { checkWritableDir, makeDir, writeFileAtomic } from '../util/atomic.js';
 import { EVAL_COMMAND } from '../options/predict.js';
 import { apiOptions, log, type Command } from './common.js';
+
+/**
+ * --json replaces a metrics file of an earlier eval, never another file: a slip of the finger
+ * (--json runs/smoke/model/model.json) would otherwise destroy a model.
+ */
+function refuseToReplace(file: string): void {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (!st) return;
+  let earlier: unknown = null;
+  try {
+    earlier = st.isFile() ? JSON.parse(fs.readFileSync(file, 'utf8')) : null;
+  } catch {
+    // Not JSON: not a metrics file.
+  }
+  const isMetrics = typeof earlier === 'object' && earlier !== null && ['model', 'dataset', 'report'].every((k) => k in earlier);
+  if (!isMetrics)
+    throw new GapsegError(`${file}: exists and is not a metrics file of gapseg eval; --json will not replace it (choose another name)`, 2);
+}
 
 export const evalCommand: Command = {
   schema: EVAL_COMMAND,
@@ -12,7 +32,10 @@ export const evalCommand: Command = {
     const [modelPath, dataset] = args.positional;
     const { json, threads, log: _log, ...options } = apiOptions(args);
     // A metrics file that cannot be written is found out before the evaluation, not after.
-    if (typeof json === 'string') checkWritableDir(path.dirname(path.resolve(json)), 0);
+    if (typeof json === 'string') {
+      checkWritableDir(path.dirname(path.resolve(json)), 0);
+      refuseToReplace(json);
+    }
     const model = await openModel(modelPath, { threads: threads as number | undefined, log });
     try {
       const result = await model.evaluate(dataset, options as EvaluateOptions);
