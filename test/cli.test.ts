@@ -274,3 +274,12 @@ test('with three or more classes and no --class-weights, a run weighs rare class
   assert.equal(two.code, 0, two.stderr);
   assert.doesNotMatch(two.stderr, /class weights/);
 });
+
+test('outputs never replace inputs by a slip: a run folder that is the data set itself, an export to a file that is not .onnx', async () => {
+  const data = await dataset({ pairs: 2 });
+  const inData = await train(data, data, ...CLASSES);
+  assertUserError(inData, data, "is the data set's own folder");
+  const slip = await runCli(['export', data, '--out', path.join(data, 'images', 'img0.png')]);
+  assertUserError(slip, '--out', 'must name a .onnx file');
+  assert.ok(fs.existsSync(path.join(data, 'images', 'img0.png')));
+});

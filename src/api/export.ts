@@ -1,5 +1,6 @@
 /** Exporting a model to ONNX, checked against TensorFlow.js: the API behind `gapseg export`. */
 import path from 'node:path';
+import { GapsegError } from '../util/errors.js';
 import { checkWritableDir } from '../util/atomic.js';
 import { packageVersion } from '../util/packageInfo.js';
 import { modelDirOf } from '../formats/modelFolder.js';
@@ -27,6 +28,9 @@ void sameKeys;
 export async function exportModel(model: string, options: ExportOptions = {}): Promise<ExportResult> {
   checkValues(EXPORT_COMMAND, options as OptionValues, ['log']);
   const log = options.log ?? (() => undefined);
+  // Only an .onnx file is written: a slip (--out model/weights.bin) would otherwise replace another file.
+  if (options.out !== undefined && path.extname(options.out).toLowerCase() !== '.onnx')
+    throw new GapsegError(`--out ${options.out}: must name a .onnx file`, 2);
   const target = options.out ? path.resolve(options.out) : path.join(modelDirOf(model), ONNX_FILE);
   // Found out before the export and its check, not after.
   checkWritableDir(path.dirname(target));

@@ -180,6 +180,8 @@ function describeEpoch(r: EpochRecord, epochs: number): string {
 /** Refuse a run folder inside a folder of the data set's files: its files would mix with the images or labels. */
 function checkOutsideData(runDir: string, layout: DatasetLayout): void {
   const run = path.resolve(runDir);
+  // The data set's own folder holds its class description, which the run's would replace.
+  if (run === path.resolve(layout.root)) throw new GapsegError(`${runDir}: is the data set's own folder; put the run folder elsewhere`);
   const pairs = [...layout.splits.train, ...layout.splits.valid, ...layout.splits.test];
   const folders = new Set(
     [...pairs.flatMap((p) => [p.image, p.label, ...(p.truth ? [p.truth] : [])]), ...layout.unlabelled.map((u) => u.image)].map((f) =>
