@@ -49,7 +49,7 @@ const VARIANTS: [string, string][] = [
   ['equal-weights:plain', 'the same, `--refine none`'],
   ['mfb', 'gapseg with median frequency class weights'],
   ['mfb:plain', 'the same, `--refine none`'],
-  ['mfb-sqrt', 'gapseg with the square roots of those weights'],
+  ['mfb-sqrt', 'gapseg with the square roots of median frequency weights (of all training images)'],
   ['mfb-sqrt:plain', 'the same, `--refine none`'],
   ['balance-1', '`--class-balance 1`'],
   ['balance-1:plain', '`--class-balance 1 --refine none`'],
