@@ -4,7 +4,7 @@
  * the object, and how far the predicted object boundary lies from the true one (near it, or far
  * outside or inside the true object). BF on smoke mixes detection with placement; this separates them.
  *
- *   node build/bench/gapErrors.js --dataset <cache>/smoke-256/ds-e4 --runs <cache>/runs/smoke-e4/mobilenet_v2,... [--object smoke] [--refine crf]
+ *   node build/bench/gapErrors.js --dataset <cache>/smoke-256-e4/ds-symmetric --runs <cache>/runs-seed1/smoke-256-symmetric/gapseg,... [--object smoke] [--refine crf]
  *
  * The data set folder is one bench:gap writes (images/, labels/, truth/, test.txt); a run whose
  * model has a class named "gap" (void-class) is evaluated with it forbidden (void-forbid). With
@@ -17,9 +17,8 @@ import { readImage, readLabel } from '../src/data/decode.js';
 import { encodeLabels, labelMap, parseClassesFlag, VOID_INDEX } from '../src/data/classes.js';
 import { squaredDistanceTo } from '../src/data/gaps.js';
 import { classBoundary } from '../src/metrics/boundary.js';
-import { openTfjsPredictor } from '../src/predict/model.js';
+import { openTfjsPredictor, predictModel } from '../src/predict/model.js';
 import { predictImage } from '../src/predict/pipeline.js';
-import { predictModel } from '../src/predict/model.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 import { DEFAULT_DENSE_CRF } from '../src/crf/denseCrf.js';
 import { argString, table, writeResult } from './common.js';

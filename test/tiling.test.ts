@@ -16,10 +16,9 @@ import { exportOnnx } from '../src/formats/onnx/export.js';
 import { openPredictor } from '../src/predict/open.js';
 import { predictStream } from '../src/predict/stream.js';
 import { predictImage } from '../src/predict/pipeline.js';
-import { predictModel } from '../src/predict/model.js';
 import { allowedClasses } from '../src/predict/forbid.js';
 import { imageGeometry, unetReceptiveRadius, fillWindow } from '../src/predict/plan.js';
-import type { Predictor } from '../src/predict/model.js';
+import { predictModel, type Predictor } from '../src/predict/model.js';
 
 before(engine);
 

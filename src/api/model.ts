@@ -10,11 +10,10 @@ import { classIndex, isVoidName, parseClassesFlag, readClassFile, type ClassDesc
 import { decodeImageBuffer, readImage, type DecodeLimits, type RgbImage } from '../data/decode.js';
 import { modelDirOf, readModelMeta } from '../formats/modelFolder.js';
 import { openPredictor, type EngineChoice } from '../predict/open.js';
-import type { Predictor } from '../predict/model.js';
+import { predictModel, type Predictor } from '../predict/model.js';
 import type { OutputClass } from '../predict/outputs.js';
 import { labelValues } from '../predict/outputs.js';
 import { predictImage } from '../predict/pipeline.js';
-import { predictModel } from '../predict/model.js';
 import type { DenseCrfParams } from '../crf/denseCrf.js';
 import { describeAuto, flipsSetting, refineSettings, withFlips, type RefineCheck } from '../predict/refineCheck.js';
 import { allowedClasses } from '../predict/forbid.js';

@@ -10,10 +10,9 @@ import { encodeLabels, labelMap, type ClassDescription } from '../data/classes.j
 import { makeGap } from '../data/gaps.js';
 import { stringHash } from '../util/random.js';
 import { predictImage } from '../predict/pipeline.js';
-import { predictModel } from '../predict/model.js';
 import type { DenseCrfParams } from '../crf/denseCrf.js';
 import { allowedClasses } from '../predict/forbid.js';
-import type { Predictor } from '../predict/model.js';
+import { predictModel, type Predictor } from '../predict/model.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { addImage, emptyTotals, report, type EvalReport } from '../metrics/evaluate.js';
 import { labelValues } from '../predict/outputs.js';
