@@ -15,7 +15,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { spawn } from 'node:child_process';
 import sharp from 'sharp';
-import { CLI, ROOT, engine, errorLine, tmpDir, writePng } from './helpers.js';
+import { CLI, engine, errorLine, ROOT, TINY_NET, tmpDir, writePng } from './helpers.js';
 import { crashLines, startCli } from './faultHelpers.js';
 import { saveTinyModel, testImage } from './predictHelpers.js';
 import { writeSampleDataset } from '../src/data/sample.js';
@@ -380,24 +380,7 @@ function dataset(): string {
 const IMG = (d: string, i = 1) => path.join(d, 'images', `blob_000${i}.png`);
 const LAB = (d: string, i = 1) => path.join(d, 'labels', `blob_000${i}.png`);
 
-const trainArgs = (d: string, ...extra: string[]) => [
-  'train',
-  d,
-  '--out',
-  fresh('run'),
-  '--epochs',
-  '1',
-  '--crop',
-  '32',
-  '--depth',
-  '2',
-  '--width',
-  '4',
-  '--threads',
-  '1',
-  '--quiet',
-  ...extra,
-];
+const trainArgs = (d: string, ...extra: string[]) => ['train', d, '--out', fresh('run'), '--epochs', '1', ...TINY_NET, '--quiet', ...extra];
 const evalArgs = (m: string, d: string, ...extra: string[]) => ['eval', m, d, '--threads', '1', '--quiet', ...extra];
 const predictArgs = (m: string, input: string, ...extra: string[]) => [
   'predict',
@@ -680,24 +663,7 @@ test('broken or mismatched masks: train and eval name the file and the problem; 
     cases.push({
       name: `train: ${name}`,
       command: 'train',
-      args: [
-        'train',
-        d,
-        '--out',
-        out,
-        '--epochs',
-        '1',
-        '--crop',
-        '32',
-        '--depth',
-        '2',
-        '--width',
-        '4',
-        '--threads',
-        '1',
-        '--quiet',
-        ...classes,
-      ],
+      args: ['train', d, '--out', out, '--epochs', '1', ...TINY_NET, '--quiet', ...classes],
       ok: () => assert.ok(fs.existsSync(path.join(out, 'model', 'weights.bin')), `${name}: no model`),
     });
   };
@@ -1164,23 +1130,7 @@ test('damaged model folders and ONNX files: predict, eval, export and view name 
 
 test('damaged run folders: train --resume names config.json or checkpoint.bin and the problem, before loading data', async () => {
   const good = fresh('run');
-  const r = await run([
-    'train',
-    template,
-    '--out',
-    good,
-    '--epochs',
-    '2',
-    '--crop',
-    '32',
-    '--depth',
-    '2',
-    '--width',
-    '4',
-    '--threads',
-    '1',
-    '--quiet',
-  ]);
+  const r = await run(['train', template, '--out', good, '--epochs', '2', ...TINY_NET, '--quiet']);
   assert.equal(r.code, 0, r.stderr);
   const cases: Case[] = [];
   const damaged = (name: string, file: 'config.json' | 'checkpoint.bin', edit: (f: string) => void, problem: RegExp) => {

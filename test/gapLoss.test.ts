@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { engine, runCli, tmpDir, writePng } from './helpers.js';
+import { engine, runCli, TINY_NET, tmpDir, writePng } from './helpers.js';
 import { gapSoftmaxLoss } from '../src/losses/gapSoftmax.js';
 import { trainingLoss } from '../src/losses/trainingLoss.js';
 import { lossTargets, maskedCrossEntropy } from '../src/losses/crossEntropy.js';
@@ -178,21 +178,7 @@ test('gapseg train: the gap output by default (in checkpoints, so --resume conti
 test('a run config of the band in the softmax resumes as the gap output; one of a gap loss gapseg no longer has is a one-line refusal', async () => {
   const data = await gapData();
   const out = path.join(tmpDir('gapseg-gap-old-'), 'run');
-  const common = [
-    '--classes',
-    '0=background,255=smoke',
-    '--void',
-    '128',
-    '--crop',
-    '32',
-    '--depth',
-    '2',
-    '--width',
-    '4',
-    '--threads',
-    '1',
-    '--quiet',
-  ];
+  const common = ['--classes', '0=background,255=smoke', '--void', '128', ...TINY_NET, '--quiet'];
   const r = await runCli(['train', data, '--out', out, ...common, '--epochs', '1']);
   assert.equal(r.code, 0, r.stderr);
   const file = path.join(out, 'config.json');

@@ -18,6 +18,8 @@ process.env.GAPSEG_CACHE_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'gapseg-tes
 process.env.GAPSEG_WEIGHTS_URL = 'http://127.0.0.1:9/tests-download-nothing/mobilenet_v2_1.0_224_quant.tflite';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The smallest U-Net a test trains: 32-pixel crops, depth 2, width 4, one thread. */
+export const TINY_NET = ['--crop', '32', '--depth', '2', '--width', '4', '--threads', '1'];
 /** The command as package.json's "bin" names it: what npx and an install link run. */
 export const CLI = path.join(
   ROOT,

@@ -24,7 +24,7 @@ import type { PredictModel } from '../src/predict/pipeline.js';
 import { FLIP_VIEWS } from '../src/predict/flips.js';
 import { openModel } from '../src/index.js';
 import { makeRng } from '../src/util/random.js';
-import { engine, errorLine, runCli, throwsUser, tmpDir, writePng } from './helpers.js';
+import { engine, errorLine, runCli, throwsUser, TINY_NET, tmpDir, writePng } from './helpers.js';
 import { readGrey, saveTinyModel } from './predictHelpers.js';
 
 before(engine);
@@ -191,16 +191,9 @@ test('gapseg train stores the check in the model; predict, eval, ONNX Runtime an
     '0=background,255=smoke',
     '--void',
     '128',
-    '--crop',
-    '32',
-    '--depth',
-    '2',
-    '--width',
-    '4',
+    ...TINY_NET,
     '--epochs',
     '2',
-    '--threads',
-    '1',
   ]);
   assert.equal(r.code, 0, r.stderr);
   const meta = JSON.parse(fs.readFileSync(path.join(run, 'model', 'gapseg.json'), 'utf8')) as {
