@@ -164,7 +164,7 @@ export function renderFull(results: Results[]): string {
         `IoU per class (mean over seeds):`,
         '',
         table(
-          ['training', ...classes, 'classes at IoU 0'],
+          ['training', ...classes, 'classes at IoU 0 on every seed'],
           c.summary.map((s) => [name(s.variant), ...s.classIoU.map((x) => x.toFixed(2)), String(s.classIoU.filter((x) => x === 0).length)]),
         ),
         '',
