@@ -222,14 +222,19 @@ export function parseArgs(schema: CommandSchema, argv: readonly string[]): Parse
     let text: string;
     if (eq > 0) text = a.slice(eq + 1);
     else {
-      if (i + 1 >= argv.length) fail(`--${name} needs a value (${d.placeholder ?? d.kind})`);
+      // A value left out before the next option is refused, not taken as the value (--out=--x still can be).
+      if (i + 1 >= argv.length || argv[i + 1].startsWith('--'))
+        fail(`--${name} needs a value (${d.placeholder ?? d.kind})${i + 1 < argv.length ? `, got the option ${argv[i + 1]}` : ''}`);
       text = argv[++i];
     }
-    const items = (separator: RegExp) =>
-      text
+    const items = (separator: RegExp) => {
+      const found = text
         .split(separator)
         .map((s) => s.trim())
         .filter(Boolean);
+      // An empty value (an unset shell variable, say) is a mistake, not an empty list.
+      return found.length ? found : fail(`--${name} needs a value (${d.placeholder ?? d.kind}), got "${text}"`);
+    };
     if (d.kind === 'int' || d.kind === 'number') values[key] = text.trim() === '' ? NaN : Number(text);
     else if (d.kind === 'list') values[key] = [...((values[key] as string[] | undefined) ?? []), ...items(/,/)];
     else if (d.kind === 'numbers') values[key] = items(/[,x]/i).map((v) => (/^[-+.\d][-+.\deE]*$/.test(v) ? Number(v) : NaN));
