@@ -219,12 +219,13 @@ export function parseArgs(schema: CommandSchema, argv: readonly string[]): Parse
       values[key] = !negated;
       continue;
     }
+    const needsValue = (got: string): never => fail(`--${name} needs a value (${d.placeholder ?? d.kind})${got}`);
     let text: string;
     if (eq > 0) text = a.slice(eq + 1);
     else {
       // A value left out before the next option is refused, not taken as the value (--out=--x still can be).
-      if (i + 1 >= argv.length || argv[i + 1].startsWith('--'))
-        fail(`--${name} needs a value (${d.placeholder ?? d.kind})${i + 1 < argv.length ? `, got the option ${argv[i + 1]}` : ''}`);
+      if (i + 1 >= argv.length) needsValue('');
+      if (argv[i + 1].startsWith('--')) needsValue(`, got the option ${argv[i + 1]}`);
       text = argv[++i];
     }
     const items = (separator: RegExp) => {
@@ -233,7 +234,7 @@ export function parseArgs(schema: CommandSchema, argv: readonly string[]): Parse
         .map((s) => s.trim())
         .filter(Boolean);
       // An empty value (an unset shell variable, say) is a mistake, not an empty list.
-      return found.length ? found : fail(`--${name} needs a value (${d.placeholder ?? d.kind}), got "${text}"`);
+      return found.length ? found : needsValue(`, got "${text}"`);
     };
     if (d.kind === 'int' || d.kind === 'number') values[key] = text.trim() === '' ? NaN : Number(text);
     else if (d.kind === 'list') values[key] = [...((values[key] as string[] | undefined) ?? []), ...items(/,/)];
