@@ -20,7 +20,7 @@ const LAYERS: string[][] = [
   ['predict'],
   ['evaluate', 'draw'],
   ['train'],
-  ['report'],
+  ['report', 'live'],
   ['view'],
   ['api'],
   ['cli'],

@@ -117,21 +117,51 @@ function decoderBackward(bp: Backprop, levels: DecoderLevelTape[], dOut: tf.Tens
 }
 
 /**
- * Loss, gradients and batch statistics of one training batch. `trainEncoder` false: the encoder
- * runs on its inference kernels outside the tape (no encoder gradient, none of its activations
- * kept) and only decoder gradients are returned.
+ * The decoder's part of a step on the encoder's taps: the loss value, with the decoder's
+ * gradients in `bp`; the gradients at the taps when `tapGrads`.
  */
-export function mobileLossAndGradients(net: MobileUNet, x: tf.Tensor4D, loss: LogitsLoss, trainEncoder: boolean): StepGradients {
-  const bp = new Backprop(net.params, net.config.bnEpsilon);
-  const encoder = trainEncoder ? encoderTrainForward(bp, x) : null;
-  const taps = encoder ? encoder.taps : encoderForward(net.params, x);
+function decoderStep(
+  bp: Backprop,
+  net: MobileUNet,
+  taps: tf.Tensor4D[],
+  loss: LogitsLoss,
+  tapGrads: boolean,
+): { value: number; dTaps: tf.Tensor4D[] } {
   const levels = decoderTrainForward(bp, net, taps);
   const features = levels[levels.length - 1].b2.out;
   const logits = bp.head(features);
   const { value, grad } = loss(logits);
   logits.dispose();
-  const dTaps = decoderBackward(bp, levels, bp.headBackward(features, grad as tf.Tensor4D), trainEncoder);
-  if (encoder) encoderBackward(bp, encoder, dTaps);
-  else tf.dispose(taps);
+  return { value, dTaps: decoderBackward(bp, levels, bp.headBackward(features, grad as tf.Tensor4D), tapGrads) };
+}
+
+/**
+ * Loss, gradients and batch statistics of one training batch. `trainEncoder` false: the encoder
+ * runs on its inference kernels outside the tape (no encoder gradient, none of its activations
+ * kept) and only decoder gradients are returned.
+ */
+export function mobileLossAndGradients(net: MobileUNet, x: tf.Tensor4D, loss: LogitsLoss, trainEncoder: boolean): StepGradients {
+  if (!trainEncoder) {
+    const taps = encoderForward(net.params, x);
+    try {
+      return decoderLossAndGradients(net, taps, loss);
+    } finally {
+      tf.dispose(taps);
+    }
+  }
+  const bp = new Backprop(net.params, net.config.bnEpsilon);
+  const encoder = encoderTrainForward(bp, x);
+  const { value, dTaps } = decoderStep(bp, net, encoder.taps, loss, true);
+  encoderBackward(bp, encoder, dTaps);
+  return { loss: value, grads: bp.grads, batchStats: bp.batchStats };
+}
+
+/**
+ * Loss, decoder gradients and batch statistics on given encoder taps (the encoder frozen, its
+ * features computed once and kept by the caller, as live training does); the taps may be freed.
+ */
+export function decoderLossAndGradients(net: MobileUNet, taps: tf.Tensor4D[], loss: LogitsLoss): StepGradients {
+  const bp = new Backprop(net.params, net.config.bnEpsilon);
+  const { value } = decoderStep(bp, net, taps, loss, false);
   return { loss: value, grads: bp.grads, batchStats: bp.batchStats };
 }
