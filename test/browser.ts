@@ -4,7 +4,7 @@
  * When the binary is missing the tests skip and say why instead of failing.
  */
 import fs from 'node:fs';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { tmpDir } from './helpers.js';
 
 export const CHROMIUM = process.env.GAPSEG_CHROMIUM ?? '/usr/bin/chromium';
@@ -33,4 +33,23 @@ export async function launchChromium(viewport = { width: 1280, height: 900 }): P
       '--disable-sync',
     ],
   });
+}
+
+/** Screen position of image pixel (x, y) (its centre) in the viewer page. */
+export async function screenOf(page: Page, width: number, x: number, y: number): Promise<{ x: number; y: number }> {
+  const box = (await page.locator('#layer-image').boundingBox())!;
+  const s = box.width / width;
+  return { x: box.x + (x + 0.5) * s, y: box.y + (y + 0.5) * s };
+}
+
+/** Drag the left button along image pixels, `steps` pointer moves per segment. */
+export async function stroke(page: Page, width: number, points: [number, number][], steps = 8): Promise<void> {
+  const first = await screenOf(page, width, ...points[0]);
+  await page.mouse.move(first.x, first.y);
+  await page.mouse.down();
+  for (const p of points.slice(1)) {
+    const q = await screenOf(page, width, ...p);
+    await page.mouse.move(q.x, q.y, { steps });
+  }
+  await page.mouse.up();
 }

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { browserSkipReason, launchChromium } from './browser.js';
+import { browserSkipReason, launchChromium, stroke } from './browser.js';
 import { tmpDir, writePng } from './helpers.js';
 import { startViewer } from '../src/view/server.js';
 import { parseClassesFlag } from '../src/data/classes.js';
@@ -36,25 +36,6 @@ const pageLabels = (page: Page) =>
     const v = g.state.current;
     return { labels: v.labels ? Array.from(v.labels) : null, width: v.width, height: v.height };
   }) as Promise<PageState>;
-
-/** Screen position of image pixel (x, y) (its centre). */
-async function screenOf(page: Page, width: number, x: number, y: number): Promise<{ x: number; y: number }> {
-  const box = (await page.locator('#layer-image').boundingBox())!;
-  const s = box.width / width;
-  return { x: box.x + (x + 0.5) * s, y: box.y + (y + 0.5) * s };
-}
-
-/** Drag the left button along image pixels, `steps` pointer moves per segment. */
-async function stroke(page: Page, width: number, points: [number, number][], steps = 8): Promise<void> {
-  const first = await screenOf(page, width, ...points[0]);
-  await page.mouse.move(first.x, first.y);
-  await page.mouse.down();
-  for (const p of points.slice(1)) {
-    const q = await screenOf(page, width, ...p);
-    await page.mouse.move(q.x, q.y, { steps });
-  }
-  await page.mouse.up();
-}
 
 const at = (s: PageState, x: number, y: number) => s.labels![y * s.width + x];
 

@@ -32,6 +32,7 @@ const ROUTES = [
   '/api/decode',
   '/api/train',
   '/api/train/cancel',
+  '/api/live/{id}',
   '/model/{id}',
   '/files/{id}',
 ];

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_UPLOAD, startViewer, type Viewer } from '../view/server.js'
 import { checkValues, type OptionValues } from '../options/schema.js';
 import { DEFAULT_VIEW_PORT, VIEW_COMMAND, type VIEW_OPTIONS } from '../options/commands.js';
 import type { ApiKeys, Same } from '../options/keys.js';
+import { mobileNetV2WeightsFile } from './weights.js';
 
 export type { Viewer };
 
@@ -61,11 +62,18 @@ export async function view(folder: string, options: ViewOptions = {}): Promise<V
     limits: options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : undefined,
     log: options.log ?? (() => undefined),
   };
+  const weights = { file: null as Promise<string> | null };
+  // Fetched once, on the first live request that needs them; a failed fetch is tried again next time.
+  const encoderWeights = () =>
+    (weights.file ??= mobileNetV2WeightsFile(undefined, base.log).catch((e: unknown) => {
+      weights.file = null;
+      throw e;
+    }));
   try {
-    return await startViewer({ ...base, port });
+    return await startViewer({ ...base, encoderWeights, port });
   } catch (e) {
     // The default port may be taken by another viewer: then any free port will do.
     if (options.port !== undefined || !(e instanceof GapsegError) || !e.message.includes('in use')) throw e;
-    return startViewer({ ...base, port: 0 });
+    return startViewer({ ...base, encoderWeights, port: 0 });
   }
 }

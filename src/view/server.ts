@@ -13,6 +13,9 @@
  *   POST /api/images       an image added to the data set (imageAdd.ts), unlabelled
  *   GET /api/train, POST /api/train {epochs}, POST /api/train/cancel
  *                          training on the data set's labelled images (training.ts)
+ *   POST /api/live/<id>    an item's labels as painted (class indices; empty: as before): the
+ *                          live model learns from them, then answers the item's probabilities
+ *                          (live.ts)
  * Every file path is checked by safePath.ts; only GET/HEAD (and that POST and PUT) are allowed;
  * requests naming another host are refused (no DNS rebinding). A save must come from the page
  * itself (labelSave.ts: its write token, same origin) and name a label file of the served data
@@ -29,6 +32,7 @@ import { decodeImageBuffer, encodePng, readImage, readLabel, type DecodeLimits }
 import { GapsegError, describeError } from '../util/errors.js';
 import { buildCatalog, catalogModel, type Catalog } from './catalog.js';
 import { PageTraining } from './training.js';
+import { LiveTraining, type LivePrediction } from './live.js';
 import { addImage } from './imageAdd.js';
 import { resolveInside } from './safePath.js';
 import { checkWriter, labelVersion, saveLabel, writeToken } from './labelSave.js';
@@ -49,6 +53,8 @@ export interface ViewerOptions {
   maxUploadBytes: number;
   /** Pixel limit of images shown or decoded (decompression bombs). */
   limits?: DecodeLimits;
+  /** The ImageNet MobileNetV2 weights file, fetched on first use: live training without a model starts from it. */
+  encoderWeights?: () => Promise<string>;
   log: (line: string) => void;
 }
 
@@ -79,6 +85,8 @@ const VENDOR: Record<string, () => string> = {
   'tfjs-backend-wasm-simd.wasm': () => packageFile('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm-simd.wasm'),
   'tfjs-backend-wasm-threaded-simd.wasm': () => packageFile('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm-threaded-simd.wasm'),
 };
+/** How long the live model trains on each request before it predicts (the page asks again while it improves). */
+const LIVE_TRAIN_MS = 700;
 const MODEL_FILES = new Set(['model.json', 'weights.bin', 'gapseg.json']);
 const BROWSER_IMAGES = /\.(png|jpe?g|webp|gif|bmp|avif)$/i;
 
@@ -215,9 +223,26 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
           catalog.model = m.model;
           modelReal = fs.realpathSync(m.model.dir);
           modelVersion += 1;
+          live?.restart();
         },
         log: o.log,
       });
+  const liveUnavailable = !catalog.classes
+    ? 'no classes to paint with'
+    : !catalog.items.some((it) => it.labelTarget)
+      ? 'no image of a data set to paint'
+      : !o.encoderWeights && !catalog.model
+        ? 'no model and no pretrained weights to start live training from'
+        : null;
+  const live = liveUnavailable
+    ? null
+    : new LiveTraining({
+        numClasses: catalog.classes!.classes.length,
+        model: () => catalog.model?.dir ?? null,
+        encoderWeights: o.encoderWeights ?? (() => Promise.reject(new Error('no pretrained weights given to the viewer'))),
+        log: o.log,
+      });
+  const imageSizes = new Map<number, { width: number; height: number }>();
   const table = catalog.classes ? labelMap(catalog.classes) : null;
   let hosts = new Set<string>();
   const anyHost = o.host === '0.0.0.0' || o.host === '::';
@@ -252,6 +277,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     writeToken: token,
     canAddImages: catalog.datasets.length === 1 && !!catalog.classes,
     training: training ? { available: true } : { available: false, reason: trainingUnavailable as string },
+    live: live ? { available: true } : { available: false, reason: liveUnavailable as string },
     notes: catalog.notes,
     maxUploadBytes: o.maxUploadBytes,
   });
@@ -346,6 +372,49 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       if (refused) throw new HttpError(refused.status, refused.reason);
       return send(res, 202, JSON.stringify(training.current()), TYPES['.json'], false);
     }
+    if ((m = p.match(/^\/api\/live\/(\d+)$/))) {
+      if (!live) throw new HttpError(404, liveUnavailable ?? 'no live training here');
+      if (method !== 'POST') throw new HttpError(405, 'POST labels here');
+      requireWriter();
+      const it = item(m[1]);
+      if (!it.labelTarget) throw new HttpError(403, 'not an image of the served data set');
+      const file = fileUnder(rootReal, encodeURIComponent(it.image).replace(/%2F/g, '/'));
+      let size = imageSizes.get(it.id);
+      let decoded: Awaited<ReturnType<typeof readImage>> | null = null;
+      if (!size) {
+        decoded = await readImage(file, o.limits);
+        size = { width: decoded.width, height: decoded.height };
+        imageSizes.set(it.id, size);
+      }
+      const { width, height } = size;
+      const body = await readBody(req, width * height);
+      if (body.length !== 0 && body.length !== width * height)
+        throw new HttpError(400, `${body.length} label bytes for a ${width}x${height} image: send one class index per pixel, or nothing`);
+      const k = catalog.classes!.classes.length;
+      if (body.some((c) => c >= k && c !== 255))
+        throw new HttpError(400, `label bytes must be class indices below ${k}, or 255 for unlabelled`);
+      let r: LivePrediction | null;
+      try {
+        r = await live.update({
+          key: String(it.id),
+          width,
+          height,
+          rgb: async () => (decoded ?? (await readImage(file, o.limits))).data,
+          labels: body.length ? new Uint8Array(body) : null,
+          trainMs: LIVE_TRAIN_MS,
+        });
+      } catch (e) {
+        throw new HttpError(503, `live training: ${describeError(e)}`);
+      }
+      if (!r) return send(res, 204, '', 'text/plain', false);
+      return send(res, 200, r.probs, 'application/octet-stream', false, {
+        'X-Live-Steps': String(r.steps),
+        'X-Live-Total-Steps': String(r.totalSteps),
+        'X-Live-Loss': r.loss === null ? '' : r.loss.toFixed(5),
+        'X-Live-Train-Ms': r.trainMs.toFixed(0),
+        'X-Live-Predict-Ms': r.predictMs.toFixed(0),
+      });
+    }
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       throw new HttpError(405, 'only GET and HEAD');
@@ -436,6 +505,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     close: () =>
       new Promise<void>((resolve) => {
         training?.close();
+        live?.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -64,6 +64,8 @@ export interface CatalogJson {
   writeToken: string;
   canAddImages: boolean;
   training: { available: true } | { available: false; reason: string };
+  /** POST /api/live/<id>: the live model learning from the strokes (the answer: HWC probabilities, 0..255 per class). */
+  live: { available: true } | { available: false; reason: string };
 }
 
 /** GET /api/train (and the answer to POST /api/train): the server's training. */

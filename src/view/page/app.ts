@@ -11,6 +11,7 @@ import { renderLegend, showPixel } from './draw.js';
 import { applyRefineCheck, initModel } from './model.js';
 import { open, setupDrop } from './open.js';
 import { beginStroke, continueStroke, endStroke, setupPaint } from './painting.js';
+import { setupLive } from './live.js';
 import { exposeProbe } from './probe.js';
 import { createState } from './state.js';
 import { computeMetrics, renderTable, setupTable } from './table.js';
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
   });
   setupPaint(state, c);
   setupTraining(state, c);
+  setupLive(state, c);
   renderLegend(c);
   renderTable(state);
   if (c.model) {

@@ -9,6 +9,7 @@ import { bitmapPixels } from './decode.js';
 import { $, esc, setStatus } from './dom.js';
 import { draw } from './draw.js';
 import { loadItem } from './itemView.js';
+import { liveUpdate } from './live.js';
 import { decision, predictProbs, shownProbs } from './model.js';
 import { updatePaintControls } from './painting.js';
 import type { PageState, View } from './state.js';
@@ -31,6 +32,7 @@ export async function open(state: PageState, it: ItemJson): Promise<void> {
     if (row && v.probs) row.unsure = share(unsurePixels(v.probs, v.width * v.height, state.k, decision(state).allowed));
     if (row && v.labels && v.pred && it.label) row.metrics = imageMetrics(v.labels, v.pred, state.k, v.truth ?? undefined);
     if (row) renderTable(state);
+    liveUpdate(state, false);
   } catch (e) {
     $('current').innerHTML = `<span class="error">${esc((e as Error).message)}</span>`;
     setStatus('error');

@@ -8,6 +8,7 @@ import type { CatalogJson, LabelSavedJson } from '../wire.js';
 import { errorText } from './api.js';
 import { $, esc } from './dom.js';
 import { redrawLabels, refreshVisibility, showCurrentMetrics } from './draw.js';
+import { liveUpdate } from './live.js';
 import { LabelHistory } from './paint.js';
 import type { Edit, PageState } from './state.js';
 import { imagePoint } from './zoom.js';
@@ -72,6 +73,7 @@ export function endStroke(state: PageState): void {
   if (edit && st) edit.history.push(st.builder.finish());
   updatePaintControls(state);
   showCurrentMetrics(state);
+  if (edit && st) liveUpdate(state, true);
 }
 
 function undoRedo(state: PageState, redo: boolean): void {
@@ -80,6 +82,7 @@ function undoRedo(state: PageState, redo: boolean): void {
   redrawLabels(state, redo ? edit.history.redo() : edit.history.undo());
   updatePaintControls(state);
   showCurrentMetrics(state);
+  liveUpdate(state, true);
 }
 
 export function updatePaintControls(state: PageState): void {

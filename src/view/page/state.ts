@@ -78,6 +78,27 @@ export interface PageState {
   trainPoll: number | null;
   /** The training round whose model the page uses (-1 before the first answer of the server). */
   seenRound: number;
+  /** Live training (live.ts). */
+  live: LiveState;
+}
+
+export interface LiveState {
+  available: boolean;
+  inFlight: boolean;
+  /** Strokes not sent yet. */
+  dirty: boolean;
+  /** The item whose labels the server has. */
+  sentFor: number | null;
+  /** When each stroke not answered yet ended (performance.now()). */
+  strokeEnds: number[];
+  /** Requests sent: only the latest one's answer counts. */
+  seq: number;
+  /** Rounds still to ask for after the last stroke. */
+  follow: number;
+  /** Answers drawn. */
+  round: number;
+  /** Milliseconds from the end of a stroke to the frontier drawn with its effect (the last 500). */
+  latency: number[];
 }
 
 export function createState(): PageState {
@@ -107,5 +128,6 @@ export function createState(): PageState {
     paintLatency: [],
     trainPoll: null,
     seenRound: -1,
+    live: { available: false, inFlight: false, dirty: false, sentFor: null, strokeEnds: [], seq: 0, follow: 0, round: 0, latency: [] },
   };
 }

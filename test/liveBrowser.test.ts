@@ -1,0 +1,96 @@
+/**
+ * Live training in Chromium, end to end: with "live" on, two strokes on an unlabelled image make
+ * the server's live model learn, and the frontier the page draws follows them: the left of the
+ * image predicted as the class painted there, the right as the other, with the time from each
+ * stroke's end to that frontier recorded. The encoder is a MobileNetV2 of seeded random weights.
+ * Skips, saying why, when Chromium is not installed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { browserSkipReason, launchChromium, stroke } from './browser.js';
+import { tmpDir, writePng } from './helpers.js';
+import { syntheticMobileNetV2 } from './mobilenetFixture.js';
+import { startViewer } from '../src/view/server.js';
+import { parseClassesFlag } from '../src/data/classes.js';
+
+const skip = browserSkipReason();
+if (skip) process.stderr.write(`browser tests skipped: ${skip}\n`);
+
+interface Probe {
+  gapseg: { state: { live: { latency: number[] } }; lastPrediction(): { classes: number[]; width: number } | null };
+}
+
+test(
+  'live in Chromium: two strokes, and the frontier follows them within the rounds that carry them',
+  { skip: skip ?? false, timeout: 240_000 },
+  async () => {
+    const root = tmpDir('gapseg-livepage-');
+    const [w, h] = [96, 64];
+    const rgb = new Uint8Array(w * h * 3);
+    for (let i = 0; i < w * h; i++) rgb.set(i % w < 48 ? [200, 60 + ((i / w) | 0), 40] : [40, 80 + ((i / w) | 0), 200], i * 3);
+    await writePng(path.join(root, 'images', 'scene.png'), rgb, w, h, 3);
+    fs.mkdirSync(path.join(root, 'labels'));
+    const weights = path.join(root, '..', 'synthetic.tflite');
+    fs.writeFileSync(weights, syntheticMobileNetV2().bytes);
+    const viewer = await startViewer({
+      root,
+      host: '127.0.0.1',
+      port: 0,
+      maxUploadBytes: 1 << 20,
+      classes: parseClassesFlag('0=background,255=smoke,128=void'),
+      encoderWeights: async () => weights,
+      log: () => {},
+    });
+    const ctx = await launchChromium();
+    try {
+      const page = ctx.pages()[0] ?? (await ctx.newPage());
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(viewer.url);
+      await page.waitForSelector('body[data-shown="item-0"]', { timeout: 60_000 });
+      assert.ok(await page.isVisible('#live'), 'the live switch is offered');
+      await page.check('#live');
+      await page.waitForSelector('body[data-live]', { timeout: 60_000 });
+      await page.$eval('#brush', (el) => {
+        (el as HTMLInputElement).value = '6';
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+      await page.click('#tools button[data-tool="1"]');
+      await stroke(page, w, [
+        [10, 10],
+        [12, 50],
+      ]);
+      await page.click('#tools button[data-tool="0"]');
+      await stroke(page, w, [
+        [84, 10],
+        [86, 50],
+      ]);
+      // Both strokes answered, then the rounds after them: the frontier has followed.
+      await page.waitForFunction(() => (window as unknown as Probe).gapseg.state.live.latency.length === 2, undefined, {
+        timeout: 120_000,
+      });
+      await page.waitForFunction(
+        () => !(window as unknown as { gapseg: { state: { live: { inFlight: boolean } } } }).gapseg.state.live.inFlight,
+        undefined,
+        { timeout: 120_000 },
+      );
+      const pred = await page.evaluate(() => (window as unknown as Probe).gapseg.lastPrediction());
+      assert.ok(pred, 'a prediction is shown');
+      let right = 0;
+      for (let i = 0; i < w * h; i++) if (pred.classes[i] === (i % w < 48 ? 1 : 0)) right++;
+      assert.ok(right / (w * h) > 0.9, `${((100 * right) / (w * h)).toFixed(1)}% of the pixels on the painted side's class`);
+      const latency = await page.evaluate(() => (window as unknown as Probe).gapseg.state.live.latency);
+      assert.ok(
+        latency.every((ms) => ms > 0 && Number.isFinite(ms)),
+        `latencies ${latency.join(', ')}`,
+      );
+      assert.match((await page.textContent('#live-status')) ?? '', /^live: \d+ steps, loss \d/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await ctx.close();
+      await viewer.close();
+    }
+  },
+);
