@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { FEATURE_STRIDE, classCountsOf, cropLabels, cropSide, sampleCrops, type LabelledImage } from '../src/live/crops.js';
+import { CROP_ALIGN, classCountsOf, cropLabels, cropSide, sampleCrops, type LabelledImage } from '../src/live/crops.js';
 import { createLiveModel, disposeLiveModel, predictLive, setImage, setLabels, trainFor } from '../src/live/liveModel.js';
 import { mobileNetV2Weights } from '../src/formats/tflite/mobilenetV2.js';
 import { parseTflite } from '../src/formats/tflite/reader.js';
@@ -29,8 +29,8 @@ test('crops: aligned to the feature stride, inside the image, holding a labelled
   const crops = sampleCrops([big], 3, 400, side, makeRng(1));
   let withRare = 0;
   for (const c of crops) {
-    assert.equal(c.x % FEATURE_STRIDE, 0);
-    assert.equal(c.y % FEATURE_STRIDE, 0);
+    assert.equal(c.x % CROP_ALIGN, 0);
+    assert.equal(c.y % CROP_ALIGN, 0);
     assert.ok(c.x >= 0 && c.y >= 0 && c.x + side <= big.width && c.y + side <= big.height, `crop at ${c.x},${c.y} leaves the image`);
     const { labels } = cropLabels([big], [c], side, 3);
     assert.ok(

@@ -86,7 +86,7 @@ test(
         latency.every((ms) => ms > 0 && Number.isFinite(ms)),
         `latencies ${latency.join(', ')}`,
       );
-      assert.match((await page.textContent('#live-status')) ?? '', /^live: \d+ steps, loss \d/);
+      assert.match((await page.textContent('#live-status')) ?? '', /^live: \d+ steps, (loss \d|strokes learnt)/);
       assert.deepEqual(errors, []);
     } finally {
       await ctx.close();

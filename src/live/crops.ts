@@ -1,16 +1,21 @@
 /**
- * Where live training looks: crops of the images' cached encoder features, centred on labelled
- * pixels with every labelled class equally likely (strokes are few and uneven: a long
- * background stroke must not drown a small object's), aligned to the encoder's largest stride
- * so that each crop is an exact window of every feature map. Pure: no tensors.
+ * Where live training looks: crops of the images' cached features, centred on labelled pixels
+ * with every labelled class equally likely (strokes are few and uneven: a long background
+ * stroke must not drown a small object's), aligned to the stride of the coarsest feature map
+ * they cut, so that each crop is an exact window of every map. Labels near a crop's edge inside
+ * the image are left out: there the network sees the crop's zero padding, not the image, and
+ * could learn where in a crop a class lies instead of what it looks like. Pure: no tensors.
  */
 import { VOID_INDEX } from '../data/labelIndices.js';
 import { randInt, type Rng } from '../util/random.js';
 
-/** The encoder's largest stride: crops start and end on its multiples. */
-export const FEATURE_STRIDE = 32;
+/** The stride of the coarsest map crops cut: they start and end on its multiples; images are padded to them. */
+export const CROP_ALIGN = 8;
 
-/** A labelled image at the live network's size (sides multiples of FEATURE_STRIDE). */
+/** Labels this close to a crop's edge inside the image do not count. */
+export const CROP_BORDER = 8;
+
+/** A labelled image at the live network's size (sides multiples of CROP_ALIGN). */
 export interface LabelledImage {
   width: number;
   height: number;
@@ -20,7 +25,7 @@ export interface LabelledImage {
   counts: number[];
 }
 
-/** A crop: the image it comes from and its top-left corner (multiples of FEATURE_STRIDE). */
+/** A crop: the image it comes from and its top-left corner (multiples of CROP_ALIGN). */
 export interface Crop {
   image: number;
   x: number;
@@ -34,10 +39,10 @@ export function classCountsOf(labels: Uint8Array, k: number): number[] {
   return counts;
 }
 
-/** The side of square crops every image can hold: `side` at most, a multiple of the stride. */
+/** The side of square crops every image can hold: `side` at most, a multiple of the alignment. */
 export function cropSide(images: readonly LabelledImage[], side: number): number {
   const fit = Math.min(side, ...images.map((im) => Math.min(im.width, im.height)));
-  return Math.max(FEATURE_STRIDE, Math.floor(fit / FEATURE_STRIDE) * FEATURE_STRIDE);
+  return Math.max(CROP_ALIGN, Math.floor(fit / CROP_ALIGN) * CROP_ALIGN);
 }
 
 /** The index of the r-th pixel (from 0) of class c in a label map. */
@@ -63,15 +68,15 @@ export function sampleCrops(images: readonly LabelledImage[], k: number, n: numb
     while (r >= images[image].counts[c]) r -= images[image++].counts[c];
     const im = images[image];
     const i = nthOf(im.labels, c, r);
-    const place = (p: number, size: number) =>
-      Math.min(size - side, Math.max(0, Math.round((p - side / 2) / FEATURE_STRIDE) * FEATURE_STRIDE));
+    const place = (p: number, size: number) => Math.min(size - side, Math.max(0, Math.round((p - side / 2) / CROP_ALIGN) * CROP_ALIGN));
     crops.push({ image, x: place(i % im.width, im.width), y: place(Math.floor(i / im.width), im.height) });
   }
   return crops;
 }
 
 /**
- * The crops' labels as one batch [n, side, side], and class weights that give every class
+ * The crops' labels as one batch [n, side, side] (void within CROP_BORDER of an edge inside the
+ * image), and class weights that give every class
  * present in it the same total weight (capped, so a few stray pixels cannot dominate).
  */
 export function cropLabels(
@@ -81,11 +86,17 @@ export function cropLabels(
   k: number,
 ): { labels: Uint8Array; weights: number[] } {
   const labels = new Uint8Array(crops.length * side * side);
+  labels.fill(VOID_INDEX);
   crops.forEach((cr, j) => {
     const im = images[cr.image];
-    for (let y = 0; y < side; y++) {
+    // Edges inside the image lose a border; edges on the image's own keep it (prediction pads there too).
+    const x0 = cr.x > 0 ? CROP_BORDER : 0;
+    const x1 = cr.x + side < im.width ? side - CROP_BORDER : side;
+    const y0 = cr.y > 0 ? CROP_BORDER : 0;
+    const y1 = cr.y + side < im.height ? side - CROP_BORDER : side;
+    for (let y = y0; y < y1; y++) {
       const from = (cr.y + y) * im.width + cr.x;
-      labels.set(im.labels.subarray(from, from + side), (j * side + y) * side);
+      labels.set(im.labels.subarray(from + x0, from + x1), (j * side + y) * side + x0);
     }
   });
   const counts = classCountsOf(labels, k);

@@ -89,10 +89,15 @@ function encoderBackward(bp: Backprop, t: EncoderTape, dTaps: tf.Tensor4D[]): vo
   t.stem.out!.dispose();
 }
 
-/** The decoder's training forward on the encoder's taps (level j reads tap 3 - j, the last none); the last level's output is the head's input. */
-function decoderTrainForward(bp: Backprop, net: MobileUNet, taps: tf.Tensor4D[]): DecoderLevelTape[] {
-  let h = taps[4];
-  return net.config.decoderWidths.map((_, j) => {
+/**
+ * The decoder's training forward from level `from` (its input `below`: the encoder's deepest tap
+ * at level 0) on the encoder's taps (level j reads tap 3 - j, the last none); the last level's
+ * output is the head's input.
+ */
+function decoderTrainForward(bp: Backprop, net: MobileUNet, taps: tf.Tensor4D[], from: number, below: tf.Tensor4D): DecoderLevelTape[] {
+  let h = below;
+  return net.config.decoderWidths.slice(from).map((_, i) => {
+    const j = from + i;
     const level = bp.decoderLevel(h, j < 4 ? taps[3 - j] : null, `dec${j}`);
     h = level.b2.out;
     return level;
@@ -100,14 +105,16 @@ function decoderTrainForward(bp: Backprop, net: MobileUNet, taps: tf.Tensor4D[])
 }
 
 /**
- * Backward through the decoder from the gradient at its output (freed); frees its activations
- * and returns the gradients at the five taps when `tapGrads` (else none are computed or kept).
+ * Backward through the decoder levels from `from` on, from the gradient at its output (freed);
+ * frees their activations and returns the gradients at the five taps when `tapGrads` (only
+ * with `from` 0; else none are computed or kept).
  */
-function decoderBackward(bp: Backprop, levels: DecoderLevelTape[], dOut: tf.Tensor4D, tapGrads: boolean): tf.Tensor4D[] {
+function decoderBackward(bp: Backprop, levels: DecoderLevelTape[], from: number, dOut: tf.Tensor4D, tapGrads: boolean): tf.Tensor4D[] {
   const dTaps: tf.Tensor4D[] = [];
   let dh = dOut;
-  for (let j = levels.length - 1; j >= 0; j--) {
-    const { dBelow, dSkip } = bp.decoderLevelBackward(levels[j], dh, `dec${j}`, j > 0 || tapGrads);
+  for (let i = levels.length - 1; i >= 0; i--) {
+    const j = from + i;
+    const { dBelow, dSkip } = bp.decoderLevelBackward(levels[i], dh, `dec${j}`, i > 0 || tapGrads);
     if (dSkip && tapGrads) dTaps[3 - j] = dSkip;
     else dSkip?.dispose();
     if (dBelow) dh = dBelow;
@@ -117,8 +124,9 @@ function decoderBackward(bp: Backprop, levels: DecoderLevelTape[], dOut: tf.Tens
 }
 
 /**
- * The decoder's part of a step on the encoder's taps: the loss value, with the decoder's
- * gradients in `bp`; the gradients at the taps when `tapGrads`.
+ * The decoder's part of a step from level `from` (input `below`) on the encoder's taps: the loss
+ * value, with the gradients of those levels and the head in `bp`; the gradients at the taps when
+ * `tapGrads`.
  */
 function decoderStep(
   bp: Backprop,
@@ -126,13 +134,15 @@ function decoderStep(
   taps: tf.Tensor4D[],
   loss: LogitsLoss,
   tapGrads: boolean,
+  from = 0,
+  below = taps[4],
 ): { value: number; dTaps: tf.Tensor4D[] } {
-  const levels = decoderTrainForward(bp, net, taps);
+  const levels = decoderTrainForward(bp, net, taps, from, below);
   const features = levels[levels.length - 1].b2.out;
   const logits = bp.head(features);
   const { value, grad } = loss(logits);
   logits.dispose();
-  return { value, dTaps: decoderBackward(bp, levels, bp.headBackward(features, grad as tf.Tensor4D), tapGrads) };
+  return { value, dTaps: decoderBackward(bp, levels, from, bp.headBackward(features, grad as tf.Tensor4D), tapGrads) };
 }
 
 /**
@@ -157,11 +167,13 @@ export function mobileLossAndGradients(net: MobileUNet, x: tf.Tensor4D, loss: Lo
 }
 
 /**
- * Loss, decoder gradients and batch statistics on given encoder taps (the encoder frozen, its
- * features computed once and kept by the caller, as live training does); the taps may be freed.
+ * Loss, gradients and batch statistics of the decoder's levels from `from` on and the head, on
+ * given encoder taps and the output `below` of the levels before `from` (frozen, computed by the
+ * caller; the encoder's deepest tap when `from` is 0), as live training runs it; the inputs may
+ * be freed.
  */
-export function decoderLossAndGradients(net: MobileUNet, taps: tf.Tensor4D[], loss: LogitsLoss): StepGradients {
+export function decoderLossAndGradients(net: MobileUNet, taps: tf.Tensor4D[], loss: LogitsLoss, from = 0, below = taps[4]): StepGradients {
   const bp = new Backprop(net.params, net.config.bnEpsilon);
-  const { value } = decoderStep(bp, net, taps, loss, false);
+  const { value } = decoderStep(bp, net, taps, loss, false, from, below);
   return { loss: value, grads: bp.grads, batchStats: bp.batchStats };
 }

@@ -112,18 +112,39 @@ export function mobileUNetValuesOf(net: MobileUNet): Promise<Map<string, Float32
   return valuesOf(net, mobileUNetSpecs(net.config));
 }
 
-/** The decoder and head on the encoder's five taps; NHWC logits at the input's size. */
-export function decoderForward(net: MobileUNet, taps: tf.Tensor4D[], training: boolean, batchStats: BatchStats | null = null): tf.Tensor4D {
+/**
+ * The decoder's levels `from` to `to` (exclusive) on the encoder's five taps, from `below` (the
+ * output of level from - 1; the deepest tap for level 0): that last level's output.
+ */
+export function decoderLevels(
+  net: MobileUNet,
+  taps: tf.Tensor4D[],
+  training: boolean,
+  from = 0,
+  to = net.config.decoderWidths.length,
+  below = taps[4],
+  batchStats: BatchStats | null = null,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const { params } = net;
-    let h = taps[4];
-    net.config.decoderWidths.forEach((_, j) => {
+    let h = below;
+    for (let j = from; j < to; j++) {
       const up = upsample2x2(h, params[`dec${j}_up/kernel`] as tf.Tensor4D, params[`dec${j}_up/bias`] as tf.Tensor1D);
       h = convBnRelu(net, j < 4 ? [up, taps[3 - j]] : up, `dec${j}`, 1, training, batchStats);
       h = convBnRelu(net, h, `dec${j}`, 2, training, batchStats);
-    });
-    return tf.add(tf.conv2d(h, params['head/kernel'] as tf.Tensor4D, 1, 'same'), params['head/bias']) as tf.Tensor4D;
+    }
+    return h;
   });
+}
+
+/** The head on the decoder's output: NHWC logits. */
+export function headForward(net: MobileUNet, h: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => tf.add(tf.conv2d(h, net.params['head/kernel'] as tf.Tensor4D, 1, 'same'), net.params['head/bias']) as tf.Tensor4D);
+}
+
+/** The decoder and head on the encoder's five taps; NHWC logits at the input's size. */
+export function decoderForward(net: MobileUNet, taps: tf.Tensor4D[], training: boolean, batchStats: BatchStats | null = null): tf.Tensor4D {
+  return tf.tidy(() => headForward(net, decoderLevels(net, taps, training, 0, net.config.decoderWidths.length, taps[4], batchStats)));
 }
 
 /** Forward pass: normalised NHWC input to NHWC logits (training: batch statistics, recorded in batchStats). */

@@ -95,7 +95,8 @@ function draw(state: PageState, v: View, bytes: Uint8Array, carried: number, hea
   l.latency.splice(0, Math.max(0, l.latency.length - 500));
   const steps = headers.get('X-Live-Total-Steps');
   const loss = headers.get('X-Live-Loss');
-  $('live-status').textContent = `live: ${steps} steps${loss ? `, loss ${Number(loss).toFixed(3)}` : ''}`;
+  // No loss: no step this round, the strokes are learnt (the model waits for more).
+  $('live-status').textContent = `live: ${steps} steps${loss ? `, loss ${Number(loss).toFixed(3)}` : ', strokes learnt'}`;
   document.body.dataset.live = String(l.round);
 }
 
