@@ -69,6 +69,14 @@ function isBlack(c: Rgb): boolean {
   return c[0] + c[1] + c[2] === 0;
 }
 
+/**
+ * Colours for painted labels: a class coloured black (untinted in predictions, as background
+ * usually is) is drawn white, so that its strokes show.
+ */
+export function labelColors(colors: readonly Rgb[]): Rgb[] {
+  return colors.map((c) => (isBlack(c) ? [255, 255, 255] : c));
+}
+
 /** A rectangle of pixels. */
 export interface Rect {
   x: number;

@@ -10,6 +10,7 @@ import {
   focusProbability,
   heatLayer,
   imageMetrics,
+  labelColors,
   unsureLayer,
   unsurePixels,
   voidLayer,
@@ -84,7 +85,7 @@ export function drawPrediction(state: PageState): void {
 
 export function draw(state: PageState, v: View): void {
   put('layer-image', v.width, v.height, v.rgba);
-  put('layer-label', v.width, v.height, v.labels ? classLayer(v.labels, state.colors) : null);
+  put('layer-label', v.width, v.height, v.labels ? classLayer(v.labels, labelColors(state.colors)) : null);
   put('layer-void', v.width, v.height, v.labels ? voidLayer(v.labels, v.width) : null);
   const svg = $('layer-frontier');
   svg.setAttribute('viewBox', `0 0 ${v.width} ${v.height}`);
@@ -100,7 +101,7 @@ export function redrawLabels(state: PageState, r: Rect | null): void {
   const v = state.current;
   if (!r || !v || !v.labels) return;
   const g = (id: string) => canvas(id).getContext('2d') as CanvasRenderingContext2D;
-  g('layer-label').putImageData(new ImageData(classLayerRect(v.labels, v.width, r, state.colors), r.w, r.h), r.x, r.y);
+  g('layer-label').putImageData(new ImageData(classLayerRect(v.labels, v.width, r, labelColors(state.colors)), r.w, r.h), r.x, r.y);
   g('layer-void').putImageData(new ImageData(voidLayerRect(v.labels, v.width, r), r.w, r.h), r.x, r.y);
 }
 
@@ -146,9 +147,11 @@ export function showPixel(state: PageState, e: PointerEvent): void {
 }
 
 export function renderLegend(c: CatalogJson): void {
-  const classes = (c.classes ?? []).map(
-    (cl) =>
-      `<span class="item"><span class="sw" style="background:rgb(${cl.color.join(',')})"></span>${esc(cl.name)}${cl.color.every((x) => x === 0) ? ' (untinted)' : ''}</span>`,
+  const strokes = labelColors((c.classes ?? []).map((cl) => cl.color));
+  const classes = (c.classes ?? []).map((cl, i) =>
+    cl.color.every((x) => x === 0)
+      ? `<span class="item"><span class="sw" style="background:rgb(${strokes[i].join(',')})"></span>${esc(cl.name)} (strokes white, predicted untinted)</span>`
+      : `<span class="item"><span class="sw" style="background:rgb(${cl.color.join(',')})"></span>${esc(cl.name)}</span>`,
   );
   classes.push(
     '<span class="item"><span class="sw void"></span>void (unlabelled)</span>',

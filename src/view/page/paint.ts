@@ -1,6 +1,6 @@
 /**
  * Painting labels in the viewer: round brush strokes of one class (or VOID, the eraser) into
- * a class map, with undo and redo. Browser-safe and pure: the page draws the rectangle a change
+ * a class map, or any set of pixels at once (a fill, a polygon), with undo and redo. Browser-safe and pure: the page draws the rectangle a change
  * returns. A stroke records each pixel it changed once, with its value before, so undoing a
  * long stroke over a large image costs what the stroke touched, not the image.
  */
@@ -75,6 +75,37 @@ export class StrokeBuilder {
         if (y < cy0) cy0 = y;
         if (y > cy1) cy1 = y;
       }
+    }
+    if (cx0 > cx1) return null;
+    this.x0 = Math.min(this.x0, cx0);
+    this.y0 = Math.min(this.y0, cy0);
+    this.x1 = Math.max(this.x1, cx1);
+    this.y1 = Math.max(this.y1, cy1);
+    return { x: cx0, y: cy0, w: cx1 - cx0 + 1, h: cy1 - cy0 + 1 };
+  }
+
+  /** Set these pixels (a filled region or polygon); the rectangle changed, or null. */
+  pixels(list: ArrayLike<number>): Rect | null {
+    const { labels, width, value, stamp, id } = this;
+    let cx0 = Infinity;
+    let cy0 = Infinity;
+    let cx1 = -Infinity;
+    let cy1 = -Infinity;
+    for (let j = 0; j < list.length; j++) {
+      const i = list[j];
+      if (labels[i] === value) continue;
+      if (stamp[i] !== id) {
+        stamp[i] = id;
+        this.indices.push(i);
+        this.before.push(labels[i]);
+      }
+      labels[i] = value;
+      const x = i % width;
+      const y = (i - x) / width;
+      cx0 = Math.min(cx0, x);
+      cx1 = Math.max(cx1, x);
+      cy0 = Math.min(cy0, y);
+      cy1 = Math.max(cy1, y);
     }
     if (cx0 > cx1) return null;
     this.x0 = Math.min(this.x0, cx0);

@@ -1,15 +1,16 @@
 /**
- * Painting labels in the page: the tools (a brush per class, the eraser), strokes under the
- * pointer into the image's edit (paint.ts keeps its history), undo and redo, the controls'
- * state, and saving the label through the server.
+ * Painting labels in the page: the tools (a class, or the eraser, painted with a brush, a fill
+ * of similar colours or a lasso), strokes under the pointer into the image's edit (paint.ts
+ * keeps its history), undo and redo, the controls' state, and saving the label through the server.
  */
-import { VOID, type Rect } from '../../draw/layers.js';
+import { VOID, labelColors, type Rect } from '../../draw/layers.js';
 import type { CatalogJson, LabelSavedJson } from '../wire.js';
 import { errorText } from './api.js';
 import { $, esc } from './dom.js';
 import { redrawLabels, refreshVisibility, showCurrentMetrics } from './draw.js';
 import { liveUpdate } from './live.js';
 import { LabelHistory } from './paint.js';
+import { polygonInterior, similarRegion } from './regions.js';
 import type { Edit, PageState } from './state.js';
 import { imagePoint } from './zoom.js';
 
@@ -37,13 +38,21 @@ function unionRect(a: Rect | null, b: Rect | null): Rect | null {
 export function beginStroke(state: PageState, e: PointerEvent): boolean {
   if (state.tool === 'pan') return false;
   const edit = currentEdit(state, true);
-  if (!edit) return false;
+  const v = state.current;
+  if (!edit || !v) return false;
   const builder = edit.history.begin(state.tool);
   const p = imagePoint(state, e);
-  state.stroke = { builder, x: p.x, y: p.y };
   $<HTMLInputElement>('show-label').checked = true;
   refreshVisibility(state);
-  redrawLabels(state, builder.segment(p.x, p.y, p.x, p.y, state.brush / 2));
+  if (state.shape === 'fill') {
+    const tolerance = $<HTMLInputElement>('fill-tolerance').valueAsNumber;
+    redrawLabels(state, builder.pixels(similarRegion(v.rgba, v.width, v.height, Math.floor(p.x), Math.floor(p.y), tolerance)));
+    state.stroke = { builder, x: p.x, y: p.y, lasso: null };
+    endStroke(state);
+    return true;
+  }
+  state.stroke = { builder, x: p.x, y: p.y, lasso: state.shape === 'lasso' ? [[p.x, p.y]] : null };
+  if (!state.stroke.lasso) redrawLabels(state, builder.segment(p.x, p.y, p.x, p.y, state.brush / 2));
   return true;
 }
 
@@ -54,11 +63,13 @@ export function continueStroke(state: PageState, e: PointerEvent): void {
   const events = typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
   for (const ev of events.length ? events : [e]) {
     const p = imagePoint(state, ev);
-    dirty = unionRect(dirty, st.builder.segment(st.x, st.y, p.x, p.y, state.brush / 2));
+    if (st.lasso) st.lasso.push([p.x, p.y]);
+    else dirty = unionRect(dirty, st.builder.segment(st.x, st.y, p.x, p.y, state.brush / 2));
     st.x = p.x;
     st.y = p.y;
   }
-  redrawLabels(state, dirty);
+  if (st.lasso) $('lasso-path').setAttribute('d', `M${st.lasso.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join('L')}Z`);
+  else redrawLabels(state, dirty);
   const t = e.timeStamp;
   requestAnimationFrame(() => {
     state.paintLatency.push(performance.now() - t);
@@ -70,10 +81,15 @@ export function endStroke(state: PageState): void {
   const edit = currentEdit(state, false);
   const st = state.stroke;
   state.stroke = null;
-  if (edit && st) edit.history.push(st.builder.finish());
+  if (st?.lasso && state.current) {
+    $('lasso-path').setAttribute('d', '');
+    redrawLabels(state, st.builder.pixels(polygonInterior(st.lasso, state.current.width, state.current.height)));
+  }
+  const change = st?.builder.finish() ?? null;
+  if (edit) edit.history.push(change);
   updatePaintControls(state);
   showCurrentMetrics(state);
-  if (edit && st) liveUpdate(state, true);
+  if (edit && change) liveUpdate(state, true);
 }
 
 function undoRedo(state: PageState, redo: boolean): void {
@@ -95,6 +111,9 @@ export function updatePaintControls(state: PageState): void {
     b.classList.toggle('active', b.dataset.tool === String(state.tool));
     if (b.dataset.tool !== 'pan') b.disabled = !paintable;
   }
+  for (const b of Array.from($('shapes').querySelectorAll('button'))) b.classList.toggle('active', b.dataset.shape === state.shape);
+  $('fill-wrap').hidden = state.shape !== 'fill';
+  $('brush-wrap').hidden = state.shape !== 'brush';
   $('viewport').classList.toggle('painting', state.tool !== 'pan' && paintable);
   refreshVisibility(state);
   document.body.dataset.unsaved = String([...state.edits.values()].filter((e) => e.history.dirty()).length);
@@ -133,6 +152,7 @@ async function saveLabel(state: PageState): Promise<void> {
     status.innerHTML = `<span class="error">not saved: ${esc((e as Error).message)}</span>`;
     document.body.dataset.saved = 'error';
   }
+  status.title = status.textContent ?? '';
   updatePaintControls(state);
 }
 
@@ -140,11 +160,12 @@ export function setupPaint(state: PageState, c: CatalogJson): void {
   const classes = c.classes ?? [];
   if (classes.length === 0 || !c.items.some((it) => it.labelVersion !== null)) return;
   $('paint').hidden = false;
+  const strokeColors = labelColors(classes.map((cl) => cl.color));
   const tools: [string, string, string][] = [
     ['pan', 'pan', 'drag to pan (any tool: drag with the middle or right button)'],
     ...classes.map((cl, i): [string, string, string] => [
       String(i),
-      `<span class="sw" style="background:rgb(${cl.color.join(',')})"></span>${esc(cl.name)}`,
+      `<span class="sw" style="background:rgb(${strokeColors[i].join(',')})"></span>${esc(cl.name)}`,
       `paint "${esc(cl.name)}" (key ${i + 1})`,
     ]),
     [String(VOID), 'eraser', 'erase back to unlabelled (void) (key E)'],
@@ -153,6 +174,12 @@ export function setupPaint(state: PageState, c: CatalogJson): void {
   for (const b of Array.from($('tools').querySelectorAll('button'))) {
     b.addEventListener('click', () => {
       state.tool = b.dataset.tool === 'pan' ? 'pan' : Number(b.dataset.tool);
+      updatePaintControls(state);
+    });
+  }
+  for (const b of Array.from($('shapes').querySelectorAll('button'))) {
+    b.addEventListener('click', () => {
+      state.shape = b.dataset.shape as PageState['shape'];
       updatePaintControls(state);
     });
   }
@@ -172,6 +199,9 @@ export function setupPaint(state: PageState, c: CatalogJson): void {
     else if (mod && key === 'y') undoRedo(state, true);
     else if (mod && key === 's') void saveLabel(state);
     else if (!mod && key === 'e') state.tool = VOID;
+    else if (!mod && key === 'b') state.shape = 'brush';
+    else if (!mod && key === 'f') state.shape = 'fill';
+    else if (!mod && key === 'l') state.shape = 'lasso';
     else if (!mod && /^[1-9]$/.test(key) && Number(key) <= classes.length) state.tool = Number(key) - 1;
     else return;
     e.preventDefault();

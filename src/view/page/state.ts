@@ -62,16 +62,20 @@ export interface PageState {
   threshold: number;
   focus: number;
   thresholdTouched: boolean;
-  zoom: { s: number; x: number; y: number };
+  /** Scale and offset of the image on screen; fit: as zoomFit left it (a resize fits again). */
+  zoom: { s: number; x: number; y: number; fit: boolean };
   /** Counters of the background runs: a later run makes an earlier one stop. */
   metricsRun: number;
   reflipRun: number;
   lastLines: Polyline[];
   /** 'pan', or the class painted (VOID: the eraser). */
   tool: 'pan' | number;
+  /** How the tool paints: a round brush, a fill of similar colours from a click, or a lasso's inside. */
+  shape: 'brush' | 'fill' | 'lasso';
   brush: number;
   edits: Map<number, Edit>;
-  stroke: { builder: StrokeBuilder; x: number; y: number } | null;
+  /** The stroke under the pointer; a lasso's outline so far in image pixels. */
+  stroke: { builder: StrokeBuilder; x: number; y: number; lasso: [number, number][] | null } | null;
   /** Milliseconds from a pointer move to the frame that shows its stroke (the last 500). */
   paintLatency: number[];
   /** The timer polling the server's training while it runs. */
@@ -117,11 +121,12 @@ export function createState(): PageState {
     threshold: 0.5,
     focus: 0,
     thresholdTouched: false,
-    zoom: { s: 1, x: 0, y: 0 },
+    zoom: { s: 1, x: 0, y: 0, fit: true },
     metricsRun: 0,
     reflipRun: 0,
     lastLines: [],
     tool: 'pan',
+    shape: 'brush',
     brush: 16,
     edits: new Map<number, Edit>(),
     stroke: null,

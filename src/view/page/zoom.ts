@@ -26,6 +26,7 @@ function applyZoom(state: PageState): void {
   // The stage is scaled by CSS, which non-scaling-stroke ignores: keep the line 2 screen pixels wide.
   $('frontier-path').style.strokeWidth = String(2 / z.s);
   $('frontier-shadow').style.strokeWidth = String(4.5 / z.s);
+  $('lasso-path').style.strokeWidth = String(1.5 / z.s);
   $('zoom-value').textContent = `${Math.round(z.s * 100)}%`;
 }
 
@@ -34,7 +35,7 @@ export function zoomFit(state: PageState): void {
   if (!v) return;
   const vp = $('viewport').getBoundingClientRect();
   const s = Math.min(vp.width / v.width, vp.height / v.height) * 0.98;
-  state.zoom = { s, x: (vp.width - v.width * s) / 2, y: (vp.height - v.height * s) / 2 };
+  state.zoom = { s, x: (vp.width - v.width * s) / 2, y: (vp.height - v.height * s) / 2, fit: true };
   applyZoom(state);
 }
 
@@ -44,6 +45,7 @@ function zoomAt(state: PageState, factor: number, cx: number, cy: number): void 
   z.x = cx - ((cx - z.x) * s) / z.s;
   z.y = cy - ((cy - z.y) * s) / z.s;
   z.s = s;
+  z.fit = false;
   applyZoom(state);
 }
 
@@ -86,6 +88,7 @@ export function setupZoom(state: PageState, pointer: PointerHooks): void {
     if (drag) {
       state.zoom.x = e.clientX - drag.x;
       state.zoom.y = e.clientY - drag.y;
+      state.zoom.fit = false;
       applyZoom(state);
     }
     pointer.hover(e);
@@ -98,5 +101,15 @@ export function setupZoom(state: PageState, pointer: PointerHooks): void {
   };
   $('zoom-in').onclick = () => zoomAt(state, 1.5, vp.clientWidth / 2, vp.clientHeight / 2);
   $('zoom-out').onclick = () => zoomAt(state, 1 / 1.5, vp.clientWidth / 2, vp.clientHeight / 2);
-  new ResizeObserver(() => state.current && zoomFit(state)).observe(vp);
+  // A fitted image stays fitted; one the user zoomed or panned keeps its scale and centre.
+  let size = { w: vp.clientWidth, h: vp.clientHeight };
+  new ResizeObserver(() => {
+    const was = size;
+    size = { w: vp.clientWidth, h: vp.clientHeight };
+    if (!state.current) return;
+    if (state.zoom.fit) return zoomFit(state);
+    state.zoom.x += (size.w - was.w) / 2;
+    state.zoom.y += (size.h - was.h) / 2;
+    applyZoom(state);
+  }).observe(vp);
 }
