@@ -7,13 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { browserSkipReason, launchChromium, stroke } from './browser.js';
-import { tmpDir, writePng } from './helpers.js';
-import { syntheticMobileNetV2 } from './mobilenetFixture.js';
-import { startViewer } from '../src/view/server.js';
-import { parseClassesFlag } from '../src/data/classes.js';
+import { browserSkipReason, stroke } from './browser.js';
+import { paintableSet, paintViewer, withPage } from './paintFixtures.js';
 
 const skip = browserSkipReason();
 if (skip) process.stderr.write(`browser tests skipped: ${skip}\n`);
@@ -26,29 +21,11 @@ test(
   'live in Chromium: two strokes, and the frontier follows them within the rounds that carry them',
   { skip: skip ?? false, timeout: 240_000 },
   async () => {
-    const root = tmpDir('gapseg-livepage-');
     const [w, h] = [96, 64];
     const rgb = new Uint8Array(w * h * 3);
     for (let i = 0; i < w * h; i++) rgb.set(i % w < 48 ? [200, 60 + ((i / w) | 0), 40] : [40, 80 + ((i / w) | 0), 200], i * 3);
-    await writePng(path.join(root, 'images', 'scene.png'), rgb, w, h, 3);
-    fs.mkdirSync(path.join(root, 'labels'));
-    const weights = path.join(root, '..', 'synthetic.tflite');
-    fs.writeFileSync(weights, syntheticMobileNetV2().bytes);
-    const viewer = await startViewer({
-      root,
-      host: '127.0.0.1',
-      port: 0,
-      maxUploadBytes: 1 << 20,
-      classes: parseClassesFlag('0=background,255=smoke,128=void'),
-      encoderWeights: async () => weights,
-      log: () => {},
-    });
-    const ctx = await launchChromium();
-    try {
-      const page = ctx.pages()[0] ?? (await ctx.newPage());
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(viewer.url);
+    const viewer = await paintViewer(await paintableSet('gapseg-livepage-', { scene: { rgb, width: w, height: h } }), { live: true });
+    await withPage(viewer, async (page, errors) => {
       await page.waitForSelector('body[data-shown="item-0"]', { timeout: 60_000 });
       assert.ok(await page.isVisible('#live'), 'the live switch is offered');
       await page.check('#live');
@@ -88,9 +65,6 @@ test(
       );
       assert.match((await page.textContent('#live-status')) ?? '', /^live: \d+ steps, (loss \d|strokes learnt)/);
       assert.deepEqual(errors, []);
-    } finally {
-      await ctx.close();
-      await viewer.close();
-    }
+    });
   },
 );

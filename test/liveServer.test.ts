@@ -7,35 +7,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { startViewer } from '../src/view/server.js';
-import { parseClassesFlag } from '../src/data/classes.js';
-import { tmpDir, writePng } from './helpers.js';
-import { syntheticMobileNetV2 } from './mobilenetFixture.js';
+import { paintableSet, paintViewer } from './paintFixtures.js';
 
 test(
   'live route: probabilities at the image size after learning from the labels; token, size and class checked; a replaced request answers 204',
   { timeout: 180_000 },
   async () => {
-    const root = tmpDir('gapseg-live-');
     const [w, h] = [72, 40];
     const rgb = new Uint8Array(w * h * 3);
     for (let i = 0; i < w * h; i++) rgb.set(i % w < 36 ? [200, 50, 40] : [30, 90, 210], i * 3);
-    await writePng(path.join(root, 'images', 'scene.png'), rgb, w, h, 3);
-    fs.mkdirSync(path.join(root, 'labels'));
-    const weights = path.join(root, '..', 'synthetic.tflite');
-    fs.writeFileSync(weights, syntheticMobileNetV2().bytes);
+    const root = await paintableSet('gapseg-live-', { scene: { rgb, width: w, height: h } });
     const logged: string[] = [];
-    const viewer = await startViewer({
-      root,
-      host: '127.0.0.1',
-      port: 0,
-      maxUploadBytes: 1 << 20,
-      classes: parseClassesFlag('0=background,255=smoke,128=void'),
-      encoderWeights: async () => weights,
-      log: (l) => logged.push(l),
-    });
+    const viewer = await paintViewer(root, { live: true, log: (l) => logged.push(l) });
     try {
       const catalog = (await (await fetch(`${viewer.url}api/catalog`)).json()) as { writeToken: string; live: { available: boolean } };
       assert.equal(catalog.live.available, true);

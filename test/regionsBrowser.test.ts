@@ -6,13 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { browserSkipReason, launchChromium, screenOf, stroke } from './browser.js';
-import { tmpDir, writePng } from './helpers.js';
-import { startViewer } from '../src/view/server.js';
-import { parseClassesFlag } from '../src/data/classes.js';
+import { browserSkipReason, screenOf, stroke } from './browser.js';
+import { paintableSet, paintViewer, withPage } from './paintFixtures.js';
 import { readLabel } from '../src/data/decode.js';
 
 const skip = browserSkipReason();
@@ -34,27 +31,12 @@ test(
   'fill and lasso in Chromium: exact regions, one undo each, saved as label pixels; background strokes visible; no jump on save',
   { skip: skip ?? false, timeout: 240_000 },
   async () => {
-    const root = tmpDir('gapseg-regions-');
     const [w, h] = [120, 80];
     const rgb = new Uint8Array(w * h * 3);
     const inBlock = (x: number, y: number) => x >= 20 && x < 60 && y >= 20 && y < 50;
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rgb.set(inBlock(x, y) ? [210, 40, 30] : [30, 60, 200], (y * w + x) * 3);
-    await writePng(path.join(root, 'images', 'scene.png'), rgb, w, h, 3);
-    fs.mkdirSync(path.join(root, 'labels'));
-    const viewer = await startViewer({
-      root,
-      host: '127.0.0.1',
-      port: 0,
-      maxUploadBytes: 1 << 20,
-      classes: parseClassesFlag('0=background,255=smoke,128=void'),
-      log: () => {},
-    });
-    const ctx = await launchChromium();
-    try {
-      const page = ctx.pages()[0] ?? (await ctx.newPage());
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(viewer.url);
+    const root = await paintableSet('gapseg-regions-', { scene: { rgb, width: w, height: h } });
+    await withPage(await paintViewer(root), async (page, errors) => {
       await page.waitForSelector('body[data-shown="item-0"]', { timeout: 60_000 });
       assert.equal(await page.isChecked('#show-void'), false, 'unlabelled pixels are not hatched unless asked');
       assert.equal(await page.isVisible('#layer-void'), false);
@@ -108,9 +90,6 @@ test(
         'the file holds the filled and lassoed pixels',
       );
       assert.deepEqual(errors, []);
-    } finally {
-      await ctx.close();
-      await viewer.close();
-    }
+    });
   },
 );

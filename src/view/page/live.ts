@@ -8,7 +8,9 @@ import type { CatalogJson } from '../wire.js';
 import { errorText } from './api.js';
 import { $, esc } from './dom.js';
 import { drawPrediction } from './draw.js';
-import { shownProbs } from './model.js';
+import { decision, shownProbs } from './model.js';
+import { renderTable } from './table.js';
+import { share, unsurePixels } from '../../draw/layers.js';
 import type { PageState, View } from './state.js';
 
 /** Rounds the page asks for after the last stroke, the model learning on. */
@@ -55,6 +57,7 @@ async function send(state: PageState): Promise<void> {
   const seq = ++l.seq;
   const status = $('live-status');
   let superseded = false;
+  let stale = false;
   try {
     const r = await fetch(`/api/live/${it.id}`, {
       method: 'POST',
@@ -67,15 +70,19 @@ async function send(state: PageState): Promise<void> {
     if (!r.ok) throw new Error(await errorText(r));
     const bytes = new Uint8Array(await r.arrayBuffer());
     // The page may have moved to another image (or reloaded this one) meanwhile: the answer is then not drawn.
-    if (state.current === v && bytes.length === v.width * v.height * state.k) draw(state, v, bytes, carried, r.headers);
-    else l.sentFor = null;
+    stale = state.current !== v;
+    if (stale) return;
+    if (bytes.length !== v.width * v.height * state.k)
+      throw new Error(`live: ${bytes.length} bytes answered for a ${v.width}x${v.height} image of ${state.k} classes`);
+    draw(state, v, bytes, carried, r.headers);
   } catch (e) {
     status.innerHTML = `<span class="error">${esc((e as Error).message)}</span>`;
     $<HTMLInputElement>('live').checked = false;
     l.follow = 0;
   } finally {
     if (seq === l.seq) l.inFlight = false;
-    if (!superseded && seq === l.seq && liveOn(state) && l.follow-- > 0) void send(state);
+    // A stale answer (the page opened another image meanwhile) is asked again for the image shown.
+    if (!superseded && seq === l.seq && liveOn(state) && (stale || l.follow-- > 0)) void send(state);
   }
 }
 
@@ -89,6 +96,12 @@ function draw(state: PageState, v: View, bytes: Uint8Array, carried: number, hea
   $<HTMLInputElement>('show-pred').checked = true;
   $('decision').style.display = '';
   drawPrediction(state);
+  // The image's unsure share follows the live model, so "unsure first" does too.
+  const row = state.rows.find((r) => r.item === state.currentItem);
+  if (row) {
+    row.unsure = share(unsurePixels(probs, v.width * v.height, state.k, decision(state).allowed));
+    renderTable(state);
+  }
   l.round++;
   const now = performance.now();
   for (const t of l.strokeEnds.splice(0, carried)) l.latency.push(now - t);

@@ -14,6 +14,16 @@ export interface Stroke {
   rect: Rect;
 }
 
+/** A bounding box being grown (empty: x0 > x1). */
+interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+const emptyBox = (): Box => ({ x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity });
+
 /** A stroke in progress over one class map. */
 export class StrokeBuilder {
   private indices: number[] = [];
@@ -38,7 +48,7 @@ export class StrokeBuilder {
    * pixel coordinates (pixel i's centre is i + 0.5); returns the rectangle it changed, or null.
    */
   segment(ax: number, ay: number, bx: number, by: number, radius: number): Rect | null {
-    const { labels, width, height, value, stamp, id } = this;
+    const { width, height } = this;
     const r = Math.max(0.5, radius);
     const xa = Math.max(0, Math.floor(Math.min(ax, bx) - r));
     const xb = Math.min(width - 1, Math.ceil(Math.max(ax, bx) + r));
@@ -49,10 +59,7 @@ export class StrokeBuilder {
     const dy = by - ay;
     const len2 = dx * dx + dy * dy;
     const r2 = r * r;
-    let cx0 = Infinity;
-    let cy0 = Infinity;
-    let cx1 = -Infinity;
-    let cy1 = -Infinity;
+    const changed = emptyBox();
     for (let y = ya; y <= yb; y++) {
       const py = y + 0.5;
       for (let x = xa; x <= xb; x++) {
@@ -62,57 +69,45 @@ export class StrokeBuilder {
         const ex = px - (ax + t * dx);
         const ey = py - (ay + t * dy);
         if (ex * ex + ey * ey > r2) continue;
-        const i = y * width + x;
-        if (labels[i] === value) continue;
-        if (stamp[i] !== id) {
-          stamp[i] = id;
-          this.indices.push(i);
-          this.before.push(labels[i]);
-        }
-        labels[i] = value;
-        if (x < cx0) cx0 = x;
-        if (x > cx1) cx1 = x;
-        if (y < cy0) cy0 = y;
-        if (y > cy1) cy1 = y;
+        this.set(y * width + x, changed);
       }
     }
-    if (cx0 > cx1) return null;
-    this.x0 = Math.min(this.x0, cx0);
-    this.y0 = Math.min(this.y0, cy0);
-    this.x1 = Math.max(this.x1, cx1);
-    this.y1 = Math.max(this.y1, cy1);
-    return { x: cx0, y: cy0, w: cx1 - cx0 + 1, h: cy1 - cy0 + 1 };
+    return this.close(changed);
   }
 
   /** Set these pixels (a filled region or polygon); the rectangle changed, or null. */
   pixels(list: ArrayLike<number>): Rect | null {
+    const changed = emptyBox();
+    for (let j = 0; j < list.length; j++) this.set(list[j], changed);
+    return this.close(changed);
+  }
+
+  /** Paint pixel i, recording its value before the stroke once, and grow `changed` to hold it. */
+  private set(i: number, changed: Box): void {
     const { labels, width, value, stamp, id } = this;
-    let cx0 = Infinity;
-    let cy0 = Infinity;
-    let cx1 = -Infinity;
-    let cy1 = -Infinity;
-    for (let j = 0; j < list.length; j++) {
-      const i = list[j];
-      if (labels[i] === value) continue;
-      if (stamp[i] !== id) {
-        stamp[i] = id;
-        this.indices.push(i);
-        this.before.push(labels[i]);
-      }
-      labels[i] = value;
-      const x = i % width;
-      const y = (i - x) / width;
-      cx0 = Math.min(cx0, x);
-      cx1 = Math.max(cx1, x);
-      cy0 = Math.min(cy0, y);
-      cy1 = Math.max(cy1, y);
+    if (labels[i] === value) return;
+    if (stamp[i] !== id) {
+      stamp[i] = id;
+      this.indices.push(i);
+      this.before.push(labels[i]);
     }
-    if (cx0 > cx1) return null;
-    this.x0 = Math.min(this.x0, cx0);
-    this.y0 = Math.min(this.y0, cy0);
-    this.x1 = Math.max(this.x1, cx1);
-    this.y1 = Math.max(this.y1, cy1);
-    return { x: cx0, y: cy0, w: cx1 - cx0 + 1, h: cy1 - cy0 + 1 };
+    labels[i] = value;
+    const x = i % width;
+    const y = (i - x) / width;
+    changed.x0 = Math.min(changed.x0, x);
+    changed.x1 = Math.max(changed.x1, x);
+    changed.y0 = Math.min(changed.y0, y);
+    changed.y1 = Math.max(changed.y1, y);
+  }
+
+  /** The rectangle of one change (null: nothing changed), added to the stroke's. */
+  private close(c: Box): Rect | null {
+    if (c.x0 > c.x1) return null;
+    this.x0 = Math.min(this.x0, c.x0);
+    this.y0 = Math.min(this.y0, c.y0);
+    this.x1 = Math.max(this.x1, c.x1);
+    this.y1 = Math.max(this.y1, c.y1);
+    return { x: c.x0, y: c.y0, w: c.x1 - c.x0 + 1, h: c.y1 - c.y0 + 1 };
   }
 
   /** The finished stroke, or null when it changed nothing. */
