@@ -12,6 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { browserSkipReason, launchChromium, stroke } from './browser.js';
+import { paintableSet, paintViewer, withPage } from './paintFixtures.js';
 import { tmpDir, writePng } from './helpers.js';
 import { startViewer } from '../src/view/server.js';
 import { parseClassesFlag } from '../src/data/classes.js';
@@ -43,25 +44,13 @@ test(
   'viewer in Chromium: paint two classes on an unlabelled image, undo, redo, save: the file holds exactly the painted values, void elsewhere',
   { skip: skip ?? false, timeout: 240_000 },
   async () => {
-    const root = tmpDir('gapseg-paint-');
     const [w, h] = [96, 96];
     const gen = generateImage(makeRng(3), w, 3);
-    await writePng(path.join(root, 'images', 'scene.png'), gen.rgb, w, h, 3);
-    await writePng(path.join(root, 'images', 'other.png'), new Uint8Array(w * h * 3).fill(120), w, h, 3);
-    const viewer = await startViewer({
-      root,
-      host: '127.0.0.1',
-      port: 0,
-      maxUploadBytes: 32 << 20,
-      classes: parseClassesFlag('0=background,255=smoke,128=void'),
-      log: () => {},
+    const root = await paintableSet('gapseg-paint-', {
+      scene: { rgb: gen.rgb, width: w, height: h },
+      other: { rgb: new Uint8Array(w * h * 3).fill(120), width: w, height: h },
     });
-    const ctx = await launchChromium();
-    try {
-      const page = ctx.pages()[0] ?? (await ctx.newPage());
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(viewer.url);
+    await withPage(await paintViewer(root), async (page, errors) => {
       await page.waitForSelector('body[data-status="shown"]', { timeout: 60_000 });
       await page.click('#items tbody tr:has-text("scene")');
       await page.waitForSelector('body[data-shown="item-1"]');
@@ -161,10 +150,7 @@ test(
       assert.equal(await page.locator('#items tbody tr:has-text("added")').count(), 1);
       assert.ok(fs.readFileSync(path.join(root, 'images', 'added.png')).equals(fs.readFileSync(extra)));
       assert.deepEqual(errors, []);
-    } finally {
-      await ctx.close();
-      await viewer.close();
-    }
+    });
   },
 );
 
