@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { browserSkipReason, launchChromium, stroke } from '../test/browser.js';
+import { browserSkipReason, launchChromium, liveLatencies, stroke, waitLiveStrokes } from '../test/browser.js';
 import { startViewer } from '../src/view/server.js';
 import { parseClassesFlag } from '../src/data/classes.js';
 import { readImage, readLabel } from '../src/data/decode.js';
@@ -100,15 +100,9 @@ async function waitRound(page: Page, after: number): Promise<void> {
 /** Paint one stroke of class c and wait for the answer that carries it. */
 async function paint(page: Page, photo: Photo, c: number, pts: [number, number][]): Promise<void> {
   await page.locator(`#tools button[data-tool="${c}"]`).click();
-  const strokesBefore = await page.evaluate(
-    () => (window as unknown as { gapseg: { state: { live: { latency: number[] } } } }).gapseg.state.live.latency.length,
-  );
+  const strokesBefore = (await liveLatencies(page)).length;
   await stroke(page, photo.width, pts, 6);
-  await page.waitForFunction(
-    (n) => (window as unknown as { gapseg: { state: { live: { latency: number[] } } } }).gapseg.state.live.latency.length > n,
-    strokesBefore,
-    { timeout: 120_000, polling: 20 },
-  );
+  await waitLiveStrokes(page, strokesBefore);
   await page.waitForTimeout(PAUSE_MS);
 }
 
@@ -231,16 +225,12 @@ async function main(): Promise<void> {
       await page.waitForFunction(() => document.body.dataset.saved !== 'saving');
       const saved = await page.locator('#save-status').textContent();
       if (!saved?.startsWith('saved')) fail(`${photo.name}: not saved (${saved})`);
-      const lat = await page.evaluate(
-        () => (window as unknown as { gapseg: { state: { live: { latency: number[] } } } }).gapseg.state.live.latency,
-      );
+      const lat = await liveLatencies(page);
       console.log(
         `${j + 1}/${photos.length} ${photo.name}: ${lat.length} strokes so far, last ${lat[lat.length - 1]?.toFixed(0)} ms (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
       );
     }
-    const latency = await page.evaluate(
-      () => (window as unknown as { gapseg: { state: { live: { latency: number[] } } } }).gapseg.state.live.latency,
-    );
+    const latency = await liveLatencies(page);
     // What the live model reaches: each photo shown again, once the model has seen every stroke.
     await page.locator('#live').uncheck();
     for (const photo of photos) {

@@ -53,3 +53,17 @@ export async function stroke(page: Page, width: number, points: [number, number]
   }
   await page.mouse.up();
 }
+
+/** The viewer page's live latencies so far (window.gapseg, the page's probe): ms from each stroke's end to its frontier. */
+export function liveLatencies(page: Page): Promise<number[]> {
+  return page.evaluate(() => (window as unknown as { gapseg: { state: { live: { latency: number[] } } } }).gapseg.state.live.latency);
+}
+
+/** Wait until the viewer page has answered more than `n` strokes live. */
+export async function waitLiveStrokes(page: Page, n: number): Promise<void> {
+  await page.waitForFunction(
+    (k) => (window as unknown as { gapseg: { state: { live: { latency: number[] } } } }).gapseg.state.live.latency.length > k,
+    n,
+    { timeout: 120_000, polling: 20 },
+  );
+}

@@ -7,14 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { browserSkipReason, stroke } from './browser.js';
+import { browserSkipReason, liveLatencies, stroke, waitLiveStrokes } from './browser.js';
 import { paintableSet, paintViewer, withPage } from './paintFixtures.js';
 
 const skip = browserSkipReason();
 if (skip) process.stderr.write(`browser tests skipped: ${skip}\n`);
 
 interface Probe {
-  gapseg: { state: { live: { latency: number[] } }; lastPrediction(): { classes: number[]; width: number } | null };
+  gapseg: { lastPrediction(): { classes: number[]; width: number } | null };
 }
 
 test(
@@ -45,9 +45,7 @@ test(
         [86, 50],
       ]);
       // Both strokes answered, then the rounds after them: the frontier has followed.
-      await page.waitForFunction(() => (window as unknown as Probe).gapseg.state.live.latency.length === 2, undefined, {
-        timeout: 120_000,
-      });
+      await waitLiveStrokes(page, 1);
       await page.waitForFunction(
         () => !(window as unknown as { gapseg: { state: { live: { inFlight: boolean } } } }).gapseg.state.live.inFlight,
         undefined,
@@ -58,7 +56,8 @@ test(
       let right = 0;
       for (let i = 0; i < w * h; i++) if (pred.classes[i] === (i % w < 48 ? 1 : 0)) right++;
       assert.ok(right / (w * h) > 0.9, `${((100 * right) / (w * h)).toFixed(1)}% of the pixels on the painted side's class`);
-      const latency = await page.evaluate(() => (window as unknown as Probe).gapseg.state.live.latency);
+      const latency = await liveLatencies(page);
+      assert.equal(latency.length, 2, 'both strokes answered');
       assert.ok(
         latency.every((ms) => ms > 0 && Number.isFinite(ms)),
         `latencies ${latency.join(', ')}`,

@@ -62,11 +62,11 @@ export async function view(folder: string, options: ViewOptions = {}): Promise<V
     limits: options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : undefined,
     log: options.log ?? (() => undefined),
   };
-  const weights = { file: null as Promise<string> | null };
   // Fetched once, on the first live request that needs them; a failed fetch is tried again next time.
+  let weightsFile: Promise<string> | null = null;
   const encoderWeights = () =>
-    (weights.file ??= mobileNetV2WeightsFile(undefined, base.log).catch((e: unknown) => {
-      weights.file = null;
+    (weightsFile ??= mobileNetV2WeightsFile(undefined, base.log).catch((e: unknown) => {
+      weightsFile = null;
       throw e;
     }));
   try {

@@ -65,7 +65,8 @@ export function decideClasses(probs: Float32Array, n: number, k: number, d: Deci
   return out;
 }
 
-function isBlack(c: Rgb): boolean {
+/** Whether a class colour is black: such classes are drawn untinted over images. */
+export function isBlack(c: Rgb): boolean {
   return c[0] + c[1] + c[2] === 0;
 }
 

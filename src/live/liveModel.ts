@@ -17,6 +17,7 @@ import {
   MOBILE_MULTIPLE,
   decoderLevels,
   headForward,
+  isEncoderParam,
   type MobileUNet,
   type MobileUNetConfig,
 } from '../nets/mobilenetV2/unet.js';
@@ -94,7 +95,7 @@ export type LiveStart =
 /** Whether live training changes a parameter: the fine decoder levels' and the head's. */
 function isTrained(name: string): boolean {
   const level = /^dec(\d+)_/.exec(name);
-  return level ? Number(level[1]) >= FROZEN_LEVELS : !name.startsWith('enc_');
+  return level ? Number(level[1]) >= FROZEN_LEVELS : !isEncoderParam(name);
 }
 
 export function createLiveModel(start: LiveStart): LiveModel {
@@ -231,11 +232,15 @@ export function liveStep(m: LiveModel): number | null {
       FROZEN_LEVELS,
       coarse,
     );
+    m.steps++;
+    // Checked before the update, so that a diverged step leaves the weights as they were.
+    if (!Number.isFinite(loss)) {
+      tf.dispose([...Object.values(grads), ...[...batchStats.values()].flatMap((s) => [s.mean, s.variance])]);
+      throw new Error(`live training diverged at step ${m.steps} (loss ${loss})`);
+    }
     adamUpdate(m.net.params, grads, m.adam, HYPER);
     tf.dispose(Object.values(grads));
     updateMovingStats(m.net as AnyNet, batchStats);
-    m.steps++;
-    if (!Number.isFinite(loss)) throw new Error(`live training diverged at step ${m.steps} (loss ${loss})`);
     return loss;
   } finally {
     tf.dispose([fine0, fine1, coarse, oneHot]);

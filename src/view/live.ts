@@ -25,6 +25,8 @@ export interface LiveSetup {
 
 interface Waiting {
   key: string;
+  /** The worker asked: its exit fails only its own requests. */
+  child: ChildProcess;
   resolve: (p: LivePrediction | null) => void;
   reject: (e: Error) => void;
 }
@@ -72,8 +74,11 @@ export class LiveTraining {
       child.on('exit', (code) => {
         const why = new Error(`the live worker stopped (exit code ${code})`);
         reject(why);
-        for (const w of this.waiting.values()) w.reject(why);
-        this.waiting.clear();
+        for (const [id, w] of this.waiting)
+          if (w.child === child) {
+            this.waiting.delete(id);
+            w.reject(why);
+          }
         if (this.child === child) {
           this.child = null;
           this.started = null;
@@ -109,7 +114,7 @@ export class LiveTraining {
         w.resolve(null);
       }
     const id = this.nextId++;
-    const done = new Promise<LivePrediction | null>((resolve, reject) => this.waiting.set(id, { key: u.key, resolve, reject }));
+    const done = new Promise<LivePrediction | null>((resolve, reject) => this.waiting.set(id, { key: u.key, child, resolve, reject }));
     child.send({
       type: 'update',
       id,

@@ -27,7 +27,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { labelMap, encodeLabels, type ClassDescription } from '../data/classes.js';
+import { labelMap, encodeLabels, VOID_INDEX, type ClassDescription } from '../data/classes.js';
 import { decodeImageBuffer, encodePng, readImage, readLabel, type DecodeLimits } from '../data/decode.js';
 import { GapsegError, describeError } from '../util/errors.js';
 import { buildCatalog, catalogModel, type Catalog } from './catalog.js';
@@ -155,6 +155,11 @@ function sendFile(res: http.ServerResponse, file: string, head: boolean): void {
     fs.createReadStream(file)
       .on('error', () => res.destroy())
       .pipe(res);
+}
+
+/** A catalog file (a path relative to `rootReal`) checked as a request path would be. */
+function catalogFile(rootReal: string, rel: string): string {
+  return fileUnder(rootReal, encodeURIComponent(rel).replace(/%2F/g, '/'));
 }
 
 /** A file under `rootReal` named by an encoded request path, or an HTTP error. */
@@ -378,7 +383,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       requireWriter();
       const it = item(m[1]);
       if (!it.labelTarget) throw new HttpError(403, 'not an image of the served data set');
-      const file = fileUnder(rootReal, encodeURIComponent(it.image).replace(/%2F/g, '/'));
+      const file = catalogFile(rootReal, it.image);
       let size = imageSizes.get(it.id);
       let decoded: Awaited<ReturnType<typeof readImage>> | null = null;
       if (!size) {
@@ -391,7 +396,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       if (body.length !== 0 && body.length !== width * height)
         throw new HttpError(400, `${body.length} label bytes for a ${width}x${height} image: send one class index per pixel, or nothing`);
       const k = catalog.classes!.classes.length;
-      if (body.some((c) => c >= k && c !== 255))
+      if (body.some((c) => c >= k && c !== VOID_INDEX))
         throw new HttpError(400, `label bytes must be class indices below ${k}, or 255 for unlabelled`);
       let r: LivePrediction | null;
       try {
@@ -430,7 +435,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
     if ((m = p.match(/^\/app\/(.+)$/))) return sendFile(res, fileUnder(pageReal, m[1]), head);
     if (p === '/api/catalog') return send(res, 200, JSON.stringify(publicCatalog()), TYPES['.json'], head);
     if ((m = p.match(/^\/api\/image\/(\d+)$/))) {
-      const file = fileUnder(rootReal, encodeURIComponent(item(m[1]).image).replace(/%2F/g, '/'));
+      const file = catalogFile(rootReal, item(m[1]).image);
       if (BROWSER_IMAGES.test(file)) {
         await checkDecodes(file);
         return sendFile(res, file, head);
@@ -442,7 +447,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
       const it = item(m[1]);
       const relFile = it[m[2] as 'label' | 'truth' | 'pred'];
       if (!relFile || !table) throw new HttpError(404, `no ${m[2]} mask`);
-      const file = fileUnder(rootReal, encodeURIComponent(relFile).replace(/%2F/g, '/'));
+      const file = catalogFile(rootReal, relFile);
       // The version before the read: a change during it makes the page's save a conflict, not a loss.
       const version = m[2] === 'label' && it.labelTarget ? labelVersion(path.join(rootReal, it.labelTarget)) : null;
       const lab = await readLabel(file, o.limits);

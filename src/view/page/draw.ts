@@ -10,6 +10,7 @@ import {
   focusProbability,
   heatLayer,
   imageMetrics,
+  isBlack,
   labelColors,
   unsureLayer,
   unsurePixels,
@@ -149,7 +150,7 @@ export function showPixel(state: PageState, e: PointerEvent): void {
 export function renderLegend(c: CatalogJson): void {
   const strokes = labelColors((c.classes ?? []).map((cl) => cl.color));
   const classes = (c.classes ?? []).map((cl, i) =>
-    cl.color.every((x) => x === 0)
+    isBlack(cl.color)
       ? `<span class="item"><span class="sw" style="background:rgb(${strokes[i].join(',')})"></span>${esc(cl.name)} (strokes white, predicted untinted)</span>`
       : `<span class="item"><span class="sw" style="background:rgb(${cl.color.join(',')})"></span>${esc(cl.name)}</span>`,
   );
