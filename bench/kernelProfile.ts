@@ -8,8 +8,10 @@ export interface KernelTime {
 }
 
 /** Kernel times of one run of fn (tf.profile times each kernel synchronously), slowest first, and the call count. */
-export async function kernelProfile(fn: () => void): Promise<{ byKernel: KernelTime[]; calls: number }> {
-  const prof = await tf.profile(fn);
+export async function kernelProfile(fn: () => void | Promise<unknown>): Promise<{ byKernel: KernelTime[]; calls: number }> {
+  const prof = await tf.profile(async () => {
+    await fn();
+  });
   const byKernel = new Map<string, { ms: number; calls: number }>();
   // Scopes around kernels (ops with a custom gradient: 'x__op', 'unnamed scope') would count their kernels twice.
   const kernels = prof.kernels.filter((k) => !k.name.endsWith('__op') && k.name !== 'unnamed scope');

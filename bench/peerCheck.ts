@@ -28,7 +28,7 @@ export interface CheckData {
  * (-1 where void); returns the files and gapseg's training-mode loss on that batch (one Adam
  * step at rate lr, which changes `net`: take its weights first).
  */
-export function writeCheckData(dir: string, net: AnyNet, lr: number): CheckData & { gapsegLoss: number } {
+export async function writeCheckData(dir: string, net: AnyNet, lr: number): Promise<CheckData & { gapsegLoss: number }> {
   const [ch, cw, k] = [64, 96, net.config.numClasses];
   const rng = makeRng(5);
   const cx = Float32Array.from({ length: ch * cw * 3 }, () => rng.next() * 4 - 2);
@@ -40,7 +40,7 @@ export function writeCheckData(dir: string, net: AnyNet, lr: number): CheckData 
     return -1;
   });
   const adam = createAdamState(net.params);
-  const gapsegLoss = trainStep(net, adam, batch, referenceHyper(lr), trainingLoss('none'));
+  const gapsegLoss = await trainStep(net, adam, batch, referenceHyper(lr), trainingLoss('none'));
   disposeAdamState(adam);
   const file = (name: string, data: Float32Array) => {
     fs.writeFileSync(path.join(dir, name), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));

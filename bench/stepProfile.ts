@@ -17,9 +17,9 @@ const batch = referenceBatch();
 const hyper = referenceHyper(1e-3);
 const net = createUNet({ ...DEFAULT_UNET, numClasses: 2 }, 1);
 const adam = createAdamState(net.params);
-for (let i = 0; i < 3; i++) trainStep(net, adam, batch, hyper, trainingLoss('none'));
-const prof = await tf.profile(() => {
-  trainStep(net, adam, batch, hyper, trainingLoss('none'));
+for (let i = 0; i < 3; i++) await trainStep(net, adam, batch, hyper, trainingLoss('none'));
+const prof = await tf.profile(async () => {
+  await trainStep(net, adam, batch, hyper, trainingLoss('none'));
 });
 const want = process.argv.slice(2);
 let total = 0;

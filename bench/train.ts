@@ -78,16 +78,16 @@ async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, c
   const hyper = referenceHyper(LR);
   let net = createUNet(cfg, 1);
   let adam = createAdamState(net.params);
-  for (let i = 0; i < WARMUP; i++) trainStep(net, adam, batch, hyper, trainingLoss('none'));
+  for (let i = 0; i < WARMUP; i++) await trainStep(net, adam, batch, hyper, trainingLoss('none'));
   const times: number[] = [];
   for (let i = 0; i < STEPS; i++) {
     const t0 = performance.now();
-    trainStep(net, adam, batch, hyper, trainingLoss('none'));
+    await trainStep(net, adam, batch, hyper, trainingLoss('none'));
     times.push((performance.now() - t0) / 1000);
   }
   // Where one step's time goes, per kernel.
-  const prof = await kernelProfile(() => {
-    trainStep(net, adam, batch, hyper, trainingLoss('none'));
+  const prof = await kernelProfile(async () => {
+    await trainStep(net, adam, batch, hyper, trainingLoss('none'));
   });
   profile = prof.byKernel;
   profileKernelCount = prof.calls;
@@ -113,7 +113,9 @@ async function benchGapseg(task: { images: Float32Array; labels: Uint8Array }, c
       xb.set(task.images.subarray(idx * S * S * 3, (idx + 1) * S * S * 3), b * S * S * 3);
       yb.set(task.labels.subarray(idx * S * S, (idx + 1) * S * S), b * S * S);
     }
-    curve.push(trainStep(net, adam, { n: N, height: S, width: S, images: xb, targets: lossTargets(yb, 2) }, hyper, trainingLoss('none')));
+    curve.push(
+      await trainStep(net, adam, { n: N, height: S, width: S, images: xb, targets: lossTargets(yb, 2) }, hyper, trainingLoss('none')),
+    );
   }
   const step = median(times);
   return {
@@ -135,7 +137,7 @@ async function writeCheck(dir: string): Promise<{ manifest: string; gapsegLoss: 
   const cfg = { ...DEFAULT_UNET, numClasses: 2 };
   const net = createUNet(cfg, 1);
   const tw = await writeTorchWeights(dir, cfg, await unetValues(net));
-  const { gapsegLoss, ...data } = writeCheckData(dir, net, LR);
+  const { gapsegLoss, ...data } = await writeCheckData(dir, net, LR);
   disposeUNet(net);
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ unet: cfg, ...tw, ...data }));
   return { manifest: path.join(dir, 'manifest.json'), gapsegLoss };

@@ -52,18 +52,18 @@ async function benchGapseg(): Promise<
   const adam = createAdamState(net.params);
   const batch = referenceBatch();
   const hyper = referenceHyper(1e-3);
-  const time = (phase: { trainEncoder: boolean; encoderLrScale: number }) => {
-    for (let i = 0; i < WARMUP; i++) trainStep(net, adam, batch, hyper, trainingLoss('none'), phase);
+  const time = async (phase: { trainEncoder: boolean; encoderLrScale: number }) => {
+    for (let i = 0; i < WARMUP; i++) await trainStep(net, adam, batch, hyper, trainingLoss('none'), phase);
     const ts: number[] = [];
     for (let i = 0; i < STEPS; i++) {
       const t0 = performance.now();
-      trainStep(net, adam, batch, hyper, trainingLoss('none'), phase);
+      await trainStep(net, adam, batch, hyper, trainingLoss('none'), phase);
       ts.push((performance.now() - t0) / 1000);
     }
     return median(ts);
   };
-  const frozen = time({ trainEncoder: false, encoderLrScale: 0 });
-  const step = time({ trainEncoder: true, encoderLrScale: 0.1 });
+  const frozen = await time({ trainEncoder: false, encoderLrScale: 0 });
+  const step = await time({ trainEncoder: true, encoderLrScale: 0.1 });
   const x = tf.tensor4d(batch.images, [N, S, S, 3]);
   const fwd: number[] = [];
   let logitsShape: number[] = [];
@@ -77,7 +77,7 @@ async function benchGapseg(): Promise<
   }
   // Where a step's and a forward pass's time go, per kernel.
   const stepProfile = (
-    await kernelProfile(() => void trainStep(net, adam, batch, hyper, trainingLoss('none'), { trainEncoder: true, encoderLrScale: 0.1 }))
+    await kernelProfile(() => trainStep(net, adam, batch, hyper, trainingLoss('none'), { trainEncoder: true, encoderLrScale: 0.1 }))
   ).byKernel;
   const forwardProfile = (await kernelProfile(() => netForward(net, x, false).dispose())).byKernel;
   x.dispose();
@@ -106,7 +106,7 @@ async function checkTorch(python: string): Promise<string> {
   try {
     const net = createNet(CFG, 1);
     const tensors = writeGapsegTensors(dir, netSpecs(CFG), await netValues(net));
-    const { gapsegLoss, ...data } = writeCheckData(dir, net, 1e-3);
+    const { gapsegLoss, ...data } = await writeCheckData(dir, net, 1e-3);
     disposeNet(net);
     const manifest = path.join(dir, 'manifest.json');
     fs.writeFileSync(manifest, JSON.stringify({ config: CFG, ...tensors, ...data }));

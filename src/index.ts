@@ -15,6 +15,7 @@ export {
   type Prediction,
   type PredictFilesOptions,
   type EvaluateOptions,
+  type PredictDevice,
 } from './api/model.js';
 export { exportModel, type ExportOptions, type ExportResult } from './api/export.js';
 export { view, type ViewOptions, type Viewer } from './api/view.js';

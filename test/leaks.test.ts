@@ -42,9 +42,9 @@ test('training steps, validation and prediction do not leak tensors', async () =
   const recipe = { scale: 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], tile: 24 };
 
   // Warm up once: the first calls create lasting state (e.g. Adam moments already exist).
-  trainStep(net, adam, batch, hyper, trainingLoss('none'));
+  await trainStep(net, adam, batch, hyper, trainingLoss('none'));
   const before = tf.memory().numTensors;
-  for (let i = 0; i < 5; i++) trainStep(net, adam, batch, hyper, trainingLoss('none'));
+  for (let i = 0; i < 5; i++) await trainStep(net, adam, batch, hyper, trainingLoss('none'));
   assert.equal(tf.memory().numTensors, before, 'training steps leak');
   await validate(net, [sample, sample], { mean: recipe.mean, std: recipe.std, tile: recipe.tile });
   assert.equal(tf.memory().numTensors, before, 'validation leaks');
@@ -69,9 +69,9 @@ test('training steps with the gap output and refined prediction do not leak tens
   const batch = { n: 1, height: size, width: size, images, targets: lossTargets(gen.labels, 2) };
   const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4 };
   const loss = trainingLoss('softmax');
-  trainStep(net, adam, batch, hyper, loss);
+  await trainStep(net, adam, batch, hyper, loss);
   const steps = tf.memory().numTensors;
-  for (let i = 0; i < 3; i++) assert.ok(Number.isFinite(trainStep(net, adam, batch, hyper, loss)));
+  for (let i = 0; i < 3; i++) assert.ok(Number.isFinite(await trainStep(net, adam, batch, hyper, loss)));
   assert.equal(tf.memory().numTensors, steps, 'training steps with the gap output leak');
   const before = tf.memory().numTensors;
   const recipe = { scale: 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], tile: 24 };

@@ -34,8 +34,8 @@ function lossAndGrad(
   return tf.tidy(() => {
     const x = tf.tensor4d(logits, [1, h, w, k]);
     const targets = tf.tensor4d(t.oneHot, [1, h, w, k]);
-    const { value, grad } = maskedCrossEntropy(x, targets, t.weightSum);
-    return { loss: value, grad: grad.dataSync() as Float32Array };
+    const { loss, grad } = maskedCrossEntropy(x, targets, t.weightSum);
+    return { loss: loss.dataSync()[0], grad: grad.dataSync() as Float32Array };
   });
 }
 

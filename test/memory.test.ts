@@ -21,7 +21,7 @@ import { writeSampleDataset } from '../src/data/sample.js';
 before(engine);
 
 /** Heap growth over `steps` training steps of the network of `cfg`, from before the net is built. */
-function heapGrowthOfSteps(cfg: Parameters<typeof estimateTrainingBytes>[0], steps: number): number {
+async function heapGrowthOfSteps(cfg: Parameters<typeof estimateTrainingBytes>[0], steps: number): Promise<number> {
   const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
   const start = heap();
   const net = createNet(netConfigOf(cfg), 1);
@@ -38,23 +38,23 @@ function heapGrowthOfSteps(cfg: Parameters<typeof estimateTrainingBytes>[0], ste
     ),
   };
   for (let i = 0; i < steps; i++)
-    trainStep(net, adam, batch, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, trainingLoss('none'));
+    await trainStep(net, adam, batch, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, trainingLoss('none'));
   const used = heap() - start;
   disposeNet(net);
   disposeAdamState(adam);
   return used;
 }
 
-test('the training memory estimate covers the heap a step uses', () => {
+test('the training memory estimate covers the heap a step uses', async () => {
   const cfg = { crop: 128, batch: 4, depth: 3, width: 16, classes: parseClassesFlag('a,b') };
-  const used = heapGrowthOfSteps(cfg, 3);
+  const used = await heapGrowthOfSteps(cfg, 3);
   const estimate = estimateTrainingBytes(cfg);
   assert.ok(used > 0 && used <= estimate, `heap grew by ${used} bytes, estimate ${estimate}`);
 });
 
-test('the training memory estimate covers the heap a MobileNetV2 U-Net step uses', () => {
+test('the training memory estimate covers the heap a MobileNetV2 U-Net step uses', async () => {
   const cfg = { crop: 128, batch: 2, depth: 4, width: 16, classes: parseClassesFlag('a,b'), encoder: 'mobilenet_v2' as const };
-  const used = heapGrowthOfSteps(cfg, 2);
+  const used = await heapGrowthOfSteps(cfg, 2);
   const estimate = estimateTrainingBytes(cfg);
   assert.ok(used > 0 && used <= estimate, `heap grew by ${used} bytes, estimate ${estimate}`);
 });

@@ -1,5 +1,6 @@
 /** Starting the compute engine for the API: once per process, its warnings and its line logged. */
 import { engineOptionsFromEnv, initEngine, newEngineWarnings, type EngineInfo } from '../engine/engine.js';
+import type { Device } from '../engine/device.js';
 import { GapsegError } from '../util/errors.js';
 
 /** Refuse a thread count outside 1..8 (XNNPACK's pool has 8 workers at most). */
@@ -14,9 +15,15 @@ export function checkThreads(threads: number | undefined): void {
  * the compute path comes later, from the work itself, once its input has been read: a
  * mistake in the input is then the only line a command prints.
  */
-export async function startEngine(threads: number | undefined, log: (line: string) => void): Promise<EngineInfo> {
+export async function startEngine(
+  threads: number | undefined,
+  log: (line: string) => void,
+  device: Device | 'cuda' = 'cpu',
+): Promise<EngineInfo> {
   checkThreads(threads);
-  const info = await initEngine({ ...engineOptionsFromEnv(), ...(threads !== undefined ? { threads } : {}) });
+  if (device === 'cuda')
+    throw new GapsegError("--device cuda is ONNX Runtime's, which only predicts: train on a GPU with --device webgpu", 2);
+  const info = await initEngine({ ...engineOptionsFromEnv(), ...(threads !== undefined ? { threads } : {}), device });
   for (const w of newEngineWarnings()) log(`warning: ${w}`);
   return info;
 }

@@ -9,7 +9,8 @@ import { checkWritableDir } from '../util/atomic.js';
 import { classIndex, isVoidName, parseClassesFlag, readClassFile, type ClassDescription } from '../data/classes.js';
 import { decodeImageBuffer, readImage, type DecodeLimits, type RgbImage } from '../data/decode.js';
 import { modelDirOf, readModelMeta } from '../formats/modelFolder.js';
-import { openPredictor, type EngineChoice } from '../predict/open.js';
+import { openPredictor, type EngineChoice, type PredictDevice } from '../predict/open.js';
+export type { PredictDevice };
 import { predictModel, type Predictor } from '../predict/model.js';
 import type { OutputClass } from '../predict/outputs.js';
 import { labelValues } from '../predict/outputs.js';
@@ -31,9 +32,11 @@ import type { ApiKeys, Same } from '../options/keys.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
 
 /** How to open a model (`gapseg predict --help` lists the same options); the foreign-model options are for ONNX files trained elsewhere. */
-export interface OpenModelOptions extends InputOptions {
+export interface OpenModelOptions extends Omit<InputOptions, 'device'> {
   /** 'auto' (default): ONNX Runtime for .onnx files and folders with a current model.onnx, TensorFlow.js otherwise. */
   engine?: EngineChoice;
+  /** 'cpu' (default); 'webgpu': TensorFlow.js on the GPU; 'auto': webgpu where a hardware adapter exists; 'cuda': ONNX Runtime's CUDA provider. */
+  device?: PredictDevice;
   threads?: number;
   /** Foreign models: every output channel in order, as "background,smoke,void" or "0=background,255=smoke,128=void". */
   channels?: string;

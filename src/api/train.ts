@@ -9,6 +9,7 @@ import { parseClassesFlag, type ClassDescription } from '../data/classes.js';
 import { resolveClasses, runTraining, type RunResult, type TrainObserver } from '../train/run.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../train/config.js';
 import type { EpochRecord } from '../train/loop.js';
+import type { Device } from '../engine/device.js';
 import type { GapLoss } from '../losses/trainingLoss.js';
 import type { RefineCheck } from '../predict/refineCheck.js';
 import { reportObserver } from '../report/runReport.js';
@@ -77,6 +78,8 @@ export interface TrainOptions {
   /** Start over in a run folder that already holds a run. */
   force?: boolean;
   maxPixels?: number;
+  /** 'cpu' (default): gapseg's engine; 'webgpu': TensorFlow.js on the GPU through WebGPU; 'auto': webgpu where a hardware adapter exists, else cpu ('cuda' is ONNX Runtime's, for prediction). */
+  device?: Device | 'cuda';
   /** Compute threads (default: all cores, at most 8). */
   threads?: number;
   /** Keep report.html in the run folder (default true). */
@@ -279,7 +282,7 @@ export async function train(dataset: string, options: TrainOptions): Promise<Tra
   const config = options.resume ? null : trainConfig(dataset, options, log);
   if (config?.encoder === 'mobilenet_v2' && !config.initFrom)
     config.encoderWeights = await mobileNetV2WeightsFile(options.encoderWeights, log, progressCallbacks(options.onProgress));
-  await startEngine(options.threads, log);
+  await startEngine(options.threads, log, options.device);
   const observers: TrainObserver[] = [];
   if (options.report !== false) observers.push(reportObserver());
   const onEpoch = options.onEpoch;

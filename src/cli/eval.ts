@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
-import { openModel, type EvaluateOptions } from '../api/model.js';
+import { openModel, type EvaluateOptions, type PredictDevice } from '../api/model.js';
 import { formatReport } from '../evaluate/evalRun.js';
 import { checkWritableDir, makeDir, writeFileAtomic } from '../util/atomic.js';
 import { EVAL_COMMAND } from '../options/predict.js';
@@ -30,13 +30,13 @@ export const evalCommand: Command = {
   schema: EVAL_COMMAND,
   async run(args) {
     const [modelPath, dataset] = args.positional;
-    const { json, threads, log: _log, ...options } = apiOptions(args);
+    const { json, threads, device, log: _log, ...options } = apiOptions(args);
     // A metrics file that cannot be written is found out before the evaluation, not after.
     if (typeof json === 'string') {
       checkWritableDir(path.dirname(path.resolve(json)), 0);
       refuseToReplace(json);
     }
-    const model = await openModel(modelPath, { threads: threads as number | undefined, log });
+    const model = await openModel(modelPath, { threads: threads as number | undefined, device: device as PredictDevice | undefined, log });
     try {
       const result = await model.evaluate(dataset, options as EvaluateOptions);
       process.stdout.write(formatReport(result, result.classes) + '\n');

@@ -12,6 +12,9 @@
  * backend lacks, and its own versions of Conv2D, FusedConv2D, Conv2DBackpropInput and
  * BatchMatMul, batch norm, Adam and the rest. Where the SIMD kernels cannot load, the engine
  * says so (EngineInfo.warnings) rather than running the slower JavaScript kernels silently.
+ *
+ * The device: 'cpu' is that engine; 'webgpu' is TensorFlow.js's WebGPU backend (webgpu.ts);
+ * 'auto' takes a hardware WebGPU adapter where there is one, else the CPU engine, and says why.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,6 +24,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { registerGapsegKernels } from './kernels/index.js';
 import { preferFma, simdKernels, simdKernelsProblem } from './simd/index.js';
+import { findAdapter, loadWebgpuBackend } from './webgpu.js';
+import type { Device } from './device.js';
 import { GapsegError, fsProblem } from '../util/errors.js';
 // The Node bundle of tfjs-core registers no gradient functions; tfjs-layers' bundle carries
 // and registers all of them (into tfjs-core's global registry) when it is loaded.
@@ -28,21 +33,26 @@ import '@tensorflow/tfjs-layers';
 
 const require = createRequire(import.meta.url);
 
+
 export interface EngineOptions {
   /** Worker threads for XNNPACK and gapseg's kernel team; default: the machine's logical cores (at most 8). */
   threads?: number;
-  /** 'wasm' (default) or 'cpu' (pure JS, for reference computations in tests). */
-  backend?: 'wasm' | 'cpu';
+  /** 'cpu' (default): the wasm engine; 'webgpu'; 'auto': a hardware WebGPU adapter, else the wasm engine. */
+  device?: Device;
+  /** 'cpu' picks TensorFlow.js's pure JS backend instead of wasm (reference computations in tests). */
+  backend?: 'cpu';
   /** gapseg's kernels in their fused multiply-add build where V8 accepts it (default true). */
   fma?: boolean;
 }
 
 export interface EngineInfo {
-  backend: string;
+  backend: 'wasm' | 'cpu' | 'webgpu';
+  /** The WebGPU adapter's description (backend webgpu). */
+  adapter?: string;
   threads: number;
   simd: boolean;
-  /** Whether gapseg's kernels run as SIMD wasm or as their JavaScript versions. */
-  kernels: 'simd' | 'javascript';
+  /** Whether gapseg's kernels run as SIMD wasm, as their JavaScript versions, or as compositions of WebGPU's stock kernels. */
+  kernels: 'simd' | 'javascript' | 'webgpu';
   /** Whether gapseg's SIMD kernels run their fused multiply-add build (relaxed SIMD). */
   fma: boolean;
   /** Why the engine runs slower than it could (one line each), to be shown to the user. */
@@ -152,20 +162,61 @@ export function engineOptionsFromEnv(): EngineOptions {
   return { threads: defaultThreads(), fma: process.env.GAPSEG_FMA !== '0' };
 }
 
+/** A device decided: 'auto' resolved, with the adapter, and a note where the GPU was passed by or is software. */
+export interface ResolvedDevice {
+  device: 'cpu' | 'webgpu';
+  adapter?: string;
+  note?: string;
+}
+
+/** What a device stands for here: 'auto' takes a hardware WebGPU adapter, else the CPU; 'webgpu' without an adapter is an error. */
+export async function resolveDevice(device: Device): Promise<ResolvedDevice> {
+  if (device === 'cpu') return { device: 'cpu' };
+  const adapter = await findAdapter();
+  if (device === 'webgpu') {
+    if (typeof adapter === 'string') throw new GapsegError(`--device webgpu: ${adapter}; compute on the CPU with --device cpu`);
+    return { device: 'webgpu', adapter: adapter.description, ...(adapter.software ? { note: SOFTWARE_ADAPTER } : {}) };
+  }
+  if (typeof adapter === 'string') return { device: 'cpu', note: `device auto: ${adapter}; computing on the CPU` };
+  if (adapter.software)
+    return { device: 'cpu', note: `device auto: the only WebGPU adapter is software (${adapter.description}); computing on the CPU` };
+  return { device: 'webgpu', adapter: adapter.description };
+}
+
+const SOFTWARE_ADAPTER = 'the WebGPU adapter is a software one (it emulates a GPU on the CPU, far slower than --device cpu)';
+
 /**
  * Initialise the tensor engine once per process. Later calls return the same engine;
- * asking for a different backend after initialisation is an error.
+ * asking for a different device after initialisation is an error.
  */
 export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> {
-  const backend = opts.backend ?? 'wasm';
   if (current) {
-    if (current.backend !== backend) {
-      throw new Error(`engine already initialised with backend ${current.backend}, not ${backend}`);
-    }
+    const asked = opts.backend ?? opts.device ?? 'cpu';
+    const same =
+      opts.backend === 'cpu' ? current.backend === 'cpu' : asked === 'auto' || (asked === 'webgpu') === (current.backend === 'webgpu');
+    if (!same)
+      throw new GapsegError(
+        `--device ${asked}: this process computes with TensorFlow.js ${current.backend} already (one device a process)`,
+        2,
+      );
     return current;
   }
   tf.env().set('PROD', true);
-  if (backend === 'cpu') {
+  const chosen: ResolvedDevice = opts.backend === 'cpu' ? { device: 'cpu' } : await resolveDevice(opts.device ?? 'cpu');
+  if (chosen.device === 'webgpu') {
+    await loadWebgpuBackend();
+    registerGapsegKernels();
+    if (!(await tf.setBackend('webgpu'))) throw new GapsegError(`--device webgpu: TensorFlow.js could not start on ${chosen.adapter}`);
+    current = {
+      backend: 'webgpu',
+      adapter: chosen.adapter,
+      threads: 1,
+      simd: false,
+      kernels: 'webgpu',
+      fma: false,
+      warnings: chosen.note ? [chosen.note] : [],
+    };
+  } else if (opts.backend === 'cpu') {
     await import('@tensorflow/tfjs-backend-cpu');
     await tf.setBackend('cpu');
     current = { backend: 'cpu', threads: 1, simd: false, kernels: 'javascript', fma: false, warnings: [] };
@@ -189,7 +240,7 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
       simd,
       kernels: kernels ? 'simd' : 'javascript',
       fma: kernels?.fma ?? false,
-      warnings,
+      warnings: chosen.note ? [chosen.note, ...warnings] : warnings,
     };
   }
   return current;
@@ -213,6 +264,7 @@ export function engineInfo(): EngineInfo | null {
 /** One line naming the compute path, as train, predict and eval print it. */
 export function describeEngine(info: EngineInfo): string {
   if (info.backend === 'cpu') return 'engine: TensorFlow.js cpu backend (JavaScript)';
+  if (info.backend === 'webgpu') return `engine: TensorFlow.js WebGPU on ${info.adapter}`;
   const kernels =
     info.kernels === 'simd'
       ? `gapseg's SIMD kernels${info.fma ? ' with fused multiply-add' : ' (no fused multiply-add)'}`

@@ -205,7 +205,7 @@ function windowOf(im: LiveImage, f: tf.Tensor4D, x: number, y: number, side: num
 }
 
 /** One step on a batch of crops; the loss, or null when nothing is labelled. */
-export function liveStep(m: LiveModel): number | null {
+export async function liveStep(m: LiveModel): Promise<number | null> {
   const images = [...m.images.values()].filter((im) => im.counts.some((x) => x > 0));
   if (images.length === 0) return null;
   const side = cropSide(images, LIVE_CROP);
@@ -225,13 +225,16 @@ export function liveStep(m: LiveModel): number | null {
   });
   const oneHot = tf.tensor4d(targets.oneHot, [crops.length, side, side, m.k]);
   try {
-    const { loss, grads, batchStats } = decoderLossAndGradients(
+    const step = decoderLossAndGradients(
       m.net,
       [fine0, fine1],
       (logits) => maskedCrossEntropy(logits, oneHot, targets.weightSum),
       FROZEN_LEVELS,
       coarse,
     );
+    const { grads, batchStats } = step;
+    const loss = (await step.loss.data())[0];
+    step.loss.dispose();
     m.steps++;
     // Checked before the update, so that a diverged step leaves the weights as they were.
     if (!Number.isFinite(loss)) {
@@ -262,7 +265,7 @@ export async function trainFor(
   let sum = 0;
   do {
     if (m.recentLoss !== null && m.recentLoss < FIT_LOSS) break;
-    const loss = liveStep(m);
+    const loss = await liveStep(m);
     if (loss === null) break;
     steps++;
     sum += loss;

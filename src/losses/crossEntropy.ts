@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { VOID_INDEX } from '../data/classes.js';
 import { f32, outputs, registerBoth } from '../engine/kernels/heap.js';
+import { WEBGPU, registerTensorKernel } from '../engine/kernels/compose.js';
 
 export const MASKED_SOFTMAX_CE = 'GapsegMaskedSoftmaxCE';
 
@@ -90,13 +91,22 @@ function maskedSoftmaxCE(args: Args): tf.TensorInfo[] {
  * gradient w.r.t. the logits. `targets` is the weighted one-hot tensor matching `logits`' shape
  * [..., K], `weightSum` its total (0 when every pixel is void: loss 0, gradient 0).
  */
-export function maskedCrossEntropy(logits: tf.Tensor, targets: tf.Tensor, weightSum: number): { value: number; grad: tf.Tensor } {
+export function maskedCrossEntropy(logits: tf.Tensor, targets: tf.Tensor, weightSum: number): { loss: tf.Scalar; grad: tf.Tensor } {
   const [loss, grad] = tf
     .engine()
     .runKernel(MASKED_SOFTMAX_CE, { logits, targets }, { scale: weightSum > 0 ? 1 / weightSum : 0 }) as tf.Tensor[];
-  const value = loss.dataSync()[0];
-  loss.dispose();
-  return { value, grad };
+  return { loss: loss as tf.Scalar, grad };
+}
+
+/** The same loss and gradient in ops (WebGPU). */
+function maskedSoftmaxCEOps(t: Record<string, tf.Tensor>, attrs: tf.NamedAttrMap): tf.Tensor[] {
+  const { logits, targets } = t;
+  const scale = attrs.scale as number;
+  const logP = tf.logSoftmax(logits);
+  const loss = tf.mul(tf.neg(tf.sum(tf.mul(targets, logP))), scale);
+  const grad = tf.mul(tf.sub(tf.mul(tf.exp(logP), tf.sum(targets, -1, true)), targets), scale);
+  return [loss, grad];
 }
 
 registerBoth(MASKED_SOFTMAX_CE, maskedSoftmaxCE as unknown as tf.KernelFunc);
+registerTensorKernel(MASKED_SOFTMAX_CE, WEBGPU, maskedSoftmaxCEOps);

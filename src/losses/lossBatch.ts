@@ -12,5 +12,8 @@ export interface LossBatch {
   valid?: Uint8Array;
 }
 
-/** A loss as a function of the network's NHWC logits: its value and its gradient w.r.t. them. */
-export type LogitsLoss = (logits: tf.Tensor4D) => { value: number; grad: tf.Tensor };
+/**
+ * A loss as a function of the network's NHWC logits: its value and its gradient w.r.t. them. The
+ * value stays a tensor: reading it is the caller's (asynchronously: WebGPU has no synchronous read).
+ */
+export type LogitsLoss = (logits: tf.Tensor4D) => { loss: tf.Scalar; grad: tf.Tensor };

@@ -148,7 +148,8 @@ export function updateMovingStats(net: Net, batchStats: BatchStats): void {
 }
 
 export interface StepGradients {
-  loss: number;
+  /** The batch's loss, a scalar the caller reads and frees. */
+  loss: tf.Scalar;
   /** Gradient per trainable parameter name. */
   grads: Record<string, tf.Tensor>;
   /** Batch mean and variance of every BN layer, for the moving averages. */

@@ -30,6 +30,13 @@ export const THREADS = {
   placeholder: 'n',
   help: 'compute threads (default: all cores; TensorFlow.js uses at most 8)',
 } as const satisfies OptionDef;
+export const DEVICE = {
+  name: 'device',
+  kind: 'choice',
+  choices: ['cpu', 'webgpu', 'auto', 'cuda'],
+  help: "cpu: gapseg's engine on the cores; webgpu: TensorFlow.js on the GPU through WebGPU (the optional package webgpu); auto: webgpu where a hardware GPU adapter exists, else cpu; cuda: ONNX Runtime's CUDA provider (prediction with an ONNX model only)",
+  default: 'cpu',
+} as const satisfies OptionDef;
 export const MAX_PIXELS = {
   name: 'max-pixels',
   kind: 'int',

@@ -3,7 +3,7 @@
  * model.predict(), model.predictFiles() and model.evaluate(), which those commands call.
  */
 import { DEFAULT_BF_TOLERANCE, DEFAULT_BIOU_DILATION } from '../metrics/boundary.js';
-import { CLASSES, CLASS_FILE, CRF, FLIPS, FORBID, MAX_PIXELS, QUIET, REFINE, THREADS, VOID } from './common.js';
+import { CLASSES, CLASS_FILE, CRF, DEVICE, FLIPS, FORBID, MAX_PIXELS, QUIET, REFINE, THREADS, VOID } from './common.js';
 import type { CommandSchema, OptionDef } from './schema.js';
 
 /** openModel(): the engine, and what a foreign ONNX model needs said about it. */
@@ -15,13 +15,7 @@ export const OPEN_OPTIONS = [
     help: 'auto: ONNX Runtime for .onnx files and model folders with a current model.onnx, else TensorFlow.js',
     default: 'auto',
   },
-  {
-    name: 'device',
-    kind: 'choice',
-    choices: ['cpu', 'cuda'],
-    help: 'where ONNX Runtime computes (cuda needs its CUDA provider, which its default install downloads)',
-    default: 'cpu',
-  },
+  DEVICE,
   { name: 'batch', kind: 'int', min: 1, max: 64, placeholder: 'n', help: 'windows per network call', default: 4 },
   {
     name: 'tile',
@@ -222,6 +216,7 @@ export const EVAL_COMMAND: CommandSchema = {
       cliOnly: true,
       basic: true,
     },
+    DEVICE,
     THREADS,
     QUIET,
   ],

@@ -1,7 +1,7 @@
 /** The options of `gapseg train` and of the API's train(): the few most runs need first. */
 import { GAP_LOSSES, DEFAULT_GAP_LOSS } from '../losses/trainingLoss.js';
 import { DEFAULT_UNET } from '../nets/unet/unet.js';
-import { CLASSES, CLASS_FILE, MAX_PIXELS, QUIET, THREADS, VOID } from './common.js';
+import { CLASSES, CLASS_FILE, DEVICE, MAX_PIXELS, QUIET, THREADS, VOID } from './common.js';
 import type { CommandSchema, OptionDef } from './schema.js';
 
 export const TRAIN_OPTIONS = [
@@ -170,6 +170,7 @@ export const TRAIN_OPTIONS = [
   { name: 'skip-unlabelled', kind: 'flag', help: 'train on the images that have a label file, leaving out those that have none yet' },
   { name: 'force', kind: 'flag', help: 'start over in a run folder that already holds a run' },
   MAX_PIXELS,
+  DEVICE,
   THREADS,
   QUIET,
   { name: 'report', kind: 'flag', help: 'write report.html in the run folder', default: true, apiOnly: true },

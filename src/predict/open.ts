@@ -1,13 +1,15 @@
 /**
  * The one place that decides which engine predicts: a .onnx file runs on ONNX Runtime; a
  * gapseg run or model folder runs on ONNX Runtime when it holds a model.onnx exported from
- * its current weights, and on TensorFlow.js otherwise.
+ * its current weights, and on TensorFlow.js otherwise. The device narrows that: cuda is ONNX
+ * Runtime's, webgpu TensorFlow.js's.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { GapsegError } from '../util/errors.js';
-import { defaultThreads, engineOptionsFromEnv, initEngine, newEngineWarnings } from '../engine/engine.js';
-import { ONNX_RUNTIME_HINT, onnxRuntime } from '../engine/onnx/runtime.js';
+import { defaultThreads, engineOptionsFromEnv, initEngine, newEngineWarnings, resolveDevice } from '../engine/engine.js';
+import type { Device } from '../engine/device.js';
+import { ONNX_RUNTIME_HINT, onnxRuntime, type OnnxDevice } from '../engine/onnx/runtime.js';
 import { openTfjsPredictor, type Predictor } from './model.js';
 import { modelDirOf } from '../formats/modelFolder.js';
 import { openOnnxPredictor, type OnnxOpenOptions } from './onnxPredictor.js';
@@ -15,16 +17,24 @@ import { ONNX_FILE, onnxIsCurrent } from '../formats/onnx/gapsegOnnx.js';
 
 export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
 
-export interface OpenOptions extends Omit<OnnxOpenOptions, 'threads'> {
+/** Where prediction computes: TensorFlow.js's devices and ONNX Runtime's CUDA. */
+export type PredictDevice = Device | OnnxDevice;
+
+export interface OpenOptions extends Omit<OnnxOpenOptions, 'threads' | 'device'> {
   engine?: EngineChoice;
+  device?: PredictDevice;
   threads?: number;
 }
 
 /** Open a model for prediction, choosing the engine. */
 export async function openPredictor(p: string, opts: OpenOptions = {}): Promise<Predictor> {
-  const engine = opts.engine ?? 'auto';
+  const asked = opts.device ?? 'cpu';
+  const resolved = asked === 'auto' ? await resolveDevice('auto') : null;
+  if (resolved?.note) opts.log?.(`note: ${resolved.note}`);
+  const device = resolved?.device ?? asked;
+  const engine = device === 'webgpu' ? tfjsOnly(p, opts.engine ?? 'auto') : (opts.engine ?? 'auto');
   const threads = opts.threads ?? defaultThreads();
-  const onnxOpts: OnnxOpenOptions = { ...opts, threads };
+  const onnxOpts: OnnxOpenOptions = { ...opts, threads, device: device === 'cuda' ? 'cuda' : 'cpu' };
   const isFile = fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
   if (isFile) {
     if (engine === 'tfjs')
@@ -53,7 +63,11 @@ export async function openPredictor(p: string, opts: OpenOptions = {}): Promise<
         `note: ${runtime.missing}: predicting with TensorFlow.js; gapseg export and faster prediction need it: ${ONNX_RUNTIME_HINT}`,
       );
   }
-  await initEngine({ ...engineOptionsFromEnv(), threads });
+  if (device === 'cuda')
+    throw new GapsegError(
+      `${dir}: --device cuda runs ONNX Runtime, and this model has no current model.onnx (create it with: gapseg export ${p})`,
+    );
+  await initEngine({ ...engineOptionsFromEnv(), threads, device: device as Device });
   for (const w of newEngineWarnings()) opts.log?.(`warning: ${w}`);
   const predictor = openTfjsPredictor(dir);
   if (opts.batch) predictor.batch = opts.batch;
@@ -66,4 +80,12 @@ export async function openPredictor(p: string, opts: OpenOptions = {}): Promise<
     };
   }
   return predictor;
+}
+
+/** WebGPU is TensorFlow.js's: refuse what would need ONNX Runtime. */
+function tfjsOnly(p: string, engine: EngineChoice): EngineChoice {
+  if (engine === 'onnx') throw new GapsegError('--device webgpu runs TensorFlow.js: it does not go with --engine onnx', 2);
+  if (fs.statSync(p, { throwIfNoEntry: false })?.isFile())
+    throw new GapsegError(`${p}: an ONNX file runs on ONNX Runtime (--device cpu or cuda), not on WebGPU`);
+  return 'tfjs';
 }

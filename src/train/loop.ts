@@ -204,7 +204,7 @@ export async function trainLoop(
       const phase = plan(global);
       const h = phase.hyper;
       lr = h.lr;
-      const loss = trainStep(
+      const loss = await trainStep(
         net,
         adam,
         batch,

@@ -232,7 +232,9 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     );
   }
   const estimate = estimateTrainingBytes(cfg);
-  if (estimate > WASM_HEAP_LIMIT * 0.9) {
+  // The wasm heap's limit; a GPU's memory is the device's own, and TensorFlow.js says when it runs out.
+  const onGpu = engineInfo()?.backend === 'webgpu';
+  if (!onGpu && estimate > WASM_HEAP_LIMIT * 0.9) {
     const perBatch = estimateTrainingBytes({ ...cfg, batch: 1 });
     let fit = cfg.batch;
     while (fit > 1 && estimateTrainingBytes({ ...cfg, batch: fit }) > WASM_HEAP_LIMIT * 0.8) fit--;
@@ -297,7 +299,9 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
     `data: ${train.length} training, ${valid.length} validation images${layout.validFromFiles ? '' : ` (random ${Math.round(cfg.validFraction * 100)}%)`}; ` +
       `${((100 * counts[k]) / (labelled + counts[k])).toFixed(1)}% of training pixels are void; classes ${cfg.classes.classes.map((c, i) => `${c.name} ${((100 * counts[i]) / Math.max(labelled, 1)).toFixed(1)}%`).join(', ')}`,
   );
-  log(`memory: about ${Math.round(estimate / 1e6)} MB of the 4 GiB wasm heap (crop ${cfg.crop}, batch ${cfg.batch})`);
+  log(
+    `memory: about ${Math.round(estimate / 1e6)} MB of ${onGpu ? 'GPU memory' : 'the 4 GiB wasm heap'} (crop ${cfg.crop}, batch ${cfg.batch})`,
+  );
   for (let i = 0; i < k; i++)
     if (counts[i] === 0) log(`warning: class "${cfg.classes.classes[i].name}" has no labelled pixel in the training images`);
 

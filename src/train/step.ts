@@ -21,15 +21,15 @@ export interface EncoderPhase {
   encoderLrScale: number;
 }
 
-/** Run one training step and return the loss value (before the update). */
-export function trainStep(
+/** Run one training step and return the loss value (before the update), read once the step is queued. */
+export async function trainStep(
   net: AnyNet,
   adam: AdamState,
   batch: HostBatch,
   hyper: AdamHyper,
   loss: TrainingLoss,
   phase: EncoderPhase = { trainEncoder: true, encoderLrScale: 1 },
-): number {
+): Promise<number> {
   const x = tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, net.config.inChannels]);
   let result;
   try {
@@ -41,5 +41,9 @@ export function trainStep(
   adamUpdate(net.params, grads, adam, hyper, (name) => (isEncoder(net.config, name) ? phase.encoderLrScale : 1));
   updateMovingStats(net, batchStats);
   tf.dispose(Object.values(grads));
-  return value;
+  try {
+    return (await value.data())[0];
+  } finally {
+    value.dispose();
+  }
 }

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
+import { WEBGPU, registerTensorKernel } from './compose.js';
 import { simdKernels } from '../simd/index.js';
 
 export const ADAM_UPDATE = 'GapsegAdamUpdate';
@@ -33,7 +34,18 @@ function adamUpdate(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; att
   return infos;
 }
 
-/** Register the fused Adam kernel for wasm and cpu. */
+/** The update in ops (WebGPU). */
+function adamUpdateOps(t: Record<string, tf.Tensor>, attrs: tf.NamedAttrMap): tf.Tensor[] {
+  const { p, g, m, v } = t;
+  const { beta1, beta2, stepSize, invSqrtBc2, eps, lrWd } = attrs as Record<string, number>;
+  const m2 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+  const v2 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+  const step = tf.div(tf.mul(m2, stepSize), tf.add(tf.mul(tf.sqrt(v2), invSqrtBc2), eps));
+  return [tf.sub(tf.mul(p, 1 - lrWd), step), m2, v2];
+}
+
+/** Register the fused Adam kernel for wasm and cpu, and its composition for WebGPU. */
 export function registerAdamKernel(): void {
   registerBoth(ADAM_UPDATE, adamUpdate as unknown as tf.KernelFunc);
+  registerTensorKernel(ADAM_UPDATE, WEBGPU, adamUpdateOps);
 }

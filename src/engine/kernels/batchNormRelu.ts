@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
+import { WEBGPU, registerTensorKernel } from './compose.js';
 import { simdKernels } from '../simd/index.js';
 
 export const BN_RELU_FORWARD = 'GapsegBnReluForward';
@@ -136,8 +137,36 @@ function backward(args: Args): tf.TensorInfo[] {
   return infos;
 }
 
-/** Register the fused kernels for wasm and cpu. */
+/** The axes statistics run over: all but the channels. */
+const pixelAxes = (x: tf.Tensor): number[] => x.shape.slice(0, -1).map((_, i) => i);
+
+/** The forward kernel in ops (WebGPU), the statistics in two passes. */
+function forwardOps(t: Record<string, tf.Tensor>, attrs: tf.NamedAttrMap): tf.Tensor[] {
+  const { x, gamma, beta } = t;
+  const axes = pixelAxes(x);
+  const mean = tf.mean(x, axes);
+  const centred = tf.sub(x, mean);
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), axes), attrs.epsilon as number));
+  return [tf.relu(tf.add(tf.mul(centred, tf.mul(rstd, gamma)), beta)), mean, rstd];
+}
+
+/** The backward kernel in ops (WebGPU). */
+function backwardOps(t: Record<string, tf.Tensor>): tf.Tensor[] {
+  const { dy, x, y, mean, rstd, gamma } = t;
+  const axes = pixelAxes(x);
+  const m = x.size / x.shape[x.shape.length - 1];
+  const gated = tf.mul(dy, tf.step(y));
+  const xhat = tf.mul(tf.sub(x, mean), rstd);
+  const dbeta = tf.sum(gated, axes);
+  const dgamma = tf.sum(tf.mul(gated, xhat), axes);
+  const dx = tf.mul(tf.div(tf.mul(gamma, rstd), m), tf.sub(tf.sub(tf.mul(gated, m), dbeta), tf.mul(xhat, dgamma)));
+  return [dx, dgamma, dbeta];
+}
+
+/** Register the fused kernels for wasm and cpu, and their compositions for WebGPU. */
 export function registerBatchNormReluKernels(): void {
   registerBoth(BN_RELU_FORWARD, forward as unknown as tf.KernelFunc);
   registerBoth(BN_RELU_BACKWARD, backward as unknown as tf.KernelFunc);
+  registerTensorKernel(BN_RELU_FORWARD, WEBGPU, forwardOps);
+  registerTensorKernel(BN_RELU_BACKWARD, WEBGPU, backwardOps);
 }

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
+import { WEBGPU, registerTensorKernel } from './compose.js';
 import { simdKernels } from '../simd/index.js';
 
 export const CONCAT_CHANNELS = 'GapsegConcatChannels';
@@ -60,10 +61,15 @@ function splitChannels(args: Args): tf.TensorInfo[] {
   return infos;
 }
 
-/** Register the channel kernels for wasm and cpu. */
+/** Register the channel kernels for wasm and cpu, and as the stock ops on WebGPU. */
 export function registerChannelKernels(): void {
   registerBoth(CONCAT_CHANNELS, concatChannels as unknown as tf.KernelFunc);
   registerBoth(SPLIT_CHANNELS, splitChannels as unknown as tf.KernelFunc);
+  registerTensorKernel(CONCAT_CHANNELS, WEBGPU, (t) => tf.concat([t.a, t.b], -1));
+  registerTensorKernel(SPLIT_CHANNELS, WEBGPU, (t, attrs) => {
+    const ca = attrs.channelsA as number;
+    return tf.split(t.x, [ca, t.x.shape[t.x.shape.length - 1] - ca], -1);
+  });
 }
 
 /** [a, b] along the last axis (same leading shape). */

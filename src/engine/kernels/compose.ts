@@ -7,6 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
 
 export type Attrs = Record<string, unknown>;
 
+/** TensorFlow.js's WebGPU backend, where gapseg's kernels are compositions of stock kernels. */
+export const WEBGPU = 'webgpu';
+
 /** Run the registered kernel `name` of the backend's own name, returning its TensorInfo. */
 export function callKernel(
   name: string,
@@ -72,4 +75,28 @@ export function overrideKernel(name: string, backendName: string, make: (origina
   (wrapped as { gapseg?: boolean }).gapseg = true;
   tf.unregisterKernel(name, backendName);
   tf.registerKernel({ ...original, kernelFunc: wrapped });
+}
+
+/** A kernel written with TensorFlow.js ops: its inputs as tensors, its outputs returned as tensors. */
+export type TensorKernel = (inputs: Record<string, tf.Tensor>, attrs: tf.NamedAttrMap) => tf.Tensor | tf.Tensor[];
+
+/**
+ * Register a kernel written with ops, for backends where gapseg has no kernel over tensor
+ * memory (WebGPU: a tensor's data lives on the GPU). The ops run inside the kernel call, so
+ * autodiff records only the kernel itself; the engine accepts tensors as a kernel's outputs.
+ * Each input is wrapped in a tensor holding its own reference to the data (the backend's
+ * count is raised first), so that freeing the wrapper leaves the caller's tensor alive.
+ */
+export function registerTensorKernel(kernelName: string, backendName: string, f: TensorKernel): void {
+  if (tf.getKernel(kernelName, backendName)) return;
+  const kernelFunc = ({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: tf.KernelBackend }) =>
+    tf.tidy(() => {
+      const tensors: Record<string, tf.Tensor> = {};
+      for (const [k, info] of Object.entries(inputs)) {
+        (backend as unknown as { incRef(id: tf.DataId): void }).incRef((info as tf.TensorInfo).dataId);
+        tensors[k] = tf.engine().makeTensorFromTensorInfo(info as tf.TensorInfo);
+      }
+      return f(tensors, attrs);
+    });
+  tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
 }

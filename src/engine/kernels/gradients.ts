@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, outputs, registerBoth } from './heap.js';
+import { WEBGPU, registerTensorKernel } from './compose.js';
 import { simdKernels } from '../simd/index.js';
 
 export const MAXPOOL2_GRAD = 'GapsegMaxPool2x2Grad';
@@ -104,9 +105,35 @@ function relu6Grad(args: Args): tf.TensorInfo {
   return infos[0];
 }
 
-/** Register these kernels for wasm and cpu. */
+/** The max-pooling gradient in ops (WebGPU): the same first-maximum rule, window position by position. */
+function maxPoolGradOps(t: Record<string, tf.Tensor>): tf.Tensor {
+  const { dy, x, y } = t;
+  const [n, h, w, c] = x.shape;
+  const isMax = (a: number, b: number) => tf.cast(tf.equal(tf.stridedSlice(x, [0, a, b, 0], [n, h, w, c], [1, 2, 2, 1]), y), 'float32');
+  const first00 = isMax(0, 0);
+  const first01 = tf.mul(isMax(0, 1), tf.sub(1, first00));
+  const first10 = tf.mul(isMax(1, 0), tf.sub(tf.sub(1, first00), first01));
+  const first11 = tf.sub(tf.sub(tf.sub(1, first00), first01), first10);
+  // Interleave columns (2j + b), then rows (2i + a).
+  const row = (left: tf.Tensor, right: tf.Tensor) => tf.reshape(tf.stack([tf.mul(dy, left), tf.mul(dy, right)], 3), [n, h / 2, w, c]);
+  return tf.reshape(tf.stack([row(first00, first01), row(first10, first11)], 2), [n, h, w, c]);
+}
+
+function channelSumsOps(t: Record<string, tf.Tensor>): tf.Tensor {
+  const c = t.x.shape[t.x.shape.length - 1];
+  return tf.sum(tf.reshape(t.x, [-1, c]), 0);
+}
+
+function relu6GradOps(t: Record<string, tf.Tensor>): tf.Tensor {
+  return tf.mul(t.dy, tf.mul(tf.step(t.y), tf.step(tf.sub(6, t.y))));
+}
+
+/** Register these kernels for wasm and cpu, and their compositions for WebGPU. */
 export function registerGradientKernels(): void {
   registerBoth(MAXPOOL2_GRAD, maxPoolGrad as unknown as tf.KernelFunc);
   registerBoth(CHANNEL_SUMS, channelSums as unknown as tf.KernelFunc);
   registerBoth(RELU6_GRAD, relu6Grad as unknown as tf.KernelFunc);
+  registerTensorKernel(MAXPOOL2_GRAD, WEBGPU, maxPoolGradOps);
+  registerTensorKernel(CHANNEL_SUMS, WEBGPU, channelSumsOps);
+  registerTensorKernel(RELU6_GRAD, WEBGPU, relu6GradOps);
 }

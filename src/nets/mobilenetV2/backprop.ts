@@ -136,11 +136,11 @@ function decoderStep(
   tapGrads: boolean,
   from = 0,
   below = taps[4],
-): { value: number; dTaps: tf.Tensor4D[] } {
+): { value: tf.Scalar; dTaps: tf.Tensor4D[] } {
   const levels = decoderTrainForward(bp, net, taps, from, below);
   const features = levels[levels.length - 1].b2.out;
   const logits = bp.head(features);
-  const { value, grad } = loss(logits);
+  const { loss: value, grad } = loss(logits);
   logits.dispose();
   return { value, dTaps: decoderBackward(bp, levels, from, bp.headBackward(features, grad as tf.Tensor4D), tapGrads) };
 }

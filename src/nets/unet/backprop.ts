@@ -45,7 +45,7 @@ export function lossAndGradients(net: UNet, x: tf.Tensor4D, loss: LogitsLoss): S
   const logits = bp.head(h);
 
   // ---- loss ----
-  const { value, grad } = loss(logits);
+  const { loss: value, grad } = loss(logits);
   logits.dispose();
 
   // ---- backward ----
