@@ -33,7 +33,6 @@ import '@tensorflow/tfjs-layers';
 
 const require = createRequire(import.meta.url);
 
-
 export interface EngineOptions {
   /** Worker threads for XNNPACK and gapseg's kernel team; default: the machine's logical cores (at most 8). */
   threads?: number;
