@@ -16,8 +16,11 @@ export function browserSkipReason(): string | null {
   return null;
 }
 
-/** Launch Chromium with the flags the tests rely on, in a fresh profile (playwright passes it as --user-data-dir). */
-export async function launchChromium(viewport = { width: 1280, height: 900 }): Promise<BrowserContext> {
+/**
+ * Launch Chromium with the flags the tests rely on, in a fresh profile (playwright passes it as
+ * --user-data-dir); with webgpu, WebGPU on SwiftShader's software adapter instead of no GPU.
+ */
+export async function launchChromium(viewport = { width: 1280, height: 900 }, opts: { webgpu?: boolean } = {}): Promise<BrowserContext> {
   return chromium.launchPersistentContext(tmpDir('gapseg-chromium-'), {
     executablePath: CHROMIUM,
     headless: true,
@@ -25,7 +28,7 @@ export async function launchChromium(viewport = { width: 1280, height: 900 }): P
     args: [
       '--headless',
       '--no-sandbox',
-      '--disable-gpu',
+      ...(opts.webgpu ? ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'] : ['--disable-gpu']),
       '--disable-quic',
       '--no-first-run',
       '--disable-background-networking',

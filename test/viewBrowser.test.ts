@@ -108,7 +108,11 @@ test(
       page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
       await page.goto(viewer.url);
       await page.waitForSelector('body[data-status="shown"]', { timeout: 120_000 });
-      assert.match((await page.textContent('#model-info')) ?? '', /predicting in the page on (wasm|cpu)/);
+      // Without a GPU (--disable-gpu) the page predicts on wasm and says why not on WebGPU.
+      assert.match(
+        (await page.textContent('#model-info')) ?? '',
+        /predicting in the page on wasm \((no WebGPU adapter|this browser offers no WebGPU)\)$/,
+      );
       assert.ok((await page.locator('#items tbody tr').count()) === 12, 'every image listed');
       // The switches start as --refine auto would use this model.
       assert.ok((await page.isChecked('#flips')) && (await page.isChecked('#refine')), 'flip-average and refine start as the check chose');
@@ -204,6 +208,44 @@ test(
       // Traversal from the page is refused too.
       const status = await page.evaluate(async (name) => (await fetch(`/files/..%2f${name}`)).status, `${path.basename(root)}-secret.txt`);
       assert.equal(status, 403);
+    } finally {
+      await ctx?.close();
+      await viewer.close();
+    }
+  },
+);
+
+test(
+  'viewer in Chromium with WebGPU: a software adapter is passed by for wasm, and on ?backend=webgpu the page predicts as Node does',
+  { skip: skip ?? false, timeout: 300_000 },
+  async () => {
+    const { root, run } = await tinyRun();
+    const viewer = await startViewer({ root, host: '127.0.0.1', port: 0, maxUploadBytes: 32 << 20, log: () => {} });
+    let ctx: BrowserContext | null = null;
+    try {
+      ctx = await launchChromium(undefined, { webgpu: true });
+      const page = ctx.pages()[0] ?? (await ctx.newPage());
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(viewer.url);
+      await page.waitForSelector('body[data-status="shown"]', { timeout: 120_000 });
+      assert.match((await page.textContent('#model-info')) ?? '', /predicting in the page on wasm \(the WebGPU adapter is software\)$/);
+      await page.goto(`${viewer.url}?backend=webgpu`);
+      await page.waitForSelector('body[data-status="shown"]', { timeout: 120_000 });
+      assert.match((await page.textContent('#model-info')) ?? '', /predicting in the page on webgpu$/);
+      await page.uncheck('#flips');
+      await page.uncheck('#refine');
+      const gen = generateImage(makeRng(43), 80, 3);
+      const file = path.join(tmpDir(), 'generated.png');
+      await writePng(file, gen.rgb, 80, 80, 3);
+      await page.setInputFiles('#file-input', file);
+      await page.waitForSelector('body[data-predicted="generated.png"]', { timeout: 120_000 });
+      await assertNodeAgrees(run, gen, await summary(page), { flips: false, refine: false }, 'on WebGPU: ');
+      await page.goto(`${viewer.url}?backend=nosuch`);
+      await page.waitForFunction(() =>
+        /model failed to load: \?backend=nosuch/.test(document.getElementById('model-info')?.textContent ?? ''),
+      );
+      assert.deepEqual(errors, []);
     } finally {
       await ctx?.close();
       await viewer.close();

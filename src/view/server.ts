@@ -81,6 +81,7 @@ const VENDOR: Record<string, () => string> = {
   'tf-layers.min.js': () => packageFile('@tensorflow/tfjs-layers', 'dist/tf-layers.min.js'),
   'tf-backend-cpu.min.js': () => packageFile('@tensorflow/tfjs-backend-cpu', 'dist/tf-backend-cpu.min.js'),
   'tf-backend-wasm.min.js': () => packageFile('@tensorflow/tfjs-backend-wasm', 'dist/tf-backend-wasm.min.js'),
+  'tf-backend-webgpu.min.js': () => packageFile('@tensorflow/tfjs-backend-webgpu', 'dist/tf-backend-webgpu.min.js'),
   'tfjs-backend-wasm.wasm': () => packageFile('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm.wasm'),
   'tfjs-backend-wasm-simd.wasm': () => packageFile('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm-simd.wasm'),
   'tfjs-backend-wasm-threaded-simd.wasm': () => packageFile('@tensorflow/tfjs-backend-wasm', 'dist/tfjs-backend-wasm-threaded-simd.wasm'),

@@ -8,7 +8,7 @@ import { fetchJson } from './api.js';
 import { setupControls } from './controls.js';
 import { $, esc, setStatus } from './dom.js';
 import { renderLegend, showPixel } from './draw.js';
-import { applyRefineCheck, initModel } from './model.js';
+import { applyRefineCheck, backendLine, initModel } from './model.js';
 import { open, setupDrop } from './open.js';
 import { beginStroke, continueStroke, endStroke, setupPaint } from './painting.js';
 import { setupLive } from './live.js';
@@ -51,8 +51,7 @@ async function main(): Promise<void> {
       await initModel(state, c);
       applyRefineCheck(c);
       const epoch = c.model.info.epoch;
-      $('model-info').textContent =
-        `model ${c.model.source}${epoch ? ` (epoch ${epoch})` : ''} · predicting in the page on ${state.backend}`;
+      $('model-info').textContent = `model ${c.model.source}${epoch ? ` (epoch ${epoch})` : ''} · ${backendLine(state)}`;
     } catch (e) {
       $('model-info').innerHTML = `<span class="error">model failed to load: ${esc((e as Error).message)}</span>`;
       state.model = null;

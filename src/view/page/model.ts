@@ -17,20 +17,68 @@ import type { TfGlobal, TfLayersModel } from './tfjs.js';
 // Loaded as classic scripts before the page's modules.
 declare const tf: TfGlobal;
 
+type GpuAdapter = { info?: { isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean };
+
+/** Why the page does not predict on WebGPU here, or null where a hardware adapter is there. */
+async function noGpu(): Promise<string | null> {
+  const gpu = (navigator as { gpu?: { requestAdapter(o?: object): Promise<GpuAdapter | null> } }).gpu;
+  if (!gpu) return 'this browser offers no WebGPU';
+  try {
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) return 'no WebGPU adapter';
+    // A software adapter emulates the GPU on the CPU, slower than wasm.
+    if (adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter) return 'the WebGPU adapter is software';
+    return null;
+  } catch (e) {
+    return `WebGPU failed: ${(e as Error).message}`;
+  }
+}
+
+/** Start a backend; false (and why, for the model line) where it does not start. */
+async function tryBackend(state: PageState, name: string): Promise<boolean> {
+  try {
+    if (await tf.setBackend(name)) {
+      await tf.ready();
+      state.backend = tf.getBackend();
+      return true;
+    }
+    state.backendWhy = `${name} did not start`;
+  } catch (e) {
+    state.backendWhy = `${name} failed: ${(e as Error).message}`;
+  }
+  return false;
+}
+
+/**
+ * The backend the model runs on: the page address's ?backend= where given (webgpu, wasm or cpu;
+ * an error where it does not start), else WebGPU on a hardware adapter, else wasm, else plain
+ * JavaScript; and why not a better one.
+ */
+async function chooseBackend(state: PageState): Promise<void> {
+  tf.wasm?.setWasmPaths('/app/vendor/');
+  const asked = new URLSearchParams(location.search).get('backend');
+  if (asked) {
+    if (!(await tryBackend(state, asked))) throw new Error(`?backend=${asked}: ${state.backendWhy}`);
+    state.backendWhy = '';
+    return;
+  }
+  const why = await noGpu();
+  state.backendWhy = why ?? '';
+  if (!why && (await tryBackend(state, 'webgpu'))) return;
+  if (await tryBackend(state, 'wasm')) return;
+  await tryBackend(state, 'cpu');
+}
+
 export async function initModel(state: PageState, c: CatalogJson): Promise<void> {
   if (!c.model) return;
   if (typeof tf === 'undefined') throw new Error('TensorFlow.js did not load');
-  let backend = 'cpu';
-  try {
-    tf.wasm?.setWasmPaths('/app/vendor/');
-    if (await tf.setBackend('wasm')) backend = 'wasm';
-  } catch {
-    backend = 'cpu';
-  }
-  if (backend === 'cpu') await tf.setBackend('cpu');
-  await tf.ready();
-  state.backend = tf.getBackend();
+  if (!state.backend) await chooseBackend(state);
   state.model = await tf.loadLayersModel(`${c.model.url}model.json?v=${c.model.version}`);
+}
+
+/** Where the page predicts, and why not on the GPU where it does not (the model line says it). */
+export function backendLine(state: PageState): string {
+  return `predicting in the page on ${state.backend}${state.backend !== 'webgpu' && state.backendWhy ? ` (${state.backendWhy})` : ''}`;
 }
 
 /** The RGB bytes of n RGBA pixels (canvas data), as the pipeline and the CRF take them. */

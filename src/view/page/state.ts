@@ -53,6 +53,8 @@ export interface PageState {
   model: TfLayersModel | null;
   /** The TensorFlow.js backend the model runs on. */
   backend: string;
+  /** Why it is not WebGPU ('' where it is, or where nothing was said). */
+  backendWhy: string;
   rows: Row[];
   sortKey: SortKey;
   sortDir: number;
@@ -112,6 +114,7 @@ export function createState(): PageState {
     colors: [],
     model: null,
     backend: '',
+    backendWhy: '',
     rows: [],
     sortKey: 'name',
     sortDir: 1,

@@ -5,7 +5,7 @@
 import type { CatalogJson, TrainingStatus, TrainRequest } from '../wire.js';
 import { errorText, fetchJson } from './api.js';
 import { $, esc } from './dom.js';
-import { applyRefineCheck, initModel } from './model.js';
+import { applyRefineCheck, backendLine, initModel } from './model.js';
 import { open } from './open.js';
 import type { PageState } from './state.js';
 import { computeMetrics, renderTable } from './table.js';
@@ -62,7 +62,7 @@ async function useNewModel(state: PageState, t: TrainingStatus): Promise<void> {
   cat.model = c.model;
   await initModel(state, cat);
   applyRefineCheck(cat);
-  $('model-info').textContent = `model ${c.model?.source} (trained from the page) · predicting in the page on ${state.backend}`;
+  $('model-info').textContent = `model ${c.model?.source} (trained from the page) · ${backendLine(state)}`;
   $('decision').style.display = '';
   if (state.currentItem) await open(state, state.currentItem);
   document.body.dataset.trained = String(t.round);
