@@ -22,6 +22,7 @@ import { readModelMeta, readModelValues } from '../src/formats/modelFolder.js';
 import { writeSampleDataset } from '../src/data/sample.js';
 import { makeRng } from '../src/util/random.js';
 import { runCli, tmpDir } from './helpers.js';
+import { train } from '../src/api/train.js';
 import { syntheticMobileNetV2 } from './mobilenetFixture.js';
 
 const adapter = await findAdapter();
@@ -179,31 +180,57 @@ async function sameOnBothDevices(data: string, args: string[], tolerance: number
   return runs.webgpu;
 }
 
-test("the U-Net trains on WebGPU to the CPU engine's losses and weights; predict and eval run there too", { skip }, async () => {
-  const dir = tmpDir();
-  const data = path.join(dir, 'data');
-  await writeSampleDataset(data, { count: 12, size: 64, gap: 2, seed: 3, valid: 2, test: 2 });
-  const run = await sameOnBothDevices(data, ['--encoder', 'unet', '--epochs', '2', '--crop', '32', '--depth', '2', '--width', '4'], 1e-3);
-  const images = path.join(data, 'images');
-  const outs: Record<string, string> = {};
-  for (const device of ['cpu', 'webgpu']) {
-    outs[device] = path.join(dir, `pred-${device}`);
-    const r = await runCli(['predict', run, images, '--out', outs[device], '--device', device, '--quiet']);
-    assert.equal(r.code, 0, r.stderr);
-  }
-  for (const f of fs.readdirSync(path.join(outs.cpu, 'labels')))
-    assert.ok(
-      fs.readFileSync(path.join(outs.cpu, 'labels', f)).equals(fs.readFileSync(path.join(outs.webgpu, 'labels', f))),
-      `${f}: WebGPU predicts other labels than the CPU engine`,
-    );
-  const ev = await runCli(['eval', run, data, '--device', 'webgpu', '--quiet']);
-  assert.equal(ev.code, 0, ev.stderr);
-  assert.match(ev.stdout, /mean IoU/);
-  const onnx = await runCli(['predict', run, images, '--out', path.join(dir, 'x'), '--device', 'webgpu', '--engine', 'onnx']);
-  assert.equal(onnx.code, 2);
-  assert.match(onnx.stderr, /gapseg: --device webgpu runs TensorFlow\.js: it does not go with --engine onnx/);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+test(
+  "the U-Net trains on WebGPU to the CPU engine's losses and weights, and resumes on the CPU; predict and eval run there too",
+  { skip },
+  async () => {
+    const dir = tmpDir();
+    const data = path.join(dir, 'data');
+    await writeSampleDataset(data, { count: 12, size: 64, gap: 2, seed: 3, valid: 2, test: 2 });
+    const net = ['--encoder', 'unet', '--epochs', '2', '--crop', '32', '--depth', '2', '--width', '4'];
+    const run = await sameOnBothDevices(data, net, 1e-3);
+    // A checkpoint written on WebGPU resumes on the CPU engine, to the losses of a run there.
+    const paused = path.join(dir, 'run-paused');
+    await train(data, {
+      out: paused,
+      device: 'webgpu',
+      seed: 5,
+      encoder: 'unet',
+      epochs: 2,
+      crop: 32,
+      depth: 2,
+      width: 4,
+      stopAfterEpochs: 1,
+    });
+    const resumed = await runCli(['train', data, '--out', paused, '--resume', '--device', 'cpu', '--quiet']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const losses = (r: string) =>
+      (JSON.parse(fs.readFileSync(path.join(r, 'history.json'), 'utf8')) as { trainLoss: number }[]).map((e) => e.trainLoss);
+    const [want, got] = [losses(path.join(dir, 'run-cpu')), losses(paused)];
+    assert.equal(got.length, 2);
+    for (let i = 0; i < 2; i++)
+      assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * want[i], `epoch ${i + 1}: ${got[i]} resumed, ${want[i]} on the CPU`);
+    const images = path.join(data, 'images');
+    const outs: Record<string, string> = {};
+    for (const device of ['cpu', 'webgpu']) {
+      outs[device] = path.join(dir, `pred-${device}`);
+      const r = await runCli(['predict', run, images, '--out', outs[device], '--device', device, '--quiet']);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    for (const f of fs.readdirSync(path.join(outs.cpu, 'labels')))
+      assert.ok(
+        fs.readFileSync(path.join(outs.cpu, 'labels', f)).equals(fs.readFileSync(path.join(outs.webgpu, 'labels', f))),
+        `${f}: WebGPU predicts other labels than the CPU engine`,
+      );
+    const ev = await runCli(['eval', run, data, '--device', 'webgpu', '--quiet']);
+    assert.equal(ev.code, 0, ev.stderr);
+    assert.match(ev.stdout, /mean IoU/);
+    const onnx = await runCli(['predict', run, images, '--out', path.join(dir, 'x'), '--device', 'webgpu', '--engine', 'onnx']);
+    assert.equal(onnx.code, 2);
+    assert.match(onnx.stderr, /gapseg: --device webgpu runs TensorFlow\.js: it does not go with --engine onnx/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+);
 
 test("the MobileNetV2 U-Net trains on WebGPU to the CPU engine's losses and weights, encoder included", { skip }, async () => {
   const dir = tmpDir();
@@ -216,5 +243,23 @@ test("the MobileNetV2 U-Net trains on WebGPU to the CPU engine's losses and weig
     ['--encoder-weights', weights, '--freeze-epochs', '0', '--epochs', '1', '--crop', '32', '--batch', '2'],
     1e-3,
   );
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('--device auto passes a software adapter by, saying why; --device cuda does not train', async () => {
+  const dir = tmpDir();
+  const data = path.join(dir, 'data');
+  await writeSampleDataset(data, { count: 6, size: 32, gap: 2, seed: 4, valid: 1, test: 1 });
+  const tiny = ['--encoder', 'unet', '--epochs', '1', '--crop', '32', '--depth', '2', '--width', '4', '--quiet'];
+  const auto = await runCli(['train', data, '--out', path.join(dir, 'auto'), '--device', 'auto', ...tiny]);
+  assert.equal(auto.code, 0, auto.stderr);
+  if (typeof adapter === 'string' || adapter.software) {
+    assert.match(auto.stderr, /^warning: device auto: .*; computing on the CPU$/m);
+    assert.match(auto.stderr, /^engine: TensorFlow\.js wasm/m);
+  } else assert.match(auto.stderr, /^engine: TensorFlow\.js WebGPU on /m);
+  const cuda = await runCli(['train', data, '--out', path.join(dir, 'cuda'), '--device', 'cuda', ...tiny]);
+  assert.equal(cuda.code, 2);
+  assert.match(cuda.stderr, /^gapseg: --device cuda is ONNX Runtime's, which only predicts: train on a GPU with --device webgpu$/m);
+  assert.ok(!fs.existsSync(path.join(dir, 'cuda')), 'nothing written');
   fs.rmSync(dir, { recursive: true, force: true });
 });

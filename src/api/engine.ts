@@ -10,6 +10,12 @@ export function checkThreads(threads: number | undefined): void {
   }
 }
 
+/** Refuse ONNX Runtime's device for work TensorFlow.js does (training, export). */
+export function checkTrainingDevice(device: Device | 'cuda' | undefined): asserts device is Device | undefined {
+  if (device === 'cuda')
+    throw new GapsegError("--device cuda is ONNX Runtime's, which only predicts: train on a GPU with --device webgpu", 2);
+}
+
 /**
  * Start (or join) the TF.js engine and log its warnings (once a process). The line naming
  * the compute path comes later, from the work itself, once its input has been read: a
@@ -21,8 +27,7 @@ export async function startEngine(
   device: Device | 'cuda' = 'cpu',
 ): Promise<EngineInfo> {
   checkThreads(threads);
-  if (device === 'cuda')
-    throw new GapsegError("--device cuda is ONNX Runtime's, which only predicts: train on a GPU with --device webgpu", 2);
+  checkTrainingDevice(device);
   const info = await initEngine({ ...engineOptionsFromEnv(), ...(threads !== undefined ? { threads } : {}), device });
   for (const w of newEngineWarnings()) log(`warning: ${w}`);
   return info;

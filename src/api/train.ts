@@ -19,7 +19,7 @@ import { readRunConfig } from '../train/runConfig.js';
 import { checkValues, flagOf, type OptionValues } from '../options/schema.js';
 import { TRAIN_COMMAND, type TRAIN_OPTIONS } from '../options/train.js';
 import type { ApiKeys, Same } from '../options/keys.js';
-import { startEngine } from './engine.js';
+import { checkTrainingDevice, startEngine } from './engine.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
 import { mobileNetV2WeightsFile } from './weights.js';
 
@@ -276,6 +276,7 @@ export function trainConfig(dataset: string, options: TrainOptions, note: (line:
 export async function train(dataset: string, options: TrainOptions): Promise<TrainResult> {
   const log = options.log ?? (() => undefined);
   checkOptions(options);
+  checkTrainingDevice(options.device);
   if (!options.out) throw new GapsegError('--out <run-dir> is required (the run folder to create)', 2);
   const out = path.resolve(options.out);
   // With resume the run keeps its own settings: only the data set is checked against them.
