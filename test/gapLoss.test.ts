@@ -135,15 +135,15 @@ function mean(v: Float32Array, where: (i: number) => boolean): number {
   return s / c;
 }
 
-/** `count` images of size x size: background on the left, smoke on the right, a gap (128) between. */
-async function gapData(size = 32, count = 3): Promise<string> {
+/** `count` images of size x size: background labelled on the left, smoke on the right (`labelled` columns each), a gap (128) between. */
+async function gapData(size = 32, count = 3, labelled = (3 * size) / 8): Promise<string> {
   const data = tmpDir('gapseg-gap-data-');
   fs.mkdirSync(path.join(data, 'images'));
   fs.mkdirSync(path.join(data, 'labels'));
   const rng = makeRng(3);
   for (let i = 0; i < count; i++) {
-    const lab = new Uint8Array(size * size).map((_, j) => (j % size < (3 * size) / 8 ? 0 : j % size >= (5 * size) / 8 ? 255 : 128));
-    const rgb = new Uint8Array(size * size * 3).map((_, j) => (lab[Math.floor(j / 3)] === 255 ? 200 : 40) + Math.floor(rng.next() * 20));
+    const lab = new Uint8Array(size * size).map((_, j) => (j % size < labelled ? 0 : j % size >= size - labelled ? 255 : 128));
+    const rgb = new Uint8Array(size * size * 3).map((_, j) => ((j / 3) % size >= size / 2 ? 200 : 40) + Math.floor(rng.next() * 20));
     await writePng(path.join(data, 'images', `img${i}.png`), rgb, size, size, 3);
     fs.writeFileSync(path.join(data, 'labels', `img${i}.png`), await encodePng(lab, size, size, 1));
   }
@@ -175,6 +175,22 @@ test('gapseg train: the gap output by default (in checkpoints, so --resume conti
   const bad = await runCli(['train', data, '--out', `${out}-4`, ...common, '--gap-loss', 'crf']);
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /^gapseg: --gap-loss must be softmax or none, got "crf"/m);
+});
+
+test('gapseg train on sparse labels (most pixels unlabelled, as painted strokes) trains on the labelled pixels only, and says so', async () => {
+  const data = await gapData(32, 3, 4);
+  const out = path.join(tmpDir('gapseg-gap-run-'), 'run');
+  const common = ['--classes', '0=background,255=smoke', '--void', '128', '--crop', '32', '--depth', '2', '--width', '4', '--threads', '1'];
+  const r = await runCli(['train', data, '--out', out, ...common, '--epochs', '1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^note: 75\.0% of the training pixels are unlabelled, so the labels are sparse .*\(--gap-loss none\)$/m);
+  assert.doesNotMatch(r.stderr, /gap output beside them/);
+  assert.equal((JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { gapLoss: unknown }).gapLoss, 'none');
+  // Asked for, the gap output trains on such labels too.
+  const asked = await runCli(['train', data, '--out', `${out}-2`, ...common, '--epochs', '1', '--gap-loss', 'softmax']);
+  assert.equal(asked.code, 0, asked.stderr);
+  assert.match(asked.stderr, /a gap output beside them while training/);
+  assert.doesNotMatch(asked.stderr, /labels are sparse/);
 });
 
 test('a run config of the band in the softmax resumes as the gap output; one of a gap loss gapseg no longer has is a one-line refusal', async () => {

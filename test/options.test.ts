@@ -147,12 +147,14 @@ test("train: the defaults of a run are the options' defaults, and a stored run i
       DEFAULT_TRAIN.batch,
       DEFAULT_TRAIN.epochs,
       DEFAULT_TRAIN.lr,
-      DEFAULT_TRAIN.gapLoss,
       DEFAULT_TRAIN.augment.classBalance,
       DEFAULT_TRAIN.fineTune.freezeEpochs,
     ],
-    [d.crop, d.batch, d.epochs, d.lr, d.gapLoss, d.classBalance, d.freezeEpochs],
+    [d.crop, d.batch, d.epochs, d.lr, d.classBalance, d.freezeEpochs],
   );
+  // The gap loss has no fixed default: a run decides it from its training labels (losses/trainingLoss.ts).
+  assert.equal(DEFAULT_TRAIN.gapLoss, null);
+  assert.equal(d.gapLoss, undefined);
   const crop = TRAIN_COMMAND.options.find((o) => o.name === 'crop');
   assert.equal(problemOf(crop!, 8), 'an integer between 16 and 4096');
 });

@@ -1,5 +1,5 @@
 /** The options of `gapseg train` and of the API's train(): the few most runs need first. */
-import { GAP_LOSSES, DEFAULT_GAP_LOSS } from '../losses/trainingLoss.js';
+import { GAP_LOSSES } from '../losses/trainingLoss.js';
 import { DEFAULT_UNET } from '../nets/unet/unet.js';
 import { CLASSES, CLASS_FILE, DEVICE, MAX_PIXELS, QUIET, THREADS, VOID } from './common.js';
 import type { CommandSchema, OptionDef } from './schema.js';
@@ -79,8 +79,7 @@ export const TRAIN_OPTIONS = [
     name: 'gap-loss',
     kind: 'choice',
     choices: GAP_LOSSES,
-    help: 'softmax: the gap trains one more output in the softmax (the void-as-a-class loss), left out of the saved model; none: the gap adds nothing to the loss',
-    default: DEFAULT_GAP_LOSS,
+    help: 'softmax: the gap trains one more output in the softmax (the void-as-a-class loss), left out of the saved model; none: the gap adds nothing to the loss (default: softmax, or none where more than half of the training pixels are unlabelled, as with painted strokes)',
   },
   {
     name: 'gap-uneven',

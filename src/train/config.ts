@@ -45,8 +45,8 @@ export interface TrainConfig {
   tile: number;
   augment: Omit<AugmentOptions, 'size'>;
   maxPixels?: number;
-  /** What the loss does with the gap (losses/trainingLoss.ts). */
-  gapLoss: GapLoss;
+  /** What the loss does with the gap (losses/trainingLoss.ts); null: decided from the training labels when the run starts. */
+  gapLoss: GapLoss | null;
   /** A model folder whose weights and input normalisation the run starts from (its network is the run's). */
   initFrom?: string;
   /** Leave out the images that have no label file yet (counted in a note), instead of refusing the data set. */
@@ -73,12 +73,12 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'dataset' | 'classSource' | 'class
   seed: defaultOf('seed'),
   tile: defaultOf('tile'),
   augment: { ...DEFAULT_AUGMENT, classBalance: defaultOf('class-balance') },
-  gapLoss: defaultOf('gap-loss'),
+  gapLoss: null,
 };
 
 /** The network a run trains. */
 export function netConfigOf(
-  cfg: Pick<TrainConfig, 'encoder' | 'depth' | 'width' | 'decoderWidths' | 'classes'> & { gapLoss?: GapLoss },
+  cfg: Pick<TrainConfig, 'encoder' | 'depth' | 'width' | 'decoderWidths' | 'classes'> & { gapLoss?: GapLoss | null },
 ): NetConfig {
   const numClasses = cfg.classes.classes.length;
   const gap = cfg.gapLoss && trainingLoss(cfg.gapLoss).extraOutputs > 0 ? { gapOutput: true } : {};

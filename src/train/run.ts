@@ -43,7 +43,7 @@ import { majorityReport } from '../metrics/evaluate.js';
 import { defaultClassWeights } from '../data/balance.js';
 import { trainLoop, type EpochRecord, type LoopSettings, type ValidImageObserver, type ValidReport } from './loop.js';
 import { noProgress, type Progress, type ProgressFactory } from '../util/progress.js';
-import { describeGapLoss, trainingLoss } from '../losses/trainingLoss.js';
+import { DEFAULT_GAP_LOSS, defaultGapLoss, describeGapLoss, trainingLoss } from '../losses/trainingLoss.js';
 import { netConfigOf, type TrainConfig } from './config.js';
 
 /** The weights file of a pretrained encoder, which a run that names one must have. */
@@ -295,6 +295,14 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   }
   const counts = classCounts(train, k);
   const labelled = counts.slice(0, k).reduce((a, b) => a + b, 0);
+  // The gap loss where none was given (kept in config.json): sparse labels' void is no gap.
+  const voidShare = counts[k] / Math.max(labelled + counts[k], 1);
+  const gapLoss = cfg.gapLoss ?? defaultGapLoss(voidShare);
+  if (cfg.gapLoss === null && gapLoss !== DEFAULT_GAP_LOSS)
+    log(
+      `note: ${(100 * voidShare).toFixed(1)}% of the training pixels are unlabelled, so the labels are sparse (strokes) and their void is no gap between classes: training on the labelled pixels only (--gap-loss ${gapLoss})`,
+    );
+  cfg = { ...cfg, gapLoss };
   log(
     `data: ${train.length} training, ${valid.length} validation images${layout.validFromFiles ? '' : ` (random ${Math.round(cfg.validFraction * 100)}%)`}; ` +
       `${((100 * counts[k]) / (labelled + counts[k])).toFixed(1)}% of training pixels are void; classes ${cfg.classes.classes.map((c, i) => `${c.name} ${((100 * counts[i]) / Math.max(labelled, 1)).toFixed(1)}%`).join(', ')}`,
@@ -353,8 +361,8 @@ export async function runTraining(runDir: string, given: TrainConfig | null, opt
   log(
     `model: ${describeNet(ucfg)}${pretrained ? ` (ImageNet weights from ${cfg.encoderWeights})` : ''}, ${parameterCount(ucfg).toLocaleString('en')} parameters, ${k} outputs (${cfg.classes.classes.map((c) => c.name).join(', ')}); void has none${ucfg.gapOutput ? '; a gap output beside them while training (not in the saved model)' : ''}`,
   );
-  log(`gap loss: ${describeGapLoss(cfg.gapLoss)}`);
-  const loss = trainingLoss(cfg.gapLoss);
+  log(`gap loss: ${describeGapLoss(gapLoss)}`);
+  const loss = trainingLoss(gapLoss);
   const settings: LoopSettings = {
     epochs: cfg.epochs,
     batch: cfg.batch,
