@@ -11,6 +11,7 @@ import { parseClassesFlag } from '../src/data/classes.js';
 import { launchChromium } from './browser.js';
 import { tmpDir, writePng } from './helpers.js';
 import { syntheticMobileNetV2 } from './mobilenetFixture.js';
+import type { Device } from '../src/engine/device.js';
 
 export const PAINT_CLASSES = '0=background,255=smoke,128=void';
 
@@ -26,7 +27,10 @@ export async function paintableSet(
 }
 
 /** A viewer on a paintable set; `live`: with a synthetic MobileNetV2 (seeded random weights) to start live training from. */
-export async function paintViewer(root: string, opts: { live?: boolean; log?: (line: string) => void } = {}): Promise<Viewer> {
+export async function paintViewer(
+  root: string,
+  opts: { live?: boolean; device?: Device; log?: (line: string) => void } = {},
+): Promise<Viewer> {
   let encoderWeights: (() => Promise<string>) | undefined;
   if (opts.live) {
     const file = path.join(root, '..', 'synthetic.tflite');
@@ -40,6 +44,7 @@ export async function paintViewer(root: string, opts: { live?: boolean; log?: (l
     maxUploadBytes: 32 << 20,
     classes: parseClassesFlag(PAINT_CLASSES),
     encoderWeights,
+    ...(opts.device ? { device: opts.device } : {}),
     log: opts.log ?? (() => {}),
   });
 }

@@ -24,6 +24,8 @@ import { makeRng } from '../src/util/random.js';
 import { runCli, tmpDir } from './helpers.js';
 import { train } from '../src/api/train.js';
 import { syntheticMobileNetV2 } from './mobilenetFixture.js';
+import { paintableSet, paintViewer } from './paintFixtures.js';
+import { view } from '../src/api/view.js';
 
 const adapter = await findAdapter();
 const skip =
@@ -262,4 +264,49 @@ test('--device auto passes a software adapter by, saying why; --device cuda does
   assert.match(cuda.stderr, /^gapseg: --device cuda is ONNX Runtime's, which only predicts: train on a GPU with --device webgpu$/m);
   assert.ok(!fs.existsSync(path.join(dir, 'cuda')), 'nothing written');
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("the viewer's live model learns on WebGPU (gapseg view --device webgpu)", { skip, timeout: 300_000 }, async () => {
+  // The live model's own test scene (test/live.test.ts): two shaded regions, a 4 px stroke in each.
+  const [w, h] = [100, 70];
+  const rgb = new Uint8Array(w * h * 3);
+  const truth = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      truth[y * w + x] = x + 0.3 * y < 60 ? 1 : 0;
+      const base = truth[y * w + x] ? [200, 60, 40] : [40, 80, 200];
+      for (let j = 0; j < 3; j++) rgb[(y * w + x) * 3 + j] = base[j] + Math.round(y / 3);
+    }
+  const root = await paintableSet('gapseg-live-gpu-', { scene: { rgb, width: w, height: h } });
+  const logged: string[] = [];
+  const viewer = await paintViewer(root, { live: true, device: 'webgpu', log: (l) => logged.push(l) });
+  try {
+    const catalog = (await (await fetch(`${viewer.url}api/catalog`)).json()) as { writeToken: string };
+    const labels = new Uint8Array(w * h).fill(255);
+    for (let y = 20; y < 50; y++)
+      for (let d = 0; d < 4; d++) {
+        labels[y * w + 12 + d] = 1;
+        labels[y * w + 88 + d] = 0;
+      }
+    const ask = (body: Uint8Array<ArrayBuffer>) =>
+      fetch(`${viewer.url}api/live/0`, { method: 'POST', body, headers: { 'X-Gapseg-Token': catalog.writeToken } });
+    // As the page does: the labels once, then asked again (labels as last sent) while the model learns.
+    let right = 0;
+    for (let round = 0; round < 40 && right <= 0.9 * w * h; round++) {
+      const r = await ask(round === 0 ? labels : new Uint8Array(0));
+      assert.equal(r.status, 200, await r.clone().text());
+      const probs = new Uint8Array(await r.arrayBuffer());
+      assert.equal(probs.length, w * h * 2);
+      right = 0;
+      for (let i = 0; i < w * h; i++) if ((probs[2 * i + 1] > 127 ? 1 : 0) === truth[i]) right++;
+    }
+    assert.ok(right > 0.9 * w * h, `${right} of ${w * h} pixels on their painted side's class`);
+    assert.ok(
+      logged.some((l) => /live model: .*; engine: TensorFlow\.js WebGPU on /.test(l)),
+      logged.join('\n'),
+    );
+  } finally {
+    await viewer.close();
+  }
+  await assert.rejects(view(root, { device: 'cuda' }), /--device cuda is ONNX Runtime's/);
 });

@@ -1,6 +1,6 @@
 /** Starting the compute engine for the API: once per process, its warnings and its line logged. */
 import { engineOptionsFromEnv, initEngine, newEngineWarnings, type EngineInfo } from '../engine/engine.js';
-import type { Device } from '../engine/device.js';
+import { checkTrainingDevice, type Device } from '../engine/device.js';
 import { GapsegError } from '../util/errors.js';
 
 /** Refuse a thread count outside 1..8 (XNNPACK's pool has 8 workers at most). */
@@ -8,12 +8,6 @@ export function checkThreads(threads: number | undefined): void {
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 8)) {
     throw new GapsegError(`--threads must be an integer between 1 and 8, got ${threads}`, 2);
   }
-}
-
-/** Refuse ONNX Runtime's device for work TensorFlow.js does (training, export). */
-export function checkTrainingDevice(device: Device | 'cuda' | undefined): asserts device is Device | undefined {
-  if (device === 'cuda')
-    throw new GapsegError("--device cuda is ONNX Runtime's, which only predicts: train on a GPU with --device webgpu", 2);
 }
 
 /**

@@ -9,7 +9,7 @@ import { parseClassesFlag, type ClassDescription } from '../data/classes.js';
 import { resolveClasses, runTraining, type RunResult, type TrainObserver } from '../train/run.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../train/config.js';
 import type { EpochRecord } from '../train/loop.js';
-import type { Device } from '../engine/device.js';
+import { checkTrainingDevice, type Device } from '../engine/device.js';
 import type { GapLoss } from '../losses/trainingLoss.js';
 import type { RefineCheck } from '../predict/refineCheck.js';
 import { reportObserver } from '../report/runReport.js';
@@ -19,7 +19,7 @@ import { readRunConfig } from '../train/runConfig.js';
 import { checkValues, flagOf, type OptionValues } from '../options/schema.js';
 import { TRAIN_COMMAND, type TRAIN_OPTIONS } from '../options/train.js';
 import type { ApiKeys, Same } from '../options/keys.js';
-import { checkTrainingDevice, startEngine } from './engine.js';
+import { startEngine } from './engine.js';
 import { progressCallbacks, type ProgressEvent } from './progress.js';
 import { mobileNetV2WeightsFile } from './weights.js';
 

@@ -6,6 +6,7 @@ import { checkValues, type OptionValues } from '../options/schema.js';
 import { DEFAULT_VIEW_PORT, VIEW_COMMAND, type VIEW_OPTIONS } from '../options/commands.js';
 import type { ApiKeys, Same } from '../options/keys.js';
 import { mobileNetV2WeightsFile } from './weights.js';
+import { checkTrainingDevice, type Device } from '../engine/device.js';
 
 export type { Viewer };
 
@@ -28,6 +29,8 @@ export interface ViewOptions {
   trainArgs?: string;
   /** Largest image the page may upload for decoding, MB (default 32). */
   maxUpload?: number;
+  /** Where the live model and training from the page compute: 'cpu' (default), 'webgpu' or 'auto'. */
+  device?: Device | 'cuda';
   maxPixels?: number;
   log?: (line: string) => void;
 }
@@ -52,11 +55,16 @@ export async function view(folder: string, options: ViewOptions = {}): Promise<V
       : options.classFile
         ? readClassFile(options.classFile)
         : options.classes;
+  checkTrainingDevice(options.device);
+  const device = options.device ?? 'cpu';
+  const trainArgs = options.trainArgs?.split(/\s+/).filter(Boolean) ?? [];
   const base = {
     root: folder,
     model: options.model,
     classes,
-    trainArgs: options.trainArgs?.split(/\s+/).filter(Boolean),
+    // The page's training computes where the live model does, unless its own flags say otherwise.
+    trainArgs: device !== 'cpu' && !trainArgs.includes('--device') ? ['--device', device, ...trainArgs] : trainArgs,
+    device,
     host,
     maxUploadBytes: mb !== undefined ? Math.round(mb * 1024 * 1024) : DEFAULT_MAX_UPLOAD,
     limits: options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : undefined,

@@ -1,4 +1,5 @@
 /** What the viewer's server and the live worker (worker.ts) say to each other over the IPC channel. */
+import type { Device } from '../engine/device.js';
 
 /** Server to worker. */
 export type LiveRequest =
@@ -9,6 +10,8 @@ export type LiveRequest =
       /** Otherwise: the ImageNet MobileNetV2 weights file, and a fresh decoder for this many classes. */
       encoderWeights: string | null;
       numClasses: number;
+      /** Where to compute. */
+      device: Device;
     }
   | {
       type: 'update';

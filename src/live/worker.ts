@@ -93,7 +93,7 @@ process.on('message', (r: LiveRequest) => {
   if (r.type === 'start') {
     void (async () => {
       try {
-        const info = await initEngine(engineOptionsFromEnv());
+        const info = await initEngine({ ...engineOptionsFromEnv(), device: r.device });
         const { start, line } = startOf(r);
         model = createLiveModel(start);
         reply({ type: 'ready', line: `${line}; ${describeEngine(info)}` });

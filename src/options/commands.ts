@@ -1,5 +1,5 @@
 /** The options of `gapseg export`, `gapseg view` and `gapseg demo` (and of the API's exportModel() and view()). */
-import { CLASSES, CLASS_FILE, MAX_PIXELS, QUIET, THREADS, VOID } from './common.js';
+import { CLASSES, CLASS_FILE, DEVICE, MAX_PIXELS, QUIET, THREADS, VOID } from './common.js';
 import type { CommandSchema, OptionDef } from './schema.js';
 
 /** The port the viewer tries first. */
@@ -71,6 +71,10 @@ export const VIEW_OPTIONS = [
     kind: 'string',
     placeholder: '"flags"',
     help: 'gapseg train flags for training from the page, e.g. "--crop 128 --batch 2"',
+  },
+  {
+    ...DEVICE,
+    help: 'where the live model and training from the page compute: cpu, webgpu, or auto (webgpu where a hardware GPU adapter exists)',
   },
   MAX_PIXELS,
 ] as const satisfies readonly OptionDef[];

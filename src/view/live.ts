@@ -9,6 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LiveReply, LiveRequest } from '../live/messages.js';
+import type { Device } from '../engine/device.js';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'live', 'worker.js');
 
@@ -20,6 +21,8 @@ export interface LiveSetup {
   model: () => string | null;
   /** The ImageNet MobileNetV2 weights file (fetched on first use), for a live model without one. */
   encoderWeights: () => Promise<string>;
+  /** Where the worker computes. */
+  device: Device;
   log: (line: string) => void;
 }
 
@@ -86,7 +89,13 @@ export class LiveTraining {
         }
       });
     });
-    child.send({ type: 'start', model, encoderWeights, numClasses: this.setup.numClasses } satisfies LiveRequest);
+    child.send({
+      type: 'start',
+      model,
+      encoderWeights,
+      numClasses: this.setup.numClasses,
+      device: this.setup.device,
+    } satisfies LiveRequest);
     const line = await ready;
     this.setup.log(`viewer: ${line}`);
     return line;

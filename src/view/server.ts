@@ -39,6 +39,7 @@ import { checkWriter, labelVersion, saveLabel, writeToken } from './labelSave.js
 import { packageRoot } from '../util/packageInfo.js';
 import { describeRefineCheck } from '../predict/refineCheck.js';
 import type { CatalogJson, ErrorJson, ImageAddedJson, LabelSavedJson, TrainCancelJson, TrainRequest } from './wire.js';
+import type { Device } from '../engine/device.js';
 
 export interface ViewerOptions {
   root: string;
@@ -55,6 +56,8 @@ export interface ViewerOptions {
   limits?: DecodeLimits;
   /** The ImageNet MobileNetV2 weights file, fetched on first use: live training without a model starts from it. */
   encoderWeights?: () => Promise<string>;
+  /** Where the live model computes (default cpu). */
+  device?: Device;
   log: (line: string) => void;
 }
 
@@ -246,6 +249,7 @@ export async function startViewer(o: ViewerOptions): Promise<Viewer> {
         numClasses: catalog.classes!.classes.length,
         model: () => catalog.model?.dir ?? null,
         encoderWeights: o.encoderWeights ?? (() => Promise.reject(new Error('no pretrained weights given to the viewer'))),
+        device: o.device ?? 'cpu',
         log: o.log,
       });
   const imageSizes = new Map<number, { width: number; height: number }>();
