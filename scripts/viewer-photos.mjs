@@ -73,14 +73,18 @@ try {
 
   // Live on; a stroke of crema and two of background, each answered by the live model.
   await page.locator('#live').check();
-  const paint = async (c, pts) => {
-    await page.locator(`#tools button[data-tool="${c}"]`).click();
+  // An edit, then the live model's answer to it, and a pause to look, as someone painting would.
+  const answered = async (edit) => {
     const before = (await liveLatencies(page)).length;
-    await stroke(page, W, pts, 6);
+    await edit();
     await waitLiveStrokes(page, before).catch(async (e) => {
       throw new Error(`no live answer (${await page.textContent('#live-status')}): ${e.message.split('\n')[0]}`);
     });
     await page.waitForTimeout(2500);
+  };
+  const paint = async (c, pts) => {
+    await page.locator(`#tools button[data-tool="${c}"]`).click();
+    await answered(() => stroke(page, W, pts, 6));
   };
   await paint(1, [
     [215, 112],
@@ -117,11 +121,8 @@ try {
     el.value = '70';
     el.dispatchEvent(new Event('input', { bubbles: true }));
   });
-  const before = (await liveLatencies(page)).length;
   const at = await screenOf(page, W, 95, 235);
-  await page.mouse.click(at.x, at.y);
-  await waitLiveStrokes(page, before);
-  await page.waitForTimeout(2500);
+  await answered(() => page.mouse.click(at.x, at.y));
   await shot(page, 'photo-3-fill.png');
   await page.click('#shapes button[data-shape="lasso"]');
   await paint(0, [

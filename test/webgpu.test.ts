@@ -130,6 +130,11 @@ async function runOnPool(x: Input): Promise<Input> {
   return { shape: y.shape, values };
 }
 
+/** A run's training loss per epoch. */
+function epochLosses(run: string): number[] {
+  return (JSON.parse(fs.readFileSync(path.join(run, 'history.json'), 'utf8')) as { trainLoss: number }[]).map((e) => e.trainLoss);
+}
+
 /** The saved model's weights, by name. */
 function weightsOf(run: string): Map<string, Float32Array> {
   const dir = path.join(run, 'model');
@@ -150,9 +155,7 @@ async function sameOnBothDevices(data: string, args: string[], tolerance: number
     assert.equal(r.code, 0, r.stderr);
     if (device === 'webgpu') assert.match(r.stderr, /engine: TensorFlow\.js WebGPU on /);
   }
-  const losses = (run: string) =>
-    (JSON.parse(fs.readFileSync(path.join(run, 'history.json'), 'utf8')) as { trainLoss: number }[]).map((e) => e.trainLoss);
-  const [cpuLoss, gpuLoss] = [losses(runs.cpu), losses(runs.webgpu)];
+  const [cpuLoss, gpuLoss] = [epochLosses(runs.cpu), epochLosses(runs.webgpu)];
   assert.equal(gpuLoss.length, cpuLoss.length);
   for (let i = 0; i < cpuLoss.length; i++)
     assert.ok(
@@ -206,9 +209,7 @@ test(
     });
     const resumed = await runCli(['train', data, '--out', paused, '--resume', '--device', 'cpu', '--quiet']);
     assert.equal(resumed.code, 0, resumed.stderr);
-    const losses = (r: string) =>
-      (JSON.parse(fs.readFileSync(path.join(r, 'history.json'), 'utf8')) as { trainLoss: number }[]).map((e) => e.trainLoss);
-    const [want, got] = [losses(path.join(dir, 'run-cpu')), losses(paused)];
+    const [want, got] = [epochLosses(path.join(dir, 'run-cpu')), epochLosses(paused)];
     assert.equal(got.length, 2);
     for (let i = 0; i < 2; i++)
       assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * want[i], `epoch ${i + 1}: ${got[i]} resumed, ${want[i]} on the CPU`);

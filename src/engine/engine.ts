@@ -190,12 +190,12 @@ const SOFTWARE_ADAPTER = 'the WebGPU adapter is a software one (it emulates a GP
  */
 export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> {
   if (current) {
-    const asked = opts.backend ?? opts.device ?? 'cpu';
-    const same =
-      opts.backend === 'cpu' ? current.backend === 'cpu' : asked === 'auto' || (asked === 'webgpu') === (current.backend === 'webgpu');
-    if (!same)
+    const device = opts.device ?? 'cpu';
+    // 'auto' takes whatever this process already has.
+    const wanted = opts.backend ?? (device === 'auto' ? current.backend : device === 'webgpu' ? 'webgpu' : 'wasm');
+    if (wanted !== current.backend)
       throw new GapsegError(
-        `--device ${asked}: this process computes with TensorFlow.js ${current.backend} already (one device a process)`,
+        `--device ${opts.backend ?? device}: this process computes with TensorFlow.js ${current.backend} already (one device a process)`,
         2,
       );
     return current;

@@ -48,8 +48,14 @@ function describeAdapter(adapter: GpuAdapter): AdapterInfo {
   return { description, software: Boolean(i.isFallbackAdapter ?? adapter.isFallbackAdapter) };
 }
 
-/** The adapter TensorFlow.js will take (its high-performance one), or why there is none. */
-export async function findAdapter(): Promise<AdapterInfo | string> {
+let found: Promise<AdapterInfo | string> | null = null;
+
+/** The adapter TensorFlow.js will take (its high-performance one), or why there is none; asked once a process. */
+export function findAdapter(): Promise<AdapterInfo | string> {
+  return (found ??= askAdapter());
+}
+
+async function askAdapter(): Promise<AdapterInfo | string> {
   const g = await dawn();
   if (typeof g === 'string') return g;
   let adapter: GpuAdapter | null;

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { VOID_INDEX } from '../data/labelIndices.js';
 import { resizeFloat, resizeImage, resizeNearest } from '../data/resize.js';
 import { lossTargets, maskedCrossEntropy } from '../losses/crossEntropy.js';
-import { buildNet, createNet, disposeNet, updateMovingStats, type AnyNet } from '../nets/index.js';
+import { buildNet, createNet, disposeNet, lossValue, updateMovingStats, type AnyNet } from '../nets/index.js';
 import {
   DEFAULT_MOBILE_UNET,
   MOBILE_MULTIPLE,
@@ -233,8 +233,7 @@ export async function liveStep(m: LiveModel): Promise<number | null> {
       coarse,
     );
     const { grads, batchStats } = step;
-    const loss = (await step.loss.data())[0];
-    step.loss.dispose();
+    const loss = await lossValue(step.loss);
     m.steps++;
     // Checked before the update, so that a diverged step leaves the weights as they were.
     if (!Number.isFinite(loss)) {

@@ -10,6 +10,7 @@ import {
   initialValuesOf,
   isStat,
   updateMovingStats,
+  lossValue,
   type BatchStats,
   type LogitsLoss,
   type Net,
@@ -44,7 +45,7 @@ import { mobileLossAndGradients } from './mobilenetV2/backprop.js';
 export type NetConfig = UNetConfig | MobileUNetConfig;
 export type AnyNet = Net<NetConfig>;
 export type { TensorSpec, BatchStats, LogitsLoss, StepGradients };
-export { isStat, disposeNet, updateMovingStats, initialValuesOf, GAP_HEAD };
+export { isStat, disposeNet, updateMovingStats, lossValue, initialValuesOf, GAP_HEAD };
 
 const isMobile = (cfg: NetConfig): cfg is MobileUNetConfig => cfg.kind === 'mobilenet_v2_unet';
 

@@ -147,8 +147,17 @@ export function updateMovingStats(net: Net, batchStats: BatchStats): void {
   batchStats.clear();
 }
 
+/** Read a step's loss and free it: asynchronously, since WebGPU has no synchronous read in Node. */
+export async function lossValue(loss: tf.Scalar): Promise<number> {
+  try {
+    return (await loss.data())[0];
+  } finally {
+    loss.dispose();
+  }
+}
+
 export interface StepGradients {
-  /** The batch's loss, a scalar the caller reads and frees. */
+  /** The batch's loss, a scalar the caller reads and frees (lossValue). */
   loss: tf.Scalar;
   /** Gradient per trainable parameter name. */
   grads: Record<string, tf.Tensor>;

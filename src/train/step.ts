@@ -3,7 +3,7 @@
  * hand-written backward pass, Adam update, then the batch-norm moving averages.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { isEncoder, netLossAndGradients, updateMovingStats, type AnyNet } from '../nets/index.js';
+import { isEncoder, lossValue, netLossAndGradients, updateMovingStats, type AnyNet } from '../nets/index.js';
 import type { LossBatch } from '../losses/lossBatch.js';
 import type { TrainingLoss } from '../losses/trainingLoss.js';
 import { adamUpdate, type AdamHyper, type AdamState } from './adam.js';
@@ -41,9 +41,5 @@ export async function trainStep(
   adamUpdate(net.params, grads, adam, hyper, (name) => (isEncoder(net.config, name) ? phase.encoderLrScale : 1));
   updateMovingStats(net, batchStats);
   tf.dispose(Object.values(grads));
-  try {
-    return (await value.data())[0];
-  } finally {
-    value.dispose();
-  }
+  return lossValue(value);
 }
